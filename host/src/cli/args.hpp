@@ -1,0 +1,34 @@
+#pragma once
+// A small argument parser for the `ijepa` subcommands: flags, repeatable options, positionals.
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ijepa::host::cli {
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Args {
+ public:
+  // spec: options that take a value (e.g. {"--out", "--set"}) and boolean flags (e.g. {"--json"}).
+  Args(const std::vector<std::string>& argv, const std::set<std::string>& valued, const std::set<std::string>& flags);
+  bool flag(const std::string& name) const { return flags_.count(name) != 0; }
+  std::optional<std::string> get(const std::string& name) const;         // last occurrence
+  std::vector<std::string> all(const std::string& name) const;           // every occurrence, in order
+  std::string require(const std::string& name) const;                    // UsageError if absent
+  long long get_int(const std::string& name, long long fallback) const;  // UsageError if not an integer
+  const std::vector<std::string>& positionals() const { return pos_; }
+
+ private:
+  std::map<std::string, std::vector<std::string>> values_;
+  std::set<std::string> flags_;
+  std::vector<std::string> pos_;
+};
+
+}  // namespace ijepa::host::cli

@@ -1,0 +1,48 @@
+// The `ijepa` command line: parses the subcommand and hands over to the host library.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "log/logging.hpp"
+
+namespace {
+
+void usage(std::ostream& os) {
+  os << "usage: ijepa <command> [options]\n"
+        "  --version                         versions of the workbench, SDK and torch; CUDA device\n"
+        "  plugins [--plugin-dir DIR]... [--json]   loaded components and rejected plugin files\n"
+        "  describe KIND/TYPE                a plugin's default config, every key documented\n"
+        "common options: --plugin-dir DIR (repeatable), --allow-insecure-plugins; env IJEPA_PLUGIN_PATH\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ijepa::host::cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    usage(std::cerr);
+    return 2;
+  }
+  const std::string cmd = args[0];
+  const Argv rest(args.begin() + 1, args.end());
+  try {
+    if (cmd == "--version" || cmd == "version") return cmd_version();
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      usage(std::cout);
+      return 0;
+    }
+    if (cmd == "plugins") return cmd_plugins(rest);
+    if (cmd == "describe") return cmd_describe(rest);
+    std::cerr << "ijepa: unknown command '" << cmd << "'\n";
+    usage(std::cerr);
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << "ijepa " << cmd << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "ijepa " << cmd << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

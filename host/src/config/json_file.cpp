@@ -1,0 +1,144 @@
+#include "config/json_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host {
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& origin) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::size_t pos = e.byte == 0 ? 0 : e.byte - 1;
+    if (pos > text.size()) pos = text.size();
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i < pos; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    std::string msg = e.what();
+    // nlohmann: "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error ... - reason"
+    auto p = msg.find("syntax error");
+    if (p != std::string::npos) msg = msg.substr(p);
+    throw ConfigFileError(origin + ":" + std::to_string(line) + ":" + std::to_string(col) + ": malformed JSON: " + msg);
+  }
+}
+
+nlohmann::json load_json_file(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw ConfigFileError(path.string() + ": file not found");
+  if (fs::is_directory(path, ec)) throw ConfigFileError(path.string() + ": is a directory, expected a JSON file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigFileError(path.string() + ": cannot read: " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_json_text(ss.str(), path.string());
+}
+
+nlohmann::json::json_pointer dotted_to_pointer(const std::string& dotted) {
+  std::string ptr;
+  std::stringstream ss(dotted);
+  std::string seg;
+  while (std::getline(ss, seg, '.')) {
+    if (seg.empty()) throw std::invalid_argument("empty segment in path '" + dotted + "'");
+    std::string esc;
+    for (char c : seg) {
+      if (c == '~') esc += "~0";
+      else if (c == '/') esc += "~1";
+      else esc += c;
+    }
+    ptr += "/" + esc;
+  }
+  return nlohmann::json::json_pointer(ptr);
+}
+
+void set_path(nlohmann::json& cfg, const std::string& dotted, const nlohmann::json& value, bool allow_create,
+              const std::string& origin) {
+  nlohmann::json::json_pointer ptr;
+  try {
+    ptr = dotted_to_pointer(dotted);
+  } catch (const std::exception& e) {
+    throw ConfigFileError(origin + ": " + e.what());
+  }
+  if (!cfg.contains(ptr)) {
+    if (!allow_create) {
+      throw ConfigFileError(origin + ": key '" + dotted +
+                            "' does not exist in the config (prefix it with '+' to create it)");
+    }
+  }
+  try {
+    cfg[ptr] = value;
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigFileError(origin + ": cannot set '" + dotted + "': " + e.what());
+  }
+}
+
+void apply_override(nlohmann::json& cfg, const std::string& assignment, const std::string& origin) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw ConfigFileError(origin + ": expected key=value, got '" + assignment + "'");
+  }
+  std::string key = assignment.substr(0, eq);
+  const std::string raw = assignment.substr(eq + 1);
+  bool create = false;
+  if (key[0] == '+') {
+    create = true;
+    key = key.substr(1);
+  }
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(raw);
+  } catch (const nlohmann::json::exception&) {
+    value = raw;  // bare words are strings: --set components.masker.variant=fixed
+  }
+  set_path(cfg, key, value, create, origin + " (" + assignment + ")");
+}
+
+void write_file_atomic(const fs::path& path, const std::string& text) {
+  const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  const fs::path tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(path.string() + ": cannot write: " + std::strerror(errno));
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error(path.string() + ": write failed: " + why);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(path.string() + ": fsync failed: " + why);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(path.string() + ": rename failed: " + why);
+  }
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace ijepa::host

@@ -1,0 +1,36 @@
+#pragma once
+// Small helpers for reading a plugin's (already merged and key-checked) config with clear errors.
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace ijepa::sdk {
+
+// get<T>(cfg, key) -> value; throws std::invalid_argument("key 'k': expected T, got ...") on a type mismatch.
+template <class T>
+T get(const nlohmann::json& cfg, const char* key) {
+  auto it = cfg.find(key);
+  if (it == cfg.end()) throw std::invalid_argument(std::string("missing key '") + key + "'");
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw std::invalid_argument(std::string("key '") + key + "': wrong type (" + it->type_name() + ": " +
+                                it->dump() + ")");
+  }
+}
+
+// get_range(cfg, key) -> (lo, hi) from a two-number array with lo <= hi.
+inline std::pair<double, double> get_range(const nlohmann::json& cfg, const char* key) {
+  auto it = cfg.find(key);
+  if (it == cfg.end() || !it->is_array() || it->size() != 2 || !(*it)[0].is_number() || !(*it)[1].is_number())
+    throw std::invalid_argument(std::string("key '") + key + "': expected [lo, hi], got " +
+                                (it == cfg.end() ? std::string("nothing") : it->dump()));
+  double lo = (*it)[0].get<double>();
+  double hi = (*it)[1].get<double>();
+  if (lo > hi) throw std::invalid_argument(std::string("key '") + key + "': lo > hi in " + it->dump());
+  return {lo, hi};
+}
+
+}  // namespace ijepa::sdk
