@@ -1,0 +1,128 @@
+// `ijepa masks`: samples a masker's masks for batches 0..S-1, prints statistics and optionally writes them as JSON.
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <limits>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "config/json_file.hpp"
+#include "log/logging.hpp"
+
+namespace ijepa::host::cli {
+
+namespace {
+
+// require_positive(args, name) -> the option's value; UsageError if absent, not an integer or < 1.
+long long require_positive(const Args& args, const std::string& name) {
+  (void)args.require(name);
+  const long long v = args.get_int(name, 0);
+  if (v < 1) throw UsageError("option " + name + " must be a positive integer, got " + std::to_string(v));
+  return v;
+}
+
+// tensor [B, K] int64 -> [[ids of image 0], [ids of image 1], ...]
+nlohmann::json to_rows(const at::Tensor& masks) {
+  const at::Tensor m = masks.to(at::kLong).contiguous();
+  const std::int64_t rows = m.size(0);
+  const std::int64_t cols = m.size(1);
+  const std::int64_t* p = m.data_ptr<std::int64_t>();
+  nlohmann::json out = nlohmann::json::array();
+  for (std::int64_t b = 0; b < rows; ++b) out.push_back(std::vector<std::int64_t>(p + b * cols, p + (b + 1) * cols));
+  return out;
+}
+
+}  // namespace
+
+int cmd_masks(const Argv& argv) {
+  std::set<std::string> valued = kPluginOptions;
+  valued.insert({"--masker", "--set", "--image-size", "--patch-size", "--batch", "--steps", "--seed", "--out"});
+  Args args(argv, valued, kPluginFlags);
+  if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
+  const std::string type = args.require("--masker");
+  const long long image_size = require_positive(args, "--image-size");
+  const long long patch_size = require_positive(args, "--patch-size");
+  const long long batch = require_positive(args, "--batch");
+  const long long steps = require_positive(args, "--steps");
+  (void)args.require("--seed");
+  const long long seed = args.get_int("--seed", 0);
+  if (seed < 0) throw UsageError("option --seed must be >= 0, got " + std::to_string(seed));
+  if (image_size % patch_size != 0)
+    throw UsageError("--patch-size " + std::to_string(patch_size) + " does not divide --image-size " +
+                     std::to_string(image_size));
+
+  // Masker config: {"type": TYPE} plus every --set key=value (value parsed as JSON, else taken as a string);
+  // keys may be created here because the registry checks them against the plugin's defaults.
+  nlohmann::json cfg = {{"type", type}};
+  for (const auto& assignment : args.all("--set")) {
+    const auto eq = assignment.find('=');
+    std::string key = eq == std::string::npos ? std::string() : assignment.substr(0, eq);
+    if (!key.empty() && key[0] == '+') key = key.substr(1);
+    if (key.empty()) throw UsageError("--set expects key=value, got '" + assignment + "'");
+    const std::string raw = assignment.substr(eq + 1);
+    nlohmann::json value;
+    try {
+      value = nlohmann::json::parse(raw);
+    } catch (const nlohmann::json::exception&) {
+      value = raw;
+    }
+    set_path(cfg, key, value, /*allow_create=*/true, "--set " + assignment);
+  }
+
+  PluginHost host;
+  load_plugins(host, args);
+  sdk::BuildContext ctx;
+  ctx.host = logging::host_services();
+  ctx.seed = static_cast<std::uint64_t>(seed);
+  ctx.image_size = image_size;
+  ctx.patch_size = patch_size;
+  ctx.grid = sdk::PatchGrid{image_size / patch_size, image_size / patch_size};
+  const auto masker = host.registry().make_masker(cfg, ctx, "--masker");
+  const double n_patches = static_cast<double>(ctx.grid.count());
+
+  nlohmann::json out_steps = nlohmann::json::array();
+  const bool write_json = args.get("--out").has_value();
+  double sum_enc = 0.0, sum_pred = 0.0;
+  std::int64_t min_enc = std::numeric_limits<std::int64_t>::max(), max_enc = 0, fallbacks = 0;
+  for (long long s = 0; s < steps; ++s) {
+    const auto step = static_cast<std::uint64_t>(s);
+    const sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(batch, step); });
+    if (ms.context.empty() || ms.target.empty())
+      throw std::runtime_error("masker " + type + " returned no context or no target masks");
+    const std::int64_t k_enc = ms.context.front().size(1);
+    const std::int64_t k_pred = ms.target.front().size(1);
+    sum_enc += static_cast<double>(k_enc);
+    sum_pred += static_cast<double>(k_pred);
+    min_enc = std::min(min_enc, k_enc);
+    max_enc = std::max(max_enc, k_enc);
+    fallbacks += ms.fallbacks;
+    if (write_json) {
+      nlohmann::json enc = nlohmann::json::array(), pred = nlohmann::json::array();
+      for (const auto& m : ms.context) enc.push_back(to_rows(m));
+      for (const auto& m : ms.target) pred.push_back(to_rows(m));
+      out_steps.push_back({{"step", s}, {"enc", std::move(enc)}, {"pred", std::move(pred)}, {"fallbacks", ms.fallbacks}});
+    }
+  }
+
+  const double n = static_cast<double>(steps);
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2);
+  os << "masker " << type << " (plugin " << masker.plugin_id << "): grid " << ctx.grid.h << "x" << ctx.grid.w
+     << " (N=" << ctx.grid.count() << "), batch " << batch << ", steps 0.." << steps - 1 << ", seed " << seed << "\n"
+     << "context ratio K_enc/N: mean " << std::setprecision(4) << sum_enc / n / n_patches << "\n"
+     << std::setprecision(2) << "K_enc: mean " << sum_enc / n << ", min " << min_enc << ", max " << max_enc << "\n"
+     << "K_pred: mean " << sum_pred / n << "\n"
+     << "fallbacks: " << fallbacks << "\n";
+  std::cout << os.str();
+  if (write_json) {
+    const std::string path = *args.get("--out");
+    write_file_atomic(path, nlohmann::json{{"steps", std::move(out_steps)}}.dump() + "\n");
+    std::cout << "wrote " << path << "\n";
+  }
+  return 0;
+}
+
+}  // namespace ijepa::host::cli
