@@ -1,0 +1,49 @@
+#include "vit_attention.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include <ATen/ATen.h>
+
+namespace ijepa::plugins::vit {
+
+VitAttentionImpl::VitAttentionImpl(std::int64_t dim, std::int64_t num_heads, bool qkv_bias)
+    : num_heads_(num_heads), head_dim_(num_heads > 0 ? dim / num_heads : 0) {
+  if (num_heads <= 0 || dim % num_heads != 0)
+    throw std::invalid_argument("attention width " + std::to_string(dim) + " is not divisible by " +
+                                std::to_string(num_heads) + " heads");
+  scale_ = 1.0 / std::sqrt(static_cast<double>(head_dim_));
+  qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(dim, 3 * dim).bias(qkv_bias)));
+  proj = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(dim, dim).bias(true)));
+}
+
+at::Tensor VitAttentionImpl::heads(const at::Tensor& x) {
+  const auto b = x.size(0);
+  const auto n = x.size(1);
+  return qkv->forward(x).reshape({b, n, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+}
+
+at::Tensor VitAttentionImpl::merge(const at::Tensor& o) {
+  const auto b = o.size(0);
+  const auto n = o.size(2);
+  return proj->forward(o.transpose(1, 2).reshape({b, n, num_heads_ * head_dim_}));
+}
+
+at::Tensor VitAttentionImpl::forward(const at::Tensor& x) {
+  const at::Tensor h = heads(x);
+  return merge(at::scaled_dot_product_attention(h[0], h[1], h[2]));
+}
+
+at::Tensor VitAttentionImpl::forward_explicit(const at::Tensor& x) {
+  const at::Tensor h = heads(x);
+  const at::Tensor attn = (at::matmul(h[0], h[1].transpose(-2, -1)) * scale_).softmax(-1);
+  return merge(at::matmul(attn, h[2]));
+}
+
+at::Tensor VitAttentionImpl::probabilities(const at::Tensor& x) {
+  const at::Tensor h = heads(x).to(at::kFloat);
+  return (at::matmul(h[0], h[1].transpose(-2, -1)) * scale_).softmax(-1);
+}
+
+}  // namespace ijepa::plugins::vit

@@ -1,0 +1,14 @@
+#include "vit_mlp.hpp"
+
+#include <ATen/ATen.h>
+
+namespace ijepa::plugins::vit {
+
+VitMlpImpl::VitMlpImpl(std::int64_t dim, std::int64_t hidden) {
+  fc1 = register_module("fc1", torch::nn::Linear(torch::nn::LinearOptions(dim, hidden).bias(true)));
+  fc2 = register_module("fc2", torch::nn::Linear(torch::nn::LinearOptions(hidden, dim).bias(true)));
+}
+
+at::Tensor VitMlpImpl::forward(const at::Tensor& x) { return fc2->forward(at::gelu(fc1->forward(x))); }
+
+}  // namespace ijepa::plugins::vit

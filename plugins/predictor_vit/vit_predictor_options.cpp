@@ -1,0 +1,51 @@
+#include "vit_predictor_options.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "ijepa/sdk/config.hpp"
+
+namespace ijepa::plugins::vit {
+
+namespace {
+template <class T>
+void read(const nlohmann::json& cfg, const char* key, T& out) {
+  auto it = cfg.find(key);
+  if (it == cfg.end() || it->is_null()) return;
+  out = sdk::get<T>(cfg, key);
+}
+}  // namespace
+
+VitPredictorOptions VitPredictorOptions::from_json(const nlohmann::json& cfg) {
+  if (!cfg.is_object()) throw std::invalid_argument("vit_predictor config must be a JSON object");
+  VitPredictorOptions o;
+  read(cfg, "embed_dim", o.embed_dim);
+  read(cfg, "depth", o.depth);
+  read(cfg, "num_heads", o.num_heads);
+  read(cfg, "mlp_ratio", o.mlp_ratio);
+  read(cfg, "output_dim", o.output_dim);
+  if (o.embed_dim <= 0 || o.embed_dim % 4 != 0)
+    throw std::invalid_argument("key 'embed_dim': must be > 0 and divisible by 4, got " + std::to_string(o.embed_dim));
+  if (o.depth <= 0) throw std::invalid_argument("key 'depth': must be > 0, got " + std::to_string(o.depth));
+  if (o.num_heads < 0) throw std::invalid_argument("key 'num_heads': must be >= 0, got " + std::to_string(o.num_heads));
+  if (!(o.mlp_ratio > 0.0)) throw std::invalid_argument("key 'mlp_ratio': must be > 0, got " + std::to_string(o.mlp_ratio));
+  if (o.output_dim < 0) throw std::invalid_argument("key 'output_dim': must be >= 0, got " + std::to_string(o.output_dim));
+  return o;
+}
+
+nlohmann::json VitPredictorOptions::defaults() { return VitPredictorOptions{}.to_json(); }
+
+nlohmann::json VitPredictorOptions::doc() {
+  return {{"embed_dim", "predictor width D_p (pred_emb_dim); divisible by 4 and by num_heads"},
+          {"depth", "predictor blocks (pred_depth)"},
+          {"num_heads", "attention heads; 0 = the encoder's heads, as the reference"},
+          {"mlp_ratio", "MLP hidden width = int(D_p * mlp_ratio)"},
+          {"output_dim", "width of predictor_proj's output; 0 = the encoder width"}};
+}
+
+nlohmann::json VitPredictorOptions::to_json() const {
+  return {{"embed_dim", embed_dim}, {"depth", depth}, {"num_heads", num_heads},
+          {"mlp_ratio", mlp_ratio}, {"output_dim", output_dim}};
+}
+
+}  // namespace ijepa::plugins::vit
