@@ -13,6 +13,8 @@ using Argv = std::vector<std::string>;
 int cmd_version();
 int cmd_plugins(const Argv& argv);
 int cmd_describe(const Argv& argv);
+int cmd_masks(const Argv& argv);
+int cmd_train(const Argv& argv);
 
 // Shared options of every command that loads plugins.
 inline const std::set<std::string> kPluginOptions{"--plugin-dir"};

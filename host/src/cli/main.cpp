@@ -13,6 +13,9 @@ void usage(std::ostream& os) {
         "  --version                         versions of the workbench, SDK and torch; CUDA device\n"
         "  plugins [--plugin-dir DIR]... [--json]   loaded components and rejected plugin files\n"
         "  describe KIND/TYPE                a plugin's default config, every key documented\n"
+        "  masks --masker TYPE --image-size N --patch-size P --batch B --steps S --seed X [--set k=v]... [--out F]\n"
+        "                                    sample masks for batches 0..S-1: statistics, and JSON to F\n"
+        "  train CONFIG.json [--set a.b=v]... [--out DIR] [--resume]   pretrain (or resume) one run\n"
         "common options: --plugin-dir DIR (repeatable), --allow-insecure-plugins; env IJEPA_PLUGIN_PATH\n";
 }
 
@@ -35,6 +38,8 @@ int main(int argc, char** argv) {
     }
     if (cmd == "plugins") return cmd_plugins(rest);
     if (cmd == "describe") return cmd_describe(rest);
+    if (cmd == "masks") return cmd_masks(rest);
+    if (cmd == "train") return cmd_train(rest);
     std::cerr << "ijepa: unknown command '" << cmd << "'\n";
     usage(std::cerr);
     return 2;

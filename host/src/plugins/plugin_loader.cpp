@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #ifndef BOOST_DLL_USE_STD_FS
@@ -55,8 +58,9 @@ std::string dl_message(const std::exception& e) {
   auto p = w.find(tag);
   if (p != std::string::npos) {
     w = w.substr(p + tag.size());
-    if (!w.empty() && w.back() == ']') w.pop_back();
-    if (!w.empty() && w.back() == ')') w.pop_back();
+    // Boost 1.74: "... (dlerror system message: X): <error_code message>"; drop from the closing ')' on.
+    auto close = w.rfind(')');
+    if (close != std::string::npos) w.resize(close);
   }
   return first_line(w);
 }
@@ -68,10 +72,22 @@ bool looks_like_elf(const fs::path& p) {
   return in.gcount() == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
 }
 
+// Plugin libraries and their HostServices tables live until the process exits, even after the PluginHost
+// that opened them is gone: components may outlive it, and plugins may keep the HostServices pointer.
+// Reachable from a leaked static, so no destructor (and no dlclose) ever runs for them.
+void keep_for_process(std::shared_ptr<void> p) {
+  static std::mutex* mu = new std::mutex;
+  static auto* kept = new std::vector<std::shared_ptr<void>>;
+  std::lock_guard<std::mutex> lock(*mu);
+  kept->push_back(std::move(p));
+}
+
 }  // namespace
 
 PluginHost::PluginHost() = default;
-PluginHost::~PluginHost() = default;
+PluginHost::~PluginHost() {
+  for (auto& s : services_) keep_for_process(std::shared_ptr<PluginServices>(std::move(s)));
+}
 
 std::string insecure_reason(const fs::path& p) {
   struct stat st {};
@@ -104,6 +120,7 @@ bool PluginHost::load_file(const fs::path& file, bool allow_insecure) {
     const std::string why = insecure_reason(file);
     if (!why.empty()) return reject("refusing to load a plugin file " + why + " (pass --allow-insecure-plugins to override)");
   }
+  if (::access(file.c_str(), R_OK) != 0) return reject(std::string("plugin file is not readable: ") + std::strerror(errno));
   if (!looks_like_elf(file)) return reject("not a shared library (no ELF header)");
 
   std::shared_ptr<boost::dll::shared_library> lib;
@@ -113,6 +130,7 @@ bool PluginHost::load_file(const fs::path& file, bool allow_insecure) {
   } catch (const std::exception& e) {
     return reject("cannot load: " + dl_message(e));
   }
+  keep_for_process(lib);  // never unloaded, whatever happens next
   if (!lib->has("ijepa_plugin_abi") || !lib->has("ijepa_plugin_register")) {
     return reject("missing entry points ijepa_plugin_abi / ijepa_plugin_register (not an ijepa plugin)");
   }

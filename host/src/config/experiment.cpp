@@ -1,0 +1,196 @@
+#include "config/experiment.hpp"
+
+#include <set>
+
+#include "config/json_file.hpp"
+#include "data/dataset.hpp"
+#include "io/sha256.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host {
+
+nlohmann::json train_defaults() {
+  return {{"epochs", 10},         {"max_steps", 0},       {"batch_size", 64},         {"lr", 1e-3},
+          {"start_lr", 2e-4},     {"final_lr", 1e-6},     {"warmup_epochs", 1.0},     {"weight_decay", 0.04},
+          {"final_weight_decay", 0.4}, {"ema", {0.996, 1.0}}, {"ipe_scale", 1.0},     {"device", "cpu"},
+          {"bf16", true},         {"threads", 0},         {"log_every", 10},          {"checkpoint_every", 0},
+          {"keep_epoch_checkpoints", 0}};
+}
+
+nlohmann::json train_doc() {
+  return {{"epochs", "passes over the data; sets the schedules' length T = ipe_scale * epochs * ipe"},
+          {"max_steps", "stop after this many steps without changing the schedules (0 = run all epochs)"},
+          {"batch_size", "images per step (per rank)"},
+          {"lr", "peak learning rate after warmup (official ref_lr 1e-3)"},
+          {"start_lr", "learning rate at the start of warmup (official 2e-4)"},
+          {"final_lr", "learning rate at the end of the cosine (official 1e-6)"},
+          {"warmup_epochs", "linear warmup length in epochs (may be fractional; official 40)"},
+          {"weight_decay", "initial weight decay of the decayed groups (official 0.04)"},
+          {"final_weight_decay", "final weight decay, cosine-shaped (official 0.4)"},
+          {"ema", "target-encoder momentum [start, end], linear over training (official [0.996, 1.0])"},
+          {"ipe_scale", "schedule stretch factor (official 1.0)"},
+          {"device", "cpu, cuda or cuda:N"},
+          {"bf16", "bf16 autocast on CUDA (ignored on the CPU, which runs fp32)"},
+          {"threads", "intra-op CPU threads (0 = all cores); fix it for bit-exact reproducibility"},
+          {"log_every", "steps between metrics.jsonl records and progress lines"},
+          {"checkpoint_every", "steps between checkpoints (0 = at the end of every epoch)"},
+          {"keep_epoch_checkpoints", "also keep checkpoints/epoch_NNNN.safetensors every N epochs (0 = never)"}};
+}
+
+nlohmann::json experiment_defaults() {
+  return {{"schema_version", kExperimentSchemaVersion},
+          {"name", "experiment"},
+          {"description", ""},
+          {"seed", 0},
+          {"data", data_defaults()},
+          {"components",
+           {{"masker", {{"type", "multiblock"}}},
+            {"encoder", {{"type", "vit"}}},
+            {"predictor", {{"type", "vit_predictor"}}},
+            {"loss", {{"type", "smooth_l1"}}},
+            {"evaluators", nlohmann::json::array()}}},
+          {"train", train_defaults()}};
+}
+
+namespace {
+
+void apply_overrides_object(nlohmann::json& cfg, const nlohmann::json& ov, const std::string& origin) {
+  if (ov.is_null()) return;
+  if (!ov.is_object()) throw ConfigFileError(origin + ": \"overrides\" must be an object of dotted keys");
+  for (auto it = ov.begin(); it != ov.end(); ++it) {
+    std::string key = it.key();
+    const bool create = !key.empty() && key[0] == '+';
+    if (create) key = key.substr(1);
+    set_path(cfg, key, it.value(), create, origin + " (overrides." + it.key() + ")");
+  }
+}
+
+void layer_file(nlohmann::json& acc, const fs::path& path, std::vector<fs::path>& stack) {
+  const fs::path canon = fs::weakly_canonical(path);
+  for (const auto& p : stack) {
+    if (p == canon) throw ConfigFileError(path.string() + ": base files form a cycle");
+  }
+  stack.push_back(canon);
+  nlohmann::json doc = load_json_file(path);
+  if (!doc.is_object()) throw ConfigFileError(path.string() + ": an experiment file must be a JSON object");
+  if (doc.contains("schema_version")) {
+    const auto& v = doc["schema_version"];
+    if (!v.is_number_integer() || v.get<int>() != kExperimentSchemaVersion) {
+      throw ConfigFileError(path.string() + ": schema_version " + v.dump() + " is not supported (this workbench reads " +
+                            std::to_string(kExperimentSchemaVersion) + ")");
+    }
+  }
+  if (doc.contains("base")) {
+    const auto& b = doc["base"];
+    if (!b.is_array()) throw ConfigFileError(path.string() + ": \"base\" must be a list of file paths");
+    for (const auto& item : b) {
+      if (!item.is_string()) throw ConfigFileError(path.string() + ": \"base\" entries must be strings");
+      fs::path bp = item.get<std::string>();
+      if (bp.is_relative()) bp = path.parent_path() / bp;
+      layer_file(acc, bp, stack);
+    }
+  }
+  nlohmann::json ov = doc.contains("overrides") ? doc["overrides"] : nlohmann::json();
+  doc.erase("base");
+  doc.erase("overrides");
+  // "components.*" objects are replaced when their type changes (another plugin's keys would not apply).
+  if (doc.contains("components") && doc["components"].is_object() && acc.contains("components")) {
+    for (auto it = doc["components"].begin(); it != doc["components"].end(); ++it) {
+      auto& prev = acc["components"][it.key()];
+      if (it->is_object() && prev.is_object() && it->contains("type") && prev.contains("type") &&
+          (*it)["type"] != prev["type"]) {
+        prev = nlohmann::json::object();
+      }
+    }
+  }
+  acc.merge_patch(doc);
+  apply_overrides_object(acc, ov, path.string());
+  stack.pop_back();
+}
+
+}  // namespace
+
+nlohmann::json load_layered(const fs::path& path) {
+  nlohmann::json acc = experiment_defaults();
+  std::vector<fs::path> stack;
+  layer_file(acc, path, stack);
+  return acc;
+}
+
+namespace {
+
+// Materialise plugin defaults of every component; returns the resolved config.
+nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) {
+  nlohmann::json out = cfg;
+  if (out.contains("sweep")) throw ConfigError("\"sweep\" needs `ijepa sweep`, not `ijepa train`");
+  nlohmann::json top = experiment_defaults();
+  top["components"] = nlohmann::json::object();  // plugin keys are checked against each plugin's defaults below
+  nlohmann::json shallow = out;
+  shallow["components"] = nlohmann::json::object();
+  validate_keys(top, shallow, "", "the experiment", true);
+  if (!out["components"].is_object()) throw ConfigError("components: expected an object");
+  for (auto it = out["components"].begin(); it != out["components"].end(); ++it) {
+    if (!experiment_defaults()["components"].contains(it.key())) {
+      throw ConfigError("unknown key 'components." + it.key() +
+                        "' (expected masker, encoder, predictor, loss, evaluators)");
+    }
+  }
+  auto& comps = out["components"];
+  // The encoder's input size follows data.image_size unless the experiment sets it.
+  if (comps["encoder"].is_object() && !comps["encoder"].contains("img_size") && comps["encoder"].contains("type") &&
+      comps["encoder"]["type"].is_string()) {
+    const EntryInfo* enc = registry.find(Kind::encoder, comps["encoder"]["type"].get<std::string>());
+    if (enc != nullptr && enc->defaults.contains("img_size") && out["data"].contains("image_size")) {
+      comps["encoder"]["img_size"] = out["data"]["image_size"];
+    }
+  }
+  const std::pair<const char*, Kind> single[] = {
+      {"masker", Kind::masker}, {"encoder", Kind::encoder}, {"predictor", Kind::predictor}, {"loss", Kind::loss}};
+  for (const auto& [key, kind] : single) {
+    comps[key] = registry.resolve(kind, comps[key], std::string("components.") + key);
+  }
+  if (!comps["evaluators"].is_array()) throw ConfigError("components.evaluators: expected a list");
+  for (std::size_t i = 0; i < comps["evaluators"].size(); ++i) {
+    comps["evaluators"][i] = registry.resolve(Kind::evaluator, comps["evaluators"][i],
+                                              "components.evaluators." + std::to_string(i));
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vector<std::string>& sets,
+                                  const Registry& registry, const std::string& origin) {
+  nlohmann::json cfg = layered;
+  if (!sets.empty()) {
+    // Materialise first so --set can address any documented default, then re-validate.
+    nlohmann::json full = materialise(cfg, registry);
+    for (const auto& s : sets) apply_override(full, s, "--set");
+    cfg = full;
+  }
+  (void)origin;
+  return materialise(cfg, registry);
+}
+
+std::string config_hash(const nlohmann::json& resolved) { return sha256_hex(resolved.dump()); }
+
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix) {
+  if (a.is_number() && b.is_number()) return a == b ? "" : (prefix.empty() ? "(root)" : prefix);
+  if (a.type() != b.type()) return prefix.empty() ? "(root)" : prefix;
+  if (a.is_object()) {
+    std::set<std::string> keys;
+    for (auto it = a.begin(); it != a.end(); ++it) keys.insert(it.key());
+    for (auto it = b.begin(); it != b.end(); ++it) keys.insert(it.key());
+    for (const auto& k : keys) {
+      const std::string p = prefix.empty() ? k : prefix + "." + k;
+      if (!a.contains(k) || !b.contains(k)) return p;
+      std::string d = first_difference(a[k], b[k], p);
+      if (!d.empty()) return d;
+    }
+    return "";
+  }
+  return a == b ? "" : (prefix.empty() ? "(root)" : prefix);
+}
+
+}  // namespace ijepa::host

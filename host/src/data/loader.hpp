@@ -1,0 +1,74 @@
+#pragma once
+// Loader: worker threads build whole batches (crop, normalise, masks) ahead of the trainer, in step order.
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "data/dataset.hpp"
+#include "ijepa/sdk/masker.hpp"
+
+namespace ijepa::host {
+
+struct Batch {
+  std::int64_t step = 0;   // global step (0-based); also the masker's batch number
+  std::int64_t epoch = 0;  // 0-based
+  at::Tensor images;       // float32 [B, 3, S, S], normalised
+  at::Tensor labels;       // int64 [B]
+  sdk::MaskSet masks;      // from the masker, sampled for this step
+};
+
+struct DataLoaderOptions {
+  std::int64_t batch_size = 64;
+  std::int64_t image_size = 32;
+  double crop_scale_lo = 0.3, crop_scale_hi = 1.0;
+  bool hflip = false;
+  std::uint64_t seed = 0;
+  std::int64_t workers = 2;
+  std::int64_t prefetch = 4;  // batches ready ahead of the consumer
+  std::int64_t rank = 0, world = 1;
+  std::int64_t limit = 0;  // first N images only (0: all)
+};
+
+class Loader {
+ public:
+  // masker may be null (no masks). start_step: first step to produce (resume).
+  Loader(std::shared_ptr<const Dataset> data, std::shared_ptr<sdk::Masker> masker, DataLoaderOptions opts,
+         std::int64_t start_step);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  std::int64_t steps_per_epoch() const { return ipe_; }
+  // next() -> the batch of the next step; rethrows a worker's error (tagged with the step).
+  Batch next();
+  // make_batch(step) -> the batch of any step, computed on the calling thread (deterministic).
+  Batch make_batch(std::int64_t step) const;
+
+ private:
+  void worker(std::int64_t id);
+  std::vector<std::int64_t> epoch_indices(std::int64_t epoch) const;
+
+  std::shared_ptr<const Dataset> data_;
+  std::shared_ptr<sdk::Masker> masker_;
+  DataLoaderOptions opts_;
+  std::int64_t n_ = 0, ipe_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::int64_t, Batch> ready_;
+  std::map<std::int64_t, std::string> errors_;
+  std::int64_t start_step_ = 0;  // first step produced
+  std::int64_t next_step_ = 0;   // next step the consumer takes
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+  mutable std::mutex perm_mu_;
+  mutable std::map<std::int64_t, std::shared_ptr<std::vector<std::int64_t>>> perm_cache_;
+};
+
+}  // namespace ijepa::host

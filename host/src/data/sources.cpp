@@ -1,0 +1,113 @@
+// The data-source registry (data.source) and the synthetic source.
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+#include "data/dataset.hpp"
+#include "data/rng.hpp"
+
+namespace ijepa::host {
+namespace {
+
+// Deterministic images: a class-specific oriented grating and colour, plus per-image phase and noise.
+class Synthetic final : public Dataset {
+ public:
+  Synthetic(std::int64_t count, std::int64_t size, std::int64_t classes, std::uint64_t seed)
+      : count_(count), size_(size), classes_(classes), seed_(seed) {}
+  std::int64_t size() const override { return count_; }
+  std::int64_t num_classes() const override { return classes_; }
+  std::string describe() const override {
+    return "synthetic (" + std::to_string(count_) + " images " + std::to_string(size_) + "x" + std::to_string(size_) +
+           ", " + std::to_string(classes_) + " classes, seed " + std::to_string(seed_) + ")";
+  }
+  Image get(std::int64_t index) const override {
+    SampleRng rng(mix_seed(seed_, static_cast<std::uint64_t>(index), 0x5e7u));
+    const std::int64_t label = index % classes_;
+    const double angle = M_PI * static_cast<double>(label) / static_cast<double>(classes_);
+    const double freq = 2.0 + static_cast<double>(label % 3);
+    const double phase = rng.uniform(0.0, 2.0 * M_PI);
+    const double c[3] = {0.5 + 0.4 * std::cos(angle), 0.5 + 0.4 * std::sin(2 * angle), 0.5 - 0.3 * std::cos(3 * angle)};
+    at::Tensor img = at::empty({size_, size_, 3}, at::kByte);
+    auto* p = img.data_ptr<std::uint8_t>();
+    for (std::int64_t y = 0; y < size_; ++y) {
+      for (std::int64_t x = 0; x < size_; ++x) {
+        const double u = (std::cos(angle) * x + std::sin(angle) * y) / static_cast<double>(size_);
+        const double g = 0.5 + 0.5 * std::sin(2 * M_PI * freq * u + phase);
+        for (int ch = 0; ch < 3; ++ch) {
+          double v = 255.0 * (0.6 * g * c[ch] + 0.4 * c[ch]) + rng.uniform(-12.0, 12.0);
+          v = v < 0 ? 0 : v > 255 ? 255 : v;
+          *p++ = static_cast<std::uint8_t>(v);
+        }
+      }
+    }
+    return Image{img, label};
+  }
+
+ private:
+  std::int64_t count_, size_, classes_;
+  std::uint64_t seed_;
+};
+
+}  // namespace
+
+std::shared_ptr<Dataset> open_synthetic(std::int64_t count, std::int64_t size, std::int64_t classes,
+                                        std::uint64_t seed) {
+  return std::make_shared<Synthetic>(count, size, classes, seed);
+}
+
+nlohmann::json data_defaults() {
+  return {{"source", "fashion_mnist"},
+          {"root", ""},
+          {"val_root", ""},
+          {"file_list", ""},
+          {"image_size", 32},
+          {"crop_scale", {0.3, 1.0}},
+          {"hflip", false},
+          {"workers", 2},
+          {"limit", 0},
+          {"synthetic_count", 2048},
+          {"synthetic_classes", 10}};
+}
+
+nlohmann::json data_doc() {
+  return {{"source", "dataset: fashion_mnist (Debian package), image_folder (ImageNet layout) or synthetic"},
+          {"root", "dataset directory ('' = the source's default location); image_folder: the train ROOT/<class>/<image>"},
+          {"val_root", "image_folder: the held-out split's directory (for evaluation)"},
+          {"file_list", "image_folder: text file of image names (or class/name) to use, e.g. the official 1% subset"},
+          {"image_size", "crop size fed to the encoder, in pixels (must equal components.encoder.img_size)"},
+          {"crop_scale", "RandomResizedCrop area range [lo, hi] (official 0.3-1.0)"},
+          {"hflip", "random horizontal flip (off in the official configs)"},
+          {"workers", "loader threads preparing batches and masks ahead of the trainer"},
+          {"limit", "use only the first N images of the split (0 = all)"},
+          {"synthetic_count", "images in the synthetic source"},
+          {"synthetic_classes", "classes in the synthetic source"}};
+}
+
+std::shared_ptr<Dataset> open_dataset(const nlohmann::json& cfg, const std::string& split) {
+  const std::string source = cfg.at("source").get<std::string>();
+  const std::string root = cfg.at("root").get<std::string>();
+  std::shared_ptr<Dataset> ds;
+  if (source == "fashion_mnist") {
+    ds = open_fashion_mnist(root.empty() ? "/usr/share/datasets/fashion-mnist" : root, split == "train" ? "train" : "test");
+  } else if (source == "image_folder") {
+    const std::string val_root = cfg.at("val_root").get<std::string>();
+    if (split == "train") {
+      ds = open_image_folder(root, cfg.at("file_list").get<std::string>());
+    } else {
+      if (val_root.empty()) throw DataError("data.val_root: image_folder needs a held-out directory for evaluation");
+      ds = open_image_folder(val_root, "");
+    }
+  } else if (source == "synthetic") {
+    const auto n = cfg.at("synthetic_count").get<std::int64_t>();
+    const auto size = cfg.at("image_size").get<std::int64_t>();
+    const auto classes = cfg.at("synthetic_classes").get<std::int64_t>();
+    if (n <= 0 || classes <= 0) throw DataError("data.synthetic_count and data.synthetic_classes must be > 0");
+    ds = open_synthetic(split == "train" ? n : std::max<std::int64_t>(n / 4, classes), size, classes,
+                        split == "train" ? 1 : 2);
+  } else {
+    throw DataError("data.source: unknown source '" + source + "' (available: fashion_mnist, image_folder, synthetic)");
+  }
+  return ds;
+}
+
+}  // namespace ijepa::host

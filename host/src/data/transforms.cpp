@@ -1,0 +1,66 @@
+#include "data/transforms.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+namespace ijepa::host {
+
+CropBox random_resized_crop_box(std::int64_t height, std::int64_t width, double scale_lo, double scale_hi,
+                                double ratio_lo, double ratio_hi, SampleRng& rng) {
+  const double area = static_cast<double>(height * width);
+  const double log_lo = std::log(ratio_lo), log_hi = std::log(ratio_hi);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target_area = area * rng.uniform(scale_lo, scale_hi);
+    const double aspect = std::exp(rng.uniform(log_lo, log_hi));
+    const auto w = static_cast<std::int64_t>(std::llround(std::sqrt(target_area * aspect)));
+    const auto h = static_cast<std::int64_t>(std::llround(std::sqrt(target_area / aspect)));
+    if (0 < w && w <= width && 0 < h && h <= height) {
+      const std::int64_t top = rng.integer(0, height - h);
+      const std::int64_t left = rng.integer(0, width - w);
+      return {top, left, h, w};
+    }
+  }
+  const double in_ratio = static_cast<double>(width) / static_cast<double>(height);
+  std::int64_t w = width, h = height;
+  if (in_ratio < ratio_lo) {
+    h = static_cast<std::int64_t>(std::llround(static_cast<double>(w) / ratio_lo));
+  } else if (in_ratio > ratio_hi) {
+    w = static_cast<std::int64_t>(std::llround(static_cast<double>(h) * ratio_hi));
+  }
+  return {(height - h) / 2, (width - w) / 2, h, w};
+}
+
+namespace {
+const float kMean[3] = {0.485f, 0.456f, 0.406f};
+const float kStd[3] = {0.229f, 0.224f, 0.225f};
+
+at::Tensor normalize_chw(at::Tensor x) {  // float [C, S, S] in [0, 1] -> normalised RGB
+  if (x.size(0) == 1) x = x.expand({3, x.size(1), x.size(2)});
+  const auto opts = at::TensorOptions().dtype(at::kFloat);
+  const at::Tensor mean = at::from_blob(const_cast<float*>(kMean), {3, 1, 1}, opts);
+  const at::Tensor std = at::from_blob(const_cast<float*>(kStd), {3, 1, 1}, opts);
+  return ((x - mean) / std).contiguous();
+}
+}  // namespace
+
+at::Tensor crop_resize_normalize(const at::Tensor& img, const CropBox& box, std::int64_t size, bool flip) {
+  at::Tensor crop = img.narrow(0, box.top, box.height).narrow(1, box.left, box.width);  // [h, w, C]
+  at::Tensor x = crop.permute({2, 0, 1}).to(at::kFloat).div_(255.0f).unsqueeze(0);      // [1, C, h, w]
+  if (box.height != size || box.width != size) {
+    x = at::upsample_bilinear2d(x, {size, size}, /*align_corners=*/false);
+  }
+  x = x.squeeze(0);
+  if (flip) x = x.flip({2});
+  return normalize_chw(x);
+}
+
+at::Tensor eval_transform(const at::Tensor& img, std::int64_t size) {
+  const std::int64_t h = img.size(0), w = img.size(1);
+  const std::int64_t side = std::min(h, w);
+  CropBox box{(h - side) / 2, (w - side) / 2, side, side};
+  return crop_resize_normalize(img, box, size, false);
+}
+
+}  // namespace ijepa::host

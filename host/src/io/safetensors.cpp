@@ -1,0 +1,162 @@
+#include "io/safetensors.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "config/json_file.hpp"
+
+namespace ijepa::host {
+namespace {
+
+constexpr std::uint64_t kMaxHeader = 100ull << 20;
+
+struct DtypeInfo {
+  const char* name;
+  at::ScalarType type;
+  std::size_t size;
+};
+const DtypeInfo kDtypes[] = {
+    {"F64", at::kDouble, 8}, {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},  {"BF16", at::kBFloat16, 2},
+    {"I64", at::kLong, 8},   {"I32", at::kInt, 4},   {"I16", at::kShort, 2}, {"I8", at::kChar, 1},
+    {"U8", at::kByte, 1},    {"BOOL", at::kBool, 1},
+};
+
+const DtypeInfo* by_name(const std::string& n) {
+  for (const auto& d : kDtypes) {
+    if (n == d.name) return &d;
+  }
+  return nullptr;
+}
+const DtypeInfo* by_type(at::ScalarType t) {
+  for (const auto& d : kDtypes) {
+    if (t == d.type) return &d;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TensorMap parse_safetensors(const std::string& bytes, const std::string& origin, StringMap* metadata) {
+  auto fail = [&](const std::string& why) -> SafetensorsError { return SafetensorsError(origin + ": " + why); };
+  if (bytes.size() < 8) throw fail("truncated (no header length)");
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  if (n > kMaxHeader) throw fail("header length " + std::to_string(n) + " exceeds the 100 MiB cap");
+  if (n > bytes.size() - 8) throw fail("truncated header (" + std::to_string(n) + " bytes announced)");
+  const std::string header_text = bytes.substr(8, n);
+  if (header_text.empty() || header_text[0] != '{') throw fail("header is not a JSON object");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(header_text);
+  } catch (const std::exception& e) {
+    throw fail(std::string("malformed header JSON: ") + e.what());
+  }
+  if (!header.is_object()) throw fail("header is not a JSON object");
+  const std::uint64_t buffer_size = bytes.size() - 8 - n;
+  const char* buffer = bytes.data() + 8 + n;
+
+  struct Span {
+    std::uint64_t begin, end;
+    std::string name;
+  };
+  std::vector<Span> spans;
+  TensorMap out;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      if (!it->is_object()) throw fail("__metadata__ is not an object");
+      if (metadata != nullptr) {
+        for (auto m = it->begin(); m != it->end(); ++m) {
+          if (!m->is_string()) throw fail("__metadata__." + m.key() + " is not a string");
+          (*metadata)[m.key()] = m->get<std::string>();
+        }
+      }
+      continue;
+    }
+    const std::string& name = it.key();
+    const auto& e = it.value();
+    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
+      throw fail("tensor '" + name + "': entry needs dtype, shape and data_offsets");
+    if (!e["dtype"].is_string()) throw fail("tensor '" + name + "': dtype is not a string");
+    const DtypeInfo* dt = by_name(e["dtype"].get<std::string>());
+    if (dt == nullptr) throw fail("tensor '" + name + "': unsupported dtype " + e["dtype"].dump());
+    std::vector<std::int64_t> shape;
+    std::uint64_t numel = 1;
+    if (!e["shape"].is_array()) throw fail("tensor '" + name + "': shape is not an array");
+    for (const auto& s : e["shape"]) {
+      if (!s.is_number_unsigned()) throw fail("tensor '" + name + "': bad shape " + e["shape"].dump());
+      const auto v = s.get<std::uint64_t>();
+      if (v != 0 && numel > (std::uint64_t(1) << 62) / v) throw fail("tensor '" + name + "': shape overflows");
+      numel *= v;
+      shape.push_back(static_cast<std::int64_t>(v));
+    }
+    const auto& off = e["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      throw fail("tensor '" + name + "': bad data_offsets " + off.dump());
+    const auto b = off[0].get<std::uint64_t>();
+    const auto en = off[1].get<std::uint64_t>();
+    if (b > en || en > buffer_size) throw fail("tensor '" + name + "': data_offsets out of range");
+    if (en - b != numel * dt->size)
+      throw fail("tensor '" + name + "': " + std::to_string(en - b) + " bytes for " + std::to_string(numel) + " x " +
+                 dt->name);
+    spans.push_back({b, en, name});
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt->type));
+    if (en > b) std::memcpy(t.data_ptr(), buffer + b, en - b);
+    out.emplace(name, std::move(t));
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.begin < y.begin; });
+  std::uint64_t pos = 0;
+  for (const auto& s : spans) {
+    if (s.begin < pos) throw fail("tensor '" + s.name + "' overlaps another tensor");
+    if (s.begin > pos) throw fail("gap in the data buffer before tensor '" + s.name + "'");
+    pos = s.end;
+  }
+  if (pos != buffer_size) throw fail("data buffer has " + std::to_string(buffer_size - pos) + " trailing bytes");
+  return out;
+}
+
+TensorMap read_safetensors(const std::string& path, StringMap* metadata) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw SafetensorsError(path + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_safetensors(ss.str(), path, metadata);
+}
+
+std::string serialize_safetensors(const TensorMap& tensors, const StringMap& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t off = 0;
+  std::vector<at::Tensor> ordered;
+  for (const auto& [name, t0] : tensors) {
+    if (!t0.defined()) throw SafetensorsError("tensor '" + name + "' is undefined");
+    const DtypeInfo* dt = by_type(t0.scalar_type());
+    if (dt == nullptr) throw SafetensorsError("tensor '" + name + "': unsupported dtype " + std::string(c10::toString(t0.scalar_type())));
+    at::Tensor t = t0.detach().to(at::kCPU).contiguous();
+    const std::uint64_t nbytes = static_cast<std::uint64_t>(t.numel()) * dt->size;
+    header[name] = {{"dtype", dt->name}, {"shape", t.sizes().vec()}, {"data_offsets", {off, off + nbytes}}};
+    off += nbytes;
+    ordered.push_back(t);
+  }
+  std::string h = header.dump();
+  while ((8 + h.size()) % 8 != 0) h.push_back(' ');
+  std::string out;
+  out.reserve(8 + h.size() + off);
+  const std::uint64_t n = h.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out += h;
+  // nlohmann's object iteration is sorted by key, like std::map: same order as `ordered`.
+  for (const auto& t : ordered) out.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
+  return out;
+}
+
+void write_safetensors(const std::string& path, const TensorMap& tensors, const StringMap& metadata) {
+  write_file_atomic(path, serialize_safetensors(tensors, metadata));
+}
+
+}  // namespace ijepa::host

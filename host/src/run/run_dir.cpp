@@ -1,0 +1,109 @@
+#include "run/run_dir.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "config/json_file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host {
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void check_writable_parent(const fs::path& dir) {
+  fs::path parent = fs::absolute(dir).parent_path();
+  std::error_code ec;
+  fs::path probe = parent;
+  while (!probe.empty() && !fs::exists(probe, ec)) probe = probe.parent_path();
+  if (probe.empty()) probe = "/";
+  if (!fs::is_directory(probe, ec)) throw std::runtime_error(probe.string() + ": not a directory (output path " + dir.string() + ")");
+  // access() is not enough for root; create and remove a probe file.
+  const fs::path test_file = probe / (".ijepa-write-test-" + std::to_string(::getpid()));
+  const int fd = ::open(test_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (::access(probe.c_str(), W_OK | X_OK) != 0 || fd < 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error(probe.string() + ": output directory is not writable (--out " + dir.string() + ")");
+  }
+  ::close(fd);
+  ::unlink(test_file.c_str());
+}
+
+RunDir RunDir::create_fresh(const fs::path& root, const std::map<std::string, std::string>& files) {
+  check_writable_parent(root);
+  std::error_code ec;
+  fs::create_directories(fs::absolute(root).parent_path(), ec);
+  if (ec) throw std::runtime_error(root.parent_path().string() + ": cannot create: " + ec.message());
+  const fs::path tmp = fs::path(root.string() + ".tmp-" + std::to_string(::getpid()));
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp / "checkpoints", ec);
+  if (ec) throw std::runtime_error(tmp.string() + ": cannot create: " + ec.message());
+  try {
+    for (const auto& [name, text] : files) write_file_atomic(tmp / name, text);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  fs::rename(tmp, root, ec);
+  if (ec) {
+    fs::remove_all(tmp, ec);
+    throw std::runtime_error(root.string() + ": cannot create the run directory: " + ec.message());
+  }
+  return RunDir(root);
+}
+
+void RunDir::write_status(const nlohmann::json& status) const {
+  write_file_atomic(root_ / "status.json", status.dump(2) + "\n");
+}
+
+nlohmann::json RunDir::read_status() const {
+  try {
+    std::ifstream in(root_ / "status.json");
+    if (!in) return nlohmann::json::object();
+    return nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return nlohmann::json::object();
+  }
+}
+
+void RunDir::append_jsonl(const std::string& file, const nlohmann::json& record) const {
+  std::ofstream out(root_ / file, std::ios::app);
+  if (!out) throw std::runtime_error((root_ / file).string() + ": cannot append");
+  out << record.dump() << "\n";
+  out.flush();
+}
+
+void RunDir::truncate_jsonl_after(const std::string& file, std::int64_t step) const {
+  const fs::path p = root_ / file;
+  std::ifstream in(p);
+  if (!in) return;
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      auto j = nlohmann::json::parse(line);
+      if (j.contains("step") && j["step"].is_number_integer() && j["step"].get<std::int64_t>() > step) continue;
+    } catch (const std::exception&) {
+      continue;  // a torn last line from a crash
+    }
+    kept += line + "\n";
+  }
+  in.close();
+  write_file_atomic(p, kept);
+}
+
+}  // namespace ijepa::host

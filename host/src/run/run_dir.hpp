@@ -1,0 +1,41 @@
+#pragma once
+// A run directory: config.resolved.json, overrides.json, env.json, status.json, metrics.jsonl, log.txt, checkpoints/.
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace ijepa::host {
+
+class RunDir {
+ public:
+  explicit RunDir(std::filesystem::path root) : root_(std::move(root)) {}
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path checkpoints() const { return root_ / "checkpoints"; }
+
+  // create_fresh(files): builds the directory as <root>.tmp-<pid> with the given files, then renames it into
+  // place, so an interrupted start leaves no half-written run directory. Throws naming the path.
+  static RunDir create_fresh(const std::filesystem::path& root, const std::map<std::string, std::string>& files);
+
+  // status.json, written atomically. state: running | completed | failed | interrupted.
+  void write_status(const nlohmann::json& status) const;
+  nlohmann::json read_status() const;  // {} if absent or unreadable
+
+  // Appends one JSON line to metrics.jsonl (or another .jsonl) and flushes it.
+  void append_jsonl(const std::string& file, const nlohmann::json& record) const;
+  // Drops metrics.jsonl records whose "step" is greater than `step` (resume after a crash).
+  void truncate_jsonl_after(const std::string& file, std::int64_t step) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+// Checks that `dir`'s parent can be created and written; throws a one-line error naming the path otherwise.
+void check_writable_parent(const std::filesystem::path& dir);
+
+// ISO-8601 UTC timestamp, e.g. "2026-11-26T07:03:04Z".
+std::string utc_now();
+
+}  // namespace ijepa::host

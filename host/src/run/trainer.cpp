@@ -1,0 +1,584 @@
+#include "run/trainer.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+#include "build_config.hpp"
+#include "config/experiment.hpp"
+#include "config/json_file.hpp"
+#include "ijepa/sdk/version.hpp"
+#include "log/logging.hpp"
+#include "plugins/abi_check.hpp"
+#include "util/cuda_info.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host {
+
+std::atomic<bool>& stop_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+namespace {
+
+std::string fmt_double(double v, int prec = 4) {
+  std::ostringstream os;
+  os.precision(prec);
+  os << v;
+  return os.str();
+}
+
+at::Device parse_device(const std::string& s) {
+  if (s == "cpu") return at::Device(at::kCPU);
+  if (s.rfind("cuda", 0) == 0) {
+    if (!util::cuda_available()) {
+      throw ConfigError("train.device: '" + s + "' requested but CUDA is not available on this machine");
+    }
+    return at::Device(s);
+  }
+  throw ConfigError("train.device: expected cpu, cuda or cuda:N, got '" + s + "'");
+}
+
+// RAII bf16 autocast on CUDA (a no-op when disabled).
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(bool on) : on_(on) {
+    if (!on_) return;
+    prev_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    prev_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCUDA, prev_enabled_);
+    at::autocast::set_autocast_dtype(at::kCUDA, prev_dtype_);
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool on_;
+  bool prev_enabled_ = false;
+  at::ScalarType prev_dtype_ = at::kBFloat16;
+};
+
+std::vector<at::Tensor> masks_to(const std::vector<at::Tensor>& m, const at::Device& d) {
+  std::vector<at::Tensor> out;
+  out.reserve(m.size());
+  for (const auto& t : m) out.push_back(t.to(d, /*non_blocking=*/true));
+  return out;
+}
+
+}  // namespace
+
+JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) : cfg_(resolved) {
+  const auto& train = cfg_.at("train");
+  const auto& data = cfg_.at("data");
+  const auto& comps = cfg_.at("components");
+  const auto threads = train.at("threads").get<std::int64_t>();
+  if (threads > 0) at::set_num_threads(static_cast<int>(threads));
+  device_ = parse_device(train.at("device").get<std::string>());
+  autocast_ = device_.is_cuda() && train.at("bf16").get<bool>();
+
+  const auto image_size = data.at("image_size").get<std::int64_t>();
+  if (image_size <= 0) throw ConfigError("data.image_size: must be > 0, got " + std::to_string(image_size));
+  const auto& enc_cfg = comps.at("encoder");
+  if (enc_cfg.contains("img_size") && enc_cfg["img_size"].get<std::int64_t>() != image_size) {
+    throw ConfigError("components.encoder.img_size (" + enc_cfg["img_size"].dump() + ") != data.image_size (" +
+                      std::to_string(image_size) + ")");
+  }
+  std::int64_t patch = enc_cfg.contains("patch_size") ? enc_cfg["patch_size"].get<std::int64_t>() : 16;
+  if (patch <= 0 || image_size % patch != 0) {
+    throw ConfigError("components.encoder.patch_size (" + std::to_string(patch) + ") does not divide data.image_size (" +
+                      std::to_string(image_size) + ")");
+  }
+  ctx_.host = logging::host_services();
+  ctx_.seed = cfg_.at("seed").get<std::uint64_t>();
+  ctx_.image_size = image_size;
+  ctx_.patch_size = patch;
+  ctx_.in_chans = 3;
+  ctx_.grid = {image_size / patch, image_size / patch};
+
+  at::manual_seed(ctx_.seed);
+  encoder_ = registry.make_encoder(enc_cfg, ctx_, "components.encoder");
+  target_ = registry.make_encoder(enc_cfg, ctx_, "components.encoder");
+  {
+    at::NoGradGuard no_grad;
+    auto src = encoder_->named_parameters(true);
+    auto dst = target_->named_parameters(true);
+    for (auto& p : dst) {
+      p.value().copy_(src[p.key()]);
+      p.value().set_requires_grad(false);
+    }
+  }
+  const sdk::PatchGrid g = encoder_->grid();
+  if (g.h != ctx_.grid.h || g.w != ctx_.grid.w) {
+    throw ConfigError("components.encoder: its patch grid " + std::to_string(g.h) + "x" + std::to_string(g.w) +
+                      " does not match data.image_size / patch_size = " + std::to_string(ctx_.grid.h) + "x" +
+                      std::to_string(ctx_.grid.w));
+  }
+  ctx_.encoder_dim = encoder_->embed_dim();
+  ctx_.encoder_heads = encoder_->num_heads();
+  ctx_.encoder_depth = encoder_->depth();
+  predictor_ = registry.make_predictor(comps.at("predictor"), ctx_, "components.predictor");
+  loss_ = registry.make_loss(comps.at("loss"), ctx_, "components.loss");
+  masker_ = registry.make_masker(comps.at("masker"), ctx_, "components.masker");
+  const std::int64_t want = loss_->prediction_dim(ctx_);
+  const std::int64_t have = predictor_->output_dim();
+  if ((want == 0 ? ctx_.encoder_dim : want) != have) {
+    throw ConfigError("components.predictor: output width " + std::to_string(have) + " but loss " + loss_.type +
+                      " expects " + std::to_string(want == 0 ? ctx_.encoder_dim : want) +
+                      " (set components.predictor.output_dim)");
+  }
+
+  encoder_->to(device_);
+  target_->to(device_);
+  predictor_->to(device_);
+
+  // Four groups (official init_opt): decay = no "bias" in the name and ndim != 1.
+  ParamGroup enc_wd{"encoder", true, {}}, pred_wd{"predictor", true, {}};
+  ParamGroup enc_no{"encoder_no_wd", false, {}}, pred_no{"predictor_no_wd", false, {}};
+  for (const auto& p : encoder_->named_parameters(true)) {
+    const bool decay = p.key().find("bias") == std::string::npos && p.value().dim() != 1;
+    (decay ? enc_wd : enc_no).params.push_back({"encoder." + p.key(), p.value()});
+  }
+  for (const auto& p : predictor_->named_parameters(true)) {
+    const bool decay = p.key().find("bias") == std::string::npos && p.value().dim() != 1;
+    (decay ? pred_wd : pred_no).params.push_back({"predictor." + p.key(), p.value()});
+  }
+  opt_ = std::make_unique<AdamW>(std::vector<ParamGroup>{enc_wd, pred_wd, enc_no, pred_no});
+  auto src = encoder_->named_parameters(true);
+  for (const auto& p : target_->named_parameters(true)) {
+    tgt_params_.push_back(p.value());
+    enc_params_.push_back(src[p.key()]);
+  }
+}
+
+std::int64_t JepaModel::parameter_count(bool trainable_only) const {
+  std::int64_t n = 0;
+  for (const auto* m : {static_cast<const torch::nn::Module*>(encoder_.ptr.get()),
+                        static_cast<const torch::nn::Module*>(predictor_.ptr.get())}) {
+    for (const auto& p : m->parameters(true)) {
+      if (!trainable_only || p.requires_grad()) n += p.numel();
+    }
+  }
+  return n;
+}
+
+void JepaModel::ema_update(double m) {
+  at::NoGradGuard no_grad;
+  at::_foreach_mul_(tgt_params_, m);
+  at::_foreach_add_(tgt_params_, enc_params_, 1.0 - m);
+}
+
+JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t step) {
+  StepResult r;
+  const std::int64_t s = step + 1;
+  r.lr = sched_.lr(s);
+  r.wd = sched_.wd(s);
+  encoder_->train();
+  predictor_->train();
+  const at::Tensor images = batch.images.to(device_, /*non_blocking=*/true);
+  const std::vector<at::Tensor> mctx = masks_to(batch.masks.context, device_);
+  const std::vector<at::Tensor> mtgt = masks_to(batch.masks.target, device_);
+  if (mctx.empty() || mtgt.empty()) throw TrainingError("masker " + masker_.type + " returned no context or target masks");
+  r.k_enc = mctx.front().size(1);
+  r.k_pred = mtgt.front().size(1);
+
+  sdk::LossOutput out;
+  {
+    AutocastGuard ac(autocast_);
+    at::Tensor h;
+    if (loss_->needs_target_encoder()) {
+      at::NoGradGuard no_grad;
+      h = target_.call([&](sdk::Encoder& e) { return e.encode(images, nullptr); });
+    }
+    at::Tensor z = encoder_.call([&](sdk::Encoder& e) { return e.encode(images, &mctx); });
+    z = predictor_.call([&](sdk::Predictor& p) { return p.predict(z, mctx, mtgt); });
+    sdk::LossInput in;
+    in.prediction = z;
+    in.target_tokens = h;
+    in.images = images;
+    in.masks_ctx = &mctx;
+    in.masks_tgt = &mtgt;
+    in.patch_size = ctx_.patch_size;
+    out = loss_.call([&](sdk::Loss& l) { return l.compute(in); });
+  }
+  r.loss = out.loss.item<double>();
+  if (!std::isfinite(r.loss)) {
+    throw TrainingError("loss is " + fmt_double(r.loss) + " at step " + std::to_string(s) +
+                        " (lr " + fmt_double(r.lr) + "); the last good checkpoint is kept");
+  }
+  out.loss.backward();
+  opt_->step(r.lr, r.wd);
+  opt_->zero_grad();
+  r.ema_m = sched_.ema(step);
+  ema_update(r.ema_m);
+  r.extra = out.metrics;
+  return r;
+}
+
+double JepaModel::eval_loss(const at::Tensor& images_cpu, const sdk::MaskSet& masks) {
+  at::NoGradGuard no_grad;
+  encoder_->eval();
+  predictor_->eval();
+  const at::Tensor images = images_cpu.to(device_);
+  const auto mctx = masks_to(masks.context, device_);
+  const auto mtgt = masks_to(masks.target, device_);
+  AutocastGuard ac(autocast_);
+  at::Tensor h;
+  if (loss_->needs_target_encoder()) h = target_.call([&](sdk::Encoder& e) { return e.encode(images, nullptr); });
+  at::Tensor z = encoder_.call([&](sdk::Encoder& e) { return e.encode(images, &mctx); });
+  z = predictor_.call([&](sdk::Predictor& p) { return p.predict(z, mctx, mtgt); });
+  sdk::LossInput in;
+  in.prediction = z;
+  in.target_tokens = h;
+  in.images = images;
+  in.masks_ctx = &mctx;
+  in.masks_tgt = &mtgt;
+  in.patch_size = ctx_.patch_size;
+  return loss_.call([&](sdk::Loss& l) { return l.compute(in); }).loss.item<double>();
+}
+
+TensorMap JepaModel::weights() const {
+  TensorMap w = module_state(*encoder_.ptr, "encoder.");
+  TensorMap p = module_state(*predictor_.ptr, "predictor.");
+  TensorMap t = module_state(*target_.ptr, "target_encoder.");
+  w.insert(p.begin(), p.end());
+  w.insert(t.begin(), t.end());
+  return w;
+}
+
+TensorMap JepaModel::trainer_state() const {
+  TensorMap out;
+  for (const auto& [k, v] : opt_->state()) out["opt." + k] = v.detach().to(at::kCPU).clone();
+  out["step"] = at::full({}, opt_->step_count(), at::kLong);
+  return out;
+}
+
+void JepaModel::load(const TensorMap& weights, const TensorMap& trainer, std::int64_t step, const std::string& origin) {
+  load_module_state(*encoder_.ptr, weights, "encoder.", origin);
+  load_module_state(*predictor_.ptr, weights, "predictor.", origin);
+  load_module_state(*target_.ptr, weights, "target_encoder.", origin);
+  std::vector<std::pair<std::string, at::Tensor>> st;
+  for (const auto& [k, v] : trainer) {
+    if (k.rfind("opt.", 0) == 0) st.emplace_back(k.substr(4), v.to(device_));
+  }
+  try {
+    opt_->load_state(st, step);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(origin + ": " + e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+namespace {
+
+Schedules make_schedules(const nlohmann::json& train, std::int64_t ipe) {
+  Schedules s;
+  s.ref_lr = train.at("lr").get<double>();
+  s.start_lr = train.at("start_lr").get<double>();
+  s.final_lr = train.at("final_lr").get<double>();
+  s.ref_wd = train.at("weight_decay").get<double>();
+  s.final_wd = train.at("final_weight_decay").get<double>();
+  const auto& ema = train.at("ema");
+  if (!ema.is_array() || ema.size() != 2 || !ema[0].is_number() || !ema[1].is_number())
+    throw ConfigError("train.ema: expected [start, end], got " + ema.dump());
+  s.ema0 = ema[0].get<double>();
+  s.ema1 = ema[1].get<double>();
+  const double epochs = train.at("epochs").get<double>();
+  const double ipe_scale = train.at("ipe_scale").get<double>();
+  s.warmup_steps = static_cast<std::int64_t>(train.at("warmup_epochs").get<double>() * static_cast<double>(ipe));
+  s.total_steps = static_cast<std::int64_t>(ipe_scale * epochs * static_cast<double>(ipe));
+  if (s.total_steps < 1) throw ConfigError("train.epochs: the run has no steps (epochs * ipe_scale * steps per epoch < 1)");
+  return s;
+}
+
+void validate_train(const nlohmann::json& train) {
+  auto positive = [&](const char* key) {
+    if (!(train.at(key).get<double>() > 0)) throw ConfigError(std::string("train.") + key + ": must be > 0");
+  };
+  positive("epochs");
+  positive("batch_size");
+  positive("log_every");
+  positive("ipe_scale");
+  for (const char* k : {"lr", "start_lr", "final_lr", "weight_decay", "final_weight_decay", "warmup_epochs"}) {
+    if (train.at(k).get<double>() < 0) throw ConfigError(std::string("train.") + k + ": must be >= 0");
+  }
+  if (train.at("max_steps").get<std::int64_t>() < 0) throw ConfigError("train.max_steps: must be >= 0");
+}
+
+nlohmann::json env_json(const PluginHost& host, const TrainOptions& opts) {
+  nlohmann::json env;
+  env["workbench"] = IJEPA_WORKBENCH_VERSION;
+  env["sdk"] = IJEPA_SDK_VERSION_STRING;
+  env["torch"] = TORCH_VERSION;
+  env["fingerprint"] = describe_abi(host_abi_info());
+  env["cuda"] = util::cuda_summary();
+  env["torch_config"] = at::show_config();
+  env["threads"] = at::get_num_threads();
+  char hostname[256] = {};
+  ::gethostname(hostname, sizeof(hostname) - 1);
+  env["hostname"] = hostname;
+  env["started"] = utc_now();
+  env["argv"] = opts.argv;
+  env["plugins"] = nlohmann::json::array();
+  for (const auto& p : host.loaded()) {
+    env["plugins"].push_back({{"id", p.plugin_id}, {"version", p.plugin_version}, {"path", p.path}, {"sha256", p.sha256}});
+  }
+  return env;
+}
+
+std::string eta_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<long long>(seconds);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+extern "C" void on_stop_signal(int) { stop_requested().store(true); }
+
+}  // namespace
+
+TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, const TrainOptions& opts) {
+  const auto& train = resolved.at("train");
+  validate_train(train);
+  const fs::path out = opts.out;
+  std::error_code ec;
+
+  // Everything that can fail on bad input happens before the run directory is touched.
+  if (opts.resume) {
+    if (!fs::exists(out / "config.resolved.json", ec)) {
+      throw ConfigError("--resume: " + out.string() + " is not a run directory (no config.resolved.json)");
+    }
+    const nlohmann::json old = load_json_file(out / "config.resolved.json");
+    const std::string diff = first_difference(old, resolved);
+    if (!diff.empty()) {
+      throw ConfigError("--resume: the config differs from " + (out / "config.resolved.json").string() + " at '" +
+                        diff + "' (resume needs the same config; start a new run with another --out)");
+    }
+  } else if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec))) {
+    throw ConfigError(out.string() + " already exists (pass --resume to continue that run, or choose another --out)");
+  } else {
+    check_writable_parent(out);
+  }
+  auto dataset = open_dataset(resolved.at("data"), "train");
+  JepaModel model(resolved, host.registry());
+
+  DataLoaderOptions lo;
+  const auto& data = resolved.at("data");
+  lo.batch_size = train.at("batch_size").get<std::int64_t>();
+  lo.image_size = data.at("image_size").get<std::int64_t>();
+  lo.crop_scale_lo = data.at("crop_scale").at(0).get<double>();
+  lo.crop_scale_hi = data.at("crop_scale").at(1).get<double>();
+  if (!(0 < lo.crop_scale_lo && lo.crop_scale_lo <= lo.crop_scale_hi && lo.crop_scale_hi <= 1.0))
+    throw ConfigError("data.crop_scale: expected 0 < lo <= hi <= 1, got " + data.at("crop_scale").dump());
+  lo.hflip = data.at("hflip").get<bool>();
+  lo.seed = resolved.at("seed").get<std::uint64_t>();
+  lo.workers = std::max<std::int64_t>(1, data.at("workers").get<std::int64_t>());
+  lo.limit = data.at("limit").get<std::int64_t>();
+  const std::int64_t n_images = lo.limit > 0 ? std::min(lo.limit, dataset->size()) : dataset->size();
+  const std::int64_t ipe = n_images / lo.batch_size;
+  if (ipe < 1) {
+    throw ConfigError("train.batch_size (" + std::to_string(lo.batch_size) + ") is larger than the dataset (" +
+                      std::to_string(n_images) + " images)");
+  }
+  const Schedules sched = make_schedules(train, ipe);
+  model.set_schedules(sched);
+  const std::int64_t epochs = static_cast<std::int64_t>(std::ceil(train.at("epochs").get<double>()));
+  std::int64_t end_step = static_cast<std::int64_t>(train.at("epochs").get<double>() * static_cast<double>(ipe));
+  if (const auto ms = train.at("max_steps").get<std::int64_t>(); ms > 0) end_step = std::min(end_step, ms);
+
+  // Run directory.
+  std::int64_t start_step = 0;
+  RunDir run(out);
+  if (opts.resume) {
+    auto ck = read_latest(run.checkpoints());
+    if (ck) {
+      model.load(ck->weights, ck->trainer, ck->step, (run.checkpoints() / ck->name).string());
+      start_step = ck->step;
+    }
+    run.truncate_jsonl_after("metrics.jsonl", start_step);
+    logging::info("resuming " + out.string() + " at step " + std::to_string(start_step));
+  } else {
+    nlohmann::json overrides = nlohmann::json::object();
+    for (const auto& s : opts.sets) {
+      const auto eq = s.find('=');
+      overrides[s.substr(0, eq)] = s.substr(eq + 1);
+    }
+    const nlohmann::json status = {{"state", "running"}, {"step", 0}, {"total_steps", end_step},
+                                   {"started", utc_now()}, {"config_sha", config_hash(resolved)}};
+    run = RunDir::create_fresh(out, {{"config.resolved.json", resolved.dump(2) + "\n"},
+                                     {"overrides.json", overrides.dump(2) + "\n"},
+                                     {"env.json", env_json(host, opts).dump(2) + "\n"},
+                                     {"status.json", status.dump(2) + "\n"}});
+  }
+  logging::add_file_sink((out / "log.txt").string());
+  struct SinkReset {
+    ~SinkReset() { logging::clear_file_sinks(); }
+  } sink_reset;
+  logging::info("run " + out.string() + ": " + dataset->describe() + "; " + std::to_string(ipe) +
+                " steps/epoch, steps " + std::to_string(start_step) + ".." + std::to_string(end_step) + ", " +
+                std::to_string(model.parameter_count(true)) + " trainable parameters, device " +
+                model.device().str());
+
+  nlohmann::json status = run.read_status();
+  status["state"] = "running";
+  status["step"] = start_step;
+  status["total_steps"] = end_step;
+  status["steps_per_epoch"] = ipe;
+  status["run_dir"] = fs::absolute(out).string();
+  status.erase("error");
+  run.write_status(status);
+
+  const std::string config_sha = config_hash(resolved);
+  const auto ckpt_every = train.at("checkpoint_every").get<std::int64_t>();
+  const auto keep_epochs = train.at("keep_epoch_checkpoints").get<std::int64_t>();
+  auto save = [&](std::int64_t step_done, bool epoch_copy) {
+    Checkpoint c;
+    char name[32];
+    std::snprintf(name, sizeof(name), "step_%08lld", static_cast<long long>(step_done));
+    c.name = name;
+    c.step = step_done;
+    c.epoch = step_done / ipe;
+    c.weights = model.weights();
+    c.trainer = model.trainer_state();
+    c.metadata = {{"format", "ijepa-cpp"}, {"sdk", IJEPA_SDK_VERSION_STRING}, {"config_sha", config_sha}};
+    write_checkpoint(run.checkpoints(), c);
+    if (epoch_copy) {
+      char ename[32];
+      std::snprintf(ename, sizeof(ename), "epoch_%04lld.safetensors", static_cast<long long>(c.epoch));
+      write_safetensors((run.checkpoints() / ename).string(), c.weights, c.metadata);
+    }
+  };
+
+  stop_requested().store(false);
+  auto prev_int = std::signal(SIGINT, on_stop_signal);
+  auto prev_term = std::signal(SIGTERM, on_stop_signal);
+  struct SignalReset {
+    decltype(prev_int) i, t;
+    ~SignalReset() {
+      std::signal(SIGINT, i);
+      std::signal(SIGTERM, t);
+    }
+  } signal_reset{prev_int, prev_term};
+
+  const bool tty = !opts.quiet && ::isatty(STDERR_FILENO) != 0;
+  const auto log_every = train.at("log_every").get<std::int64_t>();
+  TrainSummary summary;
+  summary.run_dir = out;
+  std::deque<double> window;
+  double window_sum = 0.0;
+  bool first_window_done = false;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto t_log = t0;
+  std::int64_t imgs_since_log = 0;
+  double last_ips = 0.0;
+  std::int64_t step = start_step;
+  try {
+    Loader loader(dataset, model.masker().ptr, lo, start_step);
+    for (; step < end_step; ++step) {
+      if (stop_requested().load()) break;
+      Batch b = loader.next();
+      JepaModel::StepResult r = model.train_step(b, step);
+      imgs_since_log += lo.batch_size;
+      window.push_back(r.loss);
+      window_sum += r.loss;
+      if (static_cast<std::int64_t>(window.size()) > log_every) {
+        window_sum -= window.front();
+        window.pop_front();
+      }
+      const std::int64_t done = step + 1;
+      if (done % log_every == 0 || done == end_step) {
+        const auto now = std::chrono::steady_clock::now();
+        const double dt = std::chrono::duration<double>(now - t_log).count();
+        last_ips = dt > 0 ? static_cast<double>(imgs_since_log) / dt : 0.0;
+        t_log = now;
+        imgs_since_log = 0;
+        const double mean_loss = window_sum / static_cast<double>(window.size());
+        if (!first_window_done) {
+          summary.first_loss = mean_loss;
+          first_window_done = true;
+        }
+        nlohmann::json rec = {{"step", done}, {"epoch", b.epoch}, {"split", "train"}, {"loss", r.loss},
+                              {"loss_avg", mean_loss}, {"lr", r.lr}, {"wd", r.wd}, {"ema_m", r.ema_m},
+                              {"k_enc", r.k_enc}, {"k_pred", r.k_pred}, {"images_per_s", last_ips},
+                              {"time_s", std::chrono::duration<double>(now - t0).count()}};
+        for (const auto& [k, v] : r.extra) rec[k] = v;
+        run.append_jsonl("metrics.jsonl", rec);
+        const double eta = last_ips > 0 ? static_cast<double>((end_step - done) * lo.batch_size) / last_ips : -1;
+        std::ostringstream line;
+        line << "step " << done << "/" << end_step << "  epoch " << (b.epoch + 1) << "/" << epochs << "  loss "
+             << fmt_double(mean_loss, 5) << "  lr " << fmt_double(r.lr, 3) << "  " << fmt_double(last_ips, 4)
+             << " img/s  ETA " << eta_text(eta);
+        if (tty) {
+          const int width = 24;
+          const int filled = static_cast<int>(width * done / std::max<std::int64_t>(1, end_step));
+          std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
+                    << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << line.str() << "   "
+                    << std::flush;
+        } else if (!opts.quiet) {
+          logging::info(line.str());
+        }
+        status["step"] = done;
+        status["epoch"] = b.epoch;
+        status["loss"] = mean_loss;
+        status["images_per_s"] = last_ips;
+        status["updated"] = utc_now();
+        run.write_status(status);
+      }
+      const bool epoch_end = done % ipe == 0;
+      if ((ckpt_every > 0 && done % ckpt_every == 0) || (ckpt_every == 0 && epoch_end)) {
+        const std::int64_t ep = done / ipe;
+        save(done, epoch_end && keep_epochs > 0 && ep % keep_epochs == 0);
+      }
+    }
+  } catch (const std::exception& e) {
+    if (tty) std::cerr << "\n";
+    status["state"] = "failed";
+    status["error"] = e.what();
+    status["failed_step"] = step + 1;
+    status["ended"] = utc_now();
+    run.write_status(status);
+    logging::error(std::string("training failed: ") + e.what());
+    throw;
+  }
+  if (tty) std::cerr << "\n";
+  const bool interrupted = step < end_step;
+  save(step, false);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  summary.steps = step;
+  summary.epochs = step / ipe;
+  summary.final_loss = window.empty() ? 0.0 : window_sum / static_cast<double>(window.size());
+  summary.seconds = secs;
+  summary.images_per_s = secs > 0 ? static_cast<double>((step - start_step) * lo.batch_size) / secs : 0.0;
+  summary.state = interrupted ? "interrupted" : "completed";
+  status["state"] = summary.state;
+  status["step"] = step;
+  status["ended"] = utc_now();
+  status["final_loss"] = summary.final_loss;
+  status["seconds"] = secs;
+  run.write_status(status);
+  logging::info("run " + summary.state + " at step " + std::to_string(step) + " (" + fmt_double(secs, 4) + " s)");
+  return summary;
+}
+
+}  // namespace ijepa::host

@@ -1,0 +1,102 @@
+#pragma once
+// The I-JEPA trainer: context path, EMA target path, loss, AdamW with four groups, official schedules,
+// checkpoints and resume, metrics and status in a run directory.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/loader.hpp"
+#include "io/checkpoint.hpp"
+#include "plugins/plugin_loader.hpp"
+#include "run/adamw.hpp"
+#include "run/run_dir.hpp"
+#include "run/schedules.hpp"
+
+namespace ijepa::host {
+
+// Thrown when training must stop (non-finite loss, ...); the run directory keeps its last good checkpoint.
+class TrainingError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The models and optimisation state of one I-JEPA run, independent of files (tests use it directly).
+class JepaModel {
+ public:
+  // Builds every component from a resolved config (see resolve_experiment). Seeds torch before init.
+  JepaModel(const nlohmann::json& resolved, const Registry& registry);
+
+  struct StepResult {
+    double loss = 0.0;
+    double lr = 0.0, wd = 0.0, ema_m = 0.0;
+    std::int64_t k_enc = 0, k_pred = 0;
+    sdk::Metrics extra;
+  };
+  // One optimisation step on a batch. `step` is 0-based; schedules use s = step + 1 (official order).
+  StepResult train_step(const Batch& batch, std::int64_t step);
+  // The loss for given images and masks without updating anything (fp32 on CPU / autocast on CUDA).
+  double eval_loss(const at::Tensor& images, const sdk::MaskSet& masks);
+
+  TensorMap weights() const;                        // encoder.*, predictor.*, target_encoder.*
+  TensorMap trainer_state() const;                  // optimiser state
+  void load(const TensorMap& weights, const TensorMap& trainer, std::int64_t step, const std::string& origin);
+
+  Component<sdk::Masker>& masker() { return masker_; }
+  Component<sdk::Encoder>& encoder() { return encoder_; }
+  Component<sdk::Encoder>& target_encoder() { return target_; }
+  Component<sdk::Predictor>& predictor() { return predictor_; }
+  const Schedules& schedules() const { return sched_; }
+  void set_schedules(const Schedules& s) { sched_ = s; }
+  const sdk::BuildContext& context() const { return ctx_; }
+  const at::Device& device() const { return device_; }
+  std::int64_t parameter_count(bool trainable_only) const;
+
+ private:
+  void ema_update(double m);
+
+  nlohmann::json cfg_;
+  sdk::BuildContext ctx_;
+  Component<sdk::Masker> masker_;
+  Component<sdk::Encoder> encoder_;
+  Component<sdk::Encoder> target_;
+  Component<sdk::Predictor> predictor_;
+  Component<sdk::Loss> loss_;
+  std::unique_ptr<AdamW> opt_;
+  std::vector<at::Tensor> enc_params_, tgt_params_;
+  Schedules sched_;
+  at::Device device_{at::kCPU};
+  bool autocast_ = false;
+};
+
+struct TrainOptions {
+  std::filesystem::path out;          // run directory
+  bool resume = false;
+  std::vector<std::string> argv;      // recorded in env.json
+  std::vector<std::string> sets;      // --set assignments, recorded in overrides.json
+  std::string config_path;            // the experiment file
+  bool quiet = false;                 // no progress output
+};
+
+struct TrainSummary {
+  std::filesystem::path run_dir;
+  std::int64_t steps = 0;
+  std::int64_t epochs = 0;
+  double final_loss = 0.0;      // mean of the last log window
+  double first_loss = 0.0;      // mean of the first log window
+  double seconds = 0.0;
+  double images_per_s = 0.0;
+  std::string state;            // completed | interrupted
+};
+
+// Runs (or resumes) a training run into opts.out. Throws ConfigError / DataError / TrainingError with one line.
+TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, const TrainOptions& opts);
+
+// Set by SIGINT/SIGTERM handlers: the trainer checkpoints and stops at the next step boundary.
+std::atomic<bool>& stop_requested();
+
+}  // namespace ijepa::host

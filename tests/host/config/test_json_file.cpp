@@ -1,0 +1,99 @@
+// host/src/config/json_file.cpp: JSON files with FILE:LINE:COL errors, dotted overrides, atomic writes.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "config/json_file.hpp"
+#include "host/plugins/fixture_plugins.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ijepa::host::ConfigFileError;
+using nlohmann::json;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigFileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(JsonFile, LoadsAFile) {
+  ijepa::test::TempDir tmp;
+  const fs::path p = tmp / "a.json";
+  std::ofstream(p) << R"({"a": {"b": [1, 2]}, "c": "x"})";
+  EXPECT_EQ(ijepa::host::load_json_file(p), json::parse(R"({"a": {"b": [1, 2]}, "c": "x"})"));
+}
+
+TEST(JsonFile, MalformedJsonNamesFileLineAndColumn) {
+  ijepa::test::TempDir tmp;
+  const fs::path p = tmp / "bad.json";
+  std::ofstream(p) << "{\n  \"a\": 1,\n  \"b\": ]\n}\n";
+  const std::string w = error_of([&] { ijepa::host::load_json_file(p); });
+  EXPECT_EQ(w.rfind(p.string() + ":3:8: malformed JSON: syntax error", 0), 0u) << w;
+}
+
+TEST(JsonFile, MissingFileAndDirectory) {
+  ijepa::test::TempDir tmp;
+  EXPECT_EQ(error_of([&] { ijepa::host::load_json_file(tmp / "none.json"); }),
+            (tmp / "none.json").string() + ": file not found");
+  EXPECT_EQ(error_of([&] { ijepa::host::load_json_file(tmp.path()); }),
+            tmp.path().string() + ": is a directory, expected a JSON file");
+}
+
+TEST(JsonFile, ParseTextNamesItsOrigin) {
+  const std::string w = error_of([] { ijepa::host::parse_json_text("[1, 2", "--set"); });
+  EXPECT_EQ(w.rfind("--set:1:6: malformed JSON", 0), 0u) << w;
+}
+
+TEST(JsonFile, DottedPathsBecomePointers) {
+  EXPECT_EQ(ijepa::host::dotted_to_pointer("a.b.0.c").to_string(), "/a/b/0/c");
+  EXPECT_EQ(ijepa::host::dotted_to_pointer("x/y.z~w").to_string(), "/x~1y/z~0w");
+  EXPECT_THROW(ijepa::host::dotted_to_pointer("a..b"), std::invalid_argument);
+}
+
+TEST(JsonFile, OverridesParseJsonOrFallBackToStrings) {
+  json cfg = {{"opt", {{"lr", 0.1}, {"name", "adamw"}}}, {"sizes", {1, 2}}};
+  ijepa::host::apply_override(cfg, "opt.lr=0.5", "cli");
+  ijepa::host::apply_override(cfg, "opt.name=sgd", "cli");
+  ijepa::host::apply_override(cfg, "sizes.1=7", "cli");
+  ijepa::host::apply_override(cfg, "+opt.flags=[true, \"x\"]", "cli");
+  EXPECT_EQ(cfg, json::parse(R"({"opt": {"lr": 0.5, "name": "sgd", "flags": [true, "x"]}, "sizes": [1, 7]})"));
+}
+
+TEST(JsonFile, OverridesOfMissingKeysNeedAPlus) {
+  json cfg = {{"opt", {{"lr", 0.1}}}};
+  EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "opt.lrr=0.5", "cli"); }),
+            "cli (opt.lrr=0.5): key 'opt.lrr' does not exist in the config (prefix it with '+' to create it)");
+  EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "opt.lr", "cli"); }),
+            "cli: expected key=value, got 'opt.lr'");
+  EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "=1", "cli"); }), "cli: expected key=value, got '=1'");
+  EXPECT_EQ(cfg, json({{"opt", {{"lr", 0.1}}}}));
+}
+
+TEST(JsonFile, WriteFileAtomicReplacesTheFileAndLeavesNoTemporaries) {
+  ijepa::test::TempDir tmp;
+  const fs::path p = tmp / "out.json";
+  ijepa::host::write_file_atomic(p, "first");
+  ijepa::host::write_file_atomic(p, "second\n");
+  EXPECT_EQ(ijepa::test::read_text(p), "second\n");
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(tmp.path())) {
+    (void)e;
+    ++n;
+  }
+  EXPECT_EQ(n, 1);
+  struct stat st {};
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0022, 0u) << "never group/other-writable";
+  EXPECT_THROW(ijepa::host::write_file_atomic(tmp / "no-such-dir" / "x.json", "x"), std::runtime_error);
+}
+
+}  // namespace

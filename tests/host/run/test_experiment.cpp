@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include "config/experiment.hpp"
+#include "config/json_file.hpp"
+#include "test_util.hpp"
+
+using namespace ijepa;
+using namespace ijepa::host;
+
+TEST(Experiment, LayeringBaseFilesOverridesAndSets) {
+  auto dir = test::temp_dir("exp");
+  test::write_text(dir / "base.json", R"({"name": "base", "train": {"lr": 0.5, "epochs": 3}, "seed": 1})");
+  test::write_text(dir / "exp.json", R"({"schema_version": 1, "base": ["base.json"], "name": "child",
+      "train": {"epochs": 4}, "overrides": {"train.batch_size": 16}})");
+  nlohmann::json layered = load_layered(dir / "exp.json");
+  EXPECT_EQ(layered["name"], "child");
+  EXPECT_EQ(layered["train"]["lr"], 0.5);
+  EXPECT_EQ(layered["train"]["epochs"], 4);
+  EXPECT_EQ(layered["train"]["batch_size"], 16);
+  EXPECT_EQ(layered["seed"], 1);
+  const auto& reg = test::builtin_plugins().registry();
+  nlohmann::json r = resolve_experiment(layered, {"train.lr=0.25", "components.masker.min_keep=4"}, reg, "x");
+  EXPECT_EQ(r["train"]["lr"], 0.25);
+  EXPECT_EQ(r["components"]["masker"]["min_keep"], 4);  // a plugin default addressed by --set
+  EXPECT_TRUE(r["components"]["masker"].contains("pred_mask_scale")) << "plugin defaults are materialised";
+  EXPECT_EQ(r["components"]["encoder"]["img_size"], 32) << "encoder img_size follows data.image_size";
+  EXPECT_EQ(config_hash(r), config_hash(resolve_experiment(layered, {"train.lr=0.25", "components.masker.min_keep=4"},
+                                                           reg, "x")));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Experiment, BadInputIsOneLineNamingTheKey) {
+  auto dir = test::temp_dir("expbad");
+  const auto& reg = test::builtin_plugins().registry();
+  test::write_text(dir / "bad.json", "{\n  \"name\": \"x\",\n  \"train\": {\"lr\": 1e-3,, }\n}\n");
+  try {
+    load_layered(dir / "bad.json");
+    FAIL();
+  } catch (const ConfigFileError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json:3:"), std::string::npos) << e.what();
+  }
+  auto expect_error = [&](const nlohmann::json& patch, std::vector<std::string> sets, const std::string& needle) {
+    nlohmann::json cfg = test::tiny_experiment();
+    cfg.merge_patch(patch);
+    test::write_text(dir / "e.json", cfg.dump());
+    try {
+      resolve_experiment(load_layered(dir / "e.json"), sets, reg, "e.json");
+      ADD_FAILURE() << "no error for " << patch.dump();
+    } catch (const std::exception& e) {
+      const std::string w = e.what();
+      EXPECT_NE(w.find(needle), std::string::npos) << w;
+      EXPECT_EQ(w.find('\n'), std::string::npos) << "one line: " << w;
+    }
+  };
+  expect_error({{"train", {{"lrr", 1}}}}, {}, "train.lrr");
+  expect_error({{"components", {{"masker", {{"min_keeep", 3}}}}}}, {}, "min_keeep");
+  expect_error({{"components", {{"masker", {{"min_keep", "four"}}}}}}, {}, "min_keep");
+  expect_error({{"components", {{"encoder", {{"type", "vitt"}}}}}}, {}, "vitt");
+  expect_error({{"train", {{"epochs", "many"}}}}, {}, "train.epochs");
+  expect_error({{"nonsense", 1}}, {}, "nonsense");
+  expect_error(nlohmann::json::object(), {"train.no_such_key=3"}, "train.no_such_key");
+  expect_error({{"schema_version", 7}}, {}, "schema_version");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Experiment, FirstDifferenceNamesDottedKey) {
+  nlohmann::json a = {{"train", {{"lr", 1}, {"epochs", 2}}}};
+  nlohmann::json b = a;
+  EXPECT_EQ(first_difference(a, b), "");
+  b["train"]["epochs"] = 3;
+  EXPECT_EQ(first_difference(a, b), "train.epochs");
+}
