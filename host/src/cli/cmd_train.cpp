@@ -64,8 +64,12 @@ int cmd_train(const Argv& argv) {
             << "  weights        " << (s.run_dir / "checkpoints" / "latest.safetensors").string()
             << "  (official key names; Python: safetensors.torch.load_file)\n"
             << "  metrics        " << (s.run_dir / "metrics.jsonl").string() << "  (one JSON object per line)\n"
-            << "  next           resume or extend: ijepa train " << config_path.string() << " --out "
-            << s.run_dir.string() << " --resume\n";
+            << "  next           "
+            << (s.state == "completed"
+                    ? "an ablation: ijepa train " + config_path.string() +
+                          " --set components.masker.num_pred_masks=2 (any key; see ijepa describe KIND/TYPE)"
+                    : "continue: ijepa train " + config_path.string() + " --out " + s.run_dir.string() + " --resume")
+            << "\n";
   return s.state == "completed" ? 0 : 130;
 }
 

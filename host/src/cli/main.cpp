@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include <c10/util/Exception.h>
+
 #include "cli/commands.hpp"
 #include "log/logging.hpp"
 
@@ -46,6 +48,11 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::cerr << "ijepa " << cmd << ": " << e.what() << "\n";
     return 2;
+  } catch (const c10::Error& e) {  // torch errors carry a backtrace: keep the first line of the message
+    std::string msg = e.what_without_backtrace();
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+    std::cerr << "ijepa " << cmd << ": error: " << msg << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "ijepa " << cmd << ": error: " << e.what() << "\n";
     return 1;

@@ -136,6 +136,14 @@ nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) 
                         "' (expected masker, encoder, predictor, loss, evaluators)");
     }
   }
+  // A null in a layer deletes a key (merge-patch): restore the host defaults of train and data.
+  for (const char* section : {"train", "data"}) {
+    if (!out[section].is_object()) throw ConfigError(std::string(section) + ": expected an object");
+    const nlohmann::json defs = experiment_defaults()[section];
+    for (auto it = defs.begin(); it != defs.end(); ++it) {
+      if (!out[section].contains(it.key()) || out[section][it.key()].is_null()) out[section][it.key()] = it.value();
+    }
+  }
   auto& comps = out["components"];
   // The encoder's input size follows data.image_size unless the experiment sets it.
   if (comps["encoder"].is_object() && !comps["encoder"].contains("img_size") && comps["encoder"].contains("type") &&

@@ -124,7 +124,9 @@ void write_file_atomic(const fs::path& path, const std::string& text) {
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  const bool synced = ::fsync(fd) == 0;
+  const bool closed = ::close(fd) == 0;
+  if (!synced || !closed) {
     const std::string why = std::strerror(errno);
     ::unlink(tmp.c_str());
     throw std::runtime_error(path.string() + ": fsync failed: " + why);

@@ -127,7 +127,10 @@ std::shared_ptr<Dataset> open_image_folder(const std::string& root, const std::s
   std::vector<std::pair<std::string, std::int64_t>> files;
   for (std::size_t c = 0; c < classes.size(); ++c) {
     std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(fs::path(root) / classes[c], ec)) {
+    const fs::path class_dir = fs::path(root) / classes[c];
+    fs::directory_iterator class_it(class_dir, ec);
+    if (ec) throw DataError("data.root: cannot list class directory " + class_dir.string() + ": " + ec.message());
+    for (const auto& e : class_it) {
       if (!e.is_regular_file()) continue;
       const std::string ext = lower(e.path().extension().string());
       if (ext != ".jpg" && ext != ".jpeg" && ext != ".png") continue;

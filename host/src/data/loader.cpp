@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include "data/rng.hpp"
 #include "data/transforms.hpp"
@@ -77,12 +78,20 @@ Batch Loader::make_batch(std::int64_t step) const {
     b.images[i].copy_(crop_resize_normalize(img.pixels, box, S, flip));
     labels[i] = img.label;
   }
-  if (masker_) b.masks = masker_->sample(B, static_cast<std::uint64_t>(step));
+  if (masker_) {
+    try {
+      b.masks = masker_->sample(B, static_cast<std::uint64_t>(step));
+    } catch (const std::exception& e) {
+      throw DataError(opts_.masker_tag + ": " + e.what());
+    }
+  }
   return b;
 }
 
 void Loader::worker(std::int64_t id) {
   const std::int64_t w = std::max<std::int64_t>(1, opts_.workers);
+  // One intra-op thread per worker (like PyTorch's DataLoader workers): the trainer keeps the cores.
+  at::set_num_threads(1);
   // Worker `id` owns steps start + id, start + id + w, ... (fixed at construction, not read from the consumer).
   for (std::int64_t step = start_step_ + id;; step += w) {
     {
@@ -97,6 +106,9 @@ void Loader::worker(std::int64_t id) {
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(mu_);
       errors_.emplace(step, e.what());
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      errors_.emplace(step, "unknown error");
     }
     cv_.notify_all();
   }

@@ -33,6 +33,7 @@ struct DataLoaderOptions {
   std::int64_t prefetch = 4;  // batches ready ahead of the consumer
   std::int64_t rank = 0, world = 1;
   std::int64_t limit = 0;  // first N images only (0: all)
+  std::string masker_tag = "masker";  // names the masker plugin in errors ("plugin <id>: masker/<type>")
 };
 
 class Loader {

@@ -48,7 +48,10 @@ at::Tensor normalize_chw(at::Tensor x) {  // float [C, S, S] in [0, 1] -> normal
 at::Tensor crop_resize_normalize(const at::Tensor& img, const CropBox& box, std::int64_t size, bool flip) {
   at::Tensor crop = img.narrow(0, box.top, box.height).narrow(1, box.left, box.width);  // [h, w, C]
   at::Tensor x = crop.permute({2, 0, 1}).to(at::kFloat).div_(255.0f).unsqueeze(0);      // [1, C, h, w]
-  if (box.height != size || box.width != size) {
+  if (box.height > size || box.width > size) {
+    // Downscaling: anti-aliased bilinear, as PIL's resize in the official (torchvision on PIL) pipeline.
+    x = at::_upsample_bilinear2d_aa(x, {size, size}, /*align_corners=*/false);
+  } else if (box.height != size || box.width != size) {
     x = at::upsample_bilinear2d(x, {size, size}, /*align_corners=*/false);
   }
   x = x.squeeze(0);

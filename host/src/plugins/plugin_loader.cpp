@@ -156,7 +156,7 @@ bool PluginHost::load_file(const fs::path& file, bool allow_insecure) {
   services->table.log = &PluginServices::log;
 
   using RegisterFn = int(sdk::Registrar*, const sdk::HostServices*);
-  registry_.begin(Origin{id, version, path, lib});
+  registry_.begin(Origin{id, version, path, lib, &services->table});
   int rc = 1;
   try {
     rc = lib->get<RegisterFn>("ijepa_plugin_register")(&registry_, &services->table);
@@ -166,6 +166,8 @@ bool PluginHost::load_file(const fs::path& file, bool allow_insecure) {
   }
   if (rc != 0) {
     std::string why = !registry_.scope_error().empty() ? registry_.scope_error() : services->last_error;
+    const std::string dup = "registration failed: ";
+    if (why.rfind(dup, 0) == 0) why = why.substr(dup.size());
     registry_.abort();
     // Keep the services table alive: the plugin may have stored the pointer.
     services_.push_back(std::move(services));
@@ -180,6 +182,16 @@ bool PluginHost::load_file(const fs::path& file, bool allow_insecure) {
 
 void PluginHost::scan_dir(const fs::path& dir, bool explicit_dir, bool allow_insecure) {
   std::error_code ec;
+  const std::size_t rejected_before = rejected_.size();
+  struct WarnNew {
+    const std::vector<Rejection>& list;
+    std::size_t from;
+    ~WarnNew() {
+      for (std::size_t i = from; i < list.size(); ++i) {
+        if (list[i].path.find(".so") == std::string::npos) logging::warn("plugin directory rejected: " + list[i].path + ": " + list[i].reason);
+      }
+    }
+  } warn_new{rejected_, rejected_before};
   searched_.push_back(dir);
   if (!fs::exists(dir, ec)) {
     if (explicit_dir) rejected_.push_back({dir.string(), "plugin directory does not exist"});

@@ -206,8 +206,10 @@ Component<T> Registry::make(Kind kind, const Table<T>& table, const nlohmann::js
   c.plugin_id = slot.info.origin.plugin_id;
   c.type = std::string(kind_name(kind)) + "/" + type;
   std::shared_ptr<T> obj;
+  sdk::BuildContext plugin_ctx = ctx;
+  if (slot.info.origin.services != nullptr) plugin_ctx.host = slot.info.origin.services;  // log lines carry the id
   try {
-    obj = slot.make(for_plugin, ctx);
+    obj = slot.make(for_plugin, plugin_ctx);
   } catch (const std::exception& e) {
     throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") rejected its config: " + e.what());
   } catch (...) {

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
 #include "ijepa/sdk/registrar.hpp"
@@ -41,6 +42,7 @@ struct Origin {
   std::string plugin_version;
   std::string path;
   std::shared_ptr<void> library;  // keeps the shared library mapped while entries or objects live
+  const IjepaHostServices* services = nullptr;  // the plugin's own (tagged) services, handed to its factories
 };
 
 // What `ijepa plugins` / `ijepa describe` show.
@@ -70,6 +72,10 @@ struct Component {
       return f(*ptr);
     } catch (const PluginError&) {
       throw;
+    } catch (const c10::Error& e) {  // drop torch's backtrace: one line
+      std::string msg = e.what_without_backtrace();
+      if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+      throw PluginError(plugin_id, type + ": " + msg);
     } catch (const std::exception& e) {
       throw PluginError(plugin_id, type + ": " + e.what());
     } catch (...) {

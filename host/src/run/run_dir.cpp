@@ -36,7 +36,10 @@ void check_writable_parent(const fs::path& dir) {
   const fs::path test_file = probe / (".ijepa-write-test-" + std::to_string(::getpid()));
   const int fd = ::open(test_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (::access(probe.c_str(), W_OK | X_OK) != 0 || fd < 0) {
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(test_file.c_str());
+    }
     throw std::runtime_error(probe.string() + ": output directory is not writable (--out " + dir.string() + ")");
   }
   ::close(fd);
@@ -85,6 +88,7 @@ void RunDir::append_jsonl(const std::string& file, const nlohmann::json& record)
   if (!out) throw std::runtime_error((root_ / file).string() + ": cannot append");
   out << record.dump() << "\n";
   out.flush();
+  if (!out) throw std::runtime_error((root_ / file).string() + ": write failed");
 }
 
 void RunDir::truncate_jsonl_after(const std::string& file, std::int64_t step) const {

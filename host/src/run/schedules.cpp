@@ -23,7 +23,8 @@ double Schedules::wd(std::int64_t s) const {
 }
 
 double Schedules::ema(std::int64_t i) const {
-  return ema0 + static_cast<double>(i) * (ema1 - ema0) / static_cast<double>(total_steps);
+  const double den = ema_steps > 0.0 ? ema_steps : static_cast<double>(total_steps);
+  return ema0 + static_cast<double>(i) * (ema1 - ema0) / den;
 }
 
 }  // namespace ijepa::host

@@ -14,6 +14,7 @@ struct Schedules {
   double ema1 = 1.0;
   std::int64_t warmup_steps = 0;  // int(warmup_epochs * ipe)
   std::int64_t total_steps = 1;   // T = int(ipe_scale * epochs * ipe)
+  double ema_steps = 0.0;          // ipe * epochs * ipe_scale as a float (official momentum denominator); 0: T
 
   // lr(s), s = 1, 2, ...: linear warmup start_lr -> ref_lr, then cosine to final_lr over T - warmup steps.
   double lr(std::int64_t s) const;

@@ -1,5 +1,7 @@
 #include "run/trainer.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -7,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <optional>
 #include <iostream>
 #include <sstream>
 
@@ -117,7 +120,14 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) :
 
   at::manual_seed(ctx_.seed);
   encoder_ = registry.make_encoder(enc_cfg, ctx_, "components.encoder");
-  target_ = registry.make_encoder(enc_cfg, ctx_, "components.encoder");
+  {
+    // The official order is encoder, predictor, then a deep copy for the target: building the target must not
+    // consume random numbers, so the predictor's init is the same as in the reference for a given seed.
+    auto gen = at::detail::getDefaultCPUGenerator();
+    const at::Tensor state = gen.get_state();
+    target_ = registry.make_encoder(enc_cfg, ctx_, "components.encoder");
+    gen.set_state(state);
+  }
   {
     at::NoGradGuard no_grad;
     auto src = encoder_->named_parameters(true);
@@ -307,6 +317,7 @@ Schedules make_schedules(const nlohmann::json& train, std::int64_t ipe) {
   const double ipe_scale = train.at("ipe_scale").get<double>();
   s.warmup_steps = static_cast<std::int64_t>(train.at("warmup_epochs").get<double>() * static_cast<double>(ipe));
   s.total_steps = static_cast<std::int64_t>(ipe_scale * epochs * static_cast<double>(ipe));
+  s.ema_steps = static_cast<double>(ipe) * epochs * ipe_scale;
   if (s.total_steps < 1) throw ConfigError("train.epochs: the run has no steps (epochs * ipe_scale * steps per epoch < 1)");
   return s;
 }
@@ -322,7 +333,9 @@ void validate_train(const nlohmann::json& train) {
   for (const char* k : {"lr", "start_lr", "final_lr", "weight_decay", "final_weight_decay", "warmup_epochs"}) {
     if (train.at(k).get<double>() < 0) throw ConfigError(std::string("train.") + k + ": must be >= 0");
   }
-  if (train.at("max_steps").get<std::int64_t>() < 0) throw ConfigError("train.max_steps: must be >= 0");
+  for (const char* k : {"max_steps", "checkpoint_every", "keep_epoch_checkpoints", "threads"}) {
+    if (train.at(k).get<std::int64_t>() < 0) throw ConfigError(std::string("train.") + k + ": must be >= 0");
+  }
 }
 
 nlohmann::json env_json(const PluginHost& host, const TrainOptions& opts) {
@@ -354,26 +367,102 @@ std::string eta_text(double seconds) {
   return buf;
 }
 
-extern "C" void on_stop_signal(int) { stop_requested().store(true); }
+extern "C" void on_stop_signal(int sig) {
+  stop_requested().store(true);
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
 
 }  // namespace
 
-TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, const TrainOptions& opts) {
+namespace {
+
+// Keys a resumed run may change: they do not alter the maths of the steps already taken.
+const char* const kResumeMutable[] = {"train.max_steps", "train.log_every", "data.workers"};
+
+bool resume_may_change(const std::string& key) {
+  for (const char* k : kResumeMutable) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+// Exclusive lock on a run directory for the life of the process (fresh runs lock their temp directory,
+// and the lock moves with the rename).
+class RunLock {
+ public:
+  RunLock() = default;
+  explicit RunLock(const fs::path& dir) {
+    fd_ = ::open((dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0 || ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = -1;
+      throw ConfigError(dir.string() + ": the run is in use by another ijepa process");
+    }
+  }
+  RunLock(RunLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  RunLock& operator=(RunLock&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  ~RunLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, const TrainOptions& opts) {
+  nlohmann::json resolved = resolved_in;
   const auto& train = resolved.at("train");
   validate_train(train);
+  if (!resolved.at("components").at("evaluators").empty()) {
+    throw ConfigError("components.evaluators: evaluation during training is not available in this version "
+                      "(remove the list; probes come with the evaluation milestone)");
+  }
   const fs::path out = opts.out;
   std::error_code ec;
 
+  // Signals first, so an interrupted start cleans up after itself.
+  stop_requested().store(false);
+  auto prev_int = std::signal(SIGINT, on_stop_signal);
+  auto prev_term = std::signal(SIGTERM, on_stop_signal);
+  struct SignalReset {
+    decltype(prev_int) i, t;
+    ~SignalReset() {
+      std::signal(SIGINT, i);
+      std::signal(SIGTERM, t);
+    }
+  } signal_reset{prev_int, prev_term};
+
   // Everything that can fail on bad input happens before the run directory is touched.
+  RunLock lock;
+  std::optional<Checkpoint> resume_ckpt;
   if (opts.resume) {
     if (!fs::exists(out / "config.resolved.json", ec)) {
       throw ConfigError("--resume: " + out.string() + " is not a run directory (no config.resolved.json)");
     }
-    const nlohmann::json old = load_json_file(out / "config.resolved.json");
+    lock = RunLock(out);
+    nlohmann::json old = load_json_file(out / "config.resolved.json");
+    for (const char* k : kResumeMutable) {  // compare without the keys a resume may change
+      const auto ptr = dotted_to_pointer(k);
+      if (old.contains(ptr) && resolved.contains(ptr)) old[ptr] = resolved[ptr];
+    }
     const std::string diff = first_difference(old, resolved);
-    if (!diff.empty()) {
+    if (!diff.empty() && !resume_may_change(diff)) {
       throw ConfigError("--resume: the config differs from " + (out / "config.resolved.json").string() + " at '" +
                         diff + "' (resume needs the same config; start a new run with another --out)");
+    }
+    resume_ckpt = read_latest(out / "checkpoints");
+    if (!resume_ckpt) {
+      for (const auto& e : fs::directory_iterator(out / "checkpoints", ec)) {
+        if (e.path().filename().string().rfind("step_", 0) == 0) {
+          throw ConfigError("--resume: " + (out / "checkpoints").string() +
+                            " has checkpoint files but no LATEST pointer; restore it or start a new run");
+        }
+      }
     }
   } else if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec))) {
     throw ConfigError(out.string() + " already exists (pass --resume to continue that run, or choose another --out)");
@@ -387,14 +476,18 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   const auto& data = resolved.at("data");
   lo.batch_size = train.at("batch_size").get<std::int64_t>();
   lo.image_size = data.at("image_size").get<std::int64_t>();
-  lo.crop_scale_lo = data.at("crop_scale").at(0).get<double>();
-  lo.crop_scale_hi = data.at("crop_scale").at(1).get<double>();
+  const auto& cs = data.at("crop_scale");
+  if (!cs.is_array() || cs.size() != 2 || !cs[0].is_number() || !cs[1].is_number())
+    throw ConfigError("data.crop_scale: expected [lo, hi], got " + cs.dump());
+  lo.crop_scale_lo = cs[0].get<double>();
+  lo.crop_scale_hi = cs[1].get<double>();
   if (!(0 < lo.crop_scale_lo && lo.crop_scale_lo <= lo.crop_scale_hi && lo.crop_scale_hi <= 1.0))
-    throw ConfigError("data.crop_scale: expected 0 < lo <= hi <= 1, got " + data.at("crop_scale").dump());
+    throw ConfigError("data.crop_scale: expected 0 < lo <= hi <= 1, got " + cs.dump());
   lo.hflip = data.at("hflip").get<bool>();
   lo.seed = resolved.at("seed").get<std::uint64_t>();
   lo.workers = std::max<std::int64_t>(1, data.at("workers").get<std::int64_t>());
   lo.limit = data.at("limit").get<std::int64_t>();
+  lo.masker_tag = "plugin " + model.masker().plugin_id + ": " + model.masker().type;
   const std::int64_t n_images = lo.limit > 0 ? std::min(lo.limit, dataset->size()) : dataset->size();
   const std::int64_t ipe = n_images / lo.batch_size;
   if (ipe < 1) {
@@ -407,16 +500,22 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   std::int64_t end_step = static_cast<std::int64_t>(train.at("epochs").get<double>() * static_cast<double>(ipe));
   if (const auto ms = train.at("max_steps").get<std::int64_t>(); ms > 0) end_step = std::min(end_step, ms);
 
-  // Run directory.
   std::int64_t start_step = 0;
+  if (resume_ckpt) {
+    model.load(resume_ckpt->weights, resume_ckpt->trainer, resume_ckpt->step,
+               (out / "checkpoints" / resume_ckpt->name).string());
+    start_step = resume_ckpt->step;
+  }
+  // Pre-flight: the first batch must decode and mask before the run directory exists.
+  auto loader = std::make_unique<Loader>(dataset, model.masker().ptr, lo, start_step);
+  std::optional<Batch> first;
+  if (start_step < end_step) first = loader->next();
+
+  // Run directory.
   RunDir run(out);
   if (opts.resume) {
-    auto ck = read_latest(run.checkpoints());
-    if (ck) {
-      model.load(ck->weights, ck->trainer, ck->step, (run.checkpoints() / ck->name).string());
-      start_step = ck->step;
-    }
     run.truncate_jsonl_after("metrics.jsonl", start_step);
+    write_file_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");  // records changed max_steps etc.
     logging::info("resuming " + out.string() + " at step " + std::to_string(start_step));
   } else {
     nlohmann::json overrides = nlohmann::json::object();
@@ -424,12 +523,13 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
       const auto eq = s.find('=');
       overrides[s.substr(0, eq)] = s.substr(eq + 1);
     }
-    const nlohmann::json status = {{"state", "running"}, {"step", 0}, {"total_steps", end_step},
-                                   {"started", utc_now()}, {"config_sha", config_hash(resolved)}};
+    const nlohmann::json status0 = {{"state", "running"}, {"step", 0}, {"total_steps", end_step},
+                                    {"started", utc_now()}, {"config_sha", config_hash(resolved)}};
     run = RunDir::create_fresh(out, {{"config.resolved.json", resolved.dump(2) + "\n"},
                                      {"overrides.json", overrides.dump(2) + "\n"},
                                      {"env.json", env_json(host, opts).dump(2) + "\n"},
-                                     {"status.json", status.dump(2) + "\n"}});
+                                     {"status.json", status0.dump(2) + "\n"}});
+    lock = RunLock(out);
   }
   logging::add_file_sink((out / "log.txt").string());
   struct SinkReset {
@@ -441,17 +541,19 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
                 model.device().str());
 
   nlohmann::json status = run.read_status();
+  for (const char* k : {"error", "failed_step", "ended", "final_loss", "seconds"}) status.erase(k);
   status["state"] = "running";
   status["step"] = start_step;
   status["total_steps"] = end_step;
   status["steps_per_epoch"] = ipe;
   status["run_dir"] = fs::absolute(out).string();
-  status.erase("error");
+  status["pid"] = static_cast<long long>(::getpid());
   run.write_status(status);
 
   const std::string config_sha = config_hash(resolved);
   const auto ckpt_every = train.at("checkpoint_every").get<std::int64_t>();
   const auto keep_epochs = train.at("keep_epoch_checkpoints").get<std::int64_t>();
+  std::int64_t last_saved = start_step;
   auto save = [&](std::int64_t step_done, bool epoch_copy) {
     Checkpoint c;
     char name[32];
@@ -468,18 +570,8 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
       std::snprintf(ename, sizeof(ename), "epoch_%04lld.safetensors", static_cast<long long>(c.epoch));
       write_safetensors((run.checkpoints() / ename).string(), c.weights, c.metadata);
     }
+    last_saved = step_done;
   };
-
-  stop_requested().store(false);
-  auto prev_int = std::signal(SIGINT, on_stop_signal);
-  auto prev_term = std::signal(SIGTERM, on_stop_signal);
-  struct SignalReset {
-    decltype(prev_int) i, t;
-    ~SignalReset() {
-      std::signal(SIGINT, i);
-      std::signal(SIGTERM, t);
-    }
-  } signal_reset{prev_int, prev_term};
 
   const bool tty = !opts.quiet && ::isatty(STDERR_FILENO) != 0;
   const auto log_every = train.at("log_every").get<std::int64_t>();
@@ -494,10 +586,10 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   double last_ips = 0.0;
   std::int64_t step = start_step;
   try {
-    Loader loader(dataset, model.masker().ptr, lo, start_step);
     for (; step < end_step; ++step) {
       if (stop_requested().load()) break;
-      Batch b = loader.next();
+      Batch b = first ? std::move(*first) : loader->next();
+      first.reset();
       JepaModel::StepResult r = model.train_step(b, step);
       imgs_since_log += lo.batch_size;
       window.push_back(r.loss);
@@ -546,24 +638,26 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
         run.write_status(status);
       }
       const bool epoch_end = done % ipe == 0;
-      if ((ckpt_every > 0 && done % ckpt_every == 0) || (ckpt_every == 0 && epoch_end)) {
-        const std::int64_t ep = done / ipe;
-        save(done, epoch_end && keep_epochs > 0 && ep % keep_epochs == 0);
-      }
+      const bool keep = epoch_end && keep_epochs > 0 && (done / ipe) % keep_epochs == 0;
+      if ((ckpt_every > 0 && done % ckpt_every == 0) || (ckpt_every == 0 && epoch_end) || keep) save(done, keep);
     }
   } catch (const std::exception& e) {
     if (tty) std::cerr << "\n";
-    status["state"] = "failed";
-    status["error"] = e.what();
-    status["failed_step"] = step + 1;
-    status["ended"] = utc_now();
-    run.write_status(status);
-    logging::error(std::string("training failed: ") + e.what());
+    loader.reset();
+    try {
+      status["state"] = "failed";
+      status["error"] = e.what();
+      status["failed_step"] = step + 1;
+      status["ended"] = utc_now();
+      run.write_status(status);
+    } catch (...) {  // keep the original error
+    }
     throw;
   }
+  loader.reset();
   if (tty) std::cerr << "\n";
   const bool interrupted = step < end_step;
-  save(step, false);
+  if (step != last_saved) save(step, false);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   summary.steps = step;
   summary.epochs = step / ipe;

@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include "build_config.hpp"
 #include "io/safetensors.hpp"
 
 using namespace ijepa::host;
@@ -106,8 +107,8 @@ TEST(Safetensors, RandomCorruptionNeverCrashes) {
 }
 
 TEST(SafetensorsPython, InteropWithPythonPackage) {
-  const char* py = std::getenv("IJEPA_PYTHON");
-  if (py == nullptr || !fs::exists(py)) GTEST_SKIP() << "IJEPA_PYTHON not set";
+  const char* py = std::getenv("IJEPA_PYTHON") != nullptr ? std::getenv("IJEPA_PYTHON") : IJEPA_PYTHON_EXE;
+  if (!fs::exists(py)) GTEST_SKIP() << "no Python environment at " << py;
   const fs::path dir = fs::temp_directory_path() / ("ijepa_st_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   write_safetensors((dir / "cpp.safetensors").string(), {{"w", at::arange(6, at::kFloat).reshape({2, 3})}},

@@ -8,7 +8,7 @@
 
 namespace ijepa::sdk {
 
-// get<T>(cfg, key) -> value; throws std::invalid_argument("key 'k': expected T, got ...") on a type mismatch.
+// get<T>(cfg, key) -> value; throws std::invalid_argument("key 'k': wrong type (<type>: <value>)") on a mismatch.
 template <class T>
 T get(const nlohmann::json& cfg, const char* key) {
   auto it = cfg.find(key);
