@@ -211,25 +211,7 @@ JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t ste
   r.k_enc = mctx.front().size(1);
   r.k_pred = mtgt.front().size(1);
 
-  sdk::LossOutput out;
-  {
-    AutocastGuard ac(autocast_);
-    at::Tensor h;
-    if (loss_->needs_target_encoder()) {
-      at::NoGradGuard no_grad;
-      h = target_.call([&](sdk::Encoder& e) { return e.encode(images, nullptr); });
-    }
-    at::Tensor z = encoder_.call([&](sdk::Encoder& e) { return e.encode(images, &mctx); });
-    z = predictor_.call([&](sdk::Predictor& p) { return p.predict(z, mctx, mtgt); });
-    sdk::LossInput in;
-    in.prediction = z;
-    in.target_tokens = h;
-    in.images = images;
-    in.masks_ctx = &mctx;
-    in.masks_tgt = &mtgt;
-    in.patch_size = ctx_.patch_size;
-    out = loss_.call([&](sdk::Loss& l) { return l.compute(in); });
-  }
+  const sdk::LossOutput out = forward_loss(images, mctx, mtgt);
   r.loss = out.loss.item<double>();
   if (!std::isfinite(r.loss)) {
     throw TrainingError("loss is " + fmt_double(r.loss) + " at step " + std::to_string(s) +
@@ -244,16 +226,14 @@ JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t ste
   return r;
 }
 
-double JepaModel::eval_loss(const at::Tensor& images_cpu, const sdk::MaskSet& masks) {
-  at::NoGradGuard no_grad;
-  encoder_->eval();
-  predictor_->eval();
-  const at::Tensor images = images_cpu.to(device_);
-  const auto mctx = masks_to(masks.context, device_);
-  const auto mtgt = masks_to(masks.target, device_);
+sdk::LossOutput JepaModel::forward_loss(const at::Tensor& images, const std::vector<at::Tensor>& mctx,
+                                        const std::vector<at::Tensor>& mtgt) {
   AutocastGuard ac(autocast_);
   at::Tensor h;
-  if (loss_->needs_target_encoder()) h = target_.call([&](sdk::Encoder& e) { return e.encode(images, nullptr); });
+  if (loss_->needs_target_encoder()) {
+    at::NoGradGuard no_grad;
+    h = target_.call([&](sdk::Encoder& e) { return e.encode(images, nullptr); });
+  }
   at::Tensor z = encoder_.call([&](sdk::Encoder& e) { return e.encode(images, &mctx); });
   z = predictor_.call([&](sdk::Predictor& p) { return p.predict(z, mctx, mtgt); });
   sdk::LossInput in;
@@ -263,7 +243,15 @@ double JepaModel::eval_loss(const at::Tensor& images_cpu, const sdk::MaskSet& ma
   in.masks_ctx = &mctx;
   in.masks_tgt = &mtgt;
   in.patch_size = ctx_.patch_size;
-  return loss_.call([&](sdk::Loss& l) { return l.compute(in); }).loss.item<double>();
+  return loss_.call([&](sdk::Loss& l) { return l.compute(in); });
+}
+
+double JepaModel::eval_loss(const at::Tensor& images_cpu, const sdk::MaskSet& masks) {
+  at::NoGradGuard no_grad;
+  encoder_->eval();
+  predictor_->eval();
+  const at::Tensor images = images_cpu.to(device_);
+  return forward_loss(images, masks_to(masks.context, device_), masks_to(masks.target, device_)).loss.item<double>();
 }
 
 TensorMap JepaModel::weights() const {

@@ -58,6 +58,9 @@ class JepaModel {
 
  private:
   void ema_update(double m);
+  // Target path, context path, predictor and loss for one batch (autocast on CUDA); grad as the caller sets.
+  sdk::LossOutput forward_loss(const at::Tensor& images, const std::vector<at::Tensor>& mctx,
+                               const std::vector<at::Tensor>& mtgt);
 
   nlohmann::json cfg_;
   sdk::BuildContext ctx_;
