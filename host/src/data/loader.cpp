@@ -9,6 +9,7 @@
 
 #include "data/rng.hpp"
 #include "data/transforms.hpp"
+#include "log/logging.hpp"
 
 namespace ijepa::host {
 
@@ -18,7 +19,13 @@ Loader::Loader(std::shared_ptr<const Dataset> data, std::shared_ptr<sdk::Masker>
   n_ = data_->size();
   if (opts_.limit > 0) n_ = std::min(n_, opts_.limit);
   if (opts_.world < 1 || opts_.rank < 0 || opts_.rank >= opts_.world) throw DataError("loader: bad rank/world");
-  ipe_ = (n_ / opts_.world) / opts_.batch_size;  // drop_last
+  if (opts_.batch_size < 1) throw DataError("loader: batch_size must be >= 1");
+  if (opts_.drop_last) {
+    ipe_ = (n_ / opts_.world) / opts_.batch_size;
+  } else {
+    const std::int64_t per_rank = (n_ + opts_.world - 1) / opts_.world;
+    ipe_ = (per_rank + opts_.batch_size - 1) / opts_.batch_size;
+  }
   if (ipe_ < 1) {
     throw DataError("data: " + std::to_string(n_) + " images are fewer than one batch of " +
                     std::to_string(opts_.batch_size) + " per rank (train.batch_size)");
@@ -36,7 +43,7 @@ Loader::~Loader() {
   for (auto& t : threads_) t.join();
 }
 
-std::vector<std::int64_t> Loader::epoch_indices(std::int64_t epoch) const {
+std::vector<std::int64_t> Loader::shard(std::int64_t epoch) const {
   std::shared_ptr<std::vector<std::int64_t>> perm;
   {
     std::lock_guard<std::mutex> lock(perm_mu_);
@@ -52,10 +59,74 @@ std::vector<std::int64_t> Loader::epoch_indices(std::int64_t epoch) const {
     perm_cache_[epoch] = perm;
     while (perm_cache_.size() > 3) perm_cache_.erase(perm_cache_.begin());
   }
-  // rank's shard: every world-th index (DistributedSampler order)
-  std::vector<std::int64_t> shard;
-  for (std::int64_t i = opts_.rank; i < n_; i += opts_.world) shard.push_back((*perm)[static_cast<std::size_t>(i)]);
-  return shard;
+  // rank's shard: every world-th index (DistributedSampler order); without drop_last the permutation is padded
+  // with its own start to a multiple of world.
+  const std::int64_t total = opts_.drop_last ? n_ : (n_ + opts_.world - 1) / opts_.world * opts_.world;
+  std::vector<std::int64_t> out;
+  out.reserve(static_cast<std::size_t>(total / opts_.world + 1));
+  for (std::int64_t i = opts_.rank; i < total; i += opts_.world) out.push_back((*perm)[static_cast<std::size_t>(i % n_)]);
+  return out;
+}
+
+SkipStats Loader::skip_stats() const {
+  std::lock_guard<std::mutex> lock(skip_mu_);
+  return SkipStats{skipped_.load(), static_cast<std::int64_t>(bad_.size())};
+}
+
+std::int64_t Loader::skipped_in_epoch(std::int64_t epoch) const {
+  std::lock_guard<std::mutex> lock(skip_mu_);
+  auto it = epoch_skips_.find(epoch);
+  return it == epoch_skips_.end() ? 0 : it->second;
+}
+
+void Loader::record_failure(std::int64_t index, const std::string& what) const {
+  constexpr std::int64_t kLogged = 5;
+  std::lock_guard<std::mutex> lock(skip_mu_);
+  if (!bad_.insert(index).second) return;
+  if (logged_ < kLogged) {
+    logging::warn("data: skipping unusable image " + std::to_string(index) + " (replaced by the next usable image): " +
+                  what);
+    if (++logged_ == kLogged) logging::warn("data: further unusable images are counted, not logged");
+  }
+}
+
+CroppedImage Loader::load(const std::vector<std::int64_t>& idx, std::size_t k, std::int64_t epoch,
+                          std::uint64_t seed, bool* flip) const {
+  const std::size_t n = idx.size();
+  std::string first_error;
+  for (std::size_t t = 0; t < n; ++t) {
+    const std::int64_t index = idx[(k + t) % n];
+    {
+      std::lock_guard<std::mutex> lock(skip_mu_);
+      if (bad_.count(index) != 0) continue;
+    }
+    try {
+      bool fl = false;
+      // The plan's draws depend only on (seed, epoch, the slot's own index), never on the decode scale or on which
+      // image finally fills the slot.
+      const CropPlan plan = [&](std::int64_t h, std::int64_t w) {
+        SampleRng rng(seed);
+        const CropBox box = random_resized_crop_box(h, w, opts_.crop_scale_lo, opts_.crop_scale_hi, 3.0 / 4.0,
+                                                    4.0 / 3.0, rng);
+        fl = opts_.hflip && rng.uniform() < 0.5;
+        return box;
+      };
+      CroppedImage c = data_->get_cropped(index, plan, opts_.image_size);
+      if (t > 0) {
+        skipped_.fetch_add(1);
+        std::lock_guard<std::mutex> lock(skip_mu_);
+        ++epoch_skips_[epoch];
+      }
+      *flip = fl;
+      return c;
+    } catch (const DataError& e) {
+      if (first_error.empty()) first_error = e.what();
+      record_failure(index, e.what());
+    }
+  }
+  throw DataError("data: no usable image in " + data_->describe() + ": all " + std::to_string(n) +
+                  " images of rank " + std::to_string(opts_.rank) + "'s shard failed to load" +
+                  (first_error.empty() ? std::string() : " (e.g. " + first_error + ")"));
 }
 
 Batch Loader::make_batch(std::int64_t step) const {
@@ -63,19 +134,20 @@ Batch Loader::make_batch(std::int64_t step) const {
   b.step = step;
   b.epoch = step / ipe_;
   const std::int64_t pos = step % ipe_;
-  const std::vector<std::int64_t> idx = epoch_indices(b.epoch);
-  const std::int64_t B = opts_.batch_size, S = opts_.image_size;
-  b.images = at::empty({B, 3, S, S}, at::kFloat);
+  const std::vector<std::int64_t> idx = shard(b.epoch);
+  const std::int64_t S = opts_.image_size;
+  const std::int64_t B = std::min(opts_.batch_size, static_cast<std::int64_t>(idx.size()) - pos * opts_.batch_size);
+  auto opts = at::TensorOptions().dtype(at::kFloat);
+  if (opts_.pin_memory && at::globalContext().hasCUDA()) opts = opts.pinned_memory(true);
+  b.images = at::empty({B, 3, S, S}, opts);
   b.labels = at::empty({B}, at::kLong);
   auto* labels = b.labels.data_ptr<std::int64_t>();
   for (std::int64_t i = 0; i < B; ++i) {
-    const std::int64_t index = idx[static_cast<std::size_t>(pos * B + i)];
-    Image img = data_->get(index);
-    SampleRng rng(mix_seed(opts_.seed, static_cast<std::uint64_t>(b.epoch), static_cast<std::uint64_t>(index)));
-    const CropBox box = random_resized_crop_box(img.pixels.size(0), img.pixels.size(1), opts_.crop_scale_lo,
-                                                opts_.crop_scale_hi, 3.0 / 4.0, 4.0 / 3.0, rng);
-    const bool flip = opts_.hflip && rng.uniform() < 0.5;
-    b.images[i].copy_(crop_resize_normalize(img.pixels, box, S, flip));
+    const auto k = static_cast<std::size_t>(pos * opts_.batch_size + i);
+    const std::uint64_t seed = mix_seed(opts_.seed, static_cast<std::uint64_t>(b.epoch), static_cast<std::uint64_t>(idx[k]));
+    bool flip = false;
+    const CroppedImage img = load(idx, k, b.epoch, seed, &flip);
+    b.images[i].copy_(crop_resize_normalize(img.pixels, img.box, S, flip));
     labels[i] = img.label;
   }
   if (masker_) {
@@ -126,6 +198,21 @@ Batch Loader::next() {
   ++next_step_;
   lock.unlock();
   cv_.notify_all();
+  if ((step + 1) % ipe_ == 0) {  // every batch of this epoch has been made: its skip count is final
+    const std::int64_t epoch = step / ipe_;
+    std::int64_t n = 0, distinct = 0;
+    {
+      std::lock_guard<std::mutex> skip_lock(skip_mu_);
+      if (auto it = epoch_skips_.find(epoch); it != epoch_skips_.end()) n = it->second;
+      distinct = static_cast<std::int64_t>(bad_.size());
+      while (!epoch_skips_.empty() && epoch_skips_.begin()->first < epoch - 2) epoch_skips_.erase(epoch_skips_.begin());
+    }
+    if (n > 0) {
+      logging::warn("data: epoch " + std::to_string(epoch) + ": " + std::to_string(n) +
+                    " unusable images replaced by the next usable ones (" + std::to_string(distinct) +
+                    " distinct unusable images so far) in " + data_->describe());
+    }
+  }
   return b;
 }
 

@@ -1,5 +1,6 @@
 // The data-source registry (data.source) and the synthetic source.
 #include <cmath>
+#include <filesystem>
 
 #include <ATen/ATen.h>
 
@@ -50,6 +51,15 @@ class Synthetic final : public Dataset {
 
 }  // namespace
 
+CroppedImage Dataset::get_cropped(std::int64_t index, const CropPlan& plan, std::int64_t /*min_side*/) const {
+  Image img = get(index);
+  CroppedImage out;
+  out.box = plan(img.pixels.size(0), img.pixels.size(1));
+  out.pixels = std::move(img.pixels);
+  out.label = img.label;
+  return out;
+}
+
 std::shared_ptr<Dataset> open_synthetic(std::int64_t count, std::int64_t size, std::int64_t classes,
                                         std::uint64_t seed) {
   return std::make_shared<Synthetic>(count, size, classes, seed);
@@ -65,20 +75,29 @@ nlohmann::json data_defaults() {
           {"hflip", false},
           {"workers", 2},
           {"limit", 0},
+          {"min_image_size", 8},
           {"synthetic_count", 2048},
           {"synthetic_classes", 10}};
 }
 
 nlohmann::json data_doc() {
-  return {{"source", "dataset: fashion_mnist (Debian package), image_folder (ImageNet layout) or synthetic"},
-          {"root", "dataset directory ('' = the source's default location); image_folder: the train ROOT/<class>/<image>"},
+  return {{"source", "dataset: fashion_mnist (Debian package), image_folder (ImageNet layout), cifar10_jpeg "
+                     "(cifar10-jpeg.tar.gz: CIFAR-10 as JPEGs, train/test), imagenette (imagenette224.tar.gz: "
+                     "train/val) or synthetic"},
+          {"root", "dataset location ('' = the source's default); image_folder: the train ROOT/<class>/<image>; "
+                   "cifar10_jpeg, imagenette: the tarball or its extracted directory ('' = $IJEPA_DATASETS_DIR, "
+                   "else shared/datasets/ above the working or source directory; tarballs are extracted once into "
+                   "${XDG_CACHE_HOME:-~/.cache}/ijepa-workbench/datasets/)"},
           {"val_root", "image_folder: the held-out split's directory (for evaluation)"},
-          {"file_list", "image_folder: text file of image names (or class/name) to use, e.g. the official 1% subset"},
+          {"file_list", "image_folder, cifar10_jpeg, imagenette: text file of image names (or class/name) to train "
+                        "on, e.g. the official 1% subset; blank and '#' lines ignored, missing names warned"},
           {"image_size", "crop size fed to the encoder, in pixels (must equal components.encoder.img_size)"},
           {"crop_scale", "RandomResizedCrop area range [lo, hi] (official 0.3-1.0)"},
           {"hflip", "random horizontal flip (off in the official configs)"},
           {"workers", "loader threads preparing batches and masks ahead of the trainer"},
           {"limit", "use only the first N images of the split (0 = all)"},
+          {"min_image_size", "image_folder, cifar10_jpeg, imagenette: images with a side shorter than this are "
+                             "skipped like undecodable files (0 = keep all)"},
           {"synthetic_count", "images in the synthetic source"},
           {"synthetic_classes", "classes in the synthetic source"}};
 }
@@ -86,26 +105,39 @@ nlohmann::json data_doc() {
 std::shared_ptr<Dataset> open_dataset(const nlohmann::json& cfg, const std::string& split) {
   const std::string source = cfg.at("source").get<std::string>();
   const std::string root = cfg.at("root").get<std::string>();
+  const std::int64_t min_size = cfg.contains("min_image_size") ? cfg.at("min_image_size").get<std::int64_t>() : 0;
+  if (min_size < 0) throw DataError("data.min_image_size: must be >= 0, got " + std::to_string(min_size));
+  const bool train = split == "train";
   std::shared_ptr<Dataset> ds;
   if (source == "fashion_mnist") {
-    ds = open_fashion_mnist(root.empty() ? "/usr/share/datasets/fashion-mnist" : root, split == "train" ? "train" : "test");
+    ds = open_fashion_mnist(root.empty() ? "/usr/share/datasets/fashion-mnist" : root, train ? "train" : "test");
   } else if (source == "image_folder") {
-    const std::string val_root = cfg.at("val_root").get<std::string>();
-    if (split == "train") {
-      ds = open_image_folder(root, cfg.at("file_list").get<std::string>());
+    ImageFolderOptions o;
+    o.min_image_size = min_size;
+    if (train) {
+      o.file_list = cfg.at("file_list").get<std::string>();
+      ds = open_image_folder(root, o);
     } else {
+      const std::string val_root = cfg.at("val_root").get<std::string>();
       if (val_root.empty()) throw DataError("data.val_root: image_folder needs a held-out directory for evaluation");
-      ds = open_image_folder(val_root, "");
+      ds = open_image_folder(val_root, o);
     }
+  } else if (const ArchiveSpec* a = archive_spec(source)) {
+    const std::string sub = train ? "train" : a->eval_split;
+    ImageFolderOptions o;
+    o.min_image_size = min_size;
+    o.name = source + " " + sub;
+    if (train) o.file_list = cfg.at("file_list").get<std::string>();
+    ds = open_image_folder((std::filesystem::path(archive_root(*a, root)) / sub).string(), o);
   } else if (source == "synthetic") {
     const auto n = cfg.at("synthetic_count").get<std::int64_t>();
     const auto size = cfg.at("image_size").get<std::int64_t>();
     const auto classes = cfg.at("synthetic_classes").get<std::int64_t>();
     if (n <= 0 || classes <= 0) throw DataError("data.synthetic_count and data.synthetic_classes must be > 0");
-    ds = open_synthetic(split == "train" ? n : std::max<std::int64_t>(n / 4, classes), size, classes,
-                        split == "train" ? 1 : 2);
+    ds = open_synthetic(train ? n : std::max<std::int64_t>(n / 4, classes), size, classes, train ? 1 : 2);
   } else {
-    throw DataError("data.source: unknown source '" + source + "' (available: fashion_mnist, image_folder, synthetic)");
+    throw DataError("data.source: unknown source '" + source +
+                    "' (available: fashion_mnist, image_folder, cifar10_jpeg, imagenette, synthetic)");
   }
   return ds;
 }

@@ -59,11 +59,32 @@ at::Tensor crop_resize_normalize(const at::Tensor& img, const CropBox& box, std:
   return normalize_chw(x);
 }
 
+std::int64_t eval_resize_size(std::int64_t size) {
+  return static_cast<std::int64_t>(std::nearbyint(static_cast<double>(size) * 256.0 / 224.0));
+}
+
 at::Tensor eval_transform(const at::Tensor& img, std::int64_t size) {
   const std::int64_t h = img.size(0), w = img.size(1);
-  const std::int64_t side = std::min(h, w);
-  CropBox box{(h - side) / 2, (w - side) / 2, side, side};
-  return crop_resize_normalize(img, box, size, false);
+  if (h < 1 || w < 1) throw DataError("eval_transform: empty image");
+  // torchvision Resize(int): the shorter side becomes r, the longer int(r * long / short).
+  const std::int64_t r = eval_resize_size(size);
+  std::int64_t nh = r, nw = r;
+  if (h < w) {
+    nw = static_cast<std::int64_t>(static_cast<double>(r) * static_cast<double>(w) / static_cast<double>(h));
+  } else if (w < h) {
+    nh = static_cast<std::int64_t>(static_cast<double>(r) * static_cast<double>(h) / static_cast<double>(w));
+  }
+  at::Tensor x = img.permute({2, 0, 1}).to(at::kFloat).div_(255.0f).unsqueeze(0);  // [1, C, h, w]
+  if (nh < h || nw < w) {
+    x = at::_upsample_bilinear2d_aa(x, {nh, nw}, /*align_corners=*/false);
+  } else if (nh != h || nw != w) {
+    x = at::upsample_bilinear2d(x, {nh, nw}, /*align_corners=*/false);
+  }
+  // CenterCrop(size): offsets int(round((n - size) / 2)).
+  const std::int64_t top = static_cast<std::int64_t>(std::nearbyint(static_cast<double>(nh - size) / 2.0));
+  const std::int64_t left = static_cast<std::int64_t>(std::nearbyint(static_cast<double>(nw - size) / 2.0));
+  x = x.squeeze(0).narrow(1, top, size).narrow(2, left, size);
+  return normalize_chw(x);
 }
 
 }  // namespace ijepa::host

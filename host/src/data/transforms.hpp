@@ -4,13 +4,10 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "data/dataset.hpp"
 #include "data/rng.hpp"
 
 namespace ijepa::host {
-
-struct CropBox {
-  std::int64_t top = 0, left = 0, height = 0, width = 0;
-};
 
 // torchvision RandomResizedCrop.get_params: 10 tries of area ~ U(scale)*area and log-uniform ratio, else a
 // centre crop clamped to the ratio range.
@@ -21,7 +18,12 @@ CropBox random_resized_crop_box(std::int64_t height, std::int64_t width, double 
 // (align_corners = false), grey -> RGB, ImageNet normalisation.
 at::Tensor crop_resize_normalize(const at::Tensor& img, const CropBox& box, std::int64_t size, bool flip);
 
-// eval_transform(img, size) -> [3, size, size]: centre crop of the largest square, resized to size, normalised.
+// eval_resize_size(size) -> round(size * 256 / 224): the shorter side before the evaluation centre crop.
+std::int64_t eval_resize_size(std::int64_t size);
+
+// eval_transform(img, size) -> [3, size, size]: the official evaluation transform, torchvision
+// Resize(round(size * 256 / 224)) (shorter side, bilinear, antialiased when shrinking) then CenterCrop(size), then
+// ImageNet normalisation.
 at::Tensor eval_transform(const at::Tensor& img, std::int64_t size);
 
 }  // namespace ijepa::host

@@ -1,0 +1,189 @@
+// Bad input in an image folder: skipped, counted and logged; a folder without a usable image is a clear error.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <ATen/ATen.h>
+
+#include "data/dataset.hpp"
+#include "data/loader.hpp"
+#include "fixtures.hpp"
+
+using namespace ijepa;
+using namespace ijepa::host;
+namespace fs = std::filesystem;
+
+namespace {
+
+// root/cat: 7 good images and 6 bad ones (+ 2 non-image entries), root/dog: 6 good, root/empty: nothing.
+struct BadFolder {
+  fs::path root;
+  std::vector<std::string> bad = {"corrupt.jpg", "truncated.jpg", "zero.jpg", "fake.jpg", "tiny.png", "gone.jpg"};
+  explicit BadFolder(const std::string& tag) : root(test::temp_dir(tag)) {
+    for (int i = 0; i < 6; ++i) {
+      test::write_bytes(root / "cat" / ("good" + std::to_string(i) + ".jpg"), test::encode_jpeg(test::pattern_rgb(40, 48, i)));
+      test::write_bytes(root / "dog" / ("good" + std::to_string(i) + ".jpg"), test::encode_jpeg(test::pattern_rgb(36, 30, 9 + i)));
+    }
+    test::write_bytes(root / "cat" / "good.png", test::encode_png(test::pattern_rgb(20, 20)));
+    const std::string jpeg = test::encode_jpeg(test::pattern_rgb(64, 64));
+    test::write_bytes(root / "cat" / "corrupt.jpg", jpeg.substr(0, 4) + std::string(500, '\x33'));
+    test::write_bytes(root / "cat" / "truncated.jpg", jpeg.substr(0, jpeg.size() / 2));
+    test::write_bytes(root / "cat" / "zero.jpg", "");
+    test::write_bytes(root / "cat" / "fake.jpg", "this is a text file with an image extension\n");
+    test::write_bytes(root / "cat" / "tiny.png", test::encode_png(test::pattern_rgb(4, 6)));
+    test::write_bytes(root / "cat" / "gone.jpg", jpeg);  // deleted after the folder is opened: unreadable
+    test::write_bytes(root / "cat" / "notes.txt", "not an image\n");
+    test::write_bytes(root / "cat" / "._good0.jpg", "AppleDouble metadata");
+    fs::create_directories(root / "empty");
+  }
+  ~BadFolder() { fs::remove_all(root); }
+  std::shared_ptr<Dataset> open(const std::string& file_list = "") const {
+    ImageFolderOptions o;
+    o.min_image_size = 8;
+    o.file_list = file_list;
+    return open_image_folder(root.string(), o);
+  }
+};
+
+}  // namespace
+
+TEST(BadInput, SkippedCountedAndReplacedDeterministically) {
+  BadFolder f("bad");
+  auto ds = f.open();
+  fs::remove(f.root / "cat" / "gone.jpg");
+  ASSERT_EQ(ds->size(), 19);
+  EXPECT_EQ(ds->num_classes(), 3);
+  EXPECT_EQ(ds->class_names(), (std::vector<std::string>{"cat", "dog", "empty"}));
+  const OpenSkips skips = ds->open_skips();
+  EXPECT_EQ(skips.non_image, 2);  // notes.txt, ._good0.jpg
+  EXPECT_EQ(skips.empty_classes, 1);
+  EXPECT_EQ(skips.missing_listed, 0);
+  EXPECT_FALSE(skips.examples.empty());
+
+  // Every bad file fails get() with a DataError naming it.
+  std::int64_t failing = 0;
+  for (std::int64_t i = 0; i < ds->size(); ++i) {
+    try {
+      ds->get(i);
+    } catch (const DataError& e) {
+      ++failing;
+      const std::string what = e.what();
+      bool named = false;
+      for (const auto& b : f.bad) named = named || what.find("cat/" + b) != std::string::npos;
+      EXPECT_TRUE(named) << what;
+    }
+  }
+  EXPECT_EQ(failing, 6);
+
+  // One batch per epoch holding the whole folder: every bad slot is filled by the next usable image.
+  DataLoaderOptions lo;
+  lo.batch_size = 19;
+  lo.image_size = 16;
+  lo.workers = 1;
+  lo.seed = 5;
+  Loader loader(ds, nullptr, lo, 0);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    const Batch b = loader.next();
+    EXPECT_EQ(b.images.size(0), 19);
+    EXPECT_TRUE(at::isfinite(b.images).all().item<bool>());
+    EXPECT_TRUE((b.labels >= 0).logical_and(b.labels <= 1).all().item<bool>()) << b.labels;
+  }
+  EXPECT_EQ(loader.skipped_in_epoch(0), 6);
+  EXPECT_EQ(loader.skipped_in_epoch(1), 6);
+  EXPECT_GE(loader.skip_stats().skipped, 12);  // the worker may already be making later epochs' batches
+  EXPECT_EQ(loader.skip_stats().distinct, 6);
+
+  // Replacements do not depend on the worker count.
+  lo.batch_size = 4;
+  std::vector<Batch> first;
+  for (std::int64_t w : {1, 3}) {
+    lo.workers = w;
+    Loader l(ds, nullptr, lo, 0);
+    for (int s = 0; s < 9; ++s) {  // two epochs of 4 steps, and one more
+      Batch b = l.next();
+      if (w == 1) {
+        first.push_back(b);
+      } else {
+        EXPECT_TRUE(at::equal(b.images, first[static_cast<std::size_t>(s)].images)) << "step " << s;
+        EXPECT_TRUE(at::equal(b.labels, first[static_cast<std::size_t>(s)].labels)) << "step " << s;
+      }
+    }
+    EXPECT_GT(l.skip_stats().skipped, 0);
+  }
+}
+
+TEST(BadInput, FileListWithMissingNames) {
+  BadFolder f("list");
+  const fs::path list = f.root / "subset.txt";
+  test::write_bytes(list,
+                    "# a comment\n"
+                    "cat/good0.jpg\n"
+                    "good1.jpg\r\n"  // bare name: every class folder's good1.jpg
+                    "  /data/imagenet/train/dog/good3.jpg  \n"
+                    "\n"
+                    "missing.jpg\n"
+                    "dog/nothere.jpg\n"
+                    "cat/good0.jpg\n");
+  auto ds = f.open(list.string());
+  EXPECT_EQ(ds->size(), 4);  // cat/good0, cat/good1, dog/good1, dog/good3
+  EXPECT_EQ(ds->open_skips().missing_listed, 2);
+  EXPECT_EQ(ds->num_classes(), 3);  // labels keep the full class list
+  std::int64_t dogs = 0;
+  for (std::int64_t i = 0; i < ds->size(); ++i) dogs += ds->get(i).label == 1;
+  EXPECT_EQ(dogs, 2);
+  test::write_bytes(f.root / "none.txt", "# nothing\n\n");
+  EXPECT_THROW(f.open((f.root / "none.txt").string()), DataError);
+  EXPECT_THROW(f.open((f.root / "absent.txt").string()), DataError);
+}
+
+TEST(BadInput, NoUsableImageIsAClearError) {
+  const fs::path root = test::temp_dir("allbad");
+  test::write_bytes(root / "x" / "a.jpg", "");
+  test::write_bytes(root / "x" / "b.jpg", "text");
+  test::write_bytes(root / "y" / "c.png", "\x89PNG\r\n\x1a\n garbage");
+  auto ds = open_image_folder(root.string(), "");
+  ASSERT_EQ(ds->size(), 3);
+  DataLoaderOptions lo;
+  lo.batch_size = 2;
+  lo.image_size = 16;
+  lo.workers = 2;
+  Loader loader(ds, nullptr, lo, 0);
+  try {
+    loader.next();
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("no usable image"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(loader.make_batch(0), DataError);
+
+  // Only non-image files, only empty class folders, no class folders, no directory: errors at open.
+  const fs::path r2 = test::temp_dir("noimg");
+  test::write_bytes(r2 / "x" / "readme.txt", "hi");
+  fs::create_directories(r2 / "y");
+  try {
+    open_image_folder(r2.string(), "");
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("no usable"), std::string::npos) << e.what();
+  }
+  const fs::path r3 = test::temp_dir("flat");
+  test::write_bytes(r3 / "a.jpg", test::encode_jpeg(test::pattern_rgb(16, 16)));
+  EXPECT_THROW(open_image_folder(r3.string(), ""), DataError);
+  EXPECT_THROW(open_image_folder((r3 / "nope").string(), ""), DataError);
+  EXPECT_THROW(open_image_folder("", ""), DataError);
+  for (const auto& d : {root, r2, r3}) fs::remove_all(d);
+}
+
+TEST(BadInput, OpenDatasetChecksKeys) {
+  nlohmann::json cfg = data_defaults();
+  cfg["source"] = "nope";
+  EXPECT_THROW(open_dataset(cfg, "train"), DataError);
+  cfg["source"] = "synthetic";
+  cfg["min_image_size"] = -1;
+  EXPECT_THROW(open_dataset(cfg, "train"), DataError);
+  // Every default key is documented.
+  const nlohmann::json doc = data_doc(), defaults = data_defaults();
+  for (auto it = defaults.begin(); it != defaults.end(); ++it) EXPECT_TRUE(doc.contains(it.key())) << it.key();
+  EXPECT_EQ(doc.size(), defaults.size());
+}
