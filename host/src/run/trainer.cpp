@@ -475,6 +475,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   lo.seed = resolved.at("seed").get<std::uint64_t>();
   lo.workers = std::max<std::int64_t>(1, data.at("workers").get<std::int64_t>());
   lo.limit = data.at("limit").get<std::int64_t>();
+  lo.pin_memory = model.device().is_cuda();
   lo.masker_tag = "plugin " + model.masker().plugin_id + ": " + model.masker().type;
   const std::int64_t n_images = lo.limit > 0 ? std::min(lo.limit, dataset->size()) : dataset->size();
   const std::int64_t ipe = n_images / lo.batch_size;
@@ -622,6 +623,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
         status["epoch"] = b.epoch;
         status["loss"] = mean_loss;
         status["images_per_s"] = last_ips;
+        status["images_skipped"] = loader->skip_stats().skipped;
         status["updated"] = utc_now();
         run.write_status(status);
       }
@@ -642,6 +644,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
     }
     throw;
   }
+  const std::int64_t skipped = loader->skip_stats().skipped;
   loader.reset();
   if (tty) std::cerr << "\n";
   const bool interrupted = step < end_step;
@@ -658,7 +661,9 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   status["ended"] = utc_now();
   status["final_loss"] = summary.final_loss;
   status["seconds"] = secs;
+  status["images_skipped"] = skipped;
   run.write_status(status);
+  if (skipped > 0) logging::warn(std::to_string(skipped) + " batch slots used a replacement for an unreadable image");
   logging::info("run " + summary.state + " at step " + std::to_string(step) + " (" + fmt_double(secs, 4) + " s)");
   return summary;
 }
