@@ -15,6 +15,8 @@ int cmd_plugins(const Argv& argv);
 int cmd_describe(const Argv& argv);
 int cmd_masks(const Argv& argv);
 int cmd_train(const Argv& argv);
+int cmd_bench_train(const Argv& argv);
+int cmd_bench_data(const Argv& argv);
 
 // Shared options of every command that loads plugins.
 inline const std::set<std::string> kPluginOptions{"--plugin-dir"};

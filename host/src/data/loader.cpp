@@ -1,6 +1,9 @@
 #include "data/loader.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <mutex>
+#include <new>
 #include <numeric>
 #include <stdexcept>
 
@@ -13,9 +16,53 @@
 
 namespace ijepa::host {
 
+// Reused batch buffers. A batch (e.g. 64x3x224x224 float = 38.5 MB) is above glibc's mmap threshold, so a fresh
+// allocation per batch is paid in page faults and zeroing; buffers come back here when the last tensor using
+// them dies (the pool outlives them through the deleter's shared_ptr).
+class BatchBufferPool : public std::enable_shared_from_this<BatchBufferPool> {
+ public:
+  BatchBufferPool(std::size_t bytes, std::size_t keep) : bytes_(bytes), keep_(keep) {}
+  ~BatchBufferPool() {
+    for (void* p : free_) std::free(p);
+  }
+  BatchBufferPool(const BatchBufferPool&) = delete;
+  BatchBufferPool& operator=(const BatchBufferPool&) = delete;
+
+  at::Tensor make(at::IntArrayRef sizes) {
+    void* p = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        p = free_.back();
+        free_.pop_back();
+      }
+    }
+    if (p == nullptr) p = std::aligned_alloc(64, (bytes_ + 63) / 64 * 64);
+    if (p == nullptr) throw std::bad_alloc();
+    auto self = shared_from_this();
+    return at::from_blob(p, sizes, [self](void* q) { self->give_back(q); }, at::TensorOptions().dtype(at::kFloat));
+  }
+
+ private:
+  void give_back(void* p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < keep_) {
+      free_.push_back(p);
+    } else {
+      std::free(p);
+    }
+  }
+  std::size_t bytes_, keep_;
+  std::mutex mu_;
+  std::vector<void*> free_;
+};
+
 Loader::Loader(std::shared_ptr<const Dataset> data, std::shared_ptr<sdk::Masker> masker, DataLoaderOptions opts,
                std::int64_t start_step)
     : data_(std::move(data)), masker_(std::move(masker)), opts_(opts), start_step_(start_step), next_step_(start_step) {
+  images_pool_ = std::make_shared<BatchBufferPool>(
+      static_cast<std::size_t>(opts_.batch_size * 3 * opts_.image_size * opts_.image_size) * sizeof(float),
+      static_cast<std::size_t>(std::max<std::int64_t>(opts_.prefetch, opts_.workers) + 4));
   n_ = data_->size();
   if (opts_.limit > 0) n_ = std::min(n_, opts_.limit);
   if (opts_.world < 1 || opts_.rank < 0 || opts_.rank >= opts_.world) throw DataError("loader: bad rank/world");
@@ -139,7 +186,11 @@ Batch Loader::make_batch(std::int64_t step) const {
   const std::int64_t B = std::min(opts_.batch_size, static_cast<std::int64_t>(idx.size()) - pos * opts_.batch_size);
   auto opts = at::TensorOptions().dtype(at::kFloat);
   if (opts_.pin_memory && at::globalContext().hasCUDA()) opts = opts.pinned_memory(true);
-  b.images = at::empty({B, 3, S, S}, opts);
+  if (!opts.pinned_memory() && B == opts_.batch_size) {
+    b.images = images_pool_->make({B, 3, S, S});
+  } else {
+    b.images = at::empty({B, 3, S, S}, opts);
+  }
   b.labels = at::empty({B}, at::kLong);
   auto* labels = b.labels.data_ptr<std::int64_t>();
   for (std::int64_t i = 0; i < B; ++i) {
@@ -147,7 +198,7 @@ Batch Loader::make_batch(std::int64_t step) const {
     const std::uint64_t seed = mix_seed(opts_.seed, static_cast<std::uint64_t>(b.epoch), static_cast<std::uint64_t>(idx[k]));
     bool flip = false;
     const CroppedImage img = load(idx, k, b.epoch, seed, &flip);
-    b.images[i].copy_(crop_resize_normalize(img.pixels, img.box, S, flip));
+    crop_resize_normalize_into(img.pixels, img.box, S, flip, b.images[i]);
     labels[i] = img.label;
   }
   if (masker_) {

@@ -51,6 +51,8 @@ struct SkipStats {
   std::int64_t distinct = 0;  // different failing images seen
 };
 
+class BatchBufferPool;
+
 class Loader {
  public:
   // masker may be null (no masks). start_step: first step to produce (resume).
@@ -94,6 +96,7 @@ class Loader {
   mutable std::mutex perm_mu_;
   mutable std::map<std::int64_t, std::shared_ptr<std::vector<std::int64_t>>> perm_cache_;
 
+  std::shared_ptr<BatchBufferPool> images_pool_;  // reused image buffers of full batches
   mutable std::atomic<std::int64_t> skipped_{0};
   mutable std::mutex skip_mu_;
   mutable std::set<std::int64_t> bad_;                      // indices known to fail

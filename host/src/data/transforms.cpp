@@ -46,8 +46,17 @@ at::Tensor normalize_chw(at::Tensor x) {  // float [C, S, S] in [0, 1] -> normal
 }  // namespace
 
 at::Tensor crop_resize_normalize(const at::Tensor& img, const CropBox& box, std::int64_t size, bool flip) {
+  at::Tensor out = at::empty({3, size, size}, at::kFloat);
+  crop_resize_normalize_into(img, box, size, flip, out);
+  return out;
+}
+
+void crop_resize_normalize_into(const at::Tensor& img, const CropBox& box, std::int64_t size, bool flip,
+                                at::Tensor out) {
+  // Resample in uint8 (channels-last view of the HWC crop, the vectorised path; values round to uint8 as PIL's
+  // do), then convert and normalise in one pass straight into the batch slot.
   at::Tensor crop = img.narrow(0, box.top, box.height).narrow(1, box.left, box.width);  // [h, w, C]
-  at::Tensor x = crop.permute({2, 0, 1}).to(at::kFloat).div_(255.0f).unsqueeze(0);      // [1, C, h, w]
+  at::Tensor x = crop.permute({2, 0, 1}).unsqueeze(0);                                  // [1, C, h, w] uint8
   if (box.height > size || box.width > size) {
     // Downscaling: anti-aliased bilinear, as PIL's resize in the official (torchvision on PIL) pipeline.
     x = at::_upsample_bilinear2d_aa(x, {size, size}, /*align_corners=*/false);
@@ -56,7 +65,13 @@ at::Tensor crop_resize_normalize(const at::Tensor& img, const CropBox& box, std:
   }
   x = x.squeeze(0);
   if (flip) x = x.flip({2});
-  return normalize_chw(x);
+  if (x.size(0) == 1) x = x.expand({3, size, size});
+  static const at::Tensor scale =
+      at::tensor({1.0f / (255.0f * kStd[0]), 1.0f / (255.0f * kStd[1]), 1.0f / (255.0f * kStd[2])}).view({3, 1, 1});
+  static const at::Tensor shift =
+      at::tensor({-kMean[0] / kStd[0], -kMean[1] / kStd[1], -kMean[2] / kStd[2]}).view({3, 1, 1});
+  out.copy_(x);
+  out.mul_(scale).add_(shift);
 }
 
 std::int64_t eval_resize_size(std::int64_t size) {

@@ -17,6 +17,9 @@ CropBox random_resized_crop_box(std::int64_t height, std::int64_t width, double 
 // crop_resize_normalize(img uint8 [H,W,C], box, size, flip) -> float32 [3, size, size]: bilinear resize
 // (align_corners = false), grey -> RGB, ImageNet normalisation.
 at::Tensor crop_resize_normalize(const at::Tensor& img, const CropBox& box, std::int64_t size, bool flip);
+// The same, written into out (float32 [3, size, size], e.g. a slot of a batch tensor) without temporaries.
+void crop_resize_normalize_into(const at::Tensor& img, const CropBox& box, std::int64_t size, bool flip,
+                                at::Tensor out);
 
 // eval_resize_size(size) -> round(size * 256 / 224): the shorter side before the evaluation centre crop.
 std::int64_t eval_resize_size(std::int64_t size);

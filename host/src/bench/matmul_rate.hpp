@@ -1,0 +1,28 @@
+#pragma once
+// The dense matrix-multiply rate of a device, measured (the MFU denominator of `ijepa bench train`).
+#include <cstdint>
+#include <string>
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+namespace ijepa::host::bench {
+
+struct MatmulRate {
+  double flops_per_s = 0.0;  // best of the timed repetitions, 2*n^3 per multiply
+  std::int64_t n = 0;        // square size
+  at::ScalarType dtype = at::kFloat;
+  std::string describe() const;  // "412.3 GFLOP/s (bf16 8192x8192 matmul)"
+};
+
+// measure_matmul_rate(device, dtype, n, reps): times `reps` n x n x n multiplies after one warm-up (CUDA:
+// synchronised) with the current intra-op thread count, and returns the best rate.
+MatmulRate measure_matmul_rate(const c10::Device& device, at::ScalarType dtype, std::int64_t n, int reps);
+
+// Blocks until queued work on `device` is done (no-op on the CPU).
+void synchronize(const c10::Device& device);
+
+// Human-readable FLOP rate / count: "1.23 TFLOP/s", "45.6 GFLOP".
+std::string format_flops(double v, const std::string& unit);
+
+}  // namespace ijepa::host::bench

@@ -1,0 +1,467 @@
+// `ijepa bench train --model M --patch P --image-size N --batch B [--steps S] [--warmup W] [--device cpu|cuda]
+//                    [--baseline python] [--pred-depth D] [--pred-dim D] [--threads T] [--seed X]`
+// Times steady-state JepaModel::train_step (warm-up excluded, median of the timed steps), reports images/s, peak
+// memory and model-FLOP utilisation against a matmul rate measured in the same run; with --baseline python it runs
+// bench/train_baseline.py (PyTorch eager, written like the official code) on the same images, masks and initial
+// weights and prints the C++/Python images/s ratio. Formula and recorded numbers: docs/benchmarks.md.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+
+#include "bench/flops.hpp"
+#include "bench/matmul_rate.hpp"
+#include "build_config.hpp"
+#include "cli/commands.hpp"
+#include "config/experiment.hpp"
+#include "data/dataset.hpp"
+#include "data/loader.hpp"
+#include "io/safetensors.hpp"
+#include "log/logging.hpp"
+#include "run/trainer.hpp"
+#include "util/cuda_info.hpp"
+
+#if IJEPA_TORCH_HAS_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host::cli {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ijepa bench train --model vit_tiny|vit_small|vit_base|vit_large|vit_huge --patch P --image-size N "
+    "--batch B [--steps S] [--warmup W] [--device cpu|cuda] [--baseline python] [--pred-depth D] [--pred-dim D] "
+    "[--threads T] [--seed X] [--cpu-bf16]";
+
+// Python gets the initial weights only below this many parameters (encoder + predictor); larger models would
+// write gigabytes to the temp directory, and the timing does not depend on the values.
+constexpr std::int64_t kMaxSharedParams = 120'000'000;
+
+std::string fmt(double v, int prec = 4) {
+  std::ostringstream os;
+  os.precision(prec);
+  os << v;
+  return os.str();
+}
+
+std::string mib(double bytes) { return fmt(bytes / (1024.0 * 1024.0), 5) + " MiB"; }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+std::int64_t positive(const Args& args, const std::string& name, long long fallback, long long min_value) {
+  const long long v = args.get_int(name, fallback);
+  if (v < min_value) throw UsageError(name + ": must be >= " + std::to_string(min_value) + ", got " + std::to_string(v));
+  return v;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Peak resident set of this process in bytes (getrusage ru_maxrss, KiB on Linux).
+double peak_rss_bytes() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) * 1024.0;
+}
+
+struct CudaPeak {
+  double allocated = 0.0, reserved = 0.0;
+};
+
+void reset_cuda_peak([[maybe_unused]] const at::Device& d) {
+#if IJEPA_TORCH_HAS_CUDA
+  if (d.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(d.has_index() ? d.index() : 0);
+#endif
+}
+
+CudaPeak cuda_peak([[maybe_unused]] const at::Device& d) {
+  CudaPeak p;
+#if IJEPA_TORCH_HAS_CUDA
+  if (d.is_cuda()) {
+    const auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(d.has_index() ? d.index() : 0);
+    constexpr auto agg = static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    p.allocated = static_cast<double>(st.allocated_bytes[agg].peak);
+    p.reserved = static_cast<double>(st.reserved_bytes[agg].peak);
+  }
+#endif
+  return p;
+}
+
+// --cpu-bf16 (an experiment): bf16 autocast on the CPU around the whole step, which `ijepa train` does not do.
+class CpuAutocast {
+ public:
+  explicit CpuAutocast(bool on) : on_(on) {
+    if (!on_) return;
+    prev_ = at::autocast::is_autocast_enabled(at::kCPU);
+    prev_dtype_ = at::autocast::get_autocast_dtype(at::kCPU);
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~CpuAutocast() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCPU, prev_);
+    at::autocast::set_autocast_dtype(at::kCPU, prev_dtype_);
+  }
+  CpuAutocast(const CpuAutocast&) = delete;
+  CpuAutocast& operator=(const CpuAutocast&) = delete;
+
+ private:
+  bool on_;
+  bool prev_ = false;
+  at::ScalarType prev_dtype_ = at::kBFloat16;
+};
+
+std::string today() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+  return buf;
+}
+
+// Removes the temp directory on every exit path.
+struct TempDir {
+  fs::path path;
+  bool keep = false;
+  ~TempDir() {
+    std::error_code ec;
+    if (!keep && !path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+// Runs a shell command, returns (exit status, combined output).
+std::pair<int, std::string> run_capture(const std::string& cmd) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int rc = ::pclose(p);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+
+std::string last_line(const std::string& s) {
+  std::string t = s;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  const auto nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+}  // namespace
+
+int cmd_bench_train(const Argv& argv) {
+  std::set<std::string> valued = kPluginOptions;
+  valued.insert({"--model", "--patch", "--image-size", "--batch", "--steps", "--warmup", "--device", "--baseline",
+                 "--pred-depth", "--pred-dim", "--threads", "--seed"});
+  std::set<std::string> flags = kPluginFlags;
+  flags.insert({"--keep-inputs", "--cpu-bf16"});
+  Args args(argv, valued, flags);
+  if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'; " + kUsage);
+  if (!args.get("--model") || !args.get("--patch") || !args.get("--image-size") || !args.get("--batch")) {
+    throw UsageError(kUsage);
+  }
+
+  // ---- options -------------------------------------------------------------------------------------------------
+  const std::string model_name = args.require("--model");
+  const bench::VitPresetShape* preset = bench::find_bench_preset(model_name);
+  if (preset == nullptr) {
+    std::string valid;
+    for (const auto& p : bench::bench_presets()) valid += std::string(valid.empty() ? "" : ", ") + p.name;
+    throw UsageError("--model: unknown model '" + model_name + "' (valid: " + valid + ")");
+  }
+  const std::int64_t patch = positive(args, "--patch", 0, 1);
+  const std::int64_t image_size = positive(args, "--image-size", 0, 1);
+  if (image_size % patch != 0) {
+    throw UsageError("--patch " + std::to_string(patch) + " does not divide --image-size " + std::to_string(image_size));
+  }
+  const std::int64_t batch = positive(args, "--batch", 0, 1);
+  const std::int64_t steps = positive(args, "--steps", 10, 1);
+  const std::int64_t warmup = positive(args, "--warmup", 3, 0);
+  const bool pred_depth_default = !args.get("--pred-depth");
+  const bool pred_dim_default = !args.get("--pred-dim");
+  const std::int64_t pred_depth = positive(args, "--pred-depth", bench::default_pred_depth(model_name), 1);
+  const std::int64_t pred_dim = positive(args, "--pred-dim", bench::default_pred_dim(model_name), 4);
+  const std::int64_t threads_arg = positive(args, "--threads", 0, 0);
+  const std::int64_t seed = positive(args, "--seed", 0, 0);
+  const std::string device_str = args.get("--device").value_or("cpu");
+  if (device_str != "cpu" && device_str.rfind("cuda", 0) != 0) {
+    throw UsageError("--device: expected cpu or cuda (cuda:N), got '" + device_str + "'");
+  }
+  if (device_str != "cpu" && !util::cuda_available()) {
+    throw std::runtime_error("--device " + device_str + ": CUDA is not available on this machine");
+  }
+  const bool cpu_bf16 = args.flag("--cpu-bf16");
+  if (cpu_bf16 && device_str != "cpu") throw UsageError("--cpu-bf16 is for --device cpu (CUDA always autocasts to bf16)");
+  const std::string baseline = args.get("--baseline").value_or("");
+  if (!baseline.empty() && baseline != "python") {
+    throw UsageError("--baseline: the only baseline is 'python', got '" + baseline + "'");
+  }
+  const fs::path python = IJEPA_PYTHON_EXE;
+  const fs::path script = fs::path(IJEPA_SOURCE_DIR) / "bench" / "train_baseline.py";
+  if (!baseline.empty()) {
+    std::error_code ec;
+    if (python.empty() || !fs::exists(python, ec)) {
+      throw std::runtime_error("--baseline python: no Python interpreter configured (IJEPA_PYTHON at configure time: '" +
+                               python.string() + "')");
+    }
+    if (!fs::exists(script, ec)) throw std::runtime_error("--baseline python: " + script.string() + " is missing");
+  }
+
+  if (threads_arg > 0) at::set_num_threads(static_cast<int>(threads_arg));
+  const int threads = at::get_num_threads();
+
+  // ---- model -----------------------------------------------------------------------------------------------------
+  PluginHost host;
+  load_plugins(host, args);
+  nlohmann::json cfg = experiment_defaults();
+  cfg["name"] = "bench-train";
+  cfg["seed"] = seed;
+  const std::int64_t total = warmup + steps;
+  cfg["data"]["source"] = "synthetic";
+  cfg["data"]["image_size"] = image_size;
+  cfg["data"]["synthetic_count"] = batch * std::min<std::int64_t>(total, 64);
+  cfg["data"]["workers"] = 1;
+  cfg["components"]["encoder"] = {{"type", "vit"}, {"preset", model_name}, {"patch_size", patch}, {"img_size", image_size}};
+  cfg["components"]["predictor"] = {{"type", "vit_predictor"}, {"embed_dim", pred_dim}, {"depth", pred_depth}};
+  cfg["train"]["device"] = device_str;
+  cfg["train"]["threads"] = threads;
+  cfg["train"]["batch_size"] = batch;
+  cfg["train"]["bf16"] = true;
+  nlohmann::json resolved = resolve_experiment(cfg, {}, host.registry(), "ijepa bench train");
+  // The official min_keep 10 is unreachable on small grids (the masker rejects it): use the largest that fits.
+  std::int64_t min_keep = resolved["components"]["masker"]["min_keep"].get<std::int64_t>();
+  {
+    sdk::BuildContext ctx;
+    ctx.host = logging::host_services();
+    ctx.seed = static_cast<std::uint64_t>(seed);
+    ctx.image_size = image_size;
+    ctx.patch_size = patch;
+    ctx.grid = {image_size / patch, image_size / patch};
+    for (std::int64_t k = min_keep; k >= 0; --k) {
+      nlohmann::json mc = resolved["components"]["masker"];
+      mc["min_keep"] = k;
+      try {
+        (void)host.registry().make_masker(mc, ctx, "components.masker");
+        min_keep = k;
+        break;
+      } catch (const std::exception&) {
+        if (k == 0) throw;
+      }
+    }
+    cfg["components"]["masker"]["min_keep"] = min_keep;
+    resolved = resolve_experiment(cfg, {}, host.registry(), "ijepa bench train");
+  }
+  JepaModel model(resolved, host.registry());
+  const at::Device device = model.device();
+  Schedules sched;  // official values; a long schedule so every benchmarked step is in the warm-up ramp
+  sched.warmup_steps = 1000;
+  sched.total_steps = 10000;
+  sched.ema_steps = 10000.0;
+  model.set_schedules(sched);
+  const std::int64_t n_params = model.parameter_count(false);
+
+  // ---- inputs: every batch is built before timing (loader work is not part of the step) -------------------------
+  std::vector<Batch> batches;
+  {
+    auto dataset = open_dataset(resolved.at("data"), "train");
+    DataLoaderOptions lo;
+    lo.batch_size = batch;
+    lo.image_size = image_size;
+    lo.seed = static_cast<std::uint64_t>(seed);
+    lo.workers = 1;
+    lo.prefetch = 1;
+    lo.masker_tag = "plugin " + model.masker().plugin_id + ": " + model.masker().type;
+    Loader loader(dataset, model.masker().ptr, lo, 0);
+    for (std::int64_t i = 0; i < total; ++i) batches.push_back(loader.make_batch(i));
+  }
+  at::set_num_threads(threads);  // the loader's worker thread sets its own count; restore ours
+
+  TempDir tmp;
+  tmp.keep = args.flag("--keep-inputs");
+  const bool share_weights = n_params <= kMaxSharedParams;
+  if (!baseline.empty()) {
+    tmp.path = fs::temp_directory_path() / ("ijepa_bench_train_" + std::to_string(::getpid()));
+    fs::create_directories(tmp.path);
+    TensorMap t;
+    if (share_weights) t = model.weights();  // initial weights, official key names (encoder.*, predictor.*, ...)
+    at::Tensor sc = at::empty({total, 3}, at::kDouble);
+    for (std::int64_t i = 0; i < total; ++i) {
+      const Batch& b = batches[static_cast<std::size_t>(i)];
+      const std::string k = std::to_string(i);
+      t["images." + k] = b.images;
+      for (std::size_t j = 0; j < b.masks.context.size(); ++j) t["masks_enc." + k + "." + std::to_string(j)] = b.masks.context[j];
+      for (std::size_t j = 0; j < b.masks.target.size(); ++j) t["masks_pred." + k + "." + std::to_string(j)] = b.masks.target[j];
+      sc[i][0] = sched.lr(i + 1);
+      sc[i][1] = sched.wd(i + 1);
+      sc[i][2] = sched.ema(i);
+    }
+    t["schedule"] = sc;
+    const StringMap meta{{"model", model_name},
+                         {"patch", std::to_string(patch)},
+                         {"image_size", std::to_string(image_size)},
+                         {"batch", std::to_string(batch)},
+                         {"pred_depth", std::to_string(pred_depth)},
+                         {"pred_dim", std::to_string(pred_dim)},
+                         {"steps", std::to_string(steps)},
+                         {"warmup", std::to_string(warmup)},
+                         {"device", device.str()},
+                         {"threads", std::to_string(threads)},
+                         {"seed", std::to_string(seed)},
+                         {"nenc", std::to_string(batches[0].masks.context.size())},
+                         {"npred", std::to_string(batches[0].masks.target.size())},
+                         {"weights", share_weights ? "1" : "0"},
+                         {"cpu_bf16", cpu_bf16 ? "1" : "0"}};
+    write_safetensors((tmp.path / "inputs.safetensors").string(), t, meta);
+  }
+
+  // ---- C++ timing -------------------------------------------------------------------------------------------------
+  reset_cuda_peak(device);
+  std::vector<double> times;
+  std::vector<double> step_flops;
+  std::vector<double> losses;
+  std::int64_t kmin_enc = INT64_MAX, kmax_enc = 0, kmin_pred = INT64_MAX, kmax_pred = 0;
+  bench::StepShape shape;
+  shape.batch = batch;
+  shape.image_size = image_size;
+  shape.patch = patch;
+  shape.encoder = {preset->dim, preset->depth, preset->heads, 4 * preset->dim};
+  shape.predictor = {pred_dim, pred_depth, preset->heads, 4 * pred_dim};
+  for (std::int64_t i = 0; i < total; ++i) {
+    const Batch& b = batches[static_cast<std::size_t>(i)];
+    bench::synchronize(device);
+    const auto t0 = std::chrono::steady_clock::now();
+    const JepaModel::StepResult r = [&] {
+      CpuAutocast ac(cpu_bf16);
+      return model.train_step(b, i);
+    }();
+    bench::synchronize(device);
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    losses.push_back(r.loss);
+    if (i < warmup) continue;
+    times.push_back(dt);
+    shape.nenc = static_cast<std::int64_t>(b.masks.context.size());
+    shape.npred = static_cast<std::int64_t>(b.masks.target.size());
+    shape.k_enc = r.k_enc;
+    shape.k_pred = r.k_pred;
+    kmin_enc = std::min(kmin_enc, r.k_enc);
+    kmax_enc = std::max(kmax_enc, r.k_enc);
+    kmin_pred = std::min(kmin_pred, r.k_pred);
+    kmax_pred = std::max(kmax_pred, r.k_pred);
+    step_flops.push_back(bench::train_step_flops(shape).total);
+  }
+  const double rss = peak_rss_bytes();
+  const CudaPeak cpeak = cuda_peak(device);
+  const double med = median(times);
+  const double ips = med > 0 ? static_cast<double>(batch) / med : 0.0;
+  double mean_flops = 0.0;
+  for (double f : step_flops) mean_flops += f / static_cast<double>(step_flops.size());
+  const double achieved = med > 0 ? mean_flops / med : 0.0;
+
+  // ---- matmul rate on the same device, same threads ------------------------------------------------------------
+  const bench::MatmulRate rate = device.is_cuda() ? bench::measure_matmul_rate(device, at::kBFloat16, 8192, 20)
+                                 : bench::measure_matmul_rate(device, cpu_bf16 ? at::kBFloat16 : at::kFloat, 1024, 10);
+  const double mfu = rate.flops_per_s > 0 ? achieved / rate.flops_per_s : 0.0;
+
+  std::cout << "== ijepa bench train ==\n"
+            << "  date           " << today() << "\n"
+            << "  model          " << model_name << "/" << patch << " @ " << image_size << " px (encoder D " << preset->dim
+            << ", depth " << preset->depth << ", heads " << preset->heads << "; predictor depth " << pred_depth
+            << (pred_depth_default ? " (default)" : "") << ", width " << pred_dim << (pred_dim_default ? " (default)" : "")
+            << "); " << n_params << " parameters\n"
+            << "  batch          " << batch << " images; " << shape.nenc << " context + " << shape.npred
+            << " target masks per image (multiblock, min_keep " << min_keep << "); K_enc " << kmin_enc << ".." << kmax_enc << ", K_pred " << kmin_pred << ".."
+            << kmax_pred << " (timed steps)\n"
+            << "  device         " << device.str()
+            << (device.is_cuda() ? " (bf16 autocast)" : cpu_bf16 ? " (bf16 CPU autocast: --cpu-bf16 experiment, not what ijepa train does)" : " (fp32)") << ", "
+            << threads << " CPU threads\n"
+            << "  steps          " << steps << " timed (median reported), " << warmup << " warm-up excluded\n"
+            << "  C++ step       " << fmt(med) << " s median (min " << fmt(*std::min_element(times.begin(), times.end()))
+            << ", max " << fmt(*std::max_element(times.begin(), times.end())) << ")\n"
+            << "  C++            " << fmt(ips) << " images/s\n"
+            << "  model FLOPs    " << bench::format_flops(mean_flops, "FLOP") << " per step (mean of timed steps, "
+            << "analytic, docs/benchmarks.md)\n"
+            << "  achieved       " << bench::format_flops(achieved, "FLOP/s") << "\n"
+            << "  matmul rate    " << rate.describe() << ", measured now"
+            << (device.is_cuda() || cpu_bf16 ? "" : " (CPU: fp32 rate, not bf16)") << "\n"
+            << "  MFU            " << fmt(100.0 * mfu, 3) << " %\n";
+  if (device.is_cuda()) {
+    std::cout << "  peak memory    " << mib(cpeak.allocated) << " allocated, " << mib(cpeak.reserved)
+              << " reserved (CUDA caching allocator peak, warm-up and timed steps)\n";
+  } else {
+    std::cout << "  peak memory    " << mib(rss) << " peak RSS of the whole process (CPU: getrusage ru_maxrss; "
+              << "includes the " << total << " pre-built batches)\n";
+  }
+  std::cout << std::flush;
+  if (baseline.empty()) return 0;
+
+  // ---- Python baseline ---------------------------------------------------------------------------------------------
+  const fs::path result = tmp.path / "python.json";
+  const std::string cmd = shell_quote(python.string()) + " " + shell_quote(script.string()) + " --inputs " +
+                          shell_quote((tmp.path / "inputs.safetensors").string()) + " --out " +
+                          shell_quote(result.string());
+  const auto [rc, out] = run_capture(cmd);
+  if (rc != 0 || !fs::exists(result)) {
+    throw std::runtime_error("--baseline python: " + script.filename().string() + " failed (exit " +
+                             std::to_string(rc) + "): " + last_line(out));
+  }
+  nlohmann::json py;
+  {
+    std::ifstream in(result);
+    py = nlohmann::json::parse(in);
+  }
+  const double py_ips = py.at("images_per_s").get<double>();
+  const double py_med = py.at("median_step_s").get<double>();
+  const auto py_losses = py.at("losses").get<std::vector<double>>();
+  const auto py_steps = py.at("step_s").get<std::vector<double>>();
+  if (py_steps.empty()) throw std::runtime_error("--baseline python: the script reported no timed steps");
+  const double py_best = *std::min_element(py_steps.begin(), py_steps.end());
+  const double best = *std::min_element(times.begin(), times.end());
+  std::cout << "  Python step    " << fmt(py_med) << " s median (min " << fmt(py_best) << "; " << script.filename().string()
+            << ", torch "
+            << py.at("torch").get<std::string>() << ", " << py.at("threads").get<int>() << " threads, "
+            << (share_weights ? "same initial weights" : "own initial weights (model too large to pass)") << ")\n"
+            << "  Python         " << fmt(py_ips) << " images/s\n";
+  if (device.is_cuda()) {
+    std::cout << "  Python memory  " << mib(py.at("peak_bytes").get<double>()) << " allocated (torch.cuda.max_memory_allocated)\n";
+  } else {
+    std::cout << "  Python memory  " << mib(py.at("peak_bytes").get<double>())
+              << " peak RSS of the Python process (getrusage ru_maxrss)\n";
+  }
+  if (!py_losses.empty()) {
+    std::cout << "  loss step 1    C++ " << fmt(losses.front(), 7) << ", Python " << fmt(py_losses.front(), 7)
+              << "; last step C++ " << fmt(losses.back(), 7) << ", Python " << fmt(py_losses.back(), 7) << "\n";
+  }
+  std::cout << "  ratio          C++/Python images/s = " << fmt(py_ips > 0 ? ips / py_ips : 0.0, 3)
+            << "x (median steps; fastest steps: " << fmt(best > 0 ? py_best / best : 0.0, 3) << "x)\n";
+  if (tmp.keep) std::cout << "  inputs         " << (tmp.path / "inputs.safetensors").string() << " (kept)\n";
+  return 0;
+}
+
+}  // namespace ijepa::host::cli

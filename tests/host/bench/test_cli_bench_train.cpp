@@ -1,0 +1,87 @@
+// `ijepa bench train` through the built binary: output, the Python baseline, and one-line errors.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+
+#include "build_config.hpp"
+
+namespace {
+
+int run_cli(const std::string& args, std::string* output = nullptr) {
+  const std::string cmd = std::string(IJEPA_CLI) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int rc = ::pclose(p);
+  if (output) *output = out;
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+std::size_t lines(const std::string& s) {
+  std::size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+const char* kTiny = "bench train --model vit_tiny --patch 8 --image-size 32 --batch 4 --steps 2 --warmup 1 --device cpu";
+
+}  // namespace
+
+TEST(BenchTrainCli, CpuRunPrintsImagesPerSecond) {
+  std::string out;
+  ASSERT_EQ(run_cli(kTiny, &out), 0) << out;
+  EXPECT_NE(out.find("images/s"), std::string::npos) << out;
+  EXPECT_NE(out.find("MFU"), std::string::npos) << out;
+  EXPECT_NE(out.find("peak RSS"), std::string::npos) << out;
+  EXPECT_NE(out.find("fp32"), std::string::npos) << out;            // the CPU matmul rate is fp32, and says so
+  EXPECT_NE(out.find("width 192 (default)"), std::string::npos) << out;  // predictor defaults are printed
+}
+
+TEST(BenchTrainCli, PythonBaselinePrintsRatio) {
+  if (std::string(IJEPA_PYTHON_EXE).empty() || !std::filesystem::exists(IJEPA_PYTHON_EXE)) {
+    GTEST_SKIP() << "no Python configured";
+  }
+  std::string out;
+  ASSERT_EQ(run_cli(std::string(kTiny) + " --baseline python", &out), 0) << out;
+  const auto pos = out.find("C++/Python images/s = ");
+  ASSERT_NE(pos, std::string::npos) << out;
+  EXPECT_GT(std::stod(out.substr(pos + 23)), 0.0) << out;
+  // Same initial weights, images and masks: the first-step losses agree (SDPA vs explicit attention: rounding only).
+  const auto lp = out.find("loss step 1    C++ ");
+  ASSERT_NE(lp, std::string::npos) << out;
+  double cpp = 0, py = 0;
+  ASSERT_EQ(std::sscanf(out.c_str() + lp, "loss step 1 C++ %lf, Python %lf", &cpp, &py), 2) << out;
+  EXPECT_NEAR(cpp, py, 1e-4 * std::abs(py) + 1e-6) << out;
+}
+
+TEST(BenchTrainCli, BadInputIsOneLineAndNonZero) {
+  std::string out;
+  EXPECT_NE(run_cli("bench train --model vit_nano --patch 8 --image-size 32 --batch 4", &out), 0);
+  EXPECT_EQ(lines(out), 1u) << out;
+  EXPECT_NE(out.find("unknown model 'vit_nano'"), std::string::npos) << out;
+
+  EXPECT_NE(run_cli("bench train --model vit_tiny --patch 5 --image-size 32 --batch 4", &out), 0);
+  EXPECT_EQ(lines(out), 1u) << out;
+  EXPECT_NE(out.find("does not divide"), std::string::npos) << out;
+
+  EXPECT_NE(run_cli("bench train --model vit_tiny --patch 8 --image-size 32", &out), 0);  // no --batch
+  EXPECT_EQ(lines(out), 1u) << out;
+
+  EXPECT_NE(run_cli("bench train --model vit_tiny --patch 8 --image-size 32 --batch 0", &out), 0);
+  EXPECT_EQ(lines(out), 1u) << out;
+}
+
+TEST(BenchTrainCli, CudaWithoutCudaIsOneLineAndNonZero) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "CUDA is available here";
+  std::string out;
+  EXPECT_NE(run_cli("bench train --model vit_tiny --patch 8 --image-size 32 --batch 4 --device cuda", &out), 0);
+  EXPECT_EQ(lines(out), 1u) << out;
+  EXPECT_NE(out.find("CUDA is not available"), std::string::npos) << out;
+}
