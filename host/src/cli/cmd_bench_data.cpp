@@ -180,6 +180,7 @@ int cmd_bench_data(const Argv& argv) {
             << " after " << warmup << " warm-up batch(es)" << std::endl;
 
   Measure cpp;
+  std::int64_t skipped = 0;
   {
     Loader loader(dataset, masker, lo, 0);
     for (std::int64_t i = 0; i < warmup; ++i) (void)loader.next();
@@ -193,9 +194,11 @@ int cmd_bench_data(const Argv& argv) {
       elapsed = std::chrono::duration<double>(clock::now() - t0).count();
     }
     cpp.seconds = elapsed;
+    skipped = loader.skip_stats().skipped;
   }  // the loader's workers stop here, before the baseline starts
   std::cout << "C++ loader     : " << fmt(cpp.images_per_s(), 5) << " images/s (" << cpp.images << " images, "
-            << cpp.batches << " batches in " << fmt(cpp.seconds) << " s)" << std::endl;
+            << cpp.batches << " batches in " << fmt(cpp.seconds) << " s; " << skipped
+            << " unreadable images replaced)" << std::endl;
 
   if (baseline.empty()) return 0;
   if (folder.empty()) {
