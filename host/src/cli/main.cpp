@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     if (cmd == "train") return cmd_train(rest);
     if (cmd == "bench" && !rest.empty() && rest[0] == "train") return cmd_bench_train(Argv(rest.begin() + 1, rest.end()));
     if (cmd == "bench" && !rest.empty() && rest[0] == "data") return cmd_bench_data(Argv(rest.begin() + 1, rest.end()));
+    if (cmd == "bench") throw UsageError("expected `ijepa bench train ...` or `ijepa bench data ...`");
     std::cerr << "ijepa: unknown command '" << cmd << "'\n";
     usage(std::cerr);
     return 2;
