@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build_config.hpp"
+#include "cli/bench_util.hpp"
 #include "cli/commands.hpp"
 #include "data/dataset.hpp"
 #include "data/loader.hpp"
@@ -32,42 +33,6 @@ namespace ijepa::host::cli {
 
 namespace {
 
-std::string fmt(double v, int prec = 4) {
-  std::ostringstream os;
-  os.precision(prec);
-  os << v;
-  return os.str();
-}
-
-std::int64_t at_least(const Args& args, const std::string& name, long long fallback, long long min_value) {
-  const long long v = args.get_int(name, fallback);
-  if (v < min_value) throw UsageError(name + ": must be >= " + std::to_string(min_value) + ", got " + std::to_string(v));
-  return v;
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::pair<int, std::string> run_capture(const std::string& cmd) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int rc = ::pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
-}
-
-std::string last_line(const std::string& s) {
-  std::string t = s;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  const auto nl = t.rfind('\n');
-  return nl == std::string::npos ? t : t.substr(nl + 1);
-}
 
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
@@ -104,14 +69,14 @@ int cmd_bench_data(const Argv& argv) {
   const std::string root = args.get("--root").value_or("");
   (void)args.require("--image-size");
   (void)args.require("--workers");
-  const std::int64_t image_size = at_least(args, "--image-size", 0, 1);
-  const std::int64_t workers = at_least(args, "--workers", 0, 1);
-  const std::int64_t batch = at_least(args, "--batch", 64, 1);
-  const std::int64_t warmup = at_least(args, "--warmup", 2, 0);
-  const std::int64_t fixed_batches = at_least(args, "--batches", 0, 0);  // 0: time --seconds instead
-  const std::int64_t seed = at_least(args, "--seed", 0, 0);
+  const std::int64_t image_size = int_at_least(args, "--image-size", 0, 1);
+  const std::int64_t workers = int_at_least(args, "--workers", 0, 1);
+  const std::int64_t batch = int_at_least(args, "--batch", 64, 1);
+  const std::int64_t warmup = int_at_least(args, "--warmup", 2, 0);
+  const std::int64_t fixed_batches = int_at_least(args, "--batches", 0, 0);  // 0: time --seconds instead
+  const std::int64_t seed = int_at_least(args, "--seed", 0, 0);
   const bool masks = args.flag("--masks");
-  const std::int64_t patch = at_least(args, "--patch", 16, 1);
+  const std::int64_t patch = int_at_least(args, "--patch", 16, 1);
   if (args.get("--patch") && !masks) throw UsageError("--patch only applies with --masks");
   double seconds = 10.0;
   if (auto s = args.get("--seconds")) {

@@ -24,6 +24,7 @@
 #include "bench/flops.hpp"
 #include "bench/matmul_rate.hpp"
 #include "build_config.hpp"
+#include "cli/bench_util.hpp"
 #include "cli/commands.hpp"
 #include "config/experiment.hpp"
 #include "data/dataset.hpp"
@@ -52,13 +53,6 @@ constexpr const char* kUsage =
 // write gigabytes to the temp directory, and the timing does not depend on the values.
 constexpr std::int64_t kMaxSharedParams = 120'000'000;
 
-std::string fmt(double v, int prec = 4) {
-  std::ostringstream os;
-  os.precision(prec);
-  os << v;
-  return os.str();
-}
-
 std::string mib(double bytes) { return fmt(bytes / (1024.0 * 1024.0), 5) + " MiB"; }
 
 double median(std::vector<double> v) {
@@ -66,18 +60,6 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t m = v.size() / 2;
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-
-std::int64_t positive(const Args& args, const std::string& name, long long fallback, long long min_value) {
-  const long long v = args.get_int(name, fallback);
-  if (v < min_value) throw UsageError(name + ": must be >= " + std::to_string(min_value) + ", got " + std::to_string(v));
-  return v;
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 // Peak resident set of this process in bytes (getrusage ru_maxrss, KiB on Linux).
@@ -155,24 +137,6 @@ struct TempDir {
   }
 };
 
-// Runs a shell command, returns (exit status, combined output).
-std::pair<int, std::string> run_capture(const std::string& cmd) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int rc = ::pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
-}
-
-std::string last_line(const std::string& s) {
-  std::string t = s;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  const auto nl = t.rfind('\n');
-  return nl == std::string::npos ? t : t.substr(nl + 1);
-}
 
 }  // namespace
 
@@ -196,20 +160,20 @@ int cmd_bench_train(const Argv& argv) {
     for (const auto& p : bench::bench_presets()) valid += std::string(valid.empty() ? "" : ", ") + p.name;
     throw UsageError("--model: unknown model '" + model_name + "' (valid: " + valid + ")");
   }
-  const std::int64_t patch = positive(args, "--patch", 0, 1);
-  const std::int64_t image_size = positive(args, "--image-size", 0, 1);
+  const std::int64_t patch = int_at_least(args, "--patch", 0, 1);
+  const std::int64_t image_size = int_at_least(args, "--image-size", 0, 1);
   if (image_size % patch != 0) {
     throw UsageError("--patch " + std::to_string(patch) + " does not divide --image-size " + std::to_string(image_size));
   }
-  const std::int64_t batch = positive(args, "--batch", 0, 1);
-  const std::int64_t steps = positive(args, "--steps", 10, 1);
-  const std::int64_t warmup = positive(args, "--warmup", 3, 0);
+  const std::int64_t batch = int_at_least(args, "--batch", 0, 1);
+  const std::int64_t steps = int_at_least(args, "--steps", 10, 1);
+  const std::int64_t warmup = int_at_least(args, "--warmup", 3, 0);
   const bool pred_depth_default = !args.get("--pred-depth");
   const bool pred_dim_default = !args.get("--pred-dim");
-  const std::int64_t pred_depth = positive(args, "--pred-depth", bench::default_pred_depth(model_name), 1);
-  const std::int64_t pred_dim = positive(args, "--pred-dim", bench::default_pred_dim(model_name), 4);
-  const std::int64_t threads_arg = positive(args, "--threads", 0, 0);
-  const std::int64_t seed = positive(args, "--seed", 0, 0);
+  const std::int64_t pred_depth = int_at_least(args, "--pred-depth", bench::default_pred_depth(model_name), 1);
+  const std::int64_t pred_dim = int_at_least(args, "--pred-dim", bench::default_pred_dim(model_name), 4);
+  const std::int64_t threads_arg = int_at_least(args, "--threads", 0, 0);
+  const std::int64_t seed = int_at_least(args, "--seed", 0, 0);
   const std::string device_str = args.get("--device").value_or("cpu");
   if (device_str != "cpu" && device_str.rfind("cuda", 0) != 0) {
     throw UsageError("--device: expected cpu or cuda (cuda:N), got '" + device_str + "'");
