@@ -90,30 +90,29 @@ Loader::~Loader() {
   for (auto& t : threads_) t.join();
 }
 
-std::vector<std::int64_t> Loader::shard(std::int64_t epoch) const {
-  std::shared_ptr<std::vector<std::int64_t>> perm;
+std::shared_ptr<const std::vector<std::int64_t>> Loader::shard_ref(std::int64_t epoch) const {
   {
     std::lock_guard<std::mutex> lock(perm_mu_);
-    auto it = perm_cache_.find(epoch);
-    if (it != perm_cache_.end()) perm = it->second;
+    auto it = shard_cache_.find(epoch);
+    if (it != shard_cache_.end()) return it->second;
   }
-  if (!perm) {
-    perm = std::make_shared<std::vector<std::int64_t>>(static_cast<std::size_t>(n_));
-    std::iota(perm->begin(), perm->end(), 0);
-    SampleRng rng(mix_seed(opts_.seed, static_cast<std::uint64_t>(epoch), 0x5u));
-    for (std::int64_t i = n_ - 1; i > 0; --i) std::swap((*perm)[i], (*perm)[rng.integer(0, i)]);  // Fisher-Yates
-    std::lock_guard<std::mutex> lock(perm_mu_);
-    perm_cache_[epoch] = perm;
-    while (perm_cache_.size() > 3) perm_cache_.erase(perm_cache_.begin());
-  }
+  std::vector<std::int64_t> perm(static_cast<std::size_t>(n_));
+  std::iota(perm.begin(), perm.end(), 0);
+  SampleRng rng(mix_seed(opts_.seed, static_cast<std::uint64_t>(epoch), 0x5u));
+  for (std::int64_t i = n_ - 1; i > 0; --i) std::swap(perm[i], perm[rng.integer(0, i)]);  // Fisher-Yates
   // rank's shard: every world-th index (DistributedSampler order); without drop_last the permutation is padded
   // with its own start to a multiple of world.
   const std::int64_t total = opts_.drop_last ? n_ : (n_ + opts_.world - 1) / opts_.world * opts_.world;
-  std::vector<std::int64_t> out;
-  out.reserve(static_cast<std::size_t>(total / opts_.world + 1));
-  for (std::int64_t i = opts_.rank; i < total; i += opts_.world) out.push_back((*perm)[static_cast<std::size_t>(i % n_)]);
-  return out;
+  auto out = std::make_shared<std::vector<std::int64_t>>();
+  out->reserve(static_cast<std::size_t>(total / opts_.world + 1));
+  for (std::int64_t i = opts_.rank; i < total; i += opts_.world) out->push_back(perm[static_cast<std::size_t>(i % n_)]);
+  std::lock_guard<std::mutex> lock(perm_mu_);
+  auto inserted = shard_cache_.emplace(epoch, std::move(out)).first->second;  // another worker may have won
+  while (shard_cache_.size() > 3) shard_cache_.erase(shard_cache_.begin());
+  return inserted;
 }
+
+std::vector<std::int64_t> Loader::shard(std::int64_t epoch) const { return *shard_ref(epoch); }
 
 SkipStats Loader::skip_stats() const {
   std::lock_guard<std::mutex> lock(skip_mu_);
@@ -181,7 +180,8 @@ Batch Loader::make_batch(std::int64_t step) const {
   b.step = step;
   b.epoch = step / ipe_;
   const std::int64_t pos = step % ipe_;
-  const std::vector<std::int64_t> idx = shard(b.epoch);
+  const auto shard_indices = shard_ref(b.epoch);  // computed once per epoch, shared by the workers
+  const std::vector<std::int64_t>& idx = *shard_indices;
   const std::int64_t S = opts_.image_size;
   const std::int64_t B = std::min(opts_.batch_size, static_cast<std::int64_t>(idx.size()) - pos * opts_.batch_size);
   auto opts = at::TensorOptions().dtype(at::kFloat);

@@ -69,6 +69,8 @@ class Loader {
   Batch make_batch(std::int64_t step) const;
   // shard(epoch) -> this rank's dataset indices for the epoch, in order (batch p holds positions p*B ... p*B+B-1).
   std::vector<std::int64_t> shard(std::int64_t epoch) const;
+  // The same, cached per epoch and shared (the batch path uses it: no copy of the shard per batch).
+  std::shared_ptr<const std::vector<std::int64_t>> shard_ref(std::int64_t epoch) const;
   // [thread-safe] Failed images so far; skipped_in_epoch(e): slots replaced in the batches of epoch e made so far.
   SkipStats skip_stats() const;
   std::int64_t skipped_in_epoch(std::int64_t epoch) const;
@@ -94,7 +96,7 @@ class Loader {
   bool stop_ = false;
   std::vector<std::thread> threads_;
   mutable std::mutex perm_mu_;
-  mutable std::map<std::int64_t, std::shared_ptr<std::vector<std::int64_t>>> perm_cache_;
+  mutable std::map<std::int64_t, std::shared_ptr<const std::vector<std::int64_t>>> shard_cache_;  // last 3 epochs
 
   std::shared_ptr<BatchBufferPool> images_pool_;  // reused image buffers of full batches
   mutable std::atomic<std::int64_t> skipped_{0};
