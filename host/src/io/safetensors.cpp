@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -15,6 +16,7 @@ namespace ijepa::host {
 namespace {
 
 constexpr std::uint64_t kMaxHeader = 100ull << 20;
+constexpr std::uint64_t kMaxElements = std::uint64_t(1) << 62;  // bound on numel and on numel * itemsize
 
 struct DtypeInfo {
   const char* name;
@@ -52,11 +54,20 @@ TensorMap parse_safetensors(const std::string& bytes, const std::string& origin,
   const std::string header_text = bytes.substr(8, n);
   if (header_text.empty() || header_text[0] != '{') throw fail("header is not a JSON object");
   nlohmann::json header;
+  std::set<std::string> keys;
+  std::string duplicate;
   try {
-    header = nlohmann::json::parse(header_text);
+    // nlohmann keeps the last of duplicate keys silently; the format has none (a callback sees every key).
+    header = nlohmann::json::parse(header_text, [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& v) {
+      if (depth == 1 && ev == nlohmann::json::parse_event_t::key && !keys.insert(v.get<std::string>()).second &&
+          duplicate.empty())
+        duplicate = v.get<std::string>();
+      return true;
+    });
   } catch (const std::exception& e) {
     throw fail(std::string("malformed header JSON: ") + e.what());
   }
+  if (!duplicate.empty()) throw fail("duplicate key '" + duplicate + "' in the header");
   if (!header.is_object()) throw fail("header is not a JSON object");
   const std::uint64_t buffer_size = bytes.size() - 8 - n;
   const char* buffer = bytes.data() + 8 + n;
@@ -70,11 +81,9 @@ TensorMap parse_safetensors(const std::string& bytes, const std::string& origin,
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it->is_object()) throw fail("__metadata__ is not an object");
-      if (metadata != nullptr) {
-        for (auto m = it->begin(); m != it->end(); ++m) {
-          if (!m->is_string()) throw fail("__metadata__." + m.key() + " is not a string");
-          (*metadata)[m.key()] = m->get<std::string>();
-        }
+      for (auto m = it->begin(); m != it->end(); ++m) {
+        if (!m->is_string()) throw fail("__metadata__." + m.key() + " is not a string");
+        if (metadata != nullptr) (*metadata)[m.key()] = m->get<std::string>();
       }
       continue;
     }
@@ -91,10 +100,11 @@ TensorMap parse_safetensors(const std::string& bytes, const std::string& origin,
     for (const auto& s : e["shape"]) {
       if (!s.is_number_unsigned()) throw fail("tensor '" + name + "': bad shape " + e["shape"].dump());
       const auto v = s.get<std::uint64_t>();
-      if (v != 0 && numel > (std::uint64_t(1) << 62) / v) throw fail("tensor '" + name + "': shape overflows");
+      if (v > kMaxElements || (v != 0 && numel > kMaxElements / v)) throw fail("tensor '" + name + "': shape overflows");
       numel *= v;
       shape.push_back(static_cast<std::int64_t>(v));
     }
+    if (numel > kMaxElements / dt->size) throw fail("tensor '" + name + "': shape overflows");
     const auto& off = e["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       throw fail("tensor '" + name + "': bad data_offsets " + off.dump());
