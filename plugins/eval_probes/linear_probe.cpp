@@ -1,0 +1,182 @@
+#include "linear_probe.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+#include <ATen/ATen.h>
+#include <torch/optim/lbfgs.h>
+
+#include "ijepa/sdk/config.hpp"
+#include "probe_common.hpp"
+
+namespace ijepa::plugins::eval_probes {
+
+namespace {
+constexpr std::uint64_t kHoldoutSalt = 0x686f6c646f7574ULL;  // "holdout"
+constexpr std::int64_t kScoreChunk = 8192;                   // test rows scored at a time
+}  // namespace
+
+nlohmann::json LinearProbeOptions::defaults() {
+  return {{"batchnorm", false}, {"l2_grid", {1e-6, 1e-5, 1e-4, 1e-3, 1e-2}}, {"holdout", 0.1}, {"max_iter", 100}};
+}
+
+nlohmann::json LinearProbeOptions::doc() {
+  return {{"batchnorm",
+           "BatchNorm1d without affine in eval mode before the head: standardise each feature dimension with the "
+           "training rows' mean and (population) std, eps 1e-5"},
+          {"l2_grid",
+           "candidate L2 penalties lambda (each >= 0); objective mean cross-entropy + (lambda/2)*||W||^2 (bias not "
+           "penalised)"},
+          {"holdout",
+           "fraction of the training rows held out (stratified per class, seeded by the eval seed; a class with n >= 2 "
+           "rows holds out clamp(round(holdout*n), 1, n-1)) to choose lambda by held-out top-1, ties to the larger "
+           "lambda; then "
+           "refit on all training rows; in [0, 0.5]; 0 needs a single-value l2_grid; when nothing can be held out, "
+           "lambda = 1e-4 (or the only l2_grid value)"},
+          {"max_iter",
+           "full-batch L-BFGS iterations per fit (strong Wolfe line search, history 10, float32, zero init); >= 1"}};
+}
+
+LinearProbeOptions LinearProbeOptions::from_json(const nlohmann::json& cfg) {
+  LinearProbeOptions o;
+  o.batchnorm = sdk::get<bool>(cfg, "batchnorm");
+  o.l2_grid = get_number_list(cfg, "l2_grid");
+  for (double l2 : o.l2_grid)
+    if (l2 < 0.0) throw std::invalid_argument("key 'l2_grid': lambda = " + number_text(l2) + " is negative");
+  o.holdout = sdk::get<double>(cfg, "holdout");
+  if (!(o.holdout >= 0.0 && o.holdout <= 0.5))
+    throw std::invalid_argument("key 'holdout': must lie in [0, 0.5], got " + number_text(o.holdout));
+  if (o.holdout == 0.0 && o.l2_grid.size() > 1)
+    throw std::invalid_argument("key 'holdout': 0 leaves no rows to choose among " + std::to_string(o.l2_grid.size()) +
+                                " l2_grid values; give l2_grid a single value or a holdout in (0, 0.5]");
+  o.max_iter = get_int_at_least(cfg, "max_iter", 1);
+  return o;
+}
+
+at::Tensor LogisticModel::scores(const at::Tensor& x) const { return at::addmm(bias, x, weight); }
+
+LogisticModel fit_logistic(const at::Tensor& x, const at::Tensor& y, std::int64_t num_classes, double l2,
+                           std::int64_t max_iter) {
+  const std::int64_t n = x.size(0);
+  at::Tensor w = at::zeros({x.size(1), num_classes}, x.options());
+  at::Tensor b = at::zeros({num_classes}, x.options());
+  w.set_requires_grad(true);
+  b.set_requires_grad(true);
+  const at::Tensor y1 = y.unsqueeze(1);
+  const at::Tensor minus_one = at::full({n, 1}, -1.0, x.options());
+  torch::optim::LBFGS opt(
+      std::vector<at::Tensor>{w, b},
+      torch::optim::LBFGSOptions(1.0).max_iter(max_iter).history_size(10).line_search_fn("strong_wolfe"));
+  // Loss and analytic gradient: d/dlogits = (softmax - onehot) / n; dW = x^T g + lambda W; db = sum g.
+  auto closure = [&]() -> at::Tensor {
+    at::NoGradGuard no_grad;
+    const at::Tensor logits = at::addmm(b, x, w);
+    const at::Tensor lse = logits.logsumexp(1, /*keepdim=*/true);
+    const at::Tensor nll = (lse - logits.gather(1, y1)).mean();
+    const at::Tensor loss = nll + (0.5 * l2) * w.square().sum();
+    at::Tensor g = (logits - lse).exp_();
+    g.scatter_add_(1, y1, minus_one).div_(static_cast<double>(n));
+    w.mutable_grad() = at::addmm(w, x.t(), g, /*beta=*/l2, /*alpha=*/1.0);
+    b.mutable_grad() = g.sum(0);
+    return loss;
+  };
+  opt.step(closure);
+  return {w.detach(), b.detach()};
+}
+
+Standardizer Standardizer::fit(const at::Tensor& x, double eps) {
+  auto [var, mean] = at::var_mean(x, /*dim=*/{0}, /*unbiased=*/false, /*keepdim=*/false);
+  return {mean, (var + eps).rsqrt()};
+}
+
+at::Tensor Standardizer::apply(const at::Tensor& x) const { return (x - mean) * inv_std; }
+
+HoldoutSplit stratified_holdout(const at::Tensor& labels, std::int64_t num_classes, double fraction,
+                                std::uint64_t seed) {
+  auto rows = rows_by_class(labels, num_classes);
+  std::mt19937_64 rng = make_rng(seed, kHoldoutSalt);
+  std::vector<std::int64_t> fit, held;
+  for (auto& r : rows) {
+    const auto n = static_cast<std::int64_t>(r.size());
+    shuffle(r, rng);  // every class draws, whatever it holds out: classes do not shift each other's choice
+    std::int64_t h = 0;
+    if (fraction > 0.0 && n >= 2)
+      h = std::clamp<std::int64_t>(std::llround(fraction * static_cast<double>(n)), 1, n - 1);
+    held.insert(held.end(), r.begin(), r.begin() + h);
+    fit.insert(fit.end(), r.begin() + h, r.end());
+  }
+  std::sort(fit.begin(), fit.end());
+  std::sort(held.begin(), held.end());
+  return {to_index_tensor(fit), to_index_tensor(held)};
+}
+
+std::size_t select_l2(const std::vector<double>& grid, const std::vector<std::int64_t>& held_correct) {
+  if (grid.empty() || grid.size() != held_correct.size())
+    throw std::invalid_argument("select_l2: grid and held-out counts must be non-empty and of equal size");
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < grid.size(); ++i)
+    if (held_correct[i] > held_correct[best] || (held_correct[i] == held_correct[best] && grid[i] > grid[best]))
+      best = i;
+  return best;
+}
+
+ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_y, const at::Tensor& test_x,
+                             const at::Tensor& test_y, std::int64_t num_classes, const LinearProbeOptions& o,
+                             std::uint64_t seed) {
+  at::Tensor xtr = train_x;
+  at::Tensor xte = test_x;
+  if (o.batchnorm) {
+    const Standardizer bn = Standardizer::fit(train_x);
+    xtr = bn.apply(train_x);
+    xte = bn.apply(test_x);
+  }
+  ProbeResult r;
+  r.train_n = xtr.size(0);
+  r.test_n = xte.size(0);
+  r.l2 = o.l2_grid.size() == 1 ? o.l2_grid.front() : kFallbackL2;
+
+  const HoldoutSplit split = stratified_holdout(train_y, num_classes, o.holdout, seed);
+  if (split.held.numel() > 0) {
+    const at::Tensor xf = xtr.index_select(0, split.fit), yf = train_y.index_select(0, split.fit);
+    const at::Tensor xh = xtr.index_select(0, split.held), yh = train_y.index_select(0, split.held);
+    std::vector<std::int64_t> correct;
+    for (double l2 : o.l2_grid) {
+      const LogisticModel m = fit_logistic(xf, yf, num_classes, l2, o.max_iter);
+      correct.push_back(count_topk_correct(m.scores(xh), yh, 1));
+    }
+    const std::size_t best = select_l2(o.l2_grid, correct);
+    r.l2 = o.l2_grid[best];
+    r.holdout_top1 = percent(correct[best], xh.size(0));
+    r.has_holdout = true;
+  }
+
+  const LogisticModel m = fit_logistic(xtr, train_y, num_classes, r.l2, o.max_iter);
+  std::int64_t c1 = 0, c5 = 0;
+  r.has_top5 = reports_top5(num_classes);
+  for (std::int64_t s = 0; s < r.test_n; s += kScoreChunk) {
+    const std::int64_t e = std::min(r.test_n, s + kScoreChunk);
+    const at::Tensor sc = m.scores(xte.slice(0, s, e));
+    const at::Tensor yc = test_y.slice(0, s, e);
+    c1 += count_topk_correct(sc, yc, 1);
+    if (r.has_top5) c5 += count_topk_correct(sc, yc, 5);
+  }
+  r.top1 = percent(c1, r.test_n);
+  r.top5 = percent(c5, r.test_n);
+  return r;
+}
+
+sdk::Metrics LinearProbe::evaluate(const sdk::EvalInput& in) {
+  const CheckedInput c = check_input(in, "linear_probe", FeatureKind::pooled);
+  const ProbeResult r = run_linear_probe(c.train_x, c.train_y, c.test_x, c.test_y, c.num_classes, opts_, c.seed);
+  sdk::Metrics m{{"top1", r.top1},
+                 {"l2", r.l2},
+                 {"train_n", static_cast<double>(r.train_n)},
+                 {"test_n", static_cast<double>(r.test_n)}};
+  if (r.has_top5) m["top5"] = r.top5;
+  if (r.has_holdout) m["holdout_top1"] = r.holdout_top1;
+  return m;
+}
+
+}  // namespace ijepa::plugins::eval_probes

@@ -1,0 +1,96 @@
+#include "low_shot.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+
+#include "probe_common.hpp"
+
+namespace ijepa::plugins::eval_probes {
+
+namespace {
+constexpr std::uint64_t kSampleSalt = 0x6c6f7773686f74ULL;  // "lowshot"
+}  // namespace
+
+nlohmann::json LowShotOptions::defaults() {
+  nlohmann::json d = LinearProbeOptions::defaults();
+  d["fractions"] = {0.01, 0.1};
+  return d;
+}
+
+nlohmann::json LowShotOptions::doc() {
+  nlohmann::json d = LinearProbeOptions::doc();
+  d["fractions"] =
+      "label fractions, each in (0, 1]: per class max(1, round(fraction*count)) training rows are sampled (seeded "
+      "by the eval seed; a smaller fraction's sample is part of a larger one's) and a linear probe is trained on "
+      "them alone (batchnorm statistics and the held-out part for choosing lambda come from the sample; if nothing can "
+      "be held out, lambda = 1e-4 or the only l2_grid value) and scored on the whole test split; metrics top1_<p>pct, "
+      "top5_<p>pct, n_<p>pct, l2_<p>pct with p the percentage (0.01 -> 1pct, 0.005 -> 0.5pct)";
+  return d;
+}
+
+LowShotOptions LowShotOptions::from_json(const nlohmann::json& cfg) {
+  LowShotOptions o;
+  o.probe = LinearProbeOptions::from_json(cfg);
+  o.fractions = get_number_list(cfg, "fractions");
+  std::map<std::string, double> names;
+  for (double f : o.fractions) {
+    if (!(f > 0.0 && f <= 1.0))
+      throw std::invalid_argument("key 'fractions': " + number_text(f) + " is outside (0, 1]");
+    const std::string s = fraction_suffix(f);
+    if (s == "0pct")
+      throw std::invalid_argument("key 'fractions': " + number_text(f) +
+                                  " rounds to 0pct (metric names keep 2 decimals of the percentage; use >= 0.0001)");
+    auto [it, fresh] = names.emplace(s, f);
+    if (!fresh)
+      throw std::invalid_argument("key 'fractions': " + number_text(it->second) + " and " + number_text(f) +
+                                  " both name the metrics *_" + s);
+  }
+  return o;
+}
+
+at::Tensor sample_per_class(const at::Tensor& labels, std::int64_t num_classes, double fraction, std::uint64_t seed) {
+  auto rows = rows_by_class(labels, num_classes);
+  std::mt19937_64 rng = make_rng(seed, kSampleSalt);
+  std::vector<std::int64_t> picked;
+  for (auto& r : rows) {
+    const auto n = static_cast<std::int64_t>(r.size());
+    shuffle(r, rng);
+    if (n == 0) continue;
+    const std::int64_t m = std::clamp<std::int64_t>(std::llround(fraction * static_cast<double>(n)), 1, n);
+    picked.insert(picked.end(), r.begin(), r.begin() + m);
+  }
+  std::sort(picked.begin(), picked.end());
+  return to_index_tensor(picked);
+}
+
+std::string fraction_suffix(double fraction) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", fraction * 100.0);
+  std::string s(buf);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s + "pct";
+}
+
+sdk::Metrics LowShot::evaluate(const sdk::EvalInput& in) {
+  const CheckedInput c = check_input(in, "low_shot", FeatureKind::pooled);
+  sdk::Metrics m;
+  for (double f : opts_.fractions) {
+    const at::Tensor idx = sample_per_class(c.train_y, c.num_classes, f, c.seed);
+    const ProbeResult r = run_linear_probe(c.train_x.index_select(0, idx), c.train_y.index_select(0, idx), c.test_x,
+                                           c.test_y, c.num_classes, opts_.probe, c.seed);
+    const std::string s = fraction_suffix(f);
+    m["top1_" + s] = r.top1;
+    if (r.has_top5) m["top5_" + s] = r.top5;
+    m["n_" + s] = static_cast<double>(r.train_n);
+    m["l2_" + s] = r.l2;
+  }
+  return m;
+}
+
+}  // namespace ijepa::plugins::eval_probes
