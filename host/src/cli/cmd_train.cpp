@@ -70,6 +70,13 @@ int cmd_train(const Argv& argv) {
                           " --set components.masker.num_pred_masks=2 (any key; see ijepa describe KIND/TYPE)"
                     : "continue: ijepa train " + config_path.string() + " --out " + s.run_dir.string() + " --resume")
             << "\n";
+  if (!s.evals.empty()) {
+    std::vector<nlohmann::json> recs;
+    for (const auto& [where, rec] : s.evals) recs.push_back(rec);
+    std::cout << "  evaluation     frozen features at step " << recs.front().value("step", 0)
+              << ", top-1 % (eval.jsonl; the random-init encoder has the same architecture and seed)\n";
+    print_eval_table(std::cout, recs);
+  }
   return s.state == "completed" ? 0 : 130;
 }
 

@@ -1,7 +1,10 @@
 #pragma once
 // The `ijepa` subcommands. Each takes the arguments after its name and returns the process exit code.
+#include <ostream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/args.hpp"
 #include "plugins/plugin_loader.hpp"
@@ -17,6 +20,10 @@ int cmd_masks(const Argv& argv);
 int cmd_train(const Argv& argv);
 int cmd_bench_train(const Argv& argv);
 int cmd_bench_data(const Argv& argv);
+int cmd_eval(const Argv& argv);
+int cmd_embed(const Argv& argv);
+// The evaluation table (evaluator, features, metric, trained, random init, gain) of eval.jsonl-style records.
+void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& records);
 
 // Shared options of every command that loads plugins.
 inline const std::set<std::string> kPluginOptions{"--plugin-dir"};

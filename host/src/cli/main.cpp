@@ -18,6 +18,10 @@ void usage(std::ostream& os) {
         "  masks --masker TYPE --image-size N --patch-size P --batch B --steps S --seed X [--set k=v]... [--out F]\n"
         "                                    sample masks for batches 0..S-1: statistics, and JSON to F\n"
         "  train CONFIG.json [--set a.b=v]... [--out DIR] [--resume]   pretrain (or resume) one run\n"
+        "  eval RUN_DIR|CHECKPOINT --evaluator TYPE [--set k=v]... [--data SOURCE|DIR] [--encoder target|context]\n"
+        "                                    frozen-feature probes, with a random-init baseline; table + JSON\n"
+        "  embed --checkpoint F --data SOURCE|DIR --out F.safetensors [--pooled|--last4|--tokens] [--encoder target|context]\n"
+        "                                    extract features (and labels) for downstream use\n"
         "  bench train --model M --patch P --image-size N --batch B [--steps S] [--baseline python]   time training steps\n"
         "  bench data --source S [--root PATH] --image-size N --workers W [--seconds S] [--batch B] [--masks] [--baseline torchvision]   loader images/s\n"
         "common options: --plugin-dir DIR (repeatable), --allow-insecure-plugins; env IJEPA_PLUGIN_PATH\n";
@@ -44,6 +48,8 @@ int main(int argc, char** argv) {
     if (cmd == "describe") return cmd_describe(rest);
     if (cmd == "masks") return cmd_masks(rest);
     if (cmd == "train") return cmd_train(rest);
+    if (cmd == "eval") return cmd_eval(rest);
+    if (cmd == "embed") return cmd_embed(rest);
     if (cmd == "bench" && !rest.empty() && rest[0] == "train") return cmd_bench_train(Argv(rest.begin() + 1, rest.end()));
     if (cmd == "bench" && !rest.empty() && rest[0] == "data") return cmd_bench_data(Argv(rest.begin() + 1, rest.end()));
     if (cmd == "bench") throw UsageError("expected `ijepa bench train ...` or `ijepa bench data ...`");

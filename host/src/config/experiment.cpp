@@ -4,6 +4,7 @@
 
 #include "config/json_file.hpp"
 #include "data/dataset.hpp"
+#include "eval/evaluation.hpp"
 #include "io/sha256.hpp"
 
 namespace fs = std::filesystem;
@@ -160,8 +161,13 @@ nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) 
   }
   if (!comps["evaluators"].is_array()) throw ConfigError("components.evaluators: expected a list");
   for (std::size_t i = 0; i < comps["evaluators"].size(); ++i) {
-    comps["evaluators"][i] = registry.resolve(Kind::evaluator, comps["evaluators"][i],
-                                              "components.evaluators." + std::to_string(i));
+    // Host keys (schedule, features, limits) are the host's; the rest is checked against the plugin's defaults.
+    const std::string where = "components.evaluators." + std::to_string(i);
+    auto [host_keys, plugin_cfg] = split_evaluator_entry(comps["evaluators"][i], where);
+    nlohmann::json entry = registry.resolve(Kind::evaluator, plugin_cfg, where);
+    for (auto it = host_keys.begin(); it != host_keys.end(); ++it) entry[it.key()] = it.value();
+    parse_evaluator(entry, where);  // validates the host keys' values
+    comps["evaluators"][i] = entry;
   }
   return out;
 }

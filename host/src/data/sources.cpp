@@ -23,8 +23,10 @@ class Synthetic final : public Dataset {
   }
   Image get(std::int64_t index) const override {
     SampleRng rng(mix_seed(seed_, static_cast<std::uint64_t>(index), 0x5e7u));
-    const std::int64_t label = index % classes_;
-    const double angle = M_PI * static_cast<double>(label) / static_cast<double>(classes_);
+    // classes_ == 0: unlabelled images (label -1) drawn from four patterns.
+    const std::int64_t patterns = classes_ > 0 ? classes_ : 4;
+    const std::int64_t label = index % patterns;
+    const double angle = M_PI * static_cast<double>(label) / static_cast<double>(patterns);
     const double freq = 2.0 + static_cast<double>(label % 3);
     const double phase = rng.uniform(0.0, 2.0 * M_PI);
     const double c[3] = {0.5 + 0.4 * std::cos(angle), 0.5 + 0.4 * std::sin(2 * angle), 0.5 - 0.3 * std::cos(3 * angle)};
@@ -41,7 +43,7 @@ class Synthetic final : public Dataset {
         }
       }
     }
-    return Image{img, label};
+    return Image{img, classes_ > 0 ? label : -1};
   }
 
  private:
@@ -99,7 +101,7 @@ nlohmann::json data_doc() {
           {"min_image_size", "image_folder, cifar10_jpeg, imagenette: images with a side shorter than this are "
                              "skipped like undecodable files (0 = keep all)"},
           {"synthetic_count", "images in the synthetic source"},
-          {"synthetic_classes", "classes in the synthetic source"}};
+          {"synthetic_classes", "classes in the synthetic source (0 = unlabelled images)"}};
 }
 
 std::shared_ptr<Dataset> open_dataset(const nlohmann::json& cfg, const std::string& split) {
@@ -133,7 +135,8 @@ std::shared_ptr<Dataset> open_dataset(const nlohmann::json& cfg, const std::stri
     const auto n = cfg.at("synthetic_count").get<std::int64_t>();
     const auto size = cfg.at("image_size").get<std::int64_t>();
     const auto classes = cfg.at("synthetic_classes").get<std::int64_t>();
-    if (n <= 0 || classes <= 0) throw DataError("data.synthetic_count and data.synthetic_classes must be > 0");
+    if (n <= 0) throw DataError("data.synthetic_count: must be > 0, got " + std::to_string(n));
+    if (classes < 0) throw DataError("data.synthetic_classes: must be >= 0 (0 = unlabelled), got " + std::to_string(classes));
     ds = open_synthetic(train ? n : std::max<std::int64_t>(n / 4, classes), size, classes, train ? 1 : 2);
   } else {
     throw DataError("data.source: unknown source '" + source +

@@ -21,6 +21,7 @@
 #include "build_config.hpp"
 #include "config/experiment.hpp"
 #include "config/json_file.hpp"
+#include "eval/evaluation.hpp"
 #include "ijepa/sdk/version.hpp"
 #include "log/logging.hpp"
 #include "plugins/abi_check.hpp"
@@ -406,10 +407,6 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   nlohmann::json resolved = resolved_in;
   const auto& train = resolved.at("train");
   validate_train(train);
-  if (!resolved.at("components").at("evaluators").empty()) {
-    throw ConfigError("components.evaluators: evaluation during training is not available in this version "
-                      "(remove the list; probes come with the evaluation milestone)");
-  }
   const fs::path out = opts.out;
   std::error_code ec;
 
@@ -459,6 +456,20 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   }
   auto dataset = open_dataset(resolved.at("data"), "train");
   JepaModel model(resolved, host.registry());
+  // Evaluators: built (and their labelled splits opened) before the run directory exists, so bad input fails early.
+  std::vector<EvaluatorSpec> eval_specs;
+  const auto& eval_entries = resolved.at("components").at("evaluators");
+  for (std::size_t i = 0; i < eval_entries.size(); ++i) {
+    eval_specs.push_back(parse_evaluator(eval_entries[i], "components.evaluators." + std::to_string(i)));
+  }
+  std::unique_ptr<Evaluation> evaluation;
+  if (!eval_specs.empty()) {
+    sdk::BuildContext ectx = model.context();
+    ectx.encoder_dim = model.encoder()->embed_dim();
+    ectx.encoder_heads = model.encoder()->num_heads();
+    ectx.encoder_depth = model.encoder()->depth();
+    evaluation = std::make_unique<Evaluation>(resolved, eval_specs, host.registry(), ectx, model.device());
+  }
 
   DataLoaderOptions lo;
   const auto& data = resolved.at("data");
@@ -504,6 +515,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   RunDir run(out);
   if (opts.resume) {
     run.truncate_jsonl_after("metrics.jsonl", start_step);
+    run.truncate_jsonl_after("eval.jsonl", start_step);
     write_file_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");  // records changed max_steps etc.
     logging::info("resuming " + out.string() + " at step " + std::to_string(start_step));
   } else {
@@ -552,7 +564,8 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
     c.epoch = step_done / ipe;
     c.weights = model.weights();
     c.trainer = model.trainer_state();
-    c.metadata = {{"format", "ijepa-cpp"}, {"sdk", IJEPA_SDK_VERSION_STRING}, {"config_sha", config_sha}};
+    c.metadata = {{"format", "ijepa-cpp"}, {"sdk", IJEPA_SDK_VERSION_STRING}, {"config_sha", config_sha},
+                  {"config", resolved.dump()}, {"step", std::to_string(step_done)}};
     write_checkpoint(run.checkpoints(), c);
     if (epoch_copy) {
       char ename[32];
@@ -573,6 +586,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   auto t_log = t0;
   std::int64_t imgs_since_log = 0;
   double last_ips = 0.0;
+  double eval_seconds = 0.0;  // excluded from the training throughput
   std::int64_t step = start_step;
   try {
     for (; step < end_step; ++step) {
@@ -630,6 +644,45 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
       const bool epoch_end = done % ipe == 0;
       const bool keep = epoch_end && keep_epochs > 0 && (done / ipe) % keep_epochs == 0;
       if ((ckpt_every > 0 && done % ckpt_every == 0) || (ckpt_every == 0 && epoch_end) || keep) save(done, keep);
+      if (evaluation) {
+        std::vector<std::size_t> due;
+        for (std::size_t i = 0; i < eval_specs.size(); ++i) {
+          const EvaluatorSpec& es = eval_specs[i];
+          if ((es.every_steps > 0 && done % es.every_steps == 0) ||
+              (es.every_epochs > 0 && epoch_end && (done / ipe) % es.every_epochs == 0) ||
+              (es.at_end && done == end_step)) {
+            due.push_back(i);
+          }
+        }
+        if (!due.empty()) {
+          if (tty) std::cerr << "\n";
+          const auto te = std::chrono::steady_clock::now();
+          const std::vector<EvalResult> results = evaluation->run(
+              {{"target", model.target_encoder().ptr.get()}, {"context", model.encoder().ptr.get()}}, due);
+          for (const EvalResult& er : results) {
+            nlohmann::json rec = {{"step", done}, {"epoch", done / ipe}};
+            rec.update(er.to_json());
+            run.append_jsonl("eval.jsonl", rec);
+            summary.evals[er.where] = rec;
+            std::string line = "eval step " + std::to_string(done) + " " + er.evaluator + " (" + er.features + ", " +
+                               er.encoder + " encoder):";
+            for (const char* k : {"top1", "top1_1pct", "top1_10pct"}) {
+              if (auto it = er.trained.find(k); it != er.trained.end()) {
+                line += std::string(" ") + k + " " + fmt_double(it->second, 4);
+                if (auto jt = er.random_init.find(k); jt != er.random_init.end()) {
+                  line += " (random init " + fmt_double(jt->second, 4) + ")";
+                }
+              }
+            }
+            logging::info(line);
+            status["eval"][er.where] = er.trained;
+          }
+          const double es = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
+          eval_seconds += es;
+          t_log += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(es));
+          run.write_status(status);
+        }
+      }
     }
   } catch (const std::exception& e) {
     if (tty) std::cerr << "\n";
@@ -654,7 +707,10 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   summary.epochs = step / ipe;
   summary.final_loss = window.empty() ? 0.0 : window_sum / static_cast<double>(window.size());
   summary.seconds = secs;
-  summary.images_per_s = secs > 0 ? static_cast<double>((step - start_step) * lo.batch_size) / secs : 0.0;
+  summary.eval_seconds = eval_seconds;
+  const double train_secs = secs - eval_seconds;
+  summary.images_per_s =
+      train_secs > 0 ? static_cast<double>((step - start_step) * lo.batch_size) / train_secs : 0.0;
   summary.state = interrupted ? "interrupted" : "completed";
   status["state"] = summary.state;
   status["step"] = step;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -94,6 +95,8 @@ struct TrainSummary {
   double seconds = 0.0;
   double images_per_s = 0.0;
   std::string state;            // completed | interrupted
+  double eval_seconds = 0.0;    // time spent in evaluators (not counted in images_per_s)
+  std::map<std::string, nlohmann::json> evals;  // the last eval.jsonl record of each evaluator, by its config path
 };
 
 // Runs (or resumes) a training run into opts.out. Throws ConfigError / DataError / TrainingError with one line.

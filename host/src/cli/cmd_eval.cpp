@@ -1,0 +1,259 @@
+// `ijepa eval RUN_DIR|CHECKPOINT --evaluator TYPE ...` and `ijepa embed --checkpoint FILE --data ... --out F`.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "cli/bench_util.hpp"
+#include "cli/commands.hpp"
+#include "config/json_file.hpp"
+#include "data/dataset.hpp"
+#include "eval/evaluation.hpp"
+#include "log/logging.hpp"
+#include "util/cuda_info.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host::cli {
+
+namespace {
+
+bool is_source_name(const std::string& s) {
+  return s == "fashion_mnist" || s == "cifar10_jpeg" || s == "imagenette" || s == "synthetic" || s == "image_folder";
+}
+
+// --data VALUE -> --set assignments on the experiment's data section. A source name switches the source (its default
+// location); a directory is an image folder: with train/ and val/ (or test/) inside, those are the two splits,
+// otherwise (when `single_split_ok`) the directory itself serves every split.
+std::vector<std::string> data_sets(const std::string& value, bool single_split_ok) {
+  std::error_code ec;
+  if (fs::is_directory(value, ec)) {
+    const fs::path d = fs::absolute(value);
+    fs::path held;
+    for (const char* h : {"val", "test"}) {
+      if (fs::is_directory(d / h, ec)) {
+        held = d / h;
+        break;
+      }
+    }
+    if (fs::is_directory(d / "train", ec) && !held.empty()) {
+      return {"data.source=image_folder", "data.root=" + (d / "train").string(), "data.val_root=" + held.string(),
+              "data.file_list="};
+    }
+    if (!single_split_ok) {
+      throw UsageError("--data " + value + ": an evaluation needs labelled train/ and val/ (or test/) class folders inside");
+    }
+    return {"data.source=image_folder", "data.root=" + d.string(), "data.val_root=" + d.string(), "data.file_list="};
+  }
+  if (is_source_name(value)) return {"data.source=" + value, "data.root=", "data.file_list="};
+  throw UsageError("--data " + value +
+                   ": neither a directory nor a source (fashion_mnist, cifar10_jpeg, imagenette, synthetic)");
+}
+
+at::Device cli_device(const std::optional<std::string>& d) {
+  if (!d || *d == "cpu") return at::Device(at::kCPU);
+  if (d->rfind("cuda", 0) == 0) {
+    if (!util::cuda_available()) throw UsageError("--device " + *d + ": CUDA is not available on this machine");
+    return at::Device(*d);
+  }
+  throw UsageError("--device: expected cpu, cuda or cuda:N, got '" + *d + "'");
+}
+
+std::string pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.2f", v);
+  return b;
+}
+
+std::string signed_pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%+.2f", v);
+  return b;
+}
+
+}  // namespace
+
+void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& records) {
+  char line[256];
+  std::snprintf(line, sizeof(line), "  %-16s %-8s %-12s %9s %12s %8s\n", "evaluator", "features", "metric", "trained",
+                "random init", "gain");
+  os << line;
+  for (const auto& r : records) {
+    for (auto it = r.begin(); it != r.end(); ++it) {
+      if (it.key().rfind("top", 0) != 0 || !it->is_number()) continue;
+      const bool has_rand = r.contains("random_init") && r["random_init"].contains(it.key());
+      std::snprintf(line, sizeof(line), "  %-16s %-8s %-12s %9s %12s %8s\n",
+                    r.value("evaluator", "?").c_str(), r.value("features", "?").c_str(), it.key().c_str(),
+                    pct(it->get<double>()).c_str(),
+                    has_rand ? pct(r["random_init"][it.key()].get<double>()).c_str() : "-",
+                    has_rand ? signed_pct(it->get<double>() - r["random_init"][it.key()].get<double>()).c_str() : "-");
+      os << line;
+    }
+  }
+}
+
+int cmd_eval(const Argv& argv) {
+  std::set<std::string> valued = kPluginOptions;
+  valued.insert({"--evaluator", "--set", "--data", "--out", "--encoder", "--config", "--device", "--threads"});
+  std::set<std::string> flags = kPluginFlags;
+  flags.insert({"--no-random-init"});
+  Args args(argv, valued, flags);
+  const std::string usage =
+      "usage: ijepa eval RUN_DIR|CHECKPOINT --evaluator TYPE [--evaluator TYPE]... [--set key=value]... "
+      "[--data SOURCE|DIR] [--encoder target|context] [--config EXP.json] [--out FILE.json] [--device cpu|cuda] "
+      "[--no-random-init]";
+  if (args.positionals().size() != 1) throw UsageError(usage);
+  const std::vector<std::string> types = args.all("--evaluator");
+  if (types.empty()) throw UsageError("--evaluator TYPE is required (see `ijepa plugins`); " + usage);
+  if (auto t = args.get("--threads")) at::set_num_threads(static_cast<int>(int_at_least(args, "--threads", 0, 1)));
+  PluginHost host;
+  load_plugins(host, args);
+  // --set: data./train./components./seed go to the experiment, anything else to every evaluator entry.
+  std::vector<std::string> exp_sets, eval_sets;
+  for (const auto& s : args.all("--set")) {
+    const std::string key = s.substr(0, s.find('='));
+    if (s.find('=') == std::string::npos) throw UsageError("--set " + s + ": expected key=value");
+    const bool exp = key.rfind("data.", 0) == 0 || key.rfind("train.", 0) == 0 || key.rfind("components.", 0) == 0 ||
+                     key == "seed";
+    (exp ? exp_sets : eval_sets).push_back(s);
+  }
+  if (auto d = args.get("--data")) {
+    std::vector<std::string> ds = data_sets(*d, false);
+    exp_sets.insert(exp_sets.begin(), ds.begin(), ds.end());
+  }
+  const std::string which = args.get("--encoder").value_or("target");
+  const fs::path target = args.positionals()[0];
+  LoadedEncoder le = load_encoder(target, which, host.registry(), exp_sets, args.get("--config").value_or(""));
+  const at::Device device = cli_device(args.get("--device"));
+  le.encoder->to(device);
+
+  std::vector<EvaluatorSpec> specs;
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    const std::string where = "--evaluator " + types[i];
+    nlohmann::json entry = {{"type", types[i]}, {"encoder", which}};
+    if (args.flag("--no-random-init")) entry["random_init"] = false;
+    for (const auto& s : eval_sets) apply_override(entry, "+" + s, "--set");
+    auto [host_keys, plugin_cfg] = split_evaluator_entry(entry, where);
+    nlohmann::json resolved_entry = host.registry().resolve(Kind::evaluator, plugin_cfg, where);
+    for (auto it = host_keys.begin(); it != host_keys.end(); ++it) resolved_entry[it.key()] = it.value();
+    specs.push_back(parse_evaluator(resolved_entry, where));
+  }
+  sdk::BuildContext ctx = experiment_context(le.resolved);
+  ctx.encoder_dim = le.encoder->embed_dim();
+  ctx.encoder_heads = le.encoder->num_heads();
+  ctx.encoder_depth = le.encoder->depth();
+  Evaluation evaluation(le.resolved, specs, host.registry(), ctx, device);
+  std::vector<std::size_t> all(specs.size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  const std::vector<EvalResult> results = evaluation.run({{which, le.encoder.ptr.get()}}, all);
+
+  nlohmann::json doc = {{"weights", le.origin},
+                        {"step", le.step},
+                        {"encoder", which},
+                        {"data", le.resolved.at("data")},
+                        {"encoder_config", le.resolved.at("components").at("encoder")},
+                        {"results", nlohmann::json::array()}};
+  std::vector<nlohmann::json> recs;
+  for (const auto& r : results) {
+    recs.push_back(r.to_json());
+    doc["results"].push_back(recs.back());
+  }
+  fs::path out;
+  if (auto o = args.get("--out")) {
+    out = *o;
+  } else {
+    std::string name;
+    for (const auto& t : types) name += (name.empty() ? "" : "+") + t;
+    if (!le.run_dir.empty()) {
+      out = le.run_dir / "eval" / (name + "_step" + std::to_string(le.step) + ".json");
+    } else {
+      out = fs::path(name + "_" + fs::path(le.origin).stem().string() + ".eval.json");
+    }
+  }
+  if (!out.parent_path().empty()) fs::create_directories(out.parent_path());
+  write_file_atomic(out, doc.dump(2) + "\n");
+  std::cout << "== ijepa eval: " << le.origin << (le.step >= 0 ? " (step " + std::to_string(le.step) + ")" : "")
+            << ", " << which << " encoder ==\n";
+  print_eval_table(std::cout, recs);
+  std::cout << "  json           " << out.string() << "\n";
+  return 0;
+}
+
+int cmd_embed(const Argv& argv) {
+  std::set<std::string> valued = kPluginOptions;
+  valued.insert({"--checkpoint", "--data", "--out", "--encoder", "--split", "--limit", "--batch", "--set", "--config",
+                 "--transform", "--device", "--seed", "--threads"});
+  std::set<std::string> flags = kPluginFlags;
+  flags.insert({"--pooled", "--tokens", "--last4"});
+  Args args(argv, valued, flags);
+  const std::string usage =
+      "usage: ijepa embed --checkpoint FILE|RUN_DIR --data SOURCE|DIR --out FEATURES.safetensors "
+      "[--pooled|--last4|--tokens] [--encoder target|context] [--split train|test] [--limit N] [--batch B] "
+      "[--transform eval|none] [--set data.key=value]... [--config EXP.json] [--device cpu|cuda]";
+  if (!args.positionals().empty()) throw UsageError(usage);
+  const std::string ckpt = args.require("--checkpoint");
+  const std::string out = args.require("--out");
+  const int modes = static_cast<int>(args.flag("--pooled")) + static_cast<int>(args.flag("--tokens")) +
+                    static_cast<int>(args.flag("--last4"));
+  if (modes > 1) throw UsageError("choose one of --pooled, --last4, --tokens");
+  const FeatureKind kind = args.flag("--tokens") ? FeatureKind::tokens
+                           : args.flag("--last4") ? FeatureKind::last4
+                                                  : FeatureKind::last;
+  const std::string split = args.get("--split").value_or("train");
+  if (split != "train" && split != "test" && split != "val") throw UsageError("--split: expected train, test or val");
+  const std::string transform = args.get("--transform").value_or("eval");
+  if (transform != "eval" && transform != "none") throw UsageError("--transform: expected eval or none");
+  if (auto t = args.get("--threads")) at::set_num_threads(static_cast<int>(int_at_least(args, "--threads", 0, 1)));
+  std::vector<std::string> sets = args.all("--set");
+  for (const auto& s : sets) {
+    if (s.rfind("data.", 0) != 0 && s.rfind("components.encoder.", 0) != 0) {
+      throw UsageError("--set " + s + ": embed takes data.* and components.encoder.* keys");
+    }
+  }
+  if (auto d = args.get("--data")) {
+    std::vector<std::string> ds = data_sets(*d, true);
+    sets.insert(sets.begin(), ds.begin(), ds.end());
+  }
+  PluginHost host;
+  load_plugins(host, args);
+  const std::string which = args.get("--encoder").value_or("target");
+  LoadedEncoder le = load_encoder(ckpt, which, host.registry(), sets, args.get("--config").value_or(""));
+  const at::Device device = cli_device(args.get("--device"));
+  le.encoder->to(device);
+  auto data = open_dataset(le.resolved.at("data"), split == "train" ? "train" : "test");
+  ExtractOptions o;
+  o.kind = kind;
+  o.image_size = le.resolved.at("data").at("image_size").get<std::int64_t>();
+  o.batch_size = int_at_least(args, "--batch", 256, 1);
+  o.limit = int_at_least(args, "--limit", 0, 0);
+  o.seed = static_cast<std::uint64_t>(int_at_least(args, "--seed", 0, 0));
+  o.resize_crop = transform == "eval";
+  const auto t0 = std::chrono::steady_clock::now();
+  Features f = extract_features(*le.encoder, *data, o, device);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  nlohmann::json classes = data->class_names();
+  const StringMap meta = {{"format", "ijepa-features"},
+                          {"weights", le.origin},
+                          {"encoder", which},
+                          {"features", feature_kind_name(kind)},
+                          {"data", data->describe()},
+                          {"split", split},
+                          {"transform", transform},
+                          {"image_size", std::to_string(o.image_size)},
+                          {"class_names", classes.dump()},
+                          {"encoder_config", le.resolved.at("components").at("encoder").dump()}};
+  write_safetensors(out, {{"features", f.features}, {"labels", f.labels}, {"indices", f.indices}}, meta);
+  std::ostringstream shape;
+  for (std::int64_t d = 0; d < f.features.dim(); ++d) shape << (d ? " x " : "") << f.features.size(d);
+  std::cout << "== ijepa embed: " << f.features.size(0) << " images of " << data->describe() << " ==\n"
+            << "  weights        " << le.origin << " (" << which << " encoder)\n"
+            << "  features       " << feature_kind_name(kind) << ", float32 [" << shape.str() << "]\n"
+            << "  time           " << fmt(secs) << " s, " << fmt(static_cast<double>(f.features.size(0)) / secs)
+            << " images/s\n"
+            << "  out            " << out << "  (tensors features, labels, indices)\n";
+  return 0;
+}
+
+}  // namespace ijepa::host::cli

@@ -1,0 +1,352 @@
+#include "eval/evaluation.hpp"
+
+#include <chrono>
+#include <set>
+
+#include <ATen/ATen.h>
+
+#include "config/experiment.hpp"
+#include "config/json_file.hpp"
+#include "io/checkpoint.hpp"
+#include "log/logging.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host {
+
+nlohmann::json evaluator_host_defaults() {
+  return {{"every_steps", 0},   {"every_epochs", 0}, {"at_end", true},     {"features", "last"},
+          {"encoder", "target"}, {"train_limit", 0}, {"test_limit", 0},   {"batch_size", 256},
+          {"random_init", true}, {"transform", "eval"}};
+}
+
+nlohmann::json evaluator_host_doc() {
+  return {{"every_steps", "during training: evaluate every N steps (0 = never by steps)"},
+          {"every_epochs", "during training: evaluate after every N-th epoch (0 = never by epochs)"},
+          {"at_end", "during training: evaluate when the run ends"},
+          {"features", "frozen features: last (mean of the final normed tokens, the paper's default), last4 "
+                       "(concatenated token means of the last 4 blocks) or tokens (for token probes)"},
+          {"encoder", "which encoder is probed: target (the EMA encoder, the paper's choice) or context"},
+          {"train_limit", "fit on a seeded random subset of N training images (0 = the whole train split)"},
+          {"test_limit", "score on a seeded random subset of N held-out images (0 = the whole split)"},
+          {"batch_size", "images per forward pass while extracting features"},
+          {"random_init", "also score a randomly initialised encoder of the same architecture (the baseline)"},
+          {"transform", "eval: Resize(round(S*256/224)) + CenterCrop(S) (official); none: images must be S x S"}};
+}
+
+std::pair<nlohmann::json, nlohmann::json> split_evaluator_entry(const nlohmann::json& entry, const std::string& where) {
+  if (!entry.is_object()) throw ConfigError(where + ": expected an object with a \"type\"");
+  nlohmann::json host = evaluator_host_defaults();
+  nlohmann::json plugin = nlohmann::json::object();
+  for (auto it = entry.begin(); it != entry.end(); ++it) {
+    if (host.contains(it.key())) {
+      const nlohmann::json& def = host[it.key()];
+      const bool ok = (def.is_boolean() && it->is_boolean()) || (def.is_string() && it->is_string()) ||
+                      (def.is_number_integer() && it->is_number_integer());
+      if (!ok) {
+        throw ConfigError(where + "." + it.key() + ": expected " + std::string(def.type_name()) + ", got " + it->dump());
+      }
+      host[it.key()] = *it;
+    } else {
+      plugin[it.key()] = *it;
+    }
+  }
+  return {host, plugin};
+}
+
+EvaluatorSpec parse_evaluator(const nlohmann::json& entry, const std::string& where) {
+  auto [host, plugin] = split_evaluator_entry(entry, where);
+  EvaluatorSpec s;
+  s.where = where;
+  s.type = plugin.value("type", "");
+  s.plugin_cfg = plugin;
+  s.every_steps = host["every_steps"].get<std::int64_t>();
+  s.every_epochs = host["every_epochs"].get<std::int64_t>();
+  s.at_end = host["at_end"].get<bool>();
+  s.features = parse_feature_kind(host["features"].get<std::string>(), where + ".features");
+  s.encoder = host["encoder"].get<std::string>();
+  if (s.encoder != "target" && s.encoder != "context") {
+    throw ConfigError(where + ".encoder: expected target or context, got '" + s.encoder + "'");
+  }
+  s.train_limit = host["train_limit"].get<std::int64_t>();
+  s.test_limit = host["test_limit"].get<std::int64_t>();
+  s.batch_size = host["batch_size"].get<std::int64_t>();
+  s.random_init = host["random_init"].get<bool>();
+  const std::string tr = host["transform"].get<std::string>();
+  if (tr != "eval" && tr != "none") throw ConfigError(where + ".transform: expected eval or none, got '" + tr + "'");
+  s.resize_crop = tr == "eval";
+  for (const char* k : {"every_steps", "every_epochs", "train_limit", "test_limit"}) {
+    if (host[k].get<std::int64_t>() < 0) throw ConfigError(where + "." + k + ": must be >= 0");
+  }
+  if (s.batch_size < 1) throw ConfigError(where + ".batch_size: must be >= 1");
+  return s;
+}
+
+sdk::BuildContext experiment_context(const nlohmann::json& resolved) {
+  const auto& data = resolved.at("data");
+  const auto& enc_cfg = resolved.at("components").at("encoder");
+  const auto image_size = data.at("image_size").get<std::int64_t>();
+  if (image_size <= 0) throw ConfigError("data.image_size: must be > 0, got " + std::to_string(image_size));
+  if (enc_cfg.contains("img_size") && enc_cfg["img_size"].get<std::int64_t>() != image_size) {
+    throw ConfigError("components.encoder.img_size (" + enc_cfg["img_size"].dump() + ") != data.image_size (" +
+                      std::to_string(image_size) + ")");
+  }
+  const std::int64_t patch = enc_cfg.contains("patch_size") ? enc_cfg["patch_size"].get<std::int64_t>() : 16;
+  if (patch <= 0 || image_size % patch != 0) {
+    throw ConfigError("components.encoder.patch_size (" + std::to_string(patch) + ") does not divide data.image_size (" +
+                      std::to_string(image_size) + ")");
+  }
+  sdk::BuildContext ctx;
+  ctx.host = logging::host_services();
+  ctx.seed = resolved.at("seed").get<std::uint64_t>();
+  ctx.image_size = image_size;
+  ctx.patch_size = patch;
+  ctx.in_chans = 3;
+  ctx.grid = {image_size / patch, image_size / patch};
+  return ctx;
+}
+
+nlohmann::json EvalResult::to_json() const {
+  nlohmann::json j = {{"evaluator", evaluator}, {"where", where},     {"features", features},
+                      {"encoder", encoder},     {"train_n", train_n}, {"test_n", test_n},
+                      {"seconds", seconds}};
+  for (const auto& [k, v] : trained) j[k] = v;
+  if (!random_init.empty()) {
+    nlohmann::json r = nlohmann::json::object(), g = nlohmann::json::object();
+    for (const auto& [k, v] : random_init) {
+      r[k] = v;
+      if (auto it = trained.find(k); it != trained.end() && k.rfind("top", 0) == 0) g[k] = it->second - v;
+    }
+    j["random_init"] = r;
+    j["gain"] = g;
+  }
+  return j;
+}
+
+namespace {
+
+std::string spec_key(const EvaluatorSpec& s) {
+  return s.plugin_cfg.dump() + "|" + feature_kind_name(s.features) + "|" + std::to_string(s.train_limit) + "|" +
+         std::to_string(s.test_limit) + "|" + (s.resize_crop ? "eval" : "none");
+}
+
+// The labels of a split must name classes in [0, num_classes).
+void check_labels(const Dataset& d, const std::string& what) {
+  if (d.num_classes() < 1) {
+    throw DataError("evaluation needs labelled data: " + what + " (" + d.describe() + ") has no labels");
+  }
+  if (d.num_classes() == 1) {
+    throw DataError("evaluation needs at least 2 classes: " + what + " (" + d.describe() + ") has 1");
+  }
+}
+
+}  // namespace
+
+Evaluation::Evaluation(const nlohmann::json& resolved, const std::vector<EvaluatorSpec>& specs,
+                       const Registry& registry, const sdk::BuildContext& ctx, const at::Device& device)
+    : resolved_(resolved), specs_(specs), registry_(registry), ctx_(ctx), device_(device) {
+  if (specs_.empty()) return;
+  image_size_ = ctx.image_size;
+  const nlohmann::json& data = resolved_.at("data");
+  train_data_ = open_dataset(data, "train");
+  test_data_ = open_dataset(data, "test");
+  check_labels(*train_data_, "the train split");
+  check_labels(*test_data_, "the held-out split");
+  num_classes_ = train_data_->num_classes();
+  if (test_data_->num_classes() != num_classes_) {
+    throw DataError("evaluation: the train split has " + std::to_string(num_classes_) + " classes but the held-out split " +
+                    std::to_string(test_data_->num_classes()));
+  }
+  for (const auto& s : specs_) {
+    evaluators_.push_back(registry_.make_evaluator(s.plugin_cfg, ctx_, s.where));
+    const bool tokens = evaluators_.back().call([](sdk::Evaluator& e) { return e.wants_tokens(); });
+    if (tokens && s.features != FeatureKind::tokens && s.features != FeatureKind::last) {
+      throw ConfigError(s.where + ".features: " + s.type + " reads token features; '" + feature_kind_name(s.features) +
+                        "' is a pooled setting (use last)");
+    }
+  }
+}
+
+Evaluation::Split Evaluation::extract(sdk::Encoder& enc, const EvaluatorSpec& s) {
+  ExtractOptions o;
+  o.kind = s.features;
+  o.image_size = image_size_;
+  o.batch_size = s.batch_size;
+  o.seed = ctx_.seed;
+  o.resize_crop = s.resize_crop;
+  o.require_labels = true;
+  Split sp;
+  o.limit = s.train_limit;
+  sp.train = extract_features(enc, *train_data_, o, device_);
+  o.limit = s.test_limit;
+  sp.test = extract_features(enc, *test_data_, o, device_);
+  return sp;
+}
+
+sdk::Encoder& Evaluation::random_encoder() {
+  if (!random_) {
+    // The run's own initialisation: the trainer seeds torch with the run seed, then builds the encoder first.
+    auto gen = at::detail::getDefaultCPUGenerator();
+    const at::Tensor state = gen.get_state();
+    at::manual_seed(ctx_.seed);
+    sdk::BuildContext c = ctx_;
+    c.encoder_dim = c.encoder_heads = c.encoder_depth = 0;
+    random_ = registry_.make_encoder(resolved_.at("components").at("encoder"), c, "components.encoder");
+    gen.set_state(state);
+    random_->to(device_);
+  }
+  return *random_;
+}
+
+std::vector<EvalResult> Evaluation::run(const std::map<std::string, sdk::Encoder*>& encoders,
+                                        const std::vector<std::size_t>& which) {
+  std::vector<EvalResult> out;
+  // Features are shared by evaluators with the same setting (encoder, features, limits, transform).
+  std::map<std::string, Split> cache, random_feats;
+  for (std::size_t i : which) {
+    const EvaluatorSpec& s = specs_.at(i);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto it = encoders.find(s.encoder);
+    if (it == encoders.end() || it->second == nullptr) {
+      throw ConfigError(s.where + ".encoder: no " + s.encoder + " encoder is available here");
+    }
+    const bool tokens = evaluators_[i].call([](sdk::Evaluator& e) { return e.wants_tokens(); });
+    EvaluatorSpec es = s;
+    if (tokens) es.features = FeatureKind::tokens;
+    const std::string fkey = s.encoder + "|" + feature_kind_name(es.features) + "|" + std::to_string(s.train_limit) +
+                             "|" + std::to_string(s.test_limit) + "|" + (s.resize_crop ? "e" : "n");
+    if (!cache.count(fkey)) cache[fkey] = extract(*it->second, es);
+    const Split& sp = cache[fkey];
+    EvalResult r;
+    r.evaluator = s.type;
+    r.where = s.where;
+    r.features = feature_kind_name(es.features);
+    r.encoder = s.encoder;
+    r.train_n = sp.train.features.size(0);
+    r.test_n = sp.test.features.size(0);
+    auto score = [&](const Split& x) {
+      sdk::EvalInput in;
+      in.train = {x.train.features, x.train.labels};
+      in.test = {x.test.features, x.test.labels};
+      in.num_classes = num_classes_;
+      in.seed = ctx_.seed;
+      // Evaluators may draw from torch's global generator (module init): keep the host's stream unchanged.
+      auto gen = at::detail::getDefaultCPUGenerator();
+      const at::Tensor state = gen.get_state();
+      sdk::Metrics m = evaluators_[i].call([&](sdk::Evaluator& e) { return e.evaluate(in); });
+      gen.set_state(state);
+      return m;
+    };
+    r.trained = score(sp);
+    if (s.random_init) {
+      const std::string rkey = spec_key(es);
+      if (!random_cache_.count(rkey)) {
+        const std::string frkey = fkey.substr(fkey.find('|'));  // the random encoder is the same for both roles
+        if (!random_feats.count(frkey)) random_feats[frkey] = extract(random_encoder(), es);
+        random_cache_[rkey] = score(random_feats[frkey]);
+      }
+      r.random_init = random_cache_[rkey];
+    }
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string encoder_prefix(const std::string& which) {
+  if (which == "target") return "target_encoder.";
+  if (which == "context") return "encoder.";
+  throw ConfigError("--encoder: expected target or context, got '" + which + "'");
+}
+
+LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const Registry& registry,
+                           const std::vector<std::string>& sets, const std::string& config_file) {
+  const std::string prefix = encoder_prefix(which);
+  std::error_code ec;
+  LoadedEncoder le;
+  fs::path weights_file;
+  nlohmann::json recorded;
+  std::string recorded_from;
+  if (fs::is_directory(path, ec)) {
+    le.run_dir = path;
+    weights_file = path / "checkpoints" / "latest.safetensors";
+    if (!fs::exists(path / "config.resolved.json", ec)) {
+      throw ConfigError(path.string() + ": not a run directory (no config.resolved.json)");
+    }
+    if (!fs::exists(weights_file, ec)) {
+      throw ConfigError(path.string() + ": the run has no checkpoint yet (" + weights_file.string() + " is missing)");
+    }
+  } else if (fs::exists(path, ec)) {
+    weights_file = path;
+  } else {
+    throw ConfigError(path.string() + ": no such run directory or checkpoint file");
+  }
+  StringMap meta;
+  TensorMap weights = read_safetensors(weights_file.string(), &meta);
+  le.origin = weights_file.string();
+  if (auto it = meta.find("step"); it != meta.end()) {
+    try {
+      le.step = std::stoll(it->second);
+    } catch (const std::exception&) {
+      le.step = -1;
+    }
+  }
+  if (!config_file.empty()) {
+    recorded = load_layered(config_file);
+    recorded_from = config_file;
+  } else if (!le.run_dir.empty()) {
+    recorded = load_json_file(le.run_dir / "config.resolved.json");
+    recorded_from = (le.run_dir / "config.resolved.json").string();
+  } else if (auto it = meta.find("config"); it != meta.end()) {
+    try {
+      recorded = nlohmann::json::parse(it->second);
+    } catch (const std::exception& e) {
+      throw ConfigError(weights_file.string() + ": metadata 'config' is not JSON (" + e.what() + ")");
+    }
+    recorded_from = weights_file.string() + " (metadata 'config')";
+  } else {
+    const fs::path run = weights_file.parent_path().parent_path();
+    if (weights_file.parent_path().filename() == "checkpoints" && fs::exists(run / "config.resolved.json", ec)) {
+      recorded = load_json_file(run / "config.resolved.json");
+      recorded_from = (run / "config.resolved.json").string();
+      le.run_dir = run;
+    } else {
+      throw ConfigError(weights_file.string() +
+                        ": cannot tell the architecture (no 'config' metadata and no config.resolved.json beside it); "
+                        "pass --config EXPERIMENT.json");
+    }
+  }
+  if (!recorded.is_object()) throw ConfigError(recorded_from + ": expected a JSON object");
+  nlohmann::json layered = experiment_defaults();
+  // A recorded config names its components fully; drop the default component objects it replaces.
+  if (recorded.contains("components") && recorded["components"].is_object()) {
+    for (auto it = recorded["components"].begin(); it != recorded["components"].end(); ++it) {
+      layered["components"][it.key()] = nlohmann::json::object();
+    }
+  }
+  layered.merge_patch(recorded);
+  layered["components"]["evaluators"] = nlohmann::json::array();
+  if (layered.contains("sweep")) layered.erase("sweep");
+  le.resolved = resolve_experiment(layered, sets, registry, recorded_from);
+  const sdk::BuildContext ctx = experiment_context(le.resolved);
+  le.encoder = registry.make_encoder(le.resolved.at("components").at("encoder"), ctx, "components.encoder");
+  bool any = false;
+  for (const auto& [k, v] : weights) {
+    if (k.rfind(prefix, 0) == 0) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) {
+    std::set<std::string> groups;
+    for (const auto& [k, v] : weights) groups.insert(k.substr(0, k.find('.')));
+    std::string g;
+    for (const auto& x : groups) g += (g.empty() ? "" : ", ") + x;
+    throw ConfigError(weights_file.string() + ": no '" + prefix + "*' weights for the " + which + " encoder (groups: " +
+                      (g.empty() ? "none" : g) + ")");
+  }
+  load_module_state(*le.encoder, weights, prefix, weights_file.string());
+  return le;
+}
+
+}  // namespace ijepa::host

@@ -1,0 +1,122 @@
+#include "eval/features.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "data/rng.hpp"
+#include "data/transforms.hpp"
+#include "ijepa/sdk/capabilities.hpp"
+#include "plugins/registry.hpp"
+
+namespace ijepa::host {
+
+FeatureKind parse_feature_kind(const std::string& s, const std::string& where) {
+  if (s == "last") return FeatureKind::last;
+  if (s == "last4") return FeatureKind::last4;
+  if (s == "tokens") return FeatureKind::tokens;
+  throw ConfigError(where + ": expected last, last4 or tokens, got '" + s + "'");
+}
+
+std::string feature_kind_name(FeatureKind k) {
+  switch (k) {
+    case FeatureKind::last: return "last";
+    case FeatureKind::last4: return "last4";
+    case FeatureKind::tokens: return "tokens";
+  }
+  return "?";
+}
+
+std::vector<std::int64_t> subset_indices(std::int64_t n, std::int64_t limit, std::uint64_t seed) {
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));
+  std::iota(idx.begin(), idx.end(), 0);
+  if (limit <= 0 || limit >= n) return idx;
+  // Partial Fisher-Yates with the project's splitmix generator: the subset depends only on (n, limit, seed).
+  SampleRng rng(seed ^ 0x5eed0fe7a11ULL);
+  for (std::int64_t i = 0; i < limit; ++i) {
+    const std::int64_t j = rng.integer(i, n - 1);
+    std::swap(idx[static_cast<std::size_t>(i)], idx[static_cast<std::size_t>(j)]);
+  }
+  idx.resize(static_cast<std::size_t>(limit));
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+namespace {
+
+// One image as float32 [3, S, S], normalised.
+at::Tensor load_one(const Dataset& data, std::int64_t index, const ExtractOptions& o, std::int64_t* label) {
+  Image img = data.get(index);
+  *label = img.label;
+  if (o.require_labels && img.label < 0) {
+    throw DataError(data.describe() + ": image " + std::to_string(index) + " has no label");
+  }
+  if (o.resize_crop) return eval_transform(img.pixels, o.image_size);
+  const std::int64_t h = img.pixels.size(0), w = img.pixels.size(1);
+  if (h != o.image_size || w != o.image_size) {
+    throw DataError(data.describe() + ": image " + std::to_string(index) + " is " + std::to_string(w) + "x" +
+                    std::to_string(h) + ", but --transform none needs exactly " + std::to_string(o.image_size) + "x" +
+                    std::to_string(o.image_size));
+  }
+  return crop_resize_normalize(img.pixels, CropBox{0, 0, h, w}, o.image_size, /*flip=*/false);
+}
+
+at::Tensor pooled(sdk::Encoder& enc, const at::Tensor& x, FeatureKind kind) {
+  if (kind == FeatureKind::tokens) return enc.encode(x, nullptr);
+  if (kind == FeatureKind::last) return enc.encode(x, nullptr).mean(1);
+  const auto* lo = static_cast<const sdk::LayerOutputs*>(enc.capability(sdk::kLayerOutputsId));
+  if (lo == nullptr) {
+    throw ConfigError(std::string("features 'last4': the encoder does not offer the ") + sdk::kLayerOutputsId +
+                      " capability");
+  }
+  std::vector<at::Tensor> layers = lo->last_layers(x, std::min<std::int64_t>(4, enc.depth()));
+  std::vector<at::Tensor> means;
+  means.reserve(layers.size());
+  for (const auto& t : layers) means.push_back(t.mean(1));
+  return at::cat(means, 1);
+}
+
+}  // namespace
+
+Features extract_features(sdk::Encoder& encoder, const Dataset& data, const ExtractOptions& o,
+                          const at::Device& device) {
+  if (o.batch_size < 1) throw ConfigError("feature extraction: batch size must be >= 1");
+  const std::vector<std::int64_t> idx = subset_indices(data.size(), o.limit, o.seed);
+  const auto n = static_cast<std::int64_t>(idx.size());
+  if (n == 0) throw DataError(data.describe() + ": no images to extract features from");
+  at::NoGradGuard no_grad;
+  encoder.eval();
+  std::vector<at::Tensor> chunks;
+  at::Tensor labels = at::empty({n}, at::kLong);
+  auto* lab = labels.data_ptr<std::int64_t>();
+  for (std::int64_t start = 0; start < n; start += o.batch_size) {
+    const std::int64_t b = std::min(o.batch_size, n - start);
+    at::Tensor images = at::empty({b, 3, o.image_size, o.image_size}, at::kFloat);
+    std::vector<std::string> errors(static_cast<std::size_t>(b));
+    at::parallel_for(0, b, 1, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t i = lo; i < hi; ++i) {
+        try {
+          std::int64_t label = -1;
+          images[i].copy_(load_one(data, idx[static_cast<std::size_t>(start + i)], o, &label));
+          lab[start + i] = label;
+        } catch (const std::exception& e) {
+          errors[static_cast<std::size_t>(i)] = e.what();
+        }
+      }
+    });
+    for (const auto& e : errors) {
+      if (!e.empty()) throw DataError(e);
+    }
+    at::Tensor f = pooled(encoder, images.to(device), o.kind);
+    chunks.push_back(f.to(at::kCPU, at::kFloat).contiguous());
+  }
+  Features out;
+  out.features = chunks.size() == 1 ? chunks[0] : at::cat(chunks, 0);
+  out.labels = labels;
+  out.indices = at::tensor(idx, at::kLong);
+  return out;
+}
+
+}  // namespace ijepa::host

@@ -1,0 +1,292 @@
+// The encoder of a run or checkpoint, evaluation during training (eval.jsonl with the random-init baseline), and the
+// `ijepa eval` / `ijepa embed` commands. Uses the built-in eval_probes plugin (knn: cheap and exact).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <ATen/ATen.h>
+
+#include "config/experiment.hpp"
+#include "config/json_file.hpp"
+#include "eval/evaluation.hpp"
+#include "host/run/test_util.hpp"
+#include "io/checkpoint.hpp"
+#include "run/trainer.hpp"
+
+namespace fs = std::filesystem;
+using namespace ijepa;
+using namespace ijepa::host;
+
+namespace {
+// An experiment as load_layered would give it: host defaults under the test's keys.
+nlohmann::json layered(const nlohmann::json& exp) {
+  nlohmann::json out = experiment_defaults();
+  out.merge_patch(exp);
+  return out;
+}
+}  // namespace
+
+namespace {
+
+const Registry& reg() { return test::builtin_plugins().registry(); }
+
+// A finished tiny run (synthetic data, 4 classes) shared by the tests of this file.
+const fs::path& tiny_run() {
+  static fs::path dir = [] {
+    fs::path d = test::temp_dir("eval_run") / "run";
+    nlohmann::json exp = test::tiny_experiment();
+    exp["data"]["synthetic_classes"] = 4;
+    exp["data"]["synthetic_count"] = 128;  // held-out split: 32 images
+    exp["train"]["epochs"] = 1;
+    TrainOptions o;
+    o.out = d;
+    o.quiet = true;
+    run_training(resolve_experiment(layered(exp), {}, reg(), "test"), test::builtin_plugins(), o);
+    return d;
+  }();
+  return dir;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+struct Cli {
+  int rc;
+  std::string out;
+};
+Cli run_cli(const std::string& args) {
+  const std::string cmd = std::string(IJEPA_CLI) + " " + args + " 2>&1";
+  Cli r{0, ""};
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (std::fgets(buf, sizeof(buf), p) != nullptr) r.out += buf;
+  const int st = ::pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  return r;
+}
+
+}  // namespace
+
+TEST(LoadEncoder, RunDirectoryCheckpointAndRecordedConfig) {
+  const fs::path run = tiny_run();
+  LoadedEncoder a = load_encoder(run, "target", reg(), {}, "");
+  EXPECT_EQ(a.run_dir, run);
+  EXPECT_GT(a.step, 0);
+  EXPECT_EQ(a.encoder->embed_dim(), 32);
+  // The weights are the checkpoint's target encoder.
+  const TensorMap w = read_safetensors((run / "checkpoints" / "latest.safetensors").string());
+  EXPECT_TRUE(at::equal(a.encoder->named_parameters()["norm.weight"], w.at("target_encoder.norm.weight")));
+  LoadedEncoder c = load_encoder(run, "context", reg(), {}, "");
+  EXPECT_TRUE(at::equal(c.encoder->named_parameters()["norm.weight"], w.at("encoder.norm.weight")));
+  // A copy elsewhere still knows its architecture from the "config" metadata.
+  const fs::path dir = test::temp_dir("eval_copy");
+  fs::copy_file(run / "checkpoints" / "latest.safetensors", dir / "copy.safetensors");
+  LoadedEncoder b = load_encoder(dir / "copy.safetensors", "target", reg(), {}, "");
+  EXPECT_TRUE(b.run_dir.empty());
+  EXPECT_EQ(b.encoder->depth(), 2);
+}
+
+TEST(LoadEncoder, BadCheckpointsGiveOneLineErrorsNamingTheProblem) {
+  const fs::path run = tiny_run();
+  const fs::path dir = test::temp_dir("eval_bad");
+  StringMap meta;
+  TensorMap w = read_safetensors((run / "checkpoints" / "latest.safetensors").string(), &meta);
+  auto one_line = [](const std::string& m) { return !m.empty() && m.find('\n') == std::string::npos; };
+
+  // No metadata and no run around it.
+  write_safetensors((dir / "bare.safetensors").string(), w);
+  std::string m = error_of([&] { load_encoder(dir / "bare.safetensors", "target", reg(), {}, ""); });
+  EXPECT_NE(m.find("cannot tell the architecture"), std::string::npos) << m;
+  EXPECT_TRUE(one_line(m));
+
+  // A missing key.
+  TensorMap missing = w;
+  missing.erase("target_encoder.blocks.1.attn.qkv.weight");
+  write_safetensors((dir / "missing.safetensors").string(), missing, meta);
+  m = error_of([&] { load_encoder(dir / "missing.safetensors", "target", reg(), {}, ""); });
+  EXPECT_NE(m.find("blocks.1.attn.qkv.weight"), std::string::npos) << m;
+  EXPECT_TRUE(one_line(m));
+
+  // An extra key.
+  TensorMap extra = w;
+  extra["target_encoder.blocks.9.norm1.weight"] = at::ones({32});
+  write_safetensors((dir / "extra.safetensors").string(), extra, meta);
+  m = error_of([&] { load_encoder(dir / "extra.safetensors", "target", reg(), {}, ""); });
+  EXPECT_NE(m.find("blocks.9.norm1.weight"), std::string::npos) << m;
+
+  // Another architecture: wider encoder than the checkpoint.
+  m = error_of([&] {
+    load_encoder(run, "target", reg(), {"components.encoder.embed_dim=64"}, "");
+  });
+  EXPECT_NE(m.find("shape"), std::string::npos) << m;
+  EXPECT_TRUE(one_line(m));
+
+  // No such group, not a file, not a run.
+  TensorMap only_ctx;
+  for (const auto& [k, v] : w) {
+    if (k.rfind("encoder.", 0) == 0) only_ctx[k] = v;
+  }
+  write_safetensors((dir / "ctx.safetensors").string(), only_ctx, meta);
+  m = error_of([&] { load_encoder(dir / "ctx.safetensors", "target", reg(), {}, ""); });
+  EXPECT_NE(m.find("no 'target_encoder.*' weights"), std::string::npos) << m;
+  EXPECT_NE(m.find("groups: encoder"), std::string::npos) << m;
+  m = error_of([&] { load_encoder(dir / "nothing.safetensors", "target", reg(), {}, ""); });
+  EXPECT_NE(m.find("no such run directory or checkpoint"), std::string::npos) << m;
+  m = error_of([&] { load_encoder(dir, "target", reg(), {}, ""); });
+  EXPECT_NE(m.find("not a run directory"), std::string::npos) << m;
+
+  // Truncated file.
+  std::string bytes;
+  {
+    std::ifstream f(run / "checkpoints" / "latest.safetensors", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  std::ofstream(dir / "cut.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  m = error_of([&] { load_encoder(dir / "cut.safetensors", "target", reg(), {}, ""); });
+  EXPECT_NE(m.find("cut.safetensors"), std::string::npos) << m;
+  EXPECT_TRUE(one_line(m));
+}
+
+TEST(Evaluation, UnlabelledDataAndOneClassAreRejectedBeforeAnyWork) {
+  nlohmann::json exp = test::tiny_experiment();
+  exp["components"]["evaluators"] = {{{"type", "knn"}}};
+  for (int classes : {0, 1}) {
+    exp["data"]["synthetic_classes"] = classes;
+    const fs::path out = test::temp_dir("eval_nolabel") / "run";
+    TrainOptions o;
+    o.out = out;
+    o.quiet = true;
+    const std::string m =
+        error_of([&] { run_training(resolve_experiment(layered(exp), {}, reg(), "test"), test::builtin_plugins(), o); });
+    EXPECT_NE(m.find(classes == 0 ? "has no labels" : "at least 2 classes"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos);
+    EXPECT_FALSE(fs::exists(out)) << "a run directory was created for a config that cannot run";
+  }
+}
+
+TEST(Evaluation, DuringTrainingWritesEvalJsonlWithTheRandomInitBaseline) {
+  nlohmann::json exp = test::tiny_experiment();
+  exp["data"]["synthetic_classes"] = 4;
+  exp["data"]["synthetic_count"] = 128;  // held-out split: 32 images
+  exp["train"]["epochs"] = 1;
+  exp["components"]["evaluators"] = {
+      {{"type", "knn"}, {"k", 5}, {"every_steps", 4}, {"train_limit", 48}, {"test_limit", 32}},
+      {{"type", "knn"}, {"k", 3}, {"features", "last4"}, {"encoder", "context"}, {"random_init", false}}};
+  const fs::path out = test::temp_dir("eval_train") / "run";
+  TrainOptions o;
+  o.out = out;
+  o.quiet = true;
+  const TrainSummary s = run_training(resolve_experiment(layered(exp), {}, reg(), "test"), test::builtin_plugins(), o);
+  ASSERT_EQ(s.steps, 16);
+  std::ifstream f(out / "eval.jsonl");
+  std::vector<nlohmann::json> recs;
+  for (std::string line; std::getline(f, line);) recs.push_back(nlohmann::json::parse(line));
+  // evaluator 0 at steps 4, 8, 12, 16 (at_end coincides with 16); evaluator 1 only at the end.
+  ASSERT_EQ(recs.size(), 5u);
+  EXPECT_EQ(recs[0]["step"], 4);
+  EXPECT_EQ(recs[0]["evaluator"], "knn");
+  EXPECT_EQ(recs[0]["train_n"], 48);
+  EXPECT_EQ(recs[0]["test_n"], 32);
+  ASSERT_TRUE(recs[0].contains("random_init"));
+  EXPECT_TRUE(recs[0]["random_init"]["top1"].is_number());
+  EXPECT_DOUBLE_EQ(recs[0]["gain"]["top1"].get<double>(),
+                   recs[0]["top1"].get<double>() - recs[0]["random_init"]["top1"].get<double>());
+  // The baseline does not change during the run.
+  EXPECT_EQ(recs[0]["random_init"], recs[3]["random_init"]);
+  const nlohmann::json& last = recs[4];
+  EXPECT_EQ(last["where"], "components.evaluators.1");
+  EXPECT_EQ(last["features"], "last4");
+  EXPECT_EQ(last["encoder"], "context");
+  EXPECT_FALSE(last.contains("random_init"));
+  EXPECT_EQ(s.evals.size(), 2u);
+  // The host keys are recorded in the resolved config.
+  const nlohmann::json resolved = load_json_file(out / "config.resolved.json");
+  EXPECT_EQ(resolved["components"]["evaluators"][0]["every_steps"], 4);
+  EXPECT_EQ(resolved["components"]["evaluators"][0]["temperature"], 0.07);
+}
+
+TEST(Evaluation, RandomInitBaselineIsTheRunsStepZeroEncoder) {
+  // The baseline encoder is built with the run's seed before anything else, i.e. it equals the run's initial
+  // target encoder; scoring it must give the same numbers as scoring that encoder directly.
+  nlohmann::json exp = test::tiny_experiment();
+  exp["data"]["synthetic_classes"] = 4;
+  const nlohmann::json resolved = resolve_experiment(layered(exp), {}, reg(), "test");
+  JepaModel init(resolved, reg());
+  nlohmann::json entry = reg().resolve(Kind::evaluator, {{"type", "knn"}}, "e");
+  entry["train_limit"] = 40;
+  entry["test_limit"] = 20;
+  EvaluatorSpec s = parse_evaluator(entry, "e");
+  Evaluation ev(resolved, {s}, reg(), experiment_context(resolved), at::kCPU);
+  const auto r = ev.run({{"target", init.target_encoder().ptr.get()}}, {0});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].trained, r[0].random_init);
+}
+
+TEST(EvalCli, TableJsonAndErrors) {
+  const fs::path run = tiny_run();
+  const fs::path out = test::temp_dir("eval_cli") / "knn.json";
+  Cli c = run_cli("eval " + run.string() + " --evaluator knn --set k=7 --set test_limit=20 --out " + out.string());
+  ASSERT_EQ(c.rc, 0) << c.out;
+  EXPECT_NE(c.out.find("random init"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("knn"), std::string::npos) << c.out;
+  const nlohmann::json doc = load_json_file(out);
+  ASSERT_EQ(doc["results"].size(), 1u);
+  EXPECT_EQ(doc["results"][0]["test_n"], 20);
+  EXPECT_TRUE(doc["results"][0]["top1"].is_number());
+  EXPECT_TRUE(doc["results"][0]["random_init"]["top1"].is_number());
+
+  c = run_cli("eval " + run.string() + " --evaluator no_such_probe");
+  EXPECT_EQ(c.rc, 1);
+  EXPECT_NE(c.out.find("no_such_probe"), std::string::npos) << c.out;
+  c = run_cli("eval " + run.string() + " --evaluator knn --set nonexistent_key=3");
+  EXPECT_EQ(c.rc, 1);
+  EXPECT_NE(c.out.find("nonexistent_key"), std::string::npos) << c.out;
+  c = run_cli("eval " + run.string() + " --evaluator knn --set data.synthetic_classes=1");
+  EXPECT_EQ(c.rc, 1);
+  EXPECT_NE(c.out.find("at least 2 classes"), std::string::npos) << c.out;
+  c = run_cli("eval " + run.string());
+  EXPECT_EQ(c.rc, 2);
+  EXPECT_NE(c.out.find("--evaluator"), std::string::npos) << c.out;
+}
+
+TEST(EmbedCli, WritesTheFeaturesOfTheCheckpoint) {
+  const fs::path run = tiny_run();
+  const fs::path dir = test::temp_dir("embed_cli");
+  Cli c = run_cli("embed --checkpoint " + (run / "checkpoints" / "latest.safetensors").string() +
+                  " --data synthetic --split test --limit 12 --out " + (dir / "f.safetensors").string());
+  ASSERT_EQ(c.rc, 0) << c.out;
+  StringMap meta;
+  TensorMap f = read_safetensors((dir / "f.safetensors").string(), &meta);
+  ASSERT_EQ(f.at("features").sizes(), (std::vector<std::int64_t>{12, 32}));
+  EXPECT_EQ(f.at("labels").scalar_type(), at::kLong);
+  EXPECT_EQ(meta.at("encoder"), "target");
+  EXPECT_EQ(meta.at("features"), "last");
+  // The same as extracting in-process from the loaded encoder.
+  LoadedEncoder le = load_encoder(run, "target", reg(), {}, "");
+  ExtractOptions o;
+  o.image_size = 32;
+  o.limit = 12;
+  nlohmann::json data = le.resolved["data"];
+  Features ref = extract_features(*le.encoder, *open_dataset(data, "test"), o, at::kCPU);
+  EXPECT_TRUE(at::allclose(f.at("features"), ref.features, 1e-5, 1e-6));
+  EXPECT_TRUE(at::equal(f.at("indices"), ref.indices));
+
+  c = run_cli("embed --checkpoint " + run.string() + " --data synthetic --tokens --limit 3 --encoder context --out " +
+              (dir / "t.safetensors").string());
+  ASSERT_EQ(c.rc, 0) << c.out;
+  EXPECT_EQ(read_safetensors((dir / "t.safetensors").string()).at("features").sizes(),
+            (std::vector<std::int64_t>{3, 64, 32}));
+  c = run_cli("embed --checkpoint " + run.string() + " --data /no/such/dir --out " + (dir / "x.safetensors").string());
+  EXPECT_EQ(c.rc, 2);
+  EXPECT_NE(c.out.find("/no/such/dir"), std::string::npos) << c.out;
+  c = run_cli("embed --checkpoint " + run.string() + " --pooled --tokens --out " + (dir / "x.safetensors").string());
+  EXPECT_EQ(c.rc, 2);
+  EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
+}
