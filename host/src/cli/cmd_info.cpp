@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include "cli/commands.hpp"
+#include "eval/evaluation.hpp"
 #include "ijepa/sdk/version.hpp"
 #include "plugins/abi_check.hpp"
 #include "util/cuda_info.hpp"
@@ -132,6 +133,10 @@ int cmd_describe(const Argv& argv) {
   defaults["type"] = e->type;
   out["defaults"] = defaults;
   out["doc"] = e->doc;
+  if (kind == Kind::evaluator) {  // keys the host reads from every components.evaluators entry
+    out["host_defaults"] = evaluator_host_defaults();
+    out["host_doc"] = evaluator_host_doc();
+  }
   std::cout << out.dump(2) << "\n";
   return 0;
 }
