@@ -18,6 +18,8 @@ int cmd_plugins(const Argv& argv);
 int cmd_describe(const Argv& argv);
 int cmd_masks(const Argv& argv);
 int cmd_train(const Argv& argv);
+int cmd_sweep(const Argv& argv);
+int cmd_report(const Argv& argv);
 int cmd_bench_train(const Argv& argv);
 int cmd_bench_data(const Argv& argv);
 int cmd_eval(const Argv& argv);

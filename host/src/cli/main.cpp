@@ -18,6 +18,9 @@ void usage(std::ostream& os) {
         "  masks --masker TYPE --image-size N --patch-size P --batch B --steps S --seed X [--set k=v]... [--out F]\n"
         "                                    sample masks for batches 0..S-1: statistics, and JSON to F\n"
         "  train CONFIG.json [--set a.b=v]... [--out DIR] [--resume]   pretrain (or resume) one run\n"
+        "  sweep FILE [--out DIR] [--dry-run] [--jobs N] [--set a.b=v]...   run every trial of FILE's \"sweep\"\n"
+        "                                    (one `ijepa train` process each); resumable\n"
+        "  report SWEEP_DIR                  regenerate a sweep's summary.{md,csv,jsonl} from its trials\n"
         "  eval RUN_DIR|CHECKPOINT --evaluator TYPE [--set k=v]... [--data SOURCE|DIR] [--encoder target|context]\n"
         "                                    frozen-feature probes, with a random-init baseline; table + JSON\n"
         "  embed --checkpoint F --data SOURCE|DIR --out F.safetensors [--pooled|--last4|--tokens] [--encoder target|context]\n"
@@ -48,6 +51,8 @@ int main(int argc, char** argv) {
     if (cmd == "describe") return cmd_describe(rest);
     if (cmd == "masks") return cmd_masks(rest);
     if (cmd == "train") return cmd_train(rest);
+    if (cmd == "sweep") return cmd_sweep(rest);
+    if (cmd == "report") return cmd_report(rest);
     if (cmd == "eval") return cmd_eval(rest);
     if (cmd == "embed") return cmd_embed(rest);
     if (cmd == "bench" && !rest.empty() && rest[0] == "train") return cmd_bench_train(Argv(rest.begin() + 1, rest.end()));

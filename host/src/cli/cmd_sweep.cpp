@@ -1,0 +1,71 @@
+// `ijepa sweep FILE [--out DIR] [--dry-run] [--jobs N] [--set k=v]...` and `ijepa report DIR`
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "config/experiment.hpp"
+#include "config/json_file.hpp"
+#include "run/sweep_dir.hpp"
+#include "run/sweep_report.hpp"
+#include "run/sweep_runner.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host::cli {
+
+int cmd_sweep(const Argv& argv) {
+  std::set<std::string> valued = kPluginOptions;
+  valued.insert({"--set", "--out", "--jobs"});
+  std::set<std::string> flags = kPluginFlags;
+  flags.insert("--dry-run");
+  Args args(argv, valued, flags);
+  if (args.positionals().size() != 1) {
+    throw UsageError("usage: ijepa sweep FILE [--out DIR] [--dry-run] [--jobs N] [--set a.b=value]...");
+  }
+  const long long jobs = args.get_int("--jobs", 1);
+  if (jobs < 1 || jobs > 1024) throw UsageError("--jobs expects 1..1024, got " + std::to_string(jobs));
+  const fs::path file = args.positionals()[0];
+  const nlohmann::json layered = load_layered(file);
+  PluginHost host;
+  load_plugins(host, args);
+  const SweepPlan plan = plan_sweep(layered, args.all("--set"), host.registry(), file.string());
+  const fs::path out = args.get("--out") ? fs::path(*args.get("--out")) : fs::path("runs") / plan.name / "sweep";
+
+  if (args.flag("--dry-run")) {
+    // Read-only: what a run would do with an existing directory, too.
+    std::vector<TrialAction> actions;
+    std::error_code ec;
+    if (fs::exists(out / "sweep.json", ec)) {
+      (void)read_sweep_json(out);
+      actions = decide_trials(out, plan);
+    }
+    std::cout << "ijepa sweep " << plan.name << ": " << plan.trials.size() << " trials (" << plan.spec.mode
+              << ", name template \"" << plan.name_template << "\") -> " << out.string() << "\n";
+    print_trial_table(std::cout, plan, actions);
+    for (const auto& a : actions) {
+      if (a.action == "error") {
+        std::cerr << "ijepa sweep: error: " << a.reason << "\n";
+        return 1;
+      }
+    }
+    std::cout << "dry run: nothing written" << std::endl;
+    return 0;
+  }
+  SweepRunOptions opts;
+  opts.out = out;
+  opts.jobs = static_cast<int>(jobs);
+  opts.plugin_dirs = args.all("--plugin-dir");
+  opts.allow_insecure_plugins = args.flag("--allow-insecure-plugins");
+  return run_sweep(plan, opts, std::cout);
+}
+
+int cmd_report(const Argv& argv) {
+  Args args(argv, {}, {});
+  if (args.positionals().size() != 1) throw UsageError("usage: ijepa report SWEEP_DIR");
+  const fs::path dir = args.positionals()[0];
+  const SweepSummaryText text = write_sweep_summary(dir);
+  std::cout << text.md << "\nwritten: " << (dir / "summary.md").string() << ", summary.csv, summary_grouped.csv, "
+            << "summary.jsonl" << std::endl;
+  return 0;
+}
+
+}  // namespace ijepa::host::cli

@@ -1,0 +1,68 @@
+#pragma once
+// Sweeps: the "sweep" object of an experiment file expanded into trials. Pure functions: JSON in, JSON out, no files.
+//
+//   "sweep": {"mode": "grid" | "list", "axes": {"dotted.key": [values...], ...}, "seeds": [0, 1, 2],
+//             "name_template": "pms{components.masker.pred_mask_scale}_s{seed}"}
+//
+// Order (stable trial numbers): axes in key order as stored (nlohmann::json keeps object keys sorted, so this is
+// byte-wise lexicographic order of the keys as written, '+' included), the last axis varying fastest; seeds are the
+// innermost loop. grid = Cartesian product of the axes; list = the axes zipped (all the same length). Each point is
+// then repeated for every seed ("seeds", default: the experiment's "seed").
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ijepa::host {
+
+struct SweepAxis {
+  std::string key;                    // dotted key, without the leading '+'
+  bool create = false;                // written as "+key": the key may be new (same rule as --set)
+  std::vector<nlohmann::json> values;  // at least one
+};
+
+struct SweepSpec {
+  std::string mode = "grid";         // grid | list
+  std::vector<SweepAxis> axes;        // in key order as stored
+  std::vector<std::int64_t> seeds;    // empty: the experiment's seed (or the "seed" axis)
+  std::string name_template;          // empty: default_name_template(axes)
+};
+
+struct SweepTrial {
+  std::size_t index = 0;                              // position in the expansion order
+  std::string name;                                   // filesystem-safe, unique in the sweep
+  nlohmann::json values = nlohmann::json::object();   // {dotted key: value} of the axes (no '+')
+  std::int64_t seed = 0;                              // the trial's "seed"
+};
+
+// parse_sweep(sweep, origin) -> the spec; ConfigFileError (one line, naming origin and the key) on a malformed
+// object: not an object, unknown keys, unknown mode, axes not lists, empty axes, empty or non-integer seeds, an
+// empty grid (no axes and no seeds), list axes of unequal length, "seed" both an axis and in "seeds".
+SweepSpec parse_sweep(const nlohmann::json& sweep, const std::string& origin);
+
+// expand_sweep(spec, experiment, origin) -> every trial, in order. `experiment` is the resolved experiment without
+// "sweep" (plugin defaults included): each axis key must exist in it unless written with '+'; placeholders of the
+// name template that are not axes or {seed}/{index} are looked up in it with the trial's values set (so
+// {components.masker.type} works with an axis "components.masker" of whole objects). Errors: a missing key, an
+// unknown or unbalanced placeholder, an empty or duplicate trial name (also names that would share a file in trials/).
+std::vector<SweepTrial> expand_sweep(const SweepSpec& spec, const nlohmann::json& experiment, const std::string& origin);
+
+// apply_sweep_point(layered, trial) -> the layered experiment (load_layered, "sweep" removed) with the trial's axis
+// values and seed set. Setting components.<masker|encoder|predictor|loss>.type to another plugin first drops that
+// component's other keys (as a layer changing the type does). Resolve the result with resolve_experiment.
+nlohmann::json apply_sweep_point(const nlohmann::json& layered, const SweepTrial& trial);
+
+// render_sweep_value(v) -> compact text for names: numbers as JSON, strings as is, [0.15, 0.2] -> "0.15-0.2",
+// {"lo": 1, "hi": 2} -> "hi2-lo1", [] -> "empty". Not yet filesystem-safe (see sanitize_trial_name).
+std::string render_sweep_value(const nlohmann::json& v);
+
+// Replaces every character outside [A-Za-z0-9._+=-] with '_' and a leading '.' with '_'.
+std::string sanitize_trial_name(const std::string& name);
+
+// The default template: "<short>{<key>}" for each axis joined by '_', then "_s{seed}" unless "seed" is an axis
+// ("s{seed}" without axes). <short> is the shortest dotted suffix of the key that no other axis ends with.
+std::string default_name_template(const std::vector<SweepAxis>& axes);
+std::vector<std::string> axis_short_names(const std::vector<SweepAxis>& axes);
+
+}  // namespace ijepa::host

@@ -1,0 +1,173 @@
+#include "run/sweep_dir.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "config/json_file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host {
+
+namespace {
+
+nlohmann::json read_json_or_empty(const fs::path& p) {
+  try {
+    std::ifstream in(p);
+    if (!in) return nlohmann::json::object();
+    nlohmann::json j = nlohmann::json::parse(in);
+    return j.is_object() ? j : nlohmann::json::object();
+  } catch (const std::exception&) {
+    return nlohmann::json::object();  // being replaced right now, or torn: treated as absent
+  }
+}
+
+}  // namespace
+
+nlohmann::json read_sweep_json(const fs::path& dir) {
+  const fs::path p = dir / "sweep.json";
+  std::error_code ec;
+  if (!fs::exists(p, ec)) throw ConfigFileError(p.string() + ": not found (" + dir.string() + " is not a sweep directory)");
+  nlohmann::json j = load_json_file(p);
+  const nlohmann::json format = j.is_object() && j.contains("format") ? j["format"] : nlohmann::json();
+  const nlohmann::json version = j.is_object() && j.contains("version") ? j["version"] : nlohmann::json();
+  if (format != kSweepFormat || !version.is_number_integer() || version.get<int>() != kSweepVersion) {
+    throw ConfigFileError(p.string() + ": format " + format.dump() + " version " + version.dump() +
+                          " is not \"" + kSweepFormat + "\" version " + std::to_string(kSweepVersion) +
+                          " (written by an incompatible workbench; left unchanged, use another --out)");
+  }
+  if (!j.contains("trials") || !j["trials"].is_array()) throw ConfigFileError(p.string() + ": no \"trials\" list");
+  for (const auto& t : j["trials"]) {
+    if (!t.is_object() || !t.contains("name") || !t["name"].is_string()) {
+      throw ConfigFileError(p.string() + ": a trial without a \"name\"");
+    }
+  }
+  return j;
+}
+
+TrialPaths::TrialPaths(const fs::path& sweep_dir, const std::string& name)
+    : config(sweep_dir / "trials" / (name + ".json")),
+      run_dir(sweep_dir / "trials" / name),
+      log(sweep_dir / "trials" / (name + ".log")),
+      old_log(sweep_dir / "trials" / (name + ".log.1")),
+      proc(sweep_dir / "trials" / (name + ".proc.json")) {}
+
+std::optional<long> lock_holder(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return std::nullopt;
+  std::ifstream in("/proc/locks");
+  std::string line;
+  // "1: FLOCK  ADVISORY  WRITE 10901 fe:00:5399175 0 EOF"; waiters read "1: -> FLOCK ...".
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string id, type, mode, rw, pid, dev;
+    ss >> id >> type;
+    if (type == "->") continue;
+    ss >> mode >> rw >> pid >> dev;
+    if (type != "FLOCK") continue;
+    unsigned maj = 0, min = 0;
+    unsigned long long ino = 0;
+    if (std::sscanf(dev.c_str(), "%x:%x:%llu", &maj, &min, &ino) != 3) continue;
+    if (maj == major(st.st_dev) && min == minor(st.st_dev) && ino == static_cast<unsigned long long>(st.st_ino)) {
+      try {
+        const long p = std::stol(pid);
+        if (p > 0) return p;
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+bool process_alive(long pid, const std::string& needle) {
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+  const fs::path proc = fs::path("/proc") / std::to_string(pid);
+  std::ifstream stat(proc / "stat");
+  std::string text;
+  if (!stat || !std::getline(stat, text)) return true;  // no /proc: kill() said it exists
+  // "pid (comm) S ...": the state follows the last ')'.
+  const auto rp = text.rfind(')');
+  if (rp != std::string::npos && rp + 2 < text.size() && (text[rp + 2] == 'Z' || text[rp + 2] == 'X')) return false;
+  if (needle.empty()) return true;
+  std::ifstream cl(proc / "cmdline", std::ios::binary);
+  std::stringstream ss;
+  ss << cl.rdbuf();
+  std::string cmd = ss.str();
+  std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+  return cmd.find(needle) != std::string::npos;
+}
+
+std::string last_line(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    // Progress output may use '\r'; keep the text after the last one.
+    if (auto cr = line.find_last_of('\r'); cr != std::string::npos) {
+      line = cr + 1 < line.size() ? line.substr(cr + 1) : line.substr(0, cr);
+    }
+    const auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos) continue;
+    const auto e = line.find_last_not_of(" \t\r");
+    last = line.substr(b, e - b + 1);
+  }
+  return last;
+}
+
+TrialState inspect_trial(const fs::path& sweep_dir, const std::string& name) {
+  const TrialPaths p(sweep_dir, name);
+  TrialState t;
+  std::error_code ec;
+  t.run_dir = fs::is_directory(p.run_dir, ec);
+  t.proc = read_json_or_empty(p.proc);
+  const std::string proc_state = t.proc.value("state", "");
+  const long proc_pid = t.proc.contains("pid") && t.proc["pid"].is_number_integer() ? t.proc["pid"].get<long>() : 0;
+  if (t.run_dir) {
+    t.status = read_json_or_empty(p.run_dir / "status.json");
+    t.has_checkpoint = fs::exists(p.run_dir / "checkpoints" / "LATEST", ec);
+    if (auto holder = lock_holder(p.run_dir / ".lock")) {
+      t.state = "running";
+      t.pid = *holder;
+      return t;
+    }
+    // Where /proc/locks names another device than stat() (overlay filesystems): the pid status.json records.
+    const long spid = t.status.contains("pid") && t.status["pid"].is_number_integer() ? t.status["pid"].get<long>() : 0;
+    if (t.status.value("state", "") == "running" && process_alive(spid, " train ")) {
+      t.state = "running";
+      t.pid = spid;
+      return t;
+    }
+  }
+  if (proc_state == "running" && process_alive(proc_pid, fs::weakly_canonical(fs::absolute(p.run_dir)).string())) {
+    t.state = "running";
+    t.pid = proc_pid;
+    return t;
+  }
+  const std::string s = t.status.value("state", "");
+  const std::string proc_error = t.proc.contains("error") && t.proc["error"].is_string() ? t.proc["error"].get<std::string>() : "";
+  if (t.run_dir && (s == "completed" || s == "interrupted")) {
+    t.state = s;
+    if (s == "interrupted") t.error = "interrupted (stopped by a signal)";
+  } else if (t.run_dir && s == "failed") {
+    t.state = "failed";
+    t.error = !proc_error.empty() ? proc_error : t.status.value("error", std::string("failed"));
+  } else if (proc_state == "failed") {
+    t.state = "failed";  // a crash (signal) leaves status.json "running"; or it failed before the run existed
+    t.error = proc_error.empty() ? "failed" : proc_error;
+  } else if (t.run_dir || proc_state == "interrupted" || proc_state == "running") {
+    t.state = "interrupted";
+    t.error = t.run_dir ? "stopped without a final status (the process was killed)" : "stopped before it started";
+  } else {
+    t.state = "pending";
+  }
+  return t;
+}
+
+}  // namespace ijepa::host

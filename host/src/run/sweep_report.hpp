@@ -1,0 +1,36 @@
+#pragma once
+// A sweep's summary tables, made from its trial directories only (so `ijepa report` works while a sweep runs):
+// summary.jsonl (one record per trial), summary.md (trial table + table grouped over seeds), summary.csv (trial
+// table) and summary_grouped.csv (the grouped table). Output is a pure function of the files it reads.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ijepa::host {
+
+// trial_summary(sweep_dir, trial) -> the summary.jsonl record of one sweep.json trial entry:
+// {"index","name","values","seed","state","step","total_steps","final_loss","metrics":{"<evaluator>.<metric>",
+//  "<evaluator>.random_init.<metric>"},"seconds","images_per_s","error"}; null where unknown.
+nlohmann::json trial_summary(const std::filesystem::path& sweep_dir, const nlohmann::json& trial);
+
+struct SweepSummaryText {
+  std::string jsonl, md, csv, grouped_csv;
+};
+
+// The four files' contents for sweep.json and the records of its trials (in sweep.json order).
+SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::vector<nlohmann::json>& records);
+
+// write_sweep_summary(dir) -> reads DIR/sweep.json (format checked) and every trial, writes the summary files
+// atomically and returns their contents.
+SweepSummaryText write_sweep_summary(const std::filesystem::path& dir);
+
+// Mean and sample standard deviation (n - 1); std is NaN for fewer than two values.
+struct MeanStd {
+  double mean = 0.0, std = 0.0;
+  std::size_t n = 0;
+};
+MeanStd mean_std(const std::vector<double>& xs);
+
+}  // namespace ijepa::host

@@ -1,0 +1,558 @@
+#include "run/sweep_runner.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <iomanip>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "config/experiment.hpp"
+#include "config/json_file.hpp"
+#include "run/run_dir.hpp"
+#include "run/sweep_dir.hpp"
+#include "run/sweep_report.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host {
+
+namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+volatile std::sig_atomic_t g_stop_count = 0;
+
+extern "C" void on_sweep_signal(int sig) {
+  g_stop_signal = sig;
+  g_stop_count = g_stop_count + 1;
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  const char* desc = ::strsignal(sig);
+  std::string out = abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+  if (desc != nullptr) out += std::string(" (") + desc + ")";
+  return out;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string fixed(double x, int prec) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(prec) << x;
+  return os.str();
+}
+
+// An exclusive lock on DIR/.lock for the life of the sweep, so two sweeps never share a directory.
+class SweepLock {
+ public:
+  explicit SweepLock(const fs::path& dir) {
+    const fs::path f = dir / ".lock";
+    fd_ = ::open(f.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error(f.string() + ": cannot open: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      const auto holder = lock_holder(f);
+      throw ConfigFileError(dir.string() + ": another ijepa sweep is running in this directory" +
+                            (holder ? " (pid " + std::to_string(*holder) + ")" : std::string()));
+    }
+  }
+  ~SweepLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SweepLock(const SweepLock&) = delete;
+  SweepLock& operator=(const SweepLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Installs the sweep's SIGINT/SIGTERM handlers (no SA_RESTART) and restores the previous ones.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    g_stop_count = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_sweep_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+std::string changed_reason(const std::string& name, const std::string& state, const fs::path& run_dir,
+                           const std::string& diff) {
+  return "trial '" + name + "' (" + state + "): its config changed at '" + diff + "' since it ran (" +
+         (run_dir / "config.resolved.json").string() + "); a sweep never overwrites " +
+         (state == "completed" ? "a completed trial" : "a trial's progress") +
+         ": restore the setting, choose another --out, or delete " + run_dir.string() + " to run it again";
+}
+
+struct Outcome {
+  std::string state;  // completed | failed | interrupted
+  std::string error;
+  nlohmann::json proc;
+};
+
+}  // namespace
+
+SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::string>& sets, const Registry& registry,
+                     const std::string& source) {
+  if (!layered.is_object() || !layered.contains("sweep")) {
+    throw ConfigFileError(source + ": no \"sweep\" object (one run is `ijepa train " + source + "`)");
+  }
+  SweepPlan plan;
+  plan.source = source;
+  plan.sets = sets;
+  plan.sweep = layered["sweep"];
+  plan.spec = parse_sweep(plan.sweep, source);
+  nlohmann::json base = layered;
+  base.erase("sweep");
+  const nlohmann::json experiment = resolve_experiment(base, {}, registry, source);
+  plan.name = experiment.value("name", std::string("experiment"));
+  plan.name_template = plan.spec.name_template.empty() ? default_name_template(plan.spec.axes) : plan.spec.name_template;
+  for (const auto& s : sets) {
+    std::string key = s.substr(0, s.find('='));
+    if (!key.empty() && key[0] == '+') key = key.substr(1);
+    if (key == "seed") throw ConfigFileError("--set " + s + ": the sweep sets \"seed\" of every trial (use sweep.seeds)");
+    for (const auto& a : plan.spec.axes) {
+      if (a.key == key) throw ConfigFileError("--set " + s + ": '" + key + "' is a sweep axis of " + source);
+    }
+  }
+  const std::vector<SweepTrial> trials = expand_sweep(plan.spec, experiment, source);
+  for (const auto& t : trials) {
+    PlannedTrial p;
+    p.trial = t;
+    try {
+      p.resolved = resolve_experiment(apply_sweep_point(base, t), sets, registry, source);
+    } catch (const std::exception& e) {
+      throw ConfigFileError(source + ": trial '" + t.name + "': " + e.what());
+    }
+    p.config_sha = config_hash(p.resolved);
+    plan.trials.push_back(std::move(p));
+  }
+  return plan;
+}
+
+nlohmann::json sweep_json(const SweepPlan& plan, const std::vector<std::string>& plugin_dirs) {
+  nlohmann::json j = {{"format", kSweepFormat},
+                      {"version", kSweepVersion},
+                      {"name", plan.name},
+                      {"source", plan.source},
+                      {"sweep", plan.sweep},
+                      {"mode", plan.spec.mode},
+                      {"name_template", plan.name_template},
+                      {"sets", plan.sets},
+                      {"plugin_dirs", plugin_dirs}};
+  j["axis_keys"] = nlohmann::json::array();
+  for (const auto& a : plan.spec.axes) j["axis_keys"].push_back(a.key);
+  j["trials"] = nlohmann::json::array();
+  for (const auto& p : plan.trials) {
+    j["trials"].push_back({{"index", p.trial.index},
+                           {"name", p.trial.name},
+                           {"values", p.trial.values},
+                           {"seed", p.trial.seed},
+                           {"config_sha", p.config_sha}});
+  }
+  return j;
+}
+
+std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& plan) {
+  std::vector<TrialAction> out;
+  std::error_code ec;
+  const bool exists = fs::is_directory(dir / "trials", ec);
+  for (const auto& p : plan.trials) {
+    TrialAction a;
+    if (!exists) {
+      a.action = "run";
+      out.push_back(a);
+      continue;
+    }
+    const std::string& name = p.trial.name;
+    const TrialState st = inspect_trial(dir, name);
+    const fs::path run_dir = TrialPaths(dir, name).run_dir;
+    auto config_diff = [&]() -> std::string {
+      nlohmann::json old;
+      try {
+        old = load_json_file(run_dir / "config.resolved.json");
+      } catch (const std::exception& e) {
+        return std::string("\x01") + e.what();
+      }
+      return first_difference(old, p.resolved);
+    };
+    if (st.state == "running") {
+      a.action = "error";
+      a.reason = "trial '" + name + "' is running (pid " + std::to_string(st.pid) + ", " + run_dir.string() +
+                 "): wait for it or stop it first";
+    } else if (st.state == "completed" || (st.state == "interrupted" && st.run_dir)) {
+      const std::string diff = config_diff();
+      if (!diff.empty() && diff[0] == '\x01') {
+        a.action = "error";
+        a.reason = "trial '" + name + "': " + diff.substr(1) + " (delete " + run_dir.string() + " to run it again)";
+      } else if (!diff.empty()) {
+        a.action = "error";
+        a.reason = changed_reason(name, st.state, run_dir, diff);
+      } else {
+        a.action = st.state == "completed" ? "skip" : "resume";
+      }
+    } else if (st.state == "failed") {
+      a.action = "rerun";
+    } else {
+      a.action = "run";  // pending, or stopped before its run directory existed
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
+void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vector<TrialAction>& actions) {
+  const std::vector<std::string> shorts = axis_short_names(plan.spec.axes);
+  std::vector<std::string> head{"#", "trial"};
+  for (const auto& s : shorts) head.push_back(s);
+  head.push_back("seed");
+  if (!actions.empty()) head.push_back("action");
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t i = 0; i < plan.trials.size(); ++i) {
+    const auto& t = plan.trials[i].trial;
+    std::vector<std::string> row{std::to_string(t.index), t.name};
+    for (const auto& a : plan.spec.axes) {
+      const auto& v = t.values[a.key];
+      row.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    row.push_back(std::to_string(t.seed));
+    if (!actions.empty()) row.push_back(actions[i].action == "error" ? "error: " + actions[i].reason : actions[i].action);
+    rows.push_back(std::move(row));
+  }
+  std::vector<std::size_t> width(head.size(), 0);
+  for (std::size_t c = 0; c < head.size(); ++c) {
+    width[c] = head[c].size();
+    for (const auto& r : rows) width[c] = std::max(width[c], c + 1 == head.size() ? 0 : r[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string s = " ";
+    for (std::size_t c = 0; c < r.size(); ++c) {
+      s += " " + r[c];
+      if (c + 1 < r.size()) s += std::string(width[c] - std::min(width[c], r[c].size()) + 1, ' ');
+    }
+    os << s << "\n";
+  };
+  line(head);
+  for (const auto& r : rows) line(r);
+}
+
+int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& os) {
+  const fs::path dir = opts.out;
+  std::error_code ec;
+  // 1. The directory: new, empty, or a compatible sweep directory (checked without writing anything).
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) throw ConfigFileError(dir.string() + ": exists and is not a directory");
+    if (fs::exists(dir / "sweep.json", ec)) {
+      (void)read_sweep_json(dir);
+    } else if (!fs::is_empty(dir, ec)) {
+      throw ConfigFileError(dir.string() + ": exists and is not a sweep directory (no sweep.json); choose another --out");
+    }
+  }
+  // 2. Every decision, before anything is written.
+  for (const auto& a : decide_trials(dir, plan)) {
+    if (a.action == "error") throw ConfigFileError(a.reason);
+  }
+  check_writable_parent(dir / "trials");
+  fs::create_directories(dir / "trials", ec);
+  if (ec) throw std::runtime_error((dir / "trials").string() + ": cannot create: " + ec.message());
+  SweepLock lock(dir);
+  const std::vector<TrialAction> actions = decide_trials(dir, plan);  // again, under the lock
+  for (const auto& a : actions) {
+    if (a.action == "error") throw ConfigFileError(a.reason);
+  }
+  // 3. sweep.json (rewritten only when it changes) and the trials' config files.
+  const nlohmann::json sweep_obj = sweep_json(plan, opts.plugin_dirs);
+  const std::string sj = sweep_obj.dump(2) + "\n";
+  if (read_text(dir / "sweep.json") != sj) write_file_atomic(dir / "sweep.json", sj);
+  std::set<std::string> names;
+  for (const auto& p : plan.trials) names.insert(p.trial.name);
+  for (const auto& e : fs::directory_iterator(dir / "trials", ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && names.count(n) == 0 && n.find(".tmp-") == std::string::npos) {
+      os << "note: " << e.path().string() << " is not a trial of this sweep (left as it is)\n";
+    }
+  }
+  std::size_t n_skip = 0, n_run = 0, n_resume = 0, n_rerun = 0;
+  std::deque<std::size_t> queue;
+  for (std::size_t i = 0; i < plan.trials.size(); ++i) {
+    const std::string& a = actions[i].action;
+    if (a == "skip") {
+      ++n_skip;
+      continue;
+    }
+    (a == "resume" ? n_resume : a == "rerun" ? n_rerun : n_run) += 1;
+    write_file_atomic(TrialPaths(dir, plan.trials[i].trial.name).config, plan.trials[i].resolved.dump(2) + "\n");
+    queue.push_back(i);
+  }
+  const std::size_t total = plan.trials.size();
+  os << "ijepa sweep " << plan.name << ": " << total << " trials in " << dir.string() << " (" << n_run << " to run";
+  if (n_resume) os << ", " << n_resume << " to resume";
+  if (n_rerun) os << ", " << n_rerun << " failed before, to run again";
+  if (n_skip) os << ", " << n_skip << " completed, skipped";
+  os << "; " << opts.jobs << " at a time)" << std::endl;
+
+  // 4. Run: one child `ijepa train` per trial, at most opts.jobs at once.
+  struct Running {
+    std::size_t i;
+    pid_t pid;
+    std::chrono::steady_clock::time_point t0;
+    bool resume;
+    std::string started;
+  };
+  std::vector<Running> running;
+  std::vector<std::string> final_state(total, "");
+  for (std::size_t i = 0; i < total; ++i) {
+    if (actions[i].action == "skip") final_state[i] = "completed";
+  }
+  std::size_t finished = n_skip;
+  bool stopping = false, killed = false;
+  StopSignals signals;
+
+  auto launch = [&](std::size_t i) {
+    const PlannedTrial& p = plan.trials[i];
+    const TrialPaths tp(dir, p.trial.name);
+    const bool resume = actions[i].action == "resume";
+    std::error_code e2;
+    if (actions[i].action == "rerun") {  // failed before: keep its log, start from scratch
+      if (fs::exists(tp.log, e2)) fs::rename(tp.log, tp.old_log, e2);
+      fs::remove_all(tp.run_dir, e2);
+    }
+    fs::remove(tp.proc, e2);
+    if (!resume) {  // half-made run directories of earlier attempts (`ijepa train` builds <run>.tmp-<pid> first)
+      const std::string tmp_prefix = p.trial.name + ".tmp-";
+      for (const auto& e : fs::directory_iterator(dir / "trials", e2)) {
+        if (e.path().filename().string().rfind(tmp_prefix, 0) == 0) fs::remove_all(e.path(), e2);
+      }
+    }
+    const std::string started = utc_now();
+    // Absolute, canonical paths: inspect_trial recognises the live child by its run directory in /proc/PID/cmdline.
+    std::vector<std::string> args{"ijepa", "train", fs::weakly_canonical(fs::absolute(tp.config)).string(), "--out",
+                                  fs::weakly_canonical(fs::absolute(tp.run_dir)).string(), "--quiet"};
+    if (resume) args.push_back("--resume");
+    for (const auto& d : opts.plugin_dirs) {
+      args.push_back("--plugin-dir");
+      args.push_back(d);
+    }
+    if (opts.allow_insecure_plugins) args.push_back("--allow-insecure-plugins");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int log_fd = ::open(tp.log.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? O_APPEND : O_TRUNC), 0644);
+    const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (log_fd < 0 || null_fd < 0) {
+      const std::string why = std::strerror(errno);
+      if (log_fd >= 0) ::close(log_fd);
+      if (null_fd >= 0) ::close(null_fd);
+      throw std::runtime_error(tp.log.string() + ": cannot open the trial's log: " + why);
+    }
+    if (resume) {
+      const std::string note = "==== ijepa sweep: resuming trial " + p.trial.name + " at " + started + " ====\n";
+      if (::write(log_fd, note.data(), note.size()) < 0) { /* the log is informational */ }
+    }
+    const std::string exe = opts.exe.string();
+    const pid_t pid = ::fork();
+    if (pid == 0) {  // child: async-signal-safe calls only
+      ::dup2(null_fd, STDIN_FILENO);
+      ::dup2(log_fd, STDOUT_FILENO);
+      ::dup2(log_fd, STDERR_FILENO);
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      ::sigaction(SIGINT, &dfl, nullptr);
+      ::sigaction(SIGTERM, &dfl, nullptr);
+      ::execv(exe.c_str(), argv.data());
+      static const char msg[] = "ijepa sweep: cannot start the ijepa binary\n";
+      if (::write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) { /* nothing left to report to */ }
+      ::_exit(127);
+    }
+    const int fork_errno = errno;
+    ::close(log_fd);
+    ::close(null_fd);
+    if (pid < 0) throw std::runtime_error("cannot start a trial process: " + std::string(std::strerror(fork_errno)));
+    write_file_atomic(tp.proc, nlohmann::json({{"state", "running"}, {"pid", static_cast<long long>(pid)},
+                                               {"started", started}, {"resume", resume}})
+                                       .dump(2) + "\n");
+    running.push_back({i, pid, std::chrono::steady_clock::now(), resume, started});
+    os << (resume ? "resume " : "start  ") << p.trial.name << std::endl;
+  };
+
+  auto outcome_of = [&](const Running& r, int wstatus) {
+    const TrialPaths tp(dir, plan.trials[r.i].trial.name);
+    nlohmann::json status;
+    try {
+      status = load_json_file(tp.run_dir / "status.json");
+    } catch (const std::exception&) {
+      status = nlohmann::json::object();
+    }
+    const std::string st = status.is_object() ? status.value("state", "") : "";
+    Outcome o;
+    o.proc = {{"pid", static_cast<long long>(r.pid)}, {"started", r.started}, {"ended", utc_now()},
+              {"resume", r.resume},
+              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - r.t0).count()}};
+    if (WIFEXITED(wstatus)) {
+      const int code = WEXITSTATUS(wstatus);
+      o.proc["exit_code"] = code;
+      if (code == 0 && st == "completed") {
+        o.state = "completed";
+      } else if (st == "interrupted") {
+        o.state = "interrupted";
+        o.error = "interrupted (stopped by a signal)";
+      } else if (code == 0) {
+        o.state = "failed";
+        o.error = "exited with code 0 but status.json says '" + st + "'";
+      } else {
+        o.state = "failed";
+        o.error = last_line(tp.log);
+        if (o.error.empty()) o.error = "exited with code " + std::to_string(code);
+      }
+    } else if (WIFSIGNALED(wstatus)) {
+      const int sig = WTERMSIG(wstatus);
+      o.proc["signal"] = sig;
+      o.proc["signal_name"] = signal_name(sig);
+      if (stopping && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
+        o.state = "interrupted";
+        o.error = "stopped with the sweep (" + signal_name(sig) + ")";
+      } else {
+        o.state = "failed";
+        o.error = "killed by signal " + signal_name(sig);
+        std::ofstream(tp.log, std::ios::app) << "ijepa sweep: trial " << plan.trials[r.i].trial.name << " "
+                                              << o.error << "\n";
+      }
+    } else {
+      o.state = "failed";
+      o.error = "ended with wait status " + std::to_string(wstatus);
+    }
+    o.proc["state"] = o.state;
+    if (!o.error.empty()) o.proc["error"] = o.error;
+    // A child killed by a signal left its status.json "running": record how it ended there too, so the run
+    // directory tells the truth to every reader (the trainer's own "failed"/"interrupted" is never replaced).
+    if (st == "running" && o.state != "completed") {
+      status["state"] = o.state;
+      status["error"] = o.error;
+      status["ended"] = utc_now();
+      try {
+        write_file_atomic(tp.run_dir / "status.json", status.dump(2) + "\n");
+      } catch (const std::exception&) {
+        // proc.json already says it; inspect_trial reads both
+      }
+    }
+    return o;
+  };
+
+  auto refresh_summary = [&]() {
+    try {
+      write_sweep_summary(dir);
+    } catch (const std::exception& e) {
+      os << "warning: summary not written: " << e.what() << std::endl;
+    }
+  };
+
+  while (true) {
+    // Reap finished children.
+    for (std::size_t k = 0; k < running.size();) {
+      int wstatus = 0;
+      const pid_t w = ::waitpid(running[k].pid, &wstatus, WNOHANG);
+      if (w != running[k].pid) {
+        ++k;
+        continue;
+      }
+      const Running r = running[k];
+      running.erase(running.begin() + static_cast<std::ptrdiff_t>(k));
+      const Outcome o = outcome_of(r, wstatus);
+      const TrialPaths tp(dir, plan.trials[r.i].trial.name);
+      write_file_atomic(tp.proc, o.proc.dump(2) + "\n");
+      final_state[r.i] = o.state;
+      ++finished;
+      os << "[" << finished << "/" << total << "] " << (o.state == "completed" ? "done   " : o.state == "failed" ? "FAILED " : "stopped ")
+         << plan.trials[r.i].trial.name << ": " << o.state << " after " << fixed(o.proc["seconds"].get<double>(), 1)
+         << " s";
+      if (o.state == "completed") {
+        const nlohmann::json st = trial_summary(dir, sweep_obj["trials"][r.i]);
+        if (st["final_loss"].is_number()) os << ", final loss " << st["final_loss"].get<double>();
+      } else {
+        os << ": " << o.error << " (log: " << tp.log.string() << ")";
+      }
+      os << std::endl;
+      refresh_summary();
+    }
+    // Signals: stop scheduling, forward a stop signal once; a second signal kills the children.
+    if (g_stop_signal != 0 && !stopping) {
+      stopping = true;
+      // The other stop signal than the one received: a child that got the terminal's SIGINT itself is not hit
+      // by the same signal twice (the trainer takes a second identical signal as "exit now").
+      const int fwd = g_stop_signal == SIGINT ? SIGTERM : SIGINT;
+      os << "ijepa sweep: " << signal_name(g_stop_signal) << " received: stopping " << running.size()
+         << " running trial(s) at their next step (they checkpoint); nothing new starts. Again to kill them."
+         << std::endl;
+      for (const auto& r : running) ::kill(r.pid, fwd);
+    }
+    if (stopping && g_stop_count >= 2 && !killed) {
+      killed = true;
+      for (const auto& r : running) ::kill(r.pid, SIGKILL);
+    }
+    if (!stopping) {
+      while (static_cast<int>(running.size()) < opts.jobs && !queue.empty()) {
+        const std::size_t i = queue.front();
+        queue.pop_front();
+        try {
+          launch(i);
+        } catch (const std::exception& e) {
+          const TrialPaths tp(dir, plan.trials[i].trial.name);
+          write_file_atomic(tp.proc, nlohmann::json({{"state", "failed"}, {"error", e.what()}, {"ended", utc_now()}})
+                                             .dump(2) + "\n");
+          final_state[i] = "failed";
+          ++finished;
+          os << "[" << finished << "/" << total << "] FAILED " << plan.trials[i].trial.name << ": " << e.what()
+             << std::endl;
+        }
+      }
+    }
+    if (running.empty() && (queue.empty() || stopping)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  const SweepSummaryText text = write_sweep_summary(dir);
+  std::size_t n_completed = 0;
+  for (const auto& s : final_state) n_completed += s == "completed" ? 1 : 0;
+  os << "\n" << text.md << "\nsummary: " << (dir / "summary.md").string() << ", summary.csv, summary.jsonl\n";
+  if (stopping) {
+    os << "ijepa sweep: stopped; " << n_completed << "/" << total
+       << " trials completed (run the same command again to resume)" << std::endl;
+    return 130;
+  }
+  os << "ijepa sweep: " << n_completed << "/" << total << " trials completed" << std::endl;
+  return n_completed == total ? 0 : 1;
+}
+
+}  // namespace ijepa::host

@@ -1,0 +1,361 @@
+// `ijepa sweep` and `ijepa report` end to end through the real binary: tiny synthetic trials (2 steps, 1 thread,
+// about a second each, one child `ijepa train` process per trial), re-runs, a crashing trial, a killed sweep.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "config/experiment.hpp"
+#include "config/json_file.hpp"
+#include "host/plugins/fixture_plugins.hpp"
+#include "host/run/test_util.hpp"
+#include "run/sweep_dir.hpp"
+
+using namespace ijepa;
+using namespace ijepa::host;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The tiny experiment, 2 steps per trial, plus a sweep.
+nlohmann::json sweep_experiment(const nlohmann::json& sweep) {
+  nlohmann::json e = test::tiny_experiment();
+  e["train"]["max_steps"] = 2;
+  e["train"]["log_every"] = 1;
+  e["data"]["workers"] = 1;
+  e["sweep"] = sweep;
+  return e;
+}
+
+// Every regular file under `dir`: relative path -> (content, mtime).
+using Snapshot = std::map<std::string, std::pair<std::string, fs::file_time_type>>;
+Snapshot snapshot(const fs::path& dir) {
+  Snapshot s;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) {
+      s[fs::relative(e.path(), dir).string()] = {test::read_text(e.path()), fs::last_write_time(e.path())};
+    }
+  }
+  return s;
+}
+
+// Only the entries of `s` whose path starts with `prefix`.
+Snapshot only(const Snapshot& s, const std::string& prefix) {
+  Snapshot out;
+  for (const auto& [k, v] : s) {
+    if (k.rfind(prefix, 0) == 0) out[k] = v;
+  }
+  return out;
+}
+
+std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST(SweepCli, DryRunPrintsTheTrialTableAndWritesNothing) {
+  test::TempDir tmp;
+  test::write_text(tmp / "e.json", sweep_experiment(nlohmann::json::parse(R"({
+      "axes": {"components.masker.pred_mask_scale": [[0.15, 0.2], [0.2, 0.3]]}, "seeds": [0, 1]})"))
+                                        .dump());
+  const auto r = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", (tmp / "out").string(), "--dry-run"});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  for (const char* n : {"pred_mask_scale0.15-0.2_s0", "pred_mask_scale0.15-0.2_s1", "pred_mask_scale0.2-0.3_s0",
+                        "pred_mask_scale0.2-0.3_s1", "[0.15,0.2]", "dry run: nothing written"}) {
+    EXPECT_NE(r.out.find(n), std::string::npos) << n << " in\n" << r.out;
+  }
+  EXPECT_LT(r.out.find("pred_mask_scale0.15-0.2_s1"), r.out.find("pred_mask_scale0.2-0.3_s0")) << "seeds innermost";
+  EXPECT_FALSE(fs::exists(tmp / "out"));
+  EXPECT_FALSE(fs::exists(tmp / "runs"));
+}
+
+TEST(SweepCli, BadInputIsOneLineAndCreatesNothing) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "out";
+  auto attempt = [&](const nlohmann::json& sweep, const std::vector<std::string>& extra, int rc,
+                     const std::vector<std::string>& needles) {
+    test::write_text(tmp / "e.json", sweep_experiment(sweep).dump());
+    std::vector<std::string> args{"sweep", (tmp / "e.json").string(), "--out", out.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = test::run_ijepa(args);
+    EXPECT_EQ(r.rc, rc) << sweep.dump() << "\n" << r.out << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    for (const auto& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
+    EXPECT_FALSE(fs::exists(out)) << sweep.dump();
+  };
+  attempt(R"({"axes": {"train.lrr": [1, 2]}})"_json, {}, 1, {"e.json: sweep.axes", "train.lrr"});
+  attempt(R"({"axes": {"components.masker.min_keep": [4, "four"]}})"_json, {}, 1,
+          {"trial 'min_keepfour_s3'", "min_keep"});
+  attempt(R"({"mode": "list", "axes": {"train.lr": [1, 2], "train.epochs": [1]}})"_json, {}, 1, {"list"});
+  attempt(R"({"mode": "zip", "axes": {"train.lr": [1]}})"_json, {}, 1, {"zip"});
+  attempt(R"({"axes": {"train.lr": [1]}})"_json, {"--jobs", "0"}, 2, {"--jobs"});
+  attempt(R"({"axes": {"train.lr": [1]}})"_json, {"--set", "train.nope=1"}, 1, {"train.nope"});
+  // A file that is not a sweep.
+  test::write_text(tmp / "plain.json", test::tiny_experiment().dump());
+  const auto r = test::run_ijepa({"sweep", (tmp / "plain.json").string(), "--out", out.string()});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("no \"sweep\" object"), std::string::npos) << r.err;
+  // A base file that does not exist.
+  test::write_text(tmp / "child.json", R"({"base": ["missing_base.json"], "sweep": {"seeds": [0]}})");
+  const auto r2 = test::run_ijepa({"sweep", (tmp / "child.json").string(), "--out", out.string()});
+  EXPECT_EQ(r2.rc, 1);
+  EXPECT_NE(r2.err.find("missing_base.json: file not found"), std::string::npos) << r2.err;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "out";
+  // list mode with "seed" as an axis: two seeds of lr 0.001, one of lr 0.002.
+  test::write_text(tmp / "e.json", sweep_experiment(nlohmann::json::parse(R"({"mode": "list",
+      "axes": {"train.lr": [0.001, 0.001, 0.002], "seed": [0, 1, 0]}})"))
+                                        .dump());
+  const std::vector<std::string> names{"seed0_lr0.001", "seed1_lr0.001", "seed0_lr0.002"};
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string(), "--jobs", "2"});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  std::cerr << "[ info ] 3 trials, --jobs 2: "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+  EXPECT_NE(r.out.find("3 to run"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3/3 trials completed"), std::string::npos) << r.out;
+  // sweep.json and one ordinary run directory per trial, made by a child `ijepa train`.
+  const nlohmann::json sj = load_json_file(out / "sweep.json");
+  EXPECT_EQ(sj["format"], "ijepa-sweep");
+  EXPECT_EQ(sj["version"], 1);
+  EXPECT_EQ(sj["source"], (tmp / "e.json").string());
+  ASSERT_EQ(sj["trials"].size(), 3u);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const nlohmann::json& t = sj["trials"][i];
+    EXPECT_EQ(t["name"], names[i]);
+    const fs::path run = out / "trials" / names[i];
+    EXPECT_EQ(load_json_file(run / "status.json")["state"], "completed") << names[i];
+    const nlohmann::json resolved = load_json_file(run / "config.resolved.json");
+    EXPECT_EQ(first_difference(resolved, load_json_file(out / "trials" / (names[i] + ".json"))), "");
+    EXPECT_EQ(t["config_sha"], config_hash(load_json_file(out / "trials" / (names[i] + ".json"))));
+    EXPECT_FALSE(resolved.contains("sweep"));
+    EXPECT_EQ(resolved["seed"], t["seed"]);
+    EXPECT_EQ(resolved["train"]["lr"], t["values"]["train.lr"]);
+    const nlohmann::json env = load_json_file(run / "env.json");
+    EXPECT_NE(env.dump().find("--quiet"), std::string::npos) << "run by `ijepa train ... --quiet`: " << env.dump();
+    EXPECT_EQ(read_jsonl(run / "metrics.jsonl").size(), 2u);
+    EXPECT_EQ(load_json_file(out / "trials" / (names[i] + ".proc.json"))["exit_code"], 0);
+  }
+  // Summary: one record per trial; the two seeds of lr 0.001 are grouped with mean ± std.
+  const auto recs = read_jsonl(out / "summary.jsonl");
+  ASSERT_EQ(recs.size(), 3u);
+  for (const auto& rec : recs) {
+    EXPECT_EQ(rec["state"], "completed");
+    EXPECT_TRUE(rec["final_loss"].is_number());
+    EXPECT_TRUE(rec["seconds"].is_number());
+    EXPECT_TRUE(rec["images_per_s"].is_number());
+    EXPECT_EQ(rec["step"], 2);
+  }
+  const std::string md = test::read_text(out / "summary.md");
+  EXPECT_NE(md.find("| 0.001 | 0 1 | 2/2 | "), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.002 | 0 | 1/1 | "), std::string::npos) << md;
+  EXPECT_NE(md.find(" ± —"), std::string::npos) << md;
+  EXPECT_EQ(count_lines(test::read_text(out / "summary.csv")), 4);
+
+  // Re-run: every trial completed with the same config is skipped; the trials' files are untouched.
+  const Snapshot before = snapshot(out);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a rewrite would get another mtime
+  const auto r2 = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string()});
+  ASSERT_EQ(r2.rc, 0) << r2.out << r2.err;
+  EXPECT_NE(r2.out.find("0 to run, 3 completed, skipped"), std::string::npos) << r2.out;
+  EXPECT_EQ(snapshot(out), before) << "nothing is rewritten: trials, sweep.json, summaries";
+
+  // `ijepa report` regenerates byte-identical summaries.
+  for (const char* f : {"summary.jsonl", "summary.md", "summary.csv", "summary_grouped.csv"}) fs::remove(out / f);
+  const auto rep = test::run_ijepa({"report", out.string()});
+  ASSERT_EQ(rep.rc, 0) << rep.out << rep.err;
+  for (const char* f : {"summary.jsonl", "summary.md", "summary.csv", "summary_grouped.csv"}) {
+    EXPECT_EQ(test::read_text(out / f), before.at(f).first) << f;
+  }
+  EXPECT_NE(rep.out.find("## Grouped over seeds"), std::string::npos) << rep.out;
+
+  // A changed config is an error naming a trial and the key; nothing is touched.
+  const Snapshot before3 = snapshot(out);
+  const auto r3 = test::run_ijepa(
+      {"sweep", (tmp / "e.json").string(), "--out", out.string(), "--set", "train.weight_decay=0.05"});
+  EXPECT_EQ(r3.rc, 1);
+  EXPECT_EQ(count_lines(r3.err), 1) << r3.err;
+  EXPECT_NE(r3.err.find("trial 'seed0_lr0.001' (completed): its config changed at 'train.weight_decay'"),
+            std::string::npos)
+      << r3.err;
+  EXPECT_EQ(snapshot(out), before3);
+  // The dry run says the same, and what the others would do.
+  const auto r4 = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string(), "--dry-run"});
+  EXPECT_EQ(r4.rc, 0) << r4.err;
+  EXPECT_NE(r4.out.find("skip"), std::string::npos) << r4.out;
+}
+
+TEST(SweepCli, CrashingTrialIsRecordedAndTheOthersComplete) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "out";
+  // An axis of whole masker objects: the second trial's masker aborts the process at batch 12 (of 16), well after
+  // its run directory exists (the loader prefetches 4 batches).
+  nlohmann::json e = sweep_experiment(nlohmann::json::parse(R"({
+      "axes": {"components.masker": [{"type": "multiblock", "min_keep": 4}, {"type": "abort_after", "abort_at": 12}]},
+      "name_template": "{components.masker.type}_s{seed}"})"));
+  e["train"]["max_steps"] = 16;
+  test::write_text(tmp / "e.json", e.dump());
+  const std::string plugins = test::fixture_dir("abort_after").string();
+  const std::vector<std::string> args{"sweep", (tmp / "e.json").string(), "--out", out.string(), "--plugin-dir", plugins};
+  const auto r = test::run_ijepa(args);
+  EXPECT_EQ(r.rc, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAILED abort_after_s3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1/2 trials completed"), std::string::npos) << r.out;
+  const auto recs = read_jsonl(out / "summary.jsonl");
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0]["name"], "multiblock_s3");
+  EXPECT_EQ(recs[0]["state"], "completed");
+  EXPECT_EQ(recs[1]["name"], "abort_after_s3");
+  EXPECT_EQ(recs[1]["state"], "failed");
+  ASSERT_TRUE(recs[1]["error"].is_string());
+  EXPECT_NE(recs[1]["error"].get<std::string>().find("SIGABRT"), std::string::npos) << recs[1]["error"];
+  const fs::path log = out / "trials" / "abort_after_s3.log";
+  EXPECT_NE(last_line(log).find("SIGABRT"), std::string::npos) << test::read_text(log);
+  const nlohmann::json proc = load_json_file(out / "trials" / "abort_after_s3.proc.json");
+  EXPECT_EQ(proc["state"], "failed");
+  EXPECT_EQ(proc["signal"], SIGABRT);
+  // The crashed run's status.json says how it ended (not a stale "running").
+  const nlohmann::json st = load_json_file(out / "trials" / "abort_after_s3" / "status.json");
+  EXPECT_EQ(st["state"], "failed");
+  EXPECT_NE(st.value("error", "").find("SIGABRT"), std::string::npos) << st.dump();
+  EXPECT_LT(st.value("step", 99), 16);
+  EXPECT_NE(test::read_text(out / "summary.md").find("| failed |"), std::string::npos);
+
+  // Re-run: the completed trial is untouched, the failed one runs again (and fails again); its old log is kept.
+  const Snapshot before = only(snapshot(out), "trials/multiblock_s3");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto r2 = test::run_ijepa(args);
+  EXPECT_EQ(r2.rc, 1) << r2.out << r2.err;
+  EXPECT_NE(r2.out.find("1 failed before, to run again, 1 completed, skipped"), std::string::npos) << r2.out;
+  EXPECT_EQ(only(snapshot(out), "trials/multiblock_s3"), before);
+  EXPECT_NE(test::read_text(out / "trials" / "abort_after_s3.log.1").find("SIGABRT"), std::string::npos);
+  EXPECT_NE(last_line(log).find("SIGABRT"), std::string::npos);
+}
+
+TEST(SweepCli, KilledSweepResumesItsInterruptedTrialAndLeavesCompletedOnes) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "out";
+  nlohmann::json e = sweep_experiment(nlohmann::json::parse(R"({"axes": {"train.max_steps": [2, 120]}})"));
+  e["train"]["epochs"] = 20;  // 160 steps of 8 images; a checkpoint after every step
+  e["train"]["checkpoint_every"] = 1;
+  test::write_text(tmp / "e.json", e.dump());
+  const std::string long_trial = "max_steps120_s3";
+  const fs::path long_run = out / "trials" / long_trial;
+
+  // The sweep in its own process group, so the test can SIGKILL the group (the sweep and its child).
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::unsetenv("IJEPA_PLUGIN_PATH");
+    ::setenv("IJEPA_LOG_LEVEL", "warn", 1);
+    const std::string cfg = (tmp / "e.json").string(), o = out.string(), log = (tmp / "sweep.out").string();
+    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
+    (void)f;
+    ::dup2(STDOUT_FILENO, STDERR_FILENO);
+    ::execl(IJEPA_CLI_EXE, IJEPA_CLI_EXE, "sweep", cfg.c_str(), "--out", o.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);
+  bool killed = false;
+  for (int i = 0; i < 6000 && !killed; ++i) {  // at most 60 s
+    std::ifstream latest(long_run / "checkpoints" / "LATEST");
+    std::string name;
+    if (latest && std::getline(latest, name) && name >= "step_00000005") {
+      ::kill(-pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(killed) << "the sweep ended before it could be killed: " << test::read_text(tmp / "sweep.out");
+  // Wait until the killed trainer is gone (its run lock released).
+  for (int i = 0; i < 500 && lock_holder(long_run / ".lock"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(lock_holder(long_run / ".lock").has_value());
+  EXPECT_EQ(load_json_file(long_run / "status.json")["state"], "running") << "killed: no final status";
+  EXPECT_EQ(inspect_trial(out, long_trial).state, "interrupted");
+  const std::int64_t ckpt_step = [&] {
+    std::ifstream in(long_run / "checkpoints" / "LATEST");
+    std::string s;
+    std::getline(in, s);
+    return std::stoll(s.substr(5));
+  }();
+  EXPECT_LT(ckpt_step, 120);
+  std::vector<std::string> metrics_before;
+  {
+    std::ifstream in(long_run / "metrics.jsonl");
+    for (std::string line; std::getline(in, line);) metrics_before.push_back(line);
+  }
+
+  const Snapshot done_before = only(snapshot(out), "trials/max_steps2_s3");
+  ASSERT_FALSE(done_before.empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto r = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string()});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("0 to run, 1 to resume, 1 completed, skipped"), std::string::npos) << r.out;
+  EXPECT_EQ(only(snapshot(out), "trials/max_steps2_s3"), done_before) << "the completed trial is untouched";
+  // The interrupted trial continued from its checkpoint: its metrics run 1..120 once each, in order.
+  const nlohmann::json status = load_json_file(long_run / "status.json");
+  EXPECT_EQ(status["state"], "completed");
+  EXPECT_EQ(status["step"], 120);
+  const auto metrics = read_jsonl(long_run / "metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 120u);
+  for (std::size_t i = 0; i < metrics.size(); ++i) EXPECT_EQ(metrics[i]["step"], static_cast<int>(i) + 1);
+  const std::string log = test::read_text(out / "trials" / (long_trial + ".log"));
+  EXPECT_NE(log.find("resuming trial " + long_trial), std::string::npos) << log;
+  // Resumed from the checkpoint, not from scratch: the records up to it are the first session's lines, byte for
+  // byte (a recomputation would have other "time_s" values).
+  const std::string metrics_after = test::read_text(long_run / "metrics.jsonl");
+  ASSERT_GE(metrics_before.size(), static_cast<std::size_t>(ckpt_step));
+  std::string prefix;
+  for (std::int64_t i = 0; i < ckpt_step; ++i) prefix += metrics_before[static_cast<std::size_t>(i)] + "\n";
+  EXPECT_EQ(metrics_after.substr(0, prefix.size()), prefix);
+}
+
+TEST(SweepCli, IncompatibleOrForeignDirectoryIsRefusedAndLeftUnchanged) {
+  test::TempDir tmp;
+  test::write_text(tmp / "e.json", sweep_experiment(R"({"seeds": [0]})"_json).dump());
+  const fs::path out = tmp / "out";
+  fs::create_directories(out);
+  test::write_text(out / "sweep.json", R"({"format": "ijepa-sweep", "version": 99, "trials": []})");
+  test::write_text(out / "notes.txt", "keep me\n");
+  const Snapshot before = snapshot(out);
+  const auto r = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string()});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("sweep.json: format \"ijepa-sweep\" version 99"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(out), before);
+  EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 2) << "no .lock, no trials/";
+  const auto rep = test::run_ijepa({"report", out.string()});
+  EXPECT_EQ(rep.rc, 1);
+  EXPECT_NE(rep.err.find("version 99"), std::string::npos) << rep.err;
+  EXPECT_EQ(snapshot(out), before);
+  // A directory that is not a sweep's.
+  fs::remove(out / "sweep.json");
+  const auto r2 = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string()});
+  EXPECT_EQ(r2.rc, 1);
+  EXPECT_NE(r2.err.find("not a sweep directory"), std::string::npos) << r2.err;
+  EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 1);
+}
