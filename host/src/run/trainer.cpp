@@ -93,31 +93,15 @@ std::vector<at::Tensor> masks_to(const std::vector<at::Tensor>& m, const at::Dev
 
 JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) : cfg_(resolved) {
   const auto& train = cfg_.at("train");
-  const auto& data = cfg_.at("data");
   const auto& comps = cfg_.at("components");
   const auto threads = train.at("threads").get<std::int64_t>();
   if (threads > 0) at::set_num_threads(static_cast<int>(threads));
   device_ = parse_device(train.at("device").get<std::string>());
   autocast_ = device_.is_cuda() && train.at("bf16").get<bool>();
 
-  const auto image_size = data.at("image_size").get<std::int64_t>();
-  if (image_size <= 0) throw ConfigError("data.image_size: must be > 0, got " + std::to_string(image_size));
+  // Image size, patch size, grid and seed, checked against each other (shared with the evaluation code).
+  ctx_ = experiment_context(cfg_);
   const auto& enc_cfg = comps.at("encoder");
-  if (enc_cfg.contains("img_size") && enc_cfg["img_size"].get<std::int64_t>() != image_size) {
-    throw ConfigError("components.encoder.img_size (" + enc_cfg["img_size"].dump() + ") != data.image_size (" +
-                      std::to_string(image_size) + ")");
-  }
-  std::int64_t patch = enc_cfg.contains("patch_size") ? enc_cfg["patch_size"].get<std::int64_t>() : 16;
-  if (patch <= 0 || image_size % patch != 0) {
-    throw ConfigError("components.encoder.patch_size (" + std::to_string(patch) + ") does not divide data.image_size (" +
-                      std::to_string(image_size) + ")");
-  }
-  ctx_.host = logging::host_services();
-  ctx_.seed = cfg_.at("seed").get<std::uint64_t>();
-  ctx_.image_size = image_size;
-  ctx_.patch_size = patch;
-  ctx_.in_chans = 3;
-  ctx_.grid = {image_size / patch, image_size / patch};
 
   at::manual_seed(ctx_.seed);
   encoder_ = registry.make_encoder(enc_cfg, ctx_, "components.encoder");
