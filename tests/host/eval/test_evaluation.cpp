@@ -19,15 +19,6 @@ using namespace ijepa;
 using namespace ijepa::host;
 
 namespace {
-// An experiment as load_layered would give it: host defaults under the test's keys.
-nlohmann::json layered(const nlohmann::json& exp) {
-  nlohmann::json out = experiment_defaults();
-  out.merge_patch(exp);
-  return out;
-}
-}  // namespace
-
-namespace {
 
 const Registry& reg() { return test::builtin_plugins().registry(); }
 
@@ -42,7 +33,7 @@ const fs::path& tiny_run() {
     TrainOptions o;
     o.out = d;
     o.quiet = true;
-    run_training(resolve_experiment(layered(exp), {}, reg(), "test"), test::builtin_plugins(), o);
+    run_training(resolve_experiment(test::layered(exp), {}, reg(), "test"), test::builtin_plugins(), o);
     return d;
   }();
   return dir;
@@ -164,7 +155,7 @@ TEST(Evaluation, UnlabelledDataAndOneClassAreRejectedBeforeAnyWork) {
     o.out = out;
     o.quiet = true;
     const std::string m =
-        error_of([&] { run_training(resolve_experiment(layered(exp), {}, reg(), "test"), test::builtin_plugins(), o); });
+        error_of([&] { run_training(resolve_experiment(test::layered(exp), {}, reg(), "test"), test::builtin_plugins(), o); });
     EXPECT_NE(m.find(classes == 0 ? "has no labels" : "at least 2 classes"), std::string::npos) << m;
     EXPECT_EQ(m.find('\n'), std::string::npos);
     EXPECT_FALSE(fs::exists(out)) << "a run directory was created for a config that cannot run";
@@ -183,7 +174,7 @@ TEST(Evaluation, DuringTrainingWritesEvalJsonlWithTheRandomInitBaseline) {
   TrainOptions o;
   o.out = out;
   o.quiet = true;
-  const TrainSummary s = run_training(resolve_experiment(layered(exp), {}, reg(), "test"), test::builtin_plugins(), o);
+  const TrainSummary s = run_training(resolve_experiment(test::layered(exp), {}, reg(), "test"), test::builtin_plugins(), o);
   ASSERT_EQ(s.steps, 16);
   std::ifstream f(out / "eval.jsonl");
   std::vector<nlohmann::json> recs;
@@ -217,7 +208,7 @@ TEST(Evaluation, RandomInitBaselineIsTheRunsStepZeroEncoder) {
   // target encoder; scoring it must give the same numbers as scoring that encoder directly.
   nlohmann::json exp = test::tiny_experiment();
   exp["data"]["synthetic_classes"] = 4;
-  const nlohmann::json resolved = resolve_experiment(layered(exp), {}, reg(), "test");
+  const nlohmann::json resolved = resolve_experiment(test::layered(exp), {}, reg(), "test");
   JepaModel init(resolved, reg());
   nlohmann::json entry = reg().resolve(Kind::evaluator, {{"type", "knn"}}, "e");
   entry["train_limit"] = 40;

@@ -17,21 +17,12 @@ using namespace ijepa;
 using namespace ijepa::host;
 
 namespace {
-// An experiment as load_layered would give it: host defaults under the test's keys.
-nlohmann::json layered(const nlohmann::json& exp) {
-  nlohmann::json out = experiment_defaults();
-  out.merge_patch(exp);
-  return out;
-}
-}  // namespace
-
-namespace {
 
 Component<sdk::Encoder> tiny_encoder(std::int64_t depth = 2) {
   nlohmann::json exp = test::tiny_experiment();
   exp["components"]["encoder"]["depth"] = depth;
   auto& reg = test::builtin_plugins().registry();
-  nlohmann::json resolved = resolve_experiment(layered(exp), {}, reg, "test");
+  nlohmann::json resolved = resolve_experiment(test::layered(exp), {}, reg, "test");
   at::manual_seed(1);
   return reg.make_encoder(resolved["components"]["encoder"], experiment_context(resolved), "components.encoder");
 }

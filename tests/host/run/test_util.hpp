@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/experiment.hpp"
 #include "plugins/plugin_loader.hpp"
 
 namespace ijepa::test {
@@ -22,6 +23,13 @@ inline nlohmann::json tiny_experiment() {
     },
     "train": {"epochs": 2, "batch_size": 8, "warmup_epochs": 0.5, "log_every": 2, "threads": 1, "checkpoint_every": 2}
   })");
+}
+
+// An experiment as load_layered would give it: the host defaults under the test's keys.
+inline nlohmann::json layered(const nlohmann::json& exp) {
+  nlohmann::json out = host::experiment_defaults();
+  out.merge_patch(exp);
+  return out;
 }
 
 inline std::filesystem::path temp_dir(const std::string& tag) {
