@@ -1,0 +1,234 @@
+// The headless tier: the whole viewer UI drawn with a Dear ImGui context and no window, no backend, no GL
+// (textures through NullTextureCache), on the built-in plugins and a tiny trained run.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include <gtest/gtest.h>
+#include <imgui.h>
+#include <imgui_internal.h>
+
+#include "config/experiment.hpp"
+#include "host/run/test_util.hpp"
+#include "run/trainer.hpp"
+#include "views/viewer.hpp"
+
+namespace fs = std::filesystem;
+using namespace ijepa;
+using namespace ijepa::gui;
+
+namespace {
+
+struct Headless {
+  Headless() {
+    ctx = ImGui::CreateContext();
+    ImGuiIO& io = ImGui::GetIO();
+    io.DisplaySize = ImVec2(1280, 800);
+    io.DeltaTime = 1.0f / 60.0f;
+    io.IniFilename = nullptr;
+    unsigned char* px = nullptr;
+    int w = 0, h = 0;
+    io.Fonts->GetTexDataAsRGBA32(&px, &w, &h);
+    io.Fonts->SetTexID(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(1)));
+  }
+  ~Headless() { ImGui::DestroyContext(ctx); }
+  void frames(Viewer& v, int n) {
+    for (int i = 0; i < n; ++i) {
+      ImGui::NewFrame();
+      v.frame();
+      ImGui::Render();
+    }
+  }
+  // Draws until the viewer's work is done and collected (results can start more work: model -> attention).
+  void settle(Viewer& v) {
+    for (int i = 0; i < 200 && v.busy(); ++i) {
+      v.wait_idle();
+      frames(v, 1);
+    }
+    frames(v, 2);
+  }
+  ImGuiContext* ctx;
+};
+
+// A finished tiny run on synthetic data (8x8 patch grid), shared by the tests of this file.
+const fs::path& tiny_run() {
+  static fs::path dir = [] {
+    fs::path d = test::temp_dir("gui_run") / "run";
+    nlohmann::json exp = test::tiny_experiment();
+    exp["data"]["synthetic_classes"] = 4;
+    exp["data"]["synthetic_count"] = 64;
+    exp["train"]["epochs"] = 1;
+    host::TrainOptions o;
+    o.out = d;
+    o.quiet = true;
+    host::run_training(host::resolve_experiment(test::layered(exp), {}, test::builtin_plugins().registry(), "test"),
+                       test::builtin_plugins(), o);
+    return d;
+  }();
+  return dir;
+}
+
+}  // namespace
+
+TEST(ViewerHeadless, EveryPanelDrawsOnATrainedRun) {
+  Headless g;
+  NullTextureCache tex;
+  ViewerOptions o;
+  o.run = tiny_run().string();
+  Viewer v(test::builtin_plugins(), tex, o);
+  g.settle(v);
+  for (Panel p : {Panel::mask, Panel::attention, Panel::prediction, Panel::runs}) {
+    v.select(p);
+    g.frames(v, 2);
+    g.settle(v);
+    EXPECT_EQ(v.drawn_panel(), p) << panel_name(p);
+    EXPECT_NE(ImGui::FindWindowByName("ijepa-viewer"), nullptr);
+    EXPECT_EQ(v.capture().panel, panel_name(p));
+  }
+  EXPECT_EQ(v.model_error(), "");
+  EXPECT_EQ(v.data_error(), "");
+  // Mask lab: the default multi-block masker on the paper's 14x14 grid.
+  const MaskFrame& m = v.mask_frame();
+  EXPECT_EQ(m.error, "");
+  EXPECT_EQ(m.grid.count(), 196);
+  EXPECT_FALSE(m.context.empty());
+  EXPECT_EQ(m.targets.size(), 4u);
+  EXPECT_GT(m.image.width, 0);
+  // Attention: a softmax row over the run's 8x8 grid, the centre patch as query, the last block.
+  const AttentionFrame& a = v.attention_frame();
+  EXPECT_EQ(a.error, "");
+  ASSERT_EQ(a.map.size(), 64u);
+  double sum = 0;
+  for (float x : a.map) sum += x;
+  EXPECT_NEAR(sum, 1.0, 1e-4);
+  EXPECT_EQ(a.query, 4 * 8 + 4);
+  EXPECT_EQ(a.block, 1);
+  // Predictions: cosine in [-1, 1] on target patches, NaN elsewhere; PCA images on the grid.
+  const PredictionFrame& p = v.prediction_frame();
+  EXPECT_EQ(p.error, "");
+  ASSERT_EQ(p.cosine.size(), 64u);
+  int finite = 0;
+  for (float c : p.cosine) {
+    if (std::isfinite(c)) {
+      ++finite;
+      EXPECT_GE(c, -1.0001f);
+      EXPECT_LE(c, 1.0001f);
+    }
+  }
+  EXPECT_GT(finite, 0);
+  EXPECT_LT(finite, 64);
+  EXPECT_EQ(p.target_pca.width, 8);
+  EXPECT_EQ(p.predicted_pca.height, 8);
+  EXPECT_GT(p.mean_l2, 0.0);
+  // Runs: the run itself, its metrics read.
+  EXPECT_EQ(v.runs_listed(), 1u);
+  EXPECT_GT(tex.uploads(), 5u);
+}
+
+TEST(ViewerHeadless, AttentionFollowsTheChosenQueryAndHead) {
+  Headless g;
+  NullTextureCache tex;
+  ViewerOptions o;
+  o.run = tiny_run().string();
+  o.panel = Panel::attention;
+  o.head = 1;
+  o.block = 0;
+  Viewer v(test::builtin_plugins(), tex, o);
+  g.settle(v);
+  const std::vector<float> before = v.attention_frame().map;
+  v.set_attention_query(0);
+  g.settle(v);
+  EXPECT_EQ(v.attention_frame().query, 0);
+  EXPECT_EQ(v.attention_frame().head, 1);
+  EXPECT_EQ(v.attention_frame().block, 0);
+  EXPECT_NE(v.attention_frame().map, before);
+}
+
+TEST(ViewerHeadless, MaskStatisticsShowTheFaithfulSamplersUnusedLastRowAndColumn) {
+  Headless g;
+  NullTextureCache tex;
+  ViewerOptions o;
+  o.data = "synthetic";
+  o.stats_batches = 20;
+  o.stats_batch_size = 16;
+  Viewer v(test::builtin_plugins(), tex, o);
+  g.settle(v);
+  const MaskStatsSummary& s = v.stats_frame().summary;
+  ASSERT_EQ(v.stats_frame().error, "");
+  EXPECT_EQ(s.samples, 320);
+  ASSERT_EQ(s.grid.count(), 196);
+  for (int i = 0; i < 14; ++i) {
+    EXPECT_EQ(s.context_freq[static_cast<std::size_t>(13 * 14 + i)], 0.0f);  // last row
+    EXPECT_EQ(s.context_freq[static_cast<std::size_t>(i * 14 + 13)], 0.0f);  // last column
+    EXPECT_EQ(s.target_freq[static_cast<std::size_t>(13 * 14 + i)], 0.0f);
+  }
+  EXPECT_EQ(s.never_used, 27);
+  EXPECT_GT(s.mean_ratio, 0.05);
+  EXPECT_LT(s.mean_ratio, 0.6);
+  // The opt-in "fixed" variant is accepted and samples.
+  v.set_masker_config({{"type", "multiblock"}, {"variant", "fixed"}});
+  g.settle(v);
+  EXPECT_EQ(v.mask_error(), "");
+}
+
+TEST(ViewerHeadless, BadInputIsAMessageInThePanelNeverACrash) {
+  Headless g;
+  NullTextureCache tex;
+  const fs::path d = test::temp_dir("gui_bad");
+  // An image that fails to decode.
+  test::write_text(d / "broken.jpg", "this is not a jpeg");
+  {
+    ViewerOptions o;
+    o.data = (d / "broken.jpg").string();
+    Viewer v(test::builtin_plugins(), tex, o);
+    g.settle(v);
+    EXPECT_NE(v.data_error().find("broken.jpg"), std::string::npos) << v.data_error();
+    g.frames(v, 2);
+  }
+  // An invalid masker config, then an unknown masker type.
+  {
+    ViewerOptions o;
+    o.data = "synthetic";
+    Viewer v(test::builtin_plugins(), tex, o);
+    g.settle(v);
+    v.set_masker_config({{"type", "multiblock"}, {"num_pred_masks", -2}});
+    g.settle(v);
+    EXPECT_NE(v.mask_error().find("num_pred_masks"), std::string::npos) << v.mask_error();
+    v.set_masker_config({{"type", "no_such_masker"}});
+    g.settle(v);
+    EXPECT_NE(v.mask_error().find("no_such_masker"), std::string::npos) << v.mask_error();
+    for (Panel p : {Panel::mask, Panel::attention, Panel::prediction, Panel::runs}) {
+      v.select(p);
+      g.frames(v, 2);
+    }
+  }
+  // A run directory missing its checkpoint (as while a run starts).
+  fs::create_directories(d / "starting");
+  test::write_text(d / "starting" / "config.resolved.json", test::tiny_experiment().dump());
+  {
+    ViewerOptions o;
+    o.run = (d / "starting").string();
+    o.panel = Panel::attention;
+    Viewer v(test::builtin_plugins(), tex, o);
+    g.settle(v);
+    EXPECT_NE(v.model_error().find("no checkpoint"), std::string::npos) << v.model_error();
+    g.frames(v, 2);
+  }
+  // A checkpoint of another architecture than its recorded config says.
+  fs::copy(tiny_run(), d / "other", fs::copy_options::recursive);
+  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(d / "other" / "config.resolved.json"));
+  cfg["components"]["encoder"]["embed_dim"] = 48;
+  test::write_text(d / "other" / "config.resolved.json", cfg.dump());
+  {
+    ViewerOptions o;
+    o.run = (d / "other").string();
+    o.panel = Panel::prediction;
+    Viewer v(test::builtin_plugins(), tex, o);
+    g.settle(v);
+    EXPECT_NE(v.model_error().find("target_encoder."), std::string::npos) << v.model_error();
+    g.frames(v, 2);
+    EXPECT_TRUE(v.prediction_frame().cosine.empty());  // nothing predicted, the panel asks for a model
+    EXPECT_FALSE(v.capture().ready);
+  }
+}
