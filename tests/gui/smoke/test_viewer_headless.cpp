@@ -166,9 +166,14 @@ TEST(ViewerHeadless, MaskStatisticsShowTheFaithfulSamplersUnusedLastRowAndColumn
   EXPECT_EQ(s.never_used, 27);
   EXPECT_GT(s.mean_ratio, 0.05);
   EXPECT_LT(s.mean_ratio, 0.6);
-  // The opt-in "fixed" variant is accepted and samples.
-  v.set_masker_config({{"type", "multiblock"}, {"variant", "fixed"}});
-  g.settle(v);
+  // The opt-in "fixed" variant (spec 2.6) reaches the last row and column.
+  ViewerOptions f = o;
+  f.masker_sets = {"variant=fixed"};
+  Viewer vf(test::builtin_plugins(), tex, f);
+  g.settle(vf);
+  ASSERT_EQ(vf.stats_frame().error, "");
+  EXPECT_EQ(vf.stats_frame().summary.never_used, 0);
+  EXPECT_GT(vf.stats_frame().summary.context_freq[195], 0.0f);
   EXPECT_EQ(v.mask_error(), "");
 }
 
