@@ -2,10 +2,13 @@
 #include <chrono>
 #include <ctime>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "config/experiment.hpp"
 #include "config/json_file.hpp"
+#include "dist/launcher.hpp"
+#include "dist/process_group.hpp"
 #include "run/trainer.hpp"
 
 namespace fs = std::filesystem;
@@ -25,12 +28,13 @@ std::string timestamp() {
 
 int cmd_train(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
-  valued.insert({"--set", "--out"});
+  valued.insert({"--set", "--out", "--nproc", "--dist-backend", "--dist-timeout", "--bucket-mb"});
   std::set<std::string> flags = kPluginFlags;
   flags.insert({"--resume", "--quiet"});
   Args args(argv, valued, flags);
   if (args.positionals().size() != 1) {
-    throw UsageError("usage: ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume]");
+    throw UsageError("usage: ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume] [--nproc N] "
+                     "[--dist-backend gloo] [--dist-timeout SECONDS] [--bucket-mb MB]");
   }
   const fs::path config_path = args.positionals()[0];
   const nlohmann::json layered = load_layered(config_path);
@@ -53,7 +57,51 @@ int cmd_train(const Argv& argv) {
     if (opts.resume) throw UsageError("--resume needs --out DIR (the run to continue)");
     opts.out = fs::path("runs") / resolved.at("name").get<std::string>() / timestamp();
   }
+
+  // Distributed: --nproc N starts N local workers of this command; a worker (or a torchrun/SLURM-launched process)
+  // finds RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT in its environment.
+  const long long nproc = args.get_int("--nproc", 0);
+  const std::string backend = args.get("--dist-backend").value_or("gloo");
+  const long long timeout_s = args.get_int("--dist-timeout", 1800);
+  if (timeout_s < 1) throw UsageError("--dist-timeout must be >= 1 second");
+  const std::string bucket = args.get("--bucket-mb").value_or("25");
+  try {
+    const double mb = std::stod(bucket);
+    if (!(mb > 0)) throw std::invalid_argument("");
+    opts.bucket_bytes = static_cast<std::int64_t>(mb * 1024 * 1024);
+  } catch (const std::exception&) {
+    throw UsageError("--bucket-mb expects a positive number, got '" + bucket + "'");
+  }
+  std::optional<DistEnv> denv;
+  try {
+    denv = dist_env_from_environment();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (args.get("--nproc") && nproc < 1) throw UsageError("--nproc must be >= 1, got " + std::to_string(nproc));
+  if (nproc > 1) {
+    if (denv) throw UsageError("--nproc starts its own workers; it cannot be used inside a launch (WORLD_SIZE is set)");
+    LaunchOptions lo;
+    lo.nproc = static_cast<int>(nproc);
+    lo.args = {"train"};
+    // The workers get the same arguments without --nproc, and one --out (a default --out has a timestamp).
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+      if (argv[i] == "--nproc" || argv[i] == "--out") {
+        ++i;
+        continue;
+      }
+      lo.args.push_back(argv[i]);
+    }
+    lo.args.push_back("--out");
+    lo.args.push_back(fs::absolute(opts.out).string());
+    std::cerr << "ijepa train: " << nproc << " local workers (" << backend << "), run " << opts.out.string() << "\n";
+    return launch_local(lo, std::cerr);
+  }
+  if (denv && denv->world > 1) {
+    opts.pg = ProcessGroup::connect(*denv, backend, std::chrono::seconds(timeout_s));
+  }
   const TrainSummary s = run_training(resolved, host, opts);
+  if (opts.pg && opts.pg->rank() != 0) return s.state == "completed" ? 0 : 130;  // rank 0 reports
 
   std::cout << "\n== ijepa train: " << s.state << " ==\n"
             << "  run            " << fs::absolute(s.run_dir).string() << "\n"

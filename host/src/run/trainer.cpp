@@ -91,7 +91,7 @@ std::vector<at::Tensor> masks_to(const std::vector<at::Tensor>& m, const at::Dev
 
 }  // namespace
 
-JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) : cfg_(resolved) {
+JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry, int rank) : cfg_(resolved) {
   const auto& train = cfg_.at("train");
   const auto& comps = cfg_.at("components");
   const auto threads = train.at("threads").get<std::int64_t>();
@@ -133,7 +133,12 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) :
   ctx_.encoder_depth = encoder_->depth();
   predictor_ = registry.make_predictor(comps.at("predictor"), ctx_, "components.predictor");
   loss_ = registry.make_loss(comps.at("loss"), ctx_, "components.loss");
-  masker_ = registry.make_masker(comps.at("masker"), ctx_, "components.masker");
+  {
+    // Each rank samples its own masks: rank r > 0 gets a seed derived from the run seed and r.
+    sdk::BuildContext mctx = ctx_;
+    if (rank > 0) mctx.seed = ctx_.seed + 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(rank);
+    masker_ = registry.make_masker(comps.at("masker"), mctx, "components.masker");
+  }
   const std::int64_t want = loss_->prediction_dim(ctx_);
   const std::int64_t have = predictor_->output_dim();
   if ((want == 0 ? ctx_.encoder_dim : want) != have) {
@@ -176,6 +181,25 @@ std::int64_t JepaModel::parameter_count(bool trainable_only) const {
   return n;
 }
 
+void JepaModel::distribute(std::shared_ptr<ProcessGroup> pg, std::int64_t bucket_bytes) {
+  pg_ = std::move(pg);
+  std::vector<at::Tensor> all, trainable;
+  for (const auto* m : {static_cast<const torch::nn::Module*>(encoder_.ptr.get()),
+                        static_cast<const torch::nn::Module*>(predictor_.ptr.get()),
+                        static_cast<const torch::nn::Module*>(target_.ptr.get())}) {
+    for (const auto& p : m->parameters(true)) all.push_back(p);
+    for (const auto& b : m->buffers(true)) all.push_back(b);
+  }
+  pg_->broadcast(all, 0, "the initial weights' broadcast");
+  for (const auto* m : {static_cast<const torch::nn::Module*>(encoder_.ptr.get()),
+                        static_cast<const torch::nn::Module*>(predictor_.ptr.get())}) {
+    for (const auto& p : m->parameters(true)) {
+      if (p.requires_grad()) trainable.push_back(p);
+    }
+  }
+  reducer_ = std::make_unique<GradReducer>(pg_, trainable, bucket_bytes);
+}
+
 void JepaModel::ema_update(double m) {
   at::NoGradGuard no_grad;
   at::_foreach_mul_(tgt_params_, m);
@@ -198,11 +222,19 @@ JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t ste
 
   const sdk::LossOutput out = forward_loss(images, mctx, mtgt);
   r.loss = out.loss.item<double>();
+  if (pg_) {
+    // The mean loss over ranks, before backward: every rank sees the same value, so a non-finite loss stops all.
+    const at::Tensor l = at::full({1}, r.loss, at::TensorOptions().dtype(at::kDouble));
+    pg_->allreduce_sum(l, "the loss all-reduce of step " + std::to_string(s));
+    r.loss = l.item<double>() / pg_->world();
+    reducer_->prepare();
+  }
   if (!std::isfinite(r.loss)) {
     throw TrainingError("loss is " + fmt_double(r.loss) + " at step " + std::to_string(s) +
                         " (lr " + fmt_double(r.lr) + "); the last good checkpoint is kept");
   }
   out.loss.backward();
+  if (reducer_) reducer_->finish();
   opt_->step(r.lr, r.wd);
   opt_->zero_grad();
   r.ema_m = sched_.ema(step);
@@ -393,6 +425,11 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   validate_train(train);
   const fs::path out = opts.out;
   std::error_code ec;
+  // Distributed: rank 0 writes the run directory, checkpoints, metrics and evaluations; the others train.
+  const std::shared_ptr<ProcessGroup> pg = opts.pg;
+  const int rank = pg ? pg->rank() : 0;
+  const int world = pg ? pg->world() : 1;
+  const bool writer = rank == 0;
 
   // Signals first, so an interrupted start cleans up after itself.
   stop_requested().store(false);
@@ -413,7 +450,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
     if (!fs::exists(out / "config.resolved.json", ec)) {
       throw ConfigError("--resume: " + out.string() + " is not a run directory (no config.resolved.json)");
     }
-    lock = RunLock(out);
+    if (writer) lock = RunLock(out);
     nlohmann::json old = load_json_file(out / "config.resolved.json");
     for (const char* k : kResumeMutable) {  // compare without the keys a resume may change
       const auto ptr = dotted_to_pointer(k);
@@ -424,6 +461,13 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
       throw ConfigError("--resume: the config differs from " + (out / "config.resolved.json").string() + " at '" +
                         diff + "' (resume needs the same config; start a new run with another --out)");
     }
+    const nlohmann::json old_status = RunDir(out).read_status();
+    const auto old_world = old_status.is_object() ? old_status.value("world_size", 1) : 1;
+    if (old_world != world) {
+      throw ConfigError("--resume: " + out.string() + " was trained on " + std::to_string(old_world) +
+                        " rank(s), this launch has " + std::to_string(world) +
+                        " (the world size sets the data order and steps per epoch; resume with the same number)");
+    }
     resume_ckpt = read_latest(out / "checkpoints");
     if (!resume_ckpt) {
       for (const auto& e : fs::directory_iterator(out / "checkpoints", ec)) {
@@ -433,13 +477,15 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
         }
       }
     }
+  } else if (!writer) {
+    // rank 0 checks and creates the run directory
   } else if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec))) {
     throw ConfigError(out.string() + " already exists (pass --resume to continue that run, or choose another --out)");
   } else {
     check_writable_parent(out);
   }
   auto dataset = open_dataset(resolved.at("data"), "train");
-  JepaModel model(resolved, host.registry());
+  JepaModel model(resolved, host.registry(), rank);
   // Evaluators: built (and their labelled splits opened) before the run directory exists, so bad input fails early.
   std::vector<EvaluatorSpec> eval_specs;
   const auto& eval_entries = resolved.at("components").at("evaluators");
@@ -447,7 +493,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
     eval_specs.push_back(parse_evaluator(eval_entries[i], "components.evaluators." + std::to_string(i)));
   }
   std::unique_ptr<Evaluation> evaluation;
-  if (!eval_specs.empty()) {
+  if (!eval_specs.empty() && writer) {
     sdk::BuildContext ectx = model.context();
     ectx.encoder_dim = model.encoder()->embed_dim();
     ectx.encoder_heads = model.encoder()->num_heads();
@@ -472,11 +518,14 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   lo.limit = data.at("limit").get<std::int64_t>();
   lo.pin_memory = model.device().is_cuda();
   lo.masker_tag = "plugin " + model.masker().plugin_id + ": " + model.masker().type;
+  lo.rank = rank;
+  lo.world = world;
   const std::int64_t n_images = lo.limit > 0 ? std::min(lo.limit, dataset->size()) : dataset->size();
-  const std::int64_t ipe = n_images / lo.batch_size;
+  // Steps per epoch: each rank takes every world-th image of the epoch's permutation (official DistributedSampler).
+  const std::int64_t ipe = (n_images / world) / lo.batch_size;
   if (ipe < 1) {
-    throw ConfigError("train.batch_size (" + std::to_string(lo.batch_size) + ") is larger than the dataset (" +
-                      std::to_string(n_images) + " images)");
+    throw ConfigError("train.batch_size (" + std::to_string(lo.batch_size) + ") x " + std::to_string(world) +
+                      " ranks is larger than the dataset (" + std::to_string(n_images) + " images)");
   }
   const Schedules sched = make_schedules(train, ipe);
   model.set_schedules(sched);
@@ -490,14 +539,30 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
                (out / "checkpoints" / resume_ckpt->name).string());
     start_step = resume_ckpt->step;
   }
+  if (pg) {
+    // Every rank must resume from the same step (a rank that sees another checkpoint would silently diverge).
+    const at::Tensor st = at::full({2}, 0.0, at::TensorOptions().dtype(at::kDouble));
+    st[0] = static_cast<double>(start_step);
+    st[1] = static_cast<double>(start_step) * static_cast<double>(start_step);
+    pg->allreduce_sum(st, "the resume-step check");
+    const double mean = st[0].item<double>() / world, sq = st[1].item<double>() / world;
+    if (sq - mean * mean > 0.25) {
+      throw ConfigError("--resume: the ranks found different checkpoints in " + (out / "checkpoints").string() +
+                        " (this rank: step " + std::to_string(start_step) + "); every rank must see the same run "
+                        "directory (a shared file system)");
+    }
+    model.distribute(pg, opts.bucket_bytes);
+  }
   // Pre-flight: the first batch must decode and mask before the run directory exists.
   auto loader = std::make_unique<Loader>(dataset, model.masker().ptr, lo, start_step);
   std::optional<Batch> first;
   if (start_step < end_step) first = loader->next();
 
-  // Run directory.
+  // Run directory (rank 0 only).
   RunDir run(out);
-  if (opts.resume) {
+  if (!writer) {
+    // nothing to write
+  } else if (opts.resume) {
     run.truncate_jsonl_after("metrics.jsonl", start_step);
     run.truncate_jsonl_after("eval.jsonl", start_step);
     write_file_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");  // records changed max_steps etc.
@@ -516,16 +581,21 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
                                      {"status.json", status0.dump(2) + "\n"}});
     lock = RunLock(out);
   }
-  logging::add_file_sink((out / "log.txt").string());
+  if (writer) logging::add_file_sink((out / "log.txt").string());
   struct SinkReset {
     ~SinkReset() { logging::clear_file_sinks(); }
   } sink_reset;
-  logging::info("run " + out.string() + ": " + dataset->describe() + "; " + std::to_string(ipe) +
-                " steps/epoch, steps " + std::to_string(start_step) + ".." + std::to_string(end_step) + ", " +
-                std::to_string(model.parameter_count(true)) + " trainable parameters, device " +
-                model.device().str());
+  if (writer) {
+    logging::info("run " + out.string() + ": " + dataset->describe() + "; " + std::to_string(ipe) +
+                  " steps/epoch, steps " + std::to_string(start_step) + ".." + std::to_string(end_step) + ", " +
+                  std::to_string(model.parameter_count(true)) + " trainable parameters, device " +
+                  model.device().str() +
+                  (pg ? ", " + std::to_string(world) + " ranks (" + pg->backend() + ", " +
+                            std::to_string(model.reducer()->bucket_count()) + " gradient buckets)"
+                      : std::string()));
+  }
 
-  nlohmann::json status = run.read_status();
+  nlohmann::json status = writer ? run.read_status() : nlohmann::json::object();
   for (const char* k : {"error", "failed_step", "ended", "final_loss", "seconds"}) status.erase(k);
   status["state"] = "running";
   status["step"] = start_step;
@@ -533,13 +603,18 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   status["steps_per_epoch"] = ipe;
   status["run_dir"] = fs::absolute(out).string();
   status["pid"] = static_cast<long long>(::getpid());
-  run.write_status(status);
+  status["world_size"] = world;
+  if (writer) run.write_status(status);
 
   const std::string config_sha = config_hash(resolved);
   const auto ckpt_every = train.at("checkpoint_every").get<std::int64_t>();
   const auto keep_epochs = train.at("keep_epoch_checkpoints").get<std::int64_t>();
   std::int64_t last_saved = start_step;
   auto save = [&](std::int64_t step_done, bool epoch_copy) {
+    if (!writer) {
+      last_saved = step_done;
+      return;
+    }
     Checkpoint c;
     char name[32];
     std::snprintf(name, sizeof(name), "step_%08lld", static_cast<long long>(step_done));
@@ -559,7 +634,8 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
     last_saved = step_done;
   };
 
-  const bool tty = !opts.quiet && ::isatty(STDERR_FILENO) != 0;
+  const bool quiet = opts.quiet || !writer;
+  const bool tty = !quiet && ::isatty(STDERR_FILENO) != 0;
   const auto log_every = train.at("log_every").get<std::int64_t>();
   TrainSummary summary;
   summary.run_dir = out;
@@ -574,11 +650,17 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   std::int64_t step = start_step;
   try {
     for (; step < end_step; ++step) {
-      if (stop_requested().load()) break;
+      bool stop = stop_requested().load();
+      if (pg) {  // every rank stops at the same step boundary
+        const at::Tensor f = at::full({1}, stop ? 1.0 : 0.0, at::TensorOptions().dtype(at::kDouble));
+        pg->allreduce_sum(f, "the stop-flag all-reduce before step " + std::to_string(step + 1));
+        stop = f.item<double>() > 0;
+      }
+      if (stop) break;
       Batch b = first ? std::move(*first) : loader->next();
       first.reset();
       JepaModel::StepResult r = model.train_step(b, step);
-      imgs_since_log += lo.batch_size;
+      imgs_since_log += lo.batch_size * world;
       window.push_back(r.loss);
       window_sum += r.loss;
       if (static_cast<std::int64_t>(window.size()) > log_every) {
@@ -586,7 +668,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
         window.pop_front();
       }
       const std::int64_t done = step + 1;
-      if (done % log_every == 0 || done == end_step) {
+      if (writer && (done % log_every == 0 || done == end_step)) {
         const auto now = std::chrono::steady_clock::now();
         const double dt = std::chrono::duration<double>(now - t_log).count();
         last_ips = dt > 0 ? static_cast<double>(imgs_since_log) / dt : 0.0;
@@ -603,7 +685,8 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
                               {"time_s", std::chrono::duration<double>(now - t0).count()}};
         for (const auto& [k, v] : r.extra) rec[k] = v;
         run.append_jsonl("metrics.jsonl", rec);
-        const double eta = last_ips > 0 ? static_cast<double>((end_step - done) * lo.batch_size) / last_ips : -1;
+        const double eta =
+            last_ips > 0 ? static_cast<double>((end_step - done) * lo.batch_size * world) / last_ips : -1;
         std::ostringstream line;
         line << "step " << done << "/" << end_step << "  epoch " << (b.epoch + 1) << "/" << epochs << "  loss "
              << fmt_double(mean_loss, 5) << "  lr " << fmt_double(r.lr, 3) << "  " << fmt_double(last_ips, 4)
@@ -614,7 +697,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
           std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
                     << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << line.str() << "   "
                     << std::flush;
-        } else if (!opts.quiet) {
+        } else if (!quiet) {
           logging::info(line.str());
         }
         status["step"] = done;
@@ -676,7 +759,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
       status["error"] = e.what();
       status["failed_step"] = step + 1;
       status["ended"] = utc_now();
-      run.write_status(status);
+      if (writer) run.write_status(status);
     } catch (...) {  // keep the original error
     }
     throw;
@@ -694,7 +777,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   summary.eval_seconds = eval_seconds;
   const double train_secs = secs - eval_seconds;
   summary.images_per_s =
-      train_secs > 0 ? static_cast<double>((step - start_step) * lo.batch_size) / train_secs : 0.0;
+      train_secs > 0 ? static_cast<double>((step - start_step) * lo.batch_size * world) / train_secs : 0.0;
   summary.state = interrupted ? "interrupted" : "completed";
   status["state"] = summary.state;
   status["step"] = step;
@@ -702,9 +785,11 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   status["final_loss"] = summary.final_loss;
   status["seconds"] = secs;
   status["images_skipped"] = skipped;
-  run.write_status(status);
+  if (writer) run.write_status(status);
   if (skipped > 0) logging::warn(std::to_string(skipped) + " batch slots used a replacement for an unreadable image");
-  logging::info("run " + summary.state + " at step " + std::to_string(step) + " (" + fmt_double(secs, 4) + " s)");
+  if (writer) {
+    logging::info("run " + summary.state + " at step " + std::to_string(step) + " (" + fmt_double(secs, 4) + " s)");
+  }
   return summary;
 }
 

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "data/loader.hpp"
+#include "dist/grad_reducer.hpp"
+#include "dist/process_group.hpp"
 #include "io/checkpoint.hpp"
 #include "plugins/plugin_loader.hpp"
 #include "run/adamw.hpp"
@@ -29,8 +31,16 @@ class TrainingError : public std::runtime_error {
 // The models and optimisation state of one I-JEPA run, independent of files (tests use it directly).
 class JepaModel {
  public:
-  // Builds every component from a resolved config (see resolve_experiment). Seeds torch before init.
-  JepaModel(const nlohmann::json& resolved, const Registry& registry);
+  // Builds every component from a resolved config (see resolve_experiment). Seeds torch before init. rank: the
+  // distributed rank; the masker of rank r > 0 gets its own seed (rank 0 keeps the run seed, so a single process is
+  // rank 0 of one).
+  JepaModel(const nlohmann::json& resolved, const Registry& registry, int rank = 0);
+
+  // distribute(pg, bucket_bytes): from now on gradients are averaged over the group's ranks (bucketed, overlapped
+  // with backward) and the loss reported by train_step is the mean over ranks. Broadcasts rank 0's weights (context
+  // encoder, predictor, target encoder) so every rank starts identical.
+  void distribute(std::shared_ptr<ProcessGroup> pg, std::int64_t bucket_bytes);
+  const GradReducer* reducer() const { return reducer_.get(); }
 
   struct StepResult {
     double loss = 0.0;
@@ -72,6 +82,8 @@ class JepaModel {
   Component<sdk::Loss> loss_;
   std::unique_ptr<AdamW> opt_;
   std::vector<at::Tensor> enc_params_, tgt_params_;
+  std::shared_ptr<ProcessGroup> pg_;
+  std::unique_ptr<GradReducer> reducer_;
   Schedules sched_;
   at::Device device_{at::kCPU};
   bool autocast_ = false;
@@ -84,6 +96,10 @@ struct TrainOptions {
   std::vector<std::string> sets;      // --set assignments, recorded in overrides.json
   std::string config_path;            // the experiment file
   bool quiet = false;                 // no progress output
+  // Distributed training: the process group (null: one process). Rank 0 alone writes the run directory; every rank
+  // reads the checkpoint it resumes from.
+  std::shared_ptr<ProcessGroup> pg;
+  std::int64_t bucket_bytes = 25 << 20;  // gradient bucket size (the DDP default, 25 MiB)
 };
 
 struct TrainSummary {

@@ -1,0 +1,172 @@
+#include "dist/launcher.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+namespace ijepa::host {
+
+namespace {
+
+std::atomic<int> g_forward{0};
+extern "C" void on_launcher_signal(int sig) { g_forward.store(sig); }
+
+std::string sig_name(int sig) {
+  const char* n = ::sigabbrev_np(sig);
+  return n ? std::string("SIG") + n : "signal " + std::to_string(sig);
+}
+
+}  // namespace
+
+int free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("cannot open a socket: ") + std::strerror(errno));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof(a);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port: " + why);
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+int launch_local(const LaunchOptions& opts, std::ostream& log) {
+  if (opts.nproc < 1) throw std::invalid_argument("--nproc must be >= 1");
+  const int port = opts.port > 0 ? opts.port : free_tcp_port();
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const std::string threads = std::to_string(std::max(1u, hw / static_cast<unsigned>(opts.nproc)));
+  const bool omp_set = std::getenv("OMP_NUM_THREADS") != nullptr;
+
+  struct sigaction sa {}, old_int{}, old_term{};
+  sa.sa_handler = on_launcher_signal;
+  sigemptyset(&sa.sa_mask);
+  g_forward.store(0);
+  ::sigaction(SIGINT, &sa, &old_int);
+  ::sigaction(SIGTERM, &sa, &old_term);
+
+  std::vector<pid_t> pids(static_cast<std::size_t>(opts.nproc), -1);
+  std::vector<int> status(static_cast<std::size_t>(opts.nproc), 0);
+  std::vector<bool> done(static_cast<std::size_t>(opts.nproc), false);
+  // Environments and argv prepared before fork (the child calls async-signal-safe functions only).
+  std::vector<std::vector<std::string>> envs(pids.size());
+  for (int r = 0; r < opts.nproc; ++r) {
+    auto& e = envs[static_cast<std::size_t>(r)];
+    for (char** p = environ; *p; ++p) {
+      const std::string kv = *p;
+      const std::string k = kv.substr(0, kv.find('='));
+      if (k == "RANK" || k == "WORLD_SIZE" || k == "LOCAL_RANK" || k == "MASTER_ADDR" || k == "MASTER_PORT" ||
+          k == "LOCAL_WORLD_SIZE") {
+        continue;
+      }
+      e.push_back(kv);
+    }
+    e.push_back("RANK=" + std::to_string(r));
+    e.push_back("LOCAL_RANK=" + std::to_string(r));
+    e.push_back("WORLD_SIZE=" + std::to_string(opts.nproc));
+    e.push_back("LOCAL_WORLD_SIZE=" + std::to_string(opts.nproc));
+    e.push_back("MASTER_ADDR=127.0.0.1");
+    e.push_back("MASTER_PORT=" + std::to_string(port));
+    if (!omp_set) e.push_back("OMP_NUM_THREADS=" + threads);
+  }
+  std::vector<std::string> args{"ijepa"};
+  args.insert(args.end(), opts.args.begin(), opts.args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  for (int r = 0; r < opts.nproc; ++r) {
+    std::vector<char*> envp;
+    for (auto& kv : envs[static_cast<std::size_t>(r)]) envp.push_back(kv.data());
+    envp.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      ::sigaction(SIGINT, &dfl, nullptr);
+      ::sigaction(SIGTERM, &dfl, nullptr);
+      ::execve(opts.exe.c_str(), argv.data(), envp.data());
+      static const char msg[] = "ijepa train --nproc: cannot start the ijepa binary\n";
+      if (::write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) { /* nothing left to report to */ }
+      ::_exit(127);
+    }
+    if (pid < 0) {
+      const std::string why = std::strerror(errno);
+      for (pid_t p : pids) {
+        if (p > 0) ::kill(p, SIGKILL);
+      }
+      for (pid_t p : pids) {
+        if (p > 0) ::waitpid(p, nullptr, 0);
+      }
+      ::sigaction(SIGINT, &old_int, nullptr);
+      ::sigaction(SIGTERM, &old_term, nullptr);
+      throw std::runtime_error("cannot start worker " + std::to_string(r) + ": " + why);
+    }
+    pids[static_cast<std::size_t>(r)] = pid;
+  }
+
+  int first_failed = -1;
+  bool forwarded = false;
+  auto stop_deadline = std::chrono::steady_clock::time_point::max();
+  int remaining = opts.nproc;
+  while (remaining > 0) {
+    if (const int sig = g_forward.exchange(0); sig != 0) {
+      forwarded = true;
+      for (int r = 0; r < opts.nproc; ++r) {
+        if (!done[static_cast<std::size_t>(r)]) ::kill(pids[static_cast<std::size_t>(r)], sig);
+      }
+    }
+    int ws = 0;
+    const pid_t pid = ::waitpid(-1, &ws, WNOHANG);
+    if (pid > 0) {
+      for (int r = 0; r < opts.nproc; ++r) {
+        if (pids[static_cast<std::size_t>(r)] != pid) continue;
+        done[static_cast<std::size_t>(r)] = true;
+        status[static_cast<std::size_t>(r)] = ws;
+        --remaining;
+        const bool ok = WIFEXITED(ws) && (WEXITSTATUS(ws) == 0 || (forwarded && WEXITSTATUS(ws) == 130));
+        if (!ok && first_failed < 0) {
+          first_failed = r;
+          if (WIFSIGNALED(ws)) log << "ijepa train: rank " << r << " was killed by " << sig_name(WTERMSIG(ws)) << "\n";
+          else log << "ijepa train: rank " << r << " exited with code " << WEXITSTATUS(ws) << "\n";
+          log << "ijepa train: stopping the other ranks\n";
+          for (int q = 0; q < opts.nproc; ++q) {
+            if (!done[static_cast<std::size_t>(q)]) ::kill(pids[static_cast<std::size_t>(q)], SIGTERM);
+          }
+          stop_deadline = std::chrono::steady_clock::now() + opts.grace;
+        }
+      }
+      continue;
+    }
+    if (std::chrono::steady_clock::now() > stop_deadline) {
+      for (int q = 0; q < opts.nproc; ++q) {
+        if (!done[static_cast<std::size_t>(q)]) ::kill(pids[static_cast<std::size_t>(q)], SIGKILL);
+      }
+      stop_deadline = std::chrono::steady_clock::time_point::max();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  if (first_failed >= 0) return 1;
+  bool interrupted = false;
+  for (int ws : status) interrupted = interrupted || (WIFEXITED(ws) && WEXITSTATUS(ws) == 130);
+  return interrupted ? 130 : 0;
+}
+
+}  // namespace ijepa::host

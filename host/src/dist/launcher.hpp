@@ -1,0 +1,28 @@
+#pragma once
+// `ijepa train --nproc N`: N local worker processes of the same command, each with the launch variables of a
+// torchrun-style launch (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR=127.0.0.1, MASTER_PORT a free port,
+// OMP_NUM_THREADS = cores / N unless set). SIGINT/SIGTERM are forwarded (the workers stop together at a step
+// boundary); when one worker fails or dies, the others are stopped (SIGTERM, then SIGKILL after a grace period).
+#include <chrono>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace ijepa::host {
+
+struct LaunchOptions {
+  int nproc = 2;
+  std::string exe = "/proc/self/exe";
+  std::vector<std::string> args;  // argv of each worker, without the program name ("train", CONFIG, ...)
+  std::chrono::seconds grace{20};  // SIGTERM -> SIGKILL for the survivors of a failed worker
+  int port = 0;                    // 0: pick a free one
+};
+
+// launch_local(opts, log) -> the exit code: 0 when every worker succeeded, 130 when they were stopped by a signal
+// and exited cleanly, 1 otherwise. One line per failed worker goes to log ("rank 1 was killed by SIGKILL").
+int launch_local(const LaunchOptions& opts, std::ostream& log);
+
+// free_tcp_port() -> a port the kernel reports free on 127.0.0.1 (bound and released).
+int free_tcp_port();
+
+}  // namespace ijepa::host

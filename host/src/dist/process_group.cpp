@@ -1,0 +1,162 @@
+// The only file that includes the c10d headers (the Gloo ones need Debian's libgloo-dev headers; the symbols are in
+// libtorch_cpu). The defines select the backend classes in torch's headers.
+#define USE_C10D_GLOO 1
+#include "dist/process_group.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <utility>
+
+#include <ATen/ATen.h>
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+
+namespace ijepa::host {
+
+namespace {
+
+long long env_int(const char* name, long long lo, long long hi) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) throw std::invalid_argument(std::string("distributed launch: ") + name + " is not set");
+  char* end = nullptr;
+  const long long x = std::strtoll(v, &end, 10);
+  if (*end != '\0' || x < lo || x > hi) {
+    throw std::invalid_argument(std::string("distributed launch: ") + name + "='" + v + "' is not an integer in [" +
+                                std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return x;
+}
+
+std::string one_line(const std::exception& e) {
+  std::string s = e.what();
+  if (const auto* c = dynamic_cast<const c10::Error*>(&e)) s = c->what_without_backtrace();
+  if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+  return s;
+}
+
+}  // namespace
+
+std::optional<DistEnv> dist_env_from_environment() {
+  const char* ws = std::getenv("WORLD_SIZE");
+  if (!ws || !*ws) return std::nullopt;
+  DistEnv e;
+  e.world = static_cast<int>(env_int("WORLD_SIZE", 1, 1 << 20));
+  e.rank = static_cast<int>(env_int("RANK", 0, e.world - 1));
+  const char* lr = std::getenv("LOCAL_RANK");
+  e.local_rank = (lr && *lr) ? static_cast<int>(env_int("LOCAL_RANK", 0, 1 << 16)) : 0;
+  if (const char* a = std::getenv("MASTER_ADDR"); a && *a) e.master_addr = a;
+  else if (e.world > 1) throw std::invalid_argument("distributed launch: MASTER_ADDR is not set (WORLD_SIZE > 1)");
+  if (e.world > 1) e.master_port = static_cast<int>(env_int("MASTER_PORT", 1, 65535));
+  return e;
+}
+
+std::string distributed_backends() { return "gloo"; }
+
+struct ProcessGroup::Pending {
+  c10::intrusive_ptr<c10d::Work> work;
+};
+
+struct ProcessGroup::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::Backend> pg;
+};
+
+ProcessGroup::ProcessGroup(DistEnv env, std::string backend, std::unique_ptr<Impl> impl)
+    : env_(std::move(env)), backend_(std::move(backend)), impl_(std::move(impl)) {}
+
+ProcessGroup::~ProcessGroup() = default;
+
+std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistEnv& env, const std::string& backend,
+                                                    std::chrono::milliseconds timeout) {
+  if (backend != "gloo") {
+    throw DistributedError("distributed: backend '" + backend + "' is not in this build (available: " +
+                           distributed_backends() + ")");
+  }
+  auto impl = std::make_unique<Impl>();
+  const std::string where = "rank " + std::to_string(env.rank) + "/" + std::to_string(env.world);
+  try {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<std::uint16_t>(env.master_port);
+    so.isServer = env.rank == 0;
+    so.numWorkers = env.world;
+    so.waitWorkers = true;
+    so.timeout = timeout;
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+    impl->store = c10::make_intrusive<c10d::PrefixStore>("ijepa", tcp);
+    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+    // The interface that reaches the master (hostname resolution can pick a loopback address on clusters).
+    const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+    const bool local = env.master_addr == "localhost" || env.master_addr.rfind("127.", 0) == 0;
+    if (ifname && *ifname) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    else if (local) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    else opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    opts->threads = 2;
+    impl->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, env.rank, env.world, opts);
+  } catch (const std::exception& e) {
+    throw DistributedError("distributed: " + where + " could not join the group at " + env.master_addr + ":" +
+                           std::to_string(env.master_port) + " (" + one_line(e) + ")");
+  }
+  return std::shared_ptr<ProcessGroup>(new ProcessGroup(env, backend, std::move(impl)));
+}
+
+ProcessGroup::Handle ProcessGroup::allreduce_sum_async(const at::Tensor& t) {
+  std::vector<at::Tensor> v{t};
+  try {
+    return std::make_shared<Pending>(Pending{impl_->pg->allreduce(v)});
+  } catch (const std::exception& e) {
+    throw DistributedError("distributed: rank " + std::to_string(env_.rank) + ": all-reduce failed to start (" +
+                           one_line(e) + ")");
+  }
+}
+
+void ProcessGroup::wait(const Handle& h, const std::string& what) {
+  try {
+    h->work->wait();
+  } catch (const std::exception& e) {
+    throw DistributedError("distributed: rank " + std::to_string(env_.rank) + ": " + what + " failed (" + one_line(e) +
+                           "); another rank has probably died or been killed");
+  }
+}
+
+void ProcessGroup::allreduce_sum(const at::Tensor& t, const std::string& what) {
+  wait(allreduce_sum_async(t), what);
+}
+
+void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root, const std::string& what) {
+  // One flat buffer per dtype/device: a collective per tensor would cost a round trip each.
+  std::map<std::pair<at::ScalarType, std::string>, std::vector<at::Tensor>> groups;
+  for (const auto& t : tensors) groups[{t.scalar_type(), t.device().str()}].push_back(t);
+  c10d::BroadcastOptions o;
+  o.rootRank = root;
+  for (auto& [key, ts] : groups) {
+    std::vector<at::Tensor> flat_parts;
+    for (const auto& t : ts) flat_parts.push_back(t.detach().reshape({-1}));
+    std::vector<at::Tensor> v{at::cat(flat_parts)};
+    try {
+      impl_->pg->broadcast(v, o)->wait();
+    } catch (const std::exception& e) {
+      throw DistributedError("distributed: rank " + std::to_string(env_.rank) + ": " + what + " failed (" +
+                             one_line(e) + "); another rank has probably died or been killed");
+    }
+    at::NoGradGuard no_grad;
+    std::int64_t off = 0;
+    for (const auto& t : ts) {
+      const std::int64_t n = t.numel();
+      t.detach().copy_(v[0].narrow(0, off, n).view(t.sizes()));
+      off += n;
+    }
+  }
+}
+
+void ProcessGroup::barrier(const std::string& what) {
+  try {
+    impl_->pg->barrier()->wait();
+  } catch (const std::exception& e) {
+    throw DistributedError("distributed: rank " + std::to_string(env_.rank) + ": " + what + " failed (" + one_line(e) +
+                           "); another rank has probably died or been killed");
+  }
+}
+
+}  // namespace ijepa::host

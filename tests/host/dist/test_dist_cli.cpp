@@ -1,0 +1,208 @@
+// Distributed runs through the real `ijepa` binary: --nproc, a torchrun-style env launch with a rank killed, and a
+// distributed kill-and-resume that must end where an uninterrupted run ends.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "dist/launcher.hpp"
+#include "host/run/test_util.hpp"
+#include "io/safetensors.hpp"
+
+namespace fs = std::filesystem;
+using namespace ijepa;
+
+namespace {
+
+// A tiny run: 256 synthetic images, batch 8 per rank -> 16 steps per epoch on 2 ranks; max_steps 24 (0: all).
+fs::path write_config(const fs::path& dir, std::int64_t epochs, std::int64_t max_steps) {
+  nlohmann::json exp = test::tiny_experiment();
+  exp["data"]["synthetic_count"] = 256;
+  exp["data"]["workers"] = 1;
+  exp["train"]["epochs"] = epochs;
+  exp["train"]["max_steps"] = max_steps;
+  exp["train"]["threads"] = 1;
+  exp["train"]["log_every"] = 2;
+  exp["train"]["checkpoint_every"] = 4;
+  const fs::path p = dir / "tiny.json";
+  test::write_text(p, exp.dump(2));
+  return p;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Starts `ijepa args...` with extra environment entries, output to log; in its own process group.
+pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, const fs::path& log) {
+  std::vector<std::string> a{"ijepa"};
+  a.insert(a.end(), args.begin(), args.end());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
+    ::setenv("IJEPA_LOG_LEVEL", "info", 1);
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& s : a) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    ::execv(IJEPA_CLI_EXE, argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// wait_for(pid, seconds) -> the wait status, or -1 after the deadline (the process is then killed).
+int wait_for(pid_t pid, double seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    int ws = 0;
+    if (::waitpid(pid, &ws, WNOHANG) == pid) return ws;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(-pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+std::vector<nlohmann::json> metrics(const fs::path& run) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(run / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+void wait_until(const std::function<bool()>& cond, double seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!cond() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+}  // namespace
+
+TEST(DistributedCli, NprocTwoTrainsOnceWithRankZeroWriting) {
+  const fs::path d = test::temp_dir("dist_nproc");
+  const fs::path cfg = write_config(d, 2, 24);
+  const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "log.txt");
+  const int ws = wait_for(pid, 120);
+  ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << slurp(d / "log.txt");
+  const auto st = nlohmann::json::parse(slurp(d / "run" / "status.json"));
+  EXPECT_EQ(st.at("state"), "completed");
+  EXPECT_EQ(st.at("world_size"), 2);
+  EXPECT_EQ(st.at("steps_per_epoch"), 16);  // 256 images / 2 ranks / 8
+  EXPECT_EQ(st.at("step"), 24);
+  const auto m = metrics(d / "run");
+  ASSERT_EQ(m.size(), 12u);  // one writer: every 2 steps once
+  for (std::size_t i = 0; i < m.size(); ++i) EXPECT_EQ(m[i].at("step"), 2 * static_cast<int>(i) + 2);
+  const std::string log = slurp(d / "log.txt");
+  EXPECT_NE(log.find("2 ranks (gloo"), std::string::npos) << log;
+  EXPECT_EQ(log.find("== ijepa train: completed =="), log.rfind("== ijepa train: completed =="));  // printed once
+}
+
+TEST(DistributedCli, AKilledRankMakesTheOthersExitWithAClearError) {
+  const fs::path d = test::temp_dir("dist_kill");
+  const fs::path cfg = write_config(d, 200, 0);  // long enough to be killed mid-run
+  const std::string port = std::to_string(host::free_tcp_port());
+  const std::vector<std::string> common{"WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port};
+  auto env = [&](int r) {
+    std::vector<std::string> e = common;
+    e.push_back("RANK=" + std::to_string(r));
+    e.push_back("LOCAL_RANK=" + std::to_string(r));
+    return e;
+  };
+  const std::vector<std::string> args{"train", cfg.string(), "--out", (d / "run").string(), "--dist-timeout", "600"};
+  const pid_t p0 = spawn(args, env(0), d / "rank0.txt");
+  const pid_t p1 = spawn(args, env(1), d / "rank1.txt");
+  wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
+  ASSERT_GE(metrics(d / "run").size(), 3u) << slurp(d / "rank0.txt");
+  ::kill(p1, SIGKILL);
+  const auto t0 = std::chrono::steady_clock::now();
+  const int ws = wait_for(p0, 60);  // far below the 600 s collective timeout: the broken connection is seen at once
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  wait_for(p1, 5);
+  ASSERT_NE(ws, -1) << "rank 0 still running 60 s after rank 1 was killed\n" << slurp(d / "rank0.txt");
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) != 0);
+  const std::string log = slurp(d / "rank0.txt");
+  EXPECT_NE(log.find("another rank has probably died"), std::string::npos) << log;
+  EXPECT_LT(waited, 30.0);
+  std::printf("[ measured ] rank 0 exited %.2f s after rank 1 was killed (collective timeout 600 s)\n", waited);
+  const auto st = nlohmann::json::parse(slurp(d / "run" / "status.json"));
+  EXPECT_EQ(st.at("state"), "failed");
+  EXPECT_NE(st.at("error").get<std::string>().find("distributed"), std::string::npos);
+}
+
+TEST(DistributedCli, TheLauncherStopsTheSurvivorsOfAKilledWorker) {
+  const fs::path d = test::temp_dir("dist_launcher_kill");
+  const fs::path cfg = write_config(d, 200, 0);
+  const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "log.txt");
+  wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
+  // The launcher's children are the workers; kill the last one.
+  std::string kids = slurp("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::istringstream is(kids);
+  std::vector<pid_t> workers;
+  for (long long k; is >> k;) workers.push_back(static_cast<pid_t>(k));
+  ASSERT_EQ(workers.size(), 2u) << kids;
+  ::kill(workers.back(), SIGKILL);
+  const int ws = wait_for(pid, 60);
+  ASSERT_NE(ws, -1) << slurp(d / "log.txt");
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 1);
+  EXPECT_NE(slurp(d / "log.txt").find("was killed by SIGKILL"), std::string::npos) << slurp(d / "log.txt");
+}
+
+TEST(DistributedCli, AKilledDistributedRunResumesToTheSameResult) {
+  const fs::path d = test::temp_dir("dist_resume");
+  const fs::path cfg = write_config(d, 2, 24);
+  // Uninterrupted reference.
+  {
+    const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "ref").string()}, {}, d / "ref.txt");
+    const int ws = wait_for(pid, 120);
+    ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << slurp(d / "ref.txt");
+  }
+  // The same run, killed (launcher and workers, SIGKILL) once a checkpoint exists, then resumed.
+  const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "run.txt");
+  wait_until([&] { return fs::exists(d / "run" / "checkpoints" / "step_00000008.safetensors") ||
+                          fs::exists(d / "run" / "checkpoints" / "step_00000012.safetensors"); }, 60);
+  ::kill(-pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  const auto before = nlohmann::json::parse(slurp(d / "run" / "status.json"));
+  ASSERT_LT(before.at("step").get<int>(), 24) << "the run ended before it could be killed";
+  const pid_t pid2 = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string(), "--resume"}, {},
+                           d / "resume.txt");
+  const int ws = wait_for(pid2, 120);
+  ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << slurp(d / "resume.txt");
+  EXPECT_NE(slurp(d / "resume.txt").find("resuming"), std::string::npos);
+  const auto ref = metrics(d / "ref"), got = metrics(d / "run");
+  ASSERT_EQ(ref.size(), got.size());
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    EXPECT_EQ(got[i].at("step"), ref[i].at("step"));
+    EXPECT_NEAR(got[i].at("loss").get<double>(), ref[i].at("loss").get<double>(), 1e-6) << "step " << ref[i].at("step");
+  }
+  const auto wr = host::read_safetensors((d / "ref" / "checkpoints" / "latest.safetensors").string());
+  const auto wg = host::read_safetensors((d / "run" / "checkpoints" / "latest.safetensors").string());
+  for (const auto& [k, v] : wr) EXPECT_TRUE(at::allclose(wg.at(k), v, 1e-5, 1e-6)) << k;
+  // A different world size cannot resume it.
+  const pid_t pid3 = spawn({"train", cfg.string(), "--out", (d / "run").string(), "--resume"}, {}, d / "one.txt");
+  const int ws3 = wait_for(pid3, 60);
+  EXPECT_TRUE(WIFEXITED(ws3) && WEXITSTATUS(ws3) != 0);
+  EXPECT_NE(slurp(d / "one.txt").find("was trained on 2 rank(s)"), std::string::npos) << slurp(d / "one.txt");
+}
