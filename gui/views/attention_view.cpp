@@ -36,11 +36,7 @@ void Viewer::draw_attention() {
       changed = true;
     }
     ImGui::SliderFloat("overlay alpha", &overlay_alpha_, 0.0f, 1.0f);
-    const auto& names = colormap_names();
-    ImGui::Combo("colour map", &colormap_, [](void* d, int i, const char** out) {
-      *out = (*static_cast<const std::vector<std::string>*>(d))[static_cast<std::size_t>(i)].c_str();
-      return true;
-    }, const_cast<std::vector<std::string>*>(&names), static_cast<int>(names.size()));
+    colormap_combo(&colormap_);
     ImGui::TextWrapped("Click the image to choose the query patch.");
   }
   if (changed) post_attention();

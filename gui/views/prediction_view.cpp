@@ -29,11 +29,7 @@ void Viewer::draw_prediction() {
       ++pred_batch_;
       changed = true;
     }
-    const auto& names = colormap_names();
-    ImGui::Combo("colour map", &colormap_, [](void* d, int i, const char** out) {
-      *out = (*static_cast<const std::vector<std::string>*>(d))[static_cast<std::size_t>(i)].c_str();
-      return true;
-    }, const_cast<std::vector<std::string>*>(&names), static_cast<int>(names.size()));
+    colormap_combo(&colormap_);
     if (!model_.predictor) ImGui::TextColored(ImVec4(1, 0.6f, 0.3f, 1), "this model has no usable predictor");
   }
   if (changed) post_prediction();

@@ -187,6 +187,21 @@ bool line_plot(const char* id, const std::vector<PlotLine>& lines, ImVec2 size, 
   return true;
 }
 
+bool colormap_combo(int* index) {
+  const auto& names = colormap_names();
+  bool changed = false;
+  if (ImGui::BeginCombo("colour map", names[static_cast<std::size_t>(*index)].c_str())) {
+    for (int i = 0; i < static_cast<int>(names.size()); ++i) {
+      if (ImGui::Selectable(names[static_cast<std::size_t>(i)].c_str(), i == *index)) {
+        changed = i != *index;
+        *index = i;
+      }
+    }
+    ImGui::EndCombo();
+  }
+  return changed;
+}
+
 bool model_controls(std::string& path, bool pending, const std::string& desc, const std::string& error) {
   bool open = false;
   ImGui::SetNextItemWidth(260);

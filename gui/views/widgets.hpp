@@ -38,6 +38,8 @@ struct PlotLine {
 // line_plot(id, lines, size, log_y): axes with nice ticks, min/max-decimated polylines, hover readout of the nearest
 // step. Returns false when no line had a finite point.
 bool line_plot(const char* id, const std::vector<PlotLine>& lines, ImVec2 size, bool log_y);
+// colormap_combo(index): a combo over colormap_names(); true when the choice changed.
+bool colormap_combo(int* index);
 // model_controls(path, pending, description, error) -> true when "Open model" was pressed.
 bool model_controls(std::string& path, bool pending, const std::string& description, const std::string& error);
 // The colour of line i of a comparison.

@@ -36,6 +36,12 @@ std::string one_line(const std::exception& e) {
   return s;
 }
 
+// failed(rank, what, e) -> the one-line error of a collective that failed.
+DistributedError failed(int rank, const std::string& what, const std::exception& e) {
+  return DistributedError("distributed: rank " + std::to_string(rank) + ": " + what + " failed (" + one_line(e) +
+                          "); another rank has probably died or been killed");
+}
+
 }  // namespace
 
 std::optional<DistEnv> dist_env_from_environment() {
@@ -115,8 +121,7 @@ void ProcessGroup::wait(const Handle& h, const std::string& what) {
   try {
     h->work->wait();
   } catch (const std::exception& e) {
-    throw DistributedError("distributed: rank " + std::to_string(env_.rank) + ": " + what + " failed (" + one_line(e) +
-                           "); another rank has probably died or been killed");
+    throw failed(env_.rank, what, e);
   }
 }
 
@@ -137,8 +142,7 @@ void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root, c
     try {
       impl_->pg->broadcast(v, o)->wait();
     } catch (const std::exception& e) {
-      throw DistributedError("distributed: rank " + std::to_string(env_.rank) + ": " + what + " failed (" +
-                             one_line(e) + "); another rank has probably died or been killed");
+      throw failed(env_.rank, what, e);
     }
     at::NoGradGuard no_grad;
     std::int64_t off = 0;
@@ -154,8 +158,7 @@ void ProcessGroup::barrier(const std::string& what) {
   try {
     impl_->pg->barrier()->wait();
   } catch (const std::exception& e) {
-    throw DistributedError("distributed: rank " + std::to_string(env_.rank) + ": " + what + " failed (" + one_line(e) +
-                           "); another rank has probably died or been killed");
+    throw failed(env_.rank, what, e);
   }
 }
 
