@@ -5,7 +5,11 @@
 namespace ijepa::host {
 
 GradReducer::GradReducer(std::shared_ptr<ProcessGroup> pg, std::vector<at::Tensor> params, std::int64_t bucket_bytes)
-    : pg_(std::move(pg)), params_(std::move(params)), bucket_of_(params_.size()), seen_(params_.size(), 0) {
+    : pg_(std::move(pg)),
+      params_(std::move(params)),
+      bucket_of_(params_.size()),
+      offset_of_(params_.size()),
+      seen_(params_.size(), 0) {
   // Reverse order: backward produces the last layers' gradients first.
   std::int64_t bytes = 0;
   for (std::size_t k = params_.size(); k-- > 0;) {
@@ -26,6 +30,7 @@ GradReducer::GradReducer(std::shared_ptr<ProcessGroup> pg, std::vector<at::Tenso
     std::int64_t n = 0;
     for (std::size_t k : b.params) {
       b.offsets.push_back(n);
+      offset_of_[k] = n;
       n += params_[k].numel();
     }
     const at::Tensor& p0 = params_[b.params.front()];
@@ -62,9 +67,7 @@ void GradReducer::on_grad(std::size_t k, const at::Tensor& grad) {
   if (!active_ || seen_[k]) return;  // outside a reduced step, or already counted
   seen_[k] = 1;
   Bucket& b = buckets_[bucket_of_[k]];
-  std::size_t j = 0;
-  while (b.params[j] != k) ++j;
-  b.flat.narrow(0, b.offsets[j], params_[k].numel()).copy_(grad.detach().reshape({-1}));
+  b.flat.narrow(0, offset_of_[k], params_[k].numel()).copy_(grad.detach().reshape({-1}));
   if (--b.pending == 0) {
     b.ready = true;
     const std::size_t before = next_launch_;

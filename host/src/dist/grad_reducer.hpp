@@ -44,7 +44,8 @@ class GradReducer {
 
   std::shared_ptr<ProcessGroup> pg_;
   std::vector<at::Tensor> params_;
-  std::vector<std::size_t> bucket_of_;
+  std::vector<std::size_t> bucket_of_;      // parameter -> its bucket
+  std::vector<std::int64_t> offset_of_;     // parameter -> its offset in the bucket's flat buffer
   std::vector<char> seen_;
   std::vector<Bucket> buckets_;
   std::size_t next_launch_ = 0, launched_in_backward_ = 0;
