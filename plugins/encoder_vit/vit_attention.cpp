@@ -6,6 +6,8 @@
 
 #include <ATen/ATen.h>
 
+#include "vit_linear.hpp"
+
 namespace ijepa::plugins::vit {
 
 VitAttentionImpl::VitAttentionImpl(std::int64_t dim, std::int64_t num_heads, bool qkv_bias)
@@ -21,25 +23,35 @@ VitAttentionImpl::VitAttentionImpl(std::int64_t dim, std::int64_t num_heads, boo
 at::Tensor VitAttentionImpl::heads(const at::Tensor& x) {
   const auto b = x.size(0);
   const auto n = x.size(1);
-  return qkv->forward(x).reshape({b, n, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+  return linear(qkv, x).reshape({b, n, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
 }
 
 at::Tensor VitAttentionImpl::merge(const at::Tensor& o) {
   const auto b = o.size(0);
   const auto n = o.size(2);
-  return proj->forward(o.transpose(1, 2).reshape({b, n, num_heads_ * head_dim_}));
+  return linear(proj, o.transpose(1, 2).reshape({b, n, num_heads_ * head_dim_}));
 }
 
-at::Tensor VitAttentionImpl::forward(const at::Tensor& x) {
+at::Tensor VitAttentionImpl::attend(const at::Tensor& x, std::int64_t first, bool explicit_softmax) {
   const at::Tensor h = heads(x);
-  return merge(at::scaled_dot_product_attention(h[0], h[1], h[2]));
-}
-
-at::Tensor VitAttentionImpl::forward_explicit(const at::Tensor& x) {
-  const at::Tensor h = heads(x);
-  const at::Tensor attn = (at::matmul(h[0], h[1].transpose(-2, -1)) * scale_).softmax(-1);
+  at::Tensor q = h[0];
+  if (first > 0) q = q.narrow(2, first, q.size(2) - first);
+  if (!explicit_softmax) return merge(at::scaled_dot_product_attention(q, h[1], h[2]));
+  const at::Tensor attn = (at::matmul(q, h[1].transpose(-2, -1)) * scale_).softmax(-1);
   return merge(at::matmul(attn, h[2]));
 }
+
+at::Tensor VitAttentionImpl::forward(const at::Tensor& x) { return attend(x, 0, !x.is_cuda()); }
+
+at::Tensor VitAttentionImpl::forward_from(const at::Tensor& x, std::int64_t first) {
+  if (first < 0 || first >= x.size(1))
+    throw std::invalid_argument("attention rows from " + std::to_string(first) + " of " + std::to_string(x.size(1)));
+  return attend(x, first, !x.is_cuda());
+}
+
+at::Tensor VitAttentionImpl::forward_fused(const at::Tensor& x) { return attend(x, 0, false); }
+
+at::Tensor VitAttentionImpl::forward_explicit(const at::Tensor& x) { return attend(x, 0, true); }
 
 at::Tensor VitAttentionImpl::probabilities(const at::Tensor& x) {
   const at::Tensor h = heads(x).to(at::kFloat);

@@ -11,9 +11,16 @@ namespace ijepa::plugins::vit {
 class VitAttentionImpl : public torch::nn::Module {
  public:
   VitAttentionImpl(std::int64_t dim, std::int64_t num_heads, bool qkv_bias = true);
-  // forward(x [B, N, D]) -> [B, N, D], fused at::scaled_dot_product_attention (default scale head_dim^-0.5).
+  // forward(x [B, N, D]) -> [B, N, D], scale head_dim^-0.5, with the faster kernel for x's device: on CUDA the
+  // fused at::scaled_dot_product_attention (flash kernels), elsewhere the explicit softmax(q k^T * scale) v (the
+  // CPU's fused kernel is slower at ViT shapes: docs/benchmarks.md). Both compute the same function.
   at::Tensor forward(const at::Tensor& x);
-  // forward_explicit(x [B, N, D]) -> [B, N, D], the reference's explicit softmax(q k^T * scale) v.
+  // forward_from(x [B, N, D], first) -> [B, N - first, D]: rows first.. of forward(x). Keys and values come from
+  // all N tokens; only the queries of the kept rows are computed (a last block whose first rows are discarded).
+  at::Tensor forward_from(const at::Tensor& x, std::int64_t first);
+  // forward_fused(x [B, N, D]) -> [B, N, D], always at::scaled_dot_product_attention.
+  at::Tensor forward_fused(const at::Tensor& x);
+  // forward_explicit(x [B, N, D]) -> [B, N, D], always the reference's explicit softmax(q k^T * scale) v.
   at::Tensor forward_explicit(const at::Tensor& x);
   // probabilities(x [B, N, D]) -> [B, heads, N, N] float32 softmax attention (rows = queries).
   at::Tensor probabilities(const at::Tensor& x);
@@ -29,6 +36,8 @@ class VitAttentionImpl : public torch::nn::Module {
   at::Tensor heads(const at::Tensor& x);
   // merge(o [B, heads, N, head_dim]) -> proj([B, N, D])
   at::Tensor merge(const at::Tensor& o);
+  // attend(x, first, explicit_softmax) -> [B, N - first, D]: the queries of rows first.. against all keys.
+  at::Tensor attend(const at::Tensor& x, std::int64_t first, bool explicit_softmax);
 
   std::int64_t num_heads_;
   std::int64_t head_dim_;

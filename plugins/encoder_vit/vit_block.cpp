@@ -20,6 +20,11 @@ at::Tensor VitBlockImpl::forward(const at::Tensor& x) {
   return y + mlp->forward(norm2->forward(y));
 }
 
+at::Tensor VitBlockImpl::forward_from(const at::Tensor& x, std::int64_t first) {
+  at::Tensor y = x.narrow(1, first, x.size(1) - first) + attn->forward_from(norm1->forward(x), first);
+  return y + mlp->forward(norm2->forward(y));
+}
+
 at::Tensor VitBlockImpl::forward_explicit(const at::Tensor& x) {
   at::Tensor y = x + attn->forward_explicit(norm1->forward(x));
   return y + mlp->forward(norm2->forward(y));

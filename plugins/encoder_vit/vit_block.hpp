@@ -21,6 +21,9 @@ class VitBlockImpl : public torch::nn::Module {
   VitBlockImpl(std::int64_t dim, std::int64_t num_heads, double mlp_ratio);
   // forward(x [B, N, D]) -> [B, N, D]: x + attn(norm1(x)), then + mlp(norm2(x)).
   at::Tensor forward(const at::Tensor& x);
+  // forward_from(x [B, N, D], first) -> [B, N - first, D]: rows first.. of forward(x), computing after the
+  // attention's keys and values only those rows (the same numbers; for a last block whose first rows are dropped).
+  at::Tensor forward_from(const at::Tensor& x, std::int64_t first);
   // forward_explicit(x [B, N, D]) -> [B, N, D], with explicit-softmax attention (reference path).
   at::Tensor forward_explicit(const at::Tensor& x);
   // attention(x [B, N, D]) -> [B, heads, N, N] float32: this block's softmax attention.

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "vit_linear.hpp"
+
 namespace ijepa::plugins::vit {
 
 VitMlpImpl::VitMlpImpl(std::int64_t dim, std::int64_t hidden) {
@@ -9,6 +11,6 @@ VitMlpImpl::VitMlpImpl(std::int64_t dim, std::int64_t hidden) {
   fc2 = register_module("fc2", torch::nn::Linear(torch::nn::LinearOptions(hidden, dim).bias(true)));
 }
 
-at::Tensor VitMlpImpl::forward(const at::Tensor& x) { return fc2->forward(at::gelu(fc1->forward(x))); }
+at::Tensor VitMlpImpl::forward(const at::Tensor& x) { return linear(fc2, at::gelu(linear(fc1, x))); }
 
 }  // namespace ijepa::plugins::vit

@@ -8,6 +8,7 @@
 #include "ijepa/sdk/tensor_ops.hpp"
 #include "sincos.hpp"
 #include "vit_init.hpp"
+#include "vit_linear.hpp"
 
 namespace ijepa::plugins::vit {
 
@@ -67,15 +68,22 @@ at::Tensor VitPredictor::run(const at::Tensor& context, const std::vector<at::Te
   // pos [B, N, D_p] (a view; gather reads through the expand)
   const at::Tensor pos = predictor_pos_embed_.expand({batch, -1, -1});
   // x [nenc*B, K_enc, D_p]
-  at::Tensor x = predictor_embed_->forward(context) + sdk::apply_masks(pos, masks_ctx);
+  at::Tensor x = linear(predictor_embed_, context) + sdk::apply_masks(pos, masks_ctx);
   const std::int64_t k_ctx = x.size(1);
   // t [npred*nenc*B, K_pred, D_p]: target positions, each chunk of B repeated nenc times, plus the mask token
   at::Tensor t = sdk::repeat_interleave_batch(sdk::apply_masks(pos, masks_tgt), batch, nenc) + mask_token_;
   // x [npred*nenc*B, K_enc + K_pred, D_p]: the whole context batch tiled npred times
   x = at::cat({x.repeat({npred, 1, 1}), t}, 1);
-  for (auto& blk : blocks_) x = explicit_attention ? blk->forward_explicit(x) : blk->forward(x);
-  x = predictor_norm_->forward(x);
-  return predictor_proj_->forward(x.narrow(1, k_ctx, x.size(1) - k_ctx));
+  if (explicit_attention) {  // the reference's arithmetic, block for block
+    for (auto& blk : blocks_) x = blk->forward_explicit(x);
+    x = predictor_norm_->forward(x);
+    return linear(predictor_proj_, x.narrow(1, k_ctx, x.size(1) - k_ctx));
+  }
+  // Only the target rows leave the last block, so it computes only those (its keys and values still come from
+  // every token): the same output as running it whole and dropping the context rows, with less work.
+  for (std::size_t i = 0; i + 1 < blocks_.size(); ++i) x = blocks_[i]->forward(x);
+  x = blocks_.empty() ? x.narrow(1, k_ctx, x.size(1) - k_ctx) : blocks_.back()->forward_from(x, k_ctx);
+  return linear(predictor_proj_, predictor_norm_->forward(x));
 }
 
 at::Tensor VitPredictor::predict(const at::Tensor& context, const std::vector<at::Tensor>& masks_ctx,

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include "ijepa/sdk/capabilities.hpp"
 #include "ijepa/sdk/tensor_ops.hpp"
@@ -224,12 +226,29 @@ TEST(VitEncoderForward, FusedAttentionEqualsExplicitSoftmax) {
   at::manual_seed(2);
   VitAttention attn(64, 4);
   const at::Tensor x = at::randn({3, 10, 64});
-  EXPECT_LT(max_abs_diff(attn->forward(x), attn->forward_explicit(x)), 1e-5);
+  EXPECT_LT(max_abs_diff(attn->forward_fused(x), attn->forward_explicit(x)), 1e-5);
+  EXPECT_LT(max_abs_diff(attn->forward(x), attn->forward_fused(x)), 1e-5);
   VitEncoder enc(small_encoder_options());
   const at::Tensor images = at::randn({2, 3, 32, 32});
   const auto keep = random_masks(1, 2, 16, 7);
   EXPECT_LT(max_abs_diff(enc.encode(images, nullptr), enc.encode_explicit(images, nullptr)), 1e-5);
   EXPECT_LT(max_abs_diff(enc.encode(images, &keep), enc.encode_explicit(images, &keep)), 1e-5);
+}
+
+// forward_from computes only the kept query rows; they equal the full block's rows (values and gradients).
+TEST(VitEncoderForward, BlockRowsFromEqualTheWholeBlock) {
+  at::manual_seed(3);
+  VitBlock blk(64, 4, 4.0);
+  const at::Tensor x = at::randn({3, 10, 64}).requires_grad_(true);
+  const at::Tensor full = blk->forward(x).narrow(1, 6, 4);
+  const at::Tensor from = blk->forward_from(x, 6);
+  ASSERT_EQ(from.sizes(), full.sizes());
+  EXPECT_LT(max_abs_diff(from, full), 1e-5);
+  const at::Tensor g_full = torch::autograd::grad({full.pow(2).sum()}, {x})[0];
+  const at::Tensor g_from = torch::autograd::grad({from.pow(2).sum()}, {x})[0];
+  EXPECT_LT(max_abs_diff(g_from, g_full), 1e-5);
+  EXPECT_GT(g_full.narrow(1, 0, 6).abs().max().item<double>(), 1e-4);  // the dropped rows still feed keys/values
+  EXPECT_THROW(blk->attn->forward_from(x, 10), std::invalid_argument);
 }
 
 TEST(VitEncoderForward, GradientsReachEveryTrainableParameter) {

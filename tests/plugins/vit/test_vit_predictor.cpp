@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include "ijepa/sdk/tensor_ops.hpp"
 #include "sincos.hpp"
@@ -118,6 +119,33 @@ TEST(VitPredictorForward, OutputShapeAndOutputDim) {
   VitPredictor narrow(o, ctx);
   EXPECT_EQ(narrow.predict(z, mctx, mtgt).sizes(), (at::IntArrayRef{4 * 2 * B, 3, 10}));
   EXPECT_LT(max_abs_diff(pred.predict(z, mctx, mtgt), pred.predict_explicit(z, mctx, mtgt)), 1e-5);
+}
+
+// predict() runs the last block on the target rows only; predict_explicit() runs every block whole, as the
+// reference does. The outputs and the gradients (inputs and every parameter) agree.
+TEST(VitPredictorForward, TrimmedLastBlockMatchesTheReferenceGradients) {
+  at::manual_seed(12);
+  VitEncoder enc(small_encoder_options());
+  VitPredictor pred(small_predictor_options(), predictor_context(enc));
+  const std::int64_t B = 2;
+  const auto mctx = random_masks(1, B, 16, 7);
+  const auto mtgt = random_masks(3, B, 16, 4);
+  const at::Tensor z = enc.encode(at::randn({B, 3, 32, 32}), &mctx).detach().requires_grad_(true);
+  auto grads = [&](bool reference) {
+    pred.zero_grad();
+    const at::Tensor out = reference ? pred.predict_explicit(z, mctx, mtgt) : pred.predict(z, mctx, mtgt);
+    const at::Tensor gz = torch::autograd::grad({out.pow(2).sum()}, {z}, {}, /*retain_graph=*/true)[0];
+    out.pow(2).sum().backward();
+    std::vector<at::Tensor> g = {out.detach(), gz};
+    for (const auto& p : pred.parameters()) {
+      if (p.requires_grad()) g.push_back(p.grad().clone());
+    }
+    return g;
+  };
+  const auto fast = grads(false);
+  const auto ref = grads(true);
+  ASSERT_EQ(fast.size(), ref.size());
+  for (std::size_t i = 0; i < fast.size(); ++i) EXPECT_LT(max_abs_diff(fast[i], ref[i]), 1e-5) << "tensor " << i;
 }
 
 // Spec §4: row = i*(nenc*B) + e*B + b for target i, context e, image b -- on the predictor side (tiling) and
