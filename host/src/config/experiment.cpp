@@ -15,7 +15,7 @@ nlohmann::json train_defaults() {
   return {{"epochs", 10},         {"max_steps", 0},       {"batch_size", 64},         {"lr", 1e-3},
           {"start_lr", 2e-4},     {"final_lr", 1e-6},     {"warmup_epochs", 1.0},     {"weight_decay", 0.04},
           {"final_weight_decay", 0.4}, {"ema", {0.996, 1.0}}, {"ipe_scale", 1.0},     {"device", "cpu"},
-          {"bf16", true},         {"threads", 0},         {"log_every", 10},          {"checkpoint_every", 0},
+          {"bf16", true},         {"cpu_bf16", false},    {"threads", 0},         {"log_every", 10},          {"checkpoint_every", 0},
           {"keep_epoch_checkpoints", 0}};
 }
 
@@ -32,7 +32,9 @@ nlohmann::json train_doc() {
           {"ema", "target-encoder momentum [start, end], linear over training (official [0.996, 1.0])"},
           {"ipe_scale", "schedule stretch factor (official 1.0)"},
           {"device", "cpu, cuda or cuda:N"},
-          {"bf16", "bf16 autocast on CUDA (ignored on the CPU, which runs fp32)"},
+          {"bf16", "bf16 autocast on CUDA (the official use_bfloat16; the CPU runs fp32 unless cpu_bf16)"},
+          {"cpu_bf16", "bf16 autocast on the CPU too (opt-in deviation: the official code autocasts on CUDA only; "
+                       "pays on CPUs with native bf16 matmul such as AVX512-BF16 or AMX)"},
           {"threads", "intra-op CPU threads (0 = all cores); fix it for bit-exact reproducibility"},
           {"log_every", "steps between metrics.jsonl records and progress lines"},
           {"checkpoint_every", "steps between checkpoints (0 = at the end of every epoch)"},

@@ -56,28 +56,30 @@ at::Device parse_device(const std::string& s) {
   throw ConfigError("train.device: expected cpu, cuda or cuda:N, got '" + s + "'");
 }
 
-// RAII bf16 autocast on CUDA (a no-op when disabled).
+// RAII bf16 autocast for one device type (a no-op when disabled), around the forward pass only, as
+// torch.autocast is used in the official train.py (backward runs outside it).
 class AutocastGuard {
  public:
-  explicit AutocastGuard(bool on) : on_(on) {
+  AutocastGuard(bool on, at::DeviceType type) : on_(on), type_(type) {
     if (!on_) return;
-    prev_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    prev_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    prev_enabled_ = at::autocast::is_autocast_enabled(type_);
+    prev_dtype_ = at::autocast::get_autocast_dtype(type_);
+    at::autocast::set_autocast_enabled(type_, true);
+    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
     at::autocast::increment_nesting();
   }
   ~AutocastGuard() {
     if (!on_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCUDA, prev_enabled_);
-    at::autocast::set_autocast_dtype(at::kCUDA, prev_dtype_);
+    at::autocast::set_autocast_enabled(type_, prev_enabled_);
+    at::autocast::set_autocast_dtype(type_, prev_dtype_);
   }
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
  private:
   bool on_;
+  at::DeviceType type_;
   bool prev_enabled_ = false;
   at::ScalarType prev_dtype_ = at::kBFloat16;
 };
@@ -97,7 +99,7 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry, i
   const auto threads = train.at("threads").get<std::int64_t>();
   if (threads > 0) at::set_num_threads(static_cast<int>(threads));
   device_ = parse_device(train.at("device").get<std::string>());
-  autocast_ = device_.is_cuda() && train.at("bf16").get<bool>();
+  autocast_ = device_.is_cuda() ? train.at("bf16").get<bool>() : train.at("cpu_bf16").get<bool>();
 
   // Image size, patch size, grid and seed, checked against each other (shared with the evaluation code).
   ctx_ = experiment_context(cfg_);
@@ -245,7 +247,7 @@ JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t ste
 
 sdk::LossOutput JepaModel::forward_loss(const at::Tensor& images, const std::vector<at::Tensor>& mctx,
                                         const std::vector<at::Tensor>& mtgt) {
-  AutocastGuard ac(autocast_);
+  AutocastGuard ac(autocast_, device_.type());
   at::Tensor h;
   if (loss_->needs_target_encoder()) {
     at::NoGradGuard no_grad;
@@ -452,6 +454,13 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
     }
     if (writer) lock = RunLock(out);
     nlohmann::json old = load_json_file(out / "config.resolved.json");
+    // A train key added to the defaults after the run was written counts as its default (it did not exist then).
+    const nlohmann::json train_keys = train_defaults();
+    if (old.contains("train") && old["train"].is_object()) {
+      for (auto it = train_keys.begin(); it != train_keys.end(); ++it) {
+        if (!old["train"].contains(it.key())) old["train"][it.key()] = it.value();
+      }
+    }
     for (const char* k : kResumeMutable) {  // compare without the keys a resume may change
       const auto ptr = dotted_to_pointer(k);
       if (old.contains(ptr) && resolved.contains(ptr)) old[ptr] = resolved[ptr];

@@ -206,6 +206,53 @@ TEST(Train, KillAndResumeEqualsUninterruptedBitForBit) {
   fs::remove_all(dir);
 }
 
+// train.cpu_bf16 (opt-in): bf16 autocast around the CPU forward. Same weights and batch: the loss moves by bf16
+// rounding only (within 1 %), and it does move, so the autocast is really on; a training step stays finite.
+TEST(JepaModel, CpuBf16AutocastLossMatchesFp32WithinOnePercent) {
+  JepaModel fp32(resolved_tiny(), test::builtin_plugins().registry());
+  JepaModel bf16(resolved_tiny({{"train", {{"cpu_bf16", true}}}}), test::builtin_plugins().registry());
+  bf16.load(fp32.weights(), fp32.trainer_state(), 0, "fp32 model");
+  const Batch b = fixed_batch(fp32, 0);
+  const double l32 = fp32.eval_loss(b.images, b.masks);
+  const double l16 = bf16.eval_loss(b.images, b.masks);
+  EXPECT_NEAR(l16, l32, 1e-2 * std::abs(l32)) << "fp32 " << l32 << " bf16 " << l16;
+  EXPECT_NE(l16, l32) << "cpu_bf16 changed nothing: the autocast is not on";
+  Schedules s;
+  s.total_steps = 10;
+  bf16.set_schedules(s);
+  EXPECT_TRUE(std::isfinite(bf16.train_step(b, 0).loss));
+  // after the step, the module outputs are fp32 again (the autocast covers the forward only)
+  EXPECT_EQ(at::linear(at::ones({1, 4}), at::ones({2, 4})).scalar_type(), at::kFloat);
+}
+
+// A run written before train.cpu_bf16 existed resumes (the missing key counts as its default, false); a run
+// whose stored value differs does not.
+TEST(Train, ResumeOfARunWithoutANewerTrainKey) {
+  auto dir = test::temp_dir("oldkey");
+  nlohmann::json cfg = test::tiny_experiment();
+  cfg["train"]["max_steps"] = 2;
+  test::write_text(dir / "e.json", cfg.dump());
+  std::string out;
+  const std::string run = (dir / "run").string();
+  ASSERT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + run + " --quiet", &out), 0) << out;
+  nlohmann::json stored = load_json_file(dir / "run" / "config.resolved.json");
+  ASSERT_TRUE(stored["train"].contains("cpu_bf16"));
+  stored["train"].erase("cpu_bf16");
+  test::write_text(dir / "run" / "config.resolved.json", stored.dump(2));
+  EXPECT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + run + " --resume --set train.max_steps=4 --quiet",
+                    &out),
+            0)
+      << out;
+  EXPECT_EQ(read_jsonl(dir / "run" / "metrics.jsonl").back()["step"], 4) << out;
+  stored["train"]["cpu_bf16"] = true;
+  test::write_text(dir / "run" / "config.resolved.json", stored.dump(2));
+  EXPECT_NE(run_cli("train " + (dir / "e.json").string() + " --out " + run + " --resume --set train.max_steps=6 --quiet",
+                    &out),
+            0);
+  EXPECT_NE(out.find("'train.cpu_bf16'"), std::string::npos) << out;
+  fs::remove_all(dir);
+}
+
 TEST(Train, BadInputFailsWithOneLineAndLeavesNoRunDirectory) {
   auto dir = test::temp_dir("badtrain");
   auto attempt = [&](const nlohmann::json& patch, const std::string& extra, const std::string& needle) {
