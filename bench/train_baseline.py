@@ -361,8 +361,16 @@ def main():
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     times, losses = [], []
+    profiler = None
+    if meta.get('profile'):  # `ijepa bench train --profile`: a Chrome trace of the timed steps
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if device.type == 'cuda':
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        profiler = torch.profiler.profile(activities=activities, record_shapes=True)
     for itr in range(total):
         imgs, m_enc, m_pred = batches[itr]
+        if profiler is not None and itr == warmup:
+            profiler.start()
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
@@ -376,6 +384,9 @@ def main():
         if itr >= warmup:
             times.append(dt)
 
+    if profiler is not None:
+        profiler.stop()
+        profiler.export_chrome_trace(meta['profile'])
     med = statistics.median(times)
     batch = int(meta['batch'])
     if device.type == 'cuda':

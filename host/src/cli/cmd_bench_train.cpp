@@ -15,14 +15,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 
 #include "bench/flops.hpp"
 #include "bench/matmul_rate.hpp"
+#include "bench/profile.hpp"
 #include "build_config.hpp"
 #include "cli/bench_util.hpp"
 #include "cli/commands.hpp"
@@ -47,7 +48,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: ijepa bench train --model vit_tiny|vit_small|vit_base|vit_large|vit_huge --patch P --image-size N "
     "--batch B [--steps S] [--warmup W] [--device cpu|cuda] [--baseline python] [--pred-depth D] [--pred-dim D] "
-    "[--threads T] [--seed X] [--cpu-bf16]";
+    "[--threads T] [--seed X] [--cpu-bf16] [--profile TRACE.json]";
 
 // Python gets the initial weights only below this many parameters (encoder + predictor); larger models would
 // write gigabytes to the temp directory, and the timing does not depend on the values.
@@ -92,31 +93,6 @@ CudaPeak cuda_peak([[maybe_unused]] const at::Device& d) {
   return p;
 }
 
-// --cpu-bf16 (an experiment): bf16 autocast on the CPU around the whole step, which `ijepa train` does not do.
-class CpuAutocast {
- public:
-  explicit CpuAutocast(bool on) : on_(on) {
-    if (!on_) return;
-    prev_ = at::autocast::is_autocast_enabled(at::kCPU);
-    prev_dtype_ = at::autocast::get_autocast_dtype(at::kCPU);
-    at::autocast::set_autocast_enabled(at::kCPU, true);
-    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-    at::autocast::increment_nesting();
-  }
-  ~CpuAutocast() {
-    if (!on_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCPU, prev_);
-    at::autocast::set_autocast_dtype(at::kCPU, prev_dtype_);
-  }
-  CpuAutocast(const CpuAutocast&) = delete;
-  CpuAutocast& operator=(const CpuAutocast&) = delete;
-
- private:
-  bool on_;
-  bool prev_ = false;
-  at::ScalarType prev_dtype_ = at::kBFloat16;
-};
 
 std::string today() {
   const std::time_t t = std::time(nullptr);
@@ -143,7 +119,7 @@ struct TempDir {
 int cmd_bench_train(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
   valued.insert({"--model", "--patch", "--image-size", "--batch", "--steps", "--warmup", "--device", "--baseline",
-                 "--pred-depth", "--pred-dim", "--threads", "--seed"});
+                 "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile"});
   std::set<std::string> flags = kPluginFlags;
   flags.insert({"--keep-inputs", "--cpu-bf16"});
   Args args(argv, valued, flags);
@@ -187,6 +163,17 @@ int cmd_bench_train(const Argv& argv) {
   if (!baseline.empty() && baseline != "python") {
     throw UsageError("--baseline: the only baseline is 'python', got '" + baseline + "'");
   }
+  // --profile: Chrome traces of the timed steps (C++ at the path, the baseline beside it as <stem>.python.json).
+  const std::string profile = args.get("--profile").value_or("");
+  fs::path profile_python;
+  if (!profile.empty()) {
+    const fs::path p = fs::absolute(profile);
+    std::error_code pec;
+    if (!fs::is_directory(p.parent_path(), pec)) {
+      throw UsageError("--profile " + profile + ": the folder " + p.parent_path().string() + " does not exist");
+    }
+    profile_python = p.parent_path() / (p.stem().string() + ".python.json");
+  }
   const fs::path python = IJEPA_PYTHON_EXE;
   const fs::path script = fs::path(IJEPA_SOURCE_DIR) / "bench" / "train_baseline.py";
   if (!baseline.empty()) {
@@ -218,6 +205,7 @@ int cmd_bench_train(const Argv& argv) {
   cfg["train"]["threads"] = threads;
   cfg["train"]["batch_size"] = batch;
   cfg["train"]["bf16"] = true;
+  cfg["train"]["cpu_bf16"] = cpu_bf16;
   nlohmann::json resolved = resolve_experiment(cfg, {}, host.registry(), "ijepa bench train");
   // The official min_keep 10 is unreachable on small grids (the masker rejects it): use the largest that fits.
   std::int64_t min_keep = resolved["components"]["masker"]["min_keep"].get<std::int64_t>();
@@ -301,7 +289,8 @@ int cmd_bench_train(const Argv& argv) {
                          {"nenc", std::to_string(batches[0].masks.context.size())},
                          {"npred", std::to_string(batches[0].masks.target.size())},
                          {"weights", share_weights ? "1" : "0"},
-                         {"cpu_bf16", cpu_bf16 ? "1" : "0"}};
+                         {"cpu_bf16", cpu_bf16 ? "1" : "0"},
+                         {"profile", profile_python.string()}};
     write_safetensors((tmp.path / "inputs.safetensors").string(), t, meta);
   }
 
@@ -317,14 +306,14 @@ int cmd_bench_train(const Argv& argv) {
   shape.patch = patch;
   shape.encoder = {preset->dim, preset->depth, preset->heads, 4 * preset->dim};
   shape.predictor = {pred_dim, pred_depth, preset->heads, 4 * pred_dim};
+  std::optional<bench::StepProfiler> profiler;
+  if (!profile.empty()) profiler.emplace(fs::absolute(profile).string(), device.is_cuda());
   for (std::int64_t i = 0; i < total; ++i) {
     const Batch& b = batches[static_cast<std::size_t>(i)];
+    if (profiler && i == warmup) profiler->start();
     bench::synchronize(device);
     const auto t0 = std::chrono::steady_clock::now();
-    const JepaModel::StepResult r = [&] {
-      CpuAutocast ac(cpu_bf16);
-      return model.train_step(b, i);
-    }();
+    const JepaModel::StepResult r = model.train_step(b, i);
     bench::synchronize(device);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     losses.push_back(r.loss);
@@ -340,6 +329,7 @@ int cmd_bench_train(const Argv& argv) {
     kmax_pred = std::max(kmax_pred, r.k_pred);
     step_flops.push_back(bench::train_step_flops(shape).total);
   }
+  if (profiler) profiler->stop_and_save();
   const double rss = peak_rss_bytes();
   const CudaPeak cpeak = cuda_peak(device);
   const double med = median(times);
@@ -363,7 +353,7 @@ int cmd_bench_train(const Argv& argv) {
             << " target masks per image (multiblock, min_keep " << min_keep << "); K_enc " << kmin_enc << ".." << kmax_enc << ", K_pred " << kmin_pred << ".."
             << kmax_pred << " (timed steps)\n"
             << "  device         " << device.str()
-            << (device.is_cuda() ? " (bf16 autocast)" : cpu_bf16 ? " (bf16 CPU autocast: --cpu-bf16 experiment, not what ijepa train does)" : " (fp32)") << ", "
+            << (device.is_cuda() ? " (bf16 autocast)" : cpu_bf16 ? " (bf16 CPU autocast: train.cpu_bf16, an opt-in deviation)" : " (fp32)") << ", "
             << threads << " CPU threads\n"
             << "  steps          " << steps << " timed (median reported), " << warmup << " warm-up excluded\n"
             << "  C++ step       " << fmt(med) << " s median (min " << fmt(*std::min_element(times.begin(), times.end()))
@@ -381,6 +371,10 @@ int cmd_bench_train(const Argv& argv) {
   } else {
     std::cout << "  peak memory    " << mib(rss) << " peak RSS of the whole process (CPU: getrusage ru_maxrss; "
               << "includes the " << total << " pre-built batches)\n";
+  }
+  if (profiler) {
+    std::cout << "  profile        " << profiler->path() << " (Chrome trace of the timed steps; the timings above include "
+              << "the profiler's overhead; summary: tools/trace_ops.py)\n";
   }
   std::cout << std::flush;
   if (baseline.empty()) return 0;
@@ -424,6 +418,7 @@ int cmd_bench_train(const Argv& argv) {
   }
   std::cout << "  ratio          C++/Python images/s = " << fmt(py_ips > 0 ? ips / py_ips : 0.0, 3)
             << "x (median steps; fastest steps: " << fmt(best > 0 ? py_best / best : 0.0, 3) << "x)\n";
+  if (!profile.empty()) std::cout << "  profile        " << profile_python.string() << " (the baseline's timed steps)\n";
   if (tmp.keep) std::cout << "  inputs         " << (tmp.path / "inputs.safetensors").string() << " (kept)\n";
   return 0;
 }

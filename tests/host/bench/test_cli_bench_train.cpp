@@ -1,5 +1,6 @@
 // `ijepa bench train` through the built binary: output, the Python baseline, and one-line errors.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -59,6 +60,34 @@ TEST(BenchTrainCli, PythonBaselinePrintsRatio) {
   double cpp = 0, py = 0;
   ASSERT_EQ(std::sscanf(out.c_str() + lp, "loss step 1 C++ %lf, Python %lf", &cpp, &py), 2) << out;
   EXPECT_NEAR(cpp, py, 1e-4 * std::abs(py) + 1e-6) << out;
+}
+
+// --profile writes a Chrome trace of the timed steps (the ViT's linear layers show as fused addmm), and
+// tools/trace_ops.py reads it; a missing folder is a one-line error before anything runs.
+TEST(BenchTrainCli, ProfileWritesATraceThatTraceOpsReads) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ijepa_bench_profile_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto trace = dir / "t.json";
+  std::string out;
+  ASSERT_EQ(run_cli(std::string(kTiny) + " --profile " + trace.string(), &out), 0) << out;
+  ASSERT_TRUE(std::filesystem::exists(trace)) << out;
+  EXPECT_NE(out.find("profile        " + trace.string()), std::string::npos) << out;
+  if (!std::string(IJEPA_PYTHON_EXE).empty() && std::filesystem::exists(IJEPA_PYTHON_EXE)) {
+    const std::string cmd = std::string(IJEPA_PYTHON_EXE) + " " + IJEPA_SOURCE_DIR + "/tools/trace_ops.py " +
+                            trace.string() + " --steps 2 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string table;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) table.append(buf, n);
+    ASSERT_EQ(::pclose(p), 0) << table;
+    EXPECT_NE(table.find("aten::addmm"), std::string::npos) << table;
+    EXPECT_NE(table.find("all aten ops"), std::string::npos) << table;
+  }
+  EXPECT_NE(run_cli(std::string(kTiny) + " --profile " + (dir / "no" / "t.json").string(), &out), 0);
+  EXPECT_EQ(lines(out), 1u) << out;
+  EXPECT_NE(out.find("does not exist"), std::string::npos) << out;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(BenchTrainCli, BadInputIsOneLineAndNonZero) {

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Summarise Chrome traces written by `ijepa bench train --profile` (C++ and its Python baseline).
+
+For each trace: the top-level ATen operators (`aten::*` events on CPU threads), counted and timed by their own
+(self) time, i.e. minus the time of the aten events nested inside them. With two traces, the rows are the union,
+side by side, so a difference in the number of calls or in time per op shows at once.
+
+    tools/trace_ops.py trace.json trace.python.json [--top 30] [--steps N]
+"""
+import argparse
+import collections
+import json
+import sys
+
+
+def op_table(path):
+    with open(path) as f:
+        doc = json.load(f)
+    events = doc['traceEvents'] if isinstance(doc, dict) else doc
+    ops = [e for e in events if e.get('ph') == 'X' and e.get('cat') in ('cpu_op', 'Operator', 'operator')
+           and str(e.get('name', '')).startswith('aten::')]
+    by_tid = collections.defaultdict(list)
+    for e in ops:
+        by_tid[(e.get('pid'), e.get('tid'))].append(e)
+    calls = collections.Counter()
+    self_us = collections.Counter()
+    for evs in by_tid.values():
+        evs.sort(key=lambda e: (e['ts'], -e['dur']))
+        stack = []  # [event, child time]
+        for e in evs:
+            while stack and e['ts'] >= stack[-1][0]['ts'] + stack[-1][0]['dur']:
+                done, child = stack.pop()
+                self_us[done['name']] += done['dur'] - child
+            if stack:
+                stack[-1][1] += e['dur']
+            stack.append([e, 0.0])
+            calls[e['name']] += 1
+        while stack:
+            done, child = stack.pop()
+            self_us[done['name']] += done['dur'] - child
+    return calls, self_us
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('traces', nargs='+', help='one or two Chrome trace files')
+    ap.add_argument('--top', type=int, default=30, help='rows to print (by self time of the first trace)')
+    ap.add_argument('--steps', type=int, default=1, help='divide counts and times by this many steps')
+    args = ap.parse_args()
+    if len(args.traces) > 2:
+        sys.exit('trace_ops.py: give one or two traces')
+    tables = [op_table(p) for p in args.traces]
+    names = sorted(set().union(*[t[0].keys() for t in tables]),
+                   key=lambda n: -max(t[1][n] for t in tables))[:args.top]
+    n = float(args.steps)
+    head = f'{"op":<44}' + ''.join(f'{"calls":>9}{"self ms":>10}' for _ in tables)
+    print('per step' if args.steps > 1 else 'totals', '|', ' vs '.join(args.traces))
+    print(head)
+    for name in names:
+        print(f'{name[:44]:<44}' + ''.join(f'{t[0][name] / n:>9.0f}{t[1][name] / 1000.0 / n:>10.2f}' for t in tables))
+    print(f'{"all aten ops":<44}' + ''.join(f'{sum(t[0].values()) / n:>9.0f}{sum(t[1].values()) / 1000.0 / n:>10.2f}'
+                                            for t in tables))
+
+
+if __name__ == '__main__':
+    main()
