@@ -6,8 +6,8 @@
 
 namespace ijepa::host {
 
-AdamW::AdamW(std::vector<ParamGroup> groups, double beta1, double beta2, double eps)
-    : groups_(std::move(groups)), beta1_(beta1), beta2_(beta2), eps_(eps) {
+AdamW::AdamW(std::vector<ParamGroup> groups, double beta1, double beta2, double eps, bool fused)
+    : groups_(std::move(groups)), beta1_(beta1), beta2_(beta2), eps_(eps), fused_(fused) {
   for (const auto& g : groups_) {
     std::vector<Slot> s(g.params.size());
     for (std::size_t i = 0; i < g.params.size(); ++i) {
@@ -33,7 +33,7 @@ void AdamW::step(double lr, double wd) {
     const double group_wd = groups_[gi].scheduled_wd ? wd : 0.0;
     auto& params = groups_[gi].params;
     auto& slots = slots_[gi];
-    if (!params.empty() && params.front().param.is_cuda()) {
+    if (fused_) {
       // Fused multi-tensor kernel (same maths as torch.optim.AdamW(fused=True)).
       std::vector<at::Tensor> ps, gs, m, v, vmax, steps;
       for (std::size_t i = 0; i < params.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/optim/adamw.h>
 
+#include "adamw_check.hpp"
 #include "run/adamw.hpp"
 
 using namespace ijepa::host;
@@ -34,6 +35,8 @@ TEST(AdamW, MatchesLibTorchAdamWWithGroupsAndDecay) {
   }
   EXPECT_EQ(ours.step_count(), 20);
 }
+
+TEST(AdamW, FusedMatchesUnfusedOnCpu) { ijepa::test::fused_adamw_matches_unfused(at::Device(at::kCPU)); }
 
 TEST(AdamW, StateRoundTripContinuesBitExactly) {
   at::manual_seed(1);

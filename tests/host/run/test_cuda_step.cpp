@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "adamw_check.hpp"
 #include "config/experiment.hpp"
 #include "config/json_file.hpp"
 #include "data/loader.hpp"
@@ -46,4 +47,9 @@ TEST(CudaStep, Bf16LossMatchesFp32CpuLossWithinOnePercent) {
   gpu.set_schedules(s);
   const auto r = gpu.train_step(b, 0);
   EXPECT_TRUE(std::isfinite(r.loss));
+}
+
+TEST(CudaStep, FusedAdamWMatchesUnfused) {
+  if (!util::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  test::fused_adamw_matches_unfused(at::Device(at::kCUDA));
 }
