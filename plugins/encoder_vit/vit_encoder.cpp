@@ -49,7 +49,10 @@ at::Tensor VitEncoder::embed(const at::Tensor& images) {
     throw std::invalid_argument("vit encoder expects images [B, " + std::to_string(opts_.in_chans) + ", " +
                                 std::to_string(opts_.img_size) + ", " + std::to_string(opts_.img_size) +
                                 "], got " + shape_str(images));
-  return patch_embed_->forward(images) + pos_embed_;
+  // The conv's [B, D, h, w] output transposed to [B, N, D] is not contiguous, and the residual adds keep that
+  // layout: every layer norm of an unmasked pass would copy its input (25 copies per ViT-Tiny target pass). One
+  // copy here instead.
+  return (patch_embed_->forward(images) + pos_embed_).contiguous();
 }
 
 at::Tensor VitEncoder::run(const at::Tensor& images, const std::vector<at::Tensor>* keep, bool explicit_attention) {
