@@ -43,10 +43,16 @@ void AdamW::step(double lr, double wd) {
         gs.push_back(params[i].param.grad());
         m.push_back(slots[i].exp_avg);
         v.push_back(slots[i].exp_avg_sq);
-        steps.push_back(at::full({}, static_cast<double>(slots[i].steps),
-                                 at::TensorOptions().dtype(at::kFloat).device(params[i].param.device())));
+        // The kernel reads the step count from a tensor: one per slot, kept on the parameter's device and
+        // advanced below by one multi-tensor add (not a new scalar tensor per parameter and step).
+        if (!slots[i].step_t.defined()) {
+          slots[i].step_t = at::full({}, static_cast<double>(slots[i].steps - 1),
+                                     at::TensorOptions().dtype(at::kFloat).device(params[i].param.device()));
+        }
+        steps.push_back(slots[i].step_t);
       }
       if (!ps.empty()) {
+        at::_foreach_add_(steps, 1.0);
         at::_fused_adamw_(ps, gs, m, v, vmax, steps, lr, beta1_, beta2_, group_wd, eps_, /*amsgrad=*/false,
                           /*maximize=*/false);
       }
@@ -101,6 +107,7 @@ void AdamW::load_state(const std::vector<std::pair<std::string, at::Tensor>>& st
       slots_[gi][i].exp_avg.copy_(ea);
       slots_[gi][i].exp_avg_sq.copy_(es);
       slots_[gi][i].steps = get(name + ".step").item<std::int64_t>();
+      slots_[gi][i].step_t = at::Tensor();  // recreated from the loaded count at the next fused step
     }
   }
   step_ = step;

@@ -43,6 +43,7 @@ class AdamW {
   struct Slot {
     at::Tensor exp_avg, exp_avg_sq;
     std::int64_t steps = 0;
+    at::Tensor step_t;  // fused path: `steps` as a float scalar on the parameter's device (undefined until used)
   };
   std::vector<ParamGroup> groups_;
   std::vector<std::vector<Slot>> slots_;  // [group][param]
