@@ -55,7 +55,7 @@ run() {
   export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"  # H100 / H200
   if [ "${DEVICE_CHECK_SKIP_BUILD:-0}" != 1 ]; then
     say "configure"
-    cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIJEPA_BUILD_GUI=OFF \
+    cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIJEPA_BUILD_GUI=OFF -DIJEPA_TCMALLOC=OFF \
       -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_cmake" -DIJEPA_PYTHON="$py" \
       -DCMAKE_CXX_FLAGS="-isystem $prefix/usr/include" -DIJEPA_GLOO_INCLUDE="$prefix/usr/include" >"$scratch/configure.log" 2>&1 || { tail -30 "$scratch/configure.log"; die "configure failed"; }
     say "build (configure took $((SECONDS - t0)) s)"
