@@ -48,7 +48,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: ijepa bench train --model vit_tiny|vit_small|vit_base|vit_large|vit_huge --patch P --image-size N "
     "--batch B [--steps S] [--warmup W] [--device cpu|cuda] [--baseline python] [--pred-depth D] [--pred-dim D] "
-    "[--threads T] [--seed X] [--cpu-bf16] [--profile TRACE.json]";
+    "[--threads T] [--seed X] [--cpu-bf16 [--baseline-fp32]] [--profile TRACE.json]";
 
 // Python gets the initial weights only below this many parameters (encoder + predictor); larger models would
 // write gigabytes to the temp directory, and the timing does not depend on the values.
@@ -121,7 +121,7 @@ int cmd_bench_train(const Argv& argv) {
   valued.insert({"--model", "--patch", "--image-size", "--batch", "--steps", "--warmup", "--device", "--baseline",
                  "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile"});
   std::set<std::string> flags = kPluginFlags;
-  flags.insert({"--keep-inputs", "--cpu-bf16"});
+  flags.insert({"--keep-inputs", "--cpu-bf16", "--baseline-fp32"});
   Args args(argv, valued, flags);
   if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'; " + kUsage);
   if (!args.get("--model") || !args.get("--patch") || !args.get("--image-size") || !args.get("--batch")) {
@@ -159,6 +159,10 @@ int cmd_bench_train(const Argv& argv) {
   }
   const bool cpu_bf16 = args.flag("--cpu-bf16");
   if (cpu_bf16 && device_str != "cpu") throw UsageError("--cpu-bf16 is for --device cpu (CUDA always autocasts to bf16)");
+  // --baseline-fp32: with --cpu-bf16, the baseline stays in fp32, as the official code runs on a CPU (its
+  // torch.cuda.amp.autocast does nothing there): the product's opt-in against the official code as it is.
+  const bool baseline_fp32 = args.flag("--baseline-fp32");
+  if (baseline_fp32 && !cpu_bf16) throw UsageError("--baseline-fp32 goes with --cpu-bf16 (without it both sides run fp32)");
   const std::string baseline = args.get("--baseline").value_or("");
   if (!baseline.empty() && baseline != "python") {
     throw UsageError("--baseline: the only baseline is 'python', got '" + baseline + "'");
@@ -289,7 +293,7 @@ int cmd_bench_train(const Argv& argv) {
                          {"nenc", std::to_string(batches[0].masks.context.size())},
                          {"npred", std::to_string(batches[0].masks.target.size())},
                          {"weights", share_weights ? "1" : "0"},
-                         {"cpu_bf16", cpu_bf16 ? "1" : "0"},
+                         {"cpu_bf16", cpu_bf16 && !baseline_fp32 ? "1" : "0"},
                          {"profile", profile_python.string()}};
     write_safetensors((tmp.path / "inputs.safetensors").string(), t, meta);
   }
@@ -404,7 +408,8 @@ int cmd_bench_train(const Argv& argv) {
   std::cout << "  Python step    " << fmt(py_med) << " s median (min " << fmt(py_best) << "; " << script.filename().string()
             << ", torch "
             << py.at("torch").get<std::string>() << ", " << py.at("threads").get<int>() << " threads, "
-            << (share_weights ? "same initial weights" : "own initial weights (model too large to pass)") << ")\n"
+            << (share_weights ? "same initial weights" : "own initial weights (model too large to pass)") << "; "
+            << (device.is_cuda() || (cpu_bf16 && !baseline_fp32) ? "bf16 autocast" : "fp32") << ")\n"
             << "  Python         " << fmt(py_ips) << " images/s\n";
   if (device.is_cuda()) {
     std::cout << "  Python memory  " << mib(py.at("peak_bytes").get<double>()) << " allocated (torch.cuda.max_memory_allocated)\n";
@@ -417,7 +422,8 @@ int cmd_bench_train(const Argv& argv) {
               << "; last step C++ " << fmt(losses.back(), 7) << ", Python " << fmt(py_losses.back(), 7) << "\n";
   }
   std::cout << "  ratio          C++/Python images/s = " << fmt(py_ips > 0 ? ips / py_ips : 0.0, 3)
-            << "x (median steps; fastest steps: " << fmt(best > 0 ? py_best / best : 0.0, 3) << "x)\n";
+            << "x (median steps; fastest steps: " << fmt(best > 0 ? py_best / best : 0.0, 3) << "x)"
+            << (baseline_fp32 ? "; C++ bf16 vs Python fp32 (--baseline-fp32): not the same arithmetic" : "") << "\n";
   if (!profile.empty()) std::cout << "  profile        " << profile_python.string() << " (the baseline's timed steps)\n";
   if (tmp.keep) std::cout << "  inputs         " << (tmp.path / "inputs.safetensors").string() << " (kept)\n";
   return 0;

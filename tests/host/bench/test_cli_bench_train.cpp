@@ -105,6 +105,10 @@ TEST(BenchTrainCli, BadInputIsOneLineAndNonZero) {
 
   EXPECT_NE(run_cli("bench train --model vit_tiny --patch 8 --image-size 32 --batch 0", &out), 0);
   EXPECT_EQ(lines(out), 1u) << out;
+
+  EXPECT_NE(run_cli(std::string(kTiny) + " --baseline-fp32", &out), 0);  // only with --cpu-bf16
+  EXPECT_EQ(lines(out), 1u) << out;
+  EXPECT_NE(out.find("--baseline-fp32 goes with --cpu-bf16"), std::string::npos) << out;
 }
 
 TEST(BenchTrainCli, CudaWithoutCudaIsOneLineAndNonZero) {
