@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include "cli/commands.hpp"
+#include "dist/process_group.hpp"
 #include "eval/evaluation.hpp"
 #include "ijepa/sdk/version.hpp"
 #include "plugins/abi_check.hpp"
@@ -30,7 +31,8 @@ int cmd_version() {
   std::cout << "ijepa-workbench " << workbench_version() << "\n"
             << "plugin SDK " << IJEPA_SDK_VERSION_STRING << "\n"
             << "torch " << torch_version() << "\n"
-            << cuda_summary() << "\n";
+            << cuda_summary() << "\n"
+            << "distributed backends: " << distributed_backends() << "\n";
   return 0;
 }
 

@@ -34,7 +34,7 @@ int cmd_train(const Argv& argv) {
   Args args(argv, valued, flags);
   if (args.positionals().size() != 1) {
     throw UsageError("usage: ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume] [--nproc N] "
-                     "[--dist-backend gloo] [--dist-timeout SECONDS] [--bucket-mb MB]");
+                     "[--dist-backend auto|gloo|nccl] [--dist-timeout SECONDS] [--bucket-mb MB]");
   }
   const fs::path config_path = args.positionals()[0];
   const nlohmann::json layered = load_layered(config_path);
@@ -61,7 +61,17 @@ int cmd_train(const Argv& argv) {
   // Distributed: --nproc N starts N local workers of this command; a worker (or a torchrun/SLURM-launched process)
   // finds RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT in its environment.
   const long long nproc = args.get_int("--nproc", 0);
-  const std::string backend = args.get("--dist-backend").value_or("gloo");
+  // auto: NCCL for CUDA training where the build has it, else Gloo.
+  const bool on_cuda = resolved["train"]["device"].get<std::string>().rfind("cuda", 0) == 0;
+  std::string backend = args.get("--dist-backend").value_or("auto");
+  if (backend == "auto") backend = default_backend(on_cuda);
+  if (backend != "gloo" && backend != "nccl") {
+    throw UsageError("--dist-backend: expected auto, gloo or nccl, got '" + backend + "'");
+  }
+  if (backend == "nccl" && !on_cuda) {
+    throw UsageError("--dist-backend nccl reduces CUDA tensors, but train.device is '" +
+                     resolved["train"]["device"].get<std::string>() + "' (use gloo on the CPU)");
+  }
   const long long timeout_s = args.get_int("--dist-timeout", 1800);
   if (timeout_s < 1) throw UsageError("--dist-timeout must be >= 1 second");
   const std::string bucket = args.get("--bucket-mb").value_or("25");

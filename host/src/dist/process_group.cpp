@@ -1,6 +1,10 @@
 // The only file that includes the c10d headers (the Gloo ones need Debian's libgloo-dev headers; the symbols are in
-// libtorch_cpu). The defines select the backend classes in torch's headers.
+// libtorch_cpu; ProcessGroupNCCL's are in libtorch_cuda and need nccl.h). The defines select the backend classes in
+// torch's headers; IJEPA_HAVE_NCCL comes from host/CMakeLists.txt.
 #define USE_C10D_GLOO 1
+#if IJEPA_HAVE_NCCL
+#define USE_C10D_NCCL 1
+#endif
 #include "dist/process_group.hpp"
 
 #include <cstdlib>
@@ -12,6 +16,10 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#if IJEPA_HAVE_NCCL
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 namespace ijepa::host {
 
@@ -58,7 +66,9 @@ std::optional<DistEnv> dist_env_from_environment() {
   return e;
 }
 
-std::string distributed_backends() { return "gloo"; }
+std::string distributed_backends() { return IJEPA_HAVE_NCCL ? "gloo, nccl" : "gloo"; }
+
+std::string default_backend(bool cuda) { return cuda && IJEPA_HAVE_NCCL ? "nccl" : "gloo"; }
 
 struct ProcessGroup::Pending {
   c10::intrusive_ptr<c10d::Work> work;
@@ -76,12 +86,21 @@ ProcessGroup::~ProcessGroup() = default;
 
 std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistEnv& env, const std::string& backend,
                                                     std::chrono::milliseconds timeout) {
-  if (backend != "gloo") {
+  if (backend != "gloo" && !(backend == "nccl" && IJEPA_HAVE_NCCL)) {
     throw DistributedError("distributed: backend '" + backend + "' is not in this build (available: " +
                            distributed_backends() + ")");
   }
   auto impl = std::make_unique<Impl>();
   const std::string where = "rank " + std::to_string(env.rank) + "/" + std::to_string(env.world);
+#if IJEPA_HAVE_NCCL
+  if (backend == "nccl") {
+    // One GPU per local rank: the model, its buffers and the collectives all use the current device, which an
+    // index-less train.device "cuda" follows.
+    const int n = c10::cuda::device_count();
+    if (n < 1) throw DistributedError("distributed: backend 'nccl' needs a CUDA device, and this machine has none");
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(env.local_rank % n));
+  }
+#endif
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(env.master_port);
@@ -91,6 +110,14 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistEnv& env, const st
     so.timeout = timeout;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     impl->store = c10::make_intrusive<c10d::PrefixStore>("ijepa", tcp);
+#if IJEPA_HAVE_NCCL
+    if (backend == "nccl") {
+      auto nopts = c10d::ProcessGroupNCCL::Options::create();
+      nopts->timeout = timeout;
+      impl->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl->store, env.rank, env.world, nopts);
+      return std::shared_ptr<ProcessGroup>(new ProcessGroup(env, backend, std::move(impl)));
+    }
+#endif
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     // The interface that reaches the master (hostname resolution can pick a loopback address on clusters).
     const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
@@ -125,8 +152,16 @@ void ProcessGroup::wait(const Handle& h, const std::string& what) {
   }
 }
 
+// NCCL reduces device tensors only: the small host tensors of the trainer (loss, stop flag, resume check) go
+// through the current GPU and back.
+at::Tensor ProcessGroup::on_backend_device(const at::Tensor& t) const {
+  return backend_ == "nccl" && t.is_cpu() ? t.to(at::Device(at::kCUDA)) : t;
+}
+
 void ProcessGroup::allreduce_sum(const at::Tensor& t, const std::string& what) {
-  wait(allreduce_sum_async(t), what);
+  const at::Tensor d = on_backend_device(t);
+  wait(allreduce_sum_async(d), what);
+  if (!d.is_same(t)) t.copy_(d);
 }
 
 void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root, const std::string& what) {
@@ -138,7 +173,7 @@ void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root, c
   for (auto& [key, ts] : groups) {
     std::vector<at::Tensor> flat_parts;
     for (const auto& t : ts) flat_parts.push_back(t.detach().reshape({-1}));
-    std::vector<at::Tensor> v{at::cat(flat_parts)};
+    std::vector<at::Tensor> v{on_backend_device(at::cat(flat_parts))};
     try {
       impl_->pg->broadcast(v, o)->wait();
     } catch (const std::exception& e) {

@@ -1,6 +1,6 @@
 #pragma once
 // Distributed training on torch.distributed's C++ layer (c10d): a TCPStore rendezvous and a ProcessGroupGloo
-// (CPU tensors; CUDA tensors are staged through the host) — ProcessGroupNCCL where the build has NCCL. The launch
+// (CPU tensors; CUDA tensors are staged through the host) or, where the build has NCCL, a ProcessGroupNCCL. The launch
 // variables are the usual ones (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), so torchrun-style and
 // SLURM launches work; `ijepa train --nproc N` sets them for N local workers.
 #include <chrono>
@@ -33,6 +33,8 @@ std::optional<DistEnv> dist_env_from_environment();
 
 // The backends this build offers, e.g. "gloo" or "gloo, nccl".
 std::string distributed_backends();
+// default_backend(cuda) -> "nccl" for CUDA training when the build has NCCL, else "gloo".
+std::string default_backend(bool cuda);
 
 class ProcessGroup {
  public:
@@ -40,7 +42,9 @@ class ProcessGroup {
   using Handle = std::shared_ptr<Pending>;
 
   // connect(env, backend "gloo"|"nccl", timeout): rendezvous through a TCPStore on MASTER_ADDR:MASTER_PORT (rank 0
-  // hosts it) and build the process group. Throws DistributedError when the peers do not arrive within timeout.
+  // hosts it) and build the process group. Throws DistributedError when the peers do not arrive within timeout,
+  // or (nccl) when the build has no NCCL or the machine no CUDA device. With nccl, the current CUDA device becomes
+  // LOCAL_RANK modulo the number of devices.
   static std::shared_ptr<ProcessGroup> connect(const DistEnv& env, const std::string& backend,
                                                std::chrono::milliseconds timeout);
   ~ProcessGroup();
@@ -59,6 +63,7 @@ class ProcessGroup {
  private:
   struct Impl;
   ProcessGroup(DistEnv env, std::string backend, std::unique_ptr<Impl> impl);
+  at::Tensor on_backend_device(const at::Tensor& t) const;
   DistEnv env_;
   std::string backend_;
   std::unique_ptr<Impl> impl_;

@@ -1,5 +1,6 @@
 // Distributed runs through the real `ijepa` binary: --nproc, a torchrun-style env launch with a rank killed, and a
 // distributed kill-and-resume that must end where an uninterrupted run ends.
+#include <algorithm>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -117,6 +118,30 @@ TEST(DistributedCli, NprocTwoTrainsOnceWithRankZeroWriting) {
   const std::string log = slurp(d / "log.txt");
   EXPECT_NE(log.find("2 ranks (gloo"), std::string::npos) << log;
   EXPECT_EQ(log.find("== ijepa train: completed =="), log.rfind("== ijepa train: completed =="));  // printed once
+}
+
+// The backend choice is checked before anything runs: nccl with a CPU train.device, or an unknown backend, is a
+// one-line usage error; `ijepa --version` lists the backends of this build.
+TEST(DistributedCli, BackendChoiceIsCheckedUpFront) {
+  const fs::path d = test::temp_dir("dist_backend");
+  const fs::path cfg = write_config(d, 1, 2);
+  auto run = [&](const std::vector<std::string>& args) {
+    const pid_t pid = spawn(args, {}, d / "log.txt");
+    const int ws = wait_for(pid, 60);
+    return std::make_pair(WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, slurp(d / "log.txt"));
+  };
+  auto [rc, out] = run({"train", cfg.string(), "--dist-backend", "nccl", "--out", (d / "a").string()});
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("train.device is 'cpu'"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_FALSE(fs::exists(d / "a"));
+  std::tie(rc, out) = run({"train", cfg.string(), "--dist-backend", "mpi", "--out", (d / "b").string()});
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("expected auto, gloo or nccl"), std::string::npos) << out;
+  std::tie(rc, out) = run({"--version"});
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("distributed backends: gloo"), std::string::npos) << out;
+  fs::remove_all(d);
 }
 
 TEST(DistributedCli, AKilledRankMakesTheOthersExitWithAClearError) {

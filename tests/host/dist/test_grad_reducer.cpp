@@ -12,6 +12,7 @@
 #include "dist/process_group.hpp"
 #include "host/run/test_util.hpp"
 #include "run/trainer.hpp"
+#include "util/cuda_info.hpp"
 
 using namespace ijepa;
 using namespace ijepa::host;
@@ -146,6 +147,25 @@ TEST(Distributed, LaunchVariablesAreCheckedWithOneLineErrors) {
   EXPECT_EQ(e->world, 2);
   EXPECT_EQ(e->master_port, 29501);
   for (const char* k : {"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT"}) ::unsetenv(k);
+}
+
+// NCCL without a GPU: a one-line refusal before any rendezvous (or, in a build without NCCL, the backend named as
+// missing). With a GPU, CudaStep.NcclOneRankCollectives runs the real thing.
+TEST(Distributed, NcclWithoutAGpuIsAOneLineRefusal) {
+  const bool built = distributed_backends().find("nccl") != std::string::npos;
+  EXPECT_EQ(default_backend(false), "gloo");
+  EXPECT_EQ(default_backend(true), built ? "nccl" : "gloo");
+  if (util::cuda_available()) GTEST_SKIP() << "a GPU is here: the CUDA tests run NCCL";
+  DistEnv e;
+  e.master_port = free_tcp_port();
+  try {
+    ProcessGroup::connect(e, "nccl", std::chrono::seconds(1));
+    FAIL() << "an NCCL group without a GPU";
+  } catch (const DistributedError& err) {
+    const std::string m = err.what();
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_NE(m.find(built ? "needs a CUDA device" : "not in this build"), std::string::npos) << m;
+  }
 }
 
 TEST(Distributed, APeerThatNeverArrivesIsATimeoutNotAHang) {

@@ -5,6 +5,8 @@
 #include "adamw_check.hpp"
 #include "config/experiment.hpp"
 #include "config/json_file.hpp"
+#include "dist/launcher.hpp"
+#include "dist/process_group.hpp"
 #include "data/loader.hpp"
 #include "run/trainer.hpp"
 #include "test_util.hpp"
@@ -52,4 +54,22 @@ TEST(CudaStep, Bf16LossMatchesFp32CpuLossWithinOnePercent) {
 TEST(CudaStep, FusedAdamWMatchesUnfused) {
   if (!util::cuda_available()) GTEST_SKIP() << "no CUDA device";
   test::fused_adamw_matches_unfused(at::Device(at::kCUDA));
+}
+
+// NCCL on the GPU with one rank (the lent machine has one GPU): the group forms, a CUDA all-reduce and a host
+// scalar's all-reduce (through the GPU and back) return the input, a broadcast keeps it.
+TEST(CudaStep, NcclOneRankCollectives) {
+  if (!util::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  if (distributed_backends().find("nccl") == std::string::npos) GTEST_SKIP() << "this build has no NCCL";
+  DistEnv e;
+  e.master_port = free_tcp_port();
+  auto pg = ProcessGroup::connect(e, "nccl", std::chrono::seconds(60));
+  const at::Tensor g = at::arange(1, 7, at::TensorOptions().dtype(at::kFloat).device(at::kCUDA));
+  pg->allreduce_sum(g, "test all-reduce");
+  EXPECT_TRUE(at::equal(g.cpu(), at::arange(1, 7, at::kFloat)));
+  const at::Tensor h = at::full({1}, 2.5, at::TensorOptions().dtype(at::kDouble));
+  pg->allreduce_sum(h, "test host all-reduce");
+  EXPECT_EQ(h.item<double>(), 2.5);
+  pg->broadcast({g}, 0, "test broadcast");
+  EXPECT_TRUE(at::equal(g.cpu(), at::arange(1, 7, at::kFloat)));
 }
