@@ -12,6 +12,7 @@
 #include <torch/optim/adamw.h>
 
 #include "attentive_pooler.hpp"
+#include "ijepa/sdk/config.hpp"
 #include "probe_common.hpp"
 
 namespace ijepa::plugins::eval_probes {
@@ -43,12 +44,12 @@ nlohmann::json AttentiveProbeOptions::doc() {
 
 AttentiveProbeOptions AttentiveProbeOptions::from_json(const nlohmann::json& cfg) {
   AttentiveProbeOptions o;
-  o.num_heads = get_int_at_least(cfg, "num_heads", 0);
+  o.num_heads = sdk::get_int_at_least(cfg, "num_heads", 0);
   o.lr = get_positive(cfg, "lr");
   o.weight_decay = get_non_negative(cfg, "weight_decay");
   o.final_weight_decay = get_non_negative(cfg, "final_weight_decay");
-  o.epochs = get_int_at_least(cfg, "epochs", 1);
-  o.batch_size = get_int_at_least(cfg, "batch_size", 1);
+  o.epochs = sdk::get_int_at_least(cfg, "epochs", 1);
+  o.batch_size = sdk::get_int_at_least(cfg, "batch_size", 1);
   return o;
 }
 

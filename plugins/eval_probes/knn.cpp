@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "ijepa/sdk/config.hpp"
 #include "probe_common.hpp"
 
 namespace ijepa::plugins::eval_probes {
@@ -28,7 +29,7 @@ nlohmann::json KnnOptions::doc() {
 
 KnnOptions KnnOptions::from_json(const nlohmann::json& cfg) {
   KnnOptions o;
-  o.k = get_int_at_least(cfg, "k", 1);
+  o.k = sdk::get_int_at_least(cfg, "k", 1);
   o.temperature = get_positive(cfg, "temperature");
   return o;
 }

@@ -51,7 +51,7 @@ LinearProbeOptions LinearProbeOptions::from_json(const nlohmann::json& cfg) {
   if (o.holdout == 0.0 && o.l2_grid.size() > 1)
     throw std::invalid_argument("key 'holdout': 0 leaves no rows to choose among " + std::to_string(o.l2_grid.size()) +
                                 " l2_grid values; give l2_grid a single value or a holdout in (0, 0.5]");
-  o.max_iter = get_int_at_least(cfg, "max_iter", 1);
+  o.max_iter = sdk::get_int_at_least(cfg, "max_iter", 1);
   return o;
 }
 

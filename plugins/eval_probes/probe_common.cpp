@@ -141,17 +141,6 @@ at::Tensor to_index_tensor(const std::vector<std::int64_t>& rows) {
   return t;
 }
 
-std::int64_t get_int_at_least(const nlohmann::json& cfg, const char* key, std::int64_t lo) {
-  auto it = cfg.find(key);
-  if (it != cfg.end() && !it->is_number_integer())
-    throw std::invalid_argument(std::string("key '") + key + "': expected an integer, got " + it->dump());
-  const auto v = sdk::get<std::int64_t>(cfg, key);
-  if (v < lo)
-    throw std::invalid_argument(std::string("key '") + key + "': must be >= " + std::to_string(lo) + ", got " +
-                                std::to_string(v));
-  return v;
-}
-
 double get_positive(const nlohmann::json& cfg, const char* key) {
   const auto v = sdk::get<double>(cfg, key);
   if (!(std::isfinite(v) && v > 0.0))

@@ -55,7 +55,6 @@ std::vector<std::vector<std::int64_t>> rows_by_class(const at::Tensor& labels, s
 at::Tensor to_index_tensor(const std::vector<std::int64_t>& rows);
 
 // Config readers: std::invalid_argument("key 'k': ...") on a bad value.
-std::int64_t get_int_at_least(const nlohmann::json& cfg, const char* key, std::int64_t lo);
 double get_positive(const nlohmann::json& cfg, const char* key);      // finite, > 0
 double get_non_negative(const nlohmann::json& cfg, const char* key);  // finite, >= 0
 // get_number_list(cfg, key) -> the numbers of a non-empty JSON array of finite numbers.

@@ -16,18 +16,6 @@ std::string num_text(double v) {
   return os.str();
 }
 
-// An integer key (a float such as 1.5 is refused, not truncated) that is >= lo.
-std::int64_t integer_at_least(const nlohmann::json& cfg, const char* key, std::int64_t lo) {
-  auto it = cfg.find(key);
-  if (it != cfg.end() && !it->is_number_integer())
-    throw std::invalid_argument(std::string("key '") + key + "': expected an integer, got " + it->dump());
-  const auto v = sdk::get<std::int64_t>(cfg, key);
-  if (v < lo)
-    throw std::invalid_argument(std::string("key '") + key + "': must be >= " + std::to_string(lo) + ", got " +
-                                std::to_string(v));
-  return v;
-}
-
 // A number strictly inside (0, 1).
 double open_fraction(const nlohmann::json& cfg, const char* key) {
   auto it = cfg.find(key);
@@ -49,7 +37,7 @@ const char* kMinKeepDoc =
 RandomOptions RandomOptions::from_json(const nlohmann::json& cfg) {
   RandomOptions o;
   o.ratio = open_fraction(cfg, "ratio");
-  o.min_keep = integer_at_least(cfg, "min_keep", 0);
+  o.min_keep = sdk::get_int_at_least(cfg, "min_keep", 0);
   return o;
 }
 
@@ -73,7 +61,7 @@ BlockOptions BlockOptions::from_json(const nlohmann::json& cfg) {
   if (!(o.aspect_ratio.first > 0.0))
     throw std::invalid_argument("key 'aspect_ratio': both bounds must be > 0, got [" + num_text(o.aspect_ratio.first) +
                                 ", " + num_text(o.aspect_ratio.second) + "]");
-  o.min_keep = integer_at_least(cfg, "min_keep", 0);
+  o.min_keep = sdk::get_int_at_least(cfg, "min_keep", 0);
   return o;
 }
 
@@ -95,11 +83,11 @@ nlohmann::json BlockOptions::doc() {
 
 RasterizedOptions RasterizedOptions::from_json(const nlohmann::json& cfg) {
   RasterizedOptions o;
-  o.context_quadrant = integer_at_least(cfg, "context_quadrant", -1);
+  o.context_quadrant = sdk::get_int_at_least(cfg, "context_quadrant", -1);
   if (o.context_quadrant > 3)
     throw std::invalid_argument("key 'context_quadrant': expected -1 (random per image) or 0..3, got " +
                                 std::to_string(o.context_quadrant));
-  o.min_keep = integer_at_least(cfg, "min_keep", 0);
+  o.min_keep = sdk::get_int_at_least(cfg, "min_keep", 0);
   return o;
 }
 

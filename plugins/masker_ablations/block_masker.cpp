@@ -61,7 +61,7 @@ BlockShape BlockMasker::block_shape(std::uint64_t batch_number) const {
 sdk::MaskSet BlockMasker::sample(std::int64_t batch_size, std::uint64_t batch_number) {
   check_batch("block", batch_size);
   const BlockShape s = block_shape(batch_number);
-  at::Generator pos = cpu_generator(position_seed(seed_, batch_number));
+  at::Generator pos = cpu_generator(sdk::position_seed(seed_, batch_number));
   const auto nb = static_cast<std::size_t>(batch_size);
   std::vector<std::vector<std::int64_t>> tgt(nb), ctx(nb);
   for (std::size_t b = 0; b < nb; ++b) {

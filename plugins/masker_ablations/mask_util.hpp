@@ -1,5 +1,6 @@
 #pragma once
-// Helpers shared by the ablation maskers: per-batch generators, grid checks and batch assembly.
+// Helpers shared by the ablation maskers: per-batch generators (seeded with sdk::position_seed), grid checks and
+// batch assembly.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -7,23 +8,10 @@
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
+#include "ijepa/sdk/seeds.hpp"
 #include "ijepa/sdk/types.hpp"
 
 namespace ijepa::plugins::masker_ablations {
-
-// SplitMix64 finaliser of (x + golden gamma), unsigned 64-bit wrap-around arithmetic.
-constexpr std::uint64_t splitmix64(std::uint64_t x) {
-  std::uint64_t z = x + 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-// Seed of a batch's per-image generator: splitmix64(splitmix64(run_seed) XOR batch_number), the multiblock
-// masker's position seed (ijepa-spec.md 2.6 footnote 1). Depends on nothing but (run seed, batch number).
-constexpr std::uint64_t position_seed(std::uint64_t run_seed, std::uint64_t batch_number) {
-  return splitmix64(splitmix64(run_seed) ^ batch_number);
-}
 
 // torch.Generator().manual_seed(seed) on the CPU.
 at::Generator cpu_generator(std::uint64_t seed);

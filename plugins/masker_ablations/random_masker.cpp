@@ -30,7 +30,7 @@ RandomMasker::RandomMasker(RandomOptions opts, const sdk::BuildContext& ctx)
 
 sdk::MaskSet RandomMasker::sample(std::int64_t batch_size, std::uint64_t batch_number) {
   check_batch("random", batch_size);
-  at::Generator g = cpu_generator(position_seed(seed_, batch_number));
+  at::Generator g = cpu_generator(sdk::position_seed(seed_, batch_number));
   const std::int64_t n = grid_.count();
   const auto nb = static_cast<std::size_t>(batch_size);
   std::vector<std::vector<std::int64_t>> tgt(nb), ctx(nb);

@@ -35,7 +35,7 @@ std::vector<std::int64_t> RasterizedMasker::context_quadrants(std::int64_t batch
   check_batch("rasterized", batch_size);
   std::vector<std::int64_t> out(static_cast<std::size_t>(batch_size), opts_.context_quadrant);
   if (opts_.context_quadrant >= 0) return out;
-  at::Generator g = cpu_generator(position_seed(seed_, batch_number));
+  at::Generator g = cpu_generator(sdk::position_seed(seed_, batch_number));
   for (auto& q : out) q = randint(g, 0, 4);
   return out;
 }

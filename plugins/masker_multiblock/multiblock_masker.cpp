@@ -7,7 +7,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "position_seed.hpp"
+#include "ijepa/sdk/seeds.hpp"
 
 namespace ijepa::plugins::masker_multiblock {
 
@@ -119,7 +119,7 @@ MultiBlockMasker::Block MultiBlockMasker::sample_block(at::Generator& pos, Block
 sdk::MaskSet MultiBlockMasker::sample(std::int64_t batch_size, std::uint64_t batch_number) {
   if (batch_size < 1) throw std::invalid_argument("multiblock masker: batch size must be >= 1");
   const auto [pred_size, enc_size] = block_sizes(batch_number);
-  at::Generator pos = cpu_generator(position_seed(seed_, batch_number));  // the reference's global RNG
+  at::Generator pos = cpu_generator(sdk::position_seed(seed_, batch_number));  // the reference's global RNG
 
   const auto nb = static_cast<std::size_t>(batch_size);
   const auto npred = static_cast<std::size_t>(opts_.num_pred_masks);

@@ -23,17 +23,6 @@ std::pair<double, double> scale_range(const nlohmann::json& cfg, const char* key
   return r;
 }
 
-std::int64_t at_least(const nlohmann::json& cfg, const char* key, std::int64_t lo) {
-  auto it = cfg.find(key);
-  if (it != cfg.end() && !it->is_number_integer())
-    throw std::invalid_argument(std::string("key '") + key + "': expected an integer, got " + it->dump());
-  const auto v = sdk::get<std::int64_t>(cfg, key);
-  if (v < lo)
-    throw std::invalid_argument(std::string("key '") + key + "': must be >= " + std::to_string(lo) + ", got " +
-                                std::to_string(v));
-  return v;
-}
-
 }  // namespace
 
 const char* variant_name(Variant v) { return v == Variant::fixed ? "fixed" : "faithful"; }
@@ -45,9 +34,9 @@ MultiBlockOptions MultiBlockOptions::from_json(const nlohmann::json& cfg) {
   o.aspect_ratio = sdk::get_range(cfg, "aspect_ratio");
   if (!(o.aspect_ratio.first > 0.0))
     throw std::invalid_argument("key 'aspect_ratio': both bounds must be > 0, got " + range_text(o.aspect_ratio));
-  o.num_enc_masks = at_least(cfg, "num_enc_masks", 1);
-  o.num_pred_masks = at_least(cfg, "num_pred_masks", 1);
-  o.min_keep = at_least(cfg, "min_keep", 0);
+  o.num_enc_masks = sdk::get_int_at_least(cfg, "num_enc_masks", 1);
+  o.num_pred_masks = sdk::get_int_at_least(cfg, "num_pred_masks", 1);
+  o.min_keep = sdk::get_int_at_least(cfg, "min_keep", 0);
   o.allow_overlap = sdk::get<bool>(cfg, "allow_overlap");
   const auto variant = sdk::get<std::string>(cfg, "variant");
   if (variant == "faithful") {

@@ -12,7 +12,7 @@
 #include "block_size.hpp"
 #include "multiblock_masker.hpp"
 #include "multiblock_options.hpp"
-#include "position_seed.hpp"
+#include "ijepa/sdk/seeds.hpp"
 
 namespace mb = ijepa::plugins::masker_multiblock;
 namespace sdk = ijepa::sdk;
@@ -336,9 +336,9 @@ TEST(MultiBlockMasker, InfeasibleMinKeepIsAConstructionError) {
 
 TEST(MultiBlockMasker, PositionSeedFormula) {
   // position_seed = splitmix64(splitmix64(seed) ^ batch); reference values of SplitMix64 (seed 0 -> 0xE220A8397B1DCDAF)
-  EXPECT_EQ(mb::splitmix64(0), 0xE220A8397B1DCDAFULL);
-  EXPECT_EQ(mb::position_seed(0, 0), mb::splitmix64(0xE220A8397B1DCDAFULL));
-  EXPECT_NE(mb::position_seed(0, 1), mb::position_seed(1, 0));
+  EXPECT_EQ(ijepa::sdk::splitmix64(0), 0xE220A8397B1DCDAFULL);
+  EXPECT_EQ(ijepa::sdk::position_seed(0, 0), ijepa::sdk::splitmix64(0xE220A8397B1DCDAFULL));
+  EXPECT_NE(ijepa::sdk::position_seed(0, 1), ijepa::sdk::position_seed(1, 0));
 }
 
 TEST(MultiBlockOptions, DefaultsRoundTripAndValidation) {

@@ -1,5 +1,6 @@
 #pragma once
 // Small helpers for reading a plugin's (already merged and key-checked) config with clear errors.
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -31,6 +32,19 @@ inline std::pair<double, double> get_range(const nlohmann::json& cfg, const char
   double hi = (*it)[1].get<double>();
   if (lo > hi) throw std::invalid_argument(std::string("key '") + key + "': lo > hi in " + it->dump());
   return {lo, hi};
+}
+
+// get_int_at_least(cfg, key, lo) -> an integer value >= lo (SDK 1.1). A float such as 1.5 is refused, not
+// truncated: "key 'k': expected an integer, got 1.5" / "key 'k': must be >= 1, got 0".
+inline std::int64_t get_int_at_least(const nlohmann::json& cfg, const char* key, std::int64_t lo) {
+  auto it = cfg.find(key);
+  if (it != cfg.end() && !it->is_number_integer())
+    throw std::invalid_argument(std::string("key '") + key + "': expected an integer, got " + it->dump());
+  const auto v = get<std::int64_t>(cfg, key);
+  if (v < lo)
+    throw std::invalid_argument(std::string("key '") + key + "': must be >= " + std::to_string(lo) + ", got " +
+                                std::to_string(v));
+  return v;
 }
 
 }  // namespace ijepa::sdk
