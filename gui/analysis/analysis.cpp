@@ -241,7 +241,8 @@ MaskStatsFrame Analysis::mask_stats(const MaskRequest& req, std::int64_t batches
 void Analysis::open_model(const std::string& path) {
   const auto& reg = plugins_.registry();
   auto m = std::make_unique<Model>();
-  host::LoadedEncoder t = host::load_encoder(path, "target", reg, {}, "");
+  host::TensorMap w;  // the checkpoint, read once for the three parts
+  host::LoadedEncoder t = host::load_encoder(path, "target", reg, {}, "", &w);
   m->target = t.encoder;
   m->resolved = t.resolved;
   m->origin = t.origin;
@@ -250,7 +251,7 @@ void Analysis::open_model(const std::string& path) {
   m->image_size = base.image_size;
   m->patch_size = base.patch_size;
   try {
-    m->context = host::load_encoder(path, "context", reg, {}, "").encoder;
+    m->context = host::encoder_from(t, w, "context", reg);
   } catch (const std::exception& e) {
     m->context_error = one_line(e);
   }
@@ -260,7 +261,6 @@ void Analysis::open_model(const std::string& path) {
     ctx.encoder_heads = m->target->num_heads();
     ctx.encoder_depth = m->target->depth();
     auto pred = reg.make_predictor(m->resolved.at("components").at("predictor"), ctx, "components.predictor");
-    const host::TensorMap w = host::read_safetensors(m->origin);
     bool any = false;
     for (const auto& kv : w) any = any || kv.first.rfind("predictor.", 0) == 0;
     if (!any) throw std::runtime_error(m->origin + ": no 'predictor.*' weights");

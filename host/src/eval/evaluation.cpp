@@ -259,9 +259,33 @@ std::string encoder_prefix(const std::string& which) {
   throw ConfigError("--encoder: expected target or context, got '" + which + "'");
 }
 
-LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const Registry& registry,
-                           const std::vector<std::string>& sets, const std::string& config_file) {
+Component<sdk::Encoder> encoder_from(const LoadedEncoder& le, const TensorMap& weights, const std::string& which,
+                                     const Registry& registry) {
   const std::string prefix = encoder_prefix(which);
+  const sdk::BuildContext ctx = experiment_context(le.resolved);
+  Component<sdk::Encoder> enc = registry.make_encoder(le.resolved.at("components").at("encoder"), ctx, "components.encoder");
+  bool any = false;
+  for (const auto& [k, v] : weights) {
+    if (k.rfind(prefix, 0) == 0) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) {
+    std::set<std::string> groups;
+    for (const auto& [k, v] : weights) groups.insert(k.substr(0, k.find('.')));
+    std::string g;
+    for (const auto& x : groups) g += (g.empty() ? "" : ", ") + x;
+    throw ConfigError(le.origin + ": no '" + prefix + "*' weights for the " + which + " encoder (groups: " +
+                      (g.empty() ? "none" : g) + ")");
+  }
+  load_module_state(*enc, weights, prefix, le.origin);
+  return enc;
+}
+
+LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const Registry& registry,
+                           const std::vector<std::string>& sets, const std::string& config_file, TensorMap* weights_out) {
+  (void)encoder_prefix(which);  // an unknown `which` fails before the file is read
   std::error_code ec;
   LoadedEncoder le;
   fs::path weights_file;
@@ -328,24 +352,8 @@ LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const
   layered["components"]["evaluators"] = nlohmann::json::array();
   if (layered.contains("sweep")) layered.erase("sweep");
   le.resolved = resolve_experiment(layered, sets, registry, recorded_from);
-  const sdk::BuildContext ctx = experiment_context(le.resolved);
-  le.encoder = registry.make_encoder(le.resolved.at("components").at("encoder"), ctx, "components.encoder");
-  bool any = false;
-  for (const auto& [k, v] : weights) {
-    if (k.rfind(prefix, 0) == 0) {
-      any = true;
-      break;
-    }
-  }
-  if (!any) {
-    std::set<std::string> groups;
-    for (const auto& [k, v] : weights) groups.insert(k.substr(0, k.find('.')));
-    std::string g;
-    for (const auto& x : groups) g += (g.empty() ? "" : ", ") + x;
-    throw ConfigError(weights_file.string() + ": no '" + prefix + "*' weights for the " + which + " encoder (groups: " +
-                      (g.empty() ? "none" : g) + ")");
-  }
-  load_module_state(*le.encoder, weights, prefix, weights_file.string());
+  le.encoder = encoder_from(le, weights, which, registry);
+  if (weights_out != nullptr) *weights_out = std::move(weights);
   return le;
 }
 

@@ -105,8 +105,16 @@ struct LoadedEncoder {
 // config.resolved.json) or a .safetensors checkpoint (config from its "config" metadata, else the run directory it
 // sits in, else config_file). which: "target" or "context". sets: --set assignments on the experiment (e.g.
 // data.root=...). Throws ConfigError / SafetensorsError with one line naming the file and key.
+// weights_out (optional) receives every tensor of the checkpoint file, for encoder_from() and other parts of the
+// same model, so a caller that needs several parts reads the file once.
 LoadedEncoder load_encoder(const std::filesystem::path& path, const std::string& which, const Registry& registry,
-                           const std::vector<std::string>& sets, const std::string& config_file);
+                           const std::vector<std::string>& sets, const std::string& config_file,
+                           TensorMap* weights_out = nullptr);
+// encoder_from(le, weights, which, registry): the "target" or "context" encoder of the model `le` was loaded from,
+// built from le.resolved and the checkpoint tensors load_encoder returned (no second read of the file). Throws
+// ConfigError naming le.origin when the checkpoint has no weights for it.
+Component<sdk::Encoder> encoder_from(const LoadedEncoder& le, const TensorMap& weights, const std::string& which,
+                                     const Registry& registry);
 
 // The checkpoint group prefix of an encoder: "target" -> "target_encoder.", "context" -> "encoder.".
 std::string encoder_prefix(const std::string& which);

@@ -76,6 +76,20 @@ TEST(LoadEncoder, RunDirectoryCheckpointAndRecordedConfig) {
   EXPECT_TRUE(at::equal(a.encoder->named_parameters()["norm.weight"], w.at("target_encoder.norm.weight")));
   LoadedEncoder c = load_encoder(run, "context", reg(), {}, "");
   EXPECT_TRUE(at::equal(c.encoder->named_parameters()["norm.weight"], w.at("encoder.norm.weight")));
+  // One read for several parts: the tensors come back, and encoder_from builds the other encoder from them.
+  TensorMap all;
+  const LoadedEncoder t = load_encoder(run, "target", reg(), {}, "", &all);
+  EXPECT_EQ(all.size(), w.size());
+  const auto ctx_enc = encoder_from(t, all, "context", reg());
+  for (const auto& item : c.encoder->named_parameters()) {
+    EXPECT_TRUE(at::equal(ctx_enc->named_parameters()[item.key()], item.value())) << item.key();
+  }
+  TensorMap no_context;
+  for (const auto& [k, v] : all) {
+    if (k.rfind("encoder.", 0) != 0) no_context.emplace(k, v);
+  }
+  const std::string m = error_of([&] { encoder_from(t, no_context, "context", reg()); });
+  EXPECT_NE(m.find("no 'encoder.*' weights for the context encoder"), std::string::npos) << m;
   // A copy elsewhere still knows its architecture from the "config" metadata.
   const fs::path dir = test::temp_dir("eval_copy");
   fs::copy_file(run / "checkpoints" / "latest.safetensors", dir / "copy.safetensors");
