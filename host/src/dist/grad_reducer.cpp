@@ -29,7 +29,6 @@ GradReducer::GradReducer(std::shared_ptr<ProcessGroup> pg, std::vector<at::Tenso
   for (Bucket& b : buckets_) {
     std::int64_t n = 0;
     for (std::size_t k : b.params) {
-      b.offsets.push_back(n);
       offset_of_[k] = n;
       n += params_[k].numel();
     }
@@ -81,8 +80,8 @@ void GradReducer::finish() {
   active_ = false;
   for (Bucket& b : buckets_) {
     if (b.ready) continue;
-    for (std::size_t j = 0; j < b.params.size(); ++j) {
-      if (!seen_[b.params[j]]) b.flat.narrow(0, b.offsets[j], params_[b.params[j]].numel()).zero_();
+    for (std::size_t k : b.params) {
+      if (!seen_[k]) b.flat.narrow(0, offset_of_[k], params_[k].numel()).zero_();
     }
     b.ready = true;
   }
@@ -93,9 +92,9 @@ void GradReducer::finish() {
   for (Bucket& b : buckets_) {
     pg_->wait(b.work, "gradient all-reduce");
     b.flat.mul_(inv);
-    for (std::size_t j = 0; j < b.params.size(); ++j) {
-      at::Tensor& p = params_[b.params[j]];
-      const at::Tensor avg = b.flat.narrow(0, b.offsets[j], p.numel()).view(p.sizes());
+    for (std::size_t k : b.params) {
+      at::Tensor& p = params_[k];
+      const at::Tensor avg = b.flat.narrow(0, offset_of_[k], p.numel()).view(p.sizes());
       if (p.grad().defined()) p.mutable_grad().copy_(avg);
       else p.mutable_grad() = avg.clone();
     }

@@ -32,8 +32,7 @@ class GradReducer {
 
  private:
   struct Bucket {
-    std::vector<std::size_t> params;
-    std::vector<std::int64_t> offsets;
+    std::vector<std::size_t> params;  // parameter indices; each at offset_of_[k] in flat
     at::Tensor flat;
     std::size_t pending = 0;
     bool ready = false;
