@@ -152,7 +152,7 @@ void ProcessGroup::wait(const Handle& h, const std::string& what) {
   }
 }
 
-// NCCL reduces device tensors only: the small host tensors of the trainer (loss, stop flag, resume check) go
+// NCCL reduces device tensors only: the small host tensors of the trainer (loss and stop wishes, resume check) go
 // through the current GPU and back.
 at::Tensor ProcessGroup::on_backend_device(const at::Tensor& t) const {
   return backend_ == "nccl" && t.is_cpu() ? t.to(at::Device(at::kCUDA)) : t;

@@ -208,7 +208,7 @@ void JepaModel::ema_update(double m) {
   at::_foreach_add_(tgt_params_, enc_params_, 1.0 - m);
 }
 
-JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t step) {
+JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t step, bool stop_wanted) {
   StepResult r;
   const std::int64_t s = step + 1;
   r.lr = sched_.lr(s);
@@ -224,11 +224,16 @@ JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t ste
 
   const sdk::LossOutput out = forward_loss(images, mctx, mtgt);
   r.loss = out.loss.item<double>();
+  r.stop = stop_wanted;
   if (pg_) {
     // The mean loss over ranks, before backward: every rank sees the same value, so a non-finite loss stops all.
-    const at::Tensor l = at::full({1}, r.loss, at::TensorOptions().dtype(at::kDouble));
+    // The stop wishes travel in the same collective.
+    const at::Tensor l = at::empty({2}, at::TensorOptions().dtype(at::kDouble));
+    l.data_ptr<double>()[0] = r.loss;
+    l.data_ptr<double>()[1] = stop_wanted ? 1.0 : 0.0;
     pg_->allreduce_sum(l, "the loss all-reduce of step " + std::to_string(s));
-    r.loss = l.item<double>() / pg_->world();
+    r.loss = l.data_ptr<double>()[0] / pg_->world();
+    r.stop = l.data_ptr<double>()[1] > 0;
     reducer_->prepare();
   }
   if (!std::isfinite(r.loss)) {
@@ -658,17 +663,15 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   double eval_seconds = 0.0;  // excluded from the training throughput
   std::int64_t step = start_step;
   try {
+    // Distributed, the ranks agree on stopping in each step's loss all-reduce (every rank stops at the same step
+    // boundary, one step after the signal at most); alone, the signal is read before each step.
+    bool stop_agreed = false;
     for (; step < end_step; ++step) {
-      bool stop = stop_requested().load();
-      if (pg) {  // every rank stops at the same step boundary
-        const at::Tensor f = at::full({1}, stop ? 1.0 : 0.0, at::TensorOptions().dtype(at::kDouble));
-        pg->allreduce_sum(f, "the stop-flag all-reduce before step " + std::to_string(step + 1));
-        stop = f.item<double>() > 0;
-      }
-      if (stop) break;
+      if (pg ? stop_agreed : stop_requested().load()) break;
       Batch b = first ? std::move(*first) : loader->next();
       first.reset();
-      JepaModel::StepResult r = model.train_step(b, step);
+      JepaModel::StepResult r = model.train_step(b, step, stop_requested().load());
+      stop_agreed = r.stop;
       imgs_since_log += lo.batch_size * world;
       window.push_back(r.loss);
       window_sum += r.loss;

@@ -47,9 +47,12 @@ class JepaModel {
     double lr = 0.0, wd = 0.0, ema_m = 0.0;
     std::int64_t k_enc = 0, k_pred = 0;
     sdk::Metrics extra;
+    bool stop = false;  // some rank asked to stop (distributed: agreed by every rank in the loss all-reduce)
   };
   // One optimisation step on a batch. `step` is 0-based; schedules use s = step + 1 (official order).
-  StepResult train_step(const Batch& batch, std::int64_t step);
+  // stop_wanted: this process wants to stop after the step; distributed, it rides on the loss all-reduce (one
+  // collective per step for both), so every rank gets the same StepResult::stop.
+  StepResult train_step(const Batch& batch, std::int64_t step, bool stop_wanted = false);
   // The loss for given images and masks without updating anything (fp32 on CPU / autocast on CUDA).
   double eval_loss(const at::Tensor& images, const sdk::MaskSet& masks);
 

@@ -99,6 +99,12 @@ void wait_until(const std::function<bool()>& cond, double seconds) {
   while (!cond() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
+// The launch variables of rank r of a 2-rank run on this machine (what torchrun would set).
+std::vector<std::string> launch_env(int port, int r) {
+  return {"WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + std::to_string(port), "RANK=" + std::to_string(r),
+          "LOCAL_RANK=" + std::to_string(r)};
+}
+
 }  // namespace
 
 TEST(DistributedCli, NprocTwoTrainsOnceWithRankZeroWriting) {
@@ -147,17 +153,10 @@ TEST(DistributedCli, BackendChoiceIsCheckedUpFront) {
 TEST(DistributedCli, AKilledRankMakesTheOthersExitWithAClearError) {
   const fs::path d = test::temp_dir("dist_kill");
   const fs::path cfg = write_config(d, 200, 0);  // long enough to be killed mid-run
-  const std::string port = std::to_string(host::free_tcp_port());
-  const std::vector<std::string> common{"WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port};
-  auto env = [&](int r) {
-    std::vector<std::string> e = common;
-    e.push_back("RANK=" + std::to_string(r));
-    e.push_back("LOCAL_RANK=" + std::to_string(r));
-    return e;
-  };
+  const int port = host::free_tcp_port();
   const std::vector<std::string> args{"train", cfg.string(), "--out", (d / "run").string(), "--dist-timeout", "600"};
-  const pid_t p0 = spawn(args, env(0), d / "rank0.txt");
-  const pid_t p1 = spawn(args, env(1), d / "rank1.txt");
+  const pid_t p0 = spawn(args, launch_env(port, 0), d / "rank0.txt");
+  const pid_t p1 = spawn(args, launch_env(port, 1), d / "rank1.txt");
   wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
   ASSERT_GE(metrics(d / "run").size(), 3u) << slurp(d / "rank0.txt");
   ::kill(p1, SIGKILL);
@@ -174,6 +173,30 @@ TEST(DistributedCli, AKilledRankMakesTheOthersExitWithAClearError) {
   const auto st = nlohmann::json::parse(slurp(d / "run" / "status.json"));
   EXPECT_EQ(st.at("state"), "failed");
   EXPECT_NE(st.at("error").get<std::string>().find("distributed"), std::string::npos);
+}
+
+// A stop wish travels in the step's loss all-reduce: SIGINT to rank 1 alone (not the writer) stops both ranks at
+// the same step boundary, and rank 0 marks the run interrupted with a checkpoint at that step.
+TEST(DistributedCli, ASignalToOneRankStopsEveryRankAtTheSameStep) {
+  const fs::path d = test::temp_dir("dist_sigint");
+  const fs::path cfg = write_config(d, 200, 0);
+  const int port = host::free_tcp_port();
+  const std::vector<std::string> args{"train", cfg.string(), "--out", (d / "run").string()};
+  const pid_t p0 = spawn(args, launch_env(port, 0), d / "rank0.txt");
+  const pid_t p1 = spawn(args, launch_env(port, 1), d / "rank1.txt");
+  wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
+  ASSERT_GE(metrics(d / "run").size(), 3u) << slurp(d / "rank0.txt");
+  ::kill(p1, SIGINT);
+  const int w0 = wait_for(p0, 60), w1 = wait_for(p1, 60);
+  ASSERT_TRUE(WIFEXITED(w0) && WIFEXITED(w1)) << slurp(d / "rank0.txt") << slurp(d / "rank1.txt");
+  EXPECT_EQ(WEXITSTATUS(w0), 130) << slurp(d / "rank0.txt");
+  EXPECT_EQ(WEXITSTATUS(w1), 130) << slurp(d / "rank1.txt");
+  const auto st = nlohmann::json::parse(slurp(d / "run" / "status.json"));
+  EXPECT_EQ(st.at("state"), "interrupted");
+  const std::string latest = slurp(d / "run" / "checkpoints" / "LATEST");
+  char want[32];
+  std::snprintf(want, sizeof(want), "step_%08d", st.at("step").get<int>());
+  EXPECT_EQ(latest.rfind(want, 0), 0u) << latest << " vs step " << st.at("step");
 }
 
 TEST(DistributedCli, TheLauncherStopsTheSurvivorsOfAKilledWorker) {
