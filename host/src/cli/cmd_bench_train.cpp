@@ -163,20 +163,22 @@ int cmd_bench_train(const Argv& argv) {
   // torch.cuda.amp.autocast does nothing there): the product's opt-in against the official code as it is.
   const bool baseline_fp32 = args.flag("--baseline-fp32");
   if (baseline_fp32 && !cpu_bf16) throw UsageError("--baseline-fp32 goes with --cpu-bf16 (without it both sides run fp32)");
+  const bool python_cpu_bf16 = cpu_bf16 && !baseline_fp32;
   const std::string baseline = args.get("--baseline").value_or("");
   if (!baseline.empty() && baseline != "python") {
     throw UsageError("--baseline: the only baseline is 'python', got '" + baseline + "'");
   }
   // --profile: Chrome traces of the timed steps (C++ at the path, the baseline beside it as <stem>.python.json).
   const std::string profile = args.get("--profile").value_or("");
-  fs::path profile_python;
+  fs::path profile_cpp, profile_python;
   if (!profile.empty()) {
-    const fs::path p = fs::absolute(profile);
+    profile_cpp = fs::absolute(profile);
     std::error_code pec;
-    if (!fs::is_directory(p.parent_path(), pec)) {
-      throw UsageError("--profile " + profile + ": the folder " + p.parent_path().string() + " does not exist");
+    if (!fs::is_directory(profile_cpp.parent_path(), pec)) {
+      throw UsageError("--profile " + profile + ": the folder " + profile_cpp.parent_path().string() +
+                       " does not exist");
     }
-    profile_python = p.parent_path() / (p.stem().string() + ".python.json");
+    profile_python = profile_cpp.parent_path() / (profile_cpp.stem().string() + ".python.json");
   }
   const fs::path python = IJEPA_PYTHON_EXE;
   const fs::path script = fs::path(IJEPA_SOURCE_DIR) / "bench" / "train_baseline.py";
@@ -293,7 +295,7 @@ int cmd_bench_train(const Argv& argv) {
                          {"nenc", std::to_string(batches[0].masks.context.size())},
                          {"npred", std::to_string(batches[0].masks.target.size())},
                          {"weights", share_weights ? "1" : "0"},
-                         {"cpu_bf16", cpu_bf16 && !baseline_fp32 ? "1" : "0"},
+                         {"cpu_bf16", python_cpu_bf16 ? "1" : "0"},
                          {"profile", profile_python.string()}};
     write_safetensors((tmp.path / "inputs.safetensors").string(), t, meta);
   }
@@ -311,7 +313,7 @@ int cmd_bench_train(const Argv& argv) {
   shape.encoder = {preset->dim, preset->depth, preset->heads, 4 * preset->dim};
   shape.predictor = {pred_dim, pred_depth, preset->heads, 4 * pred_dim};
   std::optional<bench::StepProfiler> profiler;
-  if (!profile.empty()) profiler.emplace(fs::absolute(profile).string(), device.is_cuda());
+  if (!profile.empty()) profiler.emplace(profile_cpp.string(), device.is_cuda());
   for (std::int64_t i = 0; i < total; ++i) {
     const Batch& b = batches[static_cast<std::size_t>(i)];
     if (profiler && i == warmup) profiler->start();
@@ -409,7 +411,7 @@ int cmd_bench_train(const Argv& argv) {
             << ", torch "
             << py.at("torch").get<std::string>() << ", " << py.at("threads").get<int>() << " threads, "
             << (share_weights ? "same initial weights" : "own initial weights (model too large to pass)") << "; "
-            << (device.is_cuda() || (cpu_bf16 && !baseline_fp32) ? "bf16 autocast" : "fp32") << ")\n"
+            << (device.is_cuda() || python_cpu_bf16 ? "bf16 autocast" : "fp32") << ")\n"
             << "  Python         " << fmt(py_ips) << " images/s\n";
   if (device.is_cuda()) {
     std::cout << "  Python memory  " << mib(py.at("peak_bytes").get<double>()) << " allocated (torch.cuda.max_memory_allocated)\n";
