@@ -1,11 +1,11 @@
-// Distributed runs through the real `ijepa` binary: --nproc, a torchrun-style env launch with a rank killed, and a
-// distributed kill-and-resume that must end where an uninterrupted run ends.
-#include <algorithm>
+// Distributed runs through the real `ijepa` binary: --nproc, a torchrun-style env launch with a rank killed or
+// interrupted, the backend choice, and a distributed kill-and-resume that must end where an uninterrupted run ends.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -42,13 +42,6 @@ fs::path write_config(const fs::path& dir, std::int64_t epochs, std::int64_t max
   const fs::path p = dir / "tiny.json";
   test::write_text(p, exp.dump(2));
   return p;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Starts `ijepa args...` with extra environment entries, output to log; in its own process group.
@@ -112,8 +105,8 @@ TEST(DistributedCli, NprocTwoTrainsOnceWithRankZeroWriting) {
   const fs::path cfg = write_config(d, 2, 24);
   const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "log.txt");
   const int ws = wait_for(pid, 120);
-  ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << slurp(d / "log.txt");
-  const auto st = nlohmann::json::parse(slurp(d / "run" / "status.json"));
+  ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << test::read_text(d / "log.txt");
+  const auto st = nlohmann::json::parse(test::read_text(d / "run" / "status.json"));
   EXPECT_EQ(st.at("state"), "completed");
   EXPECT_EQ(st.at("world_size"), 2);
   EXPECT_EQ(st.at("steps_per_epoch"), 16);  // 256 images / 2 ranks / 8
@@ -121,7 +114,7 @@ TEST(DistributedCli, NprocTwoTrainsOnceWithRankZeroWriting) {
   const auto m = metrics(d / "run");
   ASSERT_EQ(m.size(), 12u);  // one writer: every 2 steps once
   for (std::size_t i = 0; i < m.size(); ++i) EXPECT_EQ(m[i].at("step"), 2 * static_cast<int>(i) + 2);
-  const std::string log = slurp(d / "log.txt");
+  const std::string log = test::read_text(d / "log.txt");
   EXPECT_NE(log.find("2 ranks (gloo"), std::string::npos) << log;
   EXPECT_EQ(log.find("== ijepa train: completed =="), log.rfind("== ijepa train: completed =="));  // printed once
 }
@@ -134,7 +127,7 @@ TEST(DistributedCli, BackendChoiceIsCheckedUpFront) {
   auto run = [&](const std::vector<std::string>& args) {
     const pid_t pid = spawn(args, {}, d / "log.txt");
     const int ws = wait_for(pid, 60);
-    return std::make_pair(WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, slurp(d / "log.txt"));
+    return std::make_pair(WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, test::read_text(d / "log.txt"));
   };
   auto [rc, out] = run({"train", cfg.string(), "--dist-backend", "nccl", "--out", (d / "a").string()});
   EXPECT_NE(rc, 0);
@@ -158,19 +151,19 @@ TEST(DistributedCli, AKilledRankMakesTheOthersExitWithAClearError) {
   const pid_t p0 = spawn(args, launch_env(port, 0), d / "rank0.txt");
   const pid_t p1 = spawn(args, launch_env(port, 1), d / "rank1.txt");
   wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
-  ASSERT_GE(metrics(d / "run").size(), 3u) << slurp(d / "rank0.txt");
+  ASSERT_GE(metrics(d / "run").size(), 3u) << test::read_text(d / "rank0.txt");
   ::kill(p1, SIGKILL);
   const auto t0 = std::chrono::steady_clock::now();
   const int ws = wait_for(p0, 60);  // far below the 600 s collective timeout: the broken connection is seen at once
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   wait_for(p1, 5);
-  ASSERT_NE(ws, -1) << "rank 0 still running 60 s after rank 1 was killed\n" << slurp(d / "rank0.txt");
+  ASSERT_NE(ws, -1) << "rank 0 still running 60 s after rank 1 was killed\n" << test::read_text(d / "rank0.txt");
   EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) != 0);
-  const std::string log = slurp(d / "rank0.txt");
+  const std::string log = test::read_text(d / "rank0.txt");
   EXPECT_NE(log.find("another rank has probably died"), std::string::npos) << log;
   EXPECT_LT(waited, 30.0);
   std::printf("[ measured ] rank 0 exited %.2f s after rank 1 was killed (collective timeout 600 s)\n", waited);
-  const auto st = nlohmann::json::parse(slurp(d / "run" / "status.json"));
+  const auto st = nlohmann::json::parse(test::read_text(d / "run" / "status.json"));
   EXPECT_EQ(st.at("state"), "failed");
   EXPECT_NE(st.at("error").get<std::string>().find("distributed"), std::string::npos);
 }
@@ -185,15 +178,15 @@ TEST(DistributedCli, ASignalToOneRankStopsEveryRankAtTheSameStep) {
   const pid_t p0 = spawn(args, launch_env(port, 0), d / "rank0.txt");
   const pid_t p1 = spawn(args, launch_env(port, 1), d / "rank1.txt");
   wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
-  ASSERT_GE(metrics(d / "run").size(), 3u) << slurp(d / "rank0.txt");
+  ASSERT_GE(metrics(d / "run").size(), 3u) << test::read_text(d / "rank0.txt");
   ::kill(p1, SIGINT);
   const int w0 = wait_for(p0, 60), w1 = wait_for(p1, 60);
-  ASSERT_TRUE(WIFEXITED(w0) && WIFEXITED(w1)) << slurp(d / "rank0.txt") << slurp(d / "rank1.txt");
-  EXPECT_EQ(WEXITSTATUS(w0), 130) << slurp(d / "rank0.txt");
-  EXPECT_EQ(WEXITSTATUS(w1), 130) << slurp(d / "rank1.txt");
-  const auto st = nlohmann::json::parse(slurp(d / "run" / "status.json"));
+  ASSERT_TRUE(WIFEXITED(w0) && WIFEXITED(w1)) << test::read_text(d / "rank0.txt") << test::read_text(d / "rank1.txt");
+  EXPECT_EQ(WEXITSTATUS(w0), 130) << test::read_text(d / "rank0.txt");
+  EXPECT_EQ(WEXITSTATUS(w1), 130) << test::read_text(d / "rank1.txt");
+  const auto st = nlohmann::json::parse(test::read_text(d / "run" / "status.json"));
   EXPECT_EQ(st.at("state"), "interrupted");
-  const std::string latest = slurp(d / "run" / "checkpoints" / "LATEST");
+  const std::string latest = test::read_text(d / "run" / "checkpoints" / "LATEST");
   char want[32];
   std::snprintf(want, sizeof(want), "step_%08d", st.at("step").get<int>());
   EXPECT_EQ(latest.rfind(want, 0), 0u) << latest << " vs step " << st.at("step");
@@ -205,16 +198,16 @@ TEST(DistributedCli, TheLauncherStopsTheSurvivorsOfAKilledWorker) {
   const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "log.txt");
   wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
   // The launcher's children are the workers; kill the last one.
-  std::string kids = slurp("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::string kids = test::read_text("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
   std::istringstream is(kids);
   std::vector<pid_t> workers;
   for (long long k; is >> k;) workers.push_back(static_cast<pid_t>(k));
   ASSERT_EQ(workers.size(), 2u) << kids;
   ::kill(workers.back(), SIGKILL);
   const int ws = wait_for(pid, 60);
-  ASSERT_NE(ws, -1) << slurp(d / "log.txt");
+  ASSERT_NE(ws, -1) << test::read_text(d / "log.txt");
   EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 1);
-  EXPECT_NE(slurp(d / "log.txt").find("was killed by SIGKILL"), std::string::npos) << slurp(d / "log.txt");
+  EXPECT_NE(test::read_text(d / "log.txt").find("was killed by SIGKILL"), std::string::npos) << test::read_text(d / "log.txt");
 }
 
 TEST(DistributedCli, AKilledDistributedRunResumesToTheSameResult) {
@@ -224,7 +217,7 @@ TEST(DistributedCli, AKilledDistributedRunResumesToTheSameResult) {
   {
     const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "ref").string()}, {}, d / "ref.txt");
     const int ws = wait_for(pid, 120);
-    ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << slurp(d / "ref.txt");
+    ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << test::read_text(d / "ref.txt");
   }
   // The same run, killed (launcher and workers, SIGKILL) once a checkpoint exists, then resumed.
   const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "run.txt");
@@ -232,13 +225,13 @@ TEST(DistributedCli, AKilledDistributedRunResumesToTheSameResult) {
                           fs::exists(d / "run" / "checkpoints" / "step_00000012.safetensors"); }, 60);
   ::kill(-pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
-  const auto before = nlohmann::json::parse(slurp(d / "run" / "status.json"));
+  const auto before = nlohmann::json::parse(test::read_text(d / "run" / "status.json"));
   ASSERT_LT(before.at("step").get<int>(), 24) << "the run ended before it could be killed";
   const pid_t pid2 = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string(), "--resume"}, {},
                            d / "resume.txt");
   const int ws = wait_for(pid2, 120);
-  ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << slurp(d / "resume.txt");
-  EXPECT_NE(slurp(d / "resume.txt").find("resuming"), std::string::npos);
+  ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << test::read_text(d / "resume.txt");
+  EXPECT_NE(test::read_text(d / "resume.txt").find("resuming"), std::string::npos);
   const auto ref = metrics(d / "ref"), got = metrics(d / "run");
   ASSERT_EQ(ref.size(), got.size());
   for (std::size_t i = 0; i < ref.size(); ++i) {
@@ -252,5 +245,5 @@ TEST(DistributedCli, AKilledDistributedRunResumesToTheSameResult) {
   const pid_t pid3 = spawn({"train", cfg.string(), "--out", (d / "run").string(), "--resume"}, {}, d / "one.txt");
   const int ws3 = wait_for(pid3, 60);
   EXPECT_TRUE(WIFEXITED(ws3) && WEXITSTATUS(ws3) != 0);
-  EXPECT_NE(slurp(d / "one.txt").find("was trained on 2 rank(s)"), std::string::npos) << slurp(d / "one.txt");
+  EXPECT_NE(test::read_text(d / "one.txt").find("was trained on 2 rank(s)"), std::string::npos) << test::read_text(d / "one.txt");
 }

@@ -2,6 +2,7 @@
 // Helpers for trainer tests: a tiny, fast experiment on synthetic data, and the built-in plugins.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +41,13 @@ inline std::filesystem::path temp_dir(const std::string& tag) {
 }
 
 inline void write_text(const std::filesystem::path& p, const std::string& s) { std::ofstream(p) << s; }
+// read_text(p) -> the whole file ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 inline host::PluginHost& builtin_plugins() {
   static host::PluginHost* h = [] {
