@@ -9,12 +9,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "host/run/test_util.hpp"  // read_text
 #include "plugins/plugin_loader.hpp"
 
 namespace ijepa::test {
@@ -109,13 +109,6 @@ inline fs::path copy_fixture(const fs::path& from, const fs::path& dir) {
   fs::copy_file(from, to, fs::copy_options::overwrite_existing);
   fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
   return to;
-}
-
-inline std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 inline std::string shell_quote(const std::string& s) {
