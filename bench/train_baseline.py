@@ -99,11 +99,13 @@ def main():
         p.requires_grad = False
     schedule = tensors['schedule'].tolist()
 
+    # Pinned on CUDA, as the official DataLoader(pin_memory=True) hands them over.
+    pin = (lambda t: t.pin_memory()) if device.type == 'cuda' else (lambda t: t)
     batches = []
     for i in range(total):
-        batches.append((tensors[f'images.{i}'],
-                        [tensors[f'masks_enc.{i}.{j}'] for j in range(nenc)],
-                        [tensors[f'masks_pred.{i}.{j}'] for j in range(npred)]))
+        batches.append((pin(tensors[f'images.{i}']),
+                        [pin(tensors[f'masks_enc.{i}.{j}']) for j in range(nenc)],
+                        [pin(tensors[f'masks_pred.{i}.{j}']) for j in range(npred)]))
 
     def train_step(itr, udata, masks_enc, masks_pred):
         # scheduler.step() / wd_scheduler.step() (values precomputed by the C++ side from the same formulas)
@@ -155,29 +157,44 @@ def main():
     predictor.train()
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
-    times, losses = [], []
+    losses = []
     profiler = None
     if meta.get('profile'):  # `ijepa bench train --profile`: a Chrome trace of the timed steps
         activities = [torch.profiler.ProfilerActivity.CPU]
         if device.type == 'cuda':
             activities.append(torch.profiler.ProfilerActivity.CUDA)
         profiler = torch.profiler.profile(activities=activities, record_shapes=True)
+    # Step times as `ijepa bench train` takes them: CUDA events at the step boundaries, read after the loop (the
+    # official train_step's own float(loss) still waits for the GPU each step); the host clock on the CPU.
+    cuda = device.type == 'cuda'
+    if cuda:
+        torch.cuda.synchronize(device)
+    marks = []
+
+    def mark():
+        if cuda:
+            e = torch.cuda.Event(enable_timing=True)
+            e.record()
+            marks.append(e)
+        else:
+            marks.append(time.perf_counter())
+
     for itr in range(total):
         imgs, m_enc, m_pred = batches[itr]
         if profiler is not None and itr == warmup:
             profiler.start()
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
+        mark()
         loss = train_step(itr, imgs, m_enc, m_pred)
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        dt = time.perf_counter() - t0
         if not math.isfinite(loss):
             raise SystemExit(f'train_baseline.py: loss is {loss} at step {itr + 1}')
         losses.append(loss)
-        if itr >= warmup:
-            times.append(dt)
+    mark()
+    if cuda:
+        torch.cuda.synchronize(device)
+        step_s = [a.elapsed_time(b) / 1000.0 for a, b in zip(marks, marks[1:])]
+    else:
+        step_s = [b - a for a, b in zip(marks, marks[1:])]
+    times = step_s[warmup:]
 
     if profiler is not None:
         profiler.stop()

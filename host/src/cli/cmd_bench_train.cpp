@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -24,6 +25,7 @@
 #include "bench/flops.hpp"
 #include "bench/matmul_rate.hpp"
 #include "bench/profile.hpp"
+#include "bench/step_clock.hpp"
 #include "build_config.hpp"
 #include "cli/bench_util.hpp"
 #include "cli/commands.hpp"
@@ -93,6 +95,13 @@ CudaPeak cuda_peak([[maybe_unused]] const at::Device& d) {
   return p;
 }
 
+// Hands the caching allocator's free blocks back to the driver (the Python baseline runs in another process on the
+// same card and needs them: a ViT-H/14 step at batch 128 would not fit twice).
+void release_cuda_cache([[maybe_unused]] const at::Device& d) {
+#if IJEPA_TORCH_HAS_CUDA
+  if (d.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+}
 
 std::string today() {
   const std::time_t t = std::time(nullptr);
@@ -236,14 +245,14 @@ int cmd_bench_train(const Argv& argv) {
     cfg["components"]["masker"]["min_keep"] = min_keep;
     resolved = resolve_experiment(cfg, {}, host.registry(), "ijepa bench train");
   }
-  JepaModel model(resolved, host.registry());
-  const at::Device device = model.device();
+  auto model = std::make_unique<JepaModel>(resolved, host.registry());  // freed before the Python baseline runs
+  const at::Device device = model->device();
   Schedules sched;  // official values; a long schedule so every benchmarked step is in the warm-up ramp
   sched.warmup_steps = 1000;
   sched.total_steps = 10000;
   sched.ema_steps = 10000.0;
-  model.set_schedules(sched);
-  const std::int64_t n_params = model.parameter_count(false);
+  model->set_schedules(sched);
+  const std::int64_t n_params = model->parameter_count(false);
 
   // ---- inputs: every batch is built before timing (loader work is not part of the step) -------------------------
   std::vector<Batch> batches;
@@ -255,8 +264,9 @@ int cmd_bench_train(const Argv& argv) {
     lo.seed = static_cast<std::uint64_t>(seed);
     lo.workers = 1;
     lo.prefetch = 1;
-    lo.masker_tag = "plugin " + model.masker().plugin_id + ": " + model.masker().type;
-    Loader loader(dataset, model.masker().ptr, lo, 0);
+    lo.pin_memory = device.is_cuda();  // as the trainer's loader (and the official DataLoader) do
+    lo.masker_tag = "plugin " + model->masker().plugin_id + ": " + model->masker().type;
+    Loader loader(dataset, model->masker().ptr, lo, 0);
     for (std::int64_t i = 0; i < total; ++i) batches.push_back(loader.make_batch(i));
   }
   at::set_num_threads(threads);  // the loader's worker thread sets its own count; restore ours
@@ -268,7 +278,7 @@ int cmd_bench_train(const Argv& argv) {
     tmp.path = fs::temp_directory_path() / ("ijepa_bench_train_" + std::to_string(::getpid()));
     fs::create_directories(tmp.path);
     TensorMap t;
-    if (share_weights) t = model.weights();  // initial weights, official key names (encoder.*, predictor.*, ...)
+    if (share_weights) t = model->weights();  // initial weights, official key names (encoder.*, predictor.*, ...)
     at::Tensor sc = at::empty({total, 3}, at::kDouble);
     for (std::int64_t i = 0; i < total; ++i) {
       const Batch& b = batches[static_cast<std::size_t>(i)];
@@ -314,17 +324,25 @@ int cmd_bench_train(const Argv& argv) {
   shape.predictor = {pred_dim, pred_depth, preset->heads, 4 * pred_dim};
   std::optional<bench::StepProfiler> profiler;
   if (!profile.empty()) profiler.emplace(profile_cpp.string(), device.is_cuda());
+  // No synchronisation inside the loop (the trainer reads no loss on the host either): step times come from
+  // StepClock marks, CUDA events on the GPU.
+  bench::synchronize(device);
+  bench::StepClock clock(device);
+  std::vector<JepaModel::StepResult> results;
   for (std::int64_t i = 0; i < total; ++i) {
     const Batch& b = batches[static_cast<std::size_t>(i)];
     if (profiler && i == warmup) profiler->start();
-    bench::synchronize(device);
-    const auto t0 = std::chrono::steady_clock::now();
-    const JepaModel::StepResult r = model.train_step(b, i);
-    bench::synchronize(device);
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    losses.push_back(r.loss);
+    clock.mark();
+    results.push_back(model->train_step(b, i));
+  }
+  clock.mark();
+  const std::vector<double> step_s = clock.seconds();
+  for (std::int64_t i = 0; i < total; ++i) {
+    const JepaModel::StepResult& r = results[static_cast<std::size_t>(i)];
+    const Batch& b = batches[static_cast<std::size_t>(i)];
+    losses.push_back(r.loss_value());
     if (i < warmup) continue;
-    times.push_back(dt);
+    times.push_back(step_s[static_cast<std::size_t>(i)]);
     shape.nenc = static_cast<std::int64_t>(b.masks.context.size());
     shape.npred = static_cast<std::int64_t>(b.masks.target.size());
     shape.k_enc = r.k_enc;
@@ -361,7 +379,8 @@ int cmd_bench_train(const Argv& argv) {
             << "  device         " << device.str()
             << (device.is_cuda() ? " (bf16 autocast)" : cpu_bf16 ? " (bf16 CPU autocast: train.cpu_bf16, an opt-in deviation)" : " (fp32)") << ", "
             << threads << " CPU threads\n"
-            << "  steps          " << steps << " timed (median reported), " << warmup << " warm-up excluded\n"
+            << "  steps          " << steps << " timed (median reported), " << warmup << " warm-up excluded"
+            << (device.is_cuda() ? "; step times from CUDA events, no synchronisation inside the loop" : "") << "\n"
             << "  C++ step       " << fmt(med) << " s median (min " << fmt(*std::min_element(times.begin(), times.end()))
             << ", max " << fmt(*std::max_element(times.begin(), times.end())) << ")\n"
             << "  C++            " << fmt(ips) << " images/s\n"
@@ -386,6 +405,9 @@ int cmd_bench_train(const Argv& argv) {
   if (baseline.empty()) return 0;
 
   // ---- Python baseline ---------------------------------------------------------------------------------------------
+  results.clear();
+  model.reset();
+  release_cuda_cache(device);
   const fs::path result = tmp.path / "python.json";
   const std::string cmd = shell_quote(python.string()) + " " + shell_quote(script.string()) + " --inputs " +
                           shell_quote((tmp.path / "inputs.safetensors").string()) + " --out " +

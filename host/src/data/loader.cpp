@@ -204,6 +204,11 @@ Batch Loader::make_batch(std::int64_t step) const {
   if (masker_) {
     try {
       b.masks = masker_->sample(B, static_cast<std::uint64_t>(step));
+      if (opts.pinned_memory()) {  // index tensors too, so their copies to the GPU do not block the host either
+        for (auto* set : {&b.masks.context, &b.masks.target}) {
+          for (at::Tensor& m : *set) m = m.pin_memory();
+        }
+      }
     } catch (const std::exception& e) {
       throw DataError(opts_.masker_tag + ": " + e.what());
     }

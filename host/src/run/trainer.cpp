@@ -223,22 +223,18 @@ JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t ste
   r.k_pred = mtgt.front().size(1);
 
   const sdk::LossOutput out = forward_loss(images, mctx, mtgt);
-  r.loss = out.loss.item<double>();
-  r.stop = stop_wanted;
+  // No host read of the loss here (item() would wait for the GPU every step): the caller reads a window at once.
+  r.loss = out.loss.detach().to(at::kDouble);
   if (pg_) {
-    // The mean loss over ranks, before backward: every rank sees the same value, so a non-finite loss stops all.
-    // The stop wishes travel in the same collective.
-    const at::Tensor l = at::empty({2}, at::TensorOptions().dtype(at::kDouble));
-    l.data_ptr<double>()[0] = r.loss;
-    l.data_ptr<double>()[1] = stop_wanted ? 1.0 : 0.0;
+    // The mean loss over ranks, before backward: every rank reads the same values, so a non-finite loss stops all
+    // at the same step. The stop wishes travel in the same collective.
+    at::Tensor l = at::empty({2}, r.loss.options());
+    l[0].copy_(r.loss);
+    l[1].fill_(stop_wanted ? 1.0 : 0.0);
     pg_->allreduce_sum(l, "the loss all-reduce of step " + std::to_string(s));
-    r.loss = l.data_ptr<double>()[0] / pg_->world();
-    r.stop = l.data_ptr<double>()[1] > 0;
+    r.loss = l[0] / pg_->world();
+    r.stop = l[1];
     reducer_->prepare();
-  }
-  if (!std::isfinite(r.loss)) {
-    throw TrainingError("loss is " + fmt_double(r.loss) + " at step " + std::to_string(s) +
-                        " (lr " + fmt_double(r.lr) + "); the last good checkpoint is kept");
   }
   out.loss.backward();
   if (reducer_) reducer_->finish();
@@ -662,25 +658,77 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   double last_ips = 0.0;
   double eval_seconds = 0.0;  // excluded from the training throughput
   std::int64_t step = start_step;
+  std::int64_t failed_step = -1;  // the step whose loss was not finite
+  // The steps' losses (and, distributed, the agreed stop wishes) stay on the device until a sync point (a log step, a
+  // checkpoint, an evaluation, the end), where one host read takes them all: no step waits for the GPU. A non-finite
+  // loss is reported with its own step, before anything is written from the weights it produced.
+  struct Pending {
+    std::int64_t step;
+    double lr;
+    at::Tensor loss, stop;
+  };
+  std::vector<Pending> pending;
+  double last_loss = 0.0;
+  bool stop_seen = false;
+  auto flush = [&] {
+    if (pending.empty()) return;
+    std::vector<at::Tensor> ls, ss;
+    for (const Pending& p : pending) {
+      ls.push_back(p.loss);
+      if (p.stop.defined()) ss.push_back(p.stop);
+    }
+    // One device-to-host copy: the losses, then the stop wishes (same dtype and device).
+    const at::Tensor on_host = (ss.empty() ? at::stack(ls) : at::cat({at::stack(ls), at::stack(ss)})).to(at::kCPU);
+    const double* v = on_host.data_ptr<double>();
+    for (std::size_t i = 0; i < ss.size(); ++i) stop_seen = stop_seen || v[pending.size() + i] > 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (!std::isfinite(v[i])) {
+        failed_step = pending[i].step + 1;
+        throw TrainingError("loss is " + fmt_double(v[i]) + " at step " + std::to_string(failed_step) + " (lr " +
+                            fmt_double(pending[i].lr) + "); the last good checkpoint is kept");
+      }
+      window.push_back(v[i]);
+      window_sum += v[i];
+      if (static_cast<std::int64_t>(window.size()) > log_every) {
+        window_sum -= window.front();
+        window.pop_front();
+      }
+    }
+    last_loss = v[pending.size() - 1];
+    pending.clear();
+  };
   try {
-    // Distributed, the ranks agree on stopping in each step's loss all-reduce (every rank stops at the same step
-    // boundary, one step after the signal at most); alone, the signal is read before each step.
+    // Alone, a signal is read before each step (a host flag, no synchronisation). Distributed, the stop wishes ride
+    // in each step's loss all-reduce and are acted on at the sync points every rank shares (log steps, checkpoints,
+    // evaluations), so every rank stops at the same step boundary, at most log_every steps after the signal.
     bool stop_agreed = false;
     for (; step < end_step; ++step) {
       if (pg ? stop_agreed : stop_requested().load()) break;
       Batch b = first ? std::move(*first) : loader->next();
       first.reset();
       JepaModel::StepResult r = model.train_step(b, step, stop_requested().load());
-      stop_agreed = r.stop;
+      pending.push_back({step, r.lr, r.loss, r.stop});
       imgs_since_log += lo.batch_size * world;
-      window.push_back(r.loss);
-      window_sum += r.loss;
-      if (static_cast<std::int64_t>(window.size()) > log_every) {
-        window_sum -= window.front();
-        window.pop_front();
-      }
       const std::int64_t done = step + 1;
-      if (writer && (done % log_every == 0 || done == end_step)) {
+      const bool log_due = done % log_every == 0 || done == end_step;
+      const bool epoch_end = done % ipe == 0;
+      const bool keep = epoch_end && keep_epochs > 0 && (done / ipe) % keep_epochs == 0;
+      const bool save_due = (ckpt_every > 0 && done % ckpt_every == 0) || (ckpt_every == 0 && epoch_end) || keep;
+      std::vector<std::size_t> due;  // evaluators due now (known to every rank; rank 0 runs them)
+      for (std::size_t i = 0; i < eval_specs.size(); ++i) {
+        const EvaluatorSpec& es = eval_specs[i];
+        if ((es.every_steps > 0 && done % es.every_steps == 0) ||
+            (es.every_epochs > 0 && epoch_end && (done / ipe) % es.every_epochs == 0) || (es.at_end && done == end_step)) {
+          due.push_back(i);
+        }
+      }
+      // Sync points, the same on every rank: nothing is logged, saved or evaluated from weights a non-finite loss
+      // produced.
+      if (log_due || save_due || !due.empty()) {
+        flush();
+        stop_agreed = stop_seen;
+      }
+      if (writer && log_due) {
         const auto now = std::chrono::steady_clock::now();
         const double dt = std::chrono::duration<double>(now - t_log).count();
         last_ips = dt > 0 ? static_cast<double>(imgs_since_log) / dt : 0.0;
@@ -691,7 +739,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
           summary.first_loss = mean_loss;
           first_window_done = true;
         }
-        nlohmann::json rec = {{"step", done}, {"epoch", b.epoch}, {"split", "train"}, {"loss", r.loss},
+        nlohmann::json rec = {{"step", done}, {"epoch", b.epoch}, {"split", "train"}, {"loss", last_loss},
                               {"loss_avg", mean_loss}, {"lr", r.lr}, {"wd", r.wd}, {"ema_m", r.ema_m},
                               {"k_enc", r.k_enc}, {"k_pred", r.k_pred}, {"images_per_s", last_ips},
                               {"time_s", std::chrono::duration<double>(now - t0).count()}};
@@ -720,56 +768,44 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
         status["updated"] = utc_now();
         run.write_status(status);
       }
-      const bool epoch_end = done % ipe == 0;
-      const bool keep = epoch_end && keep_epochs > 0 && (done / ipe) % keep_epochs == 0;
-      if ((ckpt_every > 0 && done % ckpt_every == 0) || (ckpt_every == 0 && epoch_end) || keep) save(done, keep);
-      if (evaluation) {
-        std::vector<std::size_t> due;
-        for (std::size_t i = 0; i < eval_specs.size(); ++i) {
-          const EvaluatorSpec& es = eval_specs[i];
-          if ((es.every_steps > 0 && done % es.every_steps == 0) ||
-              (es.every_epochs > 0 && epoch_end && (done / ipe) % es.every_epochs == 0) ||
-              (es.at_end && done == end_step)) {
-            due.push_back(i);
-          }
-        }
-        if (!due.empty()) {
-          if (tty) std::cerr << "\n";
-          const auto te = std::chrono::steady_clock::now();
-          const std::vector<EvalResult> results = evaluation->run(
-              {{"target", model.target_encoder().ptr.get()}, {"context", model.encoder().ptr.get()}}, due);
-          for (const EvalResult& er : results) {
-            nlohmann::json rec = {{"step", done}, {"epoch", done / ipe}};
-            rec.update(er.to_json());
-            run.append_jsonl("eval.jsonl", rec);
-            summary.evals[er.where] = rec;
-            std::string line = "eval step " + std::to_string(done) + " " + er.evaluator + " (" + er.features + ", " +
-                               er.encoder + " encoder):";
-            for (const char* k : {"top1", "top1_1pct", "top1_10pct"}) {
-              if (auto it = er.trained.find(k); it != er.trained.end()) {
-                line += std::string(" ") + k + " " + fmt_double(it->second, 4);
-                if (auto jt = er.random_init.find(k); jt != er.random_init.end()) {
-                  line += " (random init " + fmt_double(jt->second, 4) + ")";
-                }
+      if (save_due) save(done, keep);
+      if (evaluation && !due.empty()) {
+        if (tty) std::cerr << "\n";
+        const auto te = std::chrono::steady_clock::now();
+        const std::vector<EvalResult> results = evaluation->run(
+            {{"target", model.target_encoder().ptr.get()}, {"context", model.encoder().ptr.get()}}, due);
+        for (const EvalResult& er : results) {
+          nlohmann::json rec = {{"step", done}, {"epoch", done / ipe}};
+          rec.update(er.to_json());
+          run.append_jsonl("eval.jsonl", rec);
+          summary.evals[er.where] = rec;
+          std::string line = "eval step " + std::to_string(done) + " " + er.evaluator + " (" + er.features + ", " +
+                             er.encoder + " encoder):";
+          for (const char* k : {"top1", "top1_1pct", "top1_10pct"}) {
+            if (auto it = er.trained.find(k); it != er.trained.end()) {
+              line += std::string(" ") + k + " " + fmt_double(it->second, 4);
+              if (auto jt = er.random_init.find(k); jt != er.random_init.end()) {
+                line += " (random init " + fmt_double(jt->second, 4) + ")";
               }
             }
-            logging::info(line);
-            status["eval"][er.where] = er.trained;
           }
-          const double es = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
-          eval_seconds += es;
-          t_log += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(es));
-          run.write_status(status);
+          logging::info(line);
+          status["eval"][er.where] = er.trained;
         }
+        const double es = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
+        eval_seconds += es;
+        t_log += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(es));
+        run.write_status(status);
       }
     }
+    flush();  // the steps since the last sync point (an interruption), before the final checkpoint
   } catch (const std::exception& e) {
     if (tty) std::cerr << "\n";
     loader.reset();
     try {
       status["state"] = "failed";
       status["error"] = e.what();
-      status["failed_step"] = step + 1;
+      status["failed_step"] = failed_step > 0 ? failed_step : step + 1;
       status["ended"] = utc_now();
       if (writer) run.write_status(status);
     } catch (...) {  // keep the original error

@@ -43,15 +43,21 @@ class JepaModel {
   const GradReducer* reducer() const { return reducer_.get(); }
 
   struct StepResult {
-    double loss = 0.0;
+    // The step's loss, detached, a 0-dim double on the training device (distributed: the mean over ranks). Nothing
+    // in the step reads it on the host, so a CUDA step queues its work without waiting for the GPU; the trainer reads
+    // a window of them at once (see train_run) and stops on a non-finite one.
+    at::Tensor loss;
+    // Distributed only: 0-dim on the collective's device, > 0 when some rank asked to stop (agreed by every rank in
+    // the loss all-reduce). Undefined for a single process.
+    at::Tensor stop;
     double lr = 0.0, wd = 0.0, ema_m = 0.0;
     std::int64_t k_enc = 0, k_pred = 0;
     sdk::Metrics extra;
-    bool stop = false;  // some rank asked to stop (distributed: agreed by every rank in the loss all-reduce)
+    double loss_value() const { return loss.item<double>(); }  // reads the loss now (a synchronisation on CUDA)
   };
   // One optimisation step on a batch. `step` is 0-based; schedules use s = step + 1 (official order).
-  // stop_wanted: this process wants to stop after the step; distributed, it rides on the loss all-reduce (one
-  // collective per step for both), so every rank gets the same StepResult::stop.
+  // stop_wanted: this process wants to stop; distributed, the wish rides on the loss all-reduce (one collective per
+  // step for both), so every rank reads the same StepResult::stop.
   StepResult train_step(const Batch& batch, std::int64_t step, bool stop_wanted = false);
   // The loss for given images and masks without updating anything (fp32 on CPU / autocast on CUDA).
   double eval_loss(const at::Tensor& images, const sdk::MaskSet& masks);

@@ -65,7 +65,7 @@ TEST(Distributed, TwoRanksOfBatchBMatchOneRankOfBatch2B) {
     part1.push_back(make_batch(single, s, B, 1, 2));
   }
   std::vector<double> loss_single, loss_dist(static_cast<std::size_t>(steps));
-  for (std::int64_t s = 0; s < steps; ++s) loss_single.push_back(single.train_step(big[static_cast<std::size_t>(s)], s).loss);
+  for (std::int64_t s = 0; s < steps; ++s) loss_single.push_back(single.train_step(big[static_cast<std::size_t>(s)], s).loss_value());
 
   DistEnv e0, e1;
   e0.world = e1.world = 2;
@@ -81,7 +81,7 @@ TEST(Distributed, TwoRanksOfBatchBMatchOneRankOfBatch2B) {
   pg0 = ProcessGroup::connect(e0, "gloo", std::chrono::seconds(60));
   r0.distribute(pg0, 16 * 1024);
   for (std::int64_t s = 0; s < steps; ++s) {
-    loss_dist[static_cast<std::size_t>(s)] = r0.train_step(part0[static_cast<std::size_t>(s)], s).loss;
+    loss_dist[static_cast<std::size_t>(s)] = r0.train_step(part0[static_cast<std::size_t>(s)], s).loss_value();
   }
   buckets = r0.reducer()->bucket_count();
   overlapped = r0.reducer()->launched_during_backward();

@@ -1,5 +1,5 @@
 // `ijepa plugins` and `ijepa describe` (host/src/cli/cmd_info.cpp) through the real binary, with the built-in
-// template plugin and the fixture plugins.
+// template plugin and the fixture plugins; `ijepa train` meeting a plugin loss that turns NaN.
 #include <sys/stat.h>
 
 #include <string>
@@ -140,6 +140,29 @@ TEST(CliPlugins, InsecurePluginLoadsWithTheExplicitFlag) {
   const json j = json::parse(r.out);
   EXPECT_NE(component(j, "loss", "fixture_good"), nullptr) << r.out;
   EXPECT_TRUE(j["rejected"].empty()) << r.out;
+}
+
+// The trainer reads the losses at sync points only (log steps, checkpoints), not every step; a NaN loss is still
+// reported with the step that produced it, and nothing is written from the weights after it: the run fails at the
+// next sync point with the last good checkpoint kept.
+TEST(CliPlugins, ANonFiniteLossFailsTheRunAtItsStepAndKeepsTheLastGoodCheckpoint) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["components"]["loss"] = {{"type", "fixture_good"}, {"nan_from_call", 5}};
+  cfg["train"]["log_every"] = 4;         // sync points: the checkpoints at 2, 4, 6 and the log steps 4, 8
+  cfg["train"]["checkpoint_every"] = 2;
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "run").string(), "--quiet",
+                            "--plugin-dir", fixture_dir("good").string()});
+  ASSERT_NE(r.rc, 0) << show(r);
+  EXPECT_TRUE(has(r.err, "loss is nan at step 5 (lr ")) << show(r);
+  const json st = json::parse(ijepa::test::read_text(tmp / "run" / "status.json"));
+  EXPECT_EQ(st.at("state"), "failed");
+  EXPECT_EQ(st.at("failed_step"), 5);
+  EXPECT_TRUE(has(st.at("error").get<std::string>(), "loss is nan at step 5")) << st.dump();
+  EXPECT_EQ(ijepa::test::read_text(tmp / "run" / "checkpoints" / "LATEST").rfind("step_00000004", 0), 0u);
+  EXPECT_FALSE(fs::exists(tmp / "run" / "checkpoints" / "step_00000006.safetensors"));
+  EXPECT_TRUE(has(ijepa::test::read_text(tmp / "run" / "metrics.jsonl"), "\"step\":4,"));
 }
 
 }  // namespace

@@ -220,7 +220,7 @@ TEST(JepaModel, CpuBf16AutocastLossMatchesFp32WithinOnePercent) {
   Schedules s;
   s.total_steps = 10;
   bf16.set_schedules(s);
-  EXPECT_TRUE(std::isfinite(bf16.train_step(b, 0).loss));
+  EXPECT_TRUE(std::isfinite(bf16.train_step(b, 0).loss_value()));
   // after the step, the module outputs are fp32 again (the autocast covers the forward only)
   EXPECT_EQ(at::linear(at::ones({1, 4}), at::ones({2, 4})).scalar_type(), at::kFloat);
 }
