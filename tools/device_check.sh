@@ -9,7 +9,10 @@
 #                                   benchmarks with the Python baseline, prints a final table. Aims at < 8 minutes.
 #
 # Environment: DEVICE_CHECK_SCRATCH (default /tmp/ijepa-device), DEVICE_CHECK_STEPS (timed steps, default 20),
-# DEVICE_CHECK_SKIP_BUILD=1 (reuse a build in the scratch folder), DEVICE_CHECK_CONFIGURE_ONLY=1 (stop after cmake).
+# DEVICE_CHECK_SKIP_BUILD=1 (reuse a build in the scratch folder), DEVICE_CHECK_CONFIGURE_ONLY=1 (stop after cmake),
+# DEVICE_CHECK_PROFILE_BEFORE (seconds, default 330: if the benchmarks are done by then, a short profiled ViT-B/16
+# run follows and tools/trace_ops.py prints its operators against the baseline's; 0 turns it off).
+# Logs and results go to $OUT when it is set (the device tool brings them back), else to the scratch folder.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 carry="$here/device-carry"
@@ -65,8 +68,9 @@ run() {
     ninja -C "$build" -j "$(nproc)" "${targets[@]}" >"$scratch/build.log" 2>&1 || { grep -E 'error' "$scratch/build.log" | head -20; die "build failed"; }
   fi
   say "built at $((SECONDS - t0)) s; CUDA tests"
-  (cd "$build" && "$build/bin/test_host_cuda" 2>&1 | tail -15) | tee "$scratch/cuda_tests.txt" >&2 || true
-  local results="$scratch/results.txt"
+  local keep="${OUT:-$scratch}"
+  (cd "$build" && "$build/bin/test_host_cuda" 2>&1 | tail -15) | tee "$keep/cuda_tests.txt" >&2 || true
+  local results="$keep/results.txt"
   : >"$results"
   for spec in "vit_base 16" "vit_huge 14"; do
     set -- $spec
@@ -74,9 +78,16 @@ run() {
     "$build/bin/ijepa" bench train --model "$1" --patch "$2" --image-size 224 --batch 128 --steps "$steps" \
       --device cuda --baseline python 2>&1 | tee -a "$results" | tail -25 >&2 || say "bench $1 failed"
   done
+  if (( SECONDS - t0 < ${DEVICE_CHECK_PROFILE_BEFORE:-330} )); then
+    say "profile: bench train --model vit_base --patch 16 --steps 3 --profile (at $((SECONDS - t0)) s)"
+    "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 --batch 128 --steps 3 --warmup 2 \
+      --device cuda --baseline python --profile "$scratch/vit_base.json" >"$keep/profile_run.txt" 2>&1 \
+      && "$py" "$here/tools/trace_ops.py" "$scratch/vit_base.json" "$scratch/vit_base.python.json" --steps 3 --top 40 \
+        | tee "$keep/profile_ops.txt" >&2 || say "profiled run failed (see profile_run.txt)"
+  fi
   echo
   echo "== device check ($(date -u +%FT%TZ), $((SECONDS - t0)) s) =="
-  grep -E "^\[  (PASSED|FAILED|SKIPPED) \]|tests? ran" "$scratch/cuda_tests.txt" || true
+  grep -E "^\[  (PASSED|FAILED|SKIPPED) \]|tests? ran" "$keep/cuda_tests.txt" || true
   grep -E "images/s|MFU|peak|ratio|model " "$results" || true
 }
 

@@ -6,6 +6,8 @@ For each trace: the top-level ATen operators (`aten::*` events on CPU threads), 
 side by side, so a difference in the number of calls or in time per op shows at once.
 
     tools/trace_ops.py trace.json trace.python.json [--top 30] [--steps N]
+CUDA traces also get a second table: the GPU kernels (`kernel` events), counted and timed, so launch overhead on
+the host and time on the device can be told apart.
 """
 import argparse
 import collections
@@ -41,6 +43,30 @@ def op_table(path):
     return calls, self_us
 
 
+def kernel_table(path):
+    with open(path) as f:
+        doc = json.load(f)
+    events = doc['traceEvents'] if isinstance(doc, dict) else doc
+    calls = collections.Counter()
+    total_us = collections.Counter()
+    for e in events:
+        if e.get('ph') == 'X' and e.get('cat') == 'kernel':
+            calls[e['name']] += 1
+            total_us[e['name']] += e['dur']
+    return calls, total_us
+
+
+def print_table(what, tables, paths, top, n, label):
+    names = sorted(set().union(*[t[0].keys() for t in tables]),
+                   key=lambda k: -max(t[1][k] for t in tables))[:top]
+    print(('per step' if n > 1 else 'totals'), '|', ' vs '.join(paths))
+    print(f'{what:<44}' + ''.join(f'{"calls":>9}{label:>10}' for _ in tables))
+    for name in names:
+        print(f'{name[:44]:<44}' + ''.join(f'{t[0][name] / n:>9.0f}{t[1][name] / 1000.0 / n:>10.2f}' for t in tables))
+    print(f'{"all " + what + "s":<44}' + ''.join(f'{sum(t[0].values()) / n:>9.0f}{sum(t[1].values()) / 1000.0 / n:>10.2f}'
+                                              for t in tables))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('traces', nargs='+', help='one or two Chrome trace files')
@@ -49,18 +75,12 @@ def main():
     args = ap.parse_args()
     if len(args.traces) > 2:
         sys.exit('trace_ops.py: give one or two traces')
-    tables = [op_table(p) for p in args.traces]
-    names = sorted(set().union(*[t[0].keys() for t in tables]),
-                   key=lambda n: -max(t[1][n] for t in tables))[:args.top]
     n = float(args.steps)
-    head = f'{"op":<44}' + ''.join(f'{"calls":>9}{"self ms":>10}' for _ in tables)
-    print('per step' if args.steps > 1 else 'totals', '|', ' vs '.join(args.traces))
-    print(head)
-    for name in names:
-        print(f'{name[:44]:<44}' + ''.join(f'{t[0][name] / n:>9.0f}{t[1][name] / 1000.0 / n:>10.2f}' for t in tables))
-    print(f'{"all aten ops":<44}' + ''.join(f'{sum(t[0].values()) / n:>9.0f}{sum(t[1].values()) / 1000.0 / n:>10.2f}'
-                                            for t in tables))
-
+    print_table('aten op', [op_table(p) for p in args.traces], args.traces, args.top, n, 'self ms')
+    kernels = [kernel_table(p) for p in args.traces]
+    if any(k[0] for k in kernels):
+        print()
+        print_table('GPU kernel', kernels, args.traces, args.top, n, 'ms')
 
 if __name__ == '__main__':
     main()

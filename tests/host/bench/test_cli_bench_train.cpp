@@ -83,6 +83,7 @@ TEST(BenchTrainCli, ProfileWritesATraceThatTraceOpsReads) {
     ASSERT_EQ(::pclose(p), 0) << table;
     EXPECT_NE(table.find("aten::addmm"), std::string::npos) << table;
     EXPECT_NE(table.find("all aten ops"), std::string::npos) << table;
+    EXPECT_EQ(table.find("GPU kernel"), std::string::npos) << "a CPU trace has no kernel table\n" << table;
   }
   EXPECT_NE(run_cli(std::string(kTiny) + " --profile " + (dir / "no" / "t.json").string(), &out), 0);
   EXPECT_EQ(lines(out), 1u) << out;
