@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <ATen/ATen.h>
 
 #include "adamw_check.hpp"
+#include "build_config.hpp"
 #include "config/experiment.hpp"
 #include "config/json_file.hpp"
 #include "dist/launcher.hpp"
@@ -11,6 +14,10 @@
 #include "run/trainer.hpp"
 #include "test_util.hpp"
 #include "util/cuda_info.hpp"
+
+#if IJEPA_TORCH_HAS_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 using namespace ijepa;
 using namespace ijepa::host;
@@ -72,4 +79,40 @@ TEST(CudaStep, NcclOneRankCollectives) {
   EXPECT_EQ(h.item<double>(), 2.5);
   pg->broadcast({g}, 0, "test broadcast");
   EXPECT_TRUE(at::equal(g.cpu(), at::arange(1, 7, at::kFloat)));
+}
+
+// Nothing inside a training step waits for the GPU (the speed issue's item 1): with PyTorch's sync debug mode at
+// "error", every synchronising call it instruments (item(), a blocking copy, a stream or device synchronize, nonzero,
+// ...) throws. The first step runs outside the mode (handles, kernels and the allocator warm up); two more run inside.
+TEST(CudaStep, ATrainingStepNeverWaitsForTheGpu) {
+  if (!util::cuda_available()) GTEST_SKIP() << "no CUDA device";
+#if IJEPA_TORCH_HAS_CUDA
+  JepaModel gpu(resolved("cuda"), test::builtin_plugins().registry());
+  Schedules s;
+  s.total_steps = 10;
+  gpu.set_schedules(s);
+  DataLoaderOptions lo;
+  lo.batch_size = 16;
+  lo.image_size = 32;
+  lo.workers = 1;
+  lo.pin_memory = true;  // as the trainer's loader on CUDA
+  Loader loader(open_synthetic(64, 32, 4, 1), gpu.masker().ptr, lo, 0);
+  std::vector<Batch> batches;
+  for (std::int64_t i = 0; i < 3; ++i) batches.push_back(loader.make_batch(i));
+  gpu.train_step(batches[0], 0);
+  using c10::cuda::SyncDebugMode;
+  struct Restore {
+    ~Restore() { c10::cuda::warning_state().set_sync_debug_mode(SyncDebugMode::L_DISABLED); }
+  } restore;
+  std::vector<at::Tensor> losses;
+  c10::cuda::warning_state().set_sync_debug_mode(SyncDebugMode::L_ERROR);
+  for (std::int64_t i = 1; i < 3; ++i) {
+    EXPECT_NO_THROW(losses.push_back(gpu.train_step(batches[static_cast<std::size_t>(i)], i).loss)) << "step " << i;
+  }
+  c10::cuda::warning_state().set_sync_debug_mode(SyncDebugMode::L_DISABLED);
+  ASSERT_EQ(losses.size(), 2u);
+  for (const at::Tensor& l : losses) EXPECT_TRUE(std::isfinite(l.item<double>()));
+#else
+  GTEST_SKIP() << "this build's torch has no CUDA";
+#endif
 }
