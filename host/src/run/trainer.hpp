@@ -45,7 +45,7 @@ class JepaModel {
   struct StepResult {
     // The step's loss, detached, a 0-dim double on the training device (distributed: the mean over ranks). Nothing
     // in the step reads it on the host, so a CUDA step queues its work without waiting for the GPU; the trainer reads
-    // a window of them at once (see train_run) and stops on a non-finite one.
+    // a window of them at once (see run_training) and stops on a non-finite one.
     at::Tensor loss;
     // Distributed only: 0-dim on the collective's device, > 0 when some rank asked to stop (agreed by every rank in
     // the loss all-reduce). Undefined for a single process.
