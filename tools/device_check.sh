@@ -10,7 +10,9 @@
 #
 # Environment: DEVICE_CHECK_SCRATCH (default /tmp/ijepa-device), DEVICE_CHECK_STEPS (timed steps, default 20),
 # DEVICE_CHECK_SKIP_BUILD=1 (reuse a build in the scratch folder), DEVICE_CHECK_CONFIGURE_ONLY=1 (stop after cmake),
-# DEVICE_CHECK_PROFILE_BEFORE (seconds, default 330: if the benchmarks are done by then, a short profiled ViT-B/16
+# DEVICE_CHECK_AB_BEFORE (seconds, default 330: if the two benchmarks are done by then, ViT-B/16 runs again, C++ only,
+# with --attention explicit and with --sync-each-step, to measure what SDPA and the sync-free step each bring; 0: off),
+# DEVICE_CHECK_PROFILE_BEFORE (seconds, default 390: if all that is done by then, a short profiled ViT-B/16
 # run follows and tools/trace_ops.py prints its operators against the baseline's; 0 turns it off).
 # Logs and results go to $OUT when it is set (the device tool brings them back), else to the scratch folder.
 set -euo pipefail
@@ -78,7 +80,15 @@ run() {
     "$build/bin/ijepa" bench train --model "$1" --patch "$2" --image-size 224 --batch 128 --steps "$steps" \
       --device cuda --baseline python 2>&1 | tee -a "$results" | tail -25 >&2 || say "bench $1 failed"
   done
-  if (( SECONDS - t0 < ${DEVICE_CHECK_PROFILE_BEFORE:-330} )); then
+  if (( SECONDS - t0 < ${DEVICE_CHECK_AB_BEFORE:-330} )); then
+    for ab in "--attention explicit" "--sync-each-step"; do
+      say "A/B: bench train --model vit_base --patch 16 $ab (C++ only, at $((SECONDS - t0)) s)"
+      # shellcheck disable=SC2086
+      "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 --batch 128 --steps 10 \
+        --device cuda $ab 2>&1 | tee -a "$results" | tail -25 >&2 || say "A/B run $ab failed"
+    done
+  fi
+  if (( SECONDS - t0 < ${DEVICE_CHECK_PROFILE_BEFORE:-390} )); then
     say "profile: bench train --model vit_base --patch 16 --steps 3 --profile (at $((SECONDS - t0)) s)"
     "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 --batch 128 --steps 3 --warmup 2 \
       --device cuda --baseline python --profile "$scratch/vit_base.json" >"$keep/profile_run.txt" 2>&1 \
@@ -88,7 +98,7 @@ run() {
   echo
   echo "== device check ($(date -u +%FT%TZ), $((SECONDS - t0)) s) =="
   grep -E "^\[  (PASSED|FAILED|SKIPPED) \]|tests? ran" "$keep/cuda_tests.txt" || true
-  grep -E "images/s|MFU|peak|ratio|model " "$results" || true
+  grep -E "images/s|MFU|peak|ratio|model |attention |steps " "$results" || true
 }
 
 case "${1:-}" in

@@ -10,6 +10,13 @@
 
 namespace ijepa::plugins::vit {
 
+AttentionKernel parse_attention_kernel(const std::string& name) {
+  if (name == "auto") return AttentionKernel::kAuto;
+  if (name == "sdpa") return AttentionKernel::kSdpa;
+  if (name == "explicit") return AttentionKernel::kExplicit;
+  throw std::invalid_argument("key 'attention': must be \"auto\", \"sdpa\" or \"explicit\", got \"" + name + "\"");
+}
+
 VitAttentionImpl::VitAttentionImpl(std::int64_t dim, std::int64_t num_heads, bool qkv_bias)
     : num_heads_(num_heads), head_dim_(num_heads > 0 ? dim / num_heads : 0) {
   if (num_heads <= 0 || dim % num_heads != 0)
@@ -41,12 +48,12 @@ at::Tensor VitAttentionImpl::attend(const at::Tensor& x, std::int64_t first, boo
   return merge(at::matmul(attn, h[2]));
 }
 
-at::Tensor VitAttentionImpl::forward(const at::Tensor& x) { return attend(x, 0, !x.is_cuda()); }
+at::Tensor VitAttentionImpl::forward(const at::Tensor& x) { return attend(x, 0, explicit_for(x)); }
 
 at::Tensor VitAttentionImpl::forward_from(const at::Tensor& x, std::int64_t first) {
   if (first < 0 || first >= x.size(1))
     throw std::invalid_argument("attention rows from " + std::to_string(first) + " of " + std::to_string(x.size(1)));
-  return attend(x, first, !x.is_cuda());
+  return attend(x, first, explicit_for(x));
 }
 
 at::Tensor VitAttentionImpl::forward_fused(const at::Tensor& x) { return attend(x, 0, false); }

@@ -1,6 +1,7 @@
 #pragma once
 // VitAttention: multi-head self-attention; keys qkv.* (features laid out [q | k | v], head-contiguous) and proj.*.
 #include <cstdint>
+#include <string>
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/linear.h>
@@ -8,13 +9,22 @@
 
 namespace ijepa::plugins::vit {
 
+// The kernel of forward() / forward_from() (config key "attention" of the vit and vit_predictor plugins): kAuto
+// picks the faster one for the input's device (at::scaled_dot_product_attention on CUDA, the explicit softmax
+// elsewhere); kSdpa and kExplicit force one, to measure each against the other. All compute the same function.
+enum class AttentionKernel { kAuto, kSdpa, kExplicit };
+// "auto" | "sdpa" | "explicit"; throws std::invalid_argument (one line naming the key) otherwise.
+AttentionKernel parse_attention_kernel(const std::string& name);
+
 class VitAttentionImpl : public torch::nn::Module {
  public:
   VitAttentionImpl(std::int64_t dim, std::int64_t num_heads, bool qkv_bias = true);
-  // forward(x [B, N, D]) -> [B, N, D], scale head_dim^-0.5, with the faster kernel for x's device: on CUDA the
-  // fused at::scaled_dot_product_attention (flash kernels), elsewhere the explicit softmax(q k^T * scale) v (the
-  // CPU's fused kernel is slower at ViT shapes: docs/benchmarks.md). Both compute the same function.
+  // forward(x [B, N, D]) -> [B, N, D], scale head_dim^-0.5, with kernel(): by default the faster kernel for x's
+  // device: on CUDA the fused at::scaled_dot_product_attention (flash kernels), elsewhere the explicit
+  // softmax(q k^T * scale) v (the CPU's fused kernel is slower at ViT shapes: docs/benchmarks.md).
   at::Tensor forward(const at::Tensor& x);
+  void set_kernel(AttentionKernel k) { kernel_ = k; }
+  AttentionKernel kernel() const { return kernel_; }
   // forward_from(x [B, N, D], first) -> [B, N - first, D]: rows first.. of forward(x). Keys and values come from
   // all N tokens; only the queries of the kept rows are computed (a last block whose first rows are discarded).
   at::Tensor forward_from(const at::Tensor& x, std::int64_t first);
@@ -38,10 +48,14 @@ class VitAttentionImpl : public torch::nn::Module {
   at::Tensor merge(const at::Tensor& o);
   // attend(x, first, explicit_softmax) -> [B, N - first, D]: the queries of rows first.. against all keys.
   at::Tensor attend(const at::Tensor& x, std::int64_t first, bool explicit_softmax);
+  bool explicit_for(const at::Tensor& x) const {
+    return kernel_ == AttentionKernel::kExplicit || (kernel_ == AttentionKernel::kAuto && !x.is_cuda());
+  }
 
   std::int64_t num_heads_;
   std::int64_t head_dim_;
   double scale_;
+  AttentionKernel kernel_ = AttentionKernel::kAuto;
 };
 TORCH_MODULE(VitAttention);
 

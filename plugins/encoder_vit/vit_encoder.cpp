@@ -37,6 +37,7 @@ VitEncoder::VitEncoder(const VitEncoderOptions& opts) : opts_(opts.resolved()) {
   blocks_list_ = register_module("blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < opts_.depth; ++i) {
     blocks_.emplace_back(d, opts_.num_heads, opts_.mlp_ratio);
+    blocks_.back()->attn->set_kernel(parse_attention_kernel(opts_.attention));
     blocks_list_->push_back(blocks_.back());
   }
   norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(kLayerNormEps)));

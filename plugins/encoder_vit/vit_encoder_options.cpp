@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "ijepa/sdk/config.hpp"
+#include "vit_attention.hpp"
 #include "vit_presets.hpp"
 
 namespace ijepa::plugins::vit {
@@ -31,6 +32,7 @@ VitEncoderOptions VitEncoderOptions::from_json(const nlohmann::json& cfg) {
   read(cfg, "depth", o.depth);
   read(cfg, "num_heads", o.num_heads);
   read(cfg, "mlp_ratio", o.mlp_ratio);
+  read(cfg, "attention", o.attention);
   o.validate();
   return o;
 }
@@ -45,13 +47,15 @@ nlohmann::json VitEncoderOptions::doc() {
           {"embed_dim", "width D; 0 or null = from the preset (must be divisible by 4 and by num_heads)"},
           {"depth", "number of transformer blocks; 0 or null = from the preset"},
           {"num_heads", "attention heads; 0 or null = from the preset"},
-          {"mlp_ratio", "MLP hidden width = int(D * mlp_ratio); 0 or null = from the preset"}};
+          {"mlp_ratio", "MLP hidden width = int(D * mlp_ratio); 0 or null = from the preset"},
+          {"attention", "attention kernel, the same function: auto (fused SDPA on CUDA, explicit softmax on the CPU), "
+                        "sdpa or explicit (to measure one against the other)"}};
 }
 
 nlohmann::json VitEncoderOptions::to_json() const {
   return {{"preset", preset},       {"img_size", img_size}, {"patch_size", patch_size},
           {"in_chans", in_chans},   {"embed_dim", embed_dim}, {"depth", depth},
-          {"num_heads", num_heads}, {"mlp_ratio", mlp_ratio}};
+          {"num_heads", num_heads}, {"mlp_ratio", mlp_ratio}, {"attention", attention}};
 }
 
 VitEncoderOptions VitEncoderOptions::resolved() const {
@@ -65,6 +69,7 @@ VitEncoderOptions VitEncoderOptions::resolved() const {
 }
 
 void VitEncoderOptions::validate() const {
+  parse_attention_kernel(attention);
   const VitEncoderOptions r = resolved();
   require(r.img_size > 0, "key 'img_size': must be > 0, got " + std::to_string(r.img_size));
   require(r.patch_size > 0, "key 'patch_size': must be > 0, got " + std::to_string(r.patch_size));

@@ -45,6 +45,7 @@ VitPredictor::VitPredictor(const VitPredictorOptions& opts, const sdk::BuildCont
   blocks_list_ = register_module("predictor_blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < opts_.depth; ++i) {
     blocks_.emplace_back(dp, opts_.num_heads, opts_.mlp_ratio);
+    blocks_.back()->attn->set_kernel(parse_attention_kernel(opts_.attention));
     blocks_list_->push_back(blocks_.back());
   }
   predictor_norm_ = register_module(

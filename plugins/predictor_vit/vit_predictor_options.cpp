@@ -4,6 +4,7 @@
 #include <string>
 
 #include "ijepa/sdk/config.hpp"
+#include "vit_attention.hpp"
 
 namespace ijepa::plugins::vit {
 
@@ -24,6 +25,8 @@ VitPredictorOptions VitPredictorOptions::from_json(const nlohmann::json& cfg) {
   read(cfg, "num_heads", o.num_heads);
   read(cfg, "mlp_ratio", o.mlp_ratio);
   read(cfg, "output_dim", o.output_dim);
+  read(cfg, "attention", o.attention);
+  parse_attention_kernel(o.attention);
   if (o.embed_dim <= 0 || o.embed_dim % 4 != 0)
     throw std::invalid_argument("key 'embed_dim': must be > 0 and divisible by 4, got " + std::to_string(o.embed_dim));
   if (o.depth <= 0) throw std::invalid_argument("key 'depth': must be > 0, got " + std::to_string(o.depth));
@@ -40,12 +43,14 @@ nlohmann::json VitPredictorOptions::doc() {
           {"depth", "predictor blocks (pred_depth)"},
           {"num_heads", "attention heads; 0 = the encoder's heads, as the reference"},
           {"mlp_ratio", "MLP hidden width = int(D_p * mlp_ratio)"},
-          {"output_dim", "width of predictor_proj's output; 0 = the encoder width"}};
+          {"output_dim", "width of predictor_proj's output; 0 = the encoder width"},
+          {"attention", "attention kernel, the same function: auto (fused SDPA on CUDA, explicit softmax on the CPU), "
+                        "sdpa or explicit (to measure one against the other)"}};
 }
 
 nlohmann::json VitPredictorOptions::to_json() const {
   return {{"embed_dim", embed_dim}, {"depth", depth}, {"num_heads", num_heads},
-          {"mlp_ratio", mlp_ratio}, {"output_dim", output_dim}};
+          {"mlp_ratio", mlp_ratio}, {"output_dim", output_dim}, {"attention", attention}};
 }
 
 }  // namespace ijepa::plugins::vit

@@ -50,7 +50,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: ijepa bench train --model vit_tiny|vit_small|vit_base|vit_large|vit_huge --patch P --image-size N "
     "--batch B [--steps S] [--warmup W] [--device cpu|cuda] [--baseline python] [--pred-depth D] [--pred-dim D] "
-    "[--threads T] [--seed X] [--cpu-bf16 [--baseline-fp32]] [--profile TRACE.json]";
+    "[--threads T] [--seed X] [--cpu-bf16 [--baseline-fp32]] [--profile TRACE.json] [--attention auto|sdpa|explicit] "
+    "[--sync-each-step]";
 
 // Python gets the initial weights only below this many parameters (encoder + predictor); larger models would
 // write gigabytes to the temp directory, and the timing does not depend on the values.
@@ -128,9 +129,9 @@ struct TempDir {
 int cmd_bench_train(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
   valued.insert({"--model", "--patch", "--image-size", "--batch", "--steps", "--warmup", "--device", "--baseline",
-                 "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile"});
+                 "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile", "--attention"});
   std::set<std::string> flags = kPluginFlags;
-  flags.insert({"--keep-inputs", "--cpu-bf16", "--baseline-fp32"});
+  flags.insert({"--keep-inputs", "--cpu-bf16", "--baseline-fp32", "--sync-each-step"});
   Args args(argv, valued, flags);
   if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'; " + kUsage);
   if (!args.get("--model") || !args.get("--patch") || !args.get("--image-size") || !args.get("--batch")) {
@@ -173,6 +174,13 @@ int cmd_bench_train(const Argv& argv) {
   const bool baseline_fp32 = args.flag("--baseline-fp32");
   if (baseline_fp32 && !cpu_bf16) throw UsageError("--baseline-fp32 goes with --cpu-bf16 (without it both sides run fp32)");
   const bool python_cpu_bf16 = cpu_bf16 && !baseline_fp32;
+  // A/B switches for the pieces of the step (docs/benchmarks.md): the ViT plugins' attention kernel, and a host read
+  // of the loss after every step (what the trainer did before it read losses at sync points only).
+  const std::string attention = args.get("--attention").value_or("auto");
+  if (attention != "auto" && attention != "sdpa" && attention != "explicit") {
+    throw UsageError("--attention: expected auto, sdpa or explicit, got '" + attention + "'");
+  }
+  const bool sync_each_step = args.flag("--sync-each-step");
   const std::string baseline = args.get("--baseline").value_or("");
   if (!baseline.empty() && baseline != "python") {
     throw UsageError("--baseline: the only baseline is 'python', got '" + baseline + "'");
@@ -214,8 +222,10 @@ int cmd_bench_train(const Argv& argv) {
   cfg["data"]["image_size"] = image_size;
   cfg["data"]["synthetic_count"] = batch * std::min<std::int64_t>(total, 64);
   cfg["data"]["workers"] = 1;
-  cfg["components"]["encoder"] = {{"type", "vit"}, {"preset", model_name}, {"patch_size", patch}, {"img_size", image_size}};
-  cfg["components"]["predictor"] = {{"type", "vit_predictor"}, {"embed_dim", pred_dim}, {"depth", pred_depth}};
+  cfg["components"]["encoder"] = {{"type", "vit"},          {"preset", model_name}, {"patch_size", patch},
+                                  {"img_size", image_size}, {"attention", attention}};
+  cfg["components"]["predictor"] = {
+      {"type", "vit_predictor"}, {"embed_dim", pred_dim}, {"depth", pred_depth}, {"attention", attention}};
   cfg["train"]["device"] = device_str;
   cfg["train"]["threads"] = threads;
   cfg["train"]["batch_size"] = batch;
@@ -334,6 +344,7 @@ int cmd_bench_train(const Argv& argv) {
     if (profiler && i == warmup) profiler->start();
     clock.mark();
     results.push_back(model->train_step(b, i));
+    if (sync_each_step) (void)results.back().loss_value();
   }
   clock.mark();
   const std::vector<double> step_s = clock.seconds();
@@ -379,8 +390,13 @@ int cmd_bench_train(const Argv& argv) {
             << "  device         " << device.str()
             << (device.is_cuda() ? " (bf16 autocast)" : cpu_bf16 ? " (bf16 CPU autocast: train.cpu_bf16, an opt-in deviation)" : " (fp32)") << ", "
             << threads << " CPU threads\n"
+            << "  attention      " << attention
+            << (attention == "auto" ? (device.is_cuda() ? " (fused SDPA on CUDA)" : " (explicit softmax on the CPU)") : "")
+            << "\n"
             << "  steps          " << steps << " timed (median reported), " << warmup << " warm-up excluded"
-            << (device.is_cuda() ? "; step times from CUDA events, no synchronisation inside the loop" : "") << "\n"
+            << (sync_each_step ? "; the loss read on the host after every step (--sync-each-step)"
+                : device.is_cuda() ? "; step times from CUDA events, no synchronisation inside the loop" : "")
+            << "\n"
             << "  C++ step       " << fmt(med) << " s median (min " << fmt(*std::min_element(times.begin(), times.end()))
             << ", max " << fmt(*std::max_element(times.begin(), times.end())) << ")\n"
             << "  C++            " << fmt(ips) << " images/s\n"

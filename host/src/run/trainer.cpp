@@ -394,6 +394,29 @@ bool resume_may_change(const std::string& key) {
   return false;
 }
 
+// A key that a component's plugin added to its defaults after the run was written counts as that default, as the
+// train keys do (a run from before the ViT's `attention` key resumes; a stored value that differs is still refused).
+void fill_added_component_keys(nlohmann::json& old, const Registry& registry) {
+  const auto comps = old.find("components");
+  if (comps == old.end() || !comps->is_object()) return;
+  auto fill = [&registry](nlohmann::json& c, Kind kind) {
+    if (!c.is_object() || !c.contains("type") || !c["type"].is_string()) return;
+    const EntryInfo* e = registry.find(kind, c["type"].get<std::string>());
+    if (e == nullptr || !e->defaults.is_object()) return;
+    for (auto it = e->defaults.begin(); it != e->defaults.end(); ++it) {
+      if (!c.contains(it.key())) c[it.key()] = it.value();
+    }
+  };
+  const std::pair<const char*, Kind> single[] = {
+      {"masker", Kind::masker}, {"encoder", Kind::encoder}, {"predictor", Kind::predictor}, {"loss", Kind::loss}};
+  for (const auto& [key, kind] : single) {
+    if (const auto c = comps->find(key); c != comps->end()) fill(*c, kind);
+  }
+  if (const auto ev = comps->find("evaluators"); ev != comps->end() && ev->is_array()) {
+    for (auto& c : *ev) fill(c, Kind::evaluator);
+  }
+}
+
 // Exclusive lock on a run directory for the life of the process (fresh runs lock their temp directory,
 // and the lock moves with the rename).
 class RunLock {
@@ -462,6 +485,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
         if (!old["train"].contains(it.key())) old["train"][it.key()] = it.value();
       }
     }
+    fill_added_component_keys(old, host.registry());
     for (const char* k : kResumeMutable) {  // compare without the keys a resume may change
       const auto ptr = dotted_to_pointer(k);
       if (old.contains(ptr) && resolved.contains(ptr)) old[ptr] = resolved[ptr];

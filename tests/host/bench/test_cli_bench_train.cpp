@@ -43,6 +43,15 @@ TEST(BenchTrainCli, CpuRunPrintsImagesPerSecond) {
   EXPECT_NE(out.find("peak RSS"), std::string::npos) << out;
   EXPECT_NE(out.find("fp32"), std::string::npos) << out;            // the CPU matmul rate is fp32, and says so
   EXPECT_NE(out.find("width 192 (default)"), std::string::npos) << out;  // predictor defaults are printed
+  EXPECT_NE(out.find("attention      auto (explicit softmax on the CPU)"), std::string::npos) << out;
+}
+
+// The A/B switches reach the step: the attention kernel the ViT plugins use, a loss read after every step.
+TEST(BenchTrainCli, AttentionAndSyncSwitchesAreApplied) {
+  std::string out;
+  ASSERT_EQ(run_cli(std::string(kTiny) + " --attention sdpa --sync-each-step", &out), 0) << out;
+  EXPECT_NE(out.find("attention      sdpa\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("the loss read on the host after every step"), std::string::npos) << out;
 }
 
 TEST(BenchTrainCli, PythonBaselinePrintsRatio) {
@@ -110,6 +119,10 @@ TEST(BenchTrainCli, BadInputIsOneLineAndNonZero) {
   EXPECT_NE(run_cli(std::string(kTiny) + " --baseline-fp32", &out), 0);  // only with --cpu-bf16
   EXPECT_EQ(lines(out), 1u) << out;
   EXPECT_NE(out.find("--baseline-fp32 goes with --cpu-bf16"), std::string::npos) << out;
+
+  EXPECT_NE(run_cli(std::string(kTiny) + " --attention flash", &out), 0);
+  EXPECT_EQ(lines(out), 1u) << out;
+  EXPECT_NE(out.find("--attention: expected auto, sdpa or explicit, got 'flash'"), std::string::npos) << out;
 }
 
 TEST(BenchTrainCli, CudaWithoutCudaIsOneLineAndNonZero) {

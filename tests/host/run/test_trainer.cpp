@@ -225,8 +225,8 @@ TEST(JepaModel, CpuBf16AutocastLossMatchesFp32WithinOnePercent) {
   EXPECT_EQ(at::linear(at::ones({1, 4}), at::ones({2, 4})).scalar_type(), at::kFloat);
 }
 
-// A run written before train.cpu_bf16 existed resumes (the missing key counts as its default, false); a run
-// whose stored value differs does not.
+// A run written before train.cpu_bf16 and the ViT plugins' `attention` existed resumes (a missing key counts as
+// its default); a run whose stored value differs does not.
 TEST(Train, ResumeOfARunWithoutANewerTrainKey) {
   auto dir = test::temp_dir("oldkey");
   nlohmann::json cfg = test::tiny_experiment();
@@ -238,6 +238,10 @@ TEST(Train, ResumeOfARunWithoutANewerTrainKey) {
   nlohmann::json stored = load_json_file(dir / "run" / "config.resolved.json");
   ASSERT_TRUE(stored["train"].contains("cpu_bf16"));
   stored["train"].erase("cpu_bf16");
+  for (const char* c : {"encoder", "predictor"}) {
+    ASSERT_EQ(stored["components"][c]["attention"], "auto") << c;
+    stored["components"][c].erase("attention");
+  }
   test::write_text(dir / "run" / "config.resolved.json", stored.dump(2));
   EXPECT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + run + " --resume --set train.max_steps=4 --quiet",
                     &out),
@@ -250,6 +254,13 @@ TEST(Train, ResumeOfARunWithoutANewerTrainKey) {
                     &out),
             0);
   EXPECT_NE(out.find("'train.cpu_bf16'"), std::string::npos) << out;
+  stored["train"].erase("cpu_bf16");
+  stored["components"]["predictor"]["attention"] = "sdpa";
+  test::write_text(dir / "run" / "config.resolved.json", stored.dump(2));
+  EXPECT_NE(run_cli("train " + (dir / "e.json").string() + " --out " + run + " --resume --set train.max_steps=6 --quiet",
+                    &out),
+            0);
+  EXPECT_NE(out.find("'components.predictor.attention'"), std::string::npos) << out;
   fs::remove_all(dir);
 }
 

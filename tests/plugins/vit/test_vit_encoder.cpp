@@ -222,6 +222,36 @@ TEST(VitEncoderForward, MaskMajorAndMaskingBeforeBlocks) {
   EXPECT_GT(max_abs_diff(both, full_gathered), 1e-3);
 }
 
+// The `attention` key picks the kernel of forward(): sdpa and explicit are exactly forward_fused and
+// forward_explicit; an encoder built with each computes the same function; an unknown name is one line.
+TEST(VitEncoderForward, AttentionKeyPicksTheKernel) {
+  at::manual_seed(2);
+  VitAttention attn(64, 4);
+  const at::Tensor x = at::randn({3, 10, 64});
+  EXPECT_EQ(attn->kernel(), AttentionKernel::kAuto);
+  attn->set_kernel(parse_attention_kernel("sdpa"));
+  EXPECT_TRUE(at::equal(attn->forward(x), attn->forward_fused(x)));
+  attn->set_kernel(parse_attention_kernel("explicit"));
+  EXPECT_TRUE(at::equal(attn->forward(x), attn->forward_explicit(x)));
+  EXPECT_TRUE(at::equal(attn->forward_from(x, 4), attn->forward_explicit(x).narrow(1, 4, 6)));
+  VitEncoderOptions o = small_encoder_options();
+  o.attention = "sdpa";
+  at::manual_seed(5);
+  VitEncoder sdpa(VitEncoderOptions::from_json(o.to_json()));
+  o.attention = "explicit";
+  at::manual_seed(5);
+  VitEncoder expl(VitEncoderOptions::from_json(o.to_json()));
+  const at::Tensor images = at::randn({2, 3, 32, 32});
+  EXPECT_LT(max_abs_diff(sdpa.encode(images, nullptr), expl.encode(images, nullptr)), 1e-5);
+  o.attention = "flash";
+  try {
+    VitEncoderOptions::from_json(o.to_json());
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "key 'attention': must be \"auto\", \"sdpa\" or \"explicit\", got \"flash\"");
+  }
+}
+
 TEST(VitEncoderForward, FusedAttentionEqualsExplicitSoftmax) {
   at::manual_seed(2);
   VitAttention attn(64, 4);

@@ -39,6 +39,8 @@ TEST(VitPredictorOptions, DefaultsRoundTripAndDocumentEveryKey) {
   EXPECT_DOUBLE_EQ(o.mlp_ratio, 4.0);
   EXPECT_EQ(o.output_dim, 0);
   EXPECT_THROW(VitPredictorOptions::from_json({{"embed_dim", 30}}), std::invalid_argument);
+  EXPECT_EQ(o.attention, "auto");
+  EXPECT_THROW(VitPredictorOptions::from_json({{"attention", "flash"}}), std::invalid_argument);
 }
 
 TEST(VitPredictorModule, NeedsEncoderFactsFromContext) {
