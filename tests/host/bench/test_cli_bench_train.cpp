@@ -10,26 +10,13 @@
 #include <torch/cuda.h>
 
 #include "build_config.hpp"
+#include "host/run/test_util.hpp"
 
 namespace {
 
-int run_cli(const std::string& args, std::string* output = nullptr) {
-  const std::string cmd = std::string(IJEPA_CLI) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int rc = ::pclose(p);
-  if (output) *output = out;
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-std::size_t lines(const std::string& s) {
-  std::size_t n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
+using ijepa::test::run_cli;
+using ijepa::test::run_shell;
+std::size_t lines(const std::string& s) { return ijepa::test::count_lines(s); }
 
 const char* kTiny = "bench train --model vit_tiny --patch 8 --image-size 32 --batch 4 --steps 2 --warmup 1 --device cpu";
 
@@ -82,14 +69,12 @@ TEST(BenchTrainCli, ProfileWritesATraceThatTraceOpsReads) {
   ASSERT_TRUE(std::filesystem::exists(trace)) << out;
   EXPECT_NE(out.find("profile        " + trace.string()), std::string::npos) << out;
   if (!std::string(IJEPA_PYTHON_EXE).empty() && std::filesystem::exists(IJEPA_PYTHON_EXE)) {
-    const std::string cmd = std::string(IJEPA_PYTHON_EXE) + " " + IJEPA_SOURCE_DIR + "/tools/trace_ops.py " +
-                            trace.string() + " --steps 2 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
     std::string table;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) table.append(buf, n);
-    ASSERT_EQ(::pclose(p), 0) << table;
+    ASSERT_EQ(run_shell(std::string(IJEPA_PYTHON_EXE) + " " + IJEPA_SOURCE_DIR + "/tools/trace_ops.py " + trace.string() +
+                            " --steps 2",
+                        &table),
+              0)
+        << table;
     EXPECT_NE(table.find("aten::addmm"), std::string::npos) << table;
     EXPECT_NE(table.find("all aten ops"), std::string::npos) << table;
     EXPECT_EQ(table.find("GPU kernel"), std::string::npos) << "a CPU trace has no kernel table\n" << table;

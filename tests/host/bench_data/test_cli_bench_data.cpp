@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "build_config.hpp"
+#include "host/run/test_util.hpp"
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -29,23 +30,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int run_cli(const std::string& args, std::string* output = nullptr) {
-  const std::string cmd = std::string(IJEPA_CLI) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int rc = ::pclose(p);
-  if (output) *output = out;
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-std::size_t lines(const std::string& s) {
-  std::size_t n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
+using ijepa::test::run_cli;
+std::size_t lines(const std::string& s) { return ijepa::test::count_lines(s); }
 
 // A tiny image folder: 2 classes x 4 images (48x40), JPEG and PNG.
 fs::path make_folder() {

@@ -53,13 +53,8 @@ struct Cli {
   std::string out;
 };
 Cli run_cli(const std::string& args) {
-  const std::string cmd = std::string(IJEPA_CLI) + " " + args + " 2>&1";
   Cli r{0, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (std::fgets(buf, sizeof(buf), p) != nullptr) r.out += buf;
-  const int st = ::pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  r.rc = ijepa::test::run_cli(args, &r.out);
   return r;
 }
 

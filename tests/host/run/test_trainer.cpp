@@ -54,17 +54,7 @@ std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
   return out;
 }
 
-int run_cli(const std::string& args, std::string* output = nullptr) {
-  const std::string cmd = std::string(IJEPA_CLI) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int rc = ::pclose(p);
-  if (output) *output = out;
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+using test::run_cli;
 
 }  // namespace
 

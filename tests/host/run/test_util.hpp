@@ -1,5 +1,10 @@
 #pragma once
-// Helpers for trainer tests: a tiny, fast experiment on synthetic data, and the built-in plugins.
+// Helpers for trainer tests: a tiny, fast experiment on synthetic data, and the built-in plugins; files; running
+// the built `ijepa` binary.
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -48,6 +53,31 @@ inline std::string read_text(const std::filesystem::path& p) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+// count_lines(s) -> the number of '\n' in s (a one-line error message has 1).
+inline std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+// run_shell(cmd, output) -> the exit status of `cmd 2>&1` run by /bin/sh (-1 when it did not exit normally); what it
+// printed on stdout and stderr, together, in *output.
+inline int run_shell(const std::string& cmd, std::string* output = nullptr) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  if (p != nullptr) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  }
+  const int rc = p != nullptr ? ::pclose(p) : -1;
+  if (output != nullptr) *output = out;
+  return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+#ifdef IJEPA_CLI
+// run_cli("train e.json ...", &out): the built `ijepa` binary (IJEPA_CLI, defined by the test's CMake target).
+inline int run_cli(const std::string& args, std::string* output = nullptr) {
+  return run_shell(std::string(IJEPA_CLI) + " " + args, output);
+}
+#endif
 
 inline host::PluginHost& builtin_plugins() {
   static host::PluginHost* h = [] {

@@ -63,7 +63,7 @@ std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
   return out;
 }
 
-int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+int count_lines(const std::string& s) { return static_cast<int>(test::count_lines(s)); }
 
 }  // namespace
 

@@ -44,17 +44,7 @@ nlohmann::json resolve(const nlohmann::json& cfg) {
   return r;
 }
 
-int run_cli(const std::string& args, std::string* output) {
-  const std::string cmd = std::string(IJEPA_CLI) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int rc = ::pclose(p);
-  *output = out;
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+using ijepa::test::run_cli;
 
 }  // namespace
 
