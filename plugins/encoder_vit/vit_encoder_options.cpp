@@ -2,20 +2,13 @@
 
 #include <stdexcept>
 
-#include "ijepa/sdk/config.hpp"
 #include "vit_attention.hpp"
+#include "vit_options_common.hpp"
 #include "vit_presets.hpp"
 
 namespace ijepa::plugins::vit {
 
 namespace {
-template <class T>
-void read(const nlohmann::json& cfg, const char* key, T& out) {
-  auto it = cfg.find(key);
-  if (it == cfg.end() || it->is_null()) return;
-  out = sdk::get<T>(cfg, key);
-}
-
 void require(bool ok, const std::string& msg) {
   if (!ok) throw std::invalid_argument(msg);
 }
@@ -24,15 +17,15 @@ void require(bool ok, const std::string& msg) {
 VitEncoderOptions VitEncoderOptions::from_json(const nlohmann::json& cfg) {
   if (!cfg.is_object()) throw std::invalid_argument("vit encoder config must be a JSON object");
   VitEncoderOptions o;
-  read(cfg, "preset", o.preset);
-  read(cfg, "img_size", o.img_size);
-  read(cfg, "patch_size", o.patch_size);
-  read(cfg, "in_chans", o.in_chans);
-  read(cfg, "embed_dim", o.embed_dim);
-  read(cfg, "depth", o.depth);
-  read(cfg, "num_heads", o.num_heads);
-  read(cfg, "mlp_ratio", o.mlp_ratio);
-  read(cfg, "attention", o.attention);
+  read_key(cfg, "preset", o.preset);
+  read_key(cfg, "img_size", o.img_size);
+  read_key(cfg, "patch_size", o.patch_size);
+  read_key(cfg, "in_chans", o.in_chans);
+  read_key(cfg, "embed_dim", o.embed_dim);
+  read_key(cfg, "depth", o.depth);
+  read_key(cfg, "num_heads", o.num_heads);
+  read_key(cfg, "mlp_ratio", o.mlp_ratio);
+  read_key(cfg, "attention", o.attention);
   o.validate();
   return o;
 }
@@ -48,8 +41,7 @@ nlohmann::json VitEncoderOptions::doc() {
           {"depth", "number of transformer blocks; 0 or null = from the preset"},
           {"num_heads", "attention heads; 0 or null = from the preset"},
           {"mlp_ratio", "MLP hidden width = int(D * mlp_ratio); 0 or null = from the preset"},
-          {"attention", "attention kernel, the same function: auto (fused SDPA on CUDA, explicit softmax on the CPU), "
-                        "sdpa or explicit (to measure one against the other)"}};
+          {"attention", kAttentionDoc}};
 }
 
 nlohmann::json VitEncoderOptions::to_json() const {

@@ -3,29 +3,20 @@
 #include <stdexcept>
 #include <string>
 
-#include "ijepa/sdk/config.hpp"
 #include "vit_attention.hpp"
+#include "vit_options_common.hpp"
 
 namespace ijepa::plugins::vit {
-
-namespace {
-template <class T>
-void read(const nlohmann::json& cfg, const char* key, T& out) {
-  auto it = cfg.find(key);
-  if (it == cfg.end() || it->is_null()) return;
-  out = sdk::get<T>(cfg, key);
-}
-}  // namespace
 
 VitPredictorOptions VitPredictorOptions::from_json(const nlohmann::json& cfg) {
   if (!cfg.is_object()) throw std::invalid_argument("vit_predictor config must be a JSON object");
   VitPredictorOptions o;
-  read(cfg, "embed_dim", o.embed_dim);
-  read(cfg, "depth", o.depth);
-  read(cfg, "num_heads", o.num_heads);
-  read(cfg, "mlp_ratio", o.mlp_ratio);
-  read(cfg, "output_dim", o.output_dim);
-  read(cfg, "attention", o.attention);
+  read_key(cfg, "embed_dim", o.embed_dim);
+  read_key(cfg, "depth", o.depth);
+  read_key(cfg, "num_heads", o.num_heads);
+  read_key(cfg, "mlp_ratio", o.mlp_ratio);
+  read_key(cfg, "output_dim", o.output_dim);
+  read_key(cfg, "attention", o.attention);
   parse_attention_kernel(o.attention);
   if (o.embed_dim <= 0 || o.embed_dim % 4 != 0)
     throw std::invalid_argument("key 'embed_dim': must be > 0 and divisible by 4, got " + std::to_string(o.embed_dim));
@@ -44,8 +35,7 @@ nlohmann::json VitPredictorOptions::doc() {
           {"num_heads", "attention heads; 0 = the encoder's heads, as the reference"},
           {"mlp_ratio", "MLP hidden width = int(D_p * mlp_ratio)"},
           {"output_dim", "width of predictor_proj's output; 0 = the encoder width"},
-          {"attention", "attention kernel, the same function: auto (fused SDPA on CUDA, explicit softmax on the CPU), "
-                        "sdpa or explicit (to measure one against the other)"}};
+          {"attention", kAttentionDoc}};
 }
 
 nlohmann::json VitPredictorOptions::to_json() const {

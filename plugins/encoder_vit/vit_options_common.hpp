@@ -1,0 +1,22 @@
+#pragma once
+// What the options of the `vit` encoder and the `vit_predictor` share: reading optional keys, the attention key.
+#include <nlohmann/json.hpp>
+
+#include "ijepa/sdk/config.hpp"
+
+namespace ijepa::plugins::vit {
+
+// read_key(cfg, key, out): out = cfg[key] when the key is present and not null (sdk::get: one-line type errors).
+template <class T>
+void read_key(const nlohmann::json& cfg, const char* key, T& out) {
+  auto it = cfg.find(key);
+  if (it == cfg.end() || it->is_null()) return;
+  out = sdk::get<T>(cfg, key);
+}
+
+// The doc line of the "attention" key of both plugins (values: parse_attention_kernel in vit_attention.hpp).
+inline constexpr const char* kAttentionDoc =
+    "attention kernel, the same function: auto (fused SDPA on CUDA, explicit softmax on the CPU), sdpa or explicit "
+    "(to measure one against the other)";
+
+}  // namespace ijepa::plugins::vit
