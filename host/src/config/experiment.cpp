@@ -1,6 +1,7 @@
 #include "config/experiment.hpp"
 
 #include <set>
+#include <utility>
 
 #include "config/json_file.hpp"
 #include "data/dataset.hpp"
@@ -123,6 +124,10 @@ nlohmann::json load_layered(const fs::path& path) {
 
 namespace {
 
+// The single components of an experiment and their registry kinds (the evaluators are a list).
+const std::pair<const char*, Kind> kSingleComponents[] = {
+    {"masker", Kind::masker}, {"encoder", Kind::encoder}, {"predictor", Kind::predictor}, {"loss", Kind::loss}};
+
 // Materialise plugin defaults of every component; returns the resolved config.
 nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) {
   nlohmann::json out = cfg;
@@ -156,9 +161,7 @@ nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) 
       comps["encoder"]["img_size"] = out["data"]["image_size"];
     }
   }
-  const std::pair<const char*, Kind> single[] = {
-      {"masker", Kind::masker}, {"encoder", Kind::encoder}, {"predictor", Kind::predictor}, {"loss", Kind::loss}};
-  for (const auto& [key, kind] : single) {
+  for (const auto& [key, kind] : kSingleComponents) {
     comps[key] = registry.resolve(kind, comps[key], std::string("components.") + key);
   }
   if (!comps["evaluators"].is_array()) throw ConfigError("components.evaluators: expected a list");
@@ -187,6 +190,28 @@ nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vect
   }
   (void)origin;
   return materialise(cfg, registry);
+}
+
+void fill_added_defaults(nlohmann::json& resolved, const Registry& registry) {
+  auto fill = [](nlohmann::json& into, const nlohmann::json& defaults) {
+    if (!into.is_object() || !defaults.is_object()) return;
+    for (auto it = defaults.begin(); it != defaults.end(); ++it) {
+      if (!into.contains(it.key())) into[it.key()] = it.value();
+    }
+  };
+  if (const auto t = resolved.find("train"); t != resolved.end()) fill(*t, train_defaults());
+  const auto comps = resolved.find("components");
+  if (comps == resolved.end() || !comps->is_object()) return;
+  auto fill_component = [&](nlohmann::json& c, Kind kind) {
+    if (!c.is_object() || !c.contains("type") || !c["type"].is_string()) return;
+    if (const EntryInfo* e = registry.find(kind, c["type"].get<std::string>())) fill(c, e->defaults);
+  };
+  for (const auto& [key, kind] : kSingleComponents) {
+    if (const auto c = comps->find(key); c != comps->end()) fill_component(*c, kind);
+  }
+  if (const auto ev = comps->find("evaluators"); ev != comps->end() && ev->is_array()) {
+    for (auto& c : *ev) fill_component(c, Kind::evaluator);
+  }
 }
 
 std::string config_hash(const nlohmann::json& resolved) { return sha256_hex(resolved.dump()); }

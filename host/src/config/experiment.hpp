@@ -27,6 +27,11 @@ nlohmann::json load_layered(const std::filesystem::path& path);
 nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vector<std::string>& sets,
                                   const Registry& registry, const std::string& origin);
 
+// fill_added_defaults(resolved, registry): a train key or a component key (of the component's plugin, same type)
+// that is missing from an older resolved config gets its current default — it did not exist when that config was
+// written. Resume compares the filled old config with the new one, so such keys differ only if set otherwise.
+void fill_added_defaults(nlohmann::json& resolved, const Registry& registry);
+
 // Stable hash of a resolved config (sha256 of its canonical dump).
 std::string config_hash(const nlohmann::json& resolved);
 

@@ -394,29 +394,6 @@ bool resume_may_change(const std::string& key) {
   return false;
 }
 
-// A key that a component's plugin added to its defaults after the run was written counts as that default, as the
-// train keys do (a run from before the ViT's `attention` key resumes; a stored value that differs is still refused).
-void fill_added_component_keys(nlohmann::json& old, const Registry& registry) {
-  const auto comps = old.find("components");
-  if (comps == old.end() || !comps->is_object()) return;
-  auto fill = [&registry](nlohmann::json& c, Kind kind) {
-    if (!c.is_object() || !c.contains("type") || !c["type"].is_string()) return;
-    const EntryInfo* e = registry.find(kind, c["type"].get<std::string>());
-    if (e == nullptr || !e->defaults.is_object()) return;
-    for (auto it = e->defaults.begin(); it != e->defaults.end(); ++it) {
-      if (!c.contains(it.key())) c[it.key()] = it.value();
-    }
-  };
-  const std::pair<const char*, Kind> single[] = {
-      {"masker", Kind::masker}, {"encoder", Kind::encoder}, {"predictor", Kind::predictor}, {"loss", Kind::loss}};
-  for (const auto& [key, kind] : single) {
-    if (const auto c = comps->find(key); c != comps->end()) fill(*c, kind);
-  }
-  if (const auto ev = comps->find("evaluators"); ev != comps->end() && ev->is_array()) {
-    for (auto& c : *ev) fill(c, Kind::evaluator);
-  }
-}
-
 // Exclusive lock on a run directory for the life of the process (fresh runs lock their temp directory,
 // and the lock moves with the rename).
 class RunLock {
@@ -478,14 +455,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
     }
     if (writer) lock = RunLock(out);
     nlohmann::json old = load_json_file(out / "config.resolved.json");
-    // A train key added to the defaults after the run was written counts as its default (it did not exist then).
-    const nlohmann::json train_keys = train_defaults();
-    if (old.contains("train") && old["train"].is_object()) {
-      for (auto it = train_keys.begin(); it != train_keys.end(); ++it) {
-        if (!old["train"].contains(it.key())) old["train"][it.key()] = it.value();
-      }
-    }
-    fill_added_component_keys(old, host.registry());
+    fill_added_defaults(old, host.registry());  // keys added since the run was written count as their defaults
     for (const char* k : kResumeMutable) {  // compare without the keys a resume may change
       const auto ptr = dotted_to_pointer(k);
       if (old.contains(ptr) && resolved.contains(ptr)) old[ptr] = resolved[ptr];
@@ -723,11 +693,11 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
   };
   try {
     // Alone, a signal is read before each step (a host flag, no synchronisation). Distributed, the stop wishes ride
-    // in each step's loss all-reduce and are acted on at the sync points every rank shares (log steps, checkpoints,
-    // evaluations), so every rank stops at the same step boundary, at most log_every steps after the signal.
-    bool stop_agreed = false;
+    // in each step's loss all-reduce and are read by flush(), which runs only at the sync points every rank shares
+    // (log steps, checkpoints, evaluations), so every rank stops at the same step boundary, at most log_every steps
+    // after the signal.
     for (; step < end_step; ++step) {
-      if (pg ? stop_agreed : stop_requested().load()) break;
+      if (pg ? stop_seen : stop_requested().load()) break;
       Batch b = first ? std::move(*first) : loader->next();
       first.reset();
       JepaModel::StepResult r = model.train_step(b, step, stop_requested().load());
@@ -748,10 +718,7 @@ TrainSummary run_training(const nlohmann::json& resolved_in, PluginHost& host, c
       }
       // Sync points, the same on every rank: nothing is logged, saved or evaluated from weights a non-finite loss
       // produced.
-      if (log_due || save_due || !due.empty()) {
-        flush();
-        stop_agreed = stop_seen;
-      }
+      if (log_due || save_due || !due.empty()) flush();
       if (writer && log_due) {
         const auto now = std::chrono::steady_clock::now();
         const double dt = std::chrono::duration<double>(now - t_log).count();

@@ -29,6 +29,22 @@ TEST(Experiment, LayeringBaseFilesOverridesAndSets) {
   std::filesystem::remove_all(dir);
 }
 
+// An older resolved config lacks keys added to the defaults since: they get their current defaults (train and
+// component keys alike), and what it does hold is kept.
+TEST(Experiment, FillAddedDefaultsRestoresMissingKeysOnly) {
+  const auto& reg = test::builtin_plugins().registry();
+  const nlohmann::json r = resolve_experiment(test::layered(test::tiny_experiment()), {}, reg, "x");
+  nlohmann::json old = r;
+  old["train"].erase("cpu_bf16");
+  old["components"]["encoder"].erase("attention");
+  old["components"]["predictor"]["attention"] = "sdpa";
+  fill_added_defaults(old, reg);
+  EXPECT_EQ(old["train"]["cpu_bf16"], false);
+  EXPECT_EQ(old["components"]["encoder"]["attention"], "auto");
+  EXPECT_EQ(old["components"]["predictor"]["attention"], "sdpa");
+  EXPECT_EQ(first_difference(old, r), "components.predictor.attention");
+}
+
 TEST(Experiment, BadInputIsOneLineNamingTheKey) {
   auto dir = test::temp_dir("expbad");
   const auto& reg = test::builtin_plugins().registry();
