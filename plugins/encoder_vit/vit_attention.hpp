@@ -7,6 +7,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "ijepa/sdk/linear.hpp"
+
 namespace ijepa::plugins::vit {
 
 // The kernel of forward() / forward_from() (config key "attention" of the vit and vit_predictor plugins): kAuto
@@ -25,6 +27,8 @@ class VitAttentionImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
   void set_kernel(AttentionKernel k) { kernel_ = k; }
   AttentionKernel kernel() const { return kernel_; }
+  // The kernel of the qkv and proj layers (config key "linear"; sdk::linear).
+  void set_linear_kernel(sdk::LinearKernel k) { linear_kernel_ = k; }
   // forward_from(x [B, N, D], first) -> [B, N - first, D]: rows first.. of forward(x). Keys and values come from
   // all N tokens; only the queries of the kept rows are computed (a last block whose first rows are discarded).
   at::Tensor forward_from(const at::Tensor& x, std::int64_t first);
@@ -56,6 +60,7 @@ class VitAttentionImpl : public torch::nn::Module {
   std::int64_t head_dim_;
   double scale_;
   AttentionKernel kernel_ = AttentionKernel::kAuto;
+  sdk::LinearKernel linear_kernel_ = sdk::LinearKernel::kAuto;
 };
 TORCH_MODULE(VitAttention);
 

@@ -28,6 +28,12 @@ class VitBlockImpl : public torch::nn::Module {
   at::Tensor forward_explicit(const at::Tensor& x);
   // attention(x [B, N, D]) -> [B, heads, N, N] float32: this block's softmax attention.
   at::Tensor attention(const at::Tensor& x);
+  // The kernels of the block: its attention's (config key "attention") and its linear layers' ("linear").
+  void set_kernels(AttentionKernel attention, sdk::LinearKernel linear) {
+    attn->set_kernel(attention);
+    attn->set_linear_kernel(linear);
+    mlp->set_linear_kernel(linear);
+  }
 
   torch::nn::LayerNorm norm1{nullptr};
   VitAttention attn{nullptr};

@@ -8,6 +8,7 @@
 #include "ijepa/sdk/tensor_ops.hpp"
 #include "sincos.hpp"
 #include "vit_init.hpp"
+#include "vit_linear.hpp"
 
 namespace ijepa::plugins::vit {
 
@@ -37,7 +38,7 @@ VitEncoder::VitEncoder(const VitEncoderOptions& opts) : opts_(opts.resolved()) {
   blocks_list_ = register_module("blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < opts_.depth; ++i) {
     blocks_.emplace_back(d, opts_.num_heads, opts_.mlp_ratio);
-    blocks_.back()->attn->set_kernel(parse_attention_kernel(opts_.attention));
+    blocks_.back()->set_kernels(parse_attention_kernel(opts_.attention), parse_linear_kernel(opts_.linear));
     blocks_list_->push_back(blocks_.back());
   }
   norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(kLayerNormEps)));

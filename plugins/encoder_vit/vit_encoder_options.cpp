@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "vit_attention.hpp"
+#include "vit_linear.hpp"
 #include "vit_options_common.hpp"
 #include "vit_presets.hpp"
 
@@ -26,6 +27,7 @@ VitEncoderOptions VitEncoderOptions::from_json(const nlohmann::json& cfg) {
   read_key(cfg, "num_heads", o.num_heads);
   read_key(cfg, "mlp_ratio", o.mlp_ratio);
   read_key(cfg, "attention", o.attention);
+  read_key(cfg, "linear", o.linear);
   o.validate();
   return o;
 }
@@ -41,13 +43,15 @@ nlohmann::json VitEncoderOptions::doc() {
           {"depth", "number of transformer blocks; 0 or null = from the preset"},
           {"num_heads", "attention heads; 0 or null = from the preset"},
           {"mlp_ratio", "MLP hidden width = int(D * mlp_ratio); 0 or null = from the preset"},
-          {"attention", kAttentionDoc}};
+          {"attention", kAttentionDoc},
+          {"linear", kLinearDoc}};
 }
 
 nlohmann::json VitEncoderOptions::to_json() const {
   return {{"preset", preset},       {"img_size", img_size}, {"patch_size", patch_size},
           {"in_chans", in_chans},   {"embed_dim", embed_dim}, {"depth", depth},
-          {"num_heads", num_heads}, {"mlp_ratio", mlp_ratio}, {"attention", attention}};
+          {"num_heads", num_heads}, {"mlp_ratio", mlp_ratio}, {"attention", attention},
+          {"linear", linear}};
 }
 
 VitEncoderOptions VitEncoderOptions::resolved() const {
@@ -62,6 +66,7 @@ VitEncoderOptions VitEncoderOptions::resolved() const {
 
 void VitEncoderOptions::validate() const {
   parse_attention_kernel(attention);
+  parse_linear_kernel(linear);
   const VitEncoderOptions r = resolved();
   require(r.img_size > 0, "key 'img_size': must be > 0, got " + std::to_string(r.img_size));
   require(r.patch_size > 0, "key 'patch_size': must be > 0, got " + std::to_string(r.patch_size));

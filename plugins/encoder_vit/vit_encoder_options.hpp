@@ -19,6 +19,7 @@ struct VitEncoderOptions {
   std::int64_t num_heads = 0;       // 0 = from the preset
   double mlp_ratio = 0.0;           // 0 = from the preset
   std::string attention = "auto";   // "auto" | "sdpa" | "explicit": the attention kernel (same function)
+  std::string linear = "auto";      // "auto" | "aten": the linear layers' kernel (same function)
 
   // from_json(cfg) -> options; missing or null keys keep their defaults; throws std::invalid_argument (one line).
   static VitEncoderOptions from_json(const nlohmann::json& cfg);

@@ -11,6 +11,8 @@ VitMlpImpl::VitMlpImpl(std::int64_t dim, std::int64_t hidden) {
   fc2 = register_module("fc2", torch::nn::Linear(torch::nn::LinearOptions(hidden, dim).bias(true)));
 }
 
-at::Tensor VitMlpImpl::forward(const at::Tensor& x) { return linear(fc2, at::gelu(linear(fc1, x))); }
+at::Tensor VitMlpImpl::forward(const at::Tensor& x) {
+  return linear(fc2, at::gelu(linear(fc1, x, linear_kernel_)), linear_kernel_);
+}
 
 }  // namespace ijepa::plugins::vit

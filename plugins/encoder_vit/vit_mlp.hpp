@@ -6,6 +6,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "ijepa/sdk/linear.hpp"
+
 namespace ijepa::plugins::vit {
 
 class VitMlpImpl : public torch::nn::Module {
@@ -13,9 +15,14 @@ class VitMlpImpl : public torch::nn::Module {
   VitMlpImpl(std::int64_t dim, std::int64_t hidden);
   // forward(x [..., D]) -> [..., D]
   at::Tensor forward(const at::Tensor& x);
+  // The kernel of fc1 and fc2 (config key "linear"; sdk::linear).
+  void set_linear_kernel(sdk::LinearKernel k) { linear_kernel_ = k; }
 
   torch::nn::Linear fc1{nullptr};
   torch::nn::Linear fc2{nullptr};
+
+ private:
+  sdk::LinearKernel linear_kernel_ = sdk::LinearKernel::kAuto;
 };
 TORCH_MODULE(VitMlp);
 

@@ -35,7 +35,8 @@ VitPredictorOptions resolve(VitPredictorOptions o, const sdk::BuildContext& ctx)
 }  // namespace
 
 VitPredictor::VitPredictor(const VitPredictorOptions& opts, const sdk::BuildContext& ctx)
-    : opts_(resolve(opts, ctx)), encoder_dim_(ctx.encoder_dim), output_dim_(opts_.output_dim), grid_(ctx.grid) {
+    : opts_(resolve(opts, ctx)), encoder_dim_(ctx.encoder_dim), output_dim_(opts_.output_dim), grid_(ctx.grid),
+      linear_kernel_(parse_linear_kernel(opts_.linear)) {
   const std::int64_t dp = opts_.embed_dim;
   predictor_embed_ =
       register_module("predictor_embed", torch::nn::Linear(torch::nn::LinearOptions(encoder_dim_, dp).bias(true)));
@@ -45,7 +46,7 @@ VitPredictor::VitPredictor(const VitPredictorOptions& opts, const sdk::BuildCont
   blocks_list_ = register_module("predictor_blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < opts_.depth; ++i) {
     blocks_.emplace_back(dp, opts_.num_heads, opts_.mlp_ratio);
-    blocks_.back()->attn->set_kernel(parse_attention_kernel(opts_.attention));
+    blocks_.back()->set_kernels(parse_attention_kernel(opts_.attention), linear_kernel_);
     blocks_list_->push_back(blocks_.back());
   }
   predictor_norm_ = register_module(
@@ -69,7 +70,7 @@ at::Tensor VitPredictor::run(const at::Tensor& context, const std::vector<at::Te
   // pos [B, N, D_p] (a view; gather reads through the expand)
   const at::Tensor pos = predictor_pos_embed_.expand({batch, -1, -1});
   // x [nenc*B, K_enc, D_p]
-  at::Tensor x = linear(predictor_embed_, context) + sdk::apply_masks(pos, masks_ctx);
+  at::Tensor x = linear(predictor_embed_, context, linear_kernel_) + sdk::apply_masks(pos, masks_ctx);
   const std::int64_t k_ctx = x.size(1);
   // t [npred*nenc*B, K_pred, D_p]: target positions, each chunk of B repeated nenc times, plus the mask token
   at::Tensor t = sdk::repeat_interleave_batch(sdk::apply_masks(pos, masks_tgt), batch, nenc) + mask_token_;
@@ -78,13 +79,13 @@ at::Tensor VitPredictor::run(const at::Tensor& context, const std::vector<at::Te
   if (explicit_attention) {  // the reference's arithmetic, block for block
     for (auto& blk : blocks_) x = blk->forward_explicit(x);
     x = predictor_norm_->forward(x);
-    return linear(predictor_proj_, x.narrow(1, k_ctx, x.size(1) - k_ctx));
+    return linear(predictor_proj_, x.narrow(1, k_ctx, x.size(1) - k_ctx), linear_kernel_);
   }
   // Only the target rows leave the last block, so it computes only those (its keys and values still come from
   // every token): the same output as running it whole and dropping the context rows, with less work.
   for (std::size_t i = 0; i + 1 < blocks_.size(); ++i) x = blocks_[i]->forward(x);
   x = blocks_.empty() ? x.narrow(1, k_ctx, x.size(1) - k_ctx) : blocks_.back()->forward_from(x, k_ctx);
-  return linear(predictor_proj_, predictor_norm_->forward(x));
+  return linear(predictor_proj_, predictor_norm_->forward(x), linear_kernel_);
 }
 
 at::Tensor VitPredictor::predict(const at::Tensor& context, const std::vector<at::Tensor>& masks_ctx,

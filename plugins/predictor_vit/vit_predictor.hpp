@@ -46,6 +46,7 @@ class VitPredictor final : public sdk::Predictor {
   std::int64_t encoder_dim_;
   std::int64_t output_dim_;
   sdk::PatchGrid grid_;
+  sdk::LinearKernel linear_kernel_;       // config key "linear" (predictor_embed, predictor_proj, the blocks)
   torch::nn::Linear predictor_embed_{nullptr};
   at::Tensor mask_token_;                 // [1, 1, D_p], learned
   at::Tensor predictor_pos_embed_;        // [1, N, D_p], fixed sin-cos, requires_grad false

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "vit_attention.hpp"
+#include "vit_linear.hpp"
 #include "vit_options_common.hpp"
 
 namespace ijepa::plugins::vit {
@@ -17,7 +18,9 @@ VitPredictorOptions VitPredictorOptions::from_json(const nlohmann::json& cfg) {
   read_key(cfg, "mlp_ratio", o.mlp_ratio);
   read_key(cfg, "output_dim", o.output_dim);
   read_key(cfg, "attention", o.attention);
+  read_key(cfg, "linear", o.linear);
   parse_attention_kernel(o.attention);
+  parse_linear_kernel(o.linear);
   if (o.embed_dim <= 0 || o.embed_dim % 4 != 0)
     throw std::invalid_argument("key 'embed_dim': must be > 0 and divisible by 4, got " + std::to_string(o.embed_dim));
   if (o.depth <= 0) throw std::invalid_argument("key 'depth': must be > 0, got " + std::to_string(o.depth));
@@ -35,12 +38,14 @@ nlohmann::json VitPredictorOptions::doc() {
           {"num_heads", "attention heads; 0 = the encoder's heads, as the reference"},
           {"mlp_ratio", "MLP hidden width = int(D_p * mlp_ratio)"},
           {"output_dim", "width of predictor_proj's output; 0 = the encoder width"},
-          {"attention", kAttentionDoc}};
+          {"attention", kAttentionDoc},
+          {"linear", kLinearDoc}};
 }
 
 nlohmann::json VitPredictorOptions::to_json() const {
   return {{"embed_dim", embed_dim}, {"depth", depth}, {"num_heads", num_heads},
-          {"mlp_ratio", mlp_ratio}, {"output_dim", output_dim}, {"attention", attention}};
+          {"mlp_ratio", mlp_ratio}, {"output_dim", output_dim}, {"attention", attention},
+          {"linear", linear}};
 }
 
 }  // namespace ijepa::plugins::vit

@@ -14,6 +14,7 @@ struct VitPredictorOptions {
   double mlp_ratio = 4.0;        // MLP hidden = int(D_p * mlp_ratio)
   std::int64_t output_dim = 0;   // 0 = the encoder width (BuildContext::encoder_dim)
   std::string attention = "auto";  // "auto" | "sdpa" | "explicit": the attention kernel (same function)
+  std::string linear = "auto";     // "auto" | "aten": the linear layers' kernel (same function)
 
   // from_json(cfg) -> options; missing or null keys keep their defaults; throws std::invalid_argument (one line).
   static VitPredictorOptions from_json(const nlohmann::json& cfg);

@@ -1,4 +1,4 @@
-// VitEncoder compiled in: options, parameter counts, state-dict keys, init, shapes, ordering, attention.
+// VitEncoder compiled in: options, parameter counts, state-dict keys, init, shapes, ordering, attention, linear kernels.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -249,6 +249,33 @@ TEST(VitEncoderForward, AttentionKeyPicksTheKernel) {
     FAIL() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_EQ(std::string(e.what()), "key 'attention': must be \"auto\", \"sdpa\" or \"explicit\", got \"flash\"");
+  }
+}
+
+// The `linear` key picks the kernel of every linear layer (sdk::linear): an encoder built with each computes the
+// same function and the same gradients (oneDNN for fp32 on the CPU against at::linear's MKL sgemm); an unknown name
+// is one line.
+TEST(VitEncoderForward, LinearKeyPicksTheKernel) {
+  VitEncoderOptions o = small_encoder_options();
+  const at::Tensor images = at::randn({2, 3, 32, 32});
+  std::vector<at::Tensor> out, grads;
+  for (const char* k : {"auto", "aten"}) {
+    o.linear = k;
+    at::manual_seed(5);
+    VitEncoder enc(VitEncoderOptions::from_json(o.to_json()));
+    const at::Tensor y = enc.encode(images, nullptr);
+    y.pow(2).sum().backward();
+    out.push_back(y.detach());
+    grads.push_back(enc.named_parameters()["blocks.0.attn.qkv.weight"].grad().clone());
+  }
+  EXPECT_LT(max_abs_diff(out[0], out[1]), 1e-5);
+  EXPECT_LT(max_abs_diff(grads[0], grads[1]), 1e-4 * std::max(1.0, grads[1].abs().max().item<double>()));
+  o.linear = "mkl";
+  try {
+    VitEncoderOptions::from_json(o.to_json());
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "key 'linear': must be \"auto\" or \"aten\", got \"mkl\"");
   }
 }
 

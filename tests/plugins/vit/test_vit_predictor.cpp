@@ -41,6 +41,9 @@ TEST(VitPredictorOptions, DefaultsRoundTripAndDocumentEveryKey) {
   EXPECT_THROW(VitPredictorOptions::from_json({{"embed_dim", 30}}), std::invalid_argument);
   EXPECT_EQ(o.attention, "auto");
   EXPECT_THROW(VitPredictorOptions::from_json({{"attention", "flash"}}), std::invalid_argument);
+  EXPECT_EQ(o.linear, "auto");
+  EXPECT_EQ(VitPredictorOptions::from_json({{"linear", "aten"}}).linear, "aten");
+  EXPECT_THROW(VitPredictorOptions::from_json({{"linear", "mkl"}}), std::invalid_argument);
 }
 
 TEST(VitPredictorModule, NeedsEncoderFactsFromContext) {
