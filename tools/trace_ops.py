@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Summarise Chrome traces written by `ijepa bench train --profile` (C++ and its Python baseline).
 
-For each trace: the top-level ATen operators (`aten::*` events on CPU threads), counted and timed by their own
-(self) time, i.e. minus the time of the aten events nested inside them. With two traces, the rows are the union,
+For each trace: the dispatcher operators (`aten::*`, and the other namespaces such as `mkldnn::*`, the oneDNN linear
+of sdk::linear; events on CPU threads), counted and timed by their own (self) time, i.e. minus the time of the
+operator events nested inside them. With two traces, the rows are the union,
 side by side, so a difference in the number of calls or in time per op shows at once.
 
     tools/trace_ops.py trace.json trace.python.json [--top 30] [--steps N]
@@ -12,7 +13,12 @@ the host and time on the device can be told apart.
 import argparse
 import collections
 import json
+import re
 import sys
+
+# An operator's name: namespace::name[.overload] (aten::addmm, mkldnn::_linear_pointwise), not the autograd
+# engine's events (autograd::engine::evaluate_function: ..., torch::autograd::CppNode<...>).
+OPERATOR = re.compile(r'^(?!autograd::)[a-z_0-9]+::[A-Za-z_0-9.]+$')
 
 
 def op_table(path):
@@ -20,7 +26,7 @@ def op_table(path):
         doc = json.load(f)
     events = doc['traceEvents'] if isinstance(doc, dict) else doc
     ops = [e for e in events if e.get('ph') == 'X' and e.get('cat') in ('cpu_op', 'Operator', 'operator')
-           and str(e.get('name', '')).startswith('aten::')]
+           and OPERATOR.match(str(e.get('name', '')))]
     by_tid = collections.defaultdict(list)
     for e in ops:
         by_tid[(e.get('pid'), e.get('tid'))].append(e)
@@ -76,7 +82,7 @@ def main():
     if len(args.traces) > 2:
         sys.exit('trace_ops.py: give one or two traces')
     n = float(args.steps)
-    print_table('aten op', [op_table(p) for p in args.traces], args.traces, args.top, n, 'self ms')
+    print_table('op', [op_table(p) for p in args.traces], args.traces, args.top, n, 'self ms')
     kernels = [kernel_table(p) for p in args.traces]
     if any(k[0] for k in kernels):
         print()

@@ -7,6 +7,8 @@
 #include <ATen/ATen.h>
 #include <torch/cuda.h>
 
+#include "ijepa/sdk/linear.hpp"
+
 namespace ijepa::host::bench {
 
 void synchronize(const c10::Device& device) {
@@ -27,9 +29,29 @@ std::string format_flops(double v, const std::string& unit) {
 }
 
 std::string MatmulRate::describe() const {
-  return format_flops(flops_per_s, "FLOP/s") + " (" + std::string(dtype == at::kBFloat16 ? "bf16" : c10::toString(dtype)) +
-         " " + std::to_string(n) + "x" + std::to_string(n) + " matmul)";
+  const std::string type = dtype == at::kBFloat16 ? "bf16" : dtype == at::kFloat ? "fp32" : c10::toString(dtype);
+  return format_flops(flops_per_s, "FLOP/s") + " (" + type +
+         " " + std::to_string(n) + "x" + std::to_string(n) + " matmul, " + kernel + ")";
 }
+
+namespace {
+// The best rate of `reps` timed calls of multiply() (one n x n x n product each) after one warm-up.
+template <class F>
+double best_rate(const c10::Device& device, std::int64_t n, int reps, F&& multiply) {
+  multiply();  // warm-up (kernel selection, thread pool start)
+  synchronize(device);
+  double best = 0.0;
+  for (int i = 0; i < std::max(1, reps); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    multiply();
+    synchronize(device);
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
+    if (dt > 0) best = std::max(best, flops / dt);
+  }
+  return best;
+}
+}  // namespace
 
 MatmulRate measure_matmul_rate(const c10::Device& device, at::ScalarType dtype, std::int64_t n, int reps) {
   at::NoGradGuard no_grad;
@@ -37,20 +59,24 @@ MatmulRate measure_matmul_rate(const c10::Device& device, at::ScalarType dtype, 
   const at::Tensor a = at::randn({n, n}, opts);
   const at::Tensor b = at::randn({n, n}, opts);
   at::Tensor c = at::empty({n, n}, opts);
-  at::mm_out(c, a, b);  // warm-up (kernel selection, thread pool start)
-  synchronize(device);
-  double best = 0.0;
-  for (int i = 0; i < std::max(1, reps); ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    at::mm_out(c, a, b);
-    synchronize(device);
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (dt > 0) best = std::max(best, 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / dt);
-  }
   MatmulRate r;
-  r.flops_per_s = best;
+  r.flops_per_s = best_rate(device, n, reps, [&] { at::mm_out(c, a, b); });
   r.n = n;
   r.dtype = dtype;
+  return r;
+}
+
+MatmulRate measure_onednn_rate(std::int64_t n, int reps) {
+  at::NoGradGuard no_grad;
+  MatmulRate r;
+  r.n = n;
+  r.dtype = at::kFloat;
+  r.kernel = "oneDNN inner product";
+  const at::Tensor a = at::randn({n, n});
+  const at::Tensor b = at::randn({n, n});
+  if (!sdk::onednn_linear_applies(a, b)) return r;
+  r.flops_per_s =
+      best_rate(c10::Device(c10::kCPU), n, reps, [&] { (void)sdk::detail::onednn_linear_raw(a, b, std::nullopt); });
   return r;
 }
 

@@ -12,12 +12,17 @@ struct MatmulRate {
   double flops_per_s = 0.0;  // best of the timed repetitions, 2*n^3 per multiply
   std::int64_t n = 0;        // square size
   at::ScalarType dtype = at::kFloat;
-  std::string describe() const;  // "412.3 GFLOP/s (bf16 8192x8192 matmul)"
+  std::string kernel = "at::mm";  // what multiplied: "at::mm" or "oneDNN inner product"
+  std::string describe() const;  // "412.3 GFLOP/s (bf16 8192x8192 matmul, at::mm)"
 };
 
 // measure_matmul_rate(device, dtype, n, reps): times `reps` n x n x n multiplies after one warm-up (CUDA:
 // synchronised) with the current intra-op thread count, and returns the best rate.
 MatmulRate measure_matmul_rate(const c10::Device& device, at::ScalarType dtype, std::int64_t n, int reps);
+
+// measure_onednn_rate(n, reps): the same for fp32 on the CPU through oneDNN's inner product (sdk::linear's CPU fp32
+// kernel); flops_per_s 0 where this torch build has no oneDNN op.
+MatmulRate measure_onednn_rate(std::int64_t n, int reps);
 
 // Blocks until queued work on `device` is done (no-op on the CPU).
 void synchronize(const c10::Device& device);

@@ -51,7 +51,7 @@ constexpr const char* kUsage =
     "usage: ijepa bench train --model vit_tiny|vit_small|vit_base|vit_large|vit_huge --patch P --image-size N "
     "--batch B [--steps S] [--warmup W] [--device cpu|cuda] [--baseline python] [--pred-depth D] [--pred-dim D] "
     "[--threads T] [--seed X] [--cpu-bf16 [--baseline-fp32]] [--profile TRACE.json] [--attention auto|sdpa|explicit] "
-    "[--sync-each-step]";
+    "[--linear auto|aten] [--sync-each-step]";
 
 // Python gets the initial weights only below this many parameters (encoder + predictor); larger models would
 // write gigabytes to the temp directory, and the timing does not depend on the values.
@@ -129,7 +129,7 @@ struct TempDir {
 int cmd_bench_train(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
   valued.insert({"--model", "--patch", "--image-size", "--batch", "--steps", "--warmup", "--device", "--baseline",
-                 "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile", "--attention"});
+                 "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile", "--attention", "--linear"});
   std::set<std::string> flags = kPluginFlags;
   flags.insert({"--keep-inputs", "--cpu-bf16", "--baseline-fp32", "--sync-each-step"});
   Args args(argv, valued, flags);
@@ -174,12 +174,14 @@ int cmd_bench_train(const Argv& argv) {
   const bool baseline_fp32 = args.flag("--baseline-fp32");
   if (baseline_fp32 && !cpu_bf16) throw UsageError("--baseline-fp32 goes with --cpu-bf16 (without it both sides run fp32)");
   const bool python_cpu_bf16 = cpu_bf16 && !baseline_fp32;
-  // A/B switches for the pieces of the step (docs/benchmarks.md): the ViT plugins' attention kernel, and a host read
-  // of the loss after every step (what the trainer did before it read losses at sync points only).
+  // A/B switches for the pieces of the step (docs/benchmarks.md): the ViT plugins' attention and linear kernels, and
+  // a host read of the loss after every step (what the trainer did before it read losses at sync points only).
   const std::string attention = args.get("--attention").value_or("auto");
   if (attention != "auto" && attention != "sdpa" && attention != "explicit") {
     throw UsageError("--attention: expected auto, sdpa or explicit, got '" + attention + "'");
   }
+  const std::string linear = args.get("--linear").value_or("auto");
+  if (linear != "auto" && linear != "aten") throw UsageError("--linear: expected auto or aten, got '" + linear + "'");
   const bool sync_each_step = args.flag("--sync-each-step");
   const std::string baseline = args.get("--baseline").value_or("");
   if (!baseline.empty() && baseline != "python") {
@@ -223,9 +225,10 @@ int cmd_bench_train(const Argv& argv) {
   cfg["data"]["synthetic_count"] = batch * std::min<std::int64_t>(total, 64);
   cfg["data"]["workers"] = 1;
   cfg["components"]["encoder"] = {{"type", "vit"},          {"preset", model_name}, {"patch_size", patch},
-                                  {"img_size", image_size}, {"attention", attention}};
+                                  {"img_size", image_size}, {"attention", attention}, {"linear", linear}};
   cfg["components"]["predictor"] = {
-      {"type", "vit_predictor"}, {"embed_dim", pred_dim}, {"depth", pred_depth}, {"attention", attention}};
+      {"type", "vit_predictor"}, {"embed_dim", pred_dim}, {"depth", pred_depth}, {"attention", attention},
+      {"linear", linear}};
   cfg["train"]["device"] = device_str;
   cfg["train"]["threads"] = threads;
   cfg["train"]["batch_size"] = batch;
@@ -374,8 +377,21 @@ int cmd_bench_train(const Argv& argv) {
   const double achieved = med > 0 ? mean_flops / med : 0.0;
 
   // ---- matmul rate on the same device, same threads ------------------------------------------------------------
-  const bench::MatmulRate rate = device.is_cuda() ? bench::measure_matmul_rate(device, at::kBFloat16, 8192, 20)
-                                 : bench::measure_matmul_rate(device, cpu_bf16 ? at::kBFloat16 : at::kFloat, 1024, 10);
+  // CUDA: bf16 at::mm. CPU: the step's precision; in fp32 also oneDNN's inner product (sdk::linear's kernel, about
+  // twice MKL's sgemm on AVX-512 machines), and the faster of the two is the denominator, whichever kernel the step
+  // used (--linear aten measures MKL against the machine's best, not against itself).
+  bench::MatmulRate rate = device.is_cuda() ? bench::measure_matmul_rate(device, at::kBFloat16, 8192, 20)
+                           : bench::measure_matmul_rate(device, cpu_bf16 ? at::kBFloat16 : at::kFloat, 1024, 10);
+  std::string other_rate;
+  if (!device.is_cuda() && !cpu_bf16) {
+    const bench::MatmulRate onednn = bench::measure_onednn_rate(1024, 10);
+    if (onednn.flops_per_s > 0) {
+      const bool faster = onednn.flops_per_s > rate.flops_per_s;
+      const bench::MatmulRate& slower = faster ? rate : onednn;
+      other_rate = "; " + slower.kernel + ": " + bench::format_flops(slower.flops_per_s, "FLOP/s");
+      if (faster) rate = onednn;
+    }
+  }
   const double mfu = rate.flops_per_s > 0 ? achieved / rate.flops_per_s : 0.0;
 
   std::cout << "== ijepa bench train ==\n"
@@ -393,6 +409,10 @@ int cmd_bench_train(const Argv& argv) {
             << "  attention      " << attention
             << (attention == "auto" ? (device.is_cuda() ? " (fused SDPA on CUDA)" : " (explicit softmax on the CPU)") : "")
             << "\n"
+            << "  linear         " << linear
+            << (linear == "auto" && !device.is_cuda() && !cpu_bf16 ? " (oneDNN inner product for fp32 on the CPU)"
+                                                                    : " (at::linear)")
+            << "\n"
             << "  steps          " << steps << " timed (median reported), " << warmup << " warm-up excluded"
             << (sync_each_step ? "; the loss read on the host after every step (--sync-each-step)"
                 : device.is_cuda() ? "; step times from CUDA events, no synchronisation inside the loop" : "")
@@ -404,7 +424,7 @@ int cmd_bench_train(const Argv& argv) {
             << "analytic, docs/benchmarks.md)\n"
             << "  achieved       " << bench::format_flops(achieved, "FLOP/s") << "\n"
             << "  matmul rate    " << rate.describe() << ", measured now"
-            << (device.is_cuda() || cpu_bf16 ? "" : " (CPU: fp32 rate, not bf16)") << "\n"
+            << (device.is_cuda() || cpu_bf16 ? "" : " (CPU: fp32 rate, not bf16" + other_rate + ")") << "\n"
             << "  MFU            " << fmt(100.0 * mfu, 3) << " %\n";
   if (device.is_cuda()) {
     std::cout << "  peak memory    " << mib(cpeak.allocated) << " allocated, " << mib(cpeak.reserved)
