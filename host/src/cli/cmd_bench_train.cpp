@@ -378,7 +378,7 @@ int cmd_bench_train(const Argv& argv) {
 
   // ---- matmul rate on the same device, same threads ------------------------------------------------------------
   // CUDA: bf16 at::mm. CPU: the step's precision; in fp32 also oneDNN's inner product (sdk::linear's kernel, about
-  // twice MKL's sgemm on AVX-512 machines), and the faster of the two is the denominator, whichever kernel the step
+  // twice MKL's sgemm on our AMD Zen 4 machines), and the faster of the two is the denominator, whichever kernel the step
   // used (--linear aten measures MKL against the machine's best, not against itself).
   bench::MatmulRate rate = device.is_cuda() ? bench::measure_matmul_rate(device, at::kBFloat16, 8192, 20)
                            : bench::measure_matmul_rate(device, cpu_bf16 ? at::kBFloat16 : at::kFloat, 1024, 10);
