@@ -94,7 +94,7 @@ TEST_F(SdkLinear, AutoTakesOneDnnForFp32AndAtenIsAtLinear) {
 }
 
 // Where oneDNN's fp32 kernel does not apply, kAuto is exactly at::linear: double, bf16 autocast on the CPU (ATen
-// already multiplies bf16 in oneDNN there), a 1-D input, an empty batch.
+// already multiplies bf16 in oneDNN there), a 1-D input or weight, an empty batch.
 TEST_F(SdkLinear, EverythingElseIsAtLinear) {
   at::manual_seed(3);
   const at::Tensor xd = at::randn({5, 8}, at::kDouble);
@@ -120,6 +120,9 @@ TEST_F(SdkLinear, EverythingElseIsAtLinear) {
   const at::Tensor x1 = at::randn({8});
   EXPECT_FALSE(onednn_linear_applies(x1, w));
   EXPECT_TRUE(at::equal(linear(x1, w, b), at::linear(x1, w, b)));
+  const at::Tensor w1 = at::randn({8});
+  EXPECT_FALSE(onednn_linear_applies(x, w1));
+  EXPECT_TRUE(at::equal(linear(x, w1, at::Tensor()), at::linear(x, w1, at::Tensor())));
   const at::Tensor x0 = at::randn({0, 8});
   EXPECT_EQ(linear(x0, w, b).sizes(), (std::vector<std::int64_t>{0, 6}));
 }

@@ -50,7 +50,8 @@ inline at::Tensor onednn_linear_raw(const at::Tensor& x, const at::Tensor& w, co
 }
 
 // The product and its backward in oneDNN. dX = dY W; dW = dY^T X, taken as the transpose of X^T dY when K <= N so
-// that the operand oneDNN makes contiguous is the narrower one; db = the column sums of dY.
+// that the operand oneDNN makes contiguous is the narrower one; db = the column sums of dY. First-order gradients
+// only: the backward is not differentiable again (use kAten where a double backward is needed).
 struct OneDnnLinearFunction : public torch::autograd::Function<OneDnnLinearFunction> {
   // b: std::nullopt without a bias (an undefined at::Tensor cannot be a custom function's input).
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
@@ -84,8 +85,8 @@ struct OneDnnLinearFunction : public torch::autograd::Function<OneDnnLinearFunct
 // Whether kAuto takes oneDNN for x and w (see the top of this file).
 inline bool onednn_linear_applies(const at::Tensor& x, const at::Tensor& w) {
   return x.device().is_cpu() && w.device().is_cpu() && x.layout() == at::kStrided && w.layout() == at::kStrided &&
-         x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() >= 2 && x.numel() > 0 &&
-         !at::autocast::is_autocast_enabled(at::kCPU) && at::globalContext().userEnabledMkldnn() &&
+         x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() >= 2 && w.dim() == 2 &&
+         x.numel() > 0 && !at::autocast::is_autocast_enabled(at::kCPU) && at::globalContext().userEnabledMkldnn() &&
          detail::onednn_linear_op() != nullptr;
 }
 
