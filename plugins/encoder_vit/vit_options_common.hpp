@@ -22,6 +22,7 @@ inline constexpr const char* kAttentionDoc =
 
 // The doc line of the "linear" key of both plugins (values: parse_linear_kernel in vit_linear.hpp).
 inline constexpr const char* kLinearDoc =
-    "linear-layer kernel, the same function: auto (oneDNN's inner product for fp32 on the CPU, at::linear otherwise: ijepa/sdk/linear.hpp) or aten (at::linear everywhere, to measure one against the other)";
+    "linear-layer kernel, the same function: auto (oneDNN's inner product for fp32 on the CPU, at::linear otherwise: "
+    "ijepa/sdk/linear.hpp) or aten (at::linear everywhere, to measure one against the other)";
 
 }  // namespace ijepa::plugins::vit

@@ -1,4 +1,4 @@
-// VitEncoder compiled in: options, parameter counts, state-dict keys, init, shapes, ordering, attention, linear kernels.
+// VitEncoder compiled in: options, parameter counts, state-dict keys, init, shapes, ordering, attention, linear.
 #include <gtest/gtest.h>
 
 #include <algorithm>
