@@ -75,8 +75,7 @@ MatmulRate measure_onednn_rate(std::int64_t n, int reps) {
   const at::Tensor a = at::randn({n, n});
   const at::Tensor b = at::randn({n, n});
   if (!sdk::onednn_linear_applies(a, b)) return r;
-  r.flops_per_s =
-      best_rate(c10::Device(c10::kCPU), n, reps, [&] { (void)sdk::detail::onednn_linear_raw(a, b, std::nullopt); });
+  r.flops_per_s = best_rate(c10::Device(c10::kCPU), n, reps, [&] { (void)sdk::linear(a, b, at::Tensor()); });
   return r;
 }
 

@@ -20,8 +20,8 @@ struct MatmulRate {
 // synchronised) with the current intra-op thread count, and returns the best rate.
 MatmulRate measure_matmul_rate(const c10::Device& device, at::ScalarType dtype, std::int64_t n, int reps);
 
-// measure_onednn_rate(n, reps): the same for fp32 on the CPU through oneDNN's inner product (sdk::linear's CPU fp32
-// kernel); flops_per_s 0 where this torch build has no oneDNN op.
+// measure_onednn_rate(n, reps): the same for fp32 on the CPU through sdk::linear where it takes oneDNN's inner
+// product; flops_per_s 0 where it does not (no oneDNN op in this torch build, or oneDNN disabled).
 MatmulRate measure_onednn_rate(std::int64_t n, int reps);
 
 // Blocks until queued work on `device` is done (no-op on the CPU).

@@ -378,14 +378,16 @@ int cmd_bench_train(const Argv& argv) {
 
   // ---- matmul rate on the same device, same threads ------------------------------------------------------------
   // CUDA: bf16 at::mm. CPU: the step's precision; in fp32 also oneDNN's inner product (sdk::linear's kernel, about
-  // twice MKL's sgemm on our AMD Zen 4 machines), and the faster of the two is the denominator, whichever kernel the step
-  // used (--linear aten measures MKL against the machine's best, not against itself).
+  // twice MKL's sgemm on our AMD Zen 4 machines), and the faster of the two is the denominator, whichever kernel the
+  // step used (--linear aten measures MKL against the machine's best, not against itself).
   bench::MatmulRate rate = device.is_cuda() ? bench::measure_matmul_rate(device, at::kBFloat16, 8192, 20)
                            : bench::measure_matmul_rate(device, cpu_bf16 ? at::kBFloat16 : at::kFloat, 1024, 10);
   std::string other_rate;
+  bool onednn_applies = false;  // sdk::linear takes oneDNN here (fp32 on the CPU, the op present and enabled)
   if (!device.is_cuda() && !cpu_bf16) {
     const bench::MatmulRate onednn = bench::measure_onednn_rate(1024, 10);
-    if (onednn.flops_per_s > 0) {
+    onednn_applies = onednn.flops_per_s > 0;
+    if (onednn_applies) {
       const bool faster = onednn.flops_per_s > rate.flops_per_s;
       const bench::MatmulRate& slower = faster ? rate : onednn;
       other_rate = "; " + slower.kernel + ": " + bench::format_flops(slower.flops_per_s, "FLOP/s");
@@ -410,8 +412,7 @@ int cmd_bench_train(const Argv& argv) {
             << (attention == "auto" ? (device.is_cuda() ? " (fused SDPA on CUDA)" : " (explicit softmax on the CPU)") : "")
             << "\n"
             << "  linear         " << linear
-            << (linear == "auto" && !device.is_cuda() && !cpu_bf16 ? " (oneDNN inner product for fp32 on the CPU)"
-                                                                    : " (at::linear)")
+            << (linear == "auto" && onednn_applies ? " (oneDNN inner product for fp32 on the CPU)" : " (at::linear)")
             << "\n"
             << "  steps          " << steps << " timed (median reported), " << warmup << " warm-up excluded"
             << (sync_each_step ? "; the loss read on the host after every step (--sync-each-step)"

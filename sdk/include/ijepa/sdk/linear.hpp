@@ -1,6 +1,6 @@
 #pragma once
-// linear(x, weight, bias, kernel): F.linear (x W^T + b), with the CPU's faster fp32 kernel. Inline, so it adds
-// nothing to the ABI.
+// linear(x, weight, bias, kernel): F.linear (x W^T + b), with the CPU's faster fp32 kernel (SDK 1.2). Inline, so
+// it adds nothing to the ABI.
 //
 // On the CPU, at::linear runs fp32 through MKL's sgemm. oneDNN's inner product (the mkldnn::_linear_pointwise op of
 // every torch build with oneDNN) computes the same fp32 product (no reduced-precision math; only the summation order
