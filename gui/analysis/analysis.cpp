@@ -9,12 +9,15 @@
 
 #include <ATen/ATen.h>
 
-#include "data/dataset.hpp"
-#include "data/transforms.hpp"
-#include "eval/evaluation.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/data/transforms.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
+#include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/run/jepa_model.hpp"
 #include "ijepa/sdk/capabilities.hpp"
-#include "io/checkpoint.hpp"
-#include "log/logging.hpp"
+#include "ijepa/host/io/checkpoint.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 namespace fs = std::filesystem;
 
@@ -39,18 +42,11 @@ std::vector<std::int64_t> row0(const at::Tensor& masks) {
 }
 
 sdk::BuildContext mask_context(const MaskRequest& req) {
-  if (req.image_size < 1 || req.patch_size < 1) throw std::runtime_error("image size and patch size must be positive");
-  if (req.image_size % req.patch_size != 0) {
-    throw std::runtime_error("patch size " + std::to_string(req.patch_size) + " does not divide image size " +
-                             std::to_string(req.image_size));
+  try {
+    return host::build_context(req.image_size, req.patch_size, req.seed);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
   }
-  sdk::BuildContext ctx;
-  ctx.host = host::logging::host_services();
-  ctx.seed = req.seed;
-  ctx.image_size = req.image_size;
-  ctx.patch_size = req.patch_size;
-  ctx.grid = sdk::PatchGrid{req.image_size / req.patch_size, req.image_size / req.patch_size};
-  return ctx;
 }
 
 std::string one_line(const std::exception& e) {
@@ -256,10 +252,7 @@ void Analysis::open_model(const std::string& path) {
     m->context_error = one_line(e);
   }
   try {
-    sdk::BuildContext ctx = base;
-    ctx.encoder_dim = m->target->embed_dim();
-    ctx.encoder_heads = m->target->num_heads();
-    ctx.encoder_depth = m->target->depth();
+    const sdk::BuildContext ctx = host::with_encoder(base, *m->target);
     auto pred = reg.make_predictor(m->resolved.at("components").at("predictor"), ctx, "components.predictor");
     bool any = false;
     for (const auto& kv : w) any = any || kv.first.rfind("predictor.", 0) == 0;
@@ -394,12 +387,13 @@ PredictionFrame Analysis::predict(const MaskRequest& req_in) const {
 
     at::NoGradGuard no_grad;
     const at::Tensor images = x.unsqueeze(0);
-    at::Tensor h = model_->target.call([&](sdk::Encoder& e) { return e.encode(images, nullptr); });  // [1, N, D]
-    const std::int64_t dim = h.size(-1);
-    h = at::layer_norm(h, {dim});  // the target of spec §4 (F.layer_norm over the feature dimension)
-    std::vector<at::Tensor> mctx(ms.context.begin(), ms.context.end()), mtgt(ms.target.begin(), ms.target.end());
-    at::Tensor z = model_->context.call([&](sdk::Encoder& e) { return e.encode(images, &mctx); });
-    z = model_->predictor.call([&](sdk::Predictor& p) { return p.predict(z, mctx, mtgt); });
+    const std::vector<at::Tensor> mctx(ms.context.begin(), ms.context.end()), mtgt(ms.target.begin(), ms.target.end());
+    // The model's own forward (the trainer's), then the loss's target: F.layer_norm over the features (spec §4).
+    const host::JepaForward fw =
+        host::jepa_forward(model_->target, model_->context, model_->predictor, images, mctx, mtgt, true);
+    const std::int64_t dim = fw.target_tokens.size(-1);
+    const at::Tensor h = at::layer_norm(fw.target_tokens, {dim});  // [1, N, D]
+    const at::Tensor& z = fw.prediction;
     if (z.size(-1) != dim) {
       throw std::runtime_error("the predictor outputs " + std::to_string(z.size(-1)) + " features per patch, the encoder " +
                                std::to_string(dim) + ": it does not predict representations (a pixel-target run?)");

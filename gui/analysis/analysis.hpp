@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/frames.hpp"
-#include "plugins/plugin_loader.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
 
 namespace ijepa::gui {
 

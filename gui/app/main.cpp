@@ -15,8 +15,8 @@
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
 
-#include "log/logging.hpp"
-#include "plugins/plugin_loader.hpp"
+#include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
 #include "render/gl_textures.hpp"
 #include "views/viewer.hpp"
 

@@ -6,7 +6,7 @@
 
 #include <imgui.h>
 
-#include "log/logging.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 namespace fs = std::filesystem;
 

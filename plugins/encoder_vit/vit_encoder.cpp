@@ -102,9 +102,14 @@ std::vector<at::Tensor> VitEncoder::last_layers(const at::Tensor& images, std::i
   return out;
 }
 
+std::int64_t VitBlockShapeView::mlp_hidden() const {
+  return vit::mlp_hidden(enc_->options().embed_dim, enc_->options().mlp_ratio);
+}
+
 const void* VitEncoder::capability(std::string_view id) const noexcept {
   if (id == sdk::kAttentionMapsId) return static_cast<const sdk::AttentionMaps*>(&attention_view_);
   if (id == sdk::kLayerOutputsId) return static_cast<const sdk::LayerOutputs*>(&layers_view_);
+  if (id == sdk::kBlockShapeId) return static_cast<const sdk::BlockShape*>(&block_shape_view_);
   return nullptr;
 }
 

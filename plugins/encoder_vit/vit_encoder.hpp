@@ -39,6 +39,16 @@ class VitLayerOutputsView final : public sdk::LayerOutputs {
   VitEncoder* enc_;
 };
 
+// "ijepa.block_shape/1": the blocks' MLP width.
+class VitBlockShapeView final : public sdk::BlockShape {
+ public:
+  explicit VitBlockShapeView(VitEncoder* enc) : enc_(enc) {}
+  std::int64_t mlp_hidden() const override;
+
+ private:
+  VitEncoder* enc_;
+};
+
 class VitEncoder final : public sdk::Encoder {
  public:
   // Builds and initialises (spec §3.4) from torch's global generator. Throws std::invalid_argument on bad options.
@@ -77,6 +87,7 @@ class VitEncoder final : public sdk::Encoder {
   torch::nn::LayerNorm norm_{nullptr};
   VitAttentionMapsView attention_view_{this};
   VitLayerOutputsView layers_view_{this};
+  VitBlockShapeView block_shape_view_{this};
 };
 
 }  // namespace ijepa::plugins::vit

@@ -18,16 +18,16 @@ void require(bool ok, const std::string& msg) {
 VitEncoderOptions VitEncoderOptions::from_json(const nlohmann::json& cfg) {
   if (!cfg.is_object()) throw std::invalid_argument("vit encoder config must be a JSON object");
   VitEncoderOptions o;
-  read_key(cfg, "preset", o.preset);
-  read_key(cfg, "img_size", o.img_size);
-  read_key(cfg, "patch_size", o.patch_size);
-  read_key(cfg, "in_chans", o.in_chans);
-  read_key(cfg, "embed_dim", o.embed_dim);
-  read_key(cfg, "depth", o.depth);
-  read_key(cfg, "num_heads", o.num_heads);
-  read_key(cfg, "mlp_ratio", o.mlp_ratio);
-  read_key(cfg, "attention", o.attention);
-  read_key(cfg, "linear", o.linear);
+  sdk::read_optional(cfg, "preset", o.preset);
+  sdk::read_optional(cfg, "img_size", o.img_size);
+  sdk::read_optional(cfg, "patch_size", o.patch_size);
+  sdk::read_optional(cfg, "in_chans", o.in_chans);
+  sdk::read_optional(cfg, "embed_dim", o.embed_dim);
+  sdk::read_optional(cfg, "depth", o.depth);
+  sdk::read_optional(cfg, "num_heads", o.num_heads);
+  sdk::read_optional(cfg, "mlp_ratio", o.mlp_ratio);
+  sdk::read_optional(cfg, "attention", o.attention);
+  sdk::read_optional(cfg, "linear", o.linear);
   o.validate();
   return o;
 }

@@ -9,8 +9,6 @@ namespace ijepa::plugins::loss_pixel {
 
 namespace {
 
-const char* distance_name(Distance d) { return d == Distance::smooth_l1 ? "smooth_l1" : "l2"; }
-
 std::string num_text(double v) {
   std::ostringstream os;
   os << v;
@@ -21,14 +19,7 @@ std::string num_text(double v) {
 
 PixelLossOptions PixelLossOptions::from_json(const nlohmann::json& cfg) {
   PixelLossOptions o;
-  const auto distance = sdk::get<std::string>(cfg, "distance");
-  if (distance == "l2") {
-    o.distance = Distance::l2;
-  } else if (distance == "smooth_l1") {
-    o.distance = Distance::smooth_l1;
-  } else {
-    throw std::invalid_argument("key 'distance': expected \"l2\" or \"smooth_l1\", got \"" + distance + "\"");
-  }
+  o.distance = sdk::parse_distance(sdk::get<std::string>(cfg, "distance"), "distance");
   o.norm_pix = sdk::get<bool>(cfg, "norm_pix");
   for (const char* key : {"eps", "beta"}) {
     auto it = cfg.find(key);
@@ -43,7 +34,7 @@ PixelLossOptions PixelLossOptions::from_json(const nlohmann::json& cfg) {
 }
 
 nlohmann::json PixelLossOptions::to_json() const {
-  return {{"distance", distance_name(distance)}, {"norm_pix", norm_pix}, {"eps", eps}, {"beta", beta}};
+  return {{"distance", sdk::distance_name(distance)}, {"norm_pix", norm_pix}, {"eps", eps}, {"beta", beta}};
 }
 
 nlohmann::json PixelLossOptions::default_config() { return PixelLossOptions{}.to_json(); }
@@ -103,11 +94,7 @@ sdk::LossOutput PixelLoss::compute(const sdk::LossInput& in) {
                                 std::to_string(t.size(-1)) + ")");
   }
   sdk::LossOutput out;
-  if (opts_.distance == Distance::smooth_l1) {
-    out.loss = at::smooth_l1_loss(z, t, at::Reduction::Mean, opts_.beta);
-  } else {
-    out.loss = at::mse_loss(z, t, at::Reduction::Mean);
-  }
+  out.loss = sdk::distance_loss(z, t, opts_.distance, opts_.beta);
   return out;
 }
 

@@ -5,11 +5,12 @@
 #include <string_view>
 #include <vector>
 
+#include "ijepa/sdk/distance.hpp"
 #include "ijepa/sdk/plugin.hpp"
 
 namespace ijepa::plugins::loss_pixel {
 
-enum class Distance { l2, smooth_l1 };
+using Distance = sdk::Distance;  // l2 | smooth_l1
 
 struct PixelLossOptions {
   Distance distance = Distance::l2;  // "l2": mean squared error (MAE); "smooth_l1": Huber with `beta`, mean

@@ -33,11 +33,7 @@ sdk::LossOutput RepresentationLoss::compute(const sdk::LossInput& in) {
     throw std::invalid_argument("prediction shape " + c10::str(z.sizes()) + " != target shape " + c10::str(h.sizes()));
   }
   sdk::LossOutput out;
-  if (opts_.distance == Distance::smooth_l1) {
-    out.loss = at::smooth_l1_loss(z, h, at::Reduction::Mean, opts_.beta);
-  } else {
-    out.loss = at::mse_loss(z, h, at::Reduction::Mean);
-  }
+  out.loss = sdk::distance_loss(z, h, opts_.distance, opts_.beta);
   return out;
 }
 

@@ -1,10 +1,11 @@
 #pragma once
 // RepresentationLoss: I-JEPA's loss between predicted and target-encoder tokens of the target blocks.
+#include "ijepa/sdk/distance.hpp"
 #include "ijepa/sdk/plugin.hpp"
 
 namespace ijepa::plugins::loss_representation {
 
-enum class Distance { smooth_l1, l2 };
+using Distance = sdk::Distance;  // smooth_l1 (official) | l2
 
 struct RepresentationLossOptions {
   Distance distance = Distance::smooth_l1;

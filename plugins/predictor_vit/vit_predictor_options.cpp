@@ -12,13 +12,13 @@ namespace ijepa::plugins::vit {
 VitPredictorOptions VitPredictorOptions::from_json(const nlohmann::json& cfg) {
   if (!cfg.is_object()) throw std::invalid_argument("vit_predictor config must be a JSON object");
   VitPredictorOptions o;
-  read_key(cfg, "embed_dim", o.embed_dim);
-  read_key(cfg, "depth", o.depth);
-  read_key(cfg, "num_heads", o.num_heads);
-  read_key(cfg, "mlp_ratio", o.mlp_ratio);
-  read_key(cfg, "output_dim", o.output_dim);
-  read_key(cfg, "attention", o.attention);
-  read_key(cfg, "linear", o.linear);
+  sdk::read_optional(cfg, "embed_dim", o.embed_dim);
+  sdk::read_optional(cfg, "depth", o.depth);
+  sdk::read_optional(cfg, "num_heads", o.num_heads);
+  sdk::read_optional(cfg, "mlp_ratio", o.mlp_ratio);
+  sdk::read_optional(cfg, "output_dim", o.output_dim);
+  sdk::read_optional(cfg, "attention", o.attention);
+  sdk::read_optional(cfg, "linear", o.linear);
   parse_attention_kernel(o.attention);
   parse_linear_kernel(o.linear);
   if (o.embed_dim <= 0 || o.embed_dim % 4 != 0)

@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 #include <torch/version.h>
 
-#include "log/logging.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "host/plugins/fixture_plugins.hpp"
+#include "host/hosting/fixture_plugins.hpp"
 
 namespace {
 

@@ -19,14 +19,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "build_config.hpp"
-#include "data/dataset.hpp"
-#include "eval/evaluation.hpp"
-#include "eval/features.hpp"
-#include "io/checkpoint.hpp"
-#include "io/safetensors.hpp"
-#include "io/sha256.hpp"
-#include "plugins/plugin_loader.hpp"
+#include "ijepa/host/build_config.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
+#include "ijepa/host/eval/features.hpp"
+#include "ijepa/host/io/checkpoint.hpp"
+#include "ijepa/host/io/safetensors.hpp"
+#include "ijepa/host/io/sha256.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
 
 namespace fs = std::filesystem;
 using namespace ijepa::host;

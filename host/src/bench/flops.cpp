@@ -1,32 +1,22 @@
-#include "bench/flops.hpp"
+#include "ijepa/host/bench/flops.hpp"
 
 #include <algorithm>
 
+#include "ijepa/sdk/capabilities.hpp"
+
 namespace ijepa::host::bench {
 
-const std::vector<VitPresetShape>& bench_presets() {
-  static const std::vector<VitPresetShape> kPresets{
-      {"vit_tiny", 192, 12, 3},   {"vit_small", 384, 12, 6},  {"vit_base", 768, 12, 12},
-      {"vit_large", 1024, 24, 16}, {"vit_huge", 1280, 32, 16},
-  };
-  return kPresets;
-}
-
-const VitPresetShape* find_bench_preset(const std::string& name) {
-  for (const auto& p : bench_presets()) {
-    if (name == p.name) return &p;
+VitStack encoder_stack(const sdk::Encoder& encoder) {
+  VitStack s{encoder.embed_dim(), encoder.depth(), encoder.num_heads(), 4 * encoder.embed_dim()};
+  if (const auto* shape = static_cast<const sdk::BlockShape*>(encoder.capability(sdk::kBlockShapeId))) {
+    s.mlp_hidden = shape->mlp_hidden();
   }
-  return nullptr;
+  return s;
 }
 
-std::int64_t default_pred_depth(const std::string& preset) {
-  return (preset == "vit_large" || preset == "vit_huge") ? 12 : 6;
-}
+std::int64_t default_pred_depth(const VitStack& encoder) { return encoder.depth >= 24 ? 12 : 6; }
 
-std::int64_t default_pred_dim(const std::string& preset) {
-  const VitPresetShape* p = find_bench_preset(preset);
-  return p == nullptr ? 384 : std::min<std::int64_t>(384, p->dim);
-}
+std::int64_t default_pred_dim(const VitStack& encoder) { return std::min<std::int64_t>(384, encoder.dim); }
 
 double vit_blocks_forward_flops(std::int64_t rows, std::int64_t tokens, const VitStack& s) {
   const double t = static_cast<double>(tokens), d = static_cast<double>(s.dim), h = static_cast<double>(s.mlp_hidden);

@@ -1,4 +1,4 @@
-#include "bench/matmul_rate.hpp"
+#include "ijepa/host/bench/matmul_rate.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "bench/profile.hpp"
+#include "ijepa/host/bench/profile.hpp"
 
 #include <set>
 #include <stdexcept>

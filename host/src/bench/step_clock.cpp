@@ -1,8 +1,8 @@
-#include "bench/step_clock.hpp"
+#include "ijepa/host/bench/step_clock.hpp"
 
 #include <c10/core/impl/VirtualGuardImpl.h>
 
-#include "bench/matmul_rate.hpp"
+#include "ijepa/host/bench/matmul_rate.hpp"
 
 namespace ijepa::host::bench {
 

@@ -19,13 +19,16 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include "build_config.hpp"
+#include "ijepa/host/build_config.hpp"
 #include "cli/bench_util.hpp"
 #include "cli/commands.hpp"
-#include "data/dataset.hpp"
-#include "data/loader.hpp"
-#include "log/logging.hpp"
-#include "plugins/registry.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/loader_config.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/data/loader.hpp"
+#include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/hosting/registry.hpp"
 
 namespace fs = std::filesystem;
 
@@ -50,143 +53,108 @@ fs::path baseline_script() {
 }
 
 struct Measure {
-  std::int64_t images = 0, batches = 0;
+  std::int64_t images = 0, batches = 0, skipped = 0;
   double seconds = 0.0;
   double images_per_s() const { return seconds > 0 ? static_cast<double>(images) / seconds : 0.0; }
 };
 
-}  // namespace
+struct BenchDataOptions {
+  std::string source, root, baseline;
+  std::int64_t image_size = 0, workers = 0, batch = 64, warmup = 2, fixed_batches = 0, seed = 0, patch = 16;
+  bool masks = false;
+  double seconds = 10.0;
+};
 
-int cmd_bench_data(const Argv& argv) {
-  std::set<std::string> valued = kPluginOptions;
-  valued.insert({"--source", "--root", "--image-size", "--workers", "--seconds", "--batches", "--batch", "--patch",
-                 "--warmup", "--seed", "--baseline"});
-  std::set<std::string> flags = kPluginFlags;
-  flags.insert("--masks");
-  Args args(argv, valued, flags);
-  if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
-  const std::string source = args.require("--source");
-  const std::string root = args.get("--root").value_or("");
+BenchDataOptions parse_bench_data(const Args& args) {
+  BenchDataOptions o;
+  o.source = args.require("--source");
+  o.root = args.get("--root").value_or("");
   (void)args.require("--image-size");
   (void)args.require("--workers");
-  const std::int64_t image_size = int_at_least(args, "--image-size", 0, 1);
-  const std::int64_t workers = int_at_least(args, "--workers", 0, 1);
-  const std::int64_t batch = int_at_least(args, "--batch", 64, 1);
-  const std::int64_t warmup = int_at_least(args, "--warmup", 2, 0);
-  const std::int64_t fixed_batches = int_at_least(args, "--batches", 0, 0);  // 0: time --seconds instead
-  const std::int64_t seed = int_at_least(args, "--seed", 0, 0);
-  const bool masks = args.flag("--masks");
-  const std::int64_t patch = int_at_least(args, "--patch", 16, 1);
-  if (args.get("--patch") && !masks) throw UsageError("--patch only applies with --masks");
-  double seconds = 10.0;
+  o.image_size = int_at_least(args, "--image-size", 0, 1);
+  o.workers = int_at_least(args, "--workers", 0, 1);
+  o.batch = int_at_least(args, "--batch", 64, 1);
+  o.warmup = int_at_least(args, "--warmup", 2, 0);
+  o.fixed_batches = int_at_least(args, "--batches", 0, 0);  // 0: time --seconds instead
+  o.seed = int_at_least(args, "--seed", 0, 0);
+  o.masks = args.flag("--masks");
+  o.patch = int_at_least(args, "--patch", 16, 1);
+  if (args.get("--patch") && !o.masks) throw UsageError("--patch only applies with --masks");
   if (auto s = args.get("--seconds")) {
     std::size_t used = 0;
     try {
-      seconds = std::stod(*s, &used);
+      o.seconds = std::stod(*s, &used);
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != s->size() || !(seconds > 0.0)) throw UsageError("--seconds: expected a number > 0, got '" + *s + "'");
+    if (used != s->size() || !(o.seconds > 0.0)) throw UsageError("--seconds: expected a number > 0, got '" + *s + "'");
   }
-  if (fixed_batches > 0 && args.get("--seconds")) throw UsageError("--seconds and --batches exclude each other");
-  const std::string baseline = args.get("--baseline").value_or("");
-  if (!baseline.empty() && baseline != "torchvision")
-    throw UsageError("--baseline: only 'torchvision' is supported, got '" + baseline + "'");
-  if (masks && image_size % patch != 0)
-    throw UsageError("--patch " + std::to_string(patch) + " does not divide --image-size " + std::to_string(image_size));
+  if (o.fixed_batches > 0 && args.get("--seconds")) throw UsageError("--seconds and --batches exclude each other");
+  o.baseline = args.get("--baseline").value_or("");
+  if (!o.baseline.empty() && o.baseline != "torchvision")
+    throw UsageError("--baseline: only 'torchvision' is supported, got '" + o.baseline + "'");
+  if (o.masks && o.image_size % o.patch != 0)
+    throw UsageError("--patch " + std::to_string(o.patch) + " does not divide --image-size " + std::to_string(o.image_size));
+  return o;
+}
 
-  // The data section: the experiment defaults with the source, root and crop size of this run.
-  nlohmann::json data_cfg = data_defaults();
-  data_cfg["source"] = source;
-  data_cfg["root"] = root;
-  data_cfg["image_size"] = image_size;
-  const std::shared_ptr<Dataset> dataset = open_dataset(data_cfg, "train");
+// The experiment defaults with this run's source, root, crop size, workers, batch and seed: the loader's options come
+// from it through the same mapping as `ijepa train`'s.
+nlohmann::json bench_config(const BenchDataOptions& o) {
+  nlohmann::json cfg = experiment_defaults();
+  cfg["seed"] = o.seed;
+  cfg["data"]["source"] = o.source;
+  cfg["data"]["root"] = o.root;
+  cfg["data"]["image_size"] = o.image_size;
+  cfg["data"]["workers"] = o.workers;
+  cfg["data"]["crop_scale"] = {0.3, 1.0};
+  cfg["train"]["batch_size"] = o.batch;
+  return cfg;
+}
 
-  // The image folder both sides read (after extraction); empty for sources without image files.
-  std::string folder;
-  if (source == "image_folder") {
-    folder = fs::absolute(root).string();
-  } else if (const ArchiveSpec* spec = archive_spec(source)) {
-    folder = (fs::path(archive_root(*spec, root)) / "train").string();
+// The image folder both sides read (after extraction); empty for sources without image files.
+std::string image_folder(const BenchDataOptions& o) {
+  if (o.source == "image_folder") return fs::absolute(o.root).string();
+  if (const ArchiveSpec* spec = archive_spec(o.source)) return (fs::path(archive_root(*spec, o.root)) / "train").string();
+  return "";
+}
+
+Measure time_loader(const BenchDataOptions& o, std::shared_ptr<const Dataset> dataset,
+                    std::shared_ptr<sdk::Masker> masker, const DataLoaderOptions& lo) {
+  Measure m;
+  Loader loader(std::move(dataset), std::move(masker), lo, 0);
+  for (std::int64_t i = 0; i < o.warmup; ++i) (void)loader.next();
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  double elapsed = 0.0;
+  while (o.fixed_batches > 0 ? m.batches < o.fixed_batches : elapsed < o.seconds) {
+    const Batch b = loader.next();
+    m.images += b.images.size(0);
+    ++m.batches;
+    elapsed = std::chrono::duration<double>(clock::now() - t0).count();
   }
+  m.seconds = elapsed;
+  m.skipped = loader.skip_stats().skipped;
+  return m;  // the loader's workers stop here, before the baseline starts
+}
 
-  PluginHost host;
-  std::shared_ptr<sdk::Masker> masker;
-  std::string masker_desc = "no masks";
-  if (masks) {
-    load_plugins(host, args);
-    sdk::BuildContext ctx;
-    ctx.host = logging::host_services();
-    ctx.seed = static_cast<std::uint64_t>(seed);
-    ctx.image_size = image_size;
-    ctx.patch_size = patch;
-    ctx.grid = sdk::PatchGrid{image_size / patch, image_size / patch};
-    const auto m = host.registry().make_masker({{"type", "multiblock"}}, ctx, "--masks");
-    masker = m.ptr;
-    masker_desc = "masks multiblock (plugin " + m.plugin_id + ", patch " + std::to_string(patch) + ")";
-  }
-
-  DataLoaderOptions lo;
-  lo.batch_size = batch;
-  lo.image_size = image_size;
-  lo.crop_scale_lo = 0.3;
-  lo.crop_scale_hi = 1.0;
-  lo.seed = static_cast<std::uint64_t>(seed);
-  lo.workers = workers;
-  lo.drop_last = true;
-  lo.masker_tag = "plugin masker: multiblock";
-
-  std::cout << "bench data: " << dataset->describe() << "\n"
-            << "  " << image_size << " px, batch " << batch << ", " << workers << " worker(s), RandomResizedCrop scale "
-            << "0.3-1.0, ImageNet normalise, " << masker_desc << "\n"
-            << "  machine: " << std::thread::hardware_concurrency() << " CPU(s), load average " << load_average()
-            << " (at start)\n"
-            << "  timing: " << (fixed_batches > 0 ? std::to_string(fixed_batches) + " batches" : fmt(seconds) + " s")
-            << " after " << warmup << " warm-up batch(es)" << std::endl;
-
-  Measure cpp;
-  std::int64_t skipped = 0;
-  {
-    Loader loader(dataset, masker, lo, 0);
-    for (std::int64_t i = 0; i < warmup; ++i) (void)loader.next();
-    using clock = std::chrono::steady_clock;
-    const auto t0 = clock::now();
-    double elapsed = 0.0;
-    while (fixed_batches > 0 ? cpp.batches < fixed_batches : elapsed < seconds) {
-      const Batch b = loader.next();
-      cpp.images += b.images.size(0);
-      ++cpp.batches;
-      elapsed = std::chrono::duration<double>(clock::now() - t0).count();
-    }
-    cpp.seconds = elapsed;
-    skipped = loader.skip_stats().skipped;
-  }  // the loader's workers stop here, before the baseline starts
-  std::cout << "C++ loader     : " << fmt(cpp.images_per_s(), 5) << " images/s (" << cpp.images << " images, "
-            << cpp.batches << " batches in " << fmt(cpp.seconds) << " s; " << skipped
-            << " unreadable images replaced)" << std::endl;
-
-  if (baseline.empty()) return 0;
-  if (folder.empty()) {
-    std::cout << "baseline torchvision: not applicable to source '" << source
-              << "' (no image files; only image_folder, cifar10_jpeg and imagenette)" << std::endl;
-    return 0;
-  }
+// Runs bench/data_baseline.py on the same folder, transform, workers and batch; prints its figures and the ratio.
+void torchvision_baseline(const BenchDataOptions& o, const std::string& folder, const Measure& cpp) {
   const std::string python = IJEPA_PYTHON_EXE;
   std::error_code ec;
   if (python.empty() || !fs::exists(python, ec))
     throw std::runtime_error("--baseline torchvision: no Python interpreter (IJEPA_PYTHON_EXE '" + python + "')");
   const fs::path script = baseline_script();
   if (!fs::exists(script, ec)) throw std::runtime_error("--baseline torchvision: " + script.string() + " not found");
-  const fs::path out_json =
-      fs::temp_directory_path() / ("ijepa_bench_data_" + std::to_string(::getpid()) + ".json");
+  const fs::path out_json = fs::temp_directory_path() / ("ijepa_bench_data_" + std::to_string(::getpid()) + ".json");
   std::ostringstream cmd;
   cmd << shell_quote(python) << " " << shell_quote(script.string()) << " --root " << shell_quote(folder)
-      << " --image-size " << image_size << " --workers " << workers << " --batch " << batch << " --warmup " << warmup
-      << " --seed " << seed << " --out " << shell_quote(out_json.string());
-  if (fixed_batches > 0) {
-    cmd << " --batches " << fixed_batches;
+      << " --image-size " << o.image_size << " --workers " << o.workers << " --batch " << o.batch << " --warmup "
+      << o.warmup << " --seed " << o.seed << " --out " << shell_quote(out_json.string());
+  if (o.fixed_batches > 0) {
+    cmd << " --batches " << o.fixed_batches;
   } else {
-    cmd << " --seconds " << seconds;
+    cmd << " --seconds " << o.seconds;
   }
   const auto [rc, output] = run_capture(cmd.str());
   nlohmann::json res;
@@ -207,6 +175,53 @@ int cmd_bench_data(const Argv& argv) {
             << " images)" << std::endl;
   std::cout << "C++/torchvision images/s = " << (py_ips > 0 ? fmt(cpp.images_per_s() / py_ips, 3) : "inf")
             << std::endl;
+}
+
+}  // namespace
+
+int cmd_bench_data(const Argv& argv) {
+  std::set<std::string> valued = kPluginOptions;
+  valued.insert({"--source", "--root", "--image-size", "--workers", "--seconds", "--batches", "--batch", "--patch",
+                 "--warmup", "--seed", "--baseline"});
+  std::set<std::string> flags = kPluginFlags;
+  flags.insert("--masks");
+  Args args(argv, valued, flags);
+  if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
+  const BenchDataOptions o = parse_bench_data(args);
+  const nlohmann::json cfg = bench_config(o);
+  const std::shared_ptr<Dataset> dataset = open_dataset(cfg.at("data"), "train");
+  DataLoaderOptions lo = loader_options(cfg, 0, 1, /*pin_memory=*/false);
+  PluginHost host;
+  std::shared_ptr<sdk::Masker> masker;
+  std::string masker_desc = "no masks";
+  if (o.masks) {
+    load_plugins(host, args);
+    const auto m = host.registry().make_masker({{"type", "multiblock"}},
+                                               build_context(o.image_size, o.patch, static_cast<std::uint64_t>(o.seed)),
+                                               "--masks");
+    masker = m.ptr;
+    masker_desc = "masks multiblock (plugin " + m.plugin_id + ", patch " + std::to_string(o.patch) + ")";
+    lo.masker_tag = "plugin " + m.plugin_id + ": multiblock";
+  }
+  std::cout << "bench data: " << dataset->describe() << "\n"
+            << "  " << o.image_size << " px, batch " << o.batch << ", " << o.workers
+            << " worker(s), RandomResizedCrop scale 0.3-1.0, ImageNet normalise, " << masker_desc << "\n"
+            << "  machine: " << std::thread::hardware_concurrency() << " CPU(s), load average " << load_average()
+            << " (at start)\n"
+            << "  timing: " << (o.fixed_batches > 0 ? std::to_string(o.fixed_batches) + " batches" : fmt(o.seconds) + " s")
+            << " after " << o.warmup << " warm-up batch(es)" << std::endl;
+  const Measure cpp = time_loader(o, dataset, masker, lo);
+  std::cout << "C++ loader     : " << fmt(cpp.images_per_s(), 5) << " images/s (" << cpp.images << " images, "
+            << cpp.batches << " batches in " << fmt(cpp.seconds) << " s; " << cpp.skipped
+            << " unreadable images replaced)" << std::endl;
+  if (o.baseline.empty()) return 0;
+  const std::string folder = image_folder(o);
+  if (folder.empty()) {
+    std::cout << "baseline torchvision: not applicable to source '" << o.source
+              << "' (no image files; only image_folder, cifar10_jpeg and imagenette)" << std::endl;
+    return 0;
+  }
+  torchvision_baseline(o, folder, cpp);
   return 0;
 }
 

@@ -22,20 +22,23 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "bench/flops.hpp"
-#include "bench/matmul_rate.hpp"
-#include "bench/profile.hpp"
-#include "bench/step_clock.hpp"
-#include "build_config.hpp"
+#include "ijepa/host/bench/flops.hpp"
+#include "ijepa/host/bench/matmul_rate.hpp"
+#include "ijepa/host/bench/profile.hpp"
+#include "ijepa/host/bench/step_clock.hpp"
+#include "ijepa/host/build_config.hpp"
 #include "cli/bench_util.hpp"
 #include "cli/commands.hpp"
-#include "config/experiment.hpp"
-#include "data/dataset.hpp"
-#include "data/loader.hpp"
-#include "io/safetensors.hpp"
-#include "log/logging.hpp"
-#include "run/trainer.hpp"
-#include "util/cuda_info.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/loader_config.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/data/loader.hpp"
+#include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/io/safetensors.hpp"
+#include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/run/jepa_model.hpp"
+#include "ijepa/host/run/training_data.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
 
 #if IJEPA_TORCH_HAS_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -124,6 +127,378 @@ struct TempDir {
 };
 
 
+
+struct BenchTrainOptions {
+  std::string model_name, device_str, attention, linear, baseline, profile;
+  bench::VitStack enc;  // the encoder's shape, as its plugin builds the preset (probe_encoder)
+  std::int64_t patch = 0, image_size = 0, batch = 0, steps = 10, warmup = 3, pred_depth = 0, pred_dim = 0, threads = 0,
+               seed = 0;
+  bool pred_depth_default = true, pred_dim_default = true, cpu_bf16 = false, baseline_fp32 = false,
+       python_cpu_bf16 = false, sync_each_step = false, keep_inputs = false;
+  fs::path profile_cpp, profile_python;
+  fs::path python = IJEPA_PYTHON_EXE;
+  fs::path script = fs::path(IJEPA_SOURCE_DIR) / "bench" / "train_baseline.py";
+  std::int64_t total() const { return warmup + steps; }
+};
+
+// The model and step options (sizes, device, precision, kernels).
+void parse_model_options(const Args& args, BenchTrainOptions& o) {
+  o.model_name = args.require("--model");
+  o.patch = int_at_least(args, "--patch", 0, 1);
+  o.image_size = int_at_least(args, "--image-size", 0, 1);
+  if (o.image_size % o.patch != 0) {
+    throw UsageError("--patch " + std::to_string(o.patch) + " does not divide --image-size " + std::to_string(o.image_size));
+  }
+  o.batch = int_at_least(args, "--batch", 0, 1);
+  o.steps = int_at_least(args, "--steps", 10, 1);
+  o.warmup = int_at_least(args, "--warmup", 3, 0);
+  o.pred_depth_default = !args.get("--pred-depth");
+  o.pred_dim_default = !args.get("--pred-dim");
+  // Absent: the default for the encoder (probe_encoder).
+  if (!o.pred_depth_default) o.pred_depth = int_at_least(args, "--pred-depth", 0, 1);
+  if (!o.pred_dim_default) o.pred_dim = int_at_least(args, "--pred-dim", 0, 4);
+  o.threads = int_at_least(args, "--threads", 0, 0);
+  o.seed = int_at_least(args, "--seed", 0, 0);
+  o.device_str = args.get("--device").value_or("cpu");
+  if (o.device_str != "cpu" && o.device_str.rfind("cuda", 0) != 0) {
+    throw UsageError("--device: expected cpu or cuda (cuda:N), got '" + o.device_str + "'");
+  }
+  if (o.device_str != "cpu" && !util::cuda_available()) {
+    throw std::runtime_error("--device " + o.device_str + ": CUDA is not available on this machine");
+  }
+  o.cpu_bf16 = args.flag("--cpu-bf16");
+  if (o.cpu_bf16 && o.device_str != "cpu") throw UsageError("--cpu-bf16 is for --device cpu (CUDA always autocasts to bf16)");
+  // A/B switches for the pieces of the step (docs/benchmarks.md): the ViT plugins' attention and linear kernels, and
+  // a host read of the loss after every step (what the trainer did before it read losses at sync points only).
+  o.attention = args.get("--attention").value_or("auto");
+  if (o.attention != "auto" && o.attention != "sdpa" && o.attention != "explicit") {
+    throw UsageError("--attention: expected auto, sdpa or explicit, got '" + o.attention + "'");
+  }
+  o.linear = args.get("--linear").value_or("auto");
+  if (o.linear != "auto" && o.linear != "aten") throw UsageError("--linear: expected auto or aten, got '" + o.linear + "'");
+  o.sync_each_step = args.flag("--sync-each-step");
+}
+
+// The baseline, profile and input-keeping options.
+void parse_baseline_options(const Args& args, BenchTrainOptions& o) {
+  // --baseline-fp32: with --cpu-bf16, the baseline stays in fp32, as the official code runs on a CPU (its
+  // torch.cuda.amp.autocast does nothing there): the product's opt-in against the official code as it is.
+  o.baseline_fp32 = args.flag("--baseline-fp32");
+  if (o.baseline_fp32 && !o.cpu_bf16) throw UsageError("--baseline-fp32 goes with --cpu-bf16 (without it both sides run fp32)");
+  o.python_cpu_bf16 = o.cpu_bf16 && !o.baseline_fp32;
+  o.baseline = args.get("--baseline").value_or("");
+  if (!o.baseline.empty() && o.baseline != "python") {
+    throw UsageError("--baseline: the only baseline is 'python', got '" + o.baseline + "'");
+  }
+  // --profile: Chrome traces of the timed steps (C++ at the path, the baseline beside it as <stem>.python.json).
+  o.profile = args.get("--profile").value_or("");
+  if (!o.profile.empty()) {
+    o.profile_cpp = fs::absolute(o.profile);
+    std::error_code pec;
+    if (!fs::is_directory(o.profile_cpp.parent_path(), pec)) {
+      throw UsageError("--profile " + o.profile + ": the folder " + o.profile_cpp.parent_path().string() +
+                       " does not exist");
+    }
+    o.profile_python = o.profile_cpp.parent_path() / (o.profile_cpp.stem().string() + ".python.json");
+  }
+  if (!o.baseline.empty()) {
+    std::error_code ec;
+    if (o.python.empty() || !fs::exists(o.python, ec)) {
+      throw std::runtime_error("--baseline python: no Python interpreter configured (IJEPA_PYTHON at configure time: '" +
+                               o.python.string() + "')");
+    }
+    if (!fs::exists(o.script, ec)) throw std::runtime_error("--baseline python: " + o.script.string() + " is missing");
+  }
+  o.keep_inputs = args.flag("--keep-inputs");
+}
+
+// The encoder's shape, asked of the encoder plugin (the benchmark keeps no copy of its presets): a probe built on a
+// one-patch image. UsageError naming --model for a preset the plugin does not know. Fills the predictor defaults.
+void probe_encoder(const Registry& registry, BenchTrainOptions& o) {
+  const nlohmann::json cfg = {{"type", "vit"}, {"preset", o.model_name}, {"patch_size", o.patch}, {"img_size", o.patch}};
+  try {
+    const Component<sdk::Encoder> enc =
+        registry.make_encoder(cfg, build_context(o.patch, o.patch, 0), "components.encoder");
+    o.enc = bench::encoder_stack(*enc);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    if (what.find("preset") == std::string::npos) throw;
+    const auto valid = what.find("(valid");  // the plugin's list of its presets
+    throw UsageError("--model: unknown model '" + o.model_name + "'" +
+                     (valid == std::string::npos ? ": " + what : " " + what.substr(valid)));
+  }
+  if (o.pred_depth_default) o.pred_depth = bench::default_pred_depth(o.enc);
+  if (o.pred_dim_default) o.pred_dim = bench::default_pred_dim(o.enc);
+}
+
+// The benchmark's experiment: synthetic images, the preset encoder, the predictor asked for, the official rest.
+nlohmann::json bench_experiment(const BenchTrainOptions& o, int threads) {
+  nlohmann::json cfg = experiment_defaults();
+  cfg["name"] = "bench-train";
+  cfg["seed"] = o.seed;
+  cfg["data"]["source"] = "synthetic";
+  cfg["data"]["image_size"] = o.image_size;
+  cfg["data"]["synthetic_count"] = o.batch * std::min<std::int64_t>(o.total(), 64);
+  cfg["data"]["workers"] = 1;
+  cfg["components"]["encoder"] = {{"type", "vit"},          {"preset", o.model_name}, {"patch_size", o.patch},
+                                  {"img_size", o.image_size}, {"attention", o.attention}, {"linear", o.linear}};
+  cfg["components"]["predictor"] = {{"type", "vit_predictor"}, {"embed_dim", o.pred_dim}, {"depth", o.pred_depth},
+                                    {"attention", o.attention}, {"linear", o.linear}};
+  cfg["train"]["device"] = o.device_str;
+  cfg["train"]["threads"] = threads;
+  cfg["train"]["batch_size"] = o.batch;
+  cfg["train"]["bf16"] = true;
+  cfg["train"]["cpu_bf16"] = o.cpu_bf16;
+  return cfg;
+}
+
+// The official min_keep 10 is unreachable on small grids (the masker rejects it): the largest that fits.
+nlohmann::json resolve_with_min_keep(nlohmann::json cfg, const Registry& registry, std::int64_t* min_keep_out) {
+  nlohmann::json resolved = resolve_experiment(cfg, {}, registry, "ijepa bench train");
+  for (std::int64_t k = resolved["components"]["masker"]["min_keep"].get<std::int64_t>(); k >= 0; --k) {
+    nlohmann::json candidate = resolved;
+    candidate["components"]["masker"]["min_keep"] = k;
+    try {
+      (void)make_rank_masker(candidate, registry, 0);
+      cfg["components"]["masker"]["min_keep"] = k;
+      *min_keep_out = k;
+      return resolve_experiment(cfg, {}, registry, "ijepa bench train");
+    } catch (const std::exception&) {
+      if (k == 0) throw;
+    }
+  }
+  return resolved;
+}
+
+// Every batch is built before timing (loader work is not part of the step), as the trainer's loader makes them.
+std::vector<Batch> make_batches(const nlohmann::json& resolved, const Registry& registry, std::int64_t total, bool cuda) {
+  DataLoaderOptions lo = loader_options(resolved, 0, 1, /*pin_memory=*/cuda);  // pinned as the official DataLoader
+  lo.prefetch = 1;
+  const Component<sdk::Masker> masker = make_rank_masker(resolved, registry, 0);
+  lo.masker_tag = "plugin " + masker.plugin_id + ": " + masker.type;
+  Loader loader(open_dataset(resolved.at("data"), "train"), masker.ptr, lo, 0);
+  std::vector<Batch> batches;
+  for (std::int64_t i = 0; i < total; ++i) batches.push_back(loader.make_batch(i));
+  return batches;
+}
+
+// The baseline's inputs: images, masks, schedule values and (below kMaxSharedParams) the initial weights.
+void write_baseline_inputs(const fs::path& file, const BenchTrainOptions& o, const JepaModel& model,
+                           const std::vector<Batch>& batches, const Schedules& sched, bool share_weights, int threads) {
+  TensorMap t;
+  if (share_weights) t = model.weights();  // initial weights, official key names (encoder.*, predictor.*, ...)
+  at::Tensor sc = at::empty({o.total(), 3}, at::kDouble);
+  for (std::int64_t i = 0; i < o.total(); ++i) {
+    const Batch& b = batches[static_cast<std::size_t>(i)];
+    const std::string k = std::to_string(i);
+    t["images." + k] = b.images;
+    for (std::size_t j = 0; j < b.masks.context.size(); ++j) t["masks_enc." + k + "." + std::to_string(j)] = b.masks.context[j];
+    for (std::size_t j = 0; j < b.masks.target.size(); ++j) t["masks_pred." + k + "." + std::to_string(j)] = b.masks.target[j];
+    sc[i][0] = sched.lr(i + 1);
+    sc[i][1] = sched.wd(i + 1);
+    sc[i][2] = sched.ema(i);
+  }
+  t["schedule"] = sc;
+  const StringMap meta{{"model", o.model_name}, {"patch", std::to_string(o.patch)},
+                       {"image_size", std::to_string(o.image_size)}, {"batch", std::to_string(o.batch)},
+                       {"pred_depth", std::to_string(o.pred_depth)}, {"pred_dim", std::to_string(o.pred_dim)},
+                       {"steps", std::to_string(o.steps)}, {"warmup", std::to_string(o.warmup)},
+                       {"device", model.device().str()}, {"threads", std::to_string(threads)},
+                       {"seed", std::to_string(o.seed)}, {"nenc", std::to_string(batches[0].masks.context.size())},
+                       {"npred", std::to_string(batches[0].masks.target.size())},
+                       {"weights", share_weights ? "1" : "0"}, {"cpu_bf16", o.python_cpu_bf16 ? "1" : "0"},
+                       {"profile", o.profile_python.string()}};
+  write_safetensors(file.string(), t, meta);
+}
+
+struct CppTiming {
+  std::vector<double> times, step_flops, losses;
+  std::int64_t kmin_enc = INT64_MAX, kmax_enc = 0, kmin_pred = INT64_MAX, kmax_pred = 0;
+  bench::StepShape shape;
+  double rss = 0.0, med = 0.0, ips = 0.0, mean_flops = 0.0, achieved = 0.0;
+  CudaPeak cuda;
+};
+
+// Times every step without a synchronisation inside the loop (the trainer reads no loss on the host either): step
+// times come from StepClock marks, CUDA events on the GPU.
+CppTiming time_steps(JepaModel& model, const std::vector<Batch>& batches, const BenchTrainOptions& o) {
+  const at::Device device = model.device();
+  reset_cuda_peak(device);
+  CppTiming t;
+  t.shape.batch = o.batch;
+  t.shape.image_size = o.image_size;
+  t.shape.patch = o.patch;
+  t.shape.encoder = bench::encoder_stack(*model.encoder());
+  t.shape.predictor = {o.pred_dim, o.pred_depth, t.shape.encoder.heads, 4 * o.pred_dim};
+  std::optional<bench::StepProfiler> profiler;
+  if (!o.profile.empty()) profiler.emplace(o.profile_cpp.string(), device.is_cuda());
+  bench::synchronize(device);
+  bench::StepClock clock(device);
+  std::vector<JepaModel::StepResult> results;
+  for (std::int64_t i = 0; i < o.total(); ++i) {
+    if (profiler && i == o.warmup) profiler->start();
+    clock.mark();
+    results.push_back(model.train_step(batches[static_cast<std::size_t>(i)], i));
+    if (o.sync_each_step) (void)results.back().loss_value();
+  }
+  clock.mark();
+  const std::vector<double> step_s = clock.seconds();
+  for (std::int64_t i = 0; i < o.total(); ++i) {
+    const JepaModel::StepResult& r = results[static_cast<std::size_t>(i)];
+    const Batch& b = batches[static_cast<std::size_t>(i)];
+    t.losses.push_back(r.loss_value());
+    if (i < o.warmup) continue;
+    t.times.push_back(step_s[static_cast<std::size_t>(i)]);
+    t.shape.nenc = static_cast<std::int64_t>(b.masks.context.size());
+    t.shape.npred = static_cast<std::int64_t>(b.masks.target.size());
+    t.shape.k_enc = r.k_enc;
+    t.shape.k_pred = r.k_pred;
+    t.kmin_enc = std::min(t.kmin_enc, r.k_enc);
+    t.kmax_enc = std::max(t.kmax_enc, r.k_enc);
+    t.kmin_pred = std::min(t.kmin_pred, r.k_pred);
+    t.kmax_pred = std::max(t.kmax_pred, r.k_pred);
+    t.step_flops.push_back(bench::train_step_flops(t.shape).total);
+  }
+  if (profiler) profiler->stop_and_save();
+  t.rss = peak_rss_bytes();
+  t.cuda = cuda_peak(device);
+  t.med = median(t.times);
+  t.ips = t.med > 0 ? static_cast<double>(o.batch) / t.med : 0.0;
+  for (double f : t.step_flops) t.mean_flops += f / static_cast<double>(t.step_flops.size());
+  t.achieved = t.med > 0 ? t.mean_flops / t.med : 0.0;
+  return t;
+}
+
+struct RateReport {
+  bench::MatmulRate rate;
+  std::string other_rate;
+  bool onednn_applies = false;  // sdk::linear takes oneDNN here (fp32 on the CPU, the op present and enabled)
+};
+
+// The matmul rate on the same device and threads. CUDA: bf16 at::mm. CPU: the step's precision; in fp32 also
+// oneDNN's inner product (sdk::linear's kernel, about twice MKL's sgemm on our AMD Zen 4 machines), and the faster of
+// the two is the denominator, whichever kernel the step used (--linear aten measures MKL against the machine's best).
+RateReport measure_rate(const at::Device& device, bool cpu_bf16) {
+  RateReport r;
+  r.rate = device.is_cuda() ? bench::measure_matmul_rate(device, at::kBFloat16, 8192, 20)
+                            : bench::measure_matmul_rate(device, cpu_bf16 ? at::kBFloat16 : at::kFloat, 1024, 10);
+  if (!device.is_cuda() && !cpu_bf16) {
+    const bench::MatmulRate onednn = bench::measure_onednn_rate(1024, 10);
+    r.onednn_applies = onednn.flops_per_s > 0;
+    if (r.onednn_applies) {
+      const bool faster = onednn.flops_per_s > r.rate.flops_per_s;
+      const bench::MatmulRate& slower = faster ? r.rate : onednn;
+      r.other_rate = "; " + slower.kernel + ": " + bench::format_flops(slower.flops_per_s, "FLOP/s");
+      if (faster) r.rate = onednn;
+    }
+  }
+  return r;
+}
+
+void print_setup(const BenchTrainOptions& o, const CppTiming& t, const at::Device& device, std::int64_t n_params,
+                 std::int64_t min_keep, int threads, bool onednn_applies) {
+  std::cout << "== ijepa bench train ==\n"
+            << "  date           " << today() << "\n"
+            << "  model          " << o.model_name << "/" << o.patch << " @ " << o.image_size << " px (encoder D "
+            << o.enc.dim << ", depth " << o.enc.depth << ", heads " << o.enc.heads << "; predictor depth "
+            << o.pred_depth << (o.pred_depth_default ? " (default)" : "") << ", width " << o.pred_dim
+            << (o.pred_dim_default ? " (default)" : "") << "); " << n_params << " parameters\n"
+            << "  batch          " << o.batch << " images; " << t.shape.nenc << " context + " << t.shape.npred
+            << " target masks per image (multiblock, min_keep " << min_keep << "); K_enc " << t.kmin_enc << ".."
+            << t.kmax_enc << ", K_pred " << t.kmin_pred << ".." << t.kmax_pred << " (timed steps)\n"
+            << "  device         " << device.str()
+            << (device.is_cuda() ? " (bf16 autocast)"
+                : o.cpu_bf16     ? " (bf16 CPU autocast: train.cpu_bf16, an opt-in deviation)"
+                                 : " (fp32)")
+            << ", " << threads << " CPU threads\n"
+            << "  attention      " << o.attention
+            << (o.attention == "auto" ? (device.is_cuda() ? " (fused SDPA on CUDA)" : " (explicit softmax on the CPU)") : "")
+            << "\n"
+            << "  linear         " << o.linear
+            << (o.linear == "auto" && onednn_applies ? " (oneDNN inner product for fp32 on the CPU)" : " (at::linear)")
+            << "\n"
+            << "  steps          " << o.steps << " timed (median reported), " << o.warmup << " warm-up excluded"
+            << (o.sync_each_step ? "; the loss read on the host after every step (--sync-each-step)"
+                : device.is_cuda() ? "; step times from CUDA events, no synchronisation inside the loop"
+                                   : "")
+            << "\n";
+}
+
+void print_cpp_figures(const BenchTrainOptions& o, const CppTiming& t, const RateReport& r, const at::Device& device) {
+  const double mfu = r.rate.flops_per_s > 0 ? t.achieved / r.rate.flops_per_s : 0.0;
+  std::cout << "  C++ step       " << fmt(t.med) << " s median (min " << fmt(*std::min_element(t.times.begin(), t.times.end()))
+            << ", max " << fmt(*std::max_element(t.times.begin(), t.times.end())) << ")\n"
+            << "  C++            " << fmt(t.ips) << " images/s\n"
+            << "  model FLOPs    " << bench::format_flops(t.mean_flops, "FLOP") << " per step (mean of timed steps, "
+            << "analytic, docs/benchmarks.md)\n"
+            << "  achieved       " << bench::format_flops(t.achieved, "FLOP/s") << "\n"
+            << "  matmul rate    " << r.rate.describe() << ", measured now"
+            << (device.is_cuda() || o.cpu_bf16 ? "" : " (CPU: fp32 rate, not bf16" + r.other_rate + ")") << "\n"
+            << "  MFU            " << fmt(100.0 * mfu, 3) << " %\n";
+  if (device.is_cuda()) {
+    std::cout << "  peak memory    " << mib(t.cuda.allocated) << " allocated, " << mib(t.cuda.reserved)
+              << " reserved (CUDA caching allocator peak, warm-up and timed steps)\n";
+  } else {
+    std::cout << "  peak memory    " << mib(t.rss) << " peak RSS of the whole process (CPU: getrusage ru_maxrss; "
+              << "includes the " << o.total() << " pre-built batches)\n";
+  }
+  if (!o.profile.empty()) {
+    std::cout << "  profile        " << o.profile_cpp.string() << " (Chrome trace of the timed steps; the timings above "
+              << "include the profiler's overhead; summary: tools/trace_ops.py)\n";
+  }
+  std::cout << std::flush;
+}
+
+// Runs bench/train_baseline.py on the inputs written before timing and prints its figures and the ratio.
+void python_baseline(const BenchTrainOptions& o, const TempDir& tmp, const CppTiming& t, bool cuda, bool share_weights) {
+  const fs::path result = tmp.path / "python.json";
+  const std::string cmd = shell_quote(o.python.string()) + " " + shell_quote(o.script.string()) + " --inputs " +
+                          shell_quote((tmp.path / "inputs.safetensors").string()) + " --out " +
+                          shell_quote(result.string());
+  const auto [rc, out] = run_capture(cmd);
+  if (rc != 0 || !fs::exists(result)) {
+    throw std::runtime_error("--baseline python: " + o.script.filename().string() + " failed (exit " +
+                             std::to_string(rc) + "): " + last_line(out));
+  }
+  nlohmann::json py;
+  {
+    std::ifstream in(result);
+    py = nlohmann::json::parse(in);
+  }
+  const double py_ips = py.at("images_per_s").get<double>();
+  const auto py_losses = py.at("losses").get<std::vector<double>>();
+  const auto py_steps = py.at("step_s").get<std::vector<double>>();
+  if (py_steps.empty()) throw std::runtime_error("--baseline python: the script reported no timed steps");
+  const double py_best = *std::min_element(py_steps.begin(), py_steps.end());
+  const double best = *std::min_element(t.times.begin(), t.times.end());
+  std::cout << "  Python step    " << fmt(py.at("median_step_s").get<double>()) << " s median (min " << fmt(py_best)
+            << "; " << o.script.filename().string() << ", torch " << py.at("torch").get<std::string>() << ", "
+            << py.at("threads").get<int>() << " threads, "
+            << (share_weights ? "same initial weights" : "own initial weights (model too large to pass)") << "; "
+            << (cuda || o.python_cpu_bf16 ? "bf16 autocast" : "fp32") << ")\n"
+            << "  Python         " << fmt(py_ips) << " images/s\n";
+  std::cout << "  Python memory  " << mib(py.at("peak_bytes").get<double>())
+            << (cuda ? " allocated (torch.cuda.max_memory_allocated)\n" : " peak RSS of the Python process (getrusage ru_maxrss)\n");
+  if (!py_losses.empty()) {
+    std::cout << "  loss step 1    C++ " << fmt(t.losses.front(), 7) << ", Python " << fmt(py_losses.front(), 7)
+              << "; last step C++ " << fmt(t.losses.back(), 7) << ", Python " << fmt(py_losses.back(), 7) << "\n";
+  }
+  std::cout << "  ratio          C++/Python images/s = " << fmt(py_ips > 0 ? t.ips / py_ips : 0.0, 3)
+            << "x (median steps; fastest steps: " << fmt(best > 0 ? py_best / best : 0.0, 3) << "x)"
+            << (o.baseline_fp32 ? "; C++ bf16 vs Python fp32 (--baseline-fp32): not the same arithmetic" : "") << "\n";
+  if (!o.profile.empty()) std::cout << "  profile        " << o.profile_python.string() << " (the baseline's timed steps)\n";
+  if (tmp.keep) std::cout << "  inputs         " << (tmp.path / "inputs.safetensors").string() << " (kept)\n";
+}
+
+// Official schedule values; a long schedule so every benchmarked step is in the warm-up ramp.
+Schedules bench_schedules() {
+  Schedules sched;
+  sched.warmup_steps = 1000;
+  sched.total_steps = 10000;
+  sched.ema_steps = 10000.0;
+  return sched;
+}
+
 }  // namespace
 
 int cmd_bench_train(const Argv& argv) {
@@ -137,357 +512,41 @@ int cmd_bench_train(const Argv& argv) {
   if (!args.get("--model") || !args.get("--patch") || !args.get("--image-size") || !args.get("--batch")) {
     throw UsageError(kUsage);
   }
-
-  // ---- options -------------------------------------------------------------------------------------------------
-  const std::string model_name = args.require("--model");
-  const bench::VitPresetShape* preset = bench::find_bench_preset(model_name);
-  if (preset == nullptr) {
-    std::string valid;
-    for (const auto& p : bench::bench_presets()) valid += std::string(valid.empty() ? "" : ", ") + p.name;
-    throw UsageError("--model: unknown model '" + model_name + "' (valid: " + valid + ")");
-  }
-  const std::int64_t patch = int_at_least(args, "--patch", 0, 1);
-  const std::int64_t image_size = int_at_least(args, "--image-size", 0, 1);
-  if (image_size % patch != 0) {
-    throw UsageError("--patch " + std::to_string(patch) + " does not divide --image-size " + std::to_string(image_size));
-  }
-  const std::int64_t batch = int_at_least(args, "--batch", 0, 1);
-  const std::int64_t steps = int_at_least(args, "--steps", 10, 1);
-  const std::int64_t warmup = int_at_least(args, "--warmup", 3, 0);
-  const bool pred_depth_default = !args.get("--pred-depth");
-  const bool pred_dim_default = !args.get("--pred-dim");
-  const std::int64_t pred_depth = int_at_least(args, "--pred-depth", bench::default_pred_depth(model_name), 1);
-  const std::int64_t pred_dim = int_at_least(args, "--pred-dim", bench::default_pred_dim(model_name), 4);
-  const std::int64_t threads_arg = int_at_least(args, "--threads", 0, 0);
-  const std::int64_t seed = int_at_least(args, "--seed", 0, 0);
-  const std::string device_str = args.get("--device").value_or("cpu");
-  if (device_str != "cpu" && device_str.rfind("cuda", 0) != 0) {
-    throw UsageError("--device: expected cpu or cuda (cuda:N), got '" + device_str + "'");
-  }
-  if (device_str != "cpu" && !util::cuda_available()) {
-    throw std::runtime_error("--device " + device_str + ": CUDA is not available on this machine");
-  }
-  const bool cpu_bf16 = args.flag("--cpu-bf16");
-  if (cpu_bf16 && device_str != "cpu") throw UsageError("--cpu-bf16 is for --device cpu (CUDA always autocasts to bf16)");
-  // --baseline-fp32: with --cpu-bf16, the baseline stays in fp32, as the official code runs on a CPU (its
-  // torch.cuda.amp.autocast does nothing there): the product's opt-in against the official code as it is.
-  const bool baseline_fp32 = args.flag("--baseline-fp32");
-  if (baseline_fp32 && !cpu_bf16) throw UsageError("--baseline-fp32 goes with --cpu-bf16 (without it both sides run fp32)");
-  const bool python_cpu_bf16 = cpu_bf16 && !baseline_fp32;
-  // A/B switches for the pieces of the step (docs/benchmarks.md): the ViT plugins' attention and linear kernels, and
-  // a host read of the loss after every step (what the trainer did before it read losses at sync points only).
-  const std::string attention = args.get("--attention").value_or("auto");
-  if (attention != "auto" && attention != "sdpa" && attention != "explicit") {
-    throw UsageError("--attention: expected auto, sdpa or explicit, got '" + attention + "'");
-  }
-  const std::string linear = args.get("--linear").value_or("auto");
-  if (linear != "auto" && linear != "aten") throw UsageError("--linear: expected auto or aten, got '" + linear + "'");
-  const bool sync_each_step = args.flag("--sync-each-step");
-  const std::string baseline = args.get("--baseline").value_or("");
-  if (!baseline.empty() && baseline != "python") {
-    throw UsageError("--baseline: the only baseline is 'python', got '" + baseline + "'");
-  }
-  // --profile: Chrome traces of the timed steps (C++ at the path, the baseline beside it as <stem>.python.json).
-  const std::string profile = args.get("--profile").value_or("");
-  fs::path profile_cpp, profile_python;
-  if (!profile.empty()) {
-    profile_cpp = fs::absolute(profile);
-    std::error_code pec;
-    if (!fs::is_directory(profile_cpp.parent_path(), pec)) {
-      throw UsageError("--profile " + profile + ": the folder " + profile_cpp.parent_path().string() +
-                       " does not exist");
-    }
-    profile_python = profile_cpp.parent_path() / (profile_cpp.stem().string() + ".python.json");
-  }
-  const fs::path python = IJEPA_PYTHON_EXE;
-  const fs::path script = fs::path(IJEPA_SOURCE_DIR) / "bench" / "train_baseline.py";
-  if (!baseline.empty()) {
-    std::error_code ec;
-    if (python.empty() || !fs::exists(python, ec)) {
-      throw std::runtime_error("--baseline python: no Python interpreter configured (IJEPA_PYTHON at configure time: '" +
-                               python.string() + "')");
-    }
-    if (!fs::exists(script, ec)) throw std::runtime_error("--baseline python: " + script.string() + " is missing");
-  }
-
-  if (threads_arg > 0) at::set_num_threads(static_cast<int>(threads_arg));
+  BenchTrainOptions o;
+  parse_model_options(args, o);
+  parse_baseline_options(args, o);
+  if (o.threads > 0) at::set_num_threads(static_cast<int>(o.threads));
   const int threads = at::get_num_threads();
 
-  // ---- model -----------------------------------------------------------------------------------------------------
   PluginHost host;
   load_plugins(host, args);
-  nlohmann::json cfg = experiment_defaults();
-  cfg["name"] = "bench-train";
-  cfg["seed"] = seed;
-  const std::int64_t total = warmup + steps;
-  cfg["data"]["source"] = "synthetic";
-  cfg["data"]["image_size"] = image_size;
-  cfg["data"]["synthetic_count"] = batch * std::min<std::int64_t>(total, 64);
-  cfg["data"]["workers"] = 1;
-  cfg["components"]["encoder"] = {{"type", "vit"},          {"preset", model_name}, {"patch_size", patch},
-                                  {"img_size", image_size}, {"attention", attention}, {"linear", linear}};
-  cfg["components"]["predictor"] = {
-      {"type", "vit_predictor"}, {"embed_dim", pred_dim}, {"depth", pred_depth}, {"attention", attention},
-      {"linear", linear}};
-  cfg["train"]["device"] = device_str;
-  cfg["train"]["threads"] = threads;
-  cfg["train"]["batch_size"] = batch;
-  cfg["train"]["bf16"] = true;
-  cfg["train"]["cpu_bf16"] = cpu_bf16;
-  nlohmann::json resolved = resolve_experiment(cfg, {}, host.registry(), "ijepa bench train");
-  // The official min_keep 10 is unreachable on small grids (the masker rejects it): use the largest that fits.
-  std::int64_t min_keep = resolved["components"]["masker"]["min_keep"].get<std::int64_t>();
-  {
-    sdk::BuildContext ctx;
-    ctx.host = logging::host_services();
-    ctx.seed = static_cast<std::uint64_t>(seed);
-    ctx.image_size = image_size;
-    ctx.patch_size = patch;
-    ctx.grid = {image_size / patch, image_size / patch};
-    for (std::int64_t k = min_keep; k >= 0; --k) {
-      nlohmann::json mc = resolved["components"]["masker"];
-      mc["min_keep"] = k;
-      try {
-        (void)host.registry().make_masker(mc, ctx, "components.masker");
-        min_keep = k;
-        break;
-      } catch (const std::exception&) {
-        if (k == 0) throw;
-      }
-    }
-    cfg["components"]["masker"]["min_keep"] = min_keep;
-    resolved = resolve_experiment(cfg, {}, host.registry(), "ijepa bench train");
-  }
+  probe_encoder(host.registry(), o);
+  std::int64_t min_keep = 0;
+  const nlohmann::json resolved = resolve_with_min_keep(bench_experiment(o, threads), host.registry(), &min_keep);
   auto model = std::make_unique<JepaModel>(resolved, host.registry());  // freed before the Python baseline runs
   const at::Device device = model->device();
-  Schedules sched;  // official values; a long schedule so every benchmarked step is in the warm-up ramp
-  sched.warmup_steps = 1000;
-  sched.total_steps = 10000;
-  sched.ema_steps = 10000.0;
+  const Schedules sched = bench_schedules();
   model->set_schedules(sched);
   const std::int64_t n_params = model->parameter_count(false);
-
-  // ---- inputs: every batch is built before timing (loader work is not part of the step) -------------------------
-  std::vector<Batch> batches;
-  {
-    auto dataset = open_dataset(resolved.at("data"), "train");
-    DataLoaderOptions lo;
-    lo.batch_size = batch;
-    lo.image_size = image_size;
-    lo.seed = static_cast<std::uint64_t>(seed);
-    lo.workers = 1;
-    lo.prefetch = 1;
-    lo.pin_memory = device.is_cuda();  // as the trainer's loader (and the official DataLoader) do
-    lo.masker_tag = "plugin " + model->masker().plugin_id + ": " + model->masker().type;
-    Loader loader(dataset, model->masker().ptr, lo, 0);
-    for (std::int64_t i = 0; i < total; ++i) batches.push_back(loader.make_batch(i));
-  }
+  const std::vector<Batch> batches = make_batches(resolved, host.registry(), o.total(), device.is_cuda());
   at::set_num_threads(threads);  // the loader's worker thread sets its own count; restore ours
 
   TempDir tmp;
-  tmp.keep = args.flag("--keep-inputs");
+  tmp.keep = o.keep_inputs;
   const bool share_weights = n_params <= kMaxSharedParams;
-  if (!baseline.empty()) {
+  if (!o.baseline.empty()) {
     tmp.path = fs::temp_directory_path() / ("ijepa_bench_train_" + std::to_string(::getpid()));
     fs::create_directories(tmp.path);
-    TensorMap t;
-    if (share_weights) t = model->weights();  // initial weights, official key names (encoder.*, predictor.*, ...)
-    at::Tensor sc = at::empty({total, 3}, at::kDouble);
-    for (std::int64_t i = 0; i < total; ++i) {
-      const Batch& b = batches[static_cast<std::size_t>(i)];
-      const std::string k = std::to_string(i);
-      t["images." + k] = b.images;
-      for (std::size_t j = 0; j < b.masks.context.size(); ++j) t["masks_enc." + k + "." + std::to_string(j)] = b.masks.context[j];
-      for (std::size_t j = 0; j < b.masks.target.size(); ++j) t["masks_pred." + k + "." + std::to_string(j)] = b.masks.target[j];
-      sc[i][0] = sched.lr(i + 1);
-      sc[i][1] = sched.wd(i + 1);
-      sc[i][2] = sched.ema(i);
-    }
-    t["schedule"] = sc;
-    const StringMap meta{{"model", model_name},
-                         {"patch", std::to_string(patch)},
-                         {"image_size", std::to_string(image_size)},
-                         {"batch", std::to_string(batch)},
-                         {"pred_depth", std::to_string(pred_depth)},
-                         {"pred_dim", std::to_string(pred_dim)},
-                         {"steps", std::to_string(steps)},
-                         {"warmup", std::to_string(warmup)},
-                         {"device", device.str()},
-                         {"threads", std::to_string(threads)},
-                         {"seed", std::to_string(seed)},
-                         {"nenc", std::to_string(batches[0].masks.context.size())},
-                         {"npred", std::to_string(batches[0].masks.target.size())},
-                         {"weights", share_weights ? "1" : "0"},
-                         {"cpu_bf16", python_cpu_bf16 ? "1" : "0"},
-                         {"profile", profile_python.string()}};
-    write_safetensors((tmp.path / "inputs.safetensors").string(), t, meta);
+    write_baseline_inputs(tmp.path / "inputs.safetensors", o, *model, batches, sched, share_weights, threads);
   }
-
-  // ---- C++ timing -------------------------------------------------------------------------------------------------
-  reset_cuda_peak(device);
-  std::vector<double> times;
-  std::vector<double> step_flops;
-  std::vector<double> losses;
-  std::int64_t kmin_enc = INT64_MAX, kmax_enc = 0, kmin_pred = INT64_MAX, kmax_pred = 0;
-  bench::StepShape shape;
-  shape.batch = batch;
-  shape.image_size = image_size;
-  shape.patch = patch;
-  shape.encoder = {preset->dim, preset->depth, preset->heads, 4 * preset->dim};
-  shape.predictor = {pred_dim, pred_depth, preset->heads, 4 * pred_dim};
-  std::optional<bench::StepProfiler> profiler;
-  if (!profile.empty()) profiler.emplace(profile_cpp.string(), device.is_cuda());
-  // No synchronisation inside the loop (the trainer reads no loss on the host either): step times come from
-  // StepClock marks, CUDA events on the GPU.
-  bench::synchronize(device);
-  bench::StepClock clock(device);
-  std::vector<JepaModel::StepResult> results;
-  for (std::int64_t i = 0; i < total; ++i) {
-    const Batch& b = batches[static_cast<std::size_t>(i)];
-    if (profiler && i == warmup) profiler->start();
-    clock.mark();
-    results.push_back(model->train_step(b, i));
-    if (sync_each_step) (void)results.back().loss_value();
-  }
-  clock.mark();
-  const std::vector<double> step_s = clock.seconds();
-  for (std::int64_t i = 0; i < total; ++i) {
-    const JepaModel::StepResult& r = results[static_cast<std::size_t>(i)];
-    const Batch& b = batches[static_cast<std::size_t>(i)];
-    losses.push_back(r.loss_value());
-    if (i < warmup) continue;
-    times.push_back(step_s[static_cast<std::size_t>(i)]);
-    shape.nenc = static_cast<std::int64_t>(b.masks.context.size());
-    shape.npred = static_cast<std::int64_t>(b.masks.target.size());
-    shape.k_enc = r.k_enc;
-    shape.k_pred = r.k_pred;
-    kmin_enc = std::min(kmin_enc, r.k_enc);
-    kmax_enc = std::max(kmax_enc, r.k_enc);
-    kmin_pred = std::min(kmin_pred, r.k_pred);
-    kmax_pred = std::max(kmax_pred, r.k_pred);
-    step_flops.push_back(bench::train_step_flops(shape).total);
-  }
-  if (profiler) profiler->stop_and_save();
-  const double rss = peak_rss_bytes();
-  const CudaPeak cpeak = cuda_peak(device);
-  const double med = median(times);
-  const double ips = med > 0 ? static_cast<double>(batch) / med : 0.0;
-  double mean_flops = 0.0;
-  for (double f : step_flops) mean_flops += f / static_cast<double>(step_flops.size());
-  const double achieved = med > 0 ? mean_flops / med : 0.0;
-
-  // ---- matmul rate on the same device, same threads ------------------------------------------------------------
-  // CUDA: bf16 at::mm. CPU: the step's precision; in fp32 also oneDNN's inner product (sdk::linear's kernel, about
-  // twice MKL's sgemm on our AMD Zen 4 machines), and the faster of the two is the denominator, whichever kernel the
-  // step used (--linear aten measures MKL against the machine's best, not against itself).
-  bench::MatmulRate rate = device.is_cuda() ? bench::measure_matmul_rate(device, at::kBFloat16, 8192, 20)
-                           : bench::measure_matmul_rate(device, cpu_bf16 ? at::kBFloat16 : at::kFloat, 1024, 10);
-  std::string other_rate;
-  bool onednn_applies = false;  // sdk::linear takes oneDNN here (fp32 on the CPU, the op present and enabled)
-  if (!device.is_cuda() && !cpu_bf16) {
-    const bench::MatmulRate onednn = bench::measure_onednn_rate(1024, 10);
-    onednn_applies = onednn.flops_per_s > 0;
-    if (onednn_applies) {
-      const bool faster = onednn.flops_per_s > rate.flops_per_s;
-      const bench::MatmulRate& slower = faster ? rate : onednn;
-      other_rate = "; " + slower.kernel + ": " + bench::format_flops(slower.flops_per_s, "FLOP/s");
-      if (faster) rate = onednn;
-    }
-  }
-  const double mfu = rate.flops_per_s > 0 ? achieved / rate.flops_per_s : 0.0;
-
-  std::cout << "== ijepa bench train ==\n"
-            << "  date           " << today() << "\n"
-            << "  model          " << model_name << "/" << patch << " @ " << image_size << " px (encoder D " << preset->dim
-            << ", depth " << preset->depth << ", heads " << preset->heads << "; predictor depth " << pred_depth
-            << (pred_depth_default ? " (default)" : "") << ", width " << pred_dim << (pred_dim_default ? " (default)" : "")
-            << "); " << n_params << " parameters\n"
-            << "  batch          " << batch << " images; " << shape.nenc << " context + " << shape.npred
-            << " target masks per image (multiblock, min_keep " << min_keep << "); K_enc " << kmin_enc << ".." << kmax_enc << ", K_pred " << kmin_pred << ".."
-            << kmax_pred << " (timed steps)\n"
-            << "  device         " << device.str()
-            << (device.is_cuda() ? " (bf16 autocast)" : cpu_bf16 ? " (bf16 CPU autocast: train.cpu_bf16, an opt-in deviation)" : " (fp32)") << ", "
-            << threads << " CPU threads\n"
-            << "  attention      " << attention
-            << (attention == "auto" ? (device.is_cuda() ? " (fused SDPA on CUDA)" : " (explicit softmax on the CPU)") : "")
-            << "\n"
-            << "  linear         " << linear
-            << (linear == "auto" && onednn_applies ? " (oneDNN inner product for fp32 on the CPU)" : " (at::linear)")
-            << "\n"
-            << "  steps          " << steps << " timed (median reported), " << warmup << " warm-up excluded"
-            << (sync_each_step ? "; the loss read on the host after every step (--sync-each-step)"
-                : device.is_cuda() ? "; step times from CUDA events, no synchronisation inside the loop" : "")
-            << "\n"
-            << "  C++ step       " << fmt(med) << " s median (min " << fmt(*std::min_element(times.begin(), times.end()))
-            << ", max " << fmt(*std::max_element(times.begin(), times.end())) << ")\n"
-            << "  C++            " << fmt(ips) << " images/s\n"
-            << "  model FLOPs    " << bench::format_flops(mean_flops, "FLOP") << " per step (mean of timed steps, "
-            << "analytic, docs/benchmarks.md)\n"
-            << "  achieved       " << bench::format_flops(achieved, "FLOP/s") << "\n"
-            << "  matmul rate    " << rate.describe() << ", measured now"
-            << (device.is_cuda() || cpu_bf16 ? "" : " (CPU: fp32 rate, not bf16" + other_rate + ")") << "\n"
-            << "  MFU            " << fmt(100.0 * mfu, 3) << " %\n";
-  if (device.is_cuda()) {
-    std::cout << "  peak memory    " << mib(cpeak.allocated) << " allocated, " << mib(cpeak.reserved)
-              << " reserved (CUDA caching allocator peak, warm-up and timed steps)\n";
-  } else {
-    std::cout << "  peak memory    " << mib(rss) << " peak RSS of the whole process (CPU: getrusage ru_maxrss; "
-              << "includes the " << total << " pre-built batches)\n";
-  }
-  if (profiler) {
-    std::cout << "  profile        " << profiler->path() << " (Chrome trace of the timed steps; the timings above include "
-              << "the profiler's overhead; summary: tools/trace_ops.py)\n";
-  }
-  std::cout << std::flush;
-  if (baseline.empty()) return 0;
-
-  // ---- Python baseline ---------------------------------------------------------------------------------------------
-  results.clear();
+  const CppTiming timing = time_steps(*model, batches, o);
+  const RateReport rate = measure_rate(device, o.cpu_bf16);
+  print_setup(o, timing, device, n_params, min_keep, threads, rate.onednn_applies);
+  print_cpp_figures(o, timing, rate, device);
+  if (o.baseline.empty()) return 0;
   model.reset();
   release_cuda_cache(device);
-  const fs::path result = tmp.path / "python.json";
-  const std::string cmd = shell_quote(python.string()) + " " + shell_quote(script.string()) + " --inputs " +
-                          shell_quote((tmp.path / "inputs.safetensors").string()) + " --out " +
-                          shell_quote(result.string());
-  const auto [rc, out] = run_capture(cmd);
-  if (rc != 0 || !fs::exists(result)) {
-    throw std::runtime_error("--baseline python: " + script.filename().string() + " failed (exit " +
-                             std::to_string(rc) + "): " + last_line(out));
-  }
-  nlohmann::json py;
-  {
-    std::ifstream in(result);
-    py = nlohmann::json::parse(in);
-  }
-  const double py_ips = py.at("images_per_s").get<double>();
-  const double py_med = py.at("median_step_s").get<double>();
-  const auto py_losses = py.at("losses").get<std::vector<double>>();
-  const auto py_steps = py.at("step_s").get<std::vector<double>>();
-  if (py_steps.empty()) throw std::runtime_error("--baseline python: the script reported no timed steps");
-  const double py_best = *std::min_element(py_steps.begin(), py_steps.end());
-  const double best = *std::min_element(times.begin(), times.end());
-  std::cout << "  Python step    " << fmt(py_med) << " s median (min " << fmt(py_best) << "; " << script.filename().string()
-            << ", torch "
-            << py.at("torch").get<std::string>() << ", " << py.at("threads").get<int>() << " threads, "
-            << (share_weights ? "same initial weights" : "own initial weights (model too large to pass)") << "; "
-            << (device.is_cuda() || python_cpu_bf16 ? "bf16 autocast" : "fp32") << ")\n"
-            << "  Python         " << fmt(py_ips) << " images/s\n";
-  if (device.is_cuda()) {
-    std::cout << "  Python memory  " << mib(py.at("peak_bytes").get<double>()) << " allocated (torch.cuda.max_memory_allocated)\n";
-  } else {
-    std::cout << "  Python memory  " << mib(py.at("peak_bytes").get<double>())
-              << " peak RSS of the Python process (getrusage ru_maxrss)\n";
-  }
-  if (!py_losses.empty()) {
-    std::cout << "  loss step 1    C++ " << fmt(losses.front(), 7) << ", Python " << fmt(py_losses.front(), 7)
-              << "; last step C++ " << fmt(losses.back(), 7) << ", Python " << fmt(py_losses.back(), 7) << "\n";
-  }
-  std::cout << "  ratio          C++/Python images/s = " << fmt(py_ips > 0 ? ips / py_ips : 0.0, 3)
-            << "x (median steps; fastest steps: " << fmt(best > 0 ? py_best / best : 0.0, 3) << "x)"
-            << (baseline_fp32 ? "; C++ bf16 vs Python fp32 (--baseline-fp32): not the same arithmetic" : "") << "\n";
-  if (!profile.empty()) std::cout << "  profile        " << profile_python.string() << " (the baseline's timed steps)\n";
-  if (tmp.keep) std::cout << "  inputs         " << (tmp.path / "inputs.safetensors").string() << " (kept)\n";
+  python_baseline(o, tmp, timing, device.is_cuda(), share_weights);
   return 0;
 }
-
 }  // namespace ijepa::host::cli

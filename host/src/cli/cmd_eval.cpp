@@ -8,11 +8,13 @@
 
 #include "cli/bench_util.hpp"
 #include "cli/commands.hpp"
-#include "config/json_file.hpp"
-#include "data/dataset.hpp"
-#include "eval/evaluation.hpp"
-#include "log/logging.hpp"
-#include "util/cuda_info.hpp"
+#include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
+#include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
 
 namespace fs = std::filesystem;
 
@@ -94,6 +96,128 @@ void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& recor
   }
 }
 
+namespace {
+
+// --set: data./train./components./seed go to the experiment, anything else to every evaluator entry; --data first.
+std::pair<std::vector<std::string>, std::vector<std::string>> split_sets(const Args& args) {
+  std::vector<std::string> exp_sets, eval_sets;
+  for (const auto& s : args.all("--set")) {
+    const std::string key = s.substr(0, s.find('='));
+    if (s.find('=') == std::string::npos) throw UsageError("--set " + s + ": expected key=value");
+    const bool exp = key.rfind("data.", 0) == 0 || key.rfind("train.", 0) == 0 || key.rfind("components.", 0) == 0 ||
+                     key == "seed";
+    (exp ? exp_sets : eval_sets).push_back(s);
+  }
+  if (auto d = args.get("--data")) {
+    std::vector<std::string> ds = data_sets(*d, false);
+    exp_sets.insert(exp_sets.begin(), ds.begin(), ds.end());
+  }
+  return {exp_sets, eval_sets};
+}
+
+std::vector<EvaluatorSpec> evaluator_specs(const Args& args, const std::vector<std::string>& types,
+                                           const std::vector<std::string>& eval_sets, const std::string& which,
+                                           const Registry& registry) {
+  std::vector<EvaluatorSpec> specs;
+  for (const std::string& type : types) {
+    const std::string where = "--evaluator " + type;
+    nlohmann::json entry = {{"type", type}, {"encoder", which}};
+    if (args.flag("--no-random-init")) entry["random_init"] = false;
+    for (const auto& s : eval_sets) apply_override(entry, "+" + s, "--set");
+    auto [host_keys, plugin_cfg] = split_evaluator_entry(entry, where);
+    nlohmann::json resolved_entry = registry.resolve(Kind::evaluator, plugin_cfg, where);
+    for (auto it = host_keys.begin(); it != host_keys.end(); ++it) resolved_entry[it.key()] = it.value();
+    specs.push_back(parse_evaluator(resolved_entry, where));
+  }
+  return specs;
+}
+
+// --out, or RUN_DIR/eval/<types>_step<N>.json, or <types>_<checkpoint stem>.eval.json.
+fs::path eval_output(const Args& args, const std::vector<std::string>& types, const LoadedEncoder& le) {
+  if (auto o = args.get("--out")) return *o;
+  std::string name;
+  for (const auto& t : types) name += (name.empty() ? "" : "+") + t;
+  if (!le.run_dir.empty()) return le.run_dir / "eval" / (name + "_step" + std::to_string(le.step) + ".json");
+  return fs::path(name + "_" + fs::path(le.origin).stem().string() + ".eval.json");
+}
+
+void write_eval_report(const fs::path& out, const LoadedEncoder& le, const std::string& which,
+                       const std::vector<EvalResult>& results) {
+  nlohmann::json doc = {{"weights", le.origin},
+                        {"step", le.step},
+                        {"encoder", which},
+                        {"data", le.resolved.at("data")},
+                        {"encoder_config", le.resolved.at("components").at("encoder")},
+                        {"results", nlohmann::json::array()}};
+  std::vector<nlohmann::json> recs;
+  for (const auto& r : results) {
+    recs.push_back(r.to_json());
+    doc["results"].push_back(recs.back());
+  }
+  if (!out.parent_path().empty()) fs::create_directories(out.parent_path());
+  write_file_atomic(out, doc.dump(2) + "\n");
+  std::cout << "== ijepa eval: " << le.origin << (le.step >= 0 ? " (step " + std::to_string(le.step) + ")" : "")
+            << ", " << which << " encoder ==\n";
+  print_eval_table(std::cout, recs);
+  std::cout << "  json           " << out.string() << "\n";
+}
+
+struct EmbedOptions {
+  FeatureKind kind = FeatureKind::last;
+  std::string split, transform;
+  std::vector<std::string> sets;
+};
+
+EmbedOptions embed_options(const Args& args) {
+  EmbedOptions e;
+  const int modes = static_cast<int>(args.flag("--pooled")) + static_cast<int>(args.flag("--tokens")) +
+                    static_cast<int>(args.flag("--last4"));
+  if (modes > 1) throw UsageError("choose one of --pooled, --last4, --tokens");
+  e.kind = args.flag("--tokens") ? FeatureKind::tokens : args.flag("--last4") ? FeatureKind::last4 : FeatureKind::last;
+  e.split = args.get("--split").value_or("train");
+  if (e.split != "train" && e.split != "test" && e.split != "val") throw UsageError("--split: expected train, test or val");
+  e.transform = args.get("--transform").value_or("eval");
+  if (e.transform != "eval" && e.transform != "none") throw UsageError("--transform: expected eval or none");
+  if (auto t = args.get("--threads")) at::set_num_threads(static_cast<int>(int_at_least(args, "--threads", 0, 1)));
+  e.sets = args.all("--set");
+  for (const auto& s : e.sets) {
+    if (s.rfind("data.", 0) != 0 && s.rfind("components.encoder.", 0) != 0) {
+      throw UsageError("--set " + s + ": embed takes data.* and components.encoder.* keys");
+    }
+  }
+  if (auto d = args.get("--data")) {
+    std::vector<std::string> ds = data_sets(*d, true);
+    e.sets.insert(e.sets.begin(), ds.begin(), ds.end());
+  }
+  return e;
+}
+
+void write_features(const std::string& out, const Features& f, const Dataset& data, const LoadedEncoder& le,
+                    const std::string& which, const EmbedOptions& e, std::int64_t image_size, double secs) {
+  nlohmann::json classes = data.class_names();
+  const StringMap meta = {{"format", "ijepa-features"},
+                          {"weights", le.origin},
+                          {"encoder", which},
+                          {"features", feature_kind_name(e.kind)},
+                          {"data", data.describe()},
+                          {"split", e.split},
+                          {"transform", e.transform},
+                          {"image_size", std::to_string(image_size)},
+                          {"class_names", classes.dump()},
+                          {"encoder_config", le.resolved.at("components").at("encoder").dump()}};
+  write_safetensors(out, {{"features", f.features}, {"labels", f.labels}, {"indices", f.indices}}, meta);
+  std::ostringstream shape;
+  for (std::int64_t d = 0; d < f.features.dim(); ++d) shape << (d ? " x " : "") << f.features.size(d);
+  std::cout << "== ijepa embed: " << f.features.size(0) << " images of " << data.describe() << " ==\n"
+            << "  weights        " << le.origin << " (" << which << " encoder)\n"
+            << "  features       " << feature_kind_name(e.kind) << ", float32 [" << shape.str() << "]\n"
+            << "  time           " << fmt(secs) << " s, " << fmt(static_cast<double>(f.features.size(0)) / secs)
+            << " images/s\n"
+            << "  out            " << out << "  (tensors features, labels, indices)\n";
+}
+
+}  // namespace
+
 int cmd_eval(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
   valued.insert({"--evaluator", "--set", "--data", "--out", "--encoder", "--config", "--device", "--threads"});
@@ -110,74 +234,19 @@ int cmd_eval(const Argv& argv) {
   if (auto t = args.get("--threads")) at::set_num_threads(static_cast<int>(int_at_least(args, "--threads", 0, 1)));
   PluginHost host;
   load_plugins(host, args);
-  // --set: data./train./components./seed go to the experiment, anything else to every evaluator entry.
-  std::vector<std::string> exp_sets, eval_sets;
-  for (const auto& s : args.all("--set")) {
-    const std::string key = s.substr(0, s.find('='));
-    if (s.find('=') == std::string::npos) throw UsageError("--set " + s + ": expected key=value");
-    const bool exp = key.rfind("data.", 0) == 0 || key.rfind("train.", 0) == 0 || key.rfind("components.", 0) == 0 ||
-                     key == "seed";
-    (exp ? exp_sets : eval_sets).push_back(s);
-  }
-  if (auto d = args.get("--data")) {
-    std::vector<std::string> ds = data_sets(*d, false);
-    exp_sets.insert(exp_sets.begin(), ds.begin(), ds.end());
-  }
+  const auto [exp_sets, eval_sets] = split_sets(args);
   const std::string which = args.get("--encoder").value_or("target");
-  const fs::path target = args.positionals()[0];
-  LoadedEncoder le = load_encoder(target, which, host.registry(), exp_sets, args.get("--config").value_or(""));
+  LoadedEncoder le =
+      load_encoder(args.positionals()[0], which, host.registry(), exp_sets, args.get("--config").value_or(""));
   const at::Device device = cli_device(args.get("--device"));
   le.encoder->to(device);
-
-  std::vector<EvaluatorSpec> specs;
-  for (std::size_t i = 0; i < types.size(); ++i) {
-    const std::string where = "--evaluator " + types[i];
-    nlohmann::json entry = {{"type", types[i]}, {"encoder", which}};
-    if (args.flag("--no-random-init")) entry["random_init"] = false;
-    for (const auto& s : eval_sets) apply_override(entry, "+" + s, "--set");
-    auto [host_keys, plugin_cfg] = split_evaluator_entry(entry, where);
-    nlohmann::json resolved_entry = host.registry().resolve(Kind::evaluator, plugin_cfg, where);
-    for (auto it = host_keys.begin(); it != host_keys.end(); ++it) resolved_entry[it.key()] = it.value();
-    specs.push_back(parse_evaluator(resolved_entry, where));
-  }
-  sdk::BuildContext ctx = experiment_context(le.resolved);
-  ctx.encoder_dim = le.encoder->embed_dim();
-  ctx.encoder_heads = le.encoder->num_heads();
-  ctx.encoder_depth = le.encoder->depth();
-  Evaluation evaluation(le.resolved, specs, host.registry(), ctx, device);
+  const std::vector<EvaluatorSpec> specs = evaluator_specs(args, types, eval_sets, which, host.registry());
+  Evaluation evaluation(le.resolved, specs, host.registry(), with_encoder(experiment_context(le.resolved), *le.encoder),
+                        device);
   std::vector<std::size_t> all(specs.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
   const std::vector<EvalResult> results = evaluation.run({{which, le.encoder.ptr.get()}}, all);
-
-  nlohmann::json doc = {{"weights", le.origin},
-                        {"step", le.step},
-                        {"encoder", which},
-                        {"data", le.resolved.at("data")},
-                        {"encoder_config", le.resolved.at("components").at("encoder")},
-                        {"results", nlohmann::json::array()}};
-  std::vector<nlohmann::json> recs;
-  for (const auto& r : results) {
-    recs.push_back(r.to_json());
-    doc["results"].push_back(recs.back());
-  }
-  fs::path out;
-  if (auto o = args.get("--out")) {
-    out = *o;
-  } else {
-    std::string name;
-    for (const auto& t : types) name += (name.empty() ? "" : "+") + t;
-    if (!le.run_dir.empty()) {
-      out = le.run_dir / "eval" / (name + "_step" + std::to_string(le.step) + ".json");
-    } else {
-      out = fs::path(name + "_" + fs::path(le.origin).stem().string() + ".eval.json");
-    }
-  }
-  if (!out.parent_path().empty()) fs::create_directories(out.parent_path());
-  write_file_atomic(out, doc.dump(2) + "\n");
-  std::cout << "== ijepa eval: " << le.origin << (le.step >= 0 ? " (step " + std::to_string(le.step) + ")" : "")
-            << ", " << which << " encoder ==\n";
-  print_eval_table(std::cout, recs);
-  std::cout << "  json           " << out.string() << "\n";
+  write_eval_report(eval_output(args, types, le), le, which, results);
   return 0;
 }
 
@@ -195,64 +264,25 @@ int cmd_embed(const Argv& argv) {
   if (!args.positionals().empty()) throw UsageError(usage);
   const std::string ckpt = args.require("--checkpoint");
   const std::string out = args.require("--out");
-  const int modes = static_cast<int>(args.flag("--pooled")) + static_cast<int>(args.flag("--tokens")) +
-                    static_cast<int>(args.flag("--last4"));
-  if (modes > 1) throw UsageError("choose one of --pooled, --last4, --tokens");
-  const FeatureKind kind = args.flag("--tokens") ? FeatureKind::tokens
-                           : args.flag("--last4") ? FeatureKind::last4
-                                                  : FeatureKind::last;
-  const std::string split = args.get("--split").value_or("train");
-  if (split != "train" && split != "test" && split != "val") throw UsageError("--split: expected train, test or val");
-  const std::string transform = args.get("--transform").value_or("eval");
-  if (transform != "eval" && transform != "none") throw UsageError("--transform: expected eval or none");
-  if (auto t = args.get("--threads")) at::set_num_threads(static_cast<int>(int_at_least(args, "--threads", 0, 1)));
-  std::vector<std::string> sets = args.all("--set");
-  for (const auto& s : sets) {
-    if (s.rfind("data.", 0) != 0 && s.rfind("components.encoder.", 0) != 0) {
-      throw UsageError("--set " + s + ": embed takes data.* and components.encoder.* keys");
-    }
-  }
-  if (auto d = args.get("--data")) {
-    std::vector<std::string> ds = data_sets(*d, true);
-    sets.insert(sets.begin(), ds.begin(), ds.end());
-  }
+  const EmbedOptions e = embed_options(args);
   PluginHost host;
   load_plugins(host, args);
   const std::string which = args.get("--encoder").value_or("target");
-  LoadedEncoder le = load_encoder(ckpt, which, host.registry(), sets, args.get("--config").value_or(""));
+  LoadedEncoder le = load_encoder(ckpt, which, host.registry(), e.sets, args.get("--config").value_or(""));
   const at::Device device = cli_device(args.get("--device"));
   le.encoder->to(device);
-  auto data = open_dataset(le.resolved.at("data"), split == "train" ? "train" : "test");
+  auto data = open_dataset(le.resolved.at("data"), e.split == "train" ? "train" : "test");
   ExtractOptions o;
-  o.kind = kind;
+  o.kind = e.kind;
   o.image_size = le.resolved.at("data").at("image_size").get<std::int64_t>();
   o.batch_size = int_at_least(args, "--batch", 256, 1);
   o.limit = int_at_least(args, "--limit", 0, 0);
   o.seed = static_cast<std::uint64_t>(int_at_least(args, "--seed", 0, 0));
-  o.resize_crop = transform == "eval";
+  o.resize_crop = e.transform == "eval";
   const auto t0 = std::chrono::steady_clock::now();
   Features f = extract_features(*le.encoder, *data, o, device);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  nlohmann::json classes = data->class_names();
-  const StringMap meta = {{"format", "ijepa-features"},
-                          {"weights", le.origin},
-                          {"encoder", which},
-                          {"features", feature_kind_name(kind)},
-                          {"data", data->describe()},
-                          {"split", split},
-                          {"transform", transform},
-                          {"image_size", std::to_string(o.image_size)},
-                          {"class_names", classes.dump()},
-                          {"encoder_config", le.resolved.at("components").at("encoder").dump()}};
-  write_safetensors(out, {{"features", f.features}, {"labels", f.labels}, {"indices", f.indices}}, meta);
-  std::ostringstream shape;
-  for (std::int64_t d = 0; d < f.features.dim(); ++d) shape << (d ? " x " : "") << f.features.size(d);
-  std::cout << "== ijepa embed: " << f.features.size(0) << " images of " << data->describe() << " ==\n"
-            << "  weights        " << le.origin << " (" << which << " encoder)\n"
-            << "  features       " << feature_kind_name(kind) << ", float32 [" << shape.str() << "]\n"
-            << "  time           " << fmt(secs) << " s, " << fmt(static_cast<double>(f.features.size(0)) / secs)
-            << " images/s\n"
-            << "  out            " << out << "  (tensors features, labels, indices)\n";
+  write_features(out, f, *data, le, which, e, o.image_size, secs);
   return 0;
 }
 

@@ -1,5 +1,5 @@
 // `ijepa --version`, `ijepa plugins`, `ijepa describe`.
-#include "build_config.hpp"
+#include "ijepa/host/build_config.hpp"
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
@@ -8,11 +8,11 @@
 #include <torch/version.h>
 
 #include "cli/commands.hpp"
-#include "dist/process_group.hpp"
-#include "eval/evaluation.hpp"
+#include "ijepa/host/dist/process_group.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
 #include "ijepa/sdk/version.hpp"
-#include "plugins/abi_check.hpp"
-#include "util/cuda_info.hpp"
+#include "ijepa/host/hosting/abi_check.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
 
 namespace ijepa::host::cli {
 
@@ -36,6 +36,52 @@ int cmd_version() {
   return 0;
 }
 
+namespace {
+
+void print_plugins_json(const PluginHost& host) {
+  nlohmann::json out;
+  out["components"] = nlohmann::json::array();
+  for (const auto& e : host.registry().list()) {
+    out["components"].push_back({{"kind", kind_name(e.kind)}, {"type", e.type}, {"plugin_id", e.origin.plugin_id},
+                                 {"version", e.origin.plugin_version}, {"path", e.origin.path},
+                                 {"summary", e.summary}});
+  }
+  out["plugins"] = nlohmann::json::array();
+  for (const auto& l : host.loaded()) {
+    out["plugins"].push_back({{"plugin_id", l.plugin_id}, {"version", l.plugin_version}, {"path", l.path},
+                              {"sha256", l.sha256}});
+  }
+  out["rejected"] = nlohmann::json::array();
+  for (const auto& r : host.rejected()) out["rejected"].push_back({{"path", r.path}, {"reason", r.reason}});
+  out["searched"] = nlohmann::json::array();
+  for (const auto& d : host.searched()) out["searched"].push_back(d.string());
+  std::cout << out.dump(2) << "\n";
+}
+
+void print_plugins_table(const PluginHost& host) {
+  const auto entries = host.registry().list();
+  std::size_t wk = 4, wt = 4, wi = 9, wv = 7;
+  for (const auto& e : entries) {
+    wk = std::max(wk, std::string(kind_name(e.kind)).size());
+    wt = std::max(wt, e.type.size());
+    wi = std::max(wi, e.origin.plugin_id.size());
+    wv = std::max(wv, e.origin.plugin_version.size());
+  }
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d,
+                 const std::string& f) {
+    std::cout << std::left << std::setw(int(wk) + 2) << a << std::setw(int(wt) + 2) << b << std::setw(int(wi) + 2)
+              << c << std::setw(int(wv) + 2) << d << f << "\n";
+  };
+  row("KIND", "TYPE", "PLUGIN ID", "VERSION", "FILE");
+  for (const auto& e : entries) row(kind_name(e.kind), e.type, e.origin.plugin_id, e.origin.plugin_version, e.origin.path);
+  if (!host.rejected().empty()) {
+    std::cout << "\nrejected:\n";
+    for (const auto& r : host.rejected()) std::cout << "  " << r.path << ": " << r.reason << "\n";
+  }
+}
+
+}  // namespace
+
 int cmd_plugins(const Argv& argv) {
   std::set<std::string> flags = kPluginFlags;
   flags.insert("--json");
@@ -43,7 +89,6 @@ int cmd_plugins(const Argv& argv) {
   if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
   PluginHost host;
   load_plugins(host, args);
-  const auto entries = host.registry().list();
   bool builtin_ok = !host.loaded().empty();
   const std::string builtin = builtin_plugin_dir().string();
   if (!builtin.empty()) {
@@ -54,44 +99,9 @@ int cmd_plugins(const Argv& argv) {
     builtin_ok = false;
   }
   if (args.flag("--json")) {
-    nlohmann::json out;
-    out["components"] = nlohmann::json::array();
-    for (const auto& e : entries) {
-      out["components"].push_back({{"kind", kind_name(e.kind)}, {"type", e.type}, {"plugin_id", e.origin.plugin_id},
-                                   {"version", e.origin.plugin_version}, {"path", e.origin.path},
-                                   {"summary", e.summary}});
-    }
-    out["plugins"] = nlohmann::json::array();
-    for (const auto& l : host.loaded()) {
-      out["plugins"].push_back({{"plugin_id", l.plugin_id}, {"version", l.plugin_version}, {"path", l.path},
-                                {"sha256", l.sha256}});
-    }
-    out["rejected"] = nlohmann::json::array();
-    for (const auto& r : host.rejected()) out["rejected"].push_back({{"path", r.path}, {"reason", r.reason}});
-    out["searched"] = nlohmann::json::array();
-    for (const auto& d : host.searched()) out["searched"].push_back(d.string());
-    std::cout << out.dump(2) << "\n";
+    print_plugins_json(host);
   } else {
-    std::size_t wk = 4, wt = 4, wi = 9, wv = 7;
-    for (const auto& e : entries) {
-      wk = std::max(wk, std::string(kind_name(e.kind)).size());
-      wt = std::max(wt, e.type.size());
-      wi = std::max(wi, e.origin.plugin_id.size());
-      wv = std::max(wv, e.origin.plugin_version.size());
-    }
-    auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d,
-                   const std::string& f) {
-      std::cout << std::left << std::setw(int(wk) + 2) << a << std::setw(int(wt) + 2) << b << std::setw(int(wi) + 2)
-                << c << std::setw(int(wv) + 2) << d << f << "\n";
-    };
-    row("KIND", "TYPE", "PLUGIN ID", "VERSION", "FILE");
-    for (const auto& e : entries) {
-      row(kind_name(e.kind), e.type, e.origin.plugin_id, e.origin.plugin_version, e.origin.path);
-    }
-    if (!host.rejected().empty()) {
-      std::cout << "\nrejected:\n";
-      for (const auto& r : host.rejected()) std::cout << "  " << r.path << ": " << r.reason << "\n";
-    }
+    print_plugins_table(host);
   }
   if (!builtin_ok) {
     std::cerr << "ijepa plugins: the built-in plugins did not all load"

@@ -9,8 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
-#include "config/json_file.hpp"
-#include "log/logging.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 namespace ijepa::host::cli {
 
@@ -35,6 +36,58 @@ nlohmann::json to_rows(const at::Tensor& masks) {
   return out;
 }
 
+
+// Masker config: {"type": TYPE} plus every --set key=value (value parsed as JSON, else taken as a string); keys
+// may be created here because the registry checks them against the plugin's defaults.
+nlohmann::json masker_config(const Args& args, const std::string& type) {
+  nlohmann::json cfg = {{"type", type}};
+  for (const auto& assignment : args.all("--set")) {
+    const auto eq = assignment.find('=');
+    std::string key = eq == std::string::npos ? std::string() : assignment.substr(0, eq);
+    if (!key.empty() && key[0] == '+') key = key.substr(1);
+    if (key.empty()) throw UsageError("--set expects key=value, got '" + assignment + "'");
+    const std::string raw = assignment.substr(eq + 1);
+    nlohmann::json value;
+    try {
+      value = nlohmann::json::parse(raw);
+    } catch (const nlohmann::json::exception&) {
+      value = raw;
+    }
+    set_path(cfg, key, value, /*allow_create=*/true, "--set " + assignment);
+  }
+  return cfg;
+}
+
+struct MaskStats {
+  double sum_enc = 0.0, sum_pred = 0.0;
+  std::int64_t min_enc = std::numeric_limits<std::int64_t>::max(), max_enc = 0, fallbacks = 0;
+  nlohmann::json steps = nlohmann::json::array();  // every step's masks, when kept
+};
+
+MaskStats sample_masks(const Component<sdk::Masker>& masker, const std::string& type, long long batch,
+                       long long steps, bool keep) {
+  MaskStats st;
+  for (long long s = 0; s < steps; ++s) {
+    const auto step = static_cast<std::uint64_t>(s);
+    const sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(batch, step); });
+    if (ms.context.empty() || ms.target.empty())
+      throw std::runtime_error("masker " + type + " returned no context or no target masks");
+    const std::int64_t k_enc = ms.context.front().size(1);
+    st.sum_enc += static_cast<double>(k_enc);
+    st.sum_pred += static_cast<double>(ms.target.front().size(1));
+    st.min_enc = std::min(st.min_enc, k_enc);
+    st.max_enc = std::max(st.max_enc, k_enc);
+    st.fallbacks += ms.fallbacks;
+    if (keep) {
+      nlohmann::json enc = nlohmann::json::array(), pred = nlohmann::json::array();
+      for (const auto& m : ms.context) enc.push_back(to_rows(m));
+      for (const auto& m : ms.target) pred.push_back(to_rows(m));
+      st.steps.push_back({{"step", s}, {"enc", std::move(enc)}, {"pred", std::move(pred)}, {"fallbacks", ms.fallbacks}});
+    }
+  }
+  return st;
+}
+
 }  // namespace
 
 int cmd_masks(const Argv& argv) {
@@ -53,73 +106,27 @@ int cmd_masks(const Argv& argv) {
   if (image_size % patch_size != 0)
     throw UsageError("--patch-size " + std::to_string(patch_size) + " does not divide --image-size " +
                      std::to_string(image_size));
-
-  // Masker config: {"type": TYPE} plus every --set key=value (value parsed as JSON, else taken as a string);
-  // keys may be created here because the registry checks them against the plugin's defaults.
-  nlohmann::json cfg = {{"type", type}};
-  for (const auto& assignment : args.all("--set")) {
-    const auto eq = assignment.find('=');
-    std::string key = eq == std::string::npos ? std::string() : assignment.substr(0, eq);
-    if (!key.empty() && key[0] == '+') key = key.substr(1);
-    if (key.empty()) throw UsageError("--set expects key=value, got '" + assignment + "'");
-    const std::string raw = assignment.substr(eq + 1);
-    nlohmann::json value;
-    try {
-      value = nlohmann::json::parse(raw);
-    } catch (const nlohmann::json::exception&) {
-      value = raw;
-    }
-    set_path(cfg, key, value, /*allow_create=*/true, "--set " + assignment);
-  }
-
+  const nlohmann::json cfg = masker_config(args, type);
   PluginHost host;
   load_plugins(host, args);
-  sdk::BuildContext ctx;
-  ctx.host = logging::host_services();
-  ctx.seed = static_cast<std::uint64_t>(seed);
-  ctx.image_size = image_size;
-  ctx.patch_size = patch_size;
-  ctx.grid = sdk::PatchGrid{image_size / patch_size, image_size / patch_size};
+  const sdk::BuildContext ctx = build_context(image_size, patch_size, static_cast<std::uint64_t>(seed));
   const auto masker = host.registry().make_masker(cfg, ctx, "--masker");
-  const double n_patches = static_cast<double>(ctx.grid.count());
-
-  nlohmann::json out_steps = nlohmann::json::array();
   const bool write_json = args.get("--out").has_value();
-  double sum_enc = 0.0, sum_pred = 0.0;
-  std::int64_t min_enc = std::numeric_limits<std::int64_t>::max(), max_enc = 0, fallbacks = 0;
-  for (long long s = 0; s < steps; ++s) {
-    const auto step = static_cast<std::uint64_t>(s);
-    const sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(batch, step); });
-    if (ms.context.empty() || ms.target.empty())
-      throw std::runtime_error("masker " + type + " returned no context or no target masks");
-    const std::int64_t k_enc = ms.context.front().size(1);
-    const std::int64_t k_pred = ms.target.front().size(1);
-    sum_enc += static_cast<double>(k_enc);
-    sum_pred += static_cast<double>(k_pred);
-    min_enc = std::min(min_enc, k_enc);
-    max_enc = std::max(max_enc, k_enc);
-    fallbacks += ms.fallbacks;
-    if (write_json) {
-      nlohmann::json enc = nlohmann::json::array(), pred = nlohmann::json::array();
-      for (const auto& m : ms.context) enc.push_back(to_rows(m));
-      for (const auto& m : ms.target) pred.push_back(to_rows(m));
-      out_steps.push_back({{"step", s}, {"enc", std::move(enc)}, {"pred", std::move(pred)}, {"fallbacks", ms.fallbacks}});
-    }
-  }
-
-  const double n = static_cast<double>(steps);
+  MaskStats st = sample_masks(masker, type, batch, steps, write_json);
+  const double n = static_cast<double>(steps), n_patches = static_cast<double>(ctx.grid.count());
   std::ostringstream os;
   os << std::fixed << std::setprecision(2);
   os << "masker " << type << " (plugin " << masker.plugin_id << "): grid " << ctx.grid.h << "x" << ctx.grid.w
      << " (N=" << ctx.grid.count() << "), batch " << batch << ", steps 0.." << steps - 1 << ", seed " << seed << "\n"
-     << "context ratio K_enc/N: mean " << std::setprecision(4) << sum_enc / n / n_patches << "\n"
-     << std::setprecision(2) << "K_enc: mean " << sum_enc / n << ", min " << min_enc << ", max " << max_enc << "\n"
-     << "K_pred: mean " << sum_pred / n << "\n"
-     << "fallbacks: " << fallbacks << "\n";
+     << "context ratio K_enc/N: mean " << std::setprecision(4) << st.sum_enc / n / n_patches << "\n"
+     << std::setprecision(2) << "K_enc: mean " << st.sum_enc / n << ", min " << st.min_enc << ", max " << st.max_enc
+     << "\n"
+     << "K_pred: mean " << st.sum_pred / n << "\n"
+     << "fallbacks: " << st.fallbacks << "\n";
   std::cout << os.str();
   if (write_json) {
     const std::string path = *args.get("--out");
-    write_file_atomic(path, nlohmann::json{{"steps", std::move(out_steps)}}.dump() + "\n");
+    write_file_atomic(path, nlohmann::json{{"steps", std::move(st.steps)}}.dump() + "\n");
     std::cout << "wrote " << path << "\n";
   }
   return 0;

@@ -2,11 +2,11 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "run/sweep_dir.hpp"
-#include "run/sweep_report.hpp"
-#include "run/sweep_runner.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/run/sweep_dir.hpp"
+#include "ijepa/host/run/sweep_report.hpp"
+#include "ijepa/host/run/sweep_runner.hpp"
 
 namespace fs = std::filesystem;
 

@@ -5,11 +5,11 @@
 #include <optional>
 
 #include "cli/commands.hpp"
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "dist/launcher.hpp"
-#include "dist/process_group.hpp"
-#include "run/trainer.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/dist/launcher.hpp"
+#include "ijepa/host/dist/process_group.hpp"
+#include "ijepa/host/run/trainer.hpp"
 
 namespace fs = std::filesystem;
 
@@ -24,56 +24,30 @@ std::string timestamp() {
   std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
   return buf;
 }
-}  // namespace
 
-int cmd_train(const Argv& argv) {
-  std::set<std::string> valued = kPluginOptions;
-  valued.insert({"--set", "--out", "--nproc", "--dist-backend", "--dist-timeout", "--bucket-mb"});
-  std::set<std::string> flags = kPluginFlags;
-  flags.insert({"--resume", "--quiet"});
-  Args args(argv, valued, flags);
-  if (args.positionals().size() != 1) {
-    throw UsageError("usage: ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume] [--nproc N] "
-                     "[--dist-backend auto|gloo|nccl] [--dist-timeout SECONDS] [--bucket-mb MB]");
-  }
-  const fs::path config_path = args.positionals()[0];
-  const nlohmann::json layered = load_layered(config_path);
-  PluginHost host;
-  load_plugins(host, args);
-  const std::vector<std::string> sets = args.all("--set");
-  const nlohmann::json resolved = resolve_experiment(layered, sets, host.registry(), config_path.string());
+// The distributed options: the backend (auto: NCCL for CUDA training where the build has it, else Gloo), the
+// rendezvous timeout and the gradient bucket size.
+struct DistOptions {
+  std::string backend;
+  long long timeout_s = 1800;
+  long long nproc = 0;
+};
 
-  TrainOptions opts;
-  opts.config_path = config_path.string();
-  opts.sets = sets;
-  opts.resume = args.flag("--resume");
-  opts.quiet = args.flag("--quiet");
-  opts.argv = argv;
-  opts.argv.insert(opts.argv.begin(), "train");
-  opts.argv.insert(opts.argv.begin(), "ijepa");
-  if (auto out = args.get("--out")) {
-    opts.out = *out;
-  } else {
-    if (opts.resume) throw UsageError("--resume needs --out DIR (the run to continue)");
-    opts.out = fs::path("runs") / resolved.at("name").get<std::string>() / timestamp();
-  }
-
-  // Distributed: --nproc N starts N local workers of this command; a worker (or a torchrun/SLURM-launched process)
-  // finds RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT in its environment.
-  const long long nproc = args.get_int("--nproc", 0);
-  // auto: NCCL for CUDA training where the build has it, else Gloo.
+DistOptions dist_options(const Args& args, const nlohmann::json& resolved, TrainOptions& opts) {
+  DistOptions d;
+  d.nproc = args.get_int("--nproc", 0);
   const bool on_cuda = resolved["train"]["device"].get<std::string>().rfind("cuda", 0) == 0;
-  std::string backend = args.get("--dist-backend").value_or("auto");
-  if (backend == "auto") backend = default_backend(on_cuda);
-  if (backend != "gloo" && backend != "nccl") {
-    throw UsageError("--dist-backend: expected auto, gloo or nccl, got '" + backend + "'");
+  d.backend = args.get("--dist-backend").value_or("auto");
+  if (d.backend == "auto") d.backend = default_backend(on_cuda);
+  if (d.backend != "gloo" && d.backend != "nccl") {
+    throw UsageError("--dist-backend: expected auto, gloo or nccl, got '" + d.backend + "'");
   }
-  if (backend == "nccl" && !on_cuda) {
+  if (d.backend == "nccl" && !on_cuda) {
     throw UsageError("--dist-backend nccl reduces CUDA tensors, but train.device is '" +
                      resolved["train"]["device"].get<std::string>() + "' (use gloo on the CPU)");
   }
-  const long long timeout_s = args.get_int("--dist-timeout", 1800);
-  if (timeout_s < 1) throw UsageError("--dist-timeout must be >= 1 second");
+  d.timeout_s = args.get_int("--dist-timeout", 1800);
+  if (d.timeout_s < 1) throw UsageError("--dist-timeout must be >= 1 second");
   const std::string bucket = args.get("--bucket-mb").value_or("25");
   try {
     const double mb = std::stod(bucket);
@@ -82,37 +56,30 @@ int cmd_train(const Argv& argv) {
   } catch (const std::exception&) {
     throw UsageError("--bucket-mb expects a positive number, got '" + bucket + "'");
   }
-  std::optional<DistEnv> denv;
-  try {
-    denv = dist_env_from_environment();
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(e.what());
-  }
-  if (args.get("--nproc") && nproc < 1) throw UsageError("--nproc must be >= 1, got " + std::to_string(nproc));
-  if (nproc > 1) {
-    if (denv) throw UsageError("--nproc starts its own workers; it cannot be used inside a launch (WORLD_SIZE is set)");
-    LaunchOptions lo;
-    lo.nproc = static_cast<int>(nproc);
-    lo.args = {"train"};
-    // The workers get the same arguments without --nproc, and one --out (a default --out has a timestamp).
-    for (std::size_t i = 0; i < argv.size(); ++i) {
-      if (argv[i] == "--nproc" || argv[i] == "--out") {
-        ++i;
-        continue;
-      }
-      lo.args.push_back(argv[i]);
-    }
-    lo.args.push_back("--out");
-    lo.args.push_back(fs::absolute(opts.out).string());
-    std::cerr << "ijepa train: " << nproc << " local workers (" << backend << "), run " << opts.out.string() << "\n";
-    return launch_local(lo, std::cerr);
-  }
-  if (denv && denv->world > 1) {
-    opts.pg = ProcessGroup::connect(*denv, backend, std::chrono::seconds(timeout_s));
-  }
-  const TrainSummary s = run_training(resolved, host, opts);
-  if (opts.pg && opts.pg->rank() != 0) return s.state == "completed" ? 0 : 130;  // rank 0 reports
+  if (args.get("--nproc") && d.nproc < 1) throw UsageError("--nproc must be >= 1, got " + std::to_string(d.nproc));
+  return d;
+}
 
+// --nproc N: N local workers of this command with the same arguments without --nproc, and one --out (a default
+// --out has a timestamp).
+int launch_workers(const Argv& argv, const DistOptions& d, const TrainOptions& opts) {
+  LaunchOptions lo;
+  lo.nproc = static_cast<int>(d.nproc);
+  lo.args = {"train"};
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--nproc" || argv[i] == "--out") {
+      ++i;
+      continue;
+    }
+    lo.args.push_back(argv[i]);
+  }
+  lo.args.push_back("--out");
+  lo.args.push_back(fs::absolute(opts.out).string());
+  std::cerr << "ijepa train: " << d.nproc << " local workers (" << d.backend << "), run " << opts.out.string() << "\n";
+  return launch_local(lo, std::cerr);
+}
+
+void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const fs::path& config_path) {
   std::cout << "\n== ijepa train: " << s.state << " ==\n"
             << "  run            " << fs::absolute(s.run_dir).string() << "\n"
             << "  steps          " << s.steps << " (" << s.epochs << " epochs)\n"
@@ -135,6 +102,62 @@ int cmd_train(const Argv& argv) {
               << ", top-1 % (eval.jsonl; the random-init encoder has the same architecture and seed)\n";
     print_eval_table(std::cout, recs);
   }
+}
+
+TrainOptions train_options(const Args& args, const Argv& argv, const nlohmann::json& resolved,
+                           const fs::path& config_path) {
+  TrainOptions opts;
+  opts.config_path = config_path.string();
+  opts.sets = args.all("--set");
+  opts.resume = args.flag("--resume");
+  opts.quiet = args.flag("--quiet");
+  opts.argv = argv;
+  opts.argv.insert(opts.argv.begin(), "train");
+  opts.argv.insert(opts.argv.begin(), "ijepa");
+  if (auto out = args.get("--out")) {
+    opts.out = *out;
+  } else {
+    if (opts.resume) throw UsageError("--resume needs --out DIR (the run to continue)");
+    opts.out = fs::path("runs") / resolved.at("name").get<std::string>() / timestamp();
+  }
+  return opts;
+}
+
+}  // namespace
+
+int cmd_train(const Argv& argv) {
+  std::set<std::string> valued = kPluginOptions;
+  valued.insert({"--set", "--out", "--nproc", "--dist-backend", "--dist-timeout", "--bucket-mb"});
+  std::set<std::string> flags = kPluginFlags;
+  flags.insert({"--resume", "--quiet"});
+  Args args(argv, valued, flags);
+  if (args.positionals().size() != 1) {
+    throw UsageError("usage: ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume] [--nproc N] "
+                     "[--dist-backend auto|gloo|nccl] [--dist-timeout SECONDS] [--bucket-mb MB]");
+  }
+  const fs::path config_path = args.positionals()[0];
+  const nlohmann::json layered = load_layered(config_path);
+  PluginHost host;
+  load_plugins(host, args);
+  const nlohmann::json resolved = resolve_experiment(layered, args.all("--set"), host.registry(), config_path.string());
+  TrainOptions opts = train_options(args, argv, resolved, config_path);
+  // Distributed: --nproc N starts N local workers of this command; a worker (or a torchrun/SLURM-launched process)
+  // finds RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT in its environment.
+  const DistOptions d = dist_options(args, resolved, opts);
+  std::optional<DistEnv> denv;
+  try {
+    denv = dist_env_from_environment();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (d.nproc > 1) {
+    if (denv) throw UsageError("--nproc starts its own workers; it cannot be used inside a launch (WORLD_SIZE is set)");
+    return launch_workers(argv, d, opts);
+  }
+  if (denv && denv->world > 1) opts.pg = ProcessGroup::connect(*denv, d.backend, std::chrono::seconds(d.timeout_s));
+  const TrainSummary s = run_training(resolved, host, opts);
+  if (opts.pg && opts.pg->rank() != 0) return s.state == "completed" ? 0 : 130;  // rank 0 reports
+  print_summary(s, resolved, config_path);
   return s.state == "completed" ? 0 : 130;
 }
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/args.hpp"
-#include "plugins/plugin_loader.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
 
 namespace ijepa::host::cli {
 

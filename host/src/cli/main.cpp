@@ -6,7 +6,7 @@
 #include <c10/util/Exception.h>
 
 #include "cli/commands.hpp"
-#include "log/logging.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 namespace {
 

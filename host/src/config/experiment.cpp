@@ -1,12 +1,13 @@
-#include "config/experiment.hpp"
+#include "ijepa/host/config/experiment.hpp"
 
 #include <set>
 #include <utility>
 
-#include "config/json_file.hpp"
-#include "data/dataset.hpp"
-#include "eval/evaluation.hpp"
-#include "io/sha256.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/config/evaluator_spec.hpp"
+#include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/io/sha256.hpp"
 
 namespace fs = std::filesystem;
 
@@ -232,6 +233,27 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, c
     return "";
   }
   return a == b ? "" : (prefix.empty() ? "(root)" : prefix);
+}
+
+sdk::BuildContext experiment_context(const nlohmann::json& resolved) {
+  const auto& data = resolved.at("data");
+  const auto& enc_cfg = resolved.at("components").at("encoder");
+  const auto image_size = data.at("image_size").get<std::int64_t>();
+  if (image_size <= 0) throw ConfigError("data.image_size: must be > 0, got " + std::to_string(image_size));
+  if (enc_cfg.contains("img_size") && enc_cfg["img_size"].get<std::int64_t>() != image_size) {
+    throw ConfigError("components.encoder.img_size (" + enc_cfg["img_size"].dump() + ") != data.image_size (" +
+                      std::to_string(image_size) + ")");
+  }
+  if (!enc_cfg.contains("patch_size") || !enc_cfg["patch_size"].is_number_integer()) {
+    throw ConfigError("components.encoder: the encoder's config has no integer patch_size (the host needs it for the "
+                      "patch grid of every component)");
+  }
+  const std::int64_t patch = enc_cfg["patch_size"].get<std::int64_t>();
+  if (patch <= 0 || image_size % patch != 0) {
+    throw ConfigError("components.encoder.patch_size (" + std::to_string(patch) + ") does not divide data.image_size (" +
+                      std::to_string(image_size) + ")");
+  }
+  return build_context(image_size, patch, resolved.at("seed").get<std::uint64_t>());
 }
 
 }  // namespace ijepa::host

@@ -1,9 +1,9 @@
-#include "config/sweep.hpp"
+#include "ijepa/host/config/sweep.hpp"
 
 #include <map>
 #include <set>
 
-#include "config/json_file.hpp"
+#include "ijepa/host/config/json_file.hpp"
 
 namespace ijepa::host {
 

@@ -14,9 +14,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "build_config.hpp"
-#include "data/dataset.hpp"
-#include "log/logging.hpp"
+#include "ijepa/host/build_config.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 extern char** environ;
 

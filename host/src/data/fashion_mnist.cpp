@@ -6,7 +6,7 @@
 
 #include <ATen/ATen.h>
 
-#include "data/dataset.hpp"
+#include "ijepa/host/data/dataset.hpp"
 
 namespace ijepa::host {
 namespace {

@@ -17,8 +17,8 @@
 #include <ATen/ATen.h>
 #include <stb/stb_image.h>
 
-#include "data/dataset.hpp"
-#include "log/logging.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 namespace fs = std::filesystem;
 

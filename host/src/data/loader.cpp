@@ -1,4 +1,4 @@
-#include "data/loader.hpp"
+#include "ijepa/host/data/loader.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -10,9 +10,9 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "data/rng.hpp"
-#include "data/transforms.hpp"
-#include "log/logging.hpp"
+#include "ijepa/host/data/rng.hpp"
+#include "ijepa/host/data/transforms.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 namespace ijepa::host {
 
@@ -67,18 +67,21 @@ Loader::Loader(std::shared_ptr<const Dataset> data, std::shared_ptr<sdk::Masker>
   if (opts_.limit > 0) n_ = std::min(n_, opts_.limit);
   if (opts_.world < 1 || opts_.rank < 0 || opts_.rank >= opts_.world) throw DataError("loader: bad rank/world");
   if (opts_.batch_size < 1) throw DataError("loader: batch_size must be >= 1");
-  if (opts_.drop_last) {
-    ipe_ = (n_ / opts_.world) / opts_.batch_size;
-  } else {
-    const std::int64_t per_rank = (n_ + opts_.world - 1) / opts_.world;
-    ipe_ = (per_rank + opts_.batch_size - 1) / opts_.batch_size;
-  }
+  ipe_ = steps_for(data_->size(), opts_);
   if (ipe_ < 1) {
     throw DataError("data: " + std::to_string(n_) + " images are fewer than one batch of " +
                     std::to_string(opts_.batch_size) + " per rank (train.batch_size)");
   }
   const std::int64_t w = std::max<std::int64_t>(1, opts_.workers);
   for (std::int64_t i = 0; i < w; ++i) threads_.emplace_back([this, i] { worker(i); });
+}
+
+std::int64_t Loader::steps_for(std::int64_t dataset_size, const DataLoaderOptions& opts) {
+  const std::int64_t n = opts.limit > 0 ? std::min(dataset_size, opts.limit) : dataset_size;
+  const std::int64_t world = std::max<std::int64_t>(1, opts.world), batch = std::max<std::int64_t>(1, opts.batch_size);
+  if (opts.drop_last) return (n / world) / batch;
+  const std::int64_t per_rank = (n + world - 1) / world;
+  return (per_rank + batch - 1) / batch;
 }
 
 Loader::~Loader() {

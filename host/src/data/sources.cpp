@@ -4,8 +4,8 @@
 
 #include <ATen/ATen.h>
 
-#include "data/dataset.hpp"
-#include "data/rng.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/data/rng.hpp"
 
 namespace ijepa::host {
 namespace {

@@ -1,4 +1,4 @@
-#include "data/transforms.hpp"
+#include "ijepa/host/data/transforms.hpp"
 
 #include <algorithm>
 #include <cmath>

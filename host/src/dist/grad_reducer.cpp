@@ -1,4 +1,4 @@
-#include "dist/grad_reducer.hpp"
+#include "ijepa/host/dist/grad_reducer.hpp"
 
 #include <ATen/ATen.h>
 

@@ -1,4 +1,4 @@
-#include "dist/launcher.hpp"
+#include "ijepa/host/dist/launcher.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,19 +12,16 @@
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
+#include <optional>
 #include <thread>
+
+#include "ijepa/host/proc/process.hpp"
 
 namespace ijepa::host {
 
 namespace {
 
-std::atomic<int> g_forward{0};
-extern "C" void on_launcher_signal(int sig) { g_forward.store(sig); }
-
-std::string sig_name(int sig) {
-  const char* n = ::sigabbrev_np(sig);
-  return n ? std::string("SIG") + n : "signal " + std::to_string(sig);
-}
+std::string sig_name(int sig) { return proc::signal_name(sig, false); }
 
 }  // namespace
 
@@ -53,12 +50,8 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
   const std::string threads = std::to_string(std::max(1u, hw / static_cast<unsigned>(opts.nproc)));
   const bool omp_set = std::getenv("OMP_NUM_THREADS") != nullptr;
 
-  struct sigaction sa {}, old_int{}, old_term{};
-  sa.sa_handler = on_launcher_signal;
-  sigemptyset(&sa.sa_mask);
-  g_forward.store(0);
-  ::sigaction(SIGINT, &sa, &old_int);
-  ::sigaction(SIGTERM, &sa, &old_term);
+  // SIGINT/SIGTERM are forwarded to every rank (restored when the function returns).
+  std::optional<proc::StopSignals> signals(std::in_place, proc::StopSignals::Options{false, false});
 
   std::vector<pid_t> pids(static_cast<std::size_t>(opts.nproc), -1);
   std::vector<int> status(static_cast<std::size_t>(opts.nproc), 0);
@@ -86,38 +79,23 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
   }
   std::vector<std::string> args{"ijepa"};
   args.insert(args.end(), opts.args.begin(), opts.args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
   for (int r = 0; r < opts.nproc; ++r) {
-    std::vector<char*> envp;
-    for (auto& kv : envs[static_cast<std::size_t>(r)]) envp.push_back(kv.data());
-    envp.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      struct sigaction dfl {};
-      dfl.sa_handler = SIG_DFL;
-      ::sigaction(SIGINT, &dfl, nullptr);
-      ::sigaction(SIGTERM, &dfl, nullptr);
-      ::execve(opts.exe.c_str(), argv.data(), envp.data());
-      static const char msg[] = "ijepa train --nproc: cannot start the ijepa binary\n";
-      if (::write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) { /* nothing left to report to */ }
-      ::_exit(127);
-    }
-    if (pid < 0) {
-      const std::string why = std::strerror(errno);
+    proc::ChildSpec child;
+    child.exe = opts.exe;
+    child.argv = args;
+    child.env = envs[static_cast<std::size_t>(r)];
+    child.exec_failure = "ijepa train --nproc: cannot start the ijepa binary";
+    try {
+      pids[static_cast<std::size_t>(r)] = proc::spawn(child);
+    } catch (const std::exception& e) {
       for (pid_t p : pids) {
         if (p > 0) ::kill(p, SIGKILL);
       }
       for (pid_t p : pids) {
         if (p > 0) ::waitpid(p, nullptr, 0);
       }
-      ::sigaction(SIGINT, &old_int, nullptr);
-      ::sigaction(SIGTERM, &old_term, nullptr);
-      throw std::runtime_error("cannot start worker " + std::to_string(r) + ": " + why);
+      throw std::runtime_error("cannot start worker " + std::to_string(r) + ": " + e.what());
     }
-    pids[static_cast<std::size_t>(r)] = pid;
   }
 
   int first_failed = -1;
@@ -125,7 +103,7 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
   auto stop_deadline = std::chrono::steady_clock::time_point::max();
   int remaining = opts.nproc;
   while (remaining > 0) {
-    if (const int sig = g_forward.exchange(0); sig != 0) {
+    if (const int sig = proc::StopSignals::take(); sig != 0) {
       forwarded = true;
       for (int r = 0; r < opts.nproc; ++r) {
         if (!done[static_cast<std::size_t>(r)]) ::kill(pids[static_cast<std::size_t>(r)], sig);
@@ -161,8 +139,7 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
+  signals.reset();
   if (first_failed >= 0) return 1;
   bool interrupted = false;
   for (int ws : status) interrupted = interrupted || (WIFEXITED(ws) && WEXITSTATUS(ws) == 130);

@@ -5,7 +5,7 @@
 #if IJEPA_HAVE_NCCL
 #define USE_C10D_NCCL 1
 #endif
-#include "dist/process_group.hpp"
+#include "ijepa/host/dist/process_group.hpp"
 
 #include <cstdlib>
 #include <map>

@@ -1,110 +1,18 @@
-#include "eval/evaluation.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
 
 #include <chrono>
 #include <set>
 
 #include <ATen/ATen.h>
 
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "io/checkpoint.hpp"
-#include "log/logging.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/io/checkpoint.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ijepa::host {
-
-nlohmann::json evaluator_host_defaults() {
-  return {{"every_steps", 0},   {"every_epochs", 0}, {"at_end", true},     {"features", "last"},
-          {"encoder", "target"}, {"train_limit", 0}, {"test_limit", 0},   {"batch_size", 256},
-          {"random_init", true}, {"transform", "eval"}};
-}
-
-nlohmann::json evaluator_host_doc() {
-  return {{"every_steps", "during training: evaluate every N steps (0 = never by steps)"},
-          {"every_epochs", "during training: evaluate after every N-th epoch (0 = never by epochs)"},
-          {"at_end", "during training: evaluate when the run ends"},
-          {"features", "frozen features: last (mean of the final normed tokens, the paper's default), last4 "
-                       "(concatenated token means of the last 4 blocks) or tokens (for token probes)"},
-          {"encoder", "which encoder is probed: target (the EMA encoder, the paper's choice) or context"},
-          {"train_limit", "fit on a seeded random subset of N training images (0 = the whole train split)"},
-          {"test_limit", "score on a seeded random subset of N held-out images (0 = the whole split)"},
-          {"batch_size", "images per forward pass while extracting features"},
-          {"random_init", "also score a randomly initialised encoder of the same architecture (the baseline)"},
-          {"transform", "eval: Resize(round(S*256/224)) + CenterCrop(S) (official); none: images must be S x S"}};
-}
-
-std::pair<nlohmann::json, nlohmann::json> split_evaluator_entry(const nlohmann::json& entry, const std::string& where) {
-  if (!entry.is_object()) throw ConfigError(where + ": expected an object with a \"type\"");
-  nlohmann::json host = evaluator_host_defaults();
-  nlohmann::json plugin = nlohmann::json::object();
-  for (auto it = entry.begin(); it != entry.end(); ++it) {
-    if (host.contains(it.key())) {
-      const nlohmann::json& def = host[it.key()];
-      const bool ok = (def.is_boolean() && it->is_boolean()) || (def.is_string() && it->is_string()) ||
-                      (def.is_number_integer() && it->is_number_integer());
-      if (!ok) {
-        throw ConfigError(where + "." + it.key() + ": expected " + std::string(def.type_name()) + ", got " + it->dump());
-      }
-      host[it.key()] = *it;
-    } else {
-      plugin[it.key()] = *it;
-    }
-  }
-  return {host, plugin};
-}
-
-EvaluatorSpec parse_evaluator(const nlohmann::json& entry, const std::string& where) {
-  auto [host, plugin] = split_evaluator_entry(entry, where);
-  EvaluatorSpec s;
-  s.where = where;
-  s.type = plugin.value("type", "");
-  s.plugin_cfg = plugin;
-  s.every_steps = host["every_steps"].get<std::int64_t>();
-  s.every_epochs = host["every_epochs"].get<std::int64_t>();
-  s.at_end = host["at_end"].get<bool>();
-  s.features = parse_feature_kind(host["features"].get<std::string>(), where + ".features");
-  s.encoder = host["encoder"].get<std::string>();
-  if (s.encoder != "target" && s.encoder != "context") {
-    throw ConfigError(where + ".encoder: expected target or context, got '" + s.encoder + "'");
-  }
-  s.train_limit = host["train_limit"].get<std::int64_t>();
-  s.test_limit = host["test_limit"].get<std::int64_t>();
-  s.batch_size = host["batch_size"].get<std::int64_t>();
-  s.random_init = host["random_init"].get<bool>();
-  const std::string tr = host["transform"].get<std::string>();
-  if (tr != "eval" && tr != "none") throw ConfigError(where + ".transform: expected eval or none, got '" + tr + "'");
-  s.resize_crop = tr == "eval";
-  for (const char* k : {"every_steps", "every_epochs", "train_limit", "test_limit"}) {
-    if (host[k].get<std::int64_t>() < 0) throw ConfigError(where + "." + k + ": must be >= 0");
-  }
-  if (s.batch_size < 1) throw ConfigError(where + ".batch_size: must be >= 1");
-  return s;
-}
-
-sdk::BuildContext experiment_context(const nlohmann::json& resolved) {
-  const auto& data = resolved.at("data");
-  const auto& enc_cfg = resolved.at("components").at("encoder");
-  const auto image_size = data.at("image_size").get<std::int64_t>();
-  if (image_size <= 0) throw ConfigError("data.image_size: must be > 0, got " + std::to_string(image_size));
-  if (enc_cfg.contains("img_size") && enc_cfg["img_size"].get<std::int64_t>() != image_size) {
-    throw ConfigError("components.encoder.img_size (" + enc_cfg["img_size"].dump() + ") != data.image_size (" +
-                      std::to_string(image_size) + ")");
-  }
-  const std::int64_t patch = enc_cfg.contains("patch_size") ? enc_cfg["patch_size"].get<std::int64_t>() : 16;
-  if (patch <= 0 || image_size % patch != 0) {
-    throw ConfigError("components.encoder.patch_size (" + std::to_string(patch) + ") does not divide data.image_size (" +
-                      std::to_string(image_size) + ")");
-  }
-  sdk::BuildContext ctx;
-  ctx.host = logging::host_services();
-  ctx.seed = resolved.at("seed").get<std::uint64_t>();
-  ctx.image_size = image_size;
-  ctx.patch_size = patch;
-  ctx.in_chans = 3;
-  ctx.grid = {image_size / patch, image_size / patch};
-  return ctx;
-}
 
 nlohmann::json EvalResult::to_json() const {
   nlohmann::json j = {{"evaluator", evaluator}, {"where", where},     {"features", features},

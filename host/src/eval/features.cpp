@@ -1,4 +1,4 @@
-#include "eval/features.hpp"
+#include "ijepa/host/eval/features.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -6,28 +6,12 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "data/rng.hpp"
-#include "data/transforms.hpp"
+#include "ijepa/host/data/rng.hpp"
+#include "ijepa/host/data/transforms.hpp"
 #include "ijepa/sdk/capabilities.hpp"
-#include "plugins/registry.hpp"
+#include "ijepa/host/hosting/registry.hpp"
 
 namespace ijepa::host {
-
-FeatureKind parse_feature_kind(const std::string& s, const std::string& where) {
-  if (s == "last") return FeatureKind::last;
-  if (s == "last4") return FeatureKind::last4;
-  if (s == "tokens") return FeatureKind::tokens;
-  throw ConfigError(where + ": expected last, last4 or tokens, got '" + s + "'");
-}
-
-std::string feature_kind_name(FeatureKind k) {
-  switch (k) {
-    case FeatureKind::last: return "last";
-    case FeatureKind::last4: return "last4";
-    case FeatureKind::tokens: return "tokens";
-  }
-  return "?";
-}
 
 std::vector<std::int64_t> subset_indices(std::int64_t n, std::int64_t limit, std::uint64_t seed) {
   std::vector<std::int64_t> idx(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));

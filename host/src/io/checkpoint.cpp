@@ -1,4 +1,4 @@
-#include "io/checkpoint.hpp"
+#include "ijepa/host/io/checkpoint.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 
 #include <ATen/ATen.h>
 
-#include "config/json_file.hpp"
+#include "ijepa/host/io/files.hpp"
 
 namespace fs = std::filesystem;
 

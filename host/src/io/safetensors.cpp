@@ -1,4 +1,4 @@
-#include "io/safetensors.hpp"
+#include "ijepa/host/io/safetensors.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -10,7 +10,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include "config/json_file.hpp"
+#include "ijepa/host/io/files.hpp"
 
 namespace ijepa::host {
 namespace {

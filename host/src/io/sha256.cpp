@@ -1,4 +1,4 @@
-#include "io/sha256.hpp"
+#include "ijepa/host/io/sha256.hpp"
 
 #include <cstring>
 #include <fstream>

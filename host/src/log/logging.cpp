@@ -1,5 +1,5 @@
-#include "build_config.hpp"
-#include "logging.hpp"
+#include "ijepa/host/build_config.hpp"
+#include "ijepa/host/log/logging.hpp"
 
 #include <cstdlib>
 #include <memory>

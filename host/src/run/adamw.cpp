@@ -1,4 +1,4 @@
-#include "run/adamw.hpp"
+#include "ijepa/host/run/adamw.hpp"
 
 #include <cmath>
 #include <map>

@@ -1,4 +1,4 @@
-#include "run/run_dir.hpp"
+#include "ijepa/host/run/run_dir.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "config/json_file.hpp"
+#include "ijepa/host/config/json_file.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "run/schedules.hpp"
+#include "ijepa/host/run/schedules.hpp"
 
 #include <algorithm>
 #include <cmath>

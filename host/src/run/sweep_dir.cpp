@@ -1,4 +1,4 @@
-#include "run/sweep_dir.hpp"
+#include "ijepa/host/run/sweep_dir.hpp"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "config/json_file.hpp"
+#include "ijepa/host/config/json_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -58,52 +58,6 @@ TrialPaths::TrialPaths(const fs::path& sweep_dir, const std::string& name)
       log(sweep_dir / "trials" / (name + ".log")),
       old_log(sweep_dir / "trials" / (name + ".log.1")),
       proc(sweep_dir / "trials" / (name + ".proc.json")) {}
-
-std::optional<long> lock_holder(const fs::path& file) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) return std::nullopt;
-  std::ifstream in("/proc/locks");
-  std::string line;
-  // "1: FLOCK  ADVISORY  WRITE 10901 fe:00:5399175 0 EOF"; waiters read "1: -> FLOCK ...".
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::string id, type, mode, rw, pid, dev;
-    ss >> id >> type;
-    if (type == "->") continue;
-    ss >> mode >> rw >> pid >> dev;
-    if (type != "FLOCK") continue;
-    unsigned maj = 0, min = 0;
-    unsigned long long ino = 0;
-    if (std::sscanf(dev.c_str(), "%x:%x:%llu", &maj, &min, &ino) != 3) continue;
-    if (maj == major(st.st_dev) && min == minor(st.st_dev) && ino == static_cast<unsigned long long>(st.st_ino)) {
-      try {
-        const long p = std::stol(pid);
-        if (p > 0) return p;
-      } catch (const std::exception&) {
-      }
-    }
-  }
-  return std::nullopt;
-}
-
-bool process_alive(long pid, const std::string& needle) {
-  if (pid <= 0) return false;
-  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
-  const fs::path proc = fs::path("/proc") / std::to_string(pid);
-  std::ifstream stat(proc / "stat");
-  std::string text;
-  if (!stat || !std::getline(stat, text)) return true;  // no /proc: kill() said it exists
-  // "pid (comm) S ...": the state follows the last ')'.
-  const auto rp = text.rfind(')');
-  if (rp != std::string::npos && rp + 2 < text.size() && (text[rp + 2] == 'Z' || text[rp + 2] == 'X')) return false;
-  if (needle.empty()) return true;
-  std::ifstream cl(proc / "cmdline", std::ios::binary);
-  std::stringstream ss;
-  ss << cl.rdbuf();
-  std::string cmd = ss.str();
-  std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-  return cmd.find(needle) != std::string::npos;
-}
 
 std::string last_line(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);

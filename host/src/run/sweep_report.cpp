@@ -1,4 +1,4 @@
-#include "run/sweep_report.hpp"
+#include "ijepa/host/run/sweep_report.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,9 +8,9 @@
 #include <map>
 #include <set>
 
-#include "config/json_file.hpp"
-#include "config/sweep.hpp"
-#include "run/sweep_dir.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/config/sweep.hpp"
+#include "ijepa/host/run/sweep_dir.hpp"
 
 namespace fs = std::filesystem;
 

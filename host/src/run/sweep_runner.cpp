@@ -1,4 +1,4 @@
-#include "run/sweep_runner.hpp"
+#include "ijepa/host/run/sweep_runner.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,33 +17,17 @@
 #include <sstream>
 #include <thread>
 
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "run/run_dir.hpp"
-#include "run/sweep_dir.hpp"
-#include "run/sweep_report.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/run/run_dir.hpp"
+#include "ijepa/host/run/sweep_dir.hpp"
+#include "ijepa/host/run/sweep_report.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ijepa::host {
 
 namespace {
-
-volatile std::sig_atomic_t g_stop_signal = 0;
-volatile std::sig_atomic_t g_stop_count = 0;
-
-extern "C" void on_sweep_signal(int sig) {
-  g_stop_signal = sig;
-  g_stop_count = g_stop_count + 1;
-}
-
-std::string signal_name(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  const char* desc = ::strsignal(sig);
-  std::string out = abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-  if (desc != nullptr) out += std::string(" (") + desc + ")";
-  return out;
-}
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -59,54 +43,20 @@ std::string fixed(double x, int prec) {
 }
 
 // An exclusive lock on DIR/.lock for the life of the sweep, so two sweeps never share a directory.
-class SweepLock {
- public:
-  explicit SweepLock(const fs::path& dir) {
-    const fs::path f = dir / ".lock";
-    fd_ = ::open(f.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw std::runtime_error(f.string() + ": cannot open: " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-      const auto holder = lock_holder(f);
-      throw ConfigFileError(dir.string() + ": another ijepa sweep is running in this directory" +
-                            (holder ? " (pid " + std::to_string(*holder) + ")" : std::string()));
-    }
+proc::FileLock lock_sweep(const fs::path& dir) {
+  const fs::path f = dir / ".lock";
+  std::optional<proc::FileLock> lock = proc::FileLock::try_acquire(f);
+  if (!lock) {
+    const auto holder = lock_holder(f);
+    throw ConfigFileError(dir.string() + ": another ijepa sweep is running in this directory" +
+                          (holder ? " (pid " + std::to_string(*holder) + ")" : std::string()));
   }
-  ~SweepLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  SweepLock(const SweepLock&) = delete;
-  SweepLock& operator=(const SweepLock&) = delete;
+  return std::move(*lock);
+}
 
- private:
-  int fd_ = -1;
-};
+}  // namespace
 
-// Installs the sweep's SIGINT/SIGTERM handlers (no SA_RESTART) and restores the previous ones.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal = 0;
-    g_stop_count = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_sweep_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    ::sigaction(SIGINT, &sa, &old_int_);
-    ::sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    ::sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
+namespace {
 
 std::string changed_reason(const std::string& name, const std::string& state, const fs::path& run_dir,
                            const std::string& diff) {
@@ -287,7 +237,7 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
   check_writable_parent(dir / "trials");
   fs::create_directories(dir / "trials", ec);
   if (ec) throw std::runtime_error((dir / "trials").string() + ": cannot create: " + ec.message());
-  SweepLock lock(dir);
+  const proc::FileLock lock = lock_sweep(dir);
   const std::vector<TrialAction> actions = decide_trials(dir, plan);  // again, under the lock
   for (const auto& a : actions) {
     if (a.action == "error") throw ConfigFileError(a.reason);
@@ -338,7 +288,8 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
   }
   std::size_t finished = n_skip;
   bool stopping = false, killed = false;
-  StopSignals signals;
+  // SIGINT/SIGTERM recorded without SA_RESTART, so the supervising loop wakes at once.
+  const proc::StopSignals signals(proc::StopSignals::Options{false, false});
 
   auto launch = [&](std::size_t i) {
     const PlannedTrial& p = plan.trials[i];
@@ -366,9 +317,6 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
       args.push_back(d);
     }
     if (opts.allow_insecure_plugins) args.push_back("--allow-insecure-plugins");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
     const int log_fd = ::open(tp.log.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? O_APPEND : O_TRUNC), 0644);
     const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (log_fd < 0 || null_fd < 0) {
@@ -381,25 +329,22 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
       const std::string note = "==== ijepa sweep: resuming trial " + p.trial.name + " at " + started + " ====\n";
       if (::write(log_fd, note.data(), note.size()) < 0) { /* the log is informational */ }
     }
-    const std::string exe = opts.exe.string();
-    const pid_t pid = ::fork();
-    if (pid == 0) {  // child: async-signal-safe calls only
-      ::dup2(null_fd, STDIN_FILENO);
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-      struct sigaction dfl {};
-      dfl.sa_handler = SIG_DFL;
-      ::sigaction(SIGINT, &dfl, nullptr);
-      ::sigaction(SIGTERM, &dfl, nullptr);
-      ::execv(exe.c_str(), argv.data());
-      static const char msg[] = "ijepa sweep: cannot start the ijepa binary\n";
-      if (::write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) { /* nothing left to report to */ }
-      ::_exit(127);
+    proc::ChildSpec child;
+    child.exe = opts.exe.string();
+    child.argv = args;
+    child.stdin_fd = null_fd;
+    child.stdout_fd = child.stderr_fd = log_fd;
+    child.exec_failure = "ijepa sweep: cannot start the ijepa binary";
+    pid_t pid = -1;
+    std::string spawn_error;
+    try {
+      pid = proc::spawn(child);
+    } catch (const std::exception& e) {
+      spawn_error = e.what();
     }
-    const int fork_errno = errno;
     ::close(log_fd);
     ::close(null_fd);
-    if (pid < 0) throw std::runtime_error("cannot start a trial process: " + std::string(std::strerror(fork_errno)));
+    if (pid < 0) throw std::runtime_error("cannot start a trial process: " + spawn_error);
     write_file_atomic(tp.proc, nlohmann::json({{"state", "running"}, {"pid", static_cast<long long>(pid)},
                                                {"started", started}, {"resume", resume}})
                                        .dump(2) + "\n");
@@ -439,13 +384,13 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     } else if (WIFSIGNALED(wstatus)) {
       const int sig = WTERMSIG(wstatus);
       o.proc["signal"] = sig;
-      o.proc["signal_name"] = signal_name(sig);
+      o.proc["signal_name"] = proc::signal_name(sig);
       if (stopping && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
         o.state = "interrupted";
-        o.error = "stopped with the sweep (" + signal_name(sig) + ")";
+        o.error = "stopped with the sweep (" + proc::signal_name(sig) + ")";
       } else {
         o.state = "failed";
-        o.error = "killed by signal " + signal_name(sig);
+        o.error = "killed by signal " + proc::signal_name(sig);
         std::ofstream(tp.log, std::ios::app) << "ijepa sweep: trial " << plan.trials[r.i].trial.name << " "
                                               << o.error << "\n";
       }
@@ -507,17 +452,17 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
       refresh_summary();
     }
     // Signals: stop scheduling, forward a stop signal once; a second signal kills the children.
-    if (g_stop_signal != 0 && !stopping) {
+    if (proc::StopSignals::last() != 0 && !stopping) {
       stopping = true;
       // The other stop signal than the one received: a child that got the terminal's SIGINT itself is not hit
       // by the same signal twice (the trainer takes a second identical signal as "exit now").
-      const int fwd = g_stop_signal == SIGINT ? SIGTERM : SIGINT;
-      os << "ijepa sweep: " << signal_name(g_stop_signal) << " received: stopping " << running.size()
+      const int fwd = proc::StopSignals::last() == SIGINT ? SIGTERM : SIGINT;
+      os << "ijepa sweep: " << proc::signal_name(proc::StopSignals::last()) << " received: stopping " << running.size()
          << " running trial(s) at their next step (they checkpoint); nothing new starts. Again to kill them."
          << std::endl;
       for (const auto& r : running) ::kill(r.pid, fwd);
     }
-    if (stopping && g_stop_count >= 2 && !killed) {
+    if (stopping && proc::StopSignals::count() >= 2 && !killed) {
       killed = true;
       for (const auto& r : running) ::kill(r.pid, SIGKILL);
     }

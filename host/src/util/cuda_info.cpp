@@ -1,5 +1,5 @@
-#include "build_config.hpp"
-#include "util/cuda_info.hpp"
+#include "ijepa/host/build_config.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
 
 #include <torch/cuda.h>
 

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "data/dataset.hpp"
+#include "ijepa/host/data/dataset.hpp"
 
 namespace fs = std::filesystem;
 

@@ -9,9 +9,9 @@
 #include <imgui.h>
 #include <imgui_internal.h>
 
-#include "config/experiment.hpp"
+#include "ijepa/host/config/experiment.hpp"
 #include "host/run/test_util.hpp"
-#include "run/trainer.hpp"
+#include "ijepa/host/run/trainer.hpp"
 #include "views/viewer.hpp"
 
 namespace fs = std::filesystem;

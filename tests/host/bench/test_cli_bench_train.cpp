@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
-#include "build_config.hpp"
+#include "ijepa/host/build_config.hpp"
 #include "host/run/test_util.hpp"
 
 namespace {

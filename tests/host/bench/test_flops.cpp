@@ -1,7 +1,9 @@
 // The analytic FLOP count of `ijepa bench train` against hand counts (docs/benchmarks.md, "Training step").
 #include <gtest/gtest.h>
 
-#include "bench/flops.hpp"
+#include "ijepa/host/bench/flops.hpp"
+#include "ijepa/host/hosting/build_context.hpp"
+#include "host/run/test_util.hpp"
 
 using namespace ijepa::host::bench;
 
@@ -71,12 +73,24 @@ TEST(BenchFlops, VitBase16ForwardMatchesPublishedCount) {
   EXPECT_NEAR(f.target_forward / 2.0, 17.5e9, 0.1e9);
 }
 
+// The shapes come from the encoder plugin (its presets, its "ijepa.block_shape/1" capability), built here on a
+// one-patch image so even ViT-H stays small.
+VitStack built_stack(const std::string& preset) {
+  const auto& reg = ijepa::test::builtin_plugins().registry();
+  const auto enc = reg.make_encoder({{"type", "vit"}, {"preset", preset}, {"patch_size", 14}, {"img_size", 14}},
+                                    ijepa::host::build_context(14, 14, 0), "components.encoder");
+  return encoder_stack(*enc);
+}
+
 TEST(BenchFlops, PresetsAndPredictorDefaults) {
-  ASSERT_NE(find_bench_preset("vit_huge"), nullptr);
-  EXPECT_EQ(find_bench_preset("vit_huge")->dim, 1280);
-  EXPECT_EQ(find_bench_preset("vit_nano"), nullptr);
-  EXPECT_EQ(default_pred_dim("vit_tiny"), 192);
-  EXPECT_EQ(default_pred_dim("vit_base"), 384);
-  EXPECT_EQ(default_pred_depth("vit_base"), 6);
-  EXPECT_EQ(default_pred_depth("vit_huge"), 12);
+  const VitStack huge = built_stack("vit_huge"), base = built_stack("vit_base"), tiny = built_stack("vit_tiny");
+  EXPECT_EQ(huge.dim, 1280);
+  EXPECT_EQ(huge.depth, 32);
+  EXPECT_EQ(huge.heads, 16);
+  EXPECT_EQ(huge.mlp_hidden, 5120);
+  EXPECT_THROW(built_stack("vit_nano"), std::exception);
+  EXPECT_EQ(default_pred_dim(tiny), 192);
+  EXPECT_EQ(default_pred_dim(base), 384);
+  EXPECT_EQ(default_pred_depth(base), 6);
+  EXPECT_EQ(default_pred_depth(huge), 12);
 }

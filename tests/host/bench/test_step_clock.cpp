@@ -5,7 +5,7 @@
 #include <chrono>
 #include <thread>
 
-#include "bench/step_clock.hpp"
+#include "ijepa/host/bench/step_clock.hpp"
 
 using ijepa::host::bench::StepClock;
 

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "build_config.hpp"
+#include "ijepa/host/build_config.hpp"
 #include "host/run/test_util.hpp"
 
 #if defined(__GNUC__)

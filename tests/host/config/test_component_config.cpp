@@ -1,13 +1,13 @@
-// Component config validation and defaults (Registry::resolve / validate_keys in host/src/plugins/registry.cpp):
+// Component config validation and defaults (Registry::resolve / validate_keys in host/src/hosting/registry.cpp):
 // unknown keys and wrong types are refused with a message naming the key, the component and the plugin;
 // user keys merge over the plugin's defaults. Also checked once through the real good fixture plugin.
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "host/plugins/fixture_plugins.hpp"
-#include "plugins/plugin_loader.hpp"
-#include "plugins/registry.hpp"
+#include "host/hosting/fixture_plugins.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
+#include "ijepa/host/hosting/registry.hpp"
 
 namespace {
 

@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "config/json_file.hpp"
-#include "host/plugins/fixture_plugins.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "host/hosting/fixture_plugins.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 
 #include <ATen/ATen.h>
 
-#include "data/dataset.hpp"
+#include "ijepa/host/data/dataset.hpp"
 #include "fixtures.hpp"
 
 using namespace ijepa;

@@ -6,8 +6,8 @@
 
 #include <ATen/ATen.h>
 
-#include "data/dataset.hpp"
-#include "data/loader.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/data/loader.hpp"
 #include "fixtures.hpp"
 
 using namespace ijepa;

@@ -5,9 +5,9 @@
 
 #include <ATen/ATen.h>
 
-#include "data/dataset.hpp"
-#include "data/rng.hpp"
-#include "data/transforms.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/data/rng.hpp"
+#include "ijepa/host/data/transforms.hpp"
 #include "fixtures.hpp"
 
 using namespace ijepa;

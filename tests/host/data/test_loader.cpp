@@ -6,7 +6,7 @@
 
 #include <ATen/ATen.h>
 
-#include "data/loader.hpp"
+#include "ijepa/host/data/loader.hpp"
 
 using namespace ijepa;
 using namespace ijepa::host;

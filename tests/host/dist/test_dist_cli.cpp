@@ -20,9 +20,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "dist/launcher.hpp"
+#include "ijepa/host/dist/launcher.hpp"
 #include "host/run/test_util.hpp"
-#include "io/safetensors.hpp"
+#include "ijepa/host/io/safetensors.hpp"
 
 namespace fs = std::filesystem;
 using namespace ijepa;

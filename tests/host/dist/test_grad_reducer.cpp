@@ -7,12 +7,13 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "config/experiment.hpp"
-#include "dist/launcher.hpp"
-#include "dist/process_group.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/dist/launcher.hpp"
+#include "ijepa/host/dist/process_group.hpp"
 #include "host/run/test_util.hpp"
-#include "run/trainer.hpp"
-#include "util/cuda_info.hpp"
+#include "ijepa/host/run/trainer.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
+#include "ijepa/host/run/training_data.hpp"
 
 using namespace ijepa;
 using namespace ijepa::host;
@@ -36,7 +37,7 @@ Schedules schedules() {
 Batch make_batch(JepaModel& m, std::int64_t step, std::int64_t B, int part, int parts) {
   at::manual_seed(1000 + step);
   const at::Tensor images = at::randn({2 * B, 3, 32, 32});
-  const sdk::MaskSet ms = m.masker()->sample(2 * B, static_cast<std::uint64_t>(step));
+  const sdk::MaskSet ms = make_rank_masker(m.config(), test::builtin_plugins().registry(), 0)->sample(2 * B, static_cast<std::uint64_t>(step));
   const std::int64_t n = 2 * B / parts, lo = part * n;
   Batch b;
   b.step = step;
@@ -55,8 +56,8 @@ TEST(Distributed, TwoRanksOfBatchBMatchOneRankOfBatch2B) {
   const std::int64_t B = 4, steps = 6;
   // Built one after the other on this thread (construction seeds the global generator).
   JepaModel single(cfg, test::builtin_plugins().registry());
-  JepaModel r0(cfg, test::builtin_plugins().registry(), 0);
-  JepaModel r1(cfg, test::builtin_plugins().registry(), 1);
+  JepaModel r0(cfg, test::builtin_plugins().registry());  // the masks come with the batches
+  JepaModel r1(cfg, test::builtin_plugins().registry());
   for (auto* m : {&single, &r0, &r1}) m->set_schedules(schedules());
   std::vector<Batch> big, part0, part1;
   for (std::int64_t s = 0; s < steps; ++s) {
@@ -117,9 +118,9 @@ TEST(Distributed, TwoRanksOfBatchBMatchOneRankOfBatch2B) {
 
 TEST(Distributed, EveryRankSamplesItsOwnMasks) {
   const nlohmann::json cfg = resolved_tiny();
-  JepaModel a(cfg, test::builtin_plugins().registry(), 0), b(cfg, test::builtin_plugins().registry(), 1);
-  JepaModel a2(cfg, test::builtin_plugins().registry(), 0);
-  const auto ma = a.masker()->sample(8, 5), mb = b.masker()->sample(8, 5), ma2 = a2.masker()->sample(8, 5);
+  const Registry& reg = test::builtin_plugins().registry();
+  const auto ma = make_rank_masker(cfg, reg, 0)->sample(8, 5), mb = make_rank_masker(cfg, reg, 1)->sample(8, 5),
+             ma2 = make_rank_masker(cfg, reg, 0)->sample(8, 5);
   EXPECT_TRUE(at::equal(ma.context[0], ma2.context[0]));  // deterministic per (seed, rank, step)
   EXPECT_FALSE(ma.context[0].sizes() == mb.context[0].sizes() && at::equal(ma.context[0], mb.context[0]));
 }

@@ -7,12 +7,12 @@
 
 #include <ATen/ATen.h>
 
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "eval/evaluation.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
 #include "host/run/test_util.hpp"
-#include "io/checkpoint.hpp"
-#include "run/trainer.hpp"
+#include "ijepa/host/io/checkpoint.hpp"
+#include "ijepa/host/run/trainer.hpp"
 
 namespace fs = std::filesystem;
 using namespace ijepa;

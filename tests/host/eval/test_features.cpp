@@ -6,11 +6,11 @@
 
 #include <ATen/ATen.h>
 
-#include "config/experiment.hpp"
-#include "data/dataset.hpp"
-#include "data/transforms.hpp"
-#include "eval/evaluation.hpp"
-#include "eval/features.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/data/transforms.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
+#include "ijepa/host/eval/features.hpp"
 #include "host/run/test_util.hpp"
 
 using namespace ijepa;

@@ -5,7 +5,7 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/linear.h>
 
-#include "io/checkpoint.hpp"
+#include "ijepa/host/io/checkpoint.hpp"
 
 using namespace ijepa::host;
 namespace fs = std::filesystem;

@@ -13,8 +13,8 @@
 
 #include <ATen/ATen.h>
 
-#include "build_config.hpp"
-#include "io/safetensors.hpp"
+#include "ijepa/host/build_config.hpp"
+#include "ijepa/host/io/safetensors.hpp"
 
 using namespace ijepa::host;
 namespace fs = std::filesystem;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "io/sha256.hpp"
+#include "ijepa/host/io/sha256.hpp"
 
 using ijepa::host::sha256_hex;
 

@@ -6,7 +6,7 @@
 
 #include <ATen/ATen.h>
 
-#include "run/adamw.hpp"
+#include "ijepa/host/run/adamw.hpp"
 
 namespace ijepa::test {
 

@@ -4,7 +4,7 @@
 #include <torch/optim/adamw.h>
 
 #include "adamw_check.hpp"
-#include "run/adamw.hpp"
+#include "ijepa/host/run/adamw.hpp"
 
 using namespace ijepa::host;
 

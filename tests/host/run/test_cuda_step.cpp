@@ -5,15 +5,16 @@
 #include <ATen/ATen.h>
 
 #include "adamw_check.hpp"
-#include "build_config.hpp"
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "dist/launcher.hpp"
-#include "dist/process_group.hpp"
-#include "data/loader.hpp"
-#include "run/trainer.hpp"
+#include "ijepa/host/build_config.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/dist/launcher.hpp"
+#include "ijepa/host/dist/process_group.hpp"
+#include "ijepa/host/data/loader.hpp"
+#include "ijepa/host/run/trainer.hpp"
 #include "test_util.hpp"
-#include "util/cuda_info.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
+#include "ijepa/host/run/training_data.hpp"
 
 #if IJEPA_TORCH_HAS_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -45,7 +46,7 @@ TEST(CudaStep, Bf16LossMatchesFp32CpuLossWithinOnePercent) {
   lo.batch_size = 16;
   lo.image_size = 32;
   lo.workers = 1;
-  Loader loader(open_synthetic(64, 32, 4, 1), cpu.masker().ptr, lo, 0);
+  Loader loader(open_synthetic(64, 32, 4, 1), make_rank_masker(cpu.config(), test::builtin_plugins().registry(), 0).ptr, lo, 0);
   const Batch b = loader.make_batch(0);
   const double l_cpu = cpu.eval_loss(b.images, b.masks);
   const double l_gpu = gpu.eval_loss(b.images, b.masks);
@@ -96,7 +97,7 @@ TEST(CudaStep, ATrainingStepNeverWaitsForTheGpu) {
   lo.image_size = 32;
   lo.workers = 1;
   lo.pin_memory = true;  // as the trainer's loader on CUDA
-  Loader loader(open_synthetic(64, 32, 4, 1), gpu.masker().ptr, lo, 0);
+  Loader loader(open_synthetic(64, 32, 4, 1), make_rank_masker(gpu.config(), test::builtin_plugins().registry(), 0).ptr, lo, 0);
   std::vector<Batch> batches;
   for (std::int64_t i = 0; i < 3; ++i) batches.push_back(loader.make_batch(i));
   gpu.train_step(batches[0], 0);

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
 #include "test_util.hpp"
 
 using namespace ijepa;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "run/schedules.hpp"
+#include "ijepa/host/run/schedules.hpp"
 
 using ijepa::host::Schedules;
 

@@ -11,12 +11,13 @@
 
 #include <ATen/ATen.h>
 
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "data/loader.hpp"
-#include "io/safetensors.hpp"
-#include "run/trainer.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/data/loader.hpp"
+#include "ijepa/host/io/safetensors.hpp"
+#include "ijepa/host/run/trainer.hpp"
 #include "test_util.hpp"
+#include "ijepa/host/run/training_data.hpp"
 
 using namespace ijepa;
 using namespace ijepa::host;
@@ -40,7 +41,7 @@ Batch fixed_batch(JepaModel& model, std::int64_t step, std::int64_t bs = 8) {
   lo.image_size = 32;
   lo.workers = 1;
   auto ds = open_synthetic(64, 32, 4, 1);
-  Loader loader(ds, model.masker().ptr, lo, 0);
+  Loader loader(ds, make_rank_masker(model.config(), test::builtin_plugins().registry(), 0).ptr, lo, 0);
   return loader.make_batch(step);
 }
 

@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config/experiment.hpp"
-#include "plugins/plugin_loader.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
 
 namespace ijepa::test {
 

@@ -10,11 +10,11 @@
 #include <map>
 #include <thread>
 
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "host/plugins/fixture_plugins.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "host/hosting/fixture_plugins.hpp"
 #include "host/run/test_util.hpp"
-#include "run/sweep_dir.hpp"
+#include "ijepa/host/run/sweep_dir.hpp"
 
 using namespace ijepa;
 using namespace ijepa::host;

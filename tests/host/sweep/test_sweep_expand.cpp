@@ -2,12 +2,12 @@
 // and every malformed sweep as a one-line error naming the key.
 #include <gtest/gtest.h>
 
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "config/sweep.hpp"
-#include "host/plugins/fixture_plugins.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/config/sweep.hpp"
+#include "host/hosting/fixture_plugins.hpp"
 #include "host/run/test_util.hpp"
-#include "run/sweep_runner.hpp"
+#include "ijepa/host/run/sweep_runner.hpp"
 
 using namespace ijepa;
 using namespace ijepa::host;

@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "config/json_file.hpp"
-#include "host/plugins/fixture_plugins.hpp"
-#include "run/sweep_dir.hpp"
-#include "run/sweep_report.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "host/hosting/fixture_plugins.hpp"
+#include "ijepa/host/run/sweep_dir.hpp"
+#include "ijepa/host/run/sweep_report.hpp"
 
 using namespace ijepa;
 using namespace ijepa::host;

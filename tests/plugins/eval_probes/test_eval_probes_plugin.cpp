@@ -7,7 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "eval_test_util.hpp"
-#include "plugins/plugin_loader.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
 
 using ijepa::host::ConfigError;
 using ijepa::host::Kind;

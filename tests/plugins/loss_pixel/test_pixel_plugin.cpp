@@ -12,12 +12,13 @@
 
 #include <ATen/ATen.h>
 
-#include "config/experiment.hpp"
-#include "config/json_file.hpp"
-#include "data/loader.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/data/loader.hpp"
 #include "host/run/test_util.hpp"
-#include "plugins/plugin_loader.hpp"
-#include "run/trainer.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
+#include "ijepa/host/run/trainer.hpp"
+#include "ijepa/host/run/training_data.hpp"
 
 using ijepa::host::ConfigError;
 using ijepa::host::Kind;
@@ -106,7 +107,7 @@ TEST(PixelLossPlugin, TinyModelFitsPixelTargetsOfAFixedBatch) {
   lo.batch_size = 8;
   lo.image_size = 32;
   lo.workers = 1;
-  ijepa::host::Loader loader(ijepa::host::open_synthetic(64, 32, 4, 1), model.masker().ptr, lo, 0);
+  ijepa::host::Loader loader(ijepa::host::open_synthetic(64, 32, 4, 1), ijepa::host::make_rank_masker(model.config(), host().registry(), 0).ptr, lo, 0);
   const ijepa::host::Batch b = loader.make_batch(0);
   const double first = model.eval_loss(b.images, b.masks);
   EXPECT_NEAR(first, 1.0, 0.3) << "normalised patches have unit variance and the initial prediction is ~0";

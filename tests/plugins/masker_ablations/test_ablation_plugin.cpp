@@ -8,12 +8,13 @@
 
 #include <ATen/ATen.h>
 
-#include "config/experiment.hpp"
-#include "data/loader.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/data/loader.hpp"
 #include "host/run/test_util.hpp"
 #include "ijepa/sdk/capabilities.hpp"
-#include "plugins/plugin_loader.hpp"
-#include "run/trainer.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
+#include "ijepa/host/run/trainer.hpp"
+#include "ijepa/host/run/training_data.hpp"
 
 using ijepa::host::ConfigError;
 using ijepa::host::Kind;
@@ -115,7 +116,7 @@ TEST(AblationMaskerPlugin, TrainerStepsWithEachMasker) {
     lo.batch_size = 8;
     lo.image_size = 32;
     lo.workers = 1;
-    ijepa::host::Loader loader(ijepa::host::open_synthetic(64, 32, 4, 1), model.masker().ptr, lo, 0);
+    ijepa::host::Loader loader(ijepa::host::open_synthetic(64, 32, 4, 1), ijepa::host::make_rank_masker(resolved, host().registry(), 0).ptr, lo, 0);
     for (std::int64_t step = 0; step < 2; ++step) {
       const auto r = model.train_step(loader.make_batch(step), step);
       EXPECT_TRUE(std::isfinite(r.loss_value())) << type;

@@ -8,7 +8,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include "io/safetensors.hpp"
+#include "ijepa/host/io/safetensors.hpp"
 #include "ijepa/sdk/tensor_ops.hpp"
 #include "sincos.hpp"
 #include "vit_presets.hpp"

@@ -7,7 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "ijepa/sdk/capabilities.hpp"
-#include "plugins/plugin_loader.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
 
 using ijepa::host::ConfigError;
 using ijepa::host::Kind;

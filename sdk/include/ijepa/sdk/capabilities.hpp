@@ -26,6 +26,15 @@ class IJEPA_SDK_VISIBLE LayerOutputs {
   virtual std::vector<at::Tensor> last_layers(const at::Tensor& images, std::int64_t n) const = 0;
 };
 
+// Encoder capability "ijepa.block_shape/1" (SDK 1.3): the hidden width of the MLP in each transformer block, for
+// analytic FLOP counts (width, heads and depth are the Encoder interface's own).
+inline constexpr const char* kBlockShapeId = "ijepa.block_shape/1";
+class IJEPA_SDK_VISIBLE BlockShape {
+ public:
+  virtual ~BlockShape() = default;
+  virtual std::int64_t mlp_hidden() const = 0;
+};
+
 // Masker capability "ijepa.mask_stats/1": counters since construction.
 inline constexpr const char* kMaskStatsId = "ijepa.mask_stats/1";
 class IJEPA_SDK_VISIBLE MaskStats {

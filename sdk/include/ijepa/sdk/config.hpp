@@ -47,4 +47,13 @@ inline std::int64_t get_int_at_least(const nlohmann::json& cfg, const char* key,
   return v;
 }
 
+// read_optional(cfg, key, out): out = cfg[key] when the key is present and not null, else out is left as it is
+// (SDK 1.3); a value of the wrong type is get()'s one-line error.
+template <class T>
+void read_optional(const nlohmann::json& cfg, const char* key, T& out) {
+  auto it = cfg.find(key);
+  if (it == cfg.end() || it->is_null()) return;
+  out = get<T>(cfg, key);
+}
+
 }  // namespace ijepa::sdk

@@ -1,0 +1,45 @@
+#pragma once
+// Experiment files: layering (base files, the file, "overrides", --set), host defaults, plugin defaults.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ijepa/host/hosting/registry.hpp"
+
+namespace ijepa::host {
+
+constexpr int kExperimentSchemaVersion = 1;
+
+// Defaults of the host-owned sections (every key documented by experiment_doc()).
+nlohmann::json experiment_defaults();
+nlohmann::json train_defaults();
+nlohmann::json train_doc();
+
+// load_layered(path) -> merge of host defaults, base files (recursively, relative to their file, in order;
+// RFC 7396 merge-patch) and the file itself, then its "overrides" object (dotted keys). Errors name the file.
+nlohmann::json load_layered(const std::filesystem::path& path);
+
+// resolve_experiment(layered, sets, registry) -> the fully resolved config: --set assignments applied (a key
+// must exist in the layered config or the plugin's defaults, unless prefixed with '+'), every plugin default
+// materialised, unknown keys and wrong types rejected (ConfigError / ConfigFileError with the key and plugin).
+nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vector<std::string>& sets,
+                                  const Registry& registry, const std::string& origin);
+
+// fill_added_defaults(resolved, registry): a train key or a component key (of the component's plugin, same type)
+// that is missing from an older resolved config gets its current default — it did not exist when that config was
+// written. Resume compares the filled old config with the new one, so such keys differ only if set otherwise.
+void fill_added_defaults(nlohmann::json& resolved, const Registry& registry);
+
+// Stable hash of a resolved config (sha256 of its canonical dump).
+std::string config_hash(const nlohmann::json& resolved);
+
+// The BuildContext of an experiment's components (image size, patch size, grid, seed), as the trainer builds them:
+// ConfigError when data.image_size, the encoder's img_size and patch_size disagree.
+sdk::BuildContext experiment_context(const nlohmann::json& resolved);
+
+// First differing dotted key between two configs ("" if equal).
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix = "");
+
+}  // namespace ijepa::host

@@ -1,0 +1,96 @@
+#pragma once
+// Frozen-feature evaluation: evaluator entries of an experiment (host keys + the plugin's config), the encoder of a
+// run or checkpoint, and an Evaluation that extracts features once per setting and runs every evaluator on the
+// trained encoder and on a randomly initialised one of the same architecture.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ijepa/host/config/evaluator_spec.hpp"
+#include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/eval/features.hpp"
+#include "ijepa/host/io/safetensors.hpp"
+#include "ijepa/host/hosting/registry.hpp"
+
+namespace ijepa::host {
+
+// One evaluator's result on the trained encoder, with the random-init baseline.
+struct EvalResult {
+  std::string evaluator;   // type
+  std::string where;
+  std::string features;    // last | last4 | tokens
+  std::string encoder;     // target | context
+  sdk::Metrics trained;
+  sdk::Metrics random_init;  // empty when disabled
+  std::int64_t train_n = 0, test_n = 0;
+  double seconds = 0.0;
+  nlohmann::json to_json() const;  // {"evaluator":..,"top1":..,"random_init":{..},"gain":{..},..}
+};
+
+// Runs evaluators on labelled train/test splits of a dataset.
+class Evaluation {
+ public:
+  // data_cfg: the experiment's data section (train split for fitting, the held-out split for scoring).
+  // Opens both splits and builds every evaluator now, so bad input fails before any work (one-line errors).
+  Evaluation(const nlohmann::json& resolved, const std::vector<EvaluatorSpec>& specs, const Registry& registry,
+             const sdk::BuildContext& ctx, const at::Device& device);
+
+  // run(encoders, which) -> results of the evaluators with indices `which` on the given frozen encoders
+  // ("target" / "context"; a spec names which one it reads). The random-init baseline is computed once per setting
+  // and cached for the life of this object.
+  std::vector<EvalResult> run(const std::map<std::string, sdk::Encoder*>& encoders, const std::vector<std::size_t>& which);
+  const std::vector<EvaluatorSpec>& specs() const { return specs_; }
+
+ private:
+  struct Split {
+    Features train, test;
+  };
+  Split extract(sdk::Encoder& enc, const EvaluatorSpec& s);
+  sdk::Encoder& random_encoder();
+
+  nlohmann::json resolved_;
+  std::vector<EvaluatorSpec> specs_;
+  std::vector<Component<sdk::Evaluator>> evaluators_;
+  const Registry& registry_;
+  sdk::BuildContext ctx_;
+  at::Device device_;
+  std::shared_ptr<Dataset> train_data_, test_data_;
+  std::int64_t num_classes_ = 0;
+  std::int64_t image_size_ = 0;
+  Component<sdk::Encoder> random_;
+  std::map<std::string, sdk::Metrics> random_cache_;  // spec key -> metrics
+};
+
+// The encoder of a run directory or checkpoint file, ready for inference.
+struct LoadedEncoder {
+  Component<sdk::Encoder> encoder;
+  nlohmann::json resolved;       // the experiment (or the checkpoint's recorded config), resolved
+  std::string origin;            // the weights file
+  std::int64_t step = -1;        // from the checkpoint metadata when known
+  std::filesystem::path run_dir; // empty for a bare checkpoint
+};
+// load_encoder(path, which, registry, sets, config_file): path is a run directory (its latest checkpoint and
+// config.resolved.json) or a .safetensors checkpoint (config from its "config" metadata, else the run directory it
+// sits in, else config_file). which: "target" or "context". sets: --set assignments on the experiment (e.g.
+// data.root=...). Throws ConfigError / SafetensorsError with one line naming the file and key.
+// weights_out (optional) receives every tensor of the checkpoint file, for encoder_from() and other parts of the
+// same model, so a caller that needs several parts reads the file once.
+LoadedEncoder load_encoder(const std::filesystem::path& path, const std::string& which, const Registry& registry,
+                           const std::vector<std::string>& sets, const std::string& config_file,
+                           TensorMap* weights_out = nullptr);
+// encoder_from(le, weights, which, registry): the "target" or "context" encoder of the model `le` was loaded from,
+// built from le.resolved and the checkpoint tensors load_encoder returned (no second read of the file). Throws
+// ConfigError naming le.origin when the checkpoint has no weights for it.
+Component<sdk::Encoder> encoder_from(const LoadedEncoder& le, const TensorMap& weights, const std::string& which,
+                                     const Registry& registry);
+
+// The checkpoint group prefix of an encoder: "target" -> "target_encoder.", "context" -> "encoder.".
+std::string encoder_prefix(const std::string& which);
+
+}  // namespace ijepa::host

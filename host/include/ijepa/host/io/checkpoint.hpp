@@ -1,0 +1,38 @@
+#pragma once
+// Checkpoints: weights (official key names under encoder./predictor./target_encoder.) and trainer state,
+// both safetensors, written atomically; LATEST names the newest step.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <torch/nn/module.h>
+
+#include "ijepa/host/io/safetensors.hpp"
+
+namespace ijepa::host {
+
+// module_state(module, prefix) -> {prefix + name: tensor} for every parameter and buffer (CPU copies).
+TensorMap module_state(const torch::nn::Module& module, const std::string& prefix);
+// load_module_state(module, tensors, prefix, origin): copies every parameter/buffer from tensors[prefix + name];
+// throws naming the first missing or mis-shaped key (and unexpected extra keys under prefix).
+void load_module_state(torch::nn::Module& module, const TensorMap& tensors, const std::string& prefix,
+                       const std::string& origin);
+
+struct Checkpoint {
+  std::string name;  // "step_00000120"
+  std::int64_t step = 0;
+  std::int64_t epoch = 0;
+  TensorMap weights;
+  TensorMap trainer;
+  StringMap metadata;
+};
+
+// write_checkpoint(dir, ckpt, keep_previous): writes <name>.trainer.safetensors then <name>.safetensors, then
+// LATEST (atomic), then points latest.safetensors / latest.trainer.safetensors at them; removes older step_*
+// files unless keep_previous.
+void write_checkpoint(const std::filesystem::path& dir, const Checkpoint& ckpt, bool keep_previous = false);
+// read_latest(dir) -> the checkpoint LATEST names (nullopt when there is none). Throws on a corrupt file.
+std::optional<Checkpoint> read_latest(const std::filesystem::path& dir);
+
+}  // namespace ijepa::host

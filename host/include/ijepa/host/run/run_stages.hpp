@@ -1,0 +1,160 @@
+#pragma once
+// The named stages of `ijepa train` (run_training in trainer.cpp reads top-down through them, like the official
+// train.py): the run's target directory (fresh or resumed), the step plan, the loss window read at sync points,
+// the progress log (metrics.jsonl, console, status.json), checkpointing and the evaluation schedule.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ijepa/host/config/evaluator_spec.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
+#include "ijepa/host/hosting/plugin_loader.hpp"
+#include "ijepa/host/io/checkpoint.hpp"
+#include "ijepa/host/proc/process.hpp"
+#include "ijepa/host/run/jepa_model.hpp"
+#include "ijepa/host/run/run_dir.hpp"
+#include "ijepa/host/run/schedules.hpp"
+#include "ijepa/host/run/trainer.hpp"
+
+namespace ijepa::host {
+
+// ---- the run's target ------------------------------------------------------------------------------------------
+// Everything that can fail on bad input, checked before the run directory is touched: --resume against the recorded
+// config and world size (the lock taken on rank 0), or a fresh --out that must not exist.
+struct RunTarget {
+  std::optional<Checkpoint> resume;  // the checkpoint to continue from (resume with one)
+  proc::FileLock lock;               // rank 0 of a resumed run
+};
+RunTarget check_run_target(const nlohmann::json& resolved, const Registry& registry, const TrainOptions& opts,
+                           int world, bool writer);
+// Keys a resumed run may change: they do not alter the maths of the steps already taken.
+bool resume_may_change(const std::string& dotted_key);
+
+// Creates the fresh run directory (config, overrides, env, status; locked) or, resuming, cuts metrics.jsonl and
+// eval.jsonl back to the checkpoint's step. Rank 0 only.
+RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, const TrainOptions& opts,
+                    std::int64_t start_step, std::int64_t end_step, proc::FileLock& lock);
+nlohmann::json env_json(const PluginHost& host, const TrainOptions& opts);
+
+// ---- the step plan -----------------------------------------------------------------------------------------------
+struct StepPlan {
+  std::int64_t ipe = 1;          // steps per epoch
+  std::int64_t start = 0;        // first step (resume)
+  std::int64_t end = 0;          // one past the last step: epochs * ipe, capped by train.max_steps
+  std::int64_t epochs = 0;       // ceil(train.epochs)
+  std::int64_t log_every = 1, ckpt_every = 0, keep_epochs = 0;
+  bool log_due(std::int64_t done) const { return done % log_every == 0 || done == end; }
+  bool epoch_end(std::int64_t done) const { return done % ipe == 0; }
+  bool keep_epoch_copy(std::int64_t done) const;  // checkpoints/epoch_NNNN.safetensors due
+  bool save_due(std::int64_t done) const;
+  // The evaluators due after step `done` (known to every rank; rank 0 runs them).
+  std::vector<std::size_t> evals_due(const std::vector<EvaluatorSpec>& specs, std::int64_t done) const;
+};
+StepPlan make_step_plan(const nlohmann::json& train, std::int64_t ipe, std::int64_t start);
+// The official schedules (lr warm-up + cosine, wd cosine, EMA ramp) for a run of `ipe` steps per epoch.
+Schedules make_schedules(const nlohmann::json& train, std::int64_t ipe);
+void validate_train(const nlohmann::json& train);
+
+// ---- losses read at sync points ----------------------------------------------------------------------------------
+// The steps' losses (and, distributed, the agreed stop wishes) stay on the device until a sync point (a log step,
+// a checkpoint, an evaluation, the end), where one host read takes them all: no step waits for the GPU. A non-finite
+// loss is reported with its own step, before anything is written from the weights it produced.
+class LossWindow {
+ public:
+  explicit LossWindow(std::int64_t window) : window_(window) {}
+  void push(std::int64_t step, double lr, const at::Tensor& loss, const at::Tensor& stop);
+  // flush() reads every pending loss; TrainingError naming the step (1-based) of the first non-finite one.
+  void flush();
+  bool stop_seen() const { return stop_seen_; }
+  double last() const { return last_; }
+  double mean() const { return values_.empty() ? 0.0 : sum_ / static_cast<double>(values_.size()); }
+  bool empty() const { return values_.empty(); }
+  std::int64_t failed_step() const { return failed_step_; }  // -1 unless flush() threw
+
+ private:
+  struct Pending {
+    std::int64_t step;
+    double lr;
+    at::Tensor loss, stop;
+  };
+  std::int64_t window_;
+  std::vector<Pending> pending_;
+  std::deque<double> values_;
+  double sum_ = 0.0, last_ = 0.0;
+  bool stop_seen_ = false;
+  std::int64_t failed_step_ = -1;
+};
+
+// ---- progress ----------------------------------------------------------------------------------------------------
+// metrics.jsonl records, the console line (a progress bar on a terminal) and status.json, at log steps.
+class ProgressLog {
+ public:
+  ProgressLog(RunDir* run, const StepPlan& plan, std::int64_t images_per_step, bool quiet, nlohmann::json status);
+  // A log step: the record, the line, the status.
+  void log_step(std::int64_t done, std::int64_t epoch, const JepaModel::StepResult& r, const LossWindow& losses,
+                std::int64_t images_skipped);
+  void images(std::int64_t n) { imgs_since_log_ += n; }
+  // Time spent outside training (evaluations) is excluded from images/s.
+  void exclude(double seconds);
+  void end_line() const;                      // ends the progress bar's line (before other output)
+  nlohmann::json& status() { return status_; }
+  void write_status() const;                  // rank 0
+  double first_loss() const { return first_loss_; }
+  double seconds() const;                     // since the log started
+  double excluded_seconds() const { return excluded_; }
+
+ private:
+  RunDir* run_;  // null on ranks > 0
+  StepPlan plan_;
+  std::int64_t images_per_step_;
+  bool quiet_, tty_;
+  nlohmann::json status_;
+  std::chrono::steady_clock::time_point t0_, t_log_;
+  std::int64_t imgs_since_log_ = 0;
+  double first_loss_ = 0.0, excluded_ = 0.0;
+  bool first_window_done_ = false;
+};
+// "H:MM:SS", or "?" for a negative or non-finite time.
+std::string eta_text(double seconds);
+
+// ---- checkpoints -------------------------------------------------------------------------------------------------
+class Checkpointer {
+ public:
+  Checkpointer(RunDir* run, const nlohmann::json& resolved, std::int64_t ipe, std::int64_t start_step);
+  // save(model, step_done, epoch_copy): step_NNNNNNNN (+ epoch_NNNN.safetensors); ranks > 0 only remember the step.
+  void save(const JepaModel& model, std::int64_t step_done, bool epoch_copy);
+  std::int64_t last_saved() const { return last_saved_; }
+
+ private:
+  RunDir* run_;
+  std::string config_sha_, config_dump_;
+  std::int64_t ipe_, last_saved_;
+};
+
+// ---- evaluations during training ---------------------------------------------------------------------------------
+// Builds every evaluator (and opens its labelled splits) before the run directory exists, so bad input fails early;
+// runs the due ones on rank 0 and appends their records to eval.jsonl.
+class TrainingEvals {
+ public:
+  TrainingEvals(const nlohmann::json& resolved, const Registry& registry, const JepaModel& model, bool writer);
+  const std::vector<EvaluatorSpec>& specs() const { return specs_; }
+  // run(model, due, done, ipe, run, progress) -> seconds spent; records go to eval.jsonl, the log and status.
+  double run(JepaModel& model, const std::vector<std::size_t>& due, std::int64_t done, std::int64_t ipe, RunDir& run,
+             ProgressLog& progress);
+  const std::map<std::string, nlohmann::json>& last() const { return last_; }
+
+ private:
+  std::vector<EvaluatorSpec> specs_;
+  std::unique_ptr<Evaluation> evaluation_;
+  std::map<std::string, nlohmann::json> last_;
+};
+
+}  // namespace ijepa::host

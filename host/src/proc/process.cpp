@@ -1,0 +1,180 @@
+#include "ijepa/host/proc/process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host::proc {
+
+namespace {
+
+volatile std::sig_atomic_t g_last = 0;
+volatile std::sig_atomic_t g_count = 0;
+volatile std::sig_atomic_t g_second_ends = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  g_last = sig;
+  g_count = g_count + 1;
+  stop_requested().store(true);
+  if (g_second_ends != 0) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    ::sigaction(sig, &dfl, nullptr);  // a second Ctrl-C ends the process at once
+  }
+}
+
+struct sigaction g_old_int {}, g_old_term {};
+
+}  // namespace
+
+std::atomic<bool>& stop_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+StopSignals::StopSignals(Options opts) {
+  g_last = 0;
+  g_count = 0;
+  g_second_ends = opts.second_ends ? 1 : 0;
+  stop_requested().store(false);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = opts.restart_syscalls ? SA_RESTART : 0;
+  ::sigaction(SIGINT, &sa, &g_old_int);
+  ::sigaction(SIGTERM, &sa, &g_old_term);
+}
+
+StopSignals::~StopSignals() {
+  ::sigaction(SIGINT, &g_old_int, nullptr);
+  ::sigaction(SIGTERM, &g_old_term, nullptr);
+}
+
+int StopSignals::last() { return g_last; }
+int StopSignals::count() { return g_count; }
+int StopSignals::take() {
+  const int s = g_last;
+  g_last = 0;
+  return s;
+}
+
+std::string signal_name(int sig, bool with_description) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  std::string out = abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+  if (with_description) {
+    if (const char* desc = ::strsignal(sig); desc != nullptr) out += std::string(" (") + desc + ")";
+  }
+  return out;
+}
+
+std::optional<FileLock> FileLock::try_acquire(const fs::path& file) {
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(file.string() + ": cannot open: " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  return FileLock(fd);
+}
+
+FileLock& FileLock::operator=(FileLock&& o) noexcept {
+  std::swap(fd_, o.fd_);
+  return *this;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<long> lock_holder(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return std::nullopt;
+  std::ifstream in("/proc/locks");
+  std::string line;
+  // "1: FLOCK  ADVISORY  WRITE 10901 fe:00:5399175 0 EOF"; waiters read "1: -> FLOCK ...".
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string id, type, mode, rw, pid, dev;
+    ss >> id >> type;
+    if (type == "->") continue;
+    ss >> mode >> rw >> pid >> dev;
+    if (type != "FLOCK") continue;
+    unsigned maj = 0, min = 0;
+    unsigned long long ino = 0;
+    if (std::sscanf(dev.c_str(), "%x:%x:%llu", &maj, &min, &ino) != 3) continue;
+    if (maj == major(st.st_dev) && min == minor(st.st_dev) && ino == static_cast<unsigned long long>(st.st_ino)) {
+      try {
+        const long p = std::stol(pid);
+        if (p > 0) return p;
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+bool process_alive(long pid, const std::string& needle) {
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+  const fs::path proc = fs::path("/proc") / std::to_string(pid);
+  std::ifstream stat(proc / "stat");
+  std::string text;
+  if (!stat || !std::getline(stat, text)) return true;  // no /proc: kill() said it exists
+  // "pid (comm) S ...": the state follows the last ')'.
+  const auto rp = text.rfind(')');
+  if (rp != std::string::npos && rp + 2 < text.size() && (text[rp + 2] == 'Z' || text[rp + 2] == 'X')) return false;
+  if (needle.empty()) return true;
+  std::ifstream cl(proc / "cmdline", std::ios::binary);
+  std::stringstream ss;
+  ss << cl.rdbuf();
+  std::string cmd = ss.str();
+  std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+  return cmd.find(needle) != std::string::npos;
+}
+
+pid_t spawn(const ChildSpec& spec) {
+  // Everything the child needs is prepared before fork: after it, async-signal-safe calls only.
+  std::vector<std::string> args = spec.argv, env = spec.env.value_or(std::vector<std::string>{});
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const std::string msg = spec.exec_failure + "\n";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (spec.stdin_fd >= 0) ::dup2(spec.stdin_fd, STDIN_FILENO);
+    if (spec.stdout_fd >= 0) ::dup2(spec.stdout_fd, STDOUT_FILENO);
+    if (spec.stderr_fd >= 0) ::dup2(spec.stderr_fd, STDERR_FILENO);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGINT, &dfl, nullptr);
+    ::sigaction(SIGTERM, &dfl, nullptr);
+    if (spec.env) {
+      ::execve(spec.exe.c_str(), argv.data(), envp.data());
+    } else {
+      ::execv(spec.exe.c_str(), argv.data());
+    }
+    if (::write(STDERR_FILENO, msg.data(), msg.size()) < 0) { /* nothing left to report to */ }
+    ::_exit(127);
+  }
+  if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
+  return pid;
+}
+
+}  // namespace ijepa::host::proc

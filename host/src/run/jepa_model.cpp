@@ -1,0 +1,280 @@
+#include "ijepa/host/run/jepa_model.hpp"
+
+#include <string>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
+
+namespace ijepa::host {
+
+namespace {
+
+at::Device parse_device(const std::string& s) {
+  if (s == "cpu") return at::Device(at::kCPU);
+  if (s.rfind("cuda", 0) == 0) {
+    if (!util::cuda_available()) {
+      throw ConfigError("train.device: '" + s + "' requested but CUDA is not available on this machine");
+    }
+    return at::Device(s);
+  }
+  throw ConfigError("train.device: expected cpu, cuda or cuda:N, got '" + s + "'");
+}
+
+// RAII bf16 autocast for one device type (a no-op when disabled), around the forward pass only, as
+// torch.autocast is used in the official train.py (backward runs outside it).
+class AutocastGuard {
+ public:
+  AutocastGuard(bool on, at::DeviceType type) : on_(on), type_(type) {
+    if (!on_) return;
+    prev_enabled_ = at::autocast::is_autocast_enabled(type_);
+    prev_dtype_ = at::autocast::get_autocast_dtype(type_);
+    at::autocast::set_autocast_enabled(type_, true);
+    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(type_, prev_enabled_);
+    at::autocast::set_autocast_dtype(type_, prev_dtype_);
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool on_;
+  at::DeviceType type_;
+  bool prev_enabled_ = false;
+  at::ScalarType prev_dtype_ = at::kBFloat16;
+};
+
+std::vector<at::Tensor> masks_to(const std::vector<at::Tensor>& m, const at::Device& d) {
+  std::vector<at::Tensor> out;
+  out.reserve(m.size());
+  for (const auto& t : m) out.push_back(t.to(d, /*non_blocking=*/true));
+  return out;
+}
+
+}  // namespace
+
+JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) : cfg_(resolved) {
+  const auto& train = cfg_.at("train");
+  const auto& comps = cfg_.at("components");
+  const auto threads = train.at("threads").get<std::int64_t>();
+  if (threads > 0) at::set_num_threads(static_cast<int>(threads));
+  device_ = parse_device(train.at("device").get<std::string>());
+  autocast_ = device_.is_cuda() ? train.at("bf16").get<bool>() : train.at("cpu_bf16").get<bool>();
+
+  // Image size, patch size, grid and seed, checked against each other (shared with the evaluation code).
+  ctx_ = experiment_context(cfg_);
+  const auto& enc_cfg = comps.at("encoder");
+
+  at::manual_seed(ctx_.seed);
+  encoder_ = registry.make_encoder(enc_cfg, ctx_, "components.encoder");
+  {
+    // The official order is encoder, predictor, then a deep copy for the target: building the target must not
+    // consume random numbers, so the predictor's init is the same as in the reference for a given seed.
+    auto gen = at::detail::getDefaultCPUGenerator();
+    const at::Tensor state = gen.get_state();
+    target_ = registry.make_encoder(enc_cfg, ctx_, "components.encoder");
+    gen.set_state(state);
+  }
+  {
+    at::NoGradGuard no_grad;
+    auto src = encoder_->named_parameters(true);
+    auto dst = target_->named_parameters(true);
+    for (auto& p : dst) {
+      p.value().copy_(src[p.key()]);
+      p.value().set_requires_grad(false);
+    }
+  }
+  const sdk::PatchGrid g = encoder_->grid();
+  if (g.h != ctx_.grid.h || g.w != ctx_.grid.w) {
+    throw ConfigError("components.encoder: its patch grid " + std::to_string(g.h) + "x" + std::to_string(g.w) +
+                      " does not match data.image_size / patch_size = " + std::to_string(ctx_.grid.h) + "x" +
+                      std::to_string(ctx_.grid.w));
+  }
+  ctx_ = with_encoder(ctx_, *encoder_);
+  predictor_ = registry.make_predictor(comps.at("predictor"), ctx_, "components.predictor");
+  loss_ = registry.make_loss(comps.at("loss"), ctx_, "components.loss");
+  const std::int64_t want = loss_->prediction_dim(ctx_);
+  const std::int64_t have = predictor_->output_dim();
+  if ((want == 0 ? ctx_.encoder_dim : want) != have) {
+    throw ConfigError("components.predictor: output width " + std::to_string(have) + " but loss " + loss_.type +
+                      " expects " + std::to_string(want == 0 ? ctx_.encoder_dim : want) +
+                      " (set components.predictor.output_dim)");
+  }
+
+  encoder_->to(device_);
+  target_->to(device_);
+  predictor_->to(device_);
+
+  // Four groups (official init_opt): decay = no "bias" in the name and ndim != 1.
+  ParamGroup enc_wd{"encoder", true, {}}, pred_wd{"predictor", true, {}};
+  ParamGroup enc_no{"encoder_no_wd", false, {}}, pred_no{"predictor_no_wd", false, {}};
+  for (const auto& p : encoder_->named_parameters(true)) {
+    const bool decay = p.key().find("bias") == std::string::npos && p.value().dim() != 1;
+    (decay ? enc_wd : enc_no).params.push_back({"encoder." + p.key(), p.value()});
+  }
+  for (const auto& p : predictor_->named_parameters(true)) {
+    const bool decay = p.key().find("bias") == std::string::npos && p.value().dim() != 1;
+    (decay ? pred_wd : pred_no).params.push_back({"predictor." + p.key(), p.value()});
+  }
+  opt_ = std::make_unique<AdamW>(std::vector<ParamGroup>{enc_wd, pred_wd, enc_no, pred_no});
+  auto src = encoder_->named_parameters(true);
+  for (const auto& p : target_->named_parameters(true)) {
+    tgt_params_.push_back(p.value());
+    enc_params_.push_back(src[p.key()]);
+  }
+}
+
+std::int64_t JepaModel::parameter_count(bool trainable_only) const {
+  std::int64_t n = 0;
+  for (const auto* m : {static_cast<const torch::nn::Module*>(encoder_.ptr.get()),
+                        static_cast<const torch::nn::Module*>(predictor_.ptr.get())}) {
+    for (const auto& p : m->parameters(true)) {
+      if (!trainable_only || p.requires_grad()) n += p.numel();
+    }
+  }
+  return n;
+}
+
+void JepaModel::distribute(std::shared_ptr<ProcessGroup> pg, std::int64_t bucket_bytes) {
+  pg_ = std::move(pg);
+  std::vector<at::Tensor> all, trainable;
+  for (const auto* m : {static_cast<const torch::nn::Module*>(encoder_.ptr.get()),
+                        static_cast<const torch::nn::Module*>(predictor_.ptr.get()),
+                        static_cast<const torch::nn::Module*>(target_.ptr.get())}) {
+    for (const auto& p : m->parameters(true)) all.push_back(p);
+    for (const auto& b : m->buffers(true)) all.push_back(b);
+  }
+  pg_->broadcast(all, 0, "the initial weights' broadcast");
+  for (const auto* m : {static_cast<const torch::nn::Module*>(encoder_.ptr.get()),
+                        static_cast<const torch::nn::Module*>(predictor_.ptr.get())}) {
+    for (const auto& p : m->parameters(true)) {
+      if (p.requires_grad()) trainable.push_back(p);
+    }
+  }
+  reducer_ = std::make_unique<GradReducer>(pg_, trainable, bucket_bytes);
+}
+
+void JepaModel::ema_update(double m) {
+  at::NoGradGuard no_grad;
+  at::_foreach_mul_(tgt_params_, m);
+  at::_foreach_add_(tgt_params_, enc_params_, 1.0 - m);
+}
+
+JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t step, bool stop_wanted) {
+  StepResult r;
+  const std::int64_t s = step + 1;
+  r.lr = sched_.lr(s);
+  r.wd = sched_.wd(s);
+  encoder_->train();
+  predictor_->train();
+  const at::Tensor images = batch.images.to(device_, /*non_blocking=*/true);
+  const std::vector<at::Tensor> mctx = masks_to(batch.masks.context, device_);
+  const std::vector<at::Tensor> mtgt = masks_to(batch.masks.target, device_);
+  if (mctx.empty() || mtgt.empty()) {
+    throw TrainingError("masker " + cfg_.at("components").at("masker").value("type", std::string("?")) +
+                        " returned no context or target masks");
+  }
+  r.k_enc = mctx.front().size(1);
+  r.k_pred = mtgt.front().size(1);
+
+  const sdk::LossOutput out = forward_loss(images, mctx, mtgt);
+  // No host read of the loss here (item() would wait for the GPU every step): the caller reads a window at once.
+  r.loss = out.loss.detach().to(at::kDouble);
+  if (pg_) {
+    // The mean loss over ranks, before backward: every rank reads the same values, so a non-finite loss stops all
+    // at the same step. The stop wishes travel in the same collective.
+    at::Tensor l = at::empty({2}, r.loss.options());
+    l[0].copy_(r.loss);
+    l[1].fill_(stop_wanted ? 1.0 : 0.0);
+    pg_->allreduce_sum(l, "the loss all-reduce of step " + std::to_string(s));
+    r.loss = l[0] / pg_->world();
+    r.stop = l[1];
+    reducer_->prepare();
+  }
+  out.loss.backward();
+  if (reducer_) reducer_->finish();
+  opt_->step(r.lr, r.wd);
+  opt_->zero_grad();
+  r.ema_m = sched_.ema(step);
+  ema_update(r.ema_m);
+  r.extra = out.metrics;
+  return r;
+}
+
+JepaForward jepa_forward(const Component<sdk::Encoder>& target, const Component<sdk::Encoder>& context,
+                         const Component<sdk::Predictor>& predictor, const at::Tensor& images,
+                         const std::vector<at::Tensor>& masks_ctx, const std::vector<at::Tensor>& masks_tgt,
+                         bool with_target) {
+  JepaForward f;
+  if (with_target) {
+    at::NoGradGuard no_grad;
+    f.target_tokens = target.call([&](sdk::Encoder& e) { return e.encode(images, nullptr); });
+  }
+  const at::Tensor z = context.call([&](sdk::Encoder& e) { return e.encode(images, &masks_ctx); });
+  f.prediction = predictor.call([&](sdk::Predictor& p) { return p.predict(z, masks_ctx, masks_tgt); });
+  return f;
+}
+
+sdk::LossOutput JepaModel::forward_loss(const at::Tensor& images, const std::vector<at::Tensor>& mctx,
+                                        const std::vector<at::Tensor>& mtgt) {
+  AutocastGuard ac(autocast_, device_.type());
+  const JepaForward f = jepa_forward(target_, encoder_, predictor_, images, mctx, mtgt, loss_->needs_target_encoder());
+  sdk::LossInput in;
+  in.prediction = f.prediction;
+  in.target_tokens = f.target_tokens;
+  in.images = images;
+  in.masks_ctx = &mctx;
+  in.masks_tgt = &mtgt;
+  in.patch_size = ctx_.patch_size;
+  return loss_.call([&](sdk::Loss& l) { return l.compute(in); });
+}
+
+double JepaModel::eval_loss(const at::Tensor& images_cpu, const sdk::MaskSet& masks) {
+  at::NoGradGuard no_grad;
+  encoder_->eval();
+  predictor_->eval();
+  const at::Tensor images = images_cpu.to(device_);
+  return forward_loss(images, masks_to(masks.context, device_), masks_to(masks.target, device_)).loss.item<double>();
+}
+
+TensorMap JepaModel::weights() const {
+  TensorMap w = module_state(*encoder_.ptr, "encoder.");
+  TensorMap p = module_state(*predictor_.ptr, "predictor.");
+  TensorMap t = module_state(*target_.ptr, "target_encoder.");
+  w.insert(p.begin(), p.end());
+  w.insert(t.begin(), t.end());
+  return w;
+}
+
+TensorMap JepaModel::trainer_state() const {
+  TensorMap out;
+  for (const auto& [k, v] : opt_->state()) out["opt." + k] = v.detach().to(at::kCPU).clone();
+  out["step"] = at::full({}, opt_->step_count(), at::kLong);
+  return out;
+}
+
+void JepaModel::load(const TensorMap& weights, const TensorMap& trainer, std::int64_t step, const std::string& origin) {
+  load_module_state(*encoder_.ptr, weights, "encoder.", origin);
+  load_module_state(*predictor_.ptr, weights, "predictor.", origin);
+  load_module_state(*target_.ptr, weights, "target_encoder.", origin);
+  std::vector<std::pair<std::string, at::Tensor>> st;
+  for (const auto& [k, v] : trainer) {
+    if (k.rfind("opt.", 0) == 0) st.emplace_back(k.substr(4), v.to(device_));
+  }
+  try {
+    opt_->load_state(st, step);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(origin + ": " + e.what());
+  }
+}
+
+}  // namespace ijepa::host

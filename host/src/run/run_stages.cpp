@@ -1,0 +1,411 @@
+#include "ijepa/host/run/run_stages.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include "ijepa/host/build_config.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/hosting/abi_check.hpp"
+#include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
+#include "ijepa/sdk/version.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ijepa::host {
+
+namespace {
+
+std::string fmt_double(double v, int prec = 4) {
+  std::ostringstream os;
+  os.precision(prec);
+  os << v;
+  return os.str();
+}
+
+// Keys a resumed run may change: they do not alter the maths of the steps already taken.
+const char* const kResumeMutable[] = {"train.max_steps", "train.log_every", "data.workers"};
+
+proc::FileLock lock_run(const fs::path& dir) {
+  std::optional<proc::FileLock> lock;
+  try {
+    lock = proc::FileLock::try_acquire(dir / ".lock");
+  } catch (const std::exception&) {
+  }
+  if (!lock) throw ConfigError(dir.string() + ": the run is in use by another ijepa process");
+  return std::move(*lock);
+}
+
+std::optional<Checkpoint> check_resume(const nlohmann::json& resolved, const Registry& registry, const fs::path& out,
+                                       int world) {
+  nlohmann::json old = load_json_file(out / "config.resolved.json");
+  fill_added_defaults(old, registry);  // keys added since the run was written count as their defaults
+  for (const char* k : kResumeMutable) {  // compare without the keys a resume may change
+    const auto ptr = dotted_to_pointer(k);
+    if (old.contains(ptr) && resolved.contains(ptr)) old[ptr] = resolved[ptr];
+  }
+  const std::string diff = first_difference(old, resolved);
+  if (!diff.empty() && !resume_may_change(diff)) {
+    throw ConfigError("--resume: the config differs from " + (out / "config.resolved.json").string() + " at '" + diff +
+                      "' (resume needs the same config; start a new run with another --out)");
+  }
+  const nlohmann::json old_status = RunDir(out).read_status();
+  const auto old_world = old_status.is_object() ? old_status.value("world_size", 1) : 1;
+  if (old_world != world) {
+    throw ConfigError("--resume: " + out.string() + " was trained on " + std::to_string(old_world) +
+                      " rank(s), this launch has " + std::to_string(world) +
+                      " (the world size sets the data order and steps per epoch; resume with the same number)");
+  }
+  std::optional<Checkpoint> ckpt = read_latest(out / "checkpoints");
+  std::error_code ec;
+  if (!ckpt) {
+    for (const auto& e : fs::directory_iterator(out / "checkpoints", ec)) {
+      if (e.path().filename().string().rfind("step_", 0) == 0) {
+        throw ConfigError("--resume: " + (out / "checkpoints").string() +
+                          " has checkpoint files but no LATEST pointer; restore it or start a new run");
+      }
+    }
+  }
+  return ckpt;
+}
+
+}  // namespace
+
+bool resume_may_change(const std::string& key) {
+  for (const char* k : kResumeMutable) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+RunTarget check_run_target(const nlohmann::json& resolved, const Registry& registry, const TrainOptions& opts,
+                           int world, bool writer) {
+  RunTarget t;
+  const fs::path& out = opts.out;
+  std::error_code ec;
+  if (opts.resume) {
+    if (!fs::exists(out / "config.resolved.json", ec)) {
+      throw ConfigError("--resume: " + out.string() + " is not a run directory (no config.resolved.json)");
+    }
+    if (writer) t.lock = lock_run(out);
+    t.resume = check_resume(resolved, registry, out, world);
+  } else if (writer) {  // rank 0 checks and creates the run directory
+    if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec))) {
+      throw ConfigError(out.string() + " already exists (pass --resume to continue that run, or choose another --out)");
+    }
+    check_writable_parent(out);
+  }
+  return t;
+}
+
+nlohmann::json env_json(const PluginHost& host, const TrainOptions& opts) {
+  nlohmann::json env;
+  env["workbench"] = IJEPA_WORKBENCH_VERSION;
+  env["sdk"] = IJEPA_SDK_VERSION_STRING;
+  env["torch"] = TORCH_VERSION;
+  env["fingerprint"] = describe_abi(host_abi_info());
+  env["cuda"] = util::cuda_summary();
+  env["torch_config"] = at::show_config();
+  env["threads"] = at::get_num_threads();
+  char hostname[256] = {};
+  ::gethostname(hostname, sizeof(hostname) - 1);
+  env["hostname"] = hostname;
+  env["started"] = utc_now();
+  env["argv"] = opts.argv;
+  env["plugins"] = nlohmann::json::array();
+  for (const auto& p : host.loaded()) {
+    env["plugins"].push_back({{"id", p.plugin_id}, {"version", p.plugin_version}, {"path", p.path}, {"sha256", p.sha256}});
+  }
+  return env;
+}
+
+RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, const TrainOptions& opts,
+                    std::int64_t start_step, std::int64_t end_step, proc::FileLock& lock) {
+  const fs::path& out = opts.out;
+  if (opts.resume) {
+    RunDir run(out);
+    run.truncate_jsonl_after("metrics.jsonl", start_step);
+    run.truncate_jsonl_after("eval.jsonl", start_step);
+    write_file_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");  // records changed max_steps etc.
+    logging::info("resuming " + out.string() + " at step " + std::to_string(start_step));
+    return run;
+  }
+  nlohmann::json overrides = nlohmann::json::object();
+  for (const auto& s : opts.sets) {
+    const auto eq = s.find('=');
+    overrides[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  const nlohmann::json status0 = {{"state", "running"}, {"step", 0}, {"total_steps", end_step},
+                                  {"started", utc_now()}, {"config_sha", config_hash(resolved)}};
+  RunDir run = RunDir::create_fresh(out, {{"config.resolved.json", resolved.dump(2) + "\n"},
+                                          {"overrides.json", overrides.dump(2) + "\n"},
+                                          {"env.json", env_json(host, opts).dump(2) + "\n"},
+                                          {"status.json", status0.dump(2) + "\n"}});
+  lock = lock_run(out);
+  return run;
+}
+
+// ---- the step plan -----------------------------------------------------------------------------------------------
+
+void validate_train(const nlohmann::json& train) {
+  auto positive = [&](const char* key) {
+    if (!(train.at(key).get<double>() > 0)) throw ConfigError(std::string("train.") + key + ": must be > 0");
+  };
+  positive("epochs");
+  positive("batch_size");
+  positive("log_every");
+  positive("ipe_scale");
+  for (const char* k : {"lr", "start_lr", "final_lr", "weight_decay", "final_weight_decay", "warmup_epochs"}) {
+    if (train.at(k).get<double>() < 0) throw ConfigError(std::string("train.") + k + ": must be >= 0");
+  }
+  for (const char* k : {"max_steps", "checkpoint_every", "keep_epoch_checkpoints", "threads"}) {
+    if (train.at(k).get<std::int64_t>() < 0) throw ConfigError(std::string("train.") + k + ": must be >= 0");
+  }
+}
+
+Schedules make_schedules(const nlohmann::json& train, std::int64_t ipe) {
+  Schedules s;
+  s.ref_lr = train.at("lr").get<double>();
+  s.start_lr = train.at("start_lr").get<double>();
+  s.final_lr = train.at("final_lr").get<double>();
+  s.ref_wd = train.at("weight_decay").get<double>();
+  s.final_wd = train.at("final_weight_decay").get<double>();
+  const auto& ema = train.at("ema");
+  if (!ema.is_array() || ema.size() != 2 || !ema[0].is_number() || !ema[1].is_number())
+    throw ConfigError("train.ema: expected [start, end], got " + ema.dump());
+  s.ema0 = ema[0].get<double>();
+  s.ema1 = ema[1].get<double>();
+  const double epochs = train.at("epochs").get<double>();
+  const double ipe_scale = train.at("ipe_scale").get<double>();
+  s.warmup_steps = static_cast<std::int64_t>(train.at("warmup_epochs").get<double>() * static_cast<double>(ipe));
+  s.total_steps = static_cast<std::int64_t>(ipe_scale * epochs * static_cast<double>(ipe));
+  s.ema_steps = static_cast<double>(ipe) * epochs * ipe_scale;
+  if (s.total_steps < 1) throw ConfigError("train.epochs: the run has no steps (epochs * ipe_scale * steps per epoch < 1)");
+  return s;
+}
+
+StepPlan make_step_plan(const nlohmann::json& train, std::int64_t ipe, std::int64_t start) {
+  StepPlan p;
+  p.ipe = ipe;
+  p.start = start;
+  p.epochs = static_cast<std::int64_t>(std::ceil(train.at("epochs").get<double>()));
+  p.end = static_cast<std::int64_t>(train.at("epochs").get<double>() * static_cast<double>(ipe));
+  if (const auto ms = train.at("max_steps").get<std::int64_t>(); ms > 0) p.end = std::min(p.end, ms);
+  p.log_every = train.at("log_every").get<std::int64_t>();
+  p.ckpt_every = train.at("checkpoint_every").get<std::int64_t>();
+  p.keep_epochs = train.at("keep_epoch_checkpoints").get<std::int64_t>();
+  return p;
+}
+
+bool StepPlan::keep_epoch_copy(std::int64_t done) const {
+  return epoch_end(done) && keep_epochs > 0 && (done / ipe) % keep_epochs == 0;
+}
+
+bool StepPlan::save_due(std::int64_t done) const {
+  return (ckpt_every > 0 && done % ckpt_every == 0) || (ckpt_every == 0 && epoch_end(done)) || keep_epoch_copy(done);
+}
+
+std::vector<std::size_t> StepPlan::evals_due(const std::vector<EvaluatorSpec>& specs, std::int64_t done) const {
+  std::vector<std::size_t> due;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const EvaluatorSpec& es = specs[i];
+    if ((es.every_steps > 0 && done % es.every_steps == 0) ||
+        (es.every_epochs > 0 && epoch_end(done) && (done / ipe) % es.every_epochs == 0) || (es.at_end && done == end)) {
+      due.push_back(i);
+    }
+  }
+  return due;
+}
+
+// ---- losses ------------------------------------------------------------------------------------------------------
+
+void LossWindow::push(std::int64_t step, double lr, const at::Tensor& loss, const at::Tensor& stop) {
+  pending_.push_back({step, lr, loss, stop});
+}
+
+void LossWindow::flush() {
+  if (pending_.empty()) return;
+  std::vector<at::Tensor> ls, ss;
+  for (const Pending& p : pending_) {
+    ls.push_back(p.loss);
+    if (p.stop.defined()) ss.push_back(p.stop);
+  }
+  // One device-to-host copy: the losses, then the stop wishes (same dtype and device).
+  const at::Tensor on_host =
+      (ss.empty() ? at::stack(ls) : at::cat({at::stack(ls), at::stack(ss)})).to(at::kCPU, at::kDouble).contiguous();
+  const double* v = on_host.data_ptr<double>();
+  for (std::size_t i = 0; i < ss.size(); ++i) stop_seen_ = stop_seen_ || v[pending_.size() + i] > 0;
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    if (!std::isfinite(v[i])) {
+      failed_step_ = pending_[i].step + 1;
+      throw TrainingError("loss is " + fmt_double(v[i]) + " at step " + std::to_string(failed_step_) + " (lr " +
+                          fmt_double(pending_[i].lr) + "); the last good checkpoint is kept");
+    }
+    values_.push_back(v[i]);
+    sum_ += v[i];
+    if (static_cast<std::int64_t>(values_.size()) > window_) {
+      sum_ -= values_.front();
+      values_.pop_front();
+    }
+  }
+  last_ = v[pending_.size() - 1];
+  pending_.clear();
+}
+
+// ---- progress ----------------------------------------------------------------------------------------------------
+
+std::string eta_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<long long>(seconds);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+ProgressLog::ProgressLog(RunDir* run, const StepPlan& plan, std::int64_t images_per_step, bool quiet,
+                         nlohmann::json status)
+    : run_(run), plan_(plan), images_per_step_(images_per_step), quiet_(quiet || run == nullptr),
+      tty_(!quiet_ && ::isatty(STDERR_FILENO) != 0), status_(std::move(status)) {
+  t0_ = t_log_ = std::chrono::steady_clock::now();
+}
+
+double ProgressLog::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+}
+
+void ProgressLog::exclude(double seconds) {
+  excluded_ += seconds;
+  t_log_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+void ProgressLog::end_line() const {
+  if (tty_) std::cerr << "\n";
+}
+
+void ProgressLog::write_status() const {
+  if (run_ != nullptr) run_->write_status(status_);
+}
+
+void ProgressLog::log_step(std::int64_t done, std::int64_t epoch, const JepaModel::StepResult& r,
+                           const LossWindow& losses, std::int64_t images_skipped) {
+  if (run_ == nullptr) return;
+  const auto now = std::chrono::steady_clock::now();
+  const double dt = std::chrono::duration<double>(now - t_log_).count();
+  const double ips = dt > 0 ? static_cast<double>(imgs_since_log_) / dt : 0.0;
+  t_log_ = now;
+  imgs_since_log_ = 0;
+  const double mean_loss = losses.mean();
+  if (!first_window_done_) {
+    first_loss_ = mean_loss;
+    first_window_done_ = true;
+  }
+  nlohmann::json rec = {{"step", done}, {"epoch", epoch}, {"split", "train"}, {"loss", losses.last()},
+                        {"loss_avg", mean_loss}, {"lr", r.lr}, {"wd", r.wd}, {"ema_m", r.ema_m},
+                        {"k_enc", r.k_enc}, {"k_pred", r.k_pred}, {"images_per_s", ips},
+                        {"time_s", std::chrono::duration<double>(now - t0_).count()}};
+  for (const auto& [k, v] : r.extra) rec[k] = v;
+  run_->append_jsonl("metrics.jsonl", rec);
+  const double eta = ips > 0 ? static_cast<double>((plan_.end - done) * images_per_step_) / ips : -1;
+  std::ostringstream line;
+  line << "step " << done << "/" << plan_.end << "  epoch " << (epoch + 1) << "/" << plan_.epochs << "  loss "
+       << fmt_double(mean_loss, 5) << "  lr " << fmt_double(r.lr, 3) << "  " << fmt_double(ips, 4) << " img/s  ETA "
+       << eta_text(eta);
+  if (tty_) {
+    const int width = 24;
+    const int filled = static_cast<int>(width * done / std::max<std::int64_t>(1, plan_.end));
+    std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
+              << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << line.str() << "   " << std::flush;
+  } else if (!quiet_) {
+    logging::info(line.str());
+  }
+  status_["step"] = done;
+  status_["epoch"] = epoch;
+  status_["loss"] = mean_loss;
+  status_["images_per_s"] = ips;
+  status_["images_skipped"] = images_skipped;
+  status_["updated"] = utc_now();
+  run_->write_status(status_);
+}
+
+// ---- checkpoints -------------------------------------------------------------------------------------------------
+
+Checkpointer::Checkpointer(RunDir* run, const nlohmann::json& resolved, std::int64_t ipe, std::int64_t start_step)
+    : run_(run), config_sha_(config_hash(resolved)), config_dump_(resolved.dump()), ipe_(ipe), last_saved_(start_step) {}
+
+void Checkpointer::save(const JepaModel& model, std::int64_t step_done, bool epoch_copy) {
+  last_saved_ = step_done;
+  if (run_ == nullptr) return;
+  Checkpoint c;
+  char name[32];
+  std::snprintf(name, sizeof(name), "step_%08lld", static_cast<long long>(step_done));
+  c.name = name;
+  c.step = step_done;
+  c.epoch = step_done / ipe_;
+  c.weights = model.weights();
+  c.trainer = model.trainer_state();
+  c.metadata = {{"format", "ijepa-cpp"}, {"sdk", IJEPA_SDK_VERSION_STRING}, {"config_sha", config_sha_},
+                {"config", config_dump_}, {"step", std::to_string(step_done)}};
+  write_checkpoint(run_->checkpoints(), c);
+  if (epoch_copy) {
+    char ename[32];
+    std::snprintf(ename, sizeof(ename), "epoch_%04lld.safetensors", static_cast<long long>(c.epoch));
+    write_safetensors((run_->checkpoints() / ename).string(), c.weights, c.metadata);
+  }
+}
+
+// ---- evaluations -------------------------------------------------------------------------------------------------
+
+TrainingEvals::TrainingEvals(const nlohmann::json& resolved, const Registry& registry, const JepaModel& model,
+                             bool writer) {
+  const auto& entries = resolved.at("components").at("evaluators");
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    specs_.push_back(parse_evaluator(entries[i], "components.evaluators." + std::to_string(i)));
+  }
+  if (!specs_.empty() && writer) {
+    evaluation_ = std::make_unique<Evaluation>(resolved, specs_, registry, model.context(), model.device());
+  }
+}
+
+double TrainingEvals::run(JepaModel& model, const std::vector<std::size_t>& due, std::int64_t done, std::int64_t ipe,
+                          RunDir& run, ProgressLog& progress) {
+  if (!evaluation_ || due.empty()) return 0.0;
+  progress.end_line();
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<EvalResult> results =
+      evaluation_->run({{"target", model.target_encoder().ptr.get()}, {"context", model.encoder().ptr.get()}}, due);
+  for (const EvalResult& er : results) {
+    nlohmann::json rec = {{"step", done}, {"epoch", done / ipe}};
+    rec.update(er.to_json());
+    run.append_jsonl("eval.jsonl", rec);
+    last_[er.where] = rec;
+    std::string line = "eval step " + std::to_string(done) + " " + er.evaluator + " (" + er.features + ", " +
+                       er.encoder + " encoder):";
+    for (const char* k : {"top1", "top1_1pct", "top1_10pct"}) {
+      if (auto it = er.trained.find(k); it != er.trained.end()) {
+        line += std::string(" ") + k + " " + fmt_double(it->second, 4);
+        if (auto jt = er.random_init.find(k); jt != er.random_init.end()) {
+          line += " (random init " + fmt_double(jt->second, 4) + ")";
+        }
+      }
+    }
+    logging::info(line);
+    progress.status()["eval"][er.where] = er.trained;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  progress.exclude(secs);
+  progress.write_status();
+  return secs;
+}
+
+}  // namespace ijepa::host

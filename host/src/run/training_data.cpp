@@ -1,0 +1,35 @@
+#include "ijepa/host/run/training_data.hpp"
+
+#include <string>
+
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/loader_config.hpp"
+
+namespace ijepa::host {
+
+Component<sdk::Masker> make_rank_masker(const nlohmann::json& resolved, const Registry& registry, int rank) {
+  sdk::BuildContext ctx = experiment_context(resolved);
+  if (rank > 0) ctx.seed = ctx.seed + 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(rank);
+  return registry.make_masker(resolved.at("components").at("masker"), ctx, "components.masker");
+}
+
+TrainingData::TrainingData(const nlohmann::json& resolved, const Registry& registry, int rank, int world,
+                           bool pin_memory)
+    : dataset_(open_dataset(resolved.at("data"), "train")),
+      masker_(make_rank_masker(resolved, registry, rank)),
+      options_(loader_options(resolved, rank, world, pin_memory)) {
+  options_.masker_tag = "plugin " + masker_.plugin_id + ": " + masker_.type;
+  ipe_ = Loader::steps_for(dataset_->size(), options_);
+  if (ipe_ < 1) {
+    const std::int64_t n = options_.limit > 0 ? std::min(options_.limit, dataset_->size()) : dataset_->size();
+    throw ConfigError("train.batch_size (" + std::to_string(options_.batch_size) + ") x " + std::to_string(world) +
+                      " ranks is larger than the dataset (" + std::to_string(n) + " images)");
+  }
+}
+
+Loader& TrainingData::start(std::int64_t step) {
+  loader_ = std::make_unique<Loader>(dataset_, masker_.ptr, options_, step);
+  return *loader_;
+}
+
+}  // namespace ijepa::host

@@ -1,0 +1,168 @@
+// `ijepa plugins` and `ijepa describe` (host/src/cli/cmd_info.cpp) through the real binary, with the built-in
+// template plugin and the fixture plugins; `ijepa train` meeting a plugin loss that turns NaN.
+#include <sys/stat.h>
+
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "host/hosting/fixture_plugins.hpp"
+#include "ijepa/sdk/version.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ijepa::test::CommandResult;
+using ijepa::test::fixture_dir;
+using ijepa::test::fixture_file;
+using ijepa::test::run_ijepa;
+using nlohmann::json;
+
+bool has(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
+
+std::string show(const CommandResult& r) {
+  return "exit " + std::to_string(r.rc) + "\n--- stdout\n" + r.out + "--- stderr\n" + r.err;
+}
+
+const json* component(const json& listing, const std::string& kind, const std::string& type) {
+  for (const auto& c : listing["components"]) {
+    if (c["kind"] == kind && c["type"] == type) return &c;
+  }
+  return nullptr;
+}
+
+TEST(CliPlugins, ListsTheBuiltInTemplate) {
+  const auto r = run_ijepa({"plugins"});
+  ASSERT_EQ(r.rc, 0) << show(r);
+  EXPECT_TRUE(has(r.out, "KIND")) << show(r);
+  bool found = false;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("loss ", 0) == 0 && has(line, " cosine ") && has(line, "org.ijepa.template.cosine") &&
+        has(line, "ijepa_template_cosine.so"))
+      found = true;
+  }
+  EXPECT_TRUE(found) << show(r);
+}
+
+TEST(CliPlugins, JsonListing) {
+  const auto r = run_ijepa({"plugins", "--json"});
+  ASSERT_EQ(r.rc, 0) << show(r);
+  const json j = json::parse(r.out);
+  const json* c = component(j, "loss", "cosine");
+  ASSERT_NE(c, nullptr) << r.out;
+  EXPECT_EQ((*c)["plugin_id"], "org.ijepa.template.cosine");
+  EXPECT_EQ((*c)["version"], "0.1.0");
+  EXPECT_TRUE(has((*c)["path"].get<std::string>(), "lib/ijepa/plugins/ijepa_template_cosine.so")) << (*c)["path"];
+  bool plugin_listed = false;
+  for (const auto& p : j["plugins"]) {
+    if (p["plugin_id"] == "org.ijepa.template.cosine") {
+      plugin_listed = true;
+      EXPECT_EQ(p["sha256"].get<std::string>().size(), 64u);
+    }
+  }
+  EXPECT_TRUE(plugin_listed) << r.out;
+  EXPECT_TRUE(j["rejected"].is_array());
+  ASSERT_GE(j["searched"].size(), 1u);
+  EXPECT_TRUE(has(j["searched"][0].get<std::string>(), "lib/ijepa/plugins")) << j["searched"];
+}
+
+TEST(CliDescribe, PrintsDefaultsAndDocs) {
+  const auto r = run_ijepa({"describe", "loss/cosine"});
+  ASSERT_EQ(r.rc, 0) << show(r);
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["kind"], "loss");
+  EXPECT_EQ(j["type"], "cosine");
+  EXPECT_EQ(j["plugin_id"], "org.ijepa.template.cosine");
+  EXPECT_EQ(j["defaults"], json({{"type", "cosine"}, {"normalize_target", true}, {"eps", 1e-8}}));
+  ASSERT_TRUE(j["doc"].is_object());
+  for (const char* k : {"normalize_target", "eps"}) {
+    ASSERT_TRUE(j["doc"].contains(k)) << k;
+    EXPECT_FALSE(j["doc"][k].get<std::string>().empty()) << k;
+  }
+  EXPECT_FALSE(j["summary"].get<std::string>().empty());
+}
+
+TEST(CliDescribe, UnknownTypeListsTheAvailableOnes) {
+  const auto r = run_ijepa({"describe", "loss/nope"});
+  EXPECT_EQ(r.rc, 1) << show(r);
+  EXPECT_TRUE(has(r.err, "no loss plugin 'nope' (available: ")) << show(r);
+  EXPECT_TRUE(has(r.err, "cosine")) << show(r);
+}
+
+TEST(CliPlugins, ExtraPluginDirAddsItsComponents) {
+  const auto r = run_ijepa({"plugins", "--json", "--plugin-dir", fixture_dir("good").string()});
+  ASSERT_EQ(r.rc, 0) << show(r);
+  const json j = json::parse(r.out);
+  const json* c = component(j, "loss", "fixture_good");
+  ASSERT_NE(c, nullptr) << r.out;
+  EXPECT_EQ((*c)["plugin_id"], "org.ijepa.test.good");
+  EXPECT_NE(component(j, "loss", "cosine"), nullptr) << r.out;
+  EXPECT_TRUE(j["rejected"].empty()) << r.out;
+}
+
+// One run with three bad --plugin-dir values: each refusal is one line naming the path and the reason, and the
+// command still succeeds because the built-in plugins loaded.
+TEST(CliPlugins, BadPluginDirsAreReportedOnOneLineEachAndBuiltInsStillLoad) {
+  ijepa::test::TempDir tmp;
+  ::umask(022);
+  const fs::path bad = fixture_file("abi_sdk_major");
+  const fs::path missing = tmp / "no-such-dir";
+  const fs::path insecure = ijepa::test::copy_fixture(fixture_file("good"), tmp / "plugins");
+  ASSERT_EQ(::chmod(insecure.c_str(), 0666), 0);
+  const auto r = run_ijepa({"plugins", "--plugin-dir", bad.parent_path().string(), "--plugin-dir", missing.string(),
+                            "--plugin-dir", (tmp / "plugins").string()});
+  EXPECT_EQ(r.rc, 0) << "built-ins loaded, so success\n" << show(r);
+  EXPECT_TRUE(has(r.out, "org.ijepa.template.cosine")) << show(r);
+  EXPECT_FALSE(has(r.out, "org.ijepa.test.good")) << "the insecure copy must not load\n" << show(r);
+  EXPECT_TRUE(has(r.out, "\nrejected:\n")) << show(r);
+  const std::string l1 = "  " + fs::weakly_canonical(bad).string() + ": ABI mismatch: SDK major version " +
+                         std::to_string(IJEPA_SDK_VERSION_MAJOR + 1) + " != host SDK major " +
+                         std::to_string(IJEPA_SDK_VERSION_MAJOR) + "\n";
+  const std::string l2 = "  " + missing.string() + ": plugin directory does not exist\n";
+  const std::string l3 = "  " + fs::weakly_canonical(insecure).string() +
+                         ": refusing to load a plugin file writable by other users (pass --allow-insecure-plugins "
+                         "to override)\n";
+  for (const auto& l : {l1, l2, l3}) EXPECT_TRUE(has(r.out, l)) << "expected line: " << l << show(r);
+  EXPECT_TRUE(has(r.err, "plugin rejected: " + fs::weakly_canonical(bad).string())) << show(r);
+}
+
+TEST(CliPlugins, InsecurePluginLoadsWithTheExplicitFlag) {
+  ijepa::test::TempDir tmp;
+  ::umask(022);
+  const fs::path file = ijepa::test::copy_fixture(fixture_file("good"), tmp / "plugins");
+  ASSERT_EQ(::chmod((tmp / "plugins").c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(file.c_str(), 0666), 0);
+  const auto r =
+      run_ijepa({"plugins", "--json", "--allow-insecure-plugins", "--plugin-dir", (tmp / "plugins").string()});
+  ASSERT_EQ(r.rc, 0) << show(r);
+  const json j = json::parse(r.out);
+  EXPECT_NE(component(j, "loss", "fixture_good"), nullptr) << r.out;
+  EXPECT_TRUE(j["rejected"].empty()) << r.out;
+}
+
+// The trainer reads the losses at sync points only (log steps, checkpoints), not every step; a NaN loss is still
+// reported with the step that produced it, and nothing is written from the weights after it: the run fails at the
+// next sync point with the last good checkpoint kept.
+TEST(CliPlugins, ANonFiniteLossFailsTheRunAtItsStepAndKeepsTheLastGoodCheckpoint) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["components"]["loss"] = {{"type", "fixture_good"}, {"nan_from_call", 5}};
+  cfg["train"]["log_every"] = 4;         // sync points: the checkpoints at 2, 4, 6 and the log steps 4, 8
+  cfg["train"]["checkpoint_every"] = 2;
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "run").string(), "--quiet",
+                            "--plugin-dir", fixture_dir("good").string()});
+  ASSERT_NE(r.rc, 0) << show(r);
+  EXPECT_TRUE(has(r.err, "loss is nan at step 5 (lr ")) << show(r);
+  const json st = json::parse(ijepa::test::read_text(tmp / "run" / "status.json"));
+  EXPECT_EQ(st.at("state"), "failed");
+  EXPECT_EQ(st.at("failed_step"), 5);
+  EXPECT_TRUE(has(st.at("error").get<std::string>(), "loss is nan at step 5")) << st.dump();
+  EXPECT_EQ(ijepa::test::read_text(tmp / "run" / "checkpoints" / "LATEST").rfind("step_00000004", 0), 0u);
+  EXPECT_FALSE(fs::exists(tmp / "run" / "checkpoints" / "step_00000006.safetensors"));
+  EXPECT_TRUE(has(ijepa::test::read_text(tmp / "run" / "metrics.jsonl"), "\"step\":4,"));
+}
+
+}  // namespace

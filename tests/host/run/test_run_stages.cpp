@@ -1,0 +1,165 @@
+// The named stages of run_training (host/include/ijepa/host/run/run_stages.hpp), each on its own.
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "host/run/test_util.hpp"
+#include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/run/run_stages.hpp"
+#include "ijepa/host/run/training_data.hpp"
+
+namespace fs = std::filesystem;
+using namespace ijepa::host;
+
+namespace {
+
+nlohmann::json train_section() {
+  nlohmann::json t = train_defaults();
+  t["epochs"] = 3;
+  t["log_every"] = 4;
+  return t;
+}
+
+at::Tensor loss(double v) { return at::full({}, v, at::kDouble); }
+
+}  // namespace
+
+TEST(StepPlan, EndsAtEpochsTimesStepsOrMaxSteps) {
+  nlohmann::json t = train_section();
+  const StepPlan p = make_step_plan(t, 10, 0);
+  EXPECT_EQ(p.end, 30);
+  EXPECT_EQ(p.epochs, 3);
+  t["max_steps"] = 12;
+  EXPECT_EQ(make_step_plan(t, 10, 5).end, 12);
+  EXPECT_EQ(make_step_plan(t, 10, 5).start, 5);
+  t["epochs"] = 2.5;
+  t["max_steps"] = 0;
+  EXPECT_EQ(make_step_plan(t, 10, 0).end, 25);
+  EXPECT_EQ(make_step_plan(t, 10, 0).epochs, 3) << "a started epoch counts";
+}
+
+TEST(StepPlan, LogsSavesAndKeepsOnSchedule) {
+  nlohmann::json t = train_section();
+  t["keep_epoch_checkpoints"] = 2;
+  const StepPlan p = make_step_plan(t, 10, 0);
+  EXPECT_TRUE(p.log_due(4));
+  EXPECT_FALSE(p.log_due(5));
+  EXPECT_TRUE(p.log_due(30)) << "the last step always logs";
+  EXPECT_TRUE(p.save_due(10)) << "checkpoint_every 0: at every epoch's end";
+  EXPECT_FALSE(p.save_due(11));
+  EXPECT_FALSE(p.keep_epoch_copy(10));
+  EXPECT_TRUE(p.keep_epoch_copy(20));
+  t["checkpoint_every"] = 7;
+  const StepPlan q = make_step_plan(t, 10, 0);
+  EXPECT_TRUE(q.save_due(14));
+  EXPECT_FALSE(q.save_due(10)) << "not at an epoch end when checkpoint_every is set";
+  EXPECT_TRUE(q.save_due(20)) << "but a kept epoch copy is a save";
+}
+
+TEST(StepPlan, EvaluatorsAreDueByStepEpochAndEnd) {
+  const StepPlan p = make_step_plan(train_section(), 10, 0);
+  EvaluatorSpec by_steps, by_epochs, at_end;
+  by_steps.every_steps = 6;
+  by_steps.at_end = false;
+  by_epochs.every_epochs = 2;
+  by_epochs.at_end = false;
+  at_end.at_end = true;
+  const std::vector<EvaluatorSpec> specs{by_steps, by_epochs, at_end};
+  EXPECT_EQ(p.evals_due(specs, 12), (std::vector<std::size_t>{0}));
+  EXPECT_EQ(p.evals_due(specs, 20), (std::vector<std::size_t>{1}));
+  EXPECT_EQ(p.evals_due(specs, 30), (std::vector<std::size_t>{0, 2}));
+  EXPECT_TRUE(p.evals_due(specs, 7).empty());
+}
+
+TEST(LossWindow, MeansTheLastWindowAndStopsOnANonFiniteLoss) {
+  LossWindow w(2);
+  w.push(0, 0.1, loss(1.0), {});
+  w.push(1, 0.1, loss(2.0), {});
+  w.push(2, 0.1, loss(4.0), {});
+  w.flush();
+  EXPECT_DOUBLE_EQ(w.last(), 4.0);
+  EXPECT_DOUBLE_EQ(w.mean(), 3.0) << "only the last log_every losses";
+  EXPECT_FALSE(w.stop_seen());
+  w.push(3, 0.25, loss(5.0), {});
+  w.push(4, 0.25, loss(std::numeric_limits<double>::quiet_NaN()), {});
+  try {
+    w.flush();
+    FAIL() << "a NaN loss must stop training";
+  } catch (const TrainingError& e) {
+    EXPECT_NE(std::string(e.what()).find("at step 5"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(w.failed_step(), 5);
+}
+
+TEST(LossWindow, ReadsTheAgreedStopWish) {
+  LossWindow w(10);
+  w.push(0, 0.1, loss(1.0), at::full({}, 0.0, at::kDouble));
+  w.flush();
+  EXPECT_FALSE(w.stop_seen());
+  w.push(1, 0.1, loss(1.0), at::full({}, 1.0, at::kDouble));
+  w.flush();
+  EXPECT_TRUE(w.stop_seen());
+}
+
+TEST(ProgressLog, EtaText) {
+  EXPECT_EQ(eta_text(3725.0), "1:02:05");
+  EXPECT_EQ(eta_text(-1.0), "?");
+  EXPECT_EQ(eta_text(std::nan("")), "?");
+}
+
+TEST(RunTarget, OnlyRunShapeNeutralKeysMayChangeOnResume) {
+  EXPECT_TRUE(resume_may_change("train.max_steps"));
+  EXPECT_TRUE(resume_may_change("data.workers"));
+  EXPECT_FALSE(resume_may_change("train.lr"));
+}
+
+TEST(RunTarget, AFreshRunNeverOverwritesADirectory) {
+  const fs::path dir = ijepa::test::temp_dir("run_target");
+  ijepa::test::write_text(dir / "keep.txt", "x");
+  TrainOptions opts;
+  opts.out = dir;
+  const nlohmann::json cfg = experiment_defaults();
+  try {
+    (void)check_run_target(cfg, ijepa::test::builtin_plugins().registry(), opts, 1, true);
+    FAIL() << "an existing, non-empty --out must be refused";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("already exists"), std::string::npos) << e.what();
+  }
+  opts.resume = true;
+  EXPECT_THROW((void)check_run_target(cfg, ijepa::test::builtin_plugins().registry(), opts, 1, true), ConfigError)
+      << "--resume needs config.resolved.json";
+  EXPECT_TRUE(fs::exists(dir / "keep.txt"));
+  fs::remove_all(dir);
+}
+
+TEST(TrainingData, OwnsTheMaskerAndCountsStepsLikeTheLoader) {
+  nlohmann::json exp = ijepa::test::tiny_experiment();
+  const auto& reg = ijepa::test::builtin_plugins().registry();
+  const nlohmann::json resolved = resolve_experiment(ijepa::test::layered(exp), {}, reg, "test");
+  TrainingData data(resolved, reg, 0, 1, false);
+  EXPECT_EQ(data.masker().type, "masker/multiblock");
+  const std::int64_t want = Loader::steps_for(data.dataset().size(), data.options());
+  EXPECT_EQ(data.steps_per_epoch(), want);
+  Loader& loader = data.start(0);
+  EXPECT_EQ(loader.steps_per_epoch(), want);
+  const Batch b = loader.next();
+  EXPECT_FALSE(b.masks.context.empty());
+  data.stop();
+  EXPECT_EQ(data.loader(), nullptr);
+}
+
+TEST(TrainingData, ARankShareSmallerThanABatchIsAConfigError) {
+  nlohmann::json exp = ijepa::test::tiny_experiment();
+  exp["train"]["batch_size"] = 100000;
+  const auto& reg = ijepa::test::builtin_plugins().registry();
+  const nlohmann::json resolved = resolve_experiment(ijepa::test::layered(exp), {}, reg, "test");
+  try {
+    TrainingData data(resolved, reg, 0, 2, false);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.batch_size (100000) x 2 ranks"), std::string::npos) << e.what();
+  }
+}
