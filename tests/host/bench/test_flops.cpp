@@ -74,23 +74,24 @@ TEST(BenchFlops, VitBase16ForwardMatchesPublishedCount) {
 }
 
 // The shapes come from the encoder plugin (its presets, its "ijepa.block_shape/1" capability), built here on a
-// one-patch image so even ViT-H stays small.
-VitStack built_stack(const std::string& preset) {
+// one-patch image; `depth` overrides the preset's block count so that even ViT-H stays small.
+VitStack built_stack(const std::string& preset, std::int64_t depth = 0) {
   const auto& reg = ijepa::test::builtin_plugins().registry();
-  const auto enc = reg.make_encoder({{"type", "vit"}, {"preset", preset}, {"patch_size", 14}, {"img_size", 14}},
-                                    ijepa::host::build_context(14, 14, 0), "components.encoder");
+  nlohmann::json cfg = {{"type", "vit"}, {"preset", preset}, {"patch_size", 14}, {"img_size", 14}};
+  if (depth > 0) cfg["depth"] = depth;
+  const auto enc = reg.make_encoder(cfg, ijepa::host::build_context(14, 14, 0), "components.encoder");
   return encoder_stack(*enc);
 }
 
 TEST(BenchFlops, PresetsAndPredictorDefaults) {
-  const VitStack huge = built_stack("vit_huge"), base = built_stack("vit_base"), tiny = built_stack("vit_tiny");
+  const VitStack huge = built_stack("vit_huge", 1), base = built_stack("vit_base"), tiny = built_stack("vit_tiny");
   EXPECT_EQ(huge.dim, 1280);
-  EXPECT_EQ(huge.depth, 32);
   EXPECT_EQ(huge.heads, 16);
   EXPECT_EQ(huge.mlp_hidden, 5120);
+  EXPECT_EQ(base.depth, 12);
   EXPECT_THROW(built_stack("vit_nano"), std::exception);
   EXPECT_EQ(default_pred_dim(tiny), 192);
   EXPECT_EQ(default_pred_dim(base), 384);
   EXPECT_EQ(default_pred_depth(base), 6);
-  EXPECT_EQ(default_pred_depth(huge), 12);
+  EXPECT_EQ(default_pred_depth(VitStack{1280, 32, 16, 5120}), 12);  // ViT-H/14's 32 blocks (spec 3.1)
 }
