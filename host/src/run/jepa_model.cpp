@@ -131,6 +131,12 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) :
     tgt_params_.push_back(p.value());
     enc_params_.push_back(src[p.key()]);
   }
+  // Step monitors: the host's run health (train.health), then any component's own (docs/plugin-guide.md).
+  if (train.at("health").get<bool>()) monitors_.push_back(&health_);
+  for (const void* cap : {encoder_->capability(sdk::kStepMonitorId), predictor_->capability(sdk::kStepMonitorId),
+                          loss_->capability(sdk::kStepMonitorId)}) {
+    if (cap != nullptr) monitors_.push_back(static_cast<const sdk::StepMonitor*>(cap));
+  }
 }
 
 std::int64_t JepaModel::parameter_count(bool trainable_only) const {
@@ -169,7 +175,7 @@ void JepaModel::ema_update(double m) {
   at::_foreach_add_(tgt_params_, enc_params_, 1.0 - m);
 }
 
-JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t step, bool stop_wanted) {
+JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t step, bool stop_wanted, bool observe) {
   StepResult r;
   const std::int64_t s = step + 1;
   r.lr = sched_.lr(s);
@@ -186,7 +192,8 @@ JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t ste
   r.k_enc = mctx.front().size(1);
   r.k_pred = mtgt.front().size(1);
 
-  const sdk::LossOutput out = forward_loss(images, mctx, mtgt);
+  JepaForward kept;
+  const sdk::LossOutput out = forward_loss(images, mctx, mtgt, observe ? &kept : nullptr);
   // No host read of the loss here (item() would wait for the GPU every step): the caller reads a window at once.
   r.loss = out.loss.detach().to(at::kDouble);
   if (pg_) {
@@ -202,11 +209,12 @@ JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t ste
   }
   out.loss.backward();
   if (reducer_) reducer_->finish();
+  if (observe) r.extra = observe_step(s, kept, mctx, mtgt);
   opt_->step(r.lr, r.wd);
   opt_->zero_grad();
   r.ema_m = sched_.ema(step);
   ema_update(r.ema_m);
-  r.extra = out.metrics;
+  for (const auto& [k, v] : out.metrics) r.extra[k] = v;
   return r;
 }
 
@@ -224,10 +232,34 @@ JepaForward jepa_forward(const Component<sdk::Encoder>& target, const Component<
   return f;
 }
 
+sdk::Metrics JepaModel::observe_step(std::int64_t step, const JepaForward& f, const std::vector<at::Tensor>& mctx,
+                                     const std::vector<at::Tensor>& mtgt) const {
+  sdk::StepView v;
+  v.step = step;
+  v.target_tokens = f.target_tokens;
+  v.prediction = f.prediction;
+  v.masks_ctx = &mctx;
+  v.masks_tgt = &mtgt;
+  for (const ParamGroup& g : opt_->groups()) {
+    std::vector<at::Tensor> ps;
+    for (const auto& p : g.params) ps.push_back(p.param);
+    v.groups.emplace_back(g.name, std::move(ps));
+  }
+  v.context_params = &enc_params_;
+  v.target_params = &tgt_params_;
+  sdk::Metrics all;
+  for (const sdk::StepMonitor* m : monitors_) {
+    for (const auto& [k, val] : m->observe(v)) all[k] = val;
+  }
+  return all;
+}
+
 sdk::LossOutput JepaModel::forward_loss(const at::Tensor& images, const std::vector<at::Tensor>& mctx,
-                                        const std::vector<at::Tensor>& mtgt) {
+                                        const std::vector<at::Tensor>& mtgt, JepaForward* keep) {
   AutocastGuard ac(autocast_, device_.type());
   const JepaForward f = jepa_forward(target_, encoder_, predictor_, images, mctx, mtgt, loss_->needs_target_encoder());
+  if (keep != nullptr) *keep = JepaForward{f.target_tokens.defined() ? f.target_tokens.detach() : at::Tensor(),
+                                           f.prediction.detach()};
   sdk::LossInput in;
   in.prediction = f.prediction;
   in.target_tokens = f.target_tokens;

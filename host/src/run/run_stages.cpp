@@ -319,8 +319,10 @@ void ProgressLog::log_step(std::int64_t done, std::int64_t epoch, const JepaMode
   const double eta = ips > 0 ? static_cast<double>((plan_.end - done) * images_per_step_) / ips : -1;
   std::ostringstream line;
   line << "step " << done << "/" << plan_.end << "  epoch " << (epoch + 1) << "/" << plan_.epochs << "  loss "
-       << fmt_double(mean_loss, 5) << "  lr " << fmt_double(r.lr, 3) << "  " << fmt_double(ips, 4) << " img/s  ETA "
-       << eta_text(eta);
+       << fmt_double(mean_loss, 5) << "  lr " << fmt_double(r.lr, 3);
+  if (auto it = r.extra.find("health.rank_target"); it != r.extra.end()) line << "  rank " << fmt_double(it->second, 3);
+  if (auto it = r.extra.find("health.positional_share"); it != r.extra.end()) line << "  pos " << fmt_double(it->second, 2);
+  line << "  " << fmt_double(ips, 4) << " img/s  ETA " << eta_text(eta);
   if (tty_) {
     const int width = 24;
     const int filled = static_cast<int>(width * done / std::max<std::int64_t>(1, plan_.end));
@@ -335,6 +337,11 @@ void ProgressLog::log_step(std::int64_t done, std::int64_t epoch, const JepaMode
   status_["images_per_s"] = ips;
   status_["images_skipped"] = images_skipped;
   status_["updated"] = utc_now();
+  for (const std::string& w : health_.check(done, r.extra)) {
+    end_line();
+    logging::warn(w);
+    status_["health_warnings"].push_back(w);
+  }
   run_->write_status(status_);
 }
 

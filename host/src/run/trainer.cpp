@@ -70,7 +70,7 @@ std::int64_t step_loop(Run& r, std::optional<Batch> first, bool distributed, dou
     if (distributed ? r.losses.stop_seen() : stop_requested().load()) break;
     Batch b = first ? std::move(*first) : r.data.loader()->next();
     first.reset();
-    const JepaModel::StepResult res = r.model.train_step(b, step, stop_requested().load());
+    const JepaModel::StepResult res = r.model.train_step(b, step, stop_requested().load(), r.plan.log_due(step + 1));
     r.losses.push(step, res.lr, res.loss, res.stop);
     r.progress.images(r.data.images_per_step());
     const std::int64_t done = step + 1;

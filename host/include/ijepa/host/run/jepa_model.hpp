@@ -15,6 +15,7 @@
 #include "ijepa/host/hosting/registry.hpp"
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/run/adamw.hpp"
+#include "ijepa/host/run/run_health.hpp"
 #include "ijepa/host/run/schedules.hpp"
 
 namespace ijepa::host {
@@ -66,7 +67,9 @@ class JepaModel {
   // One optimisation step on a batch. `step` is 0-based; schedules use s = step + 1 (official order).
   // stop_wanted: this process wants to stop; distributed, the wish rides on the loss all-reduce (one collective per
   // step for both), so every rank reads the same StepResult::stop.
-  StepResult train_step(const Batch& batch, std::int64_t step, bool stop_wanted = false);
+  // observe: run the step monitors (the host's run health, then any a component answers "ijepa.step_monitor/1"
+  // with) after backward; their metrics go to StepResult::extra. The trainer asks at log steps.
+  StepResult train_step(const Batch& batch, std::int64_t step, bool stop_wanted = false, bool observe = false);
   // The loss for given images and masks without updating anything (fp32 on CPU / autocast on CUDA).
   double eval_loss(const at::Tensor& images, const sdk::MaskSet& masks);
 
@@ -88,7 +91,9 @@ class JepaModel {
   void ema_update(double m);
   // jepa_forward and the loss for one batch (autocast on CUDA); grad as the caller sets.
   sdk::LossOutput forward_loss(const at::Tensor& images, const std::vector<at::Tensor>& mctx,
-                               const std::vector<at::Tensor>& mtgt);
+                               const std::vector<at::Tensor>& mtgt, JepaForward* keep = nullptr);
+  sdk::Metrics observe_step(std::int64_t step, const JepaForward& f, const std::vector<at::Tensor>& mctx,
+                       const std::vector<at::Tensor>& mtgt) const;
 
   nlohmann::json cfg_;
   sdk::BuildContext ctx_;
@@ -98,6 +103,8 @@ class JepaModel {
   Component<sdk::Loss> loss_;
   std::unique_ptr<AdamW> opt_;
   std::vector<at::Tensor> enc_params_, tgt_params_;
+  std::vector<const sdk::StepMonitor*> monitors_;  // the host's run health first, then the components'
+  RunHealth health_;
   std::shared_ptr<ProcessGroup> pg_;
   std::unique_ptr<GradReducer> reducer_;
   Schedules sched_;

@@ -21,6 +21,7 @@
 #include "ijepa/host/proc/process.hpp"
 #include "ijepa/host/run/jepa_model.hpp"
 #include "ijepa/host/run/run_dir.hpp"
+#include "ijepa/host/run/run_health.hpp"
 #include "ijepa/host/run/schedules.hpp"
 #include "ijepa/host/run/trainer.hpp"
 
@@ -120,6 +121,7 @@ class ProgressLog {
   std::chrono::steady_clock::time_point t0_, t_log_;
   std::int64_t imgs_since_log_ = 0;
   double first_loss_ = 0.0, excluded_ = 0.0;
+  HealthWatch health_;
   bool first_window_done_ = false;
 };
 // "H:MM:SS", or "?" for a negative or non-finite time.
