@@ -191,7 +191,13 @@ int main(int argc, char** argv) {
             std::ofstream(opt.screenshot + ".json") << viewer->capture().to_json().dump(2) << "\n";
             std::cout << "wrote " << opt.screenshot << " (" << fw << "x" << fh << ", panel "
                       << viewer->capture().panel << ")\n";
-            if (!viewer->capture().error.empty()) std::cout << "the panel shows: " << viewer->capture().error << "\n";
+            // A run or checkpoint that did not load, or a panel showing an error: the picture shows an error message,
+            // so the exit code says so too.
+            const std::string why = !viewer->model_error().empty() ? viewer->model_error() : viewer->capture().error;
+            if (!why.empty()) {
+              std::cerr << "ijepa-viewer: error: " << why << "\n";
+              rc = 1;
+            }
           }
           break;
         }

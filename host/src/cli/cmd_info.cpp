@@ -53,6 +53,8 @@ void print_plugins_json(const PluginHost& host) {
   }
   out["rejected"] = nlohmann::json::array();
   for (const auto& r : host.rejected()) out["rejected"].push_back({{"path", r.path}, {"reason", r.reason}});
+  out["hints"] = nlohmann::json::array();
+  for (const auto& r : host.hints()) out["hints"].push_back({{"path", r.path}, {"hint", r.reason}});
   out["searched"] = nlohmann::json::array();
   for (const auto& d : host.searched()) out["searched"].push_back(d.string());
   std::cout << out.dump(2) << "\n";
@@ -77,6 +79,10 @@ void print_plugins_table(const PluginHost& host) {
   if (!host.rejected().empty()) {
     std::cout << "\nrejected:\n";
     for (const auto& r : host.rejected()) std::cout << "  " << r.path << ": " << r.reason << "\n";
+  }
+  if (!host.hints().empty()) {
+    std::cout << "\nignored:\n";
+    for (const auto& r : host.hints()) std::cout << "  " << r.path << ": " << r.reason << "\n";
   }
 }
 

@@ -16,10 +16,10 @@ int cmd_sweep(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
   valued.insert({"--set", "--out", "--jobs"});
   std::set<std::string> flags = kPluginFlags;
-  flags.insert("--dry-run");
+  flags.insert({"--dry-run", "--restart-failed"});
   Args args(argv, valued, flags);
   if (args.positionals().size() != 1) {
-    throw UsageError("usage: ijepa sweep FILE [--out DIR] [--dry-run] [--jobs N] [--set a.b=value]...");
+    throw UsageError("usage: ijepa sweep FILE [--out DIR] [--dry-run] [--jobs N] [--restart-failed] [--set a.b=value]...");
   }
   const long long jobs = args.get_int("--jobs", 1);
   if (jobs < 1 || jobs > 1024) throw UsageError("--jobs expects 1..1024, got " + std::to_string(jobs));
@@ -36,7 +36,7 @@ int cmd_sweep(const Argv& argv) {
     std::error_code ec;
     if (fs::exists(out / "sweep.json", ec)) {
       (void)read_sweep_json(out);
-      actions = decide_trials(out, plan);
+      actions = decide_trials(out, plan, args.flag("--restart-failed"));
     }
     std::cout << "ijepa sweep " << plan.name << ": " << plan.trials.size() << " trials (" << plan.spec.mode
               << ", name template \"" << plan.name_template << "\") -> " << out.string() << "\n";
@@ -55,6 +55,7 @@ int cmd_sweep(const Argv& argv) {
   opts.jobs = static_cast<int>(jobs);
   opts.plugin_dirs = args.all("--plugin-dir");
   opts.allow_insecure_plugins = args.flag("--allow-insecure-plugins");
+  opts.restart_failed = args.flag("--restart-failed");
   return run_sweep(plan, opts, std::cout);
 }
 

@@ -140,6 +140,12 @@ nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) 
   nlohmann::json shallow = out;
   shallow["components"] = nlohmann::json::object();
   validate_keys(top, shallow, "", "the experiment", true);
+  if (const std::string name = out.value("name", std::string()); name.empty() || name == "." || name == ".." ||
+                                                                   name.find('/') != std::string::npos ||
+                                                                   name.find('\0') != std::string::npos) {
+    throw ConfigError("name: '" + name + "' is not one path component (runs are written to runs/<name>/; no '/', "
+                      "not empty, '.' or '..')");
+  }
   if (!out["components"].is_object()) throw ConfigError("components: expected an object");
   for (auto it = out["components"].begin(); it != out["components"].end(); ++it) {
     if (!experiment_defaults()["components"].contains(it.key())) {
@@ -188,7 +194,17 @@ nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vect
   if (!sets.empty()) {
     // Materialise first so --set can address any documented default, then re-validate.
     nlohmann::json full = materialise(cfg, registry);
-    for (const auto& s : sets) apply_override(full, s, "--set");
+    bool img_size_set = false;
+    for (const auto& s : sets) {
+      apply_override(full, s, "--set");
+      const std::string key = s.substr(0, s.find('='));
+      img_size_set = img_size_set || key == "components.encoder.img_size" || key == "+components.encoder.img_size";
+    }
+    // The encoder's img_size follows data.image_size unless the experiment or a --set names it: drop the value the
+    // first pass derived, so --set data.image_size=64 moves both.
+    const auto& enc = cfg.contains("components") ? cfg["components"].value("encoder", nlohmann::json::object())
+                                                  : nlohmann::json::object();
+    if (!img_size_set && enc.is_object() && !enc.contains("img_size")) full["components"]["encoder"].erase("img_size");
     cfg = full;
   }
   (void)origin;

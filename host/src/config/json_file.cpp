@@ -6,15 +6,62 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
+#include <vector>
 #include <sstream>
 
 namespace fs = std::filesystem;
 
 namespace ijepa::host {
 
+namespace {
+
+// Thrown from the parser callback: a structure the config format never has (too deep, a key twice).
+struct JsonShapeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The parser callback: refuses nesting deeper than kMaxJsonDepth (the copies and destructors of nlohmann::json
+// recurse; 100,000 levels overflow the stack) and a key that appears twice in one object (nlohmann keeps the last
+// silently), naming the dotted path of the key.
+class ShapeCheck {
+ public:
+  bool operator()(int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if ((ev == E::object_start || ev == E::array_start) && depth >= kMaxJsonDepth) {
+      throw JsonShapeError("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+    if (ev == E::object_start) frames_.push_back({{}, ""});
+    if (ev == E::array_start) frames_.push_back({{}, "#"});
+    if ((ev == E::object_end || ev == E::array_end) && !frames_.empty()) frames_.pop_back();
+    if (ev == E::key && !frames_.empty()) {
+      const std::string k = parsed.get<std::string>();
+      if (!frames_.back().keys.insert(k).second) throw JsonShapeError("duplicate key '" + path(k) + "'");
+      frames_.back().key = k;
+    }
+    return true;
+  }
+
+ private:
+  std::string path(const std::string& k) const {
+    std::string p;
+    for (std::size_t i = 0; i + 1 < frames_.size(); ++i) p += frames_[i].key + ".";
+    return p + k;
+  }
+  struct Frame {
+    std::set<std::string> keys;
+    std::string key;
+  };
+  std::vector<Frame> frames_;
+};
+
+}  // namespace
+
 nlohmann::json parse_json_text(const std::string& text, const std::string& origin) {
   try {
-    return nlohmann::json::parse(text);
+    return nlohmann::json::parse(text, ShapeCheck());
+  } catch (const JsonShapeError& e) {
+    throw ConfigFileError(origin + ": malformed JSON: " + e.what());
   } catch (const nlohmann::json::parse_error& e) {
     std::size_t pos = e.byte == 0 ? 0 : e.byte - 1;
     if (pos > text.size()) pos = text.size();
@@ -32,6 +79,10 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& origi
     auto p = msg.find("syntax error");
     if (p != std::string::npos) msg = msg.substr(p);
     throw ConfigFileError(origin + ":" + std::to_string(line) + ":" + std::to_string(col) + ": malformed JSON: " + msg);
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range.406: a number such as 1e999 overflows
+    std::string msg = e.what();
+    if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+    throw ConfigFileError(origin + ": malformed JSON: " + msg);
   }
 }
 

@@ -7,6 +7,10 @@
 
 namespace ijepa::host {
 
+namespace {
+constexpr std::int64_t kMaxWorkers = 256;
+}  // namespace
+
 DataLoaderOptions loader_options(const nlohmann::json& cfg, int rank, int world, bool pin_memory) {
   const auto& data = cfg.at("data");
   DataLoaderOptions lo;
@@ -21,7 +25,12 @@ DataLoaderOptions loader_options(const nlohmann::json& cfg, int rank, int world,
     throw ConfigError("data.crop_scale: expected 0 < lo <= hi <= 1, got " + cs.dump());
   lo.hflip = data.at("hflip").get<bool>();
   lo.seed = cfg.at("seed").get<std::uint64_t>();
-  lo.workers = std::max<std::int64_t>(1, data.at("workers").get<std::int64_t>());
+  const auto workers = data.at("workers").get<std::int64_t>();
+  if (workers < 0 || workers > kMaxWorkers) {
+    throw ConfigError("data.workers: expected 0.." + std::to_string(kMaxWorkers) + " loader threads, got " +
+                      std::to_string(workers));
+  }
+  lo.workers = std::max<std::int64_t>(1, workers);  // 0: one
   lo.limit = data.at("limit").get<std::int64_t>();
   lo.pin_memory = pin_memory;
   lo.rank = rank;

@@ -3,6 +3,8 @@
 // with DCT scaling when the planned crop allows it.
 #include <turbojpeg.h>
 
+#include <atomic>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -32,7 +34,25 @@ std::string lower(std::string s) {
   return s;
 }
 
+std::atomic<std::int64_t> g_max_pixels{kDefaultMaxImagePixels};
+
+// Refuses an image whose header claims more pixels than the limit, before any pixel buffer is allocated.
+void check_pixels(std::int64_t w, std::int64_t h, const std::string& origin) {
+  const std::int64_t limit = g_max_pixels.load();
+  if (w > 0 && h > 0 && w > limit / h) {
+    throw DataError(origin + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " (" +
+                    std::to_string(w * h / 1'000'000) + " megapixels), above the limit of " +
+                    std::to_string(limit / 1'000'000) + " megapixels (data.max_pixels)");
+  }
+}
+
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (!ec && size > kMaxImageFileBytes) {  // checked before reading: a 3 GB (even sparse) file is never read
+    throw DataError(path + ": image file too large (" + std::to_string(size >> 20) + " MiB; at most " +
+                    std::to_string(kMaxImageFileBytes >> 20) + " MiB)");
+  }
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) throw DataError(path + ": cannot read (" + std::strerror(errno) + ")");
   std::string out;
@@ -73,6 +93,7 @@ JpegHeader jpeg_header(Tj& tj, const std::string& bytes, const std::string& orig
     throw DataError(origin + ": not a decodable JPEG (" + std::string(tjGetErrorStr2(tj.h)) + ")");
   }
   if (hd.width < 1 || hd.height < 1) throw DataError(origin + ": JPEG with an empty frame");
+  check_pixels(hd.width, hd.height, origin);
   return hd;
 }
 
@@ -110,6 +131,10 @@ at::Tensor jpeg_decode(Tj& tj, const std::string& bytes, const JpegHeader& hd, t
 at::Tensor stb_decode(const std::string& bytes, const std::string& origin) {
   if (bytes.size() > static_cast<std::size_t>(INT32_MAX)) throw DataError(origin + ": image file too large");
   int w = 0, h = 0, n = 0;
+  if (stbi_info_from_memory(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()), &w,
+                            &h, &n) != 0) {
+    check_pixels(w, h, origin);
+  }
   unsigned char* px = stbi_load_from_memory(reinterpret_cast<const unsigned char*>(bytes.data()),
                                             static_cast<int>(bytes.size()), &w, &h, &n, 3);
   if (px == nullptr) {
@@ -122,6 +147,9 @@ at::Tensor stb_decode(const std::string& bytes, const std::string& origin) {
 }
 
 }  // namespace
+
+void set_max_image_pixels(std::int64_t pixels) { g_max_pixels.store(pixels > 0 ? pixels : kDefaultMaxImagePixels); }
+std::int64_t max_image_pixels() { return g_max_pixels.load(); }
 
 at::Tensor decode_image(const std::string& bytes, const std::string& origin) {
   if (bytes.empty()) throw DataError(origin + ": empty file");

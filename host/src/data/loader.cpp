@@ -6,6 +6,7 @@
 #include <new>
 #include <numeric>
 #include <stdexcept>
+#include <system_error>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -73,7 +74,21 @@ Loader::Loader(std::shared_ptr<const Dataset> data, std::shared_ptr<sdk::Masker>
                     std::to_string(opts_.batch_size) + " per rank (train.batch_size)");
   }
   const std::int64_t w = std::max<std::int64_t>(1, opts_.workers);
-  for (std::int64_t i = 0; i < w; ++i) threads_.emplace_back([this, i] { worker(i); });
+  for (std::int64_t i = 0; i < w; ++i) {
+    try {
+      threads_.emplace_back([this, i] { worker(i); });
+    } catch (const std::exception& e) {  // std::system_error from pthread_create, or std::bad_alloc
+      // Out of threads or memory for a stack: stop the workers already started, then say which key to lower.
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_all();
+      for (auto& t : threads_) t.join();
+      throw DataError("loader: cannot start worker thread " + std::to_string(i + 1) + " of " + std::to_string(w) +
+                      " (data.workers): " + e.what());
+    }
+  }
 }
 
 std::int64_t Loader::steps_for(std::int64_t dataset_size, const DataLoaderOptions& opts) {

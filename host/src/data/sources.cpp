@@ -78,6 +78,7 @@ nlohmann::json data_defaults() {
           {"workers", 2},
           {"limit", 0},
           {"min_image_size", 8},
+          {"max_pixels", kDefaultMaxImagePixels},
           {"synthetic_count", 2048},
           {"synthetic_classes", 10}};
 }
@@ -98,6 +99,8 @@ nlohmann::json data_doc() {
           {"hflip", "random horizontal flip (off in the official configs)"},
           {"workers", "loader threads preparing batches and masks ahead of the trainer"},
           {"limit", "use only the first N images of the split (0 = all)"},
+          {"max_pixels", "images whose header claims more pixels are unreadable (skipped in training, in ijepa eval and "
+                         "embed), refused before decoding: a 629-byte JPEG claiming 60000x60000 costs nothing"},
           {"min_image_size", "image_folder, cifar10_jpeg, imagenette: images with a side shorter than this are "
                              "skipped like undecodable files (0 = keep all)"},
           {"synthetic_count", "images in the synthetic source"},
@@ -109,6 +112,11 @@ std::shared_ptr<Dataset> open_dataset(const nlohmann::json& cfg, const std::stri
   const std::string root = cfg.at("root").get<std::string>();
   const std::int64_t min_size = cfg.contains("min_image_size") ? cfg.at("min_image_size").get<std::int64_t>() : 0;
   if (min_size < 0) throw DataError("data.min_image_size: must be >= 0, got " + std::to_string(min_size));
+  if (cfg.contains("max_pixels")) {
+    const auto max_px = cfg.at("max_pixels").get<std::int64_t>();
+    if (max_px < 1) throw DataError("data.max_pixels: must be >= 1, got " + std::to_string(max_px));
+    set_max_image_pixels(max_px);
+  }
   const bool train = split == "train";
   std::shared_ptr<Dataset> ds;
   if (source == "fashion_mnist") {
@@ -136,6 +144,10 @@ std::shared_ptr<Dataset> open_dataset(const nlohmann::json& cfg, const std::stri
     const auto size = cfg.at("image_size").get<std::int64_t>();
     const auto classes = cfg.at("synthetic_classes").get<std::int64_t>();
     if (n <= 0) throw DataError("data.synthetic_count: must be > 0, got " + std::to_string(n));
+    constexpr std::int64_t kMaxSynthetic = 100'000'000;  // each epoch's permutation holds one index per image
+    if (n > kMaxSynthetic) {
+      throw DataError("data.synthetic_count: at most " + std::to_string(kMaxSynthetic) + ", got " + std::to_string(n));
+    }
     if (classes < 0) throw DataError("data.synthetic_classes: must be >= 0 (0 = unlabelled), got " + std::to_string(classes));
     ds = open_synthetic(train ? n : std::max<std::int64_t>(n / 4, classes), size, classes, train ? 1 : 2);
   } else {

@@ -106,6 +106,22 @@ sdk::Encoder& Evaluation::random_encoder() {
   return *random_;
 }
 
+namespace {
+
+// A probe needs images of at least two classes; an empty class folder is a class name without images, so the
+// labels present are counted, not the names.
+void require_two_classes(const at::Tensor& labels, const std::string& what) {
+  const at::Tensor known = labels.masked_select(labels >= 0);
+  const std::int64_t present = known.numel() == 0 ? 0 : std::get<0>(at::_unique(known)).numel();
+  if (present < 2) {
+    throw DataError("evaluation needs images of at least 2 classes: " + what + " has images of " +
+                    std::to_string(present) + " class" + (present == 1 ? "" : "es") +
+                    " (empty class folders do not count)");
+  }
+}
+
+}  // namespace
+
 std::vector<EvalResult> Evaluation::run(const std::map<std::string, sdk::Encoder*>& encoders,
                                         const std::vector<std::size_t>& which) {
   std::vector<EvalResult> out;
@@ -123,7 +139,10 @@ std::vector<EvalResult> Evaluation::run(const std::map<std::string, sdk::Encoder
     if (tokens) es.features = FeatureKind::tokens;
     const std::string fkey = s.encoder + "|" + feature_kind_name(es.features) + "|" + std::to_string(s.train_limit) +
                              "|" + std::to_string(s.test_limit) + "|" + (s.resize_crop ? "e" : "n");
-    if (!cache.count(fkey)) cache[fkey] = extract(*it->second, es);
+    if (!cache.count(fkey)) {
+      cache[fkey] = extract(*it->second, es);
+      require_two_classes(cache[fkey].train.labels, s.where + " (train split: " + train_data_->describe() + ")");
+    }
     const Split& sp = cache[fkey];
     EvalResult r;
     r.evaluator = s.type;
@@ -215,6 +234,8 @@ LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const
   }
   StringMap meta;
   TensorMap weights = read_safetensors(weights_file.string(), &meta);
+  verify_checksums(weights, meta, weights_file.string());
+  require_finite(weights, weights_file.string());
   le.origin = weights_file.string();
   if (auto it = meta.find("step"); it != meta.end()) {
     try {
@@ -230,11 +251,9 @@ LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const
     recorded = load_json_file(le.run_dir / "config.resolved.json");
     recorded_from = (le.run_dir / "config.resolved.json").string();
   } else if (auto it = meta.find("config"); it != meta.end()) {
-    try {
-      recorded = nlohmann::json::parse(it->second);
-    } catch (const std::exception& e) {
-      throw ConfigError(weights_file.string() + ": metadata 'config' is not JSON (" + e.what() + ")");
-    }
+    // parse_json_text bounds the nesting and names the origin: a tampered 200,000-deep config is one line, not a
+    // stack overflow.
+    recorded = parse_json_text(it->second, weights_file.string() + " (metadata 'config')");
     recorded_from = weights_file.string() + " (metadata 'config')";
   } else {
     const fs::path run = weights_file.parent_path().parent_path();

@@ -8,6 +8,7 @@
 
 #include "ijepa/host/data/rng.hpp"
 #include "ijepa/host/data/transforms.hpp"
+#include "ijepa/host/log/logging.hpp"
 #include "ijepa/sdk/capabilities.hpp"
 #include "ijepa/host/hosting/registry.hpp"
 
@@ -30,9 +31,19 @@ std::vector<std::int64_t> subset_indices(std::int64_t n, std::int64_t limit, std
 
 namespace {
 
-// One image as float32 [3, S, S], normalised.
+// One image as float32 [3, S, S], normalised. An image that cannot be read or decoded is the source's DataError
+// (the caller skips it, as training does); a missing label or a size --transform none cannot take is an error.
+struct Unreadable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 at::Tensor load_one(const Dataset& data, std::int64_t index, const ExtractOptions& o, std::int64_t* label) {
-  Image img = data.get(index);
+  Image img;
+  try {
+    img = data.get(index);
+  } catch (const DataError& e) {
+    throw Unreadable(e.what());
+  }
   *label = img.label;
   if (o.require_labels && img.label < 0) {
     throw DataError(data.describe() + ": image " + std::to_string(index) + " has no label");
@@ -75,16 +86,20 @@ Features extract_features(sdk::Encoder& encoder, const Dataset& data, const Extr
   std::vector<at::Tensor> chunks;
   at::Tensor labels = at::empty({n}, at::kLong);
   auto* lab = labels.data_ptr<std::int64_t>();
+  std::vector<std::int64_t> kept;  // positions in idx of the images that were read
+  std::int64_t skipped = 0;
   for (std::int64_t start = 0; start < n; start += o.batch_size) {
     const std::int64_t b = std::min(o.batch_size, n - start);
     at::Tensor images = at::empty({b, 3, o.image_size, o.image_size}, at::kFloat);
-    std::vector<std::string> errors(static_cast<std::size_t>(b));
+    std::vector<std::string> errors(static_cast<std::size_t>(b)), unreadable(static_cast<std::size_t>(b));
     at::parallel_for(0, b, 1, [&](std::int64_t lo, std::int64_t hi) {
       for (std::int64_t i = lo; i < hi; ++i) {
         try {
           std::int64_t label = -1;
           images[i].copy_(load_one(data, idx[static_cast<std::size_t>(start + i)], o, &label));
           lab[start + i] = label;
+        } catch (const Unreadable& e) {
+          unreadable[static_cast<std::size_t>(i)] = e.what();
         } catch (const std::exception& e) {
           errors[static_cast<std::size_t>(i)] = e.what();
         }
@@ -93,13 +108,29 @@ Features extract_features(sdk::Encoder& encoder, const Dataset& data, const Extr
     for (const auto& e : errors) {
       if (!e.empty()) throw DataError(e);
     }
+    std::vector<std::int64_t> rows;  // the batch's readable images
+    for (std::int64_t i = 0; i < b; ++i) {
+      const std::string& u = unreadable[static_cast<std::size_t>(i)];
+      if (u.empty()) {
+        rows.push_back(i);
+        kept.push_back(start + i);
+      } else if (++skipped <= 3) {
+        logging::warn("feature extraction: skipping an unreadable image: " + u);
+      }
+    }
+    if (rows.empty()) continue;
+    if (static_cast<std::int64_t>(rows.size()) < b) images = images.index_select(0, at::tensor(rows, at::kLong));
     at::Tensor f = pooled(encoder, images.to(device), o.kind);
     chunks.push_back(f.to(at::kCPU, at::kFloat).contiguous());
   }
+  if (chunks.empty()) throw DataError(data.describe() + ": none of its " + std::to_string(n) + " images could be read");
+  if (skipped > 3) logging::warn("feature extraction: " + std::to_string(skipped) + " unreadable images skipped in all");
   Features out;
   out.features = chunks.size() == 1 ? chunks[0] : at::cat(chunks, 0);
-  out.labels = labels;
-  out.indices = at::tensor(idx, at::kLong);
+  const at::Tensor keep = at::tensor(kept, at::kLong);
+  out.labels = labels.index_select(0, keep);
+  out.indices = at::tensor(idx, at::kLong).index_select(0, keep);
+  out.skipped = skipped;
   return out;
 }
 

@@ -98,6 +98,21 @@ std::string insecure_reason(const fs::path& p) {
   return "";
 }
 
+std::string insecure_parent_reason(const fs::path& real) {
+  for (fs::path dir = real.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return "whose directory " + dir.string() + " cannot be examined";
+    const bool sticky = (st.st_mode & S_ISVTX) != 0;
+    if ((st.st_mode & S_IWOTH) != 0 && !sticky) return "whose directory " + dir.string() + " is writable by other users";
+    if ((st.st_mode & S_IWGRP) != 0 && !sticky) return "whose directory " + dir.string() + " is writable by its group";
+    if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+      return "whose directory " + dir.string() + " is owned by another user (uid " + std::to_string(st.st_uid) + ")";
+    }
+    if (dir == dir.root_path()) break;
+  }
+  return "";
+}
+
 std::string sha256_file(const fs::path& p) { return sha256_hex_file(p.string()); }
 
 fs::path builtin_plugin_dir() {
@@ -109,24 +124,33 @@ fs::path builtin_plugin_dir() {
   return {};
 }
 
-bool PluginHost::load_file(const fs::path& file, bool allow_insecure) {
+bool PluginHost::load_file(const fs::path& file, bool allow_insecure, bool trusted_parents) {
   const std::string path = file.string();
   auto reject = [&](const std::string& why) {
     rejected_.push_back({path, first_line(why)});
     logging::warn("plugin rejected: " + path + ": " + first_line(why));
     return false;
   };
+  // Everything is checked on the resolved real path, and that path is what gets opened: a symlink cannot lead the
+  // check one way and dlopen another.
+  std::error_code ec;
+  const fs::path real = fs::canonical(file, ec);
+  if (ec) return reject("cannot resolve the plugin file: " + ec.message());
+  if (!fs::is_regular_file(real, ec)) {
+    return reject("not a regular file (only regular files are opened as plugins; a FIFO or device never is)");
+  }
   if (!allow_insecure) {
-    const std::string why = insecure_reason(file);
+    std::string why = insecure_reason(real);
+    if (why.empty() && !trusted_parents) why = insecure_parent_reason(real);
     if (!why.empty()) return reject("refusing to load a plugin file " + why + " (pass --allow-insecure-plugins to override)");
   }
-  if (::access(file.c_str(), R_OK) != 0) return reject(std::string("plugin file is not readable: ") + std::strerror(errno));
-  if (!looks_like_elf(file)) return reject("not a shared library (no ELF header)");
+  if (::access(real.c_str(), R_OK) != 0) return reject(std::string("plugin file is not readable: ") + std::strerror(errno));
+  if (!looks_like_elf(real)) return reject("not a shared library (no ELF header)");
 
   std::shared_ptr<boost::dll::shared_library> lib;
   try {
     lib = std::make_shared<boost::dll::shared_library>(
-        file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+        real, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     return reject("cannot load: " + dl_message(e));
   }
@@ -221,10 +245,17 @@ void PluginHost::scan_dir(const fs::path& dir, bool explicit_dir, bool allow_ins
   }
   for (const auto& entry : it) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("ijepa_", 0) == 0 && entry.path().extension() == ".so") files.push_back(entry.path());
+    const bool so = entry.path().extension() == ".so";
+    if (name.rfind("ijepa_", 0) == 0 && so) {
+      files.push_back(entry.path());
+    } else if (so || name.find(".so.") != std::string::npos) {
+      hints_.push_back({entry.path().string(), "not loaded: plugin files are named ijepa_<name>.so (ijepa_add_plugin "
+                                               "names them so; CMake's default for a library is lib<name>.so)"});
+    }
   }
   std::sort(files.begin(), files.end());
-  for (const auto& f : files) load_file(f, allow_insecure);
+  // The built-in directory is as trusted as the executable next to it: its parents are not examined.
+  for (const auto& f : files) load_file(f, allow_insecure, /*trusted_parents=*/!explicit_dir);
 }
 
 void PluginHost::load_all(const LoaderOptions& opts) {

@@ -7,6 +7,8 @@
 #include <stdexcept>
 
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "ijepa/host/io/files.hpp"
 
@@ -59,6 +61,61 @@ void point_link(const fs::path& dir, const std::string& link, const std::string&
 
 }  // namespace
 
+std::string tensor_checksums(const TensorMap& tensors) {
+  nlohmann::json sums = nlohmann::json::object();
+  for (const auto& [name, t] : tensors) {
+    const at::Tensor c = t.detach().to(at::kCPU).contiguous();
+    const auto bytes = static_cast<std::size_t>(c.numel()) * c.element_size();
+    sums[name] = ::crc32_z(0L, static_cast<const Bytef*>(c.data_ptr()), bytes);
+  }
+  return sums.dump();
+}
+
+void verify_checksums(const TensorMap& tensors, const StringMap& metadata, const std::string& origin) {
+  const auto it = metadata.find("crc32");
+  if (it == metadata.end()) return;
+  nlohmann::json want;
+  try {
+    want = nlohmann::json::parse(it->second);
+  } catch (const std::exception&) {
+    throw std::runtime_error(origin + ": metadata 'crc32' is not JSON (the file was altered)");
+  }
+  // Each tensor with a recorded sum must still have it; a tensor without one, or one that is missing, is left to the
+  // structural checks of whoever loads the file (they name a missing or unexpected key better).
+  const nlohmann::json have = nlohmann::json::parse(tensor_checksums(tensors));
+  for (const auto& [name, t] : tensors) {
+    if (want.is_object() && want.contains(name) && want[name] != have[name]) {
+      throw std::runtime_error(origin + ": tensor '" + name + "' fails its checksum (the file was altered or damaged)");
+    }
+  }
+}
+
+void require_finite(const TensorMap& weights, const std::string& origin) {
+  for (const auto& [name, t] : weights) {
+    if (at::isFloatingType(t.scalar_type()) && !at::isfinite(t).all().item<bool>()) {
+      throw std::runtime_error(origin + ": tensor '" + name + "' has NaN or infinite values");
+    }
+  }
+}
+
+std::size_t clean_checkpoint_dir(const fs::path& dir) {
+  std::string latest;
+  {
+    std::ifstream in(dir / "LATEST");
+    if (in) std::getline(in, latest);
+  }
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string f = entry.path().filename().string();
+    const bool temp = f.size() > 1 && f[0] == '.' && f.find(".tmp.") != std::string::npos;
+    const bool stale = !latest.empty() && f.rfind("step_", 0) == 0 && f.rfind(latest + ".", 0) != 0;
+    std::error_code rm;
+    if ((temp || stale) && fs::remove(entry.path(), rm)) ++removed;
+  }
+  return removed;
+}
+
 void write_checkpoint(const fs::path& dir, const Checkpoint& ckpt, bool keep_previous) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -66,7 +123,10 @@ void write_checkpoint(const fs::path& dir, const Checkpoint& ckpt, bool keep_pre
   meta["step"] = std::to_string(ckpt.step);
   meta["epoch"] = std::to_string(ckpt.epoch);
   meta["name"] = ckpt.name;
-  write_safetensors((dir / (ckpt.name + ".trainer.safetensors")).string(), ckpt.trainer, meta);
+  StringMap tmeta = meta;
+  tmeta["crc32"] = tensor_checksums(ckpt.trainer);
+  meta["crc32"] = tensor_checksums(ckpt.weights);
+  write_safetensors((dir / (ckpt.name + ".trainer.safetensors")).string(), ckpt.trainer, tmeta);
   write_safetensors((dir / (ckpt.name + ".safetensors")).string(), ckpt.weights, meta);
   write_file_atomic(dir / "LATEST", ckpt.name + "\n");
   point_link(dir, "latest.safetensors", ckpt.name + ".safetensors");
@@ -89,6 +149,9 @@ std::optional<Checkpoint> read_latest(const fs::path& dir) {
   c.weights = read_safetensors((dir / (name + ".safetensors")).string(), &c.metadata);
   StringMap tmeta;
   c.trainer = read_safetensors((dir / (name + ".trainer.safetensors")).string(), &tmeta);
+  verify_checksums(c.weights, c.metadata, (dir / (name + ".safetensors")).string());
+  verify_checksums(c.trainer, tmeta, (dir / (name + ".trainer.safetensors")).string());
+  require_finite(c.weights, (dir / (name + ".safetensors")).string());
   if (tmeta["step"] != c.metadata["step"]) {
     throw std::runtime_error((dir / name).string() + ": weights and trainer state are from different steps");
   }

@@ -1,6 +1,13 @@
 #include "ijepa/host/io/safetensors.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <memory>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -44,14 +51,32 @@ const DtypeInfo* by_type(at::ScalarType t) {
 
 }  // namespace
 
-TensorMap parse_safetensors(const std::string& bytes, const std::string& origin, StringMap* metadata) {
+namespace {
+
+struct Entry {
+  std::string name;
+  const DtypeInfo* dt;
+  std::vector<std::int64_t> shape;
+  std::uint64_t begin, end;
+};
+
+// Validates the whole file (header, every entry, the layout of the data buffer) before a single tensor is
+// allocated; make(entry, pointer) then builds each tensor.
+template <class Make>
+TensorMap parse_view(const char* bytes, std::uint64_t size, const std::string& origin, StringMap* metadata, Make make) {
   auto fail = [&](const std::string& why) -> SafetensorsError { return SafetensorsError(origin + ": " + why); };
-  if (bytes.size() < 8) throw fail("truncated (no header length)");
+  if (size < 8) throw fail("truncated (no header length)");
   std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+  // Not a safetensors header: name a torch.save file (a zip archive, or a bare pickle: protocol 2+ starts 0x80).
+  const bool pickle = std::memcmp(bytes, "PK\x03\x04", 4) == 0 || static_cast<unsigned char>(bytes[0]) == 0x80;
+  if (pickle && (n > kMaxHeader || n > size - 8)) {
+    throw fail("a PyTorch pickle / torch.save file, not safetensors (official checkpoints: "
+               "python tools/convert_checkpoint.py FILE --out F.safetensors)");
+  }
   if (n > kMaxHeader) throw fail("header length " + std::to_string(n) + " exceeds the 100 MiB cap");
-  if (n > bytes.size() - 8) throw fail("truncated header (" + std::to_string(n) + " bytes announced)");
-  const std::string header_text = bytes.substr(8, n);
+  if (n > size - 8) throw fail("truncated header (" + std::to_string(n) + " bytes announced)");
+  const std::string header_text(bytes + 8, n);
   if (header_text.empty() || header_text[0] != '{') throw fail("header is not a JSON object");
   nlohmann::json header;
   std::set<std::string> keys;
@@ -62,6 +87,11 @@ TensorMap parse_safetensors(const std::string& bytes, const std::string& origin,
       if (depth == 1 && ev == nlohmann::json::parse_event_t::key && !keys.insert(v.get<std::string>()).second &&
           duplicate.empty())
         duplicate = v.get<std::string>();
+      // The format nests 3 levels (header, entry, shape/offsets); refuse deep nesting before it costs stack.
+      if (depth > 8 && (ev == nlohmann::json::parse_event_t::object_start ||
+                        ev == nlohmann::json::parse_event_t::array_start)) {
+        throw std::runtime_error("nested deeper than 8 levels");
+      }
       return true;
     });
   } catch (const std::exception& e) {
@@ -69,15 +99,10 @@ TensorMap parse_safetensors(const std::string& bytes, const std::string& origin,
   }
   if (!duplicate.empty()) throw fail("duplicate key '" + duplicate + "' in the header");
   if (!header.is_object()) throw fail("header is not a JSON object");
-  const std::uint64_t buffer_size = bytes.size() - 8 - n;
-  const char* buffer = bytes.data() + 8 + n;
+  const std::uint64_t buffer_size = size - 8 - n;
+  const char* buffer = bytes + 8 + n;
 
-  struct Span {
-    std::uint64_t begin, end;
-    std::string name;
-  };
-  std::vector<Span> spans;
-  TensorMap out;
+  std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it->is_object()) throw fail("__metadata__ is not an object");
@@ -97,9 +122,9 @@ TensorMap parse_safetensors(const std::string& bytes, const std::string& origin,
     std::vector<std::int64_t> shape;
     std::uint64_t numel = 1;
     if (!e["shape"].is_array()) throw fail("tensor '" + name + "': shape is not an array");
-    for (const auto& s : e["shape"]) {
-      if (!s.is_number_unsigned()) throw fail("tensor '" + name + "': bad shape " + e["shape"].dump());
-      const auto v = s.get<std::uint64_t>();
+    for (const auto& d : e["shape"]) {
+      if (!d.is_number_unsigned()) throw fail("tensor '" + name + "': bad shape " + e["shape"].dump());
+      const auto v = d.get<std::uint64_t>();
       if (v > kMaxElements || (v != 0 && numel > kMaxElements / v)) throw fail("tensor '" + name + "': shape overflows");
       numel *= v;
       shape.push_back(static_cast<std::int64_t>(v));
@@ -114,28 +139,69 @@ TensorMap parse_safetensors(const std::string& bytes, const std::string& origin,
     if (en - b != numel * dt->size)
       throw fail("tensor '" + name + "': " + std::to_string(en - b) + " bytes for " + std::to_string(numel) + " x " +
                  dt->name);
-    spans.push_back({b, en, name});
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt->type));
-    if (en > b) std::memcpy(t.data_ptr(), buffer + b, en - b);
-    out.emplace(name, std::move(t));
+    entries.push_back({name, dt, std::move(shape), b, en});
   }
-  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.begin < y.begin; });
+  std::vector<const Entry*> by_offset;
+  for (const Entry& e : entries) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* x, const Entry* y) { return x->begin < y->begin; });
   std::uint64_t pos = 0;
-  for (const auto& s : spans) {
-    if (s.begin < pos) throw fail("tensor '" + s.name + "' overlaps another tensor");
-    if (s.begin > pos) throw fail("gap in the data buffer before tensor '" + s.name + "'");
-    pos = s.end;
+  for (const Entry* e : by_offset) {
+    if (e->begin < pos) throw fail("tensor '" + e->name + "' overlaps another tensor");
+    if (e->begin > pos) throw fail("gap in the data buffer before tensor '" + e->name + "'");
+    pos = e->end;
   }
   if (pos != buffer_size) throw fail("data buffer has " + std::to_string(buffer_size - pos) + " trailing bytes");
+  TensorMap out;
+  for (const Entry& e : entries) out.emplace(e.name, make(e, buffer + e.begin));
   return out;
 }
 
+at::Tensor copy_of(const Entry& e, const char* p) {
+  at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dt->type));
+  if (e.end > e.begin) std::memcpy(t.data_ptr(), p, e.end - e.begin);
+  return t;
+}
+
+// A read-only file mapped privately (copy-on-write): tensors point into it and keep it mapped while they live.
+struct Mapping {
+  void* addr = nullptr;
+  std::size_t size = 0;
+  ~Mapping() {
+    if (addr != nullptr && addr != MAP_FAILED) ::munmap(addr, size);
+  }
+};
+
+}  // namespace
+
+TensorMap parse_safetensors(const std::string& bytes, const std::string& origin, StringMap* metadata) {
+  return parse_view(bytes.data(), bytes.size(), origin, metadata, copy_of);
+}
+
 TensorMap read_safetensors(const std::string& path, StringMap* metadata) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw SafetensorsError(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_safetensors(ss.str(), path, metadata);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw SafetensorsError(path + ": cannot open");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw SafetensorsError(path + ": not a regular file");
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size < 8) {
+    ::close(fd);
+    throw SafetensorsError(path + ": truncated (no header length)");
+  }
+  auto map = std::make_shared<Mapping>();
+  map->size = static_cast<std::size_t>(size);
+  map->addr = ::mmap(nullptr, map->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map->addr == MAP_FAILED) throw SafetensorsError(path + ": cannot map: " + std::strerror(errno));
+  // The file's pages are the tensors' memory (about 1x the file, not the 3x of reading a copy): aligned tensors
+  // point into the mapping, which lives until the last of them dies; a misaligned one (another writer's layout)
+  // is copied.
+  return parse_view(static_cast<const char*>(map->addr), size, path, metadata, [&](const Entry& e, const char* p) {
+    if (e.end == e.begin || reinterpret_cast<std::uintptr_t>(p) % e.dt->size != 0) return copy_of(e, p);
+    return at::from_blob(const_cast<char*>(p), e.shape, [map](void*) {}, at::TensorOptions().dtype(e.dt->type));
+  });
 }
 
 std::string serialize_safetensors(const TensorMap& tensors, const StringMap& metadata) {

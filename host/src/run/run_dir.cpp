@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/proc/process.hpp"
 
 namespace fs = std::filesystem;
 
@@ -46,12 +47,33 @@ void check_writable_parent(const fs::path& dir) {
   ::unlink(test_file.c_str());
 }
 
+std::size_t remove_stale_temp_dirs(const fs::path& root) {
+  const std::string prefix = root.filename().string() + ".tmp-";
+  const fs::path parent = fs::absolute(root).parent_path();
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string f = e.path().filename().string();
+    if (f.rfind(prefix, 0) != 0) continue;
+    long pid = 0;
+    try {
+      pid = std::stol(f.substr(prefix.size()));
+    } catch (const std::exception&) {
+      continue;
+    }
+    std::error_code rm;
+    if (!proc::process_alive(pid) && fs::remove_all(e.path(), rm) > 0) ++removed;
+  }
+  return removed;
+}
+
 RunDir RunDir::create_fresh(const fs::path& root, const std::map<std::string, std::string>& files) {
   check_writable_parent(root);
   std::error_code ec;
   fs::create_directories(fs::absolute(root).parent_path(), ec);
   if (ec) throw std::runtime_error(root.parent_path().string() + ": cannot create: " + ec.message());
   const fs::path tmp = fs::path(root.string() + ".tmp-" + std::to_string(::getpid()));
+  remove_stale_temp_dirs(root);
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp / "checkpoints", ec);
   if (ec) throw std::runtime_error(tmp.string() + ": cannot create: " + ec.message());
@@ -63,8 +85,12 @@ RunDir RunDir::create_fresh(const fs::path& root, const std::map<std::string, st
   }
   fs::rename(tmp, root, ec);
   if (ec) {
-    fs::remove_all(tmp, ec);
-    throw std::runtime_error(root.string() + ": cannot create the run directory: " + ec.message());
+    const std::string why = ec == std::errc::directory_not_empty || ec == std::errc::file_exists
+                                ? "it exists now (another run started there at the same time)"
+                                : ec.message();
+    std::error_code ignore;
+    fs::remove_all(tmp, ignore);
+    throw std::runtime_error(root.string() + ": cannot create the run directory: " + why);
   }
   return RunDir(root);
 }

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <fstream>
+#include <set>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -135,6 +137,15 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
   const fs::path& out = opts.out;
   if (opts.resume) {
     RunDir run(out);
+    // What a killed writer left: temporary files beside status.json and in checkpoints/, step files of other steps.
+    std::size_t removed = clean_checkpoint_dir(run.checkpoints());
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(out, ec)) {
+      const std::string f = e.path().filename().string();
+      std::error_code rm;
+      if (f.size() > 1 && f[0] == '.' && f.find(".tmp.") != std::string::npos && fs::remove(e.path(), rm)) ++removed;
+    }
+    if (removed > 0) logging::info("resume: removed " + std::to_string(removed) + " leftover temporary file(s)");
     run.truncate_jsonl_after("metrics.jsonl", start_step);
     run.truncate_jsonl_after("eval.jsonl", start_step);
     write_file_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");  // records changed max_steps etc.
@@ -234,7 +245,7 @@ void LossWindow::push(std::int64_t step, double lr, const at::Tensor& loss, cons
   pending_.push_back({step, lr, loss, stop});
 }
 
-void LossWindow::flush() {
+void LossWindow::flush(std::int64_t last_checkpoint) {
   if (pending_.empty()) return;
   std::vector<at::Tensor> ls, ss;
   for (const Pending& p : pending_) {
@@ -250,7 +261,10 @@ void LossWindow::flush() {
     if (!std::isfinite(v[i])) {
       failed_step_ = pending_[i].step + 1;
       throw TrainingError("loss is " + fmt_double(v[i]) + " at step " + std::to_string(failed_step_) + " (lr " +
-                          fmt_double(pending_[i].lr) + "); the last good checkpoint is kept");
+                          fmt_double(pending_[i].lr) + "); " +
+                          (last_checkpoint > 0 ? "the last good checkpoint (step " + std::to_string(last_checkpoint) +
+                                                     ") is kept"
+                                               : std::string("no checkpoint had been written yet")));
     }
     values_.push_back(v[i]);
     sum_ += v[i];
@@ -382,6 +396,27 @@ TrainingEvals::TrainingEvals(const nlohmann::json& resolved, const Registry& reg
   if (!specs_.empty() && writer) {
     evaluation_ = std::make_unique<Evaluation>(resolved, specs_, registry, model.context(), model.device());
   }
+}
+
+double TrainingEvals::catch_up(JepaModel& model, const StepPlan& plan, RunDir& run, ProgressLog& progress) {
+  if (plan.start <= 0) return 0.0;
+  std::vector<std::size_t> missing;
+  std::set<std::string> recorded;  // evaluator locations with a record at the checkpoint's step
+  std::ifstream in(run.root() / "eval.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    try {
+      const nlohmann::json rec = nlohmann::json::parse(line);
+      if (rec.value("step", std::int64_t{-1}) == plan.start) recorded.insert(rec.value("where", std::string()));
+    } catch (const std::exception&) {  // a torn last line of a killed run: not a record
+    }
+  }
+  for (std::size_t i : plan.evals_due(specs_, plan.start)) {
+    if (!recorded.count(specs_[i].where)) missing.push_back(i);
+  }
+  if (missing.empty()) return 0.0;
+  logging::info("resume: " + std::to_string(missing.size()) + " evaluation(s) due at step " +
+                std::to_string(plan.start) + " were not recorded; running them now");
+  return this->run(model, missing, plan.start, plan.ipe, run, progress);
 }
 
 double TrainingEvals::run(JepaModel& model, const std::vector<std::size_t>& due, std::int64_t done, std::int64_t ipe,

@@ -135,7 +135,7 @@ nlohmann::json sweep_json(const SweepPlan& plan, const std::vector<std::string>&
   return j;
 }
 
-std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& plan) {
+std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& plan, bool restart_failed) {
   std::vector<TrialAction> out;
   std::error_code ec;
   const bool exists = fs::is_directory(dir / "trials", ec);
@@ -174,7 +174,10 @@ std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& pla
         a.action = st.state == "completed" ? "skip" : "resume";
       }
     } else if (st.state == "failed") {
-      a.action = "rerun";
+      // With a checkpoint and the same config, continue from it: an OOM-killed trial loses nothing.
+      const bool resumable = !restart_failed && fs::exists(run_dir / "checkpoints" / "LATEST", ec) &&
+                             fs::exists(run_dir / "config.resolved.json", ec) && config_diff().empty();
+      a.action = resumable ? "resume" : "rerun";
     } else {
       a.action = "run";  // pending, or stopped before its run directory existed
     }
@@ -231,14 +234,14 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     }
   }
   // 2. Every decision, before anything is written.
-  for (const auto& a : decide_trials(dir, plan)) {
+  for (const auto& a : decide_trials(dir, plan, opts.restart_failed)) {
     if (a.action == "error") throw ConfigFileError(a.reason);
   }
   check_writable_parent(dir / "trials");
   fs::create_directories(dir / "trials", ec);
   if (ec) throw std::runtime_error((dir / "trials").string() + ": cannot create: " + ec.message());
   const proc::FileLock lock = lock_sweep(dir);
-  const std::vector<TrialAction> actions = decide_trials(dir, plan);  // again, under the lock
+  const std::vector<TrialAction> actions = decide_trials(dir, plan, opts.restart_failed);  // again, under the lock
   for (const auto& a : actions) {
     if (a.action == "error") throw ConfigFileError(a.reason);
   }

@@ -77,12 +77,13 @@ std::int64_t step_loop(Run& r, std::optional<Batch> first, bool distributed, dou
     const std::vector<std::size_t> due = r.plan.evals_due(r.evals.specs(), done);
     const bool log_due = r.plan.log_due(done), save_due = r.plan.save_due(done);
     // Sync points, the same on every rank: nothing is logged, saved or evaluated from weights a non-finite loss made.
-    if (log_due || save_due || !due.empty()) r.losses.flush();
+    if (log_due || save_due || !due.empty()) r.losses.flush(r.checkpoints.last_saved());
     if (log_due) r.progress.log_step(done, b.epoch, res, r.losses, r.data.loader()->skip_stats().skipped);
     if (save_due) r.checkpoints.save(r.model, done, r.plan.keep_epoch_copy(done));
     if (r.dir != nullptr) eval_seconds += r.evals.run(r.model, due, done, r.plan.ipe, *r.dir, r.progress);
   }
-  r.losses.flush();  // the steps since the last sync point (an interruption), before the final checkpoint
+  r.losses.flush(r.checkpoints.last_saved());  // the steps since the last sync point (an interruption), before the
+                                               // final checkpoint
   return step;
 }
 
@@ -190,7 +191,7 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   progress.write_status();
   Checkpointer checkpoints(dir ? &*dir : nullptr, resolved, plan.ipe, start);
   Run run{model, data, evals, plan, dir ? &*dir : nullptr, progress, checkpoints, LossWindow(plan.log_every)};
-  double eval_seconds = 0.0;
+  double eval_seconds = dir ? evals.catch_up(model, plan, *dir, progress) : 0.0;
   std::int64_t step = start;
   try {
     step = step_loop(run, std::move(first), pg != nullptr, eval_seconds);

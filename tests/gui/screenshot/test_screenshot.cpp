@@ -103,3 +103,22 @@ TEST(Screenshot, MaskColoursAppearInTheirPatchRectangles) {
   EXPECT_GT(checked[1], 0);  // context-only patches
   EXPECT_GT(checked[2], 0);  // single-target patches
 }
+
+// Hostile-input issue, item 15: a screenshot of a model that did not load is an error (exit 1), not a picture of
+// an error message with exit 0.
+TEST(Screenshot, AModelThatFailsToLoadIsANonZeroExit) {
+  const fs::path d = fs::path(IJEPA_TEST_BINARY_DIR) / ("screenshot_bad_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  std::ofstream(d / "broken.safetensors") << "not a checkpoint";
+  const fs::path png = d / "pred.png";
+  const std::string cmd = std::string("\"") + IJEPA_VIEWER_BIN + "\" --run \"" + (d / "broken.safetensors").string() +
+                          "\" --panel prediction --size 640x480 --screenshot \"" + png.string() +
+                          "\" --frames 2 --timeout 60 > \"" + (d / "viewer.log").string() + "\" 2>&1";
+  const int status = std::system(cmd.c_str());
+  const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (rc == 3) GTEST_SKIP() << "no display for an OpenGL 3.3 window: " << slurp(d / "viewer.log");
+  EXPECT_NE(rc, 0) << slurp(d / "viewer.log");
+  EXPECT_NE(slurp(d / "viewer.log").find("error"), std::string::npos) << slurp(d / "viewer.log");
+  fs::remove_all(d);
+}

@@ -97,3 +97,34 @@ TEST(JsonFile, WriteFileAtomicReplacesTheFileAndLeavesNoTemporaries) {
 }
 
 }  // namespace
+
+// Hostile-input issue, items 4 and 15: nesting is bounded before it costs stack, a key twice is named, a number out
+// of range names the file; every message is one short line.
+TEST(JsonFile, DeepNestingIsRefusedInOneShortLine) {
+  for (const int depth : {257, 100000}) {
+    const std::string text = std::string(static_cast<std::size_t>(depth), '[') + std::string(static_cast<std::size_t>(depth), ']');
+    const std::string err = error_of([&] { (void)ijepa::host::parse_json_text(text, "deep.json"); });
+    EXPECT_EQ(err.rfind("deep.json: malformed JSON: nested deeper than 256 levels", 0), 0u) << err.substr(0, 200);
+    EXPECT_LT(err.size(), 200u);
+  }
+  std::string ok = std::string(200, '[') + std::string(200, ']');
+  EXPECT_NO_THROW((void)ijepa::host::parse_json_text(ok, "ok.json"));
+  std::string objects;
+  for (int i = 0; i < 300; ++i) objects += "{\"a\":";
+  objects += "1" + std::string(300, '}');
+  EXPECT_NE(error_of([&] { (void)ijepa::host::parse_json_text(objects, "o.json"); }).find("nested deeper"),
+            std::string::npos);
+}
+
+TEST(JsonFile, ADuplicateKeyIsNamedWithItsPath) {
+  const std::string err = error_of(
+      [] { (void)ijepa::host::parse_json_text(R"({"train": {"lr": 1, "epochs": 2, "lr": 3}})", "dup.json"); });
+  EXPECT_EQ(err, "dup.json: malformed JSON: duplicate key 'train.lr'");
+  EXPECT_NO_THROW((void)ijepa::host::parse_json_text(R"({"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 1}, {"x": 2}]})", "ok"));
+}
+
+TEST(JsonFile, ANumberOutOfRangeNamesTheFile) {
+  const std::string err = error_of([] { (void)ijepa::host::parse_json_text(R"({"train": {"lr": 1e999}})", "big.json"); });
+  EXPECT_EQ(err.rfind("big.json: malformed JSON: ", 0), 0u) << err;
+  EXPECT_EQ(err.find("json.exception"), std::string::npos) << err;
+}

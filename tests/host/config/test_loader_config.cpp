@@ -56,3 +56,17 @@ TEST(LoaderConfig, StepsPerEpochShardThenBatch) {
   EXPECT_EQ(Loader::steps_for(100, lo), 2);  // 20 per rank
   EXPECT_EQ(Loader::steps_for(10, lo), 0);
 }
+
+// Hostile-input issue, item 6: a negative or absurd worker count is a one-line error naming the key.
+TEST(LoaderConfig, WorkersOutOfRangeNameTheKey) {
+  for (const int bad : {-1, 100000}) {
+    nlohmann::json cfg = experiment_defaults();
+    cfg["data"]["workers"] = bad;
+    try {
+      (void)loader_options(cfg, 0, 1, false);
+      FAIL() << bad;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("data.workers: expected 0..256", 0), 0u) << e.what();
+    }
+  }
+}

@@ -187,3 +187,80 @@ TEST(BadInput, OpenDatasetChecksKeys) {
   for (auto it = defaults.begin(); it != defaults.end(); ++it) EXPECT_TRUE(doc.contains(it.key())) << it.key();
   EXPECT_EQ(doc.size(), defaults.size());
 }
+
+// Hostile-input issue, item 1: a tiny file whose header claims a huge image is refused from its header, before any
+// pixel buffer exists; a huge file is refused before it is read; the limit is data.max_pixels.
+TEST(BadInput, AHugeImageClaimIsRefusedFromItsHeader) {
+  // A real 16x16 JPEG whose SOF0 frame header is rewritten to claim 60000x60000.
+  std::string jpeg = ijepa::test::encode_jpeg(ijepa::test::pattern_rgb(16, 16), 90);
+  std::size_t sof = std::string::npos;
+  for (std::size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    const auto m = static_cast<unsigned char>(jpeg[i + 1]);
+    if (static_cast<unsigned char>(jpeg[i]) == 0xFF && (m == 0xC0 || m == 0xC1 || m == 0xC2)) {
+      sof = i;
+      break;
+    }
+  }
+  ASSERT_NE(sof, std::string::npos);
+  for (std::size_t k : {sof + 5, sof + 7}) {  // height, then width, big-endian
+    jpeg[k] = static_cast<char>(60000 >> 8);
+    jpeg[k + 1] = static_cast<char>(60000 & 255);
+  }
+  try {
+    (void)decode_image(jpeg, "bomb.jpg");
+    FAIL() << "a 3600-megapixel claim was decoded";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("bomb.jpg: image is 60000x60000 (3600 megapixels), above the limit of 100"),
+              std::string::npos)
+        << e.what();
+  }
+  // The limit is data.max_pixels: lowered below a real image's size, that image is refused too.
+  const std::string ok = ijepa::test::encode_png(ijepa::test::pattern_rgb(64, 64));
+  EXPECT_NO_THROW((void)decode_image(ok, "ok.png"));
+  set_max_image_pixels(1000);
+  EXPECT_THROW((void)decode_image(ok, "ok.png"), DataError);
+  set_max_image_pixels(0);  // back to the default
+  EXPECT_EQ(max_image_pixels(), kDefaultMaxImagePixels);
+}
+
+TEST(BadInput, AHugeFileIsRefusedBeforeItIsRead) {
+  const fs::path root = ijepa::test::temp_dir("huge_file");
+  fs::create_directories(root / "a");
+  fs::create_directories(root / "b");
+  for (const char* c : {"a", "b"}) {
+    ijepa::test::write_bytes(root / c / "0.jpg", ijepa::test::encode_jpeg(ijepa::test::pattern_rgb(32, 32), 90));
+  }
+  {
+    std::ofstream(root / "a" / "big.jpg").put('x');
+  }
+  fs::resize_file(root / "a" / "big.jpg", 3ull << 30);  // sparse: 3 GB that cost nothing on disk
+  nlohmann::json cfg = data_defaults();
+  cfg["source"] = "image_folder";
+  cfg["root"] = root.string();
+  auto ds = open_dataset(cfg, "train");
+  ASSERT_EQ(ds->size(), 3);
+  int refused = 0;
+  for (std::int64_t i = 0; i < ds->size(); ++i) {
+    try {
+      (void)ds->get(i);
+    } catch (const DataError& e) {
+      ++refused;
+      EXPECT_NE(std::string(e.what()).find("image file too large (3072 MiB"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(refused, 1);
+  fs::remove_all(root);
+}
+
+// Item 6: a synthetic_count that cannot be meant is a one-line error naming the key, not std::bad_alloc.
+TEST(BadInput, AnImpossibleSyntheticCountNamesTheKey) {
+  nlohmann::json cfg = data_defaults();
+  cfg["source"] = "synthetic";
+  cfg["synthetic_count"] = 1000000000000LL;
+  try {
+    (void)open_dataset(cfg, "train");
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("data.synthetic_count: at most", 0), 0u) << e.what();
+  }
+}

@@ -1,7 +1,13 @@
 // The loader: results independent of the worker count, rank shards, drop_last, resume.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 #include <set>
 
 #include <ATen/ATen.h>
@@ -110,4 +116,35 @@ TEST(Loader, DropLast) {
 TEST(Loader, TooFewImagesForABatch) {
   auto ds = open_synthetic(10, 16, 2, 1);
   EXPECT_THROW(Loader(ds, nullptr, options(1, 16), 0), DataError);
+}
+
+// Hostile-input issue, item 6: when the loader cannot start its threads (out of address space for their stacks),
+// the error names data.workers, and the threads already started are stopped: no std::terminate.
+TEST(LoaderDeathTest, ThreadCreationFailureIsADataErrorNamingTheKey) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  EXPECT_EXIT(
+      {
+        long vm_kib = 0;
+        std::ifstream status("/proc/self/status");
+        for (std::string line; std::getline(status, line);) {
+          if (line.rfind("VmSize:", 0) == 0) vm_kib = std::stol(line.substr(7));
+        }
+        rlimit rl{};
+        ::getrlimit(RLIMIT_AS, &rl);
+        rl.rlim_cur = static_cast<rlim_t>(vm_kib) * 1024 + (256u << 20);  // room for a few 8 MiB stacks, not 256
+        ::setrlimit(RLIMIT_AS, &rl);
+        ijepa::host::DataLoaderOptions lo;
+        lo.batch_size = 8;
+        lo.image_size = 32;
+        lo.workers = 256;
+        try {
+          ijepa::host::Loader loader(ijepa::host::open_synthetic(64, 32, 2, 1), nullptr, lo, 0);
+          std::fprintf(stderr, "all threads started\n");
+          std::_Exit(1);
+        } catch (const ijepa::host::DataError& e) {
+          std::fprintf(stderr, "%s\n", e.what());
+          std::_Exit(0);
+        }
+      },
+      ::testing::ExitedWithCode(0), "loader: cannot start worker thread [0-9]+ of 256 \\(data.workers\\)");
 }

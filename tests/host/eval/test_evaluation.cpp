@@ -11,6 +11,7 @@
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/eval/evaluation.hpp"
 #include "host/run/test_util.hpp"
+#include "ijepa/host/eval/features.hpp"
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/run/trainer.hpp"
 
@@ -289,4 +290,73 @@ TEST(EmbedCli, WritesTheFeaturesOfTheCheckpoint) {
   c = run_cli("embed --checkpoint " + run.string() + " --pooled --tokens --out " + (dir / "x.safetensors").string());
   EXPECT_EQ(c.rc, 2);
   EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
+}
+
+// From tests/host/data/fixtures.cpp (its header's temp_dir would clash with test_util's).
+namespace ijepa::test {
+at::Tensor pattern_rgb(std::int64_t h, std::int64_t w, int seed);
+std::string encode_jpeg(const at::Tensor& pixels, int quality);
+void write_bytes(const std::filesystem::path& p, const std::string& bytes);
+}  // namespace ijepa::test
+
+namespace {
+
+// ROOT/<class>/<i>.jpg: `counts` images per class (0: an empty class folder), 32 px patterns.
+fs::path image_folder(const std::string& tag, const std::vector<std::pair<std::string, int>>& counts) {
+  const fs::path root = test::temp_dir(tag);
+  int seed = 0;
+  for (const auto& [cls, n] : counts) {
+    fs::create_directories(root / cls);
+    for (int i = 0; i < n; ++i) {
+      ijepa::test::write_bytes(root / cls / (std::to_string(i) + ".jpg"),
+                               ijepa::test::encode_jpeg(ijepa::test::pattern_rgb(32, 32, seed++), 95));
+    }
+  }
+  return root;
+}
+
+nlohmann::json folder_experiment(const fs::path& root) {
+  nlohmann::json exp = test::tiny_experiment();
+  exp["data"] = {{"source", "image_folder"}, {"root", root.string()}, {"val_root", root.string()}, {"image_size", 32},
+                 {"workers", 1}};
+  return exp;
+}
+
+}  // namespace
+
+// An unreadable image is left out of the features and counted, as training replaces it; it does not lose the
+// whole evaluation (hostile-input issue, item 11).
+TEST(Features, AnUnreadableImageIsSkippedAndCounted) {
+  const fs::path root = image_folder("eval_skip", {{"a", 3}, {"b", 3}});
+  ijepa::test::write_bytes(root / "b" / "zero.jpg", "");
+  ijepa::test::write_bytes(root / "a" / "junk.jpg", "not a jpeg at all");
+  const nlohmann::json resolved = resolve_experiment(test::layered(folder_experiment(root)), {}, reg(), "test");
+  JepaModel m(resolved, reg());
+  auto data = open_dataset(resolved.at("data"), "train");
+  ExtractOptions o;
+  o.image_size = 32;
+  const Features f = extract_features(*m.target_encoder(), *data, o, at::kCPU);
+  EXPECT_EQ(f.skipped, 2);
+  EXPECT_EQ(f.features.size(0), 6);
+  EXPECT_EQ(f.labels.size(0), 6);
+  EXPECT_EQ(f.indices.size(0), 6);
+  fs::remove_all(root);
+}
+
+// An empty class folder is a class name without images: one real class plus an empty folder is refused, not scored
+// 100 vs 100 (item 12).
+TEST(Evaluation, AnEmptyClassFolderDoesNotCountAsAClass) {
+  const fs::path root = image_folder("eval_empty_class", {{"a", 6}, {"b", 0}});
+  const nlohmann::json resolved = resolve_experiment(test::layered(folder_experiment(root)), {}, reg(), "test");
+  JepaModel m(resolved, reg());
+  nlohmann::json entry = reg().resolve(Kind::evaluator, {{"type", "knn"}}, "e");
+  EvaluatorSpec s = parse_evaluator(entry, "e");
+  try {
+    Evaluation ev(resolved, {s}, reg(), experiment_context(resolved), at::kCPU);
+    (void)ev.run({{"target", m.target_encoder().ptr.get()}}, {0});
+    FAIL() << "one class with images was scored";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("images of 1 class"), std::string::npos) << e.what();
+  }
+  fs::remove_all(root);
 }

@@ -176,3 +176,76 @@ TEST(PluginSecurity, UnreadableDirectoryDoesNotStopTheOtherDirectories) {
 }
 
 }  // namespace
+
+// ---- what is checked before anything is opened (hostile-input issue, items 5 and 7) --------------------------
+
+namespace {
+
+void expect_refused_without_loading(const fs::path& dir, const fs::path& rejected_path, const std::string& why) {
+  PluginHost h;
+  h.load_all(only_dirs({dir}));
+  EXPECT_TRUE(h.loaded().empty());
+  const auto* r = rejection_for(h, rejected_path);
+  ASSERT_NE(r, nullptr) << "no rejection for " << rejected_path;
+  EXPECT_NE(r->reason.find(why), std::string::npos) << r->reason;
+}
+
+}  // namespace
+
+TEST(PluginSecurity, ASymlinkIsCheckedWhereItLeads) {
+  TempDir tmp;
+  const fs::path safe = tmp / "safe", outside = tmp / "outside";
+  const fs::path target = copy_fixture(fixture_file("good"), outside);
+  fs::rename(target, outside / "ijepa_out.so");
+  fs::create_directories(safe);
+  ASSERT_EQ(::chmod(safe.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(outside.c_str(), 0777), 0);  // anyone may replace the real file
+  fs::create_symlink(outside / "ijepa_out.so", safe / "ijepa_link.so");
+  expect_refused_without_loading(safe, safe / "ijepa_link.so",
+                                 "whose directory " + fs::canonical(outside).string() + " is writable by other users");
+  ASSERT_EQ(::chmod(outside.c_str(), 0755), 0);
+  PluginHost h;
+  h.load_all(only_dirs({safe}));
+  EXPECT_EQ(h.loaded().size(), 1u) << (h.rejected().empty() ? "" : h.rejected()[0].reason);
+}
+
+TEST(PluginSecurity, APrivateDirectoryInsideAWorldWritableParentIsRefused) {
+  TempDir tmp;
+  const fs::path parent = tmp / "open", dir = parent / "plugins";
+  const fs::path file = copy_fixture(fixture_file("good"), dir);
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(parent.c_str(), 0777), 0);  // anyone may rename `plugins` away and put another in its place
+  expect_refused_without_loading(dir, file,
+                                 "whose directory " + fs::canonical(parent).string() + " is writable by other users");
+  ASSERT_EQ(::chmod(parent.c_str(), 0755), 0);
+}
+
+TEST(PluginSecurity, AFifoNamedLikeAPluginIsNeverOpened) {
+  TempDir tmp;
+  const fs::path dir = tmp / "plugins";
+  fs::create_directories(dir);
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  ASSERT_EQ(::mkfifo((dir / "ijepa_fifo.so").c_str(), 0644), 0);
+  copy_fixture(fixture_file("good"), dir);
+  PluginHost h;
+  h.load_all(only_dirs({dir}));  // opening the FIFO would block here forever
+  EXPECT_EQ(h.loaded().size(), 1u);
+  const auto* r = rejection_for(h, dir / "ijepa_fifo.so");
+  ASSERT_NE(r, nullptr);
+  EXPECT_NE(r->reason.find("not a regular file"), std::string::npos) << r->reason;
+}
+
+TEST(PluginSecurity, ALibraryWithCMakesDefaultNameGetsAHint) {
+  TempDir tmp;
+  const fs::path dir = tmp / "plugins";
+  const fs::path good = copy_fixture(fixture_file("good"), dir);
+  fs::copy_file(good, dir / "libmyloss.so");
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  PluginHost h;
+  h.load_all(only_dirs({dir}));
+  EXPECT_EQ(h.loaded().size(), 1u);
+  EXPECT_TRUE(h.rejected().empty());
+  ASSERT_EQ(h.hints().size(), 1u);
+  EXPECT_EQ(fs::path(h.hints()[0].path).filename(), "libmyloss.so");
+  EXPECT_NE(h.hints()[0].reason.find("named ijepa_<name>.so"), std::string::npos) << h.hints()[0].reason;
+}

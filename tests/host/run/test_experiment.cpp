@@ -86,3 +86,31 @@ TEST(Experiment, FirstDifferenceNamesDottedKey) {
   b["train"]["epochs"] = 3;
   EXPECT_EQ(first_difference(a, b), "train.epochs");
 }
+
+// Hostile-input issue, item 8: the experiment name becomes runs/<name>/, so it must be one path component.
+TEST(Experiment, ANameIsOnePathComponent) {
+  const auto& reg = test::builtin_plugins().registry();
+  for (const char* bad : {"../../../../escape", "a/b", "..", ".", ""}) {
+    nlohmann::json exp = test::tiny_experiment();
+    exp["name"] = bad;
+    try {
+      (void)resolve_experiment(test::layered(exp), {}, reg, "x");
+      FAIL() << "name '" << bad << "' was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("name: '", 0), 0u) << e.what();
+    }
+  }
+}
+
+// Item 15: --set data.image_size moves the encoder's img_size with it, as the docs say, unless it is set too.
+TEST(Experiment, SetImageSizeMovesTheEncodersInputSize) {
+  const auto& reg = test::builtin_plugins().registry();
+  nlohmann::json r = resolve_experiment(test::layered(test::tiny_experiment()), {"data.image_size=64"}, reg, "x");
+  EXPECT_EQ(r["data"]["image_size"], 64);
+  EXPECT_EQ(r["components"]["encoder"]["img_size"], 64);
+  EXPECT_THROW((void)experiment_context(resolve_experiment(test::layered(test::tiny_experiment()),
+                                                           {"data.image_size=64", "components.encoder.img_size=32"},
+                                                           reg, "x")),
+               ConfigError)
+      << "an explicit contradiction is still an error";
+}

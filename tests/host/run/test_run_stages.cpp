@@ -1,6 +1,9 @@
 // The named stages of run_training (host/include/ijepa/host/run/run_stages.hpp), each on its own.
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include <ATen/ATen.h>
@@ -162,4 +165,84 @@ TEST(TrainingData, ARankShareSmallerThanABatchIsAConfigError) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("train.batch_size (100000) x 2 ranks"), std::string::npos) << e.what();
   }
+}
+
+// ---- what a resume cleans up and catches up on (hostile-input issue, items 10 and 13) -----------------------
+
+namespace {
+
+std::vector<nlohmann::json> jsonl(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST(Resume, LeftoverTemporaryFilesAndStaleStartsAreRemoved) {
+  const fs::path dir = ijepa::test::temp_dir("leftovers");
+  nlohmann::json exp = ijepa::test::tiny_experiment();
+  exp["train"]["max_steps"] = 4;
+  ijepa::test::write_text(dir / "e.json", exp.dump());
+  fs::create_directories(dir / "r.tmp-999999999" / "checkpoints");  // a start killed before its rename
+  std::string out;
+  ASSERT_EQ(ijepa::test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --quiet",
+                                 &out), 0) << out;
+  EXPECT_FALSE(fs::exists(dir / "r.tmp-999999999")) << "a dead process's half-made run directory";
+  // What a kill -9 inside a write leaves behind.
+  ijepa::test::write_text(dir / "r" / ".status.json.tmp.999999999", "{");
+  ijepa::test::write_text(dir / "r" / "checkpoints" / ".step_00000006.safetensors.tmp.999999999", "partial");
+  ijepa::test::write_text(dir / "r" / "checkpoints" / "step_00000006.trainer.safetensors", "renamed, disk full");
+  ASSERT_EQ(ijepa::test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "r").string() +
+                                     " --resume --quiet", &out), 0) << out;
+  EXPECT_FALSE(fs::exists(dir / "r" / ".status.json.tmp.999999999"));
+  EXPECT_FALSE(fs::exists(dir / "r" / "checkpoints" / ".step_00000006.safetensors.tmp.999999999"));
+  EXPECT_FALSE(fs::exists(dir / "r" / "checkpoints" / "step_00000006.trainer.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "r" / "checkpoints" / "step_00000004.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST(Resume, AnEvaluationDueAtTheCheckpointButNotRecordedRunsOnResume) {
+  const fs::path dir = ijepa::test::temp_dir("catch_up");
+  nlohmann::json exp = ijepa::test::tiny_experiment();
+  exp["train"]["max_steps"] = 4;
+  exp["data"]["synthetic_classes"] = 4;
+  exp["components"]["evaluators"] = nlohmann::json::array(
+      {{{"type", "knn"}, {"every_steps", 4}, {"at_end", false}, {"train_limit", 64}, {"test_limit", 32}}});
+  ijepa::test::write_text(dir / "e.json", exp.dump());
+  const std::string base = "train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --quiet";
+  std::string out;
+  ASSERT_EQ(ijepa::test::run_cli(base, &out), 0) << out;
+  const auto before = jsonl(dir / "r" / "eval.jsonl");
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0]["step"], 4);
+  // Killed between the step-4 checkpoint and its evaluation: the record is missing.
+  fs::remove(dir / "r" / "eval.jsonl");
+  ASSERT_EQ(ijepa::test::run_cli(base + " --resume", &out), 0) << out;
+  const auto after = jsonl(dir / "r" / "eval.jsonl");
+  ASSERT_EQ(after.size(), 1u) << "the evaluation due at step 4 ran on resume, once";
+  EXPECT_EQ(after[0]["step"], 4);
+  EXPECT_EQ(after[0]["top1"], before[0]["top1"]) << "on the same weights";
+  // A second resume finds it recorded and does not run it again.
+  ASSERT_EQ(ijepa::test::run_cli(base + " --resume", &out), 0) << out;
+  EXPECT_EQ(jsonl(dir / "r" / "eval.jsonl").size(), 1u);
+  fs::remove_all(dir);
+}
+
+// Item 15: two runs racing for one --out: the loser says what happened, not "Success", and the winner's run is intact.
+TEST(RunDirRace, TheLoserSaysTheDirectoryExistsNow) {
+  const fs::path dir = ijepa::test::temp_dir("race");
+  fs::create_directories(dir / "r");
+  ijepa::test::write_text(dir / "r" / "status.json", "{\"state\": \"running\"}");
+  try {
+    (void)RunDir::create_fresh(dir / "r", {{"config.resolved.json", "{}\n"}});
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot create the run directory: it exists now"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(ijepa::test::read_text(dir / "r" / "status.json"), "{\"state\": \"running\"}");
+  EXPECT_FALSE(fs::exists(dir / ("r.tmp-" + std::to_string(::getpid()))));
+  fs::remove_all(dir);
 }

@@ -239,12 +239,22 @@ TEST(SweepCli, CrashingTrialIsRecordedAndTheOthersComplete) {
   EXPECT_LT(st.value("step", 99), 16);
   EXPECT_NE(test::read_text(out / "summary.md").find("| failed |"), std::string::npos);
 
-  // Re-run: the completed trial is untouched, the failed one runs again (and fails again); its old log is kept.
+  // Re-run: the completed trial is untouched; the failed one (killed after a checkpoint, as an OOM kill would) resumes
+  // from that checkpoint instead of step 0 (and crashes again at batch 12), its log continued.
   const Snapshot before = only(snapshot(out), "trials/multiblock_s3");
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const auto r2 = test::run_ijepa(args);
   EXPECT_EQ(r2.rc, 1) << r2.out << r2.err;
-  EXPECT_NE(r2.out.find("1 failed before, to run again, 1 completed, skipped"), std::string::npos) << r2.out;
+  EXPECT_NE(r2.out.find("1 to resume, 1 completed, skipped"), std::string::npos) << r2.out;
+  EXPECT_EQ(only(snapshot(out), "trials/multiblock_s3"), before);
+  EXPECT_NE(test::read_text(log).find("resuming trial abort_after_s3"), std::string::npos) << test::read_text(log);
+  EXPECT_NE(last_line(log).find("SIGABRT"), std::string::npos);
+  // --restart-failed: from step 0, the old log kept.
+  std::vector<std::string> restart = args;
+  restart.push_back("--restart-failed");
+  const auto r3 = test::run_ijepa(restart);
+  EXPECT_EQ(r3.rc, 1) << r3.out << r3.err;
+  EXPECT_NE(r3.out.find("1 failed before, to run again, 1 completed, skipped"), std::string::npos) << r3.out;
   EXPECT_EQ(only(snapshot(out), "trials/multiblock_s3"), before);
   EXPECT_NE(test::read_text(out / "trials" / "abort_after_s3.log.1").find("SIGABRT"), std::string::npos);
   EXPECT_NE(last_line(log).find("SIGABRT"), std::string::npos);

@@ -15,7 +15,11 @@ class ConfigFileError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// load_json_file(path) -> parsed JSON; ConfigFileError "FILE:LINE:COL: message" on malformed input.
+// Deepest nesting parse_json_text accepts (experiment files nest a few levels; deeper input is refused, not parsed).
+constexpr int kMaxJsonDepth = 256;
+
+// load_json_file(path) -> parsed JSON; ConfigFileError "FILE:LINE:COL: message" on malformed input, and
+// "FILE: malformed JSON: ..." for nesting deeper than kMaxJsonDepth, a key twice in one object, a number out of range.
 nlohmann::json load_json_file(const std::filesystem::path& path);
 // parse_json_text(text, origin) -> parsed JSON; errors name origin, line and column.
 nlohmann::json parse_json_text(const std::string& text, const std::string& origin);

@@ -110,6 +110,14 @@ std::string extract_archive(const std::string& tarball, const std::string& name)
 // archive_root(spec, root) -> the directory holding the splits (locating and extracting as needed).
 std::string archive_root(const ArchiveSpec& spec, const std::string& root);
 
+// Decoding limits against hostile files: an image whose header claims more than max_image_pixels() pixels is a
+// DataError before any pixel buffer is allocated (data.max_pixels sets it for a process; default 100 megapixels),
+// and an image file larger than kMaxImageFileBytes is refused before it is read.
+constexpr std::int64_t kDefaultMaxImagePixels = 100'000'000;
+constexpr std::uint64_t kMaxImageFileBytes = 1ull << 30;
+void set_max_image_pixels(std::int64_t pixels);  // <= 0: the default
+std::int64_t max_image_pixels();
+
 // decode_image(bytes, origin) -> uint8 [H, W, 3] (JPEG via TurboJPEG, PNG/BMP/TGA via stb_image); grey, CMYK and
 // palette images become RGB. Throws DataError (naming origin) for corrupt, truncated or unknown data.
 at::Tensor decode_image(const std::string& bytes, const std::string& origin);

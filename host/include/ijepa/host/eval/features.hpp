@@ -25,6 +25,7 @@ struct Features {
   at::Tensor features;  // float32, CPU
   at::Tensor labels;    // int64 [N] (-1 where the source has no label)
   at::Tensor indices;   // int64 [N] dataset indices
+  std::int64_t skipped = 0;  // images that could not be read or decoded, left out (as training replaces them)
 };
 
 // subset_indices(n, limit, seed) -> sorted indices of a seeded subset of [0, n) (all of them when limit <= 0 or >= n).
@@ -32,7 +33,9 @@ std::vector<std::int64_t> subset_indices(std::int64_t n, std::int64_t limit, std
 
 // extract_features(encoder, data, opts, device) -> features of the selected images, in index order. Images are
 // decoded and transformed on at::get_num_threads() threads; the encoder runs under NoGradGuard in float32.
-// Throws DataError naming the file of an undecodable image (a probe must not silently drop test images).
+// An image that cannot be read or decoded is left out, counted in Features::skipped and named in a warning (the first
+// three), as training replaces such images; DataError when none can be read, for a missing label where labels are
+// required, and for an image --transform none cannot take.
 Features extract_features(sdk::Encoder& encoder, const Dataset& data, const ExtractOptions& opts,
                           const at::Device& device);
 

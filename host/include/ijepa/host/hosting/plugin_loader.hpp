@@ -41,8 +41,10 @@ class PluginHost {
 
   // Discovers and loads every `ijepa_*.so` in the configured directories; never throws for a bad plugin.
   void load_all(const LoaderOptions& opts);
-  // Loads one file; returns false (and records a Rejection) if refused.
-  bool load_file(const std::filesystem::path& file, bool allow_insecure);
+  // Loads one file; returns false (and records a Rejection) if refused. Unless allow_insecure, the file's resolved
+  // real path is checked before it is opened: the file itself and (unless trusted_parents, the built-in directory
+  // next to the executable) every directory above it up to the root (insecure_parent_reason).
+  bool load_file(const std::filesystem::path& file, bool allow_insecure, bool trusted_parents = false);
 
   Registry& registry() { return registry_; }
   const Registry& registry() const { return registry_; }
@@ -50,6 +52,9 @@ class PluginHost {
   const std::vector<Rejection>& rejected() const { return rejected_; }
   // Directories searched by the last load_all, in order.
   const std::vector<std::filesystem::path>& searched() const { return searched_; }
+  // Files in a plugin directory that look like plugins but are not loaded (a shared library not named ijepa_*.so),
+  // each with a one-line hint; not rejections.
+  const std::vector<Rejection>& hints() const { return hints_; }
 
  private:
   struct PluginServices;
@@ -58,6 +63,7 @@ class PluginHost {
   Registry registry_;
   std::vector<LoadedPlugin> loaded_;
   std::vector<Rejection> rejected_;
+  std::vector<Rejection> hints_;
   std::vector<std::filesystem::path> searched_;
   std::vector<std::unique_ptr<PluginServices>> services_;  // one per plugin, alive for the process
 };
@@ -66,6 +72,10 @@ class PluginHost {
 std::filesystem::path builtin_plugin_dir();
 // Why `p` is unsafe to load (writable by group/others, or owned by another user), or "" if fine.
 std::string insecure_reason(const std::filesystem::path& p);
+// Why the directories above the real path `real` are unsafe ("whose directory D is writable by other users"), or ""
+// when each is owned by root or this user and writable by nobody else (a sticky directory such as /tmp is fine:
+// others cannot rename or replace what they do not own there).
+std::string insecure_parent_reason(const std::filesystem::path& real);
 // Hex SHA-256 of a file ("" if unreadable).
 std::string sha256_file(const std::filesystem::path& p);
 

@@ -32,6 +32,10 @@ class RunDir {
   std::filesystem::path root_;
 };
 
+// remove_stale_temp_dirs(root): removes <root>.tmp-<pid> directories that a killed start left beside root (only
+// those whose process is gone). create_fresh calls it. Returns how many it removed.
+std::size_t remove_stale_temp_dirs(const std::filesystem::path& root);
+
 // Checks that `dir`'s parent can be created and written; throws a one-line error naming the path otherwise.
 void check_writable_parent(const std::filesystem::path& dir);
 

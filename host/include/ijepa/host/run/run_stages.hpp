@@ -72,8 +72,9 @@ class LossWindow {
  public:
   explicit LossWindow(std::int64_t window) : window_(window) {}
   void push(std::int64_t step, double lr, const at::Tensor& loss, const at::Tensor& stop);
-  // flush() reads every pending loss; TrainingError naming the step (1-based) of the first non-finite one.
-  void flush();
+  // flush(last_checkpoint) reads every pending loss; TrainingError naming the step (1-based) of the first non-finite
+  // one and what is kept: the checkpoint of step last_checkpoint (> 0), or none yet.
+  void flush(std::int64_t last_checkpoint = 0);
   bool stop_seen() const { return stop_seen_; }
   double last() const { return last_; }
   double mean() const { return values_.empty() ? 0.0 : sum_ / static_cast<double>(values_.size()); }
@@ -151,6 +152,9 @@ class TrainingEvals {
   // run(model, due, done, ipe, run, progress) -> seconds spent; records go to eval.jsonl, the log and status.
   double run(JepaModel& model, const std::vector<std::size_t>& due, std::int64_t done, std::int64_t ipe, RunDir& run,
              ProgressLog& progress);
+  // catch_up(model, plan, run, progress): on resume, the evaluations due at the checkpoint's step that eval.jsonl does
+  // not have (the run was killed between writing the checkpoint and evaluating it) run now, on exactly those weights.
+  double catch_up(JepaModel& model, const StepPlan& plan, RunDir& run, ProgressLog& progress);
   const std::map<std::string, nlohmann::json>& last() const { return last_; }
 
  private:

@@ -40,11 +40,15 @@ nlohmann::json sweep_json(const SweepPlan& plan, const std::vector<std::string>&
 
 // What a (re-)run does with a trial, decided from its files before anything starts.
 struct TrialAction {
-  std::string action;  // run | resume | rerun (failed before) | skip (completed, same config) | error
+  std::string action;  // run | resume (interrupted, or failed with a checkpoint) | rerun (failed, from step 0) |
+                       // skip (completed, same config) | error
   std::string reason;  // for error: one line naming the trial and the first differing key
 };
-// decide_trials(dir, plan) -> one action per trial; reads only. A missing DIR means every trial runs.
-std::vector<TrialAction> decide_trials(const std::filesystem::path& dir, const SweepPlan& plan);
+// decide_trials(dir, plan, restart_failed) -> one action per trial; reads only. A missing DIR means every trial runs.
+// A failed trial (an OOM kill, a crash) resumes from its last checkpoint when it has one and the same config, unless
+// restart_failed (`ijepa sweep --restart-failed`): then it starts again from step 0.
+std::vector<TrialAction> decide_trials(const std::filesystem::path& dir, const SweepPlan& plan,
+                                       bool restart_failed = false);
 
 struct SweepRunOptions {
   std::filesystem::path out;                 // the sweep directory
@@ -52,6 +56,7 @@ struct SweepRunOptions {
   std::vector<std::string> plugin_dirs;      // passed on to every child (--plugin-dir)
   bool allow_insecure_plugins = false;       // passed on (--allow-insecure-plugins)
   std::filesystem::path exe = "/proc/self/exe";  // the `ijepa` binary of the children
+  bool restart_failed = false;               // failed trials start from step 0 instead of their checkpoint
 };
 
 // Prints the trial table (index, name, swept values, seed, and the action when `actions` is not empty).
