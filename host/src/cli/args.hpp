@@ -14,6 +14,9 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// nearest(word, candidates) -> the candidate a typo of `word` most likely meant (edit distance), or "".
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
+
 class Args {
  public:
   // spec: options that take a value (e.g. {"--out", "--set"}) and boolean flags (e.g. {"--json"}).

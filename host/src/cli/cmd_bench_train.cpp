@@ -39,6 +39,7 @@
 #include "ijepa/host/run/jepa_model.hpp"
 #include "ijepa/host/run/training_data.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
+#include "ijepa/host/util/sdpa.hpp"
 
 #if IJEPA_TORCH_HAS_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -54,7 +55,7 @@ constexpr const char* kUsage =
     "usage: ijepa bench train --model vit_tiny|vit_small|vit_base|vit_large|vit_huge --patch P --image-size N "
     "--batch B [--steps S] [--warmup W] [--device cpu|cuda] [--baseline python] [--pred-depth D] [--pred-dim D] "
     "[--threads T] [--seed X] [--cpu-bf16 [--baseline-fp32]] [--profile TRACE.json] [--attention auto|sdpa|explicit] "
-    "[--linear auto|aten] [--sync-each-step]";
+    "[--linear auto|aten] [--sdpa fused|torch] [--sync-each-step]";
 
 // Python gets the initial weights only below this many parameters (encoder + predictor); larger models would
 // write gigabytes to the temp directory, and the timing does not depend on the values.
@@ -129,7 +130,7 @@ struct TempDir {
 
 
 struct BenchTrainOptions {
-  std::string model_name, device_str, attention, linear, baseline, profile;
+  std::string model_name, device_str, attention, linear, baseline, profile, sdpa;
   bench::VitStack enc;  // the encoder's shape, as its plugin builds the preset (probe_encoder)
   std::int64_t patch = 0, image_size = 0, batch = 0, steps = 10, warmup = 3, pred_depth = 0, pred_dim = 0, threads = 0,
                seed = 0;
@@ -177,6 +178,8 @@ void parse_model_options(const Args& args, BenchTrainOptions& o) {
   o.linear = args.get("--linear").value_or("auto");
   if (o.linear != "auto" && o.linear != "aten") throw UsageError("--linear: expected auto or aten, got '" + o.linear + "'");
   o.sync_each_step = args.flag("--sync-each-step");
+  o.sdpa = args.get("--sdpa").value_or("fused");  // train.sdpa's values; checked where the model applies it
+  if (o.sdpa != "fused" && o.sdpa != "torch") throw UsageError("--sdpa: expected fused or torch, got '" + o.sdpa + "'");
 }
 
 // The baseline, profile and input-keeping options.
@@ -249,6 +252,7 @@ nlohmann::json bench_experiment(const BenchTrainOptions& o, int threads) {
   cfg["train"]["batch_size"] = o.batch;
   cfg["train"]["bf16"] = true;
   cfg["train"]["cpu_bf16"] = o.cpu_bf16;
+  cfg["train"]["sdpa"] = o.sdpa;
   return cfg;
 }
 
@@ -414,6 +418,7 @@ void print_setup(const BenchTrainOptions& o, const CppTiming& t, const at::Devic
             << "  attention      " << o.attention
             << (o.attention == "auto" ? (device.is_cuda() ? " (fused SDPA on CUDA)" : " (explicit softmax on the CPU)") : "")
             << "\n"
+            << "  sdpa backends  " << util::sdpa_description() << (device.is_cuda() ? "" : " (CUDA only)") << "\n"
             << "  linear         " << o.linear
             << (o.linear == "auto" && onednn_applies ? " (oneDNN inner product for fp32 on the CPU)" : " (at::linear)")
             << "\n"
@@ -504,7 +509,7 @@ Schedules bench_schedules() {
 int cmd_bench_train(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
   valued.insert({"--model", "--patch", "--image-size", "--batch", "--steps", "--warmup", "--device", "--baseline",
-                 "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile", "--attention", "--linear"});
+                 "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile", "--attention", "--linear", "--sdpa"});
   std::set<std::string> flags = kPluginFlags;
   flags.insert({"--keep-inputs", "--cpu-bf16", "--baseline-fp32", "--sync-each-step"});
   Args args(argv, valued, flags);

@@ -8,11 +8,13 @@
 #include <torch/version.h>
 
 #include "cli/commands.hpp"
+#include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/dist/process_group.hpp"
 #include "ijepa/host/eval/evaluation.hpp"
 #include "ijepa/sdk/version.hpp"
 #include "ijepa/host/hosting/abi_check.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
+#include "ijepa/host/util/sdpa.hpp"
 
 namespace ijepa::host::cli {
 
@@ -32,6 +34,8 @@ int cmd_version() {
             << "plugin SDK " << IJEPA_SDK_VERSION_STRING << "\n"
             << "torch " << torch_version() << "\n"
             << cuda_summary() << "\n"
+            << "attention (CUDA): " << util::apply_sdpa_policy(train_defaults().at("sdpa").get<std::string>())
+            << " by default (train.sdpa)\n"
             << "distributed backends: " << distributed_backends() << "\n";
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/dist/launcher.hpp"
 #include "ijepa/host/dist/process_group.hpp"
+#include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/trainer.hpp"
 
 namespace fs = std::filesystem;
@@ -139,7 +140,14 @@ int cmd_train(const Argv& argv) {
   const nlohmann::json layered = load_layered(config_path);
   PluginHost host;
   load_plugins(host, args);
-  const nlohmann::json resolved = resolve_experiment(layered, args.all("--set"), host.registry(), config_path.string());
+  nlohmann::json resolved;
+  try {  // value errors name the experiment file as well as the key
+    resolved = resolve_experiment(layered, args.all("--set"), host.registry(), config_path.string());
+    validate_train(resolved.at("train"));
+    (void)experiment_context(resolved);
+  } catch (const ConfigError& e) {
+    throw ConfigError(config_path.string() + ": " + e.what());
+  }
   TrainOptions opts = train_options(args, argv, resolved, config_path);
   // Distributed: --nproc N starts N local workers of this command; a worker (or a torchrun/SLURM-launched process)
   // finds RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT in its environment.

@@ -6,6 +6,7 @@
 #include <c10/util/Exception.h>
 
 #include "cli/commands.hpp"
+#include "cli/help.hpp"
 #include "ijepa/host/log/logging.hpp"
 
 namespace {
@@ -27,7 +28,8 @@ void usage(std::ostream& os) {
         "                                    extract features (and labels) for downstream use\n"
         "  bench train --model M --patch P --image-size N --batch B [--steps S] [--baseline python]   time training steps\n"
         "  bench data --source S [--root PATH] --image-size N --workers W [--seconds S] [--batch B] [--masks] [--baseline torchvision]   loader images/s\n"
-        "common options: --plugin-dir DIR (repeatable), --allow-insecure-plugins; env IJEPA_PLUGIN_PATH\n";
+        "common options: --plugin-dir DIR (repeatable), --allow-insecure-plugins; env IJEPA_PLUGIN_PATH\n"
+        "every command: -h, --help (its options, defaults and examples); ijepa help COMMAND\n";
 }
 
 }  // namespace
@@ -41,6 +43,14 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = args[0];
   const Argv rest(args.begin() + 1, args.end());
+  // `ijepa COMMAND --help`, `ijepa bench train -h`, `ijepa help COMMAND`: the command's whole usage, exit 0.
+  const bool bench_sub = cmd == "bench" && !rest.empty() && (rest[0] == "train" || rest[0] == "data");
+  const std::string key = bench_sub ? "bench " + rest[0] : cmd == "help" && !rest.empty() ? rest[0] : cmd;
+  if (const CommandHelp* h = find_help(cmd == "help" && rest.size() > 1 ? rest[0] + " " + rest[1] : key);
+      h != nullptr && (wants_help(rest) || cmd == "help")) {
+    print_help(std::cout, *h);
+    return 0;
+  }
   try {
     if (cmd == "--version" || cmd == "version") return cmd_version();
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
@@ -58,7 +68,11 @@ int main(int argc, char** argv) {
     if (cmd == "bench" && !rest.empty() && rest[0] == "train") return cmd_bench_train(Argv(rest.begin() + 1, rest.end()));
     if (cmd == "bench" && !rest.empty() && rest[0] == "data") return cmd_bench_data(Argv(rest.begin() + 1, rest.end()));
     if (cmd == "bench") throw UsageError("expected `ijepa bench train ...` or `ijepa bench data ...`");
-    std::cerr << "ijepa: unknown command '" << cmd << "'\n";
+    std::vector<std::string> commands{"--version", "help"};
+    for (const auto& h : all_help()) commands.push_back(h.command.substr(0, h.command.find(' ')));
+    const std::string guess = nearest(cmd, commands);
+    std::cerr << "ijepa: unknown command '" << cmd << "'" << (guess.empty() ? "" : " (did you mean " + guess + "?)")
+              << "\n";
     usage(std::cerr);
     return 2;
   } catch (const UsageError& e) {

@@ -18,7 +18,8 @@ nlohmann::json train_defaults() {
           {"start_lr", 2e-4},     {"final_lr", 1e-6},     {"warmup_epochs", 1.0},     {"weight_decay", 0.04},
           {"final_weight_decay", 0.4}, {"ema", {0.996, 1.0}}, {"ipe_scale", 1.0},     {"device", "cpu"},
           {"bf16", true},         {"cpu_bf16", false},    {"threads", 0},         {"log_every", 10},          {"checkpoint_every", 0},
-          {"keep_epoch_checkpoints", 0}, {"health", true}};
+          {"keep_epoch_checkpoints", 0}, {"health", true},
+          {"sdpa", "fused"}};
 }
 
 nlohmann::json train_doc() {
@@ -41,6 +42,8 @@ nlohmann::json train_doc() {
           {"log_every", "steps between metrics.jsonl records and progress lines"},
           {"checkpoint_every", "steps between checkpoints (0 = at the end of every epoch)"},
           {"keep_epoch_checkpoints", "also keep checkpoints/epoch_NNNN.safetensors every N epochs (0 = never)"},
+          {"sdpa", "CUDA attention backends: fused (flash > memory-efficient > math, cuDNN attention off: it plans per "
+                   "sequence length, which multi-block masks change every batch) or torch (torch's own preference)"},
           {"health", "run-health diagnostics at log steps (health.* in metrics.jsonl: effective rank, feature std, "
                      "positional share, prediction cosine, gradient norms, EMA distance; warnings on collapse)"}};
 }

@@ -9,6 +9,7 @@
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/hosting/build_context.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
+#include "ijepa/host/util/sdpa.hpp"
 
 namespace ijepa::host {
 
@@ -68,6 +69,7 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) :
   const auto threads = train.at("threads").get<std::int64_t>();
   if (threads > 0) at::set_num_threads(static_cast<int>(threads));
   device_ = parse_device(train.at("device").get<std::string>());
+  util::apply_sdpa_policy(train.at("sdpa").get<std::string>());
   autocast_ = device_.is_cuda() ? train.at("bf16").get<bool>() : train.at("cpu_bf16").get<bool>();
 
   // Image size, patch size, grid and seed, checked against each other (shared with the evaluation code).

@@ -21,6 +21,7 @@
 #include "ijepa/host/hosting/build_context.hpp"
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
+#include "ijepa/host/util/sdpa.hpp"
 #include "ijepa/sdk/version.hpp"
 
 namespace fs = std::filesystem;
@@ -118,6 +119,7 @@ nlohmann::json env_json(const PluginHost& host, const TrainOptions& opts) {
   env["torch"] = TORCH_VERSION;
   env["fingerprint"] = describe_abi(host_abi_info());
   env["cuda"] = util::cuda_summary();
+  env["sdpa"] = util::sdpa_description();
   env["torch_config"] = at::show_config();
   env["threads"] = at::get_num_threads();
   char hostname[256] = {};

@@ -10,7 +10,15 @@ namespace ijepa::host {
 Component<sdk::Masker> make_rank_masker(const nlohmann::json& resolved, const Registry& registry, int rank) {
   sdk::BuildContext ctx = experiment_context(resolved);
   if (rank > 0) ctx.seed = ctx.seed + 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(rank);
-  return registry.make_masker(resolved.at("components").at("masker"), ctx, "components.masker");
+  try {
+    return registry.make_masker(resolved.at("components").at("masker"), ctx, "components.masker");
+  } catch (const ConfigError& e) {
+    // Masks are drawn on the patch grid: say which one, and from which keys (the host defaults, 32 px images and
+    // the official 16 px patches, make a 2x2 grid that the official min_keep cannot fit).
+    throw ConfigError(std::string(e.what()) + " [patch grid " + std::to_string(ctx.grid.h) + "x" +
+                      std::to_string(ctx.grid.w) + " = data.image_size " + std::to_string(ctx.image_size) +
+                      " / components.encoder.patch_size " + std::to_string(ctx.patch_size) + "]");
+  }
 }
 
 TrainingData::TrainingData(const nlohmann::json& resolved, const Registry& registry, int rank, int world,

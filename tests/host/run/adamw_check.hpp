@@ -42,11 +42,20 @@ inline void fused_adamw_matches_unfused(const at::Device& dev) {
     }
   }
   EXPECT_TRUE(at::equal(a[3], b[3]));  // no grad: untouched by both
+  // The moments' tolerance follows from the arithmetic (issue #16, item 3). The two runs' parameters agree to
+  // kParamRtol (asserted above every step), so their gradients agree to about that relative error (here g is
+  // linear in p, or a smooth function of it). exp_avg is a convex combination of gradients: the same relative
+  // error. exp_avg_sq averages g^2, whose relative error is twice g's. Each kernel adds a few float32 roundings per
+  // step (fused multiply-adds on CUDA, separate ops in the unfused path): 4 ulp. Measured on an H200: exp_avg_sq off
+  // by 2.33e-4 at max |v| = 18.4, i.e. 1.3e-5 relative, inside 2 x 1e-5 and outside the 1e-5 used before.
+  constexpr double kParamRtol = 1e-5, kUlp = 1.1920929e-7;
   const auto sa = fused.state(), sb = plain.state();
   ASSERT_EQ(sa.size(), sb.size());
   for (std::size_t i = 0; i < sa.size(); ++i) {
+    const bool second_moment = sa[i].first.find("exp_avg_sq") != std::string::npos;
+    const double rel = (second_moment ? 2.0 : 1.0) * kParamRtol + 4.0 * kUlp;
     const at::Tensor d = (sa[i].second.to(at::kDouble) - sb[i].second.to(at::kDouble)).abs();
-    EXPECT_LT(d.max().item<double>(), 1e-5 * sa[i].second.abs().max().item<double>() + 1e-6) << sa[i].first;
+    EXPECT_LT(d.max().item<double>(), rel * sa[i].second.abs().max().item<double>() + 1e-6) << sa[i].first;
   }
 }
 

@@ -7,12 +7,14 @@
 #include <limits>
 
 #include <ATen/ATen.h>
+#include <ATen/Context.h>
 #include <gtest/gtest.h>
 
 #include "host/run/test_util.hpp"
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/training_data.hpp"
+#include "ijepa/host/util/sdpa.hpp"
 
 namespace fs = std::filesystem;
 using namespace ijepa::host;
@@ -245,4 +247,26 @@ TEST(RunDirRace, TheLoserSaysTheDirectoryExistsNow) {
   EXPECT_EQ(ijepa::test::read_text(dir / "r" / "status.json"), "{\"state\": \"running\"}");
   EXPECT_FALSE(fs::exists(dir / ("r.tmp-" + std::to_string(::getpid()))));
   fs::remove_all(dir);
+}
+
+// Issue #16, item 1: the CUDA attention backends are chosen explicitly (train.sdpa), not left to torch's preference
+// for cuDNN attention on Hopper (a plan per sequence length). The switches are process-wide ATen state.
+TEST(Sdpa, FusedTurnsCuDnnAttentionOffAndTorchAllowsIt) {
+  EXPECT_NE(util::apply_sdpa_policy("fused").find("flash > efficient > math; cuDNN attention off"), std::string::npos)
+      << util::sdpa_description();
+  EXPECT_FALSE(at::globalContext().userEnabledCuDNNSDP());
+  EXPECT_NE(util::apply_sdpa_policy("torch").find("cuDNN attention allowed"), std::string::npos);
+  EXPECT_TRUE(at::globalContext().userEnabledCuDNNSDP());
+  try {
+    util::apply_sdpa_policy("cudnn");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "train.sdpa: expected fused or torch, got 'cudnn'");
+  }
+  // Building a model applies the run's choice (the default is fused).
+  const auto& reg = ijepa::test::builtin_plugins().registry();
+  const nlohmann::json resolved = resolve_experiment(ijepa::test::layered(ijepa::test::tiny_experiment()), {}, reg, "t");
+  EXPECT_EQ(resolved["train"]["sdpa"], "fused");
+  JepaModel m(resolved, reg);
+  EXPECT_FALSE(at::globalContext().userEnabledCuDNNSDP());
 }
