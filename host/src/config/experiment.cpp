@@ -19,7 +19,7 @@ nlohmann::json train_defaults() {
           {"final_weight_decay", 0.4}, {"ema", {0.996, 1.0}}, {"ipe_scale", 1.0},     {"device", "cpu"},
           {"bf16", true},         {"cpu_bf16", false},    {"threads", 0},         {"log_every", 10},          {"checkpoint_every", 0},
           {"keep_epoch_checkpoints", 0}, {"health", true},
-          {"sdpa", "fused"}};
+          {"sdpa", "fused"}, {"accum_steps", 1}, {"clip_grad", 0.0}};
 }
 
 nlohmann::json train_doc() {
@@ -44,6 +44,9 @@ nlohmann::json train_doc() {
           {"keep_epoch_checkpoints", "also keep checkpoints/epoch_NNNN.safetensors every N epochs (0 = never)"},
           {"sdpa", "CUDA attention backends: fused (flash > memory-efficient > math, cuDNN attention off: it plans per "
                    "sequence length, which multi-block masks change every batch) or torch (torch's own preference)"},
+          {"accum_steps", "micro-batches of batch_size per optimiser step (gradient accumulation; the schedules and "
+                          "steps count optimiser steps, the data and masks advance per micro-batch)"},
+          {"clip_grad", "clip the global gradient norm to this before each optimiser step (0 = off, as officially)"},
           {"health", "run-health diagnostics at log steps (health.* in metrics.jsonl: effective rank, feature std, "
                      "positional share, prediction cosine, gradient norms, EMA distance; warnings on collapse)"}};
 }

@@ -66,7 +66,11 @@ void GradReducer::on_grad(std::size_t k, const at::Tensor& grad) {
   if (!active_ || seen_[k]) return;  // outside a reduced step, or already counted
   seen_[k] = 1;
   Bucket& b = buckets_[bucket_of_[k]];
-  b.flat.narrow(0, offset_of_[k], params_[k].numel()).copy_(grad.detach().reshape({-1}));
+  at::Tensor dst = b.flat.narrow(0, offset_of_[k], params_[k].numel());
+  dst.copy_(grad.detach().reshape({-1}));
+  // Gradient accumulation (train.accum_steps): earlier micro-batches' gradients sit in .grad (the hook runs before
+  // this backward adds to it); the reduced value is their sum with this one.
+  if (params_[k].grad().defined()) dst.add_(params_[k].grad().detach().reshape({-1}));
   if (--b.pending == 0) {
     b.ready = true;
     const std::size_t before = next_launch_;

@@ -71,6 +71,10 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) :
   device_ = parse_device(train.at("device").get<std::string>());
   util::apply_sdpa_policy(train.at("sdpa").get<std::string>());
   autocast_ = device_.is_cuda() ? train.at("bf16").get<bool>() : train.at("cpu_bf16").get<bool>();
+  accum_ = train.at("accum_steps").get<std::int64_t>();
+  clip_ = train.at("clip_grad").get<double>();
+  if (accum_ < 1) throw ConfigError("train.accum_steps: must be >= 1, got " + std::to_string(accum_));
+  if (!(clip_ >= 0)) throw ConfigError("train.clip_grad: must be >= 0 (0 = off)");
 
   // Image size, patch size, grid and seed, checked against each other (shared with the evaluation code).
   ctx_ = experiment_context(cfg_);
@@ -128,6 +132,9 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) :
     (decay ? pred_wd : pred_no).params.push_back({"predictor." + p.key(), p.value()});
   }
   opt_ = std::make_unique<AdamW>(std::vector<ParamGroup>{enc_wd, pred_wd, enc_no, pred_no});
+  for (const ParamGroup& group : opt_->groups()) {
+    for (const auto& ref : group.params) trainable_.push_back(ref.param);
+  }
   auto src = encoder_->named_parameters(true);
   for (const auto& p : target_->named_parameters(true)) {
     tgt_params_.push_back(p.value());
@@ -178,45 +185,82 @@ void JepaModel::ema_update(double m) {
 }
 
 JepaModel::StepResult JepaModel::train_step(const Batch& batch, std::int64_t step, bool stop_wanted, bool observe) {
+  return train_step(std::vector<Batch>{batch}, step, stop_wanted, observe);
+}
+
+at::Tensor JepaModel::clip_gradients() {
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor& p : trainable_) {
+    if (p.grad().defined()) grads.push_back(p.mutable_grad());
+  }
+  if (grads.empty()) return at::zeros({}, at::TensorOptions().device(device_));
+  // torch.nn.utils.clip_grad_norm_ (foreach): no host read, the scale is clamped to 1 on the device.
+  std::vector<at::Tensor> norms = at::_foreach_norm(grads, 2.0);
+  const at::Tensor total = at::stack(norms).to(at::kFloat).norm(2.0);
+  const at::Tensor coef = (clip_ / (total + 1e-6)).clamp_max(1.0);
+  at::_foreach_mul_(grads, coef);
+  return total;
+}
+
+JepaModel::StepResult JepaModel::train_step(const std::vector<Batch>& micro, std::int64_t step, bool stop_wanted,
+                                            bool observe) {
   StepResult r;
   const std::int64_t s = step + 1;
+  const auto k = static_cast<std::int64_t>(micro.size());
+  if (k < 1) throw TrainingError("a training step needs at least one batch");
   r.lr = sched_.lr(s);
   r.wd = sched_.wd(s);
   encoder_->train();
   predictor_->train();
-  const at::Tensor images = batch.images.to(device_, /*non_blocking=*/true);
-  const std::vector<at::Tensor> mctx = masks_to(batch.masks.context, device_);
-  const std::vector<at::Tensor> mtgt = masks_to(batch.masks.target, device_);
-  if (mctx.empty() || mtgt.empty()) {
-    throw TrainingError("masker " + cfg_.at("components").at("masker").value("type", std::string("?")) +
-                        " returned no context or target masks");
+  at::Tensor loss_sum;
+  sdk::LossOutput last;
+  JepaForward kept;
+  std::vector<at::Tensor> mctx, mtgt;
+  for (std::int64_t j = 0; j < k; ++j) {
+    const Batch& batch = micro[static_cast<std::size_t>(j)];
+    const bool final_micro = j == k - 1;
+    const at::Tensor images = batch.images.to(device_, /*non_blocking=*/true);
+    mctx = masks_to(batch.masks.context, device_);
+    mtgt = masks_to(batch.masks.target, device_);
+    if (mctx.empty() || mtgt.empty()) {
+      throw TrainingError("masker " + cfg_.at("components").at("masker").value("type", std::string("?")) +
+                          " returned no context or target masks");
+    }
+    last = forward_loss(images, mctx, mtgt, observe && final_micro ? &kept : nullptr);
+    const at::Tensor detached = last.loss.detach().to(at::kDouble);
+    loss_sum = j == 0 ? detached : loss_sum + detached;
+    if (!final_micro) {
+      (k == 1 ? last.loss : last.loss / static_cast<double>(k)).backward();  // accumulates into .grad, no collective
+      continue;
+    }
+    // No host read of the loss here (item() would wait for the GPU every step): the caller reads a window at once.
+    r.loss = k == 1 ? loss_sum : loss_sum / static_cast<double>(k);
+    if (pg_) {
+      // The mean loss over ranks, before backward: every rank reads the same values, so a non-finite loss stops all
+      // at the same step. The stop wishes travel in the same collective.
+      at::Tensor l = at::empty({2}, r.loss.options());
+      l[0].copy_(r.loss);
+      l[1].fill_(stop_wanted ? 1.0 : 0.0);
+      pg_->allreduce_sum(l, "the loss all-reduce of step " + std::to_string(s));
+      r.loss = l[0] / pg_->world();
+      r.stop = l[1];
+      reducer_->prepare();  // its hooks add the micro-batches accumulated so far to this backward's gradients
+    }
+    (k == 1 ? last.loss : last.loss / static_cast<double>(k)).backward();
   }
   r.k_enc = mctx.front().size(1);
   r.k_pred = mtgt.front().size(1);
-
-  JepaForward kept;
-  const sdk::LossOutput out = forward_loss(images, mctx, mtgt, observe ? &kept : nullptr);
-  // No host read of the loss here (item() would wait for the GPU every step): the caller reads a window at once.
-  r.loss = out.loss.detach().to(at::kDouble);
-  if (pg_) {
-    // The mean loss over ranks, before backward: every rank reads the same values, so a non-finite loss stops all
-    // at the same step. The stop wishes travel in the same collective.
-    at::Tensor l = at::empty({2}, r.loss.options());
-    l[0].copy_(r.loss);
-    l[1].fill_(stop_wanted ? 1.0 : 0.0);
-    pg_->allreduce_sum(l, "the loss all-reduce of step " + std::to_string(s));
-    r.loss = l[0] / pg_->world();
-    r.stop = l[1];
-    reducer_->prepare();
-  }
-  out.loss.backward();
   if (reducer_) reducer_->finish();
   if (observe) r.extra = observe_step(s, kept, mctx, mtgt);
+  if (clip_ > 0) {
+    const at::Tensor norm = clip_gradients();
+    if (observe) r.extra["grad_norm"] = norm.item<double>();  // log steps read the host anyway
+  }
   opt_->step(r.lr, r.wd);
   opt_->zero_grad();
   r.ema_m = sched_.ema(step);
   ema_update(r.ema_m);
-  for (const auto& [k, v] : out.metrics) r.extra[k] = v;
+  for (const auto& [key, v] : last.metrics) r.extra[key] = v;
   return r;
 }
 

@@ -64,11 +64,11 @@ struct Run {
 // Alone, a signal is read before each step (a host flag, no synchronisation). Distributed, the stop wishes ride in
 // each step's loss all-reduce and are read at the sync points every rank shares, so every rank stops at the same
 // step boundary, at most log_every steps after the signal. Returns the first step not taken.
-std::int64_t step_loop(Run& r, std::optional<Batch> first, bool distributed, double& eval_seconds) {
+std::int64_t step_loop(Run& r, std::optional<std::vector<Batch>> first, bool distributed, double& eval_seconds) {
   std::int64_t& step = r.step;
   for (step = r.plan.start; step < r.plan.end; ++step) {
     if (distributed ? r.losses.stop_seen() : stop_requested().load()) break;
-    Batch b = first ? std::move(*first) : r.data.loader()->next();
+    std::vector<Batch> b = first ? std::move(*first) : r.data.next(step);  // train.accum_steps micro-batches
     first.reset();
     const JepaModel::StepResult res = r.model.train_step(b, step, stop_requested().load(), r.plan.log_due(step + 1));
     r.losses.push(step, res.lr, res.loss, res.stop);
@@ -78,7 +78,7 @@ std::int64_t step_loop(Run& r, std::optional<Batch> first, bool distributed, dou
     const bool log_due = r.plan.log_due(done), save_due = r.plan.save_due(done);
     // Sync points, the same on every rank: nothing is logged, saved or evaluated from weights a non-finite loss made.
     if (log_due || save_due || !due.empty()) r.losses.flush(r.checkpoints.last_saved());
-    if (log_due) r.progress.log_step(done, b.epoch, res, r.losses, r.data.loader()->skip_stats().skipped);
+    if (log_due) r.progress.log_step(done, b.front().epoch, res, r.losses, r.data.loader()->skip_stats().skipped);
     if (save_due) r.checkpoints.save(r.model, done, r.plan.keep_epoch_copy(done));
     if (r.dir != nullptr) eval_seconds += r.evals.run(r.model, due, done, r.plan.ipe, *r.dir, r.progress);
   }
@@ -171,9 +171,9 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
     model.distribute(pg, opts.bucket_bytes);
   }
   // Pre-flight: the first batch must decode and mask before the run directory exists.
-  Loader& loader = data.start(start);
-  std::optional<Batch> first;
-  if (start < plan.end) first = loader.next();
+  data.start(start);
+  std::optional<std::vector<Batch>> first;
+  if (start < plan.end) first = data.next(start);
 
   std::optional<RunDir> dir;
   if (writer) dir = open_run_dir(resolved, host, opts, start, plan.end, target.lock);

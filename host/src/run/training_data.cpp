@@ -27,17 +27,35 @@ TrainingData::TrainingData(const nlohmann::json& resolved, const Registry& regis
       masker_(make_rank_masker(resolved, registry, rank)),
       options_(loader_options(resolved, rank, world, pin_memory)) {
   options_.masker_tag = "plugin " + masker_.plugin_id + ": " + masker_.type;
-  ipe_ = Loader::steps_for(dataset_->size(), options_);
-  if (ipe_ < 1) {
-    const std::int64_t n = options_.limit > 0 ? std::min(options_.limit, dataset_->size()) : dataset_->size();
+  accum_ = resolved.at("train").at("accum_steps").get<std::int64_t>();
+  if (accum_ < 1) throw ConfigError("train.accum_steps: must be >= 1, got " + std::to_string(accum_));
+  micro_ipe_ = Loader::steps_for(dataset_->size(), options_);
+  ipe_ = micro_ipe_ / accum_;
+  const std::int64_t n = options_.limit > 0 ? std::min(options_.limit, dataset_->size()) : dataset_->size();
+  if (micro_ipe_ < 1) {
     throw ConfigError("train.batch_size (" + std::to_string(options_.batch_size) + ") x " + std::to_string(world) +
                       " ranks is larger than the dataset (" + std::to_string(n) + " images)");
+  }
+  if (ipe_ < 1) {
+    throw ConfigError("train.accum_steps (" + std::to_string(accum_) + ") micro-batches of train.batch_size (" +
+                      std::to_string(options_.batch_size) + ") x " + std::to_string(world) +
+                      " ranks are more than one epoch of the dataset (" + std::to_string(n) + " images)");
   }
 }
 
 Loader& TrainingData::start(std::int64_t step) {
-  loader_ = std::make_unique<Loader>(dataset_, masker_.ptr, options_, step);
+  next_micro_ = micro_index(step);
+  loader_ = std::make_unique<Loader>(dataset_, masker_.ptr, options_, next_micro_);
   return *loader_;
+}
+
+std::vector<Batch> TrainingData::next(std::int64_t step) {
+  const std::int64_t first = micro_index(step);
+  for (; next_micro_ < first; ++next_micro_) (void)loader_->next();  // an epoch's remainder of micro-batches
+  std::vector<Batch> out;
+  out.reserve(static_cast<std::size_t>(accum_));
+  for (std::int64_t j = 0; j < accum_; ++j, ++next_micro_) out.push_back(loader_->next());
+  return out;
 }
 
 }  // namespace ijepa::host

@@ -270,3 +270,42 @@ TEST(Sdpa, FusedTurnsCuDnnAttentionOffAndTorchAllowsIt) {
   JepaModel m(resolved, reg);
   EXPECT_FALSE(at::globalContext().userEnabledCuDNNSDP());
 }
+
+// Issue #20, item 4: with train.accum_steps the schedules and steps count optimiser steps, the data advances per
+// micro-batch: 64 images in micro-batches of 8 make 8 micro-batches and 4 optimiser steps per epoch.
+TEST(TrainingData, AccumulationCountsOptimiserStepsAndAdvancesMicroBatches) {
+  nlohmann::json exp = ijepa::test::tiny_experiment();
+  exp["train"]["accum_steps"] = 2;
+  const auto& reg = ijepa::test::builtin_plugins().registry();
+  const nlohmann::json resolved = resolve_experiment(ijepa::test::layered(exp), {}, reg, "test");
+  TrainingData data(resolved, reg, 0, 1, false);
+  EXPECT_EQ(data.steps_per_epoch(), 4);
+  EXPECT_EQ(data.images_per_step(), 16);
+  EXPECT_EQ(data.micro_index(5), 8 + 2);  // epoch 1, step 1 of it
+  data.start(3);
+  const std::vector<Batch> b = data.next(3);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].step, 6);
+  EXPECT_EQ(b[1].step, 7);
+  data.stop();
+  exp["train"]["accum_steps"] = 9;  // 9 micro-batches of 8 > 64 images
+  try {
+    TrainingData too_many(resolve_experiment(ijepa::test::layered(exp), {}, reg, "test"), reg, 0, 1, false);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.accum_steps (9) micro-batches"), std::string::npos) << e.what();
+  }
+  // End to end: the run takes epochs x 4 optimiser steps.
+  const fs::path dir = ijepa::test::temp_dir("accum_run");
+  exp["train"]["accum_steps"] = 2;
+  exp["train"]["clip_grad"] = 1.0;
+  ijepa::test::write_text(dir / "e.json", exp.dump());
+  std::string out;
+  ASSERT_EQ(ijepa::test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --quiet",
+                                 &out), 0) << out;
+  const nlohmann::json st = nlohmann::json::parse(ijepa::test::read_text(dir / "r" / "status.json"));
+  EXPECT_EQ(st["steps_per_epoch"], 4);
+  EXPECT_EQ(st["step"], 8);
+  EXPECT_EQ(st["state"], "completed");
+  fs::remove_all(dir);
+}

@@ -4,7 +4,9 @@
 // hook on each parameter copies its gradient into the bucket's flat buffer, and a bucket whose gradients are all
 // in starts its all-reduce at once — strictly in bucket order, so every rank issues the same collectives in the
 // same order. finish() starts what is left (parameters without a gradient this step count as zeros), waits,
-// divides by the world size and writes the averages into the parameters' .grad.
+// divides by the world size and writes the averages into the parameters' .grad. With gradient accumulation, only
+// the last micro-batch's backward is reduced (prepare() before it): each hook adds the gradient already accumulated
+// in .grad to the incoming one.
 #include <cstdint>
 #include <memory>
 #include <mutex>

@@ -70,6 +70,13 @@ class JepaModel {
   // observe: run the step monitors (the host's run health, then any a component answers "ijepa.step_monitor/1"
   // with) after backward; their metrics go to StepResult::extra. The trainer asks at log steps.
   StepResult train_step(const Batch& batch, std::int64_t step, bool stop_wanted = false, bool observe = false);
+  // One optimisation step over k micro-batches (train.accum_steps): the gradients of loss_j / k are accumulated, so
+  // k micro-batches of B equal one batch of kB with the same images and masks; distributed, the gradients are reduced
+  // once, in the last micro-batch's backward. The reported loss is the mean over the micro-batches. Then the
+  // global-norm clip (train.clip_grad > 0; the norm before clipping is extra["grad_norm"]), AdamW, EMA.
+  StepResult train_step(const std::vector<Batch>& micro, std::int64_t step, bool stop_wanted = false,
+                        bool observe = false);
+  std::int64_t accum_steps() const { return accum_; }
   // The loss for given images and masks without updating anything (fp32 on CPU / autocast on CUDA).
   double eval_loss(const at::Tensor& images, const sdk::MaskSet& masks);
 
@@ -92,6 +99,7 @@ class JepaModel {
   // jepa_forward and the loss for one batch (autocast on CUDA); grad as the caller sets.
   sdk::LossOutput forward_loss(const at::Tensor& images, const std::vector<at::Tensor>& mctx,
                                const std::vector<at::Tensor>& mtgt, JepaForward* keep = nullptr);
+  at::Tensor clip_gradients();  // -> the global norm before clipping (0-dim, on the device)
   sdk::Metrics observe_step(std::int64_t step, const JepaForward& f, const std::vector<at::Tensor>& mctx,
                        const std::vector<at::Tensor>& mtgt) const;
 
@@ -110,6 +118,9 @@ class JepaModel {
   Schedules sched_;
   at::Device device_{at::kCPU};
   bool autocast_ = false;
+  std::int64_t accum_ = 1;
+  double clip_ = 0.0;
+  std::vector<at::Tensor> trainable_;  // encoder + predictor parameters the optimiser updates
 };
 
 }  // namespace ijepa::host
