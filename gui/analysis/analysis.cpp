@@ -15,6 +15,7 @@
 #include "ijepa/host/eval/evaluation.hpp"
 #include "ijepa/host/hosting/build_context.hpp"
 #include "ijepa/host/run/jepa_model.hpp"
+#include "ijepa/host/util/alloc_budget.hpp"
 #include "ijepa/sdk/capabilities.hpp"
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/log/logging.hpp"
@@ -253,10 +254,16 @@ void Analysis::open_model(const std::string& path) {
   }
   try {
     const sdk::BuildContext ctx = host::with_encoder(base, *m->target);
+    std::uint64_t held = 0;  // bytes of predictor weights in the checkpoint
+    for (const auto& kv : w) {
+      if (kv.first.rfind("predictor.", 0) == 0) held += static_cast<std::uint64_t>(kv.second.numel()) * kv.second.element_size();
+    }
+    if (held == 0) throw std::runtime_error(m->origin + ": no 'predictor.*' weights");
+    // As for the encoders (host::encoder_from): the recorded config may not describe these weights.
+    const host::util::AllocationBudget budget(4 * held + (64ull << 20),
+                                              m->origin + ": the recorded config's predictor (the file holds " +
+                                                  std::to_string(held >> 20) + " MiB of its weights)");
     auto pred = reg.make_predictor(m->resolved.at("components").at("predictor"), ctx, "components.predictor");
-    bool any = false;
-    for (const auto& kv : w) any = any || kv.first.rfind("predictor.", 0) == 0;
-    if (!any) throw std::runtime_error(m->origin + ": no 'predictor.*' weights");
     host::load_module_state(*pred.ptr, w, "predictor.", m->origin);
     pred->eval();
     m->predictor = pred;

@@ -9,6 +9,7 @@
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/util/alloc_budget.hpp"
 
 namespace fs = std::filesystem;
 
@@ -190,21 +191,26 @@ Component<sdk::Encoder> encoder_from(const LoadedEncoder& le, const TensorMap& w
                                      const Registry& registry) {
   const std::string prefix = encoder_prefix(which);
   const sdk::BuildContext ctx = experiment_context(le.resolved);
-  Component<sdk::Encoder> enc = registry.make_encoder(le.resolved.at("components").at("encoder"), ctx, "components.encoder");
-  bool any = false;
+  std::uint64_t held = 0;  // bytes of this encoder's weights in the checkpoint
   for (const auto& [k, v] : weights) {
-    if (k.rfind(prefix, 0) == 0) {
-      any = true;
-      break;
-    }
+    if (k.rfind(prefix, 0) == 0) held += static_cast<std::uint64_t>(v.numel()) * v.element_size();
   }
-  if (!any) {
+  if (held == 0) {
     std::set<std::string> groups;
     for (const auto& [k, v] : weights) groups.insert(k.substr(0, k.find('.')));
     std::string g;
     for (const auto& x : groups) g += (g.empty() ? "" : ", ") + x;
     throw ConfigError(le.origin + ": no '" + prefix + "*' weights for the " + which + " encoder (groups: " +
                       (g.empty() ? "none" : g) + ")");
+  }
+  // The model comes from a recorded config the file itself carries: it may describe a far larger model than the
+  // weights (a tampered D = 32768). Building it may allocate a few times what the checkpoint holds, no more.
+  Component<sdk::Encoder> enc;
+  {
+    const util::AllocationBudget budget(4 * held + (64ull << 20),
+                                        le.origin + ": the recorded config's " + which + " encoder (the file holds " +
+                                            std::to_string(held >> 20) + " MiB of its weights)");
+    enc = registry.make_encoder(le.resolved.at("components").at("encoder"), ctx, "components.encoder");
   }
   load_module_state(*enc, weights, prefix, le.origin);
   return enc;

@@ -48,6 +48,29 @@ Batch make_batch(JepaModel& m, std::int64_t step, std::int64_t B, int part, int 
   return b;
 }
 
+// Rank 1 on a thread, rank 0 here, one Gloo group (small buckets: several per step); each rank takes `steps` steps
+// with its own batches (one batch, or a step's micro-batches). Returns rank 0's losses.
+template <class Batches>
+std::vector<double> on_two_ranks(JepaModel& r0, JepaModel& r1, const std::vector<Batches>& b0,
+                                 const std::vector<Batches>& b1) {
+  DistEnv e0, e1;
+  e0.world = e1.world = 2;
+  e1.rank = 1;
+  e0.master_port = e1.master_port = free_tcp_port();
+  std::shared_ptr<ProcessGroup> pg0, pg1;
+  std::thread t1([&] {
+    pg1 = ProcessGroup::connect(e1, "gloo", std::chrono::seconds(60));
+    r1.distribute(pg1, 16 * 1024);
+    for (std::size_t s = 0; s < b1.size(); ++s) r1.train_step(b1[s], static_cast<std::int64_t>(s));
+  });
+  pg0 = ProcessGroup::connect(e0, "gloo", std::chrono::seconds(60));
+  r0.distribute(pg0, 16 * 1024);
+  std::vector<double> losses;
+  for (std::size_t s = 0; s < b0.size(); ++s) losses.push_back(r0.train_step(b0[s], static_cast<std::int64_t>(s)).loss_value());
+  t1.join();
+  return losses;
+}
+
 }  // namespace
 
 TEST(Distributed, TwoRanksOfBatchBMatchOneRankOfBatch2B) {
@@ -65,28 +88,11 @@ TEST(Distributed, TwoRanksOfBatchBMatchOneRankOfBatch2B) {
     part0.push_back(make_batch(single, s, B, 0, 2));
     part1.push_back(make_batch(single, s, B, 1, 2));
   }
-  std::vector<double> loss_single, loss_dist(static_cast<std::size_t>(steps));
+  std::vector<double> loss_single;
   for (std::int64_t s = 0; s < steps; ++s) loss_single.push_back(single.train_step(big[static_cast<std::size_t>(s)], s).loss_value());
-
-  DistEnv e0, e1;
-  e0.world = e1.world = 2;
-  e1.rank = 1;
-  e0.master_port = e1.master_port = free_tcp_port();
-  std::shared_ptr<ProcessGroup> pg0, pg1;
-  std::size_t buckets = 0, overlapped = 0;
-  std::thread t1([&] {
-    pg1 = ProcessGroup::connect(e1, "gloo", std::chrono::seconds(60));
-    r1.distribute(pg1, 16 * 1024);  // small buckets: several per step
-    for (std::int64_t s = 0; s < steps; ++s) r1.train_step(part1[static_cast<std::size_t>(s)], s);
-  });
-  pg0 = ProcessGroup::connect(e0, "gloo", std::chrono::seconds(60));
-  r0.distribute(pg0, 16 * 1024);
-  for (std::int64_t s = 0; s < steps; ++s) {
-    loss_dist[static_cast<std::size_t>(s)] = r0.train_step(part0[static_cast<std::size_t>(s)], s).loss_value();
-  }
-  buckets = r0.reducer()->bucket_count();
-  overlapped = r0.reducer()->launched_during_backward();
-  t1.join();
+  const std::vector<double> loss_dist = on_two_ranks(r0, r1, part0, part1);
+  const std::size_t buckets = r0.reducer()->bucket_count();
+  const std::size_t overlapped = r0.reducer()->launched_during_backward();
 
   EXPECT_GT(buckets, 3u);
   EXPECT_GT(overlapped, 0u);  // buckets started while backward was still running
@@ -240,24 +246,9 @@ TEST(Accumulation, TwoRanksAccumulatingMatchOneBigBatchOnGloo) {
     q0.push_back({make_batch(single, s, B, 0, 4), make_batch(single, s, B, 1, 4)});
     q1.push_back({make_batch(single, s, B, 2, 4), make_batch(single, s, B, 3, 4)});
   }
-  std::vector<double> loss_single, loss_dist(static_cast<std::size_t>(steps));
+  std::vector<double> loss_single;
   for (std::int64_t s = 0; s < steps; ++s) loss_single.push_back(single.train_step(big[static_cast<std::size_t>(s)], s).loss_value());
-  DistEnv e0, e1;
-  e0.world = e1.world = 2;
-  e1.rank = 1;
-  e0.master_port = e1.master_port = free_tcp_port();
-  std::shared_ptr<ProcessGroup> pg0, pg1;
-  std::thread t1([&] {
-    pg1 = ProcessGroup::connect(e1, "gloo", std::chrono::seconds(60));
-    r1.distribute(pg1, 16 * 1024);
-    for (std::int64_t s = 0; s < steps; ++s) r1.train_step(q1[static_cast<std::size_t>(s)], s);
-  });
-  pg0 = ProcessGroup::connect(e0, "gloo", std::chrono::seconds(60));
-  r0.distribute(pg0, 16 * 1024);
-  for (std::int64_t s = 0; s < steps; ++s) {
-    loss_dist[static_cast<std::size_t>(s)] = r0.train_step(q0[static_cast<std::size_t>(s)], s).loss_value();
-  }
-  t1.join();
+  const std::vector<double> loss_dist = on_two_ranks(r0, r1, q0, q1);
   for (std::int64_t s = 0; s < steps; ++s) {
     EXPECT_NEAR(loss_dist[static_cast<std::size_t>(s)], loss_single[static_cast<std::size_t>(s)],
                 1e-5 * std::abs(loss_single[static_cast<std::size_t>(s)]))

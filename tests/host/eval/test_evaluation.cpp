@@ -360,3 +360,24 @@ TEST(Evaluation, AnEmptyClassFolderDoesNotCountAsAClass) {
   }
   fs::remove_all(root);
 }
+
+// Hostile-input issue, item 2: a small checkpoint whose recorded config claims a huge model is refused while the
+// model is built, within a bound of a few times the weights it holds, not after climbing to tens of GB.
+TEST(LoadEncoder, ARecordedConfigFarLargerThanTheWeightsIsRefusedWithinABound) {
+  const fs::path run = tiny_run();
+  StringMap meta;
+  const TensorMap w = read_safetensors((run / "checkpoints" / "latest.safetensors").string(), &meta);
+  nlohmann::json cfg = nlohmann::json::parse(meta.at("config"));
+  cfg["components"]["encoder"]["embed_dim"] = 32768;
+  cfg["components"]["encoder"]["depth"] = 48;
+  cfg["components"]["encoder"]["num_heads"] = 16;
+  meta["config"] = cfg.dump();
+  meta.erase("crc32");
+  const fs::path dir = test::temp_dir("huge_config");
+  write_safetensors((dir / "claims_huge.safetensors").string(), w, meta);
+  const std::string m = error_of([&] { load_encoder(dir / "claims_huge.safetensors", "target", reg(), {}, ""); });
+  EXPECT_NE(m.find("the recorded config's target encoder (the file holds"), std::string::npos) << m;
+  EXPECT_NE(m.find("would need more than"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  fs::remove_all(dir);
+}

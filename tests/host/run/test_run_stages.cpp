@@ -309,3 +309,20 @@ TEST(TrainingData, AccumulationCountsOptimiserStepsAndAdvancesMicroBatches) {
   EXPECT_EQ(st["state"], "completed");
   fs::remove_all(dir);
 }
+
+// Hostile-input issue, item 15: the host defaults alone (32 px images, the official 16 px patches, min_keep 10) give
+// a 2x2 grid the masker cannot fit; the error says which grid and from which keys.
+TEST(TrainingData, AMaskerThatCannotFitTheGridNamesTheGridAndItsKeys) {
+  const auto& reg = ijepa::test::builtin_plugins().registry();
+  nlohmann::json layered = experiment_defaults();
+  const nlohmann::json resolved = resolve_experiment(layered, {}, reg, "defaults");
+  try {
+    (void)make_rank_masker(resolved, reg, 0);
+    FAIL() << "the official min_keep fitted a 2x2 grid";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("min_keep"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[patch grid 2x2 = data.image_size 32 / components.encoder.patch_size 16]"),
+              std::string::npos)
+        << e.what();
+  }
+}
