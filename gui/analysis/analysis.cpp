@@ -254,10 +254,7 @@ void Analysis::open_model(const std::string& path) {
   }
   try {
     const sdk::BuildContext ctx = host::with_encoder(base, *m->target);
-    std::uint64_t held = 0;  // bytes of predictor weights in the checkpoint
-    for (const auto& kv : w) {
-      if (kv.first.rfind("predictor.", 0) == 0) held += static_cast<std::uint64_t>(kv.second.numel()) * kv.second.element_size();
-    }
+    const std::uint64_t held = host::bytes_under(w, "predictor.");  // the predictor's weights in the checkpoint
     if (held == 0) throw std::runtime_error(m->origin + ": no 'predictor.*' weights");
     // As for the encoders (host::encoder_from): the recorded config may not describe these weights.
     const host::util::AllocationBudget budget(4 * held + (64ull << 20),

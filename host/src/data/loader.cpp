@@ -79,12 +79,7 @@ Loader::Loader(std::shared_ptr<const Dataset> data, std::shared_ptr<sdk::Masker>
       threads_.emplace_back([this, i] { worker(i); });
     } catch (const std::exception& e) {  // std::system_error from pthread_create, or std::bad_alloc
       // Out of threads or memory for a stack: stop the workers already started, then say which key to lower.
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        stop_ = true;
-      }
-      cv_.notify_all();
-      for (auto& t : threads_) t.join();
+      stop_workers();
       throw DataError("loader: cannot start worker thread " + std::to_string(i + 1) + " of " + std::to_string(w) +
                       " (data.workers): " + e.what());
     }
@@ -99,13 +94,16 @@ std::int64_t Loader::steps_for(std::int64_t dataset_size, const DataLoaderOption
   return (per_rank + batch - 1) / batch;
 }
 
-Loader::~Loader() {
+Loader::~Loader() { stop_workers(); }
+
+void Loader::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
+  threads_.clear();
 }
 
 std::shared_ptr<const std::vector<std::int64_t>> Loader::shard_ref(std::int64_t epoch) const {

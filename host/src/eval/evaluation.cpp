@@ -191,10 +191,7 @@ Component<sdk::Encoder> encoder_from(const LoadedEncoder& le, const TensorMap& w
                                      const Registry& registry) {
   const std::string prefix = encoder_prefix(which);
   const sdk::BuildContext ctx = experiment_context(le.resolved);
-  std::uint64_t held = 0;  // bytes of this encoder's weights in the checkpoint
-  for (const auto& [k, v] : weights) {
-    if (k.rfind(prefix, 0) == 0) held += static_cast<std::uint64_t>(v.numel()) * v.element_size();
-  }
+  const std::uint64_t held = bytes_under(weights, prefix);  // this encoder's weights in the checkpoint
   if (held == 0) {
     std::set<std::string> groups;
     for (const auto& [k, v] : weights) groups.insert(k.substr(0, k.find('.')));

@@ -61,6 +61,14 @@ void point_link(const fs::path& dir, const std::string& link, const std::string&
 
 }  // namespace
 
+std::uint64_t bytes_under(const TensorMap& tensors, const std::string& prefix) {
+  std::uint64_t n = 0;
+  for (const auto& [name, t] : tensors) {
+    if (name.rfind(prefix, 0) == 0) n += static_cast<std::uint64_t>(t.numel()) * t.element_size();
+  }
+  return n;
+}
+
 std::string tensor_checksums(const TensorMap& tensors) {
   nlohmann::json sums = nlohmann::json::object();
   for (const auto& [name, t] : tensors) {
@@ -104,14 +112,13 @@ std::size_t clean_checkpoint_dir(const fs::path& dir) {
     std::ifstream in(dir / "LATEST");
     if (in) std::getline(in, latest);
   }
-  std::size_t removed = 0;
+  std::size_t removed = remove_temp_files(dir);
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string f = entry.path().filename().string();
-    const bool temp = f.size() > 1 && f[0] == '.' && f.find(".tmp.") != std::string::npos;
     const bool stale = !latest.empty() && f.rfind("step_", 0) == 0 && f.rfind(latest + ".", 0) != 0;
     std::error_code rm;
-    if ((temp || stale) && fs::remove(entry.path(), rm)) ++removed;
+    if (stale && fs::remove(entry.path(), rm)) ++removed;
   }
   return removed;
 }

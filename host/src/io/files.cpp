@@ -49,4 +49,15 @@ void write_file_atomic(const fs::path& path, const std::string& text) {
   }
 }
 
+std::size_t remove_temp_files(const fs::path& dir) {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string f = e.path().filename().string();
+    std::error_code rm;
+    if (f.size() > 1 && f[0] == '.' && f.find(".tmp.") != std::string::npos && fs::remove(e.path(), rm)) ++removed;
+  }
+  return removed;
+}
+
 }  // namespace ijepa::host

@@ -19,6 +19,7 @@
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/hosting/abi_check.hpp"
 #include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/io/files.hpp"
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
 #include "ijepa/host/util/sdpa.hpp"
@@ -140,13 +141,7 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
   if (opts.resume) {
     RunDir run(out);
     // What a killed writer left: temporary files beside status.json and in checkpoints/, step files of other steps.
-    std::size_t removed = clean_checkpoint_dir(run.checkpoints());
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(out, ec)) {
-      const std::string f = e.path().filename().string();
-      std::error_code rm;
-      if (f.size() > 1 && f[0] == '.' && f.find(".tmp.") != std::string::npos && fs::remove(e.path(), rm)) ++removed;
-    }
+    const std::size_t removed = clean_checkpoint_dir(run.checkpoints()) + remove_temp_files(out);
     if (removed > 0) logging::info("resume: removed " + std::to_string(removed) + " leftover temporary file(s)");
     run.truncate_jsonl_after("metrics.jsonl", start_step);
     run.truncate_jsonl_after("eval.jsonl", start_step);

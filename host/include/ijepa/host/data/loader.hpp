@@ -80,6 +80,7 @@ class Loader {
 
  private:
   void worker(std::int64_t id);
+  void stop_workers();  // wakes and joins every started worker
   // Loads shard position k (or the next usable one after it), cropped with the plan seeded by `seed`.
   CroppedImage load(const std::vector<std::int64_t>& idx, std::size_t k, std::int64_t epoch, std::uint64_t seed,
                     bool* flip) const;

@@ -40,6 +40,8 @@ std::optional<Checkpoint> read_latest(const std::filesystem::path& dir);
 // name -> value); verify_checksums(tensors, metadata, origin) throws naming the first tensor whose bytes changed.
 // Files without the key (written before it existed, or by other tools) and tensors without a recorded sum pass.
 std::string tensor_checksums(const TensorMap& tensors);
+// bytes_under(tensors, prefix) -> the bytes of the tensors whose name starts with prefix ("target_encoder.").
+std::uint64_t bytes_under(const TensorMap& tensors, const std::string& prefix);
 void verify_checksums(const TensorMap& tensors, const StringMap& metadata, const std::string& origin);
 // require_finite(weights, origin): throws naming the first floating-point tensor with a NaN or an infinity (weights
 // a run can never have meant: the trainer stops at a non-finite loss before saving).

@@ -1,5 +1,6 @@
 #pragma once
 // Writing files so that a crash leaves the old or the new content, never a mix.
+#include <cstddef>
 #include <filesystem>
 #include <string>
 
@@ -7,5 +8,9 @@ namespace ijepa::host {
 
 // Writes text to path atomically: temp file in the same directory, fsync, rename, fsync of the directory.
 void write_file_atomic(const std::filesystem::path& path, const std::string& text);
+
+// remove_temp_files(dir) -> how many of the hidden temporary files (".<name>.tmp.<pid>") that an interrupted
+// write_file_atomic (or link update) left in dir were removed. For a directory only this process writes.
+std::size_t remove_temp_files(const std::filesystem::path& dir);
 
 }  // namespace ijepa::host
