@@ -15,12 +15,6 @@ namespace {
 
 constexpr int kTimeout = 20;  // failed draws before one more target exclusion is dropped (reference `og_timeout`)
 
-std::string range_text(const std::pair<double, double>& r) {
-  std::ostringstream os;
-  os << "[" << r.first << ", " << r.second << "]";
-  return os.str();
-}
-
 // torch.Generator().manual_seed(seed) on the CPU.
 at::Generator cpu_generator(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 

@@ -7,13 +7,13 @@
 
 namespace ijepa::plugins::masker_multiblock {
 
-namespace {
-
 std::string range_text(const std::pair<double, double>& r) {
   std::ostringstream os;
   os << "[" << r.first << ", " << r.second << "]";
   return os.str();
 }
+
+namespace {
 
 std::pair<double, double> scale_range(const nlohmann::json& cfg, const char* key) {
   auto r = sdk::get_range(cfg, key);

@@ -30,5 +30,6 @@ struct MultiBlockOptions {
 };
 
 const char* variant_name(Variant v);
+std::string range_text(const std::pair<double, double>& r);  // "[lo, hi]", for error messages
 
 }  // namespace ijepa::plugins::masker_multiblock

@@ -24,7 +24,7 @@ void write_bytes(const std::filesystem::path& p, const std::string& bytes);
 // mean |a - b| over all elements (as float).
 double mean_abs_diff(const at::Tensor& a, const at::Tensor& b);
 
-inline std::filesystem::path temp_dir(const std::string& tag) {
+inline std::filesystem::path data_temp_dir(const std::string& tag) {
   auto d = std::filesystem::temp_directory_path() / ("ijepa_data_" + tag + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);

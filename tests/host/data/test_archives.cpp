@@ -67,7 +67,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 TEST(ArchiveCache, ExtractsOnceAtomicallyAndServesSplits) {
-  const fs::path tmp = test::temp_dir("archive");
+  const fs::path tmp = test::data_temp_dir("archive");
   const fs::path src = tmp / "src" / "tiny";
   test::write_bytes(src / "train" / "a" / "x.png", test::encode_png(test::pattern_rgb(16, 16)));
   test::write_bytes(src / "train" / "b" / "y.jpg", test::encode_jpeg(test::pattern_rgb(16, 20)));

@@ -20,7 +20,7 @@ namespace {
 struct BadFolder {
   fs::path root;
   std::vector<std::string> bad = {"corrupt.jpg", "truncated.jpg", "zero.jpg", "fake.jpg", "tiny.png", "gone.jpg"};
-  explicit BadFolder(const std::string& tag) : root(test::temp_dir(tag)) {
+  explicit BadFolder(const std::string& tag) : root(test::data_temp_dir(tag)) {
     for (int i = 0; i < 6; ++i) {
       test::write_bytes(root / "cat" / ("good" + std::to_string(i) + ".jpg"), test::encode_jpeg(test::pattern_rgb(40, 48, i)));
       test::write_bytes(root / "dog" / ("good" + std::to_string(i) + ".jpg"), test::encode_jpeg(test::pattern_rgb(36, 30, 9 + i)));
@@ -138,7 +138,7 @@ TEST(BadInput, FileListWithMissingNames) {
 }
 
 TEST(BadInput, NoUsableImageIsAClearError) {
-  const fs::path root = test::temp_dir("allbad");
+  const fs::path root = test::data_temp_dir("allbad");
   test::write_bytes(root / "x" / "a.jpg", "");
   test::write_bytes(root / "x" / "b.jpg", "text");
   test::write_bytes(root / "y" / "c.png", "\x89PNG\r\n\x1a\n garbage");
@@ -158,7 +158,7 @@ TEST(BadInput, NoUsableImageIsAClearError) {
   EXPECT_THROW(loader.make_batch(0), DataError);
 
   // Only non-image files, only empty class folders, no class folders, no directory: errors at open.
-  const fs::path r2 = test::temp_dir("noimg");
+  const fs::path r2 = test::data_temp_dir("noimg");
   test::write_bytes(r2 / "x" / "readme.txt", "hi");
   fs::create_directories(r2 / "y");
   try {
@@ -167,7 +167,7 @@ TEST(BadInput, NoUsableImageIsAClearError) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("no usable"), std::string::npos) << e.what();
   }
-  const fs::path r3 = test::temp_dir("flat");
+  const fs::path r3 = test::data_temp_dir("flat");
   test::write_bytes(r3 / "a.jpg", test::encode_jpeg(test::pattern_rgb(16, 16)));
   EXPECT_THROW(open_image_folder(r3.string(), ""), DataError);
   EXPECT_THROW(open_image_folder((r3 / "nope").string(), ""), DataError);
@@ -224,7 +224,7 @@ TEST(BadInput, AHugeImageClaimIsRefusedFromItsHeader) {
 }
 
 TEST(BadInput, AHugeFileIsRefusedBeforeItIsRead) {
-  const fs::path root = ijepa::test::temp_dir("huge_file");
+  const fs::path root = ijepa::test::data_temp_dir("huge_file");
   fs::create_directories(root / "a");
   fs::create_directories(root / "b");
   for (const char* c : {"a", "b"}) {

@@ -292,7 +292,7 @@ TEST(EmbedCli, WritesTheFeaturesOfTheCheckpoint) {
   EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
 }
 
-// From tests/host/data/fixtures.cpp (its header's temp_dir would clash with test_util's).
+// From tests/host/data/fixtures.cpp (compiled into this test).
 namespace ijepa::test {
 at::Tensor pattern_rgb(std::int64_t h, std::int64_t w, int seed);
 std::string encode_jpeg(const at::Tensor& pixels, int quality);

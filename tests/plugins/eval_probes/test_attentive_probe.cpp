@@ -16,7 +16,7 @@ namespace ep = ijepa::plugins::eval_probes;
 namespace sdk = ijepa::sdk;
 
 namespace {
-ep::AttentiveProbeOptions options(nlohmann::json over = nlohmann::json::object()) {
+ep::AttentiveProbeOptions attentive_options(nlohmann::json over = nlohmann::json::object()) {
   nlohmann::json cfg = ep::AttentiveProbeOptions::defaults();
   cfg.update(over);
   return ep::AttentiveProbeOptions::from_json(cfg);
@@ -61,7 +61,7 @@ sdk::EvalInput hidden_signal_task(std::uint64_t seed) {
 TEST(AttentiveProbe, SolvesATaskThatMeanPoolingCannot) {
   const sdk::EvalInput in = hidden_signal_task(41);
   // lr 1e-2 rather than 1e-3: ten short epochs (190 steps) are enough to learn where to look
-  ep::AttentiveProbe probe(options({{"epochs", 10}, {"batch_size", 32}, {"num_heads", 4}, {"lr", 1e-2}}), 0);
+  ep::AttentiveProbe probe(attentive_options({{"epochs", 10}, {"batch_size", 32}, {"num_heads", 4}, {"lr", 1e-2}}), 0);
   const sdk::Metrics m = probe.evaluate(in);
   EXPECT_GT(m.at("top1"), 95.0);
   EXPECT_LT(m.at("final_train_loss"), 0.1);
@@ -79,7 +79,7 @@ TEST(AttentiveProbe, DeterministicGivenTheSeedWhateverTheGlobalGenerator) {
   sdk::EvalInput in = hidden_signal_task(42);
   in.train.features = in.train.features.narrow(0, 0, 200);
   in.train.labels = in.train.labels.narrow(0, 0, 200);
-  ep::AttentiveProbe probe(options({{"epochs", 2}, {"batch_size", 64}}), 0);
+  ep::AttentiveProbe probe(attentive_options({{"epochs", 2}, {"batch_size", 64}}), 0);
   at::manual_seed(1);
   const sdk::Metrics a = probe.evaluate(in);
   at::manual_seed(2);
@@ -104,7 +104,7 @@ TEST(AttentiveProbe, ReportsTop5WithMoreThanFiveClasses) {
   in.train = {at::randn({40, 3, 8}, g), at::randint(7, {40}, g, at::kLong)};
   in.test = {at::randn({20, 5, 8}, g), at::randint(7, {20}, g, at::kLong)};  // another token count is fine
   in.num_classes = 7;
-  ep::AttentiveProbe probe(options({{"epochs", 1}}), 4);
+  ep::AttentiveProbe probe(attentive_options({{"epochs", 1}}), 4);
   const sdk::Metrics m = probe.evaluate(in);
   EXPECT_TRUE(m.count("top5"));
   EXPECT_TRUE(std::isfinite(m.at("final_train_loss")));

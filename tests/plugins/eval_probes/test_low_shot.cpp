@@ -12,7 +12,7 @@ namespace ep = ijepa::plugins::eval_probes;
 namespace sdk = ijepa::sdk;
 
 namespace {
-ep::LowShotOptions options(nlohmann::json over = nlohmann::json::object()) {
+ep::LowShotOptions low_shot_options(nlohmann::json over = nlohmann::json::object()) {
   nlohmann::json cfg = ep::LowShotOptions::defaults();
   cfg.update(over);
   return ep::LowShotOptions::from_json(cfg);
@@ -66,7 +66,7 @@ TEST(LowShot, SuffixIsThePercentageWithUpToTwoDecimals) {
 }
 
 TEST(LowShot, SeparableClustersScoreHighWithFewLabels) {
-  ep::LowShot probe(options());
+  ep::LowShot probe(low_shot_options());
   const sdk::Metrics m = probe.evaluate(ep::test::separable(10, 32, 200, 30, 31));
   EXPECT_EQ(m.at("n_1pct"), 20.0);
   EXPECT_EQ(m.at("n_10pct"), 200.0);
@@ -79,7 +79,7 @@ TEST(LowShot, SeparableClustersScoreHighWithFewLabels) {
 }
 
 TEST(LowShot, FallsBackToDefaultPenaltyWhenNothingCanBeHeldOut) {
-  ep::LowShot probe(options({{"fractions", {0.005}}}));
+  ep::LowShot probe(low_shot_options({{"fractions", {0.005}}}));
   const sdk::Metrics m = probe.evaluate(ep::test::separable(3, 8, 20, 10, 32));  // 1 row per class
   EXPECT_EQ(m.at("n_0.5pct"), 3.0);
   EXPECT_EQ(m.at("l2_0.5pct"), ep::kFallbackL2);

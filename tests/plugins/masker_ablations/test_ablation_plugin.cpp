@@ -25,7 +25,7 @@ namespace {
 
 ijepa::host::PluginHost& host() { return ijepa::test::builtin_plugins(); }
 
-sdk::BuildContext context(std::int64_t image_size, std::int64_t patch_size, std::uint64_t seed) {
+sdk::BuildContext plugin_context(std::int64_t image_size, std::int64_t patch_size, std::uint64_t seed) {
   sdk::BuildContext ctx;
   ctx.seed = seed;
   ctx.image_size = image_size;
@@ -68,7 +68,7 @@ TEST(AblationMaskerPlugin, BuildsEachTypeThroughTheRegistryAndSamples) {
   // block: batch 0 draws a 7x6 block on the 8x8 grid
   const Case cases[] = {{"random", 1, 38, 26}, {"block", 1, 42, 22}, {"rasterized", 3, 16, 16}};
   for (const auto& c : cases) {
-    const auto masker = host().registry().make_masker({{"type", c.type}}, context(32, 4, 1), "components.masker");
+    const auto masker = host().registry().make_masker({{"type", c.type}}, plugin_context(32, 4, 1), "components.masker");
     const auto ms = masker.call([](sdk::Masker& m) { return m.sample(4, 0); });
     ASSERT_EQ(ms.context.size(), 1u) << c.type;
     ASSERT_EQ(ms.target.size(), c.n_tgt) << c.type;
@@ -79,7 +79,7 @@ TEST(AblationMaskerPlugin, BuildsEachTypeThroughTheRegistryAndSamples) {
 }
 
 TEST(AblationMaskerPlugin, BadConfigsAreOneLineErrorsNamingTheKey) {
-  const auto ctx = context(32, 4, 0);
+  const auto ctx = plugin_context(32, 4, 0);
   struct Case {
     nlohmann::json cfg;
     const char* needle;

@@ -25,7 +25,7 @@ PluginHost& host() {
   return *h;
 }
 
-sdk::BuildContext context(std::int64_t image_size, std::int64_t patch_size, std::uint64_t seed) {
+sdk::BuildContext plugin_context(std::int64_t image_size, std::int64_t patch_size, std::uint64_t seed) {
   sdk::BuildContext ctx;
   ctx.seed = seed;
   ctx.image_size = image_size;
@@ -48,7 +48,7 @@ TEST(MultiBlockPlugin, RegistersWithEveryKeyDocumented) {
 
 TEST(MultiBlockPlugin, BuildsThroughTheRegistryAndSamples) {
   const auto masker =
-      host().registry().make_masker({{"type", "multiblock"}, {"variant", "fixed"}}, context(224, 16, 1), "test");
+      host().registry().make_masker({{"type", "multiblock"}, {"variant", "fixed"}}, plugin_context(224, 16, 1), "test");
   const auto ms = masker->sample(4, 0);
   ASSERT_EQ(ms.context.size(), 1u);
   ASSERT_EQ(ms.target.size(), 4u);
@@ -61,7 +61,7 @@ TEST(MultiBlockPlugin, BuildsThroughTheRegistryAndSamples) {
 
 TEST(MultiBlockPlugin, InfeasibleMinKeepIsAConfigError) {
   try {
-    (void)host().registry().make_masker({{"type", "multiblock"}}, context(32, 4, 0), "components.masker");
+    (void)host().registry().make_masker({{"type", "multiblock"}}, plugin_context(32, 4, 0), "components.masker");
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     const std::string msg = e.what();
@@ -73,7 +73,7 @@ TEST(MultiBlockPlugin, InfeasibleMinKeepIsAConfigError) {
 
 TEST(MultiBlockPlugin, BadValueNamesTheKey) {
   try {
-    (void)host().registry().make_masker({{"type", "multiblock"}, {"variant", "best"}}, context(224, 14, 0), "m");
+    (void)host().registry().make_masker({{"type", "multiblock"}, {"variant", "best"}}, plugin_context(224, 14, 0), "m");
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("'variant'"), std::string::npos) << e.what();
