@@ -18,7 +18,7 @@ nlohmann::json train_defaults() {
           {"start_lr", 2e-4},     {"final_lr", 1e-6},     {"warmup_epochs", 1.0},     {"weight_decay", 0.04},
           {"final_weight_decay", 0.4}, {"ema", {0.996, 1.0}}, {"ipe_scale", 1.0},     {"device", "cpu"},
           {"bf16", true},         {"cpu_bf16", false},    {"threads", 0},         {"log_every", 10},          {"checkpoint_every", 0},
-          {"keep_epoch_checkpoints", 0}, {"health", true},
+          {"keep_epoch_checkpoints", 0}, {"health", true}, {"tensorboard", true},
           {"sdpa", "fused"}, {"accum_steps", 1}, {"clip_grad", 0.0}};
 }
 
@@ -48,7 +48,9 @@ nlohmann::json train_doc() {
                           "steps count optimiser steps, the data and masks advance per micro-batch)"},
           {"clip_grad", "clip the global gradient norm to this before each optimiser step (0 = off, as officially)"},
           {"health", "run-health diagnostics at log steps (health.* in metrics.jsonl: effective rank, feature std, "
-                     "positional share, prediction cosine, gradient norms, EMA distance; warnings on collapse)"}};
+                     "positional share, prediction cosine, gradient norms, EMA distance; warnings on collapse)"},
+          {"tensorboard", "also write every metrics.jsonl and eval.jsonl value as TensorBoard scalars (an event file "
+                          "in the run directory, flushed at each log step: tensorboard --logdir RUNS_DIR)"}};
 }
 
 nlohmann::json experiment_defaults() {

@@ -117,6 +117,50 @@ void RunDir::append_jsonl(const std::string& file, const nlohmann::json& record)
   if (!out) throw std::runtime_error((root_ / file).string() + ": write failed");
 }
 
+void RunDir::enable_events(bool on, std::int64_t purge_step) {
+  events_->on = on;
+  events_->purge_step = purge_step;
+}
+
+void RunDir::scalars(std::int64_t step, const io::Scalars& values) const {
+  if (!events_->on || values.empty()) return;
+  if (!events_->writer) events_->writer = std::make_unique<io::EventWriter>(root_, events_->purge_step);
+  events_->writer->scalars(step, values);
+}
+
+namespace {
+bool plain_number(const nlohmann::json& v) { return v.is_number() && !v.is_boolean(); }
+}  // namespace
+
+io::Scalars train_scalars(const nlohmann::json& record) {
+  io::Scalars out;
+  for (auto it = record.begin(); it != record.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "step" || k == "epoch" || !plain_number(it.value())) continue;
+    const auto dot = k.find('.');
+    out.emplace_back(dot == std::string::npos ? "train/" + k : k.substr(0, dot) + "/" + k.substr(dot + 1),
+                     it.value().get<double>());
+  }
+  return out;
+}
+
+io::Scalars eval_scalars(const nlohmann::json& record, const std::string& label) {
+  io::Scalars out;
+  const std::string base = "eval/" + label + "/";
+  for (auto it = record.begin(); it != record.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "step" || k == "epoch" || k == "train_n" || k == "test_n" || k == "seconds") continue;
+    if (plain_number(it.value())) {
+      out.emplace_back(base + k, it.value().get<double>());
+    } else if ((k == "random_init" || k == "gain") && it.value().is_object()) {
+      for (auto jt = it.value().begin(); jt != it.value().end(); ++jt) {
+        if (plain_number(jt.value())) out.emplace_back(base + k + "/" + jt.key(), jt.value().get<double>());
+      }
+    }
+  }
+  return out;
+}
+
 void RunDir::truncate_jsonl_after(const std::string& file, std::int64_t step) const {
   const fs::path p = root_ / file;
   std::ifstream in(p);

@@ -39,7 +39,7 @@ std::string fmt_double(double v, int prec = 4) {
 }
 
 // Keys a resumed run may change: they do not alter the maths of the steps already taken.
-const char* const kResumeMutable[] = {"train.max_steps", "train.log_every", "data.workers"};
+const char* const kResumeMutable[] = {"train.max_steps", "train.log_every", "data.workers", "train.tensorboard"};
 
 proc::FileLock lock_run(const fs::path& dir) {
   std::optional<proc::FileLock> lock;
@@ -145,6 +145,7 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
     if (removed > 0) logging::info("resume: removed " + std::to_string(removed) + " leftover temporary file(s)");
     run.truncate_jsonl_after("metrics.jsonl", start_step);
     run.truncate_jsonl_after("eval.jsonl", start_step);
+    run.enable_events(resolved.at("train").at("tensorboard").get<bool>(), start_step + 1);  // keeps step <= start
     write_file_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");  // records changed max_steps etc.
     logging::info("resuming " + out.string() + " at step " + std::to_string(start_step));
     return run;
@@ -161,6 +162,7 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
                                           {"env.json", env_json(host, opts).dump(2) + "\n"},
                                           {"status.json", status0.dump(2) + "\n"}});
   lock = lock_run(out);
+  run.enable_events(resolved.at("train").at("tensorboard").get<bool>());
   return run;
 }
 
@@ -327,6 +329,7 @@ void ProgressLog::log_step(std::int64_t done, std::int64_t epoch, const JepaMode
                         {"time_s", std::chrono::duration<double>(now - t0_).count()}};
   for (const auto& [k, v] : r.extra) rec[k] = v;
   run_->append_jsonl("metrics.jsonl", rec);
+  run_->scalars(done, train_scalars(rec));
   const double eta = ips > 0 ? static_cast<double>((plan_.end - done) * images_per_step_) / ips : -1;
   std::ostringstream line;
   line << "step " << done << "/" << plan_.end << "  epoch " << (epoch + 1) << "/" << plan_.epochs << "  loss "
@@ -390,6 +393,12 @@ TrainingEvals::TrainingEvals(const nlohmann::json& resolved, const Registry& reg
   for (std::size_t i = 0; i < entries.size(); ++i) {
     specs_.push_back(parse_evaluator(entries[i], "components.evaluators." + std::to_string(i)));
   }
+  // TensorBoard labels: the evaluator's type, with its index where the type appears more than once.
+  std::map<std::string, int> uses;
+  for (const auto& s : specs_) ++uses[s.type];
+  for (std::size_t i = 0; i < specs_.size(); ++i) {
+    labels_[specs_[i].where] = specs_[i].type + (uses[specs_[i].type] > 1 ? "_" + std::to_string(i) : "");
+  }
   if (!specs_.empty() && writer) {
     evaluation_ = std::make_unique<Evaluation>(resolved, specs_, registry, model.context(), model.device());
   }
@@ -427,6 +436,7 @@ double TrainingEvals::run(JepaModel& model, const std::vector<std::size_t>& due,
     nlohmann::json rec = {{"step", done}, {"epoch", done / ipe}};
     rec.update(er.to_json());
     run.append_jsonl("eval.jsonl", rec);
+    run.scalars(done, eval_scalars(rec, labels_.at(er.where)));
     last_[er.where] = rec;
     std::string line = "eval step " + std::to_string(done) + " " + er.evaluator + " (" + er.features + ", " +
                        er.encoder + " encoder):";

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
@@ -12,6 +13,7 @@
 
 #include "host/run/test_util.hpp"
 #include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/run/run_dir.hpp"
 #include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/training_data.hpp"
 #include "ijepa/host/util/sdpa.hpp"
@@ -325,4 +327,41 @@ TEST(TrainingData, AMaskerThatCannotFitTheGridNamesTheGridAndItsKeys) {
               std::string::npos)
         << e.what();
   }
+}
+
+// TensorBoard tags: metrics records under train/ (health.* under health/), evaluator records under eval/<label>/,
+// with random_init/ and gain/ beside the trained figures; bookkeeping numbers are left out.
+TEST(TensorBoard, TagsOfMetricsAndEvalRecords) {
+  const nlohmann::json m = {{"step", 20},  {"epoch", 1},           {"split", "train"},
+                            {"loss", 0.5}, {"health.rank_target", 3.0}, {"images_per_s", 100}};
+  const ijepa::host::io::Scalars tm = train_scalars(m);
+  const ijepa::host::io::Scalars want_m = {{"train/loss", 0.5}, {"health/rank_target", 3.0}, {"train/images_per_s", 100}};
+  using Set = std::multiset<std::pair<std::string, double>>;
+  EXPECT_EQ(Set(tm.begin(), tm.end()), Set(want_m.begin(), want_m.end()));
+  const nlohmann::json e = {{"step", 20},   {"epoch", 1},       {"evaluator", "knn"}, {"where", "components.evaluators.0"},
+                            {"train_n", 500}, {"test_n", 100},  {"seconds", 1.5},     {"top1", 40.0},
+                            {"random_init", {{"top1", 30.0}}}, {"gain", {{"top1", 10.0}}}};
+  const ijepa::host::io::Scalars te = eval_scalars(e, "knn");
+  const ijepa::host::io::Scalars want_e = {{"eval/knn/top1", 40.0}, {"eval/knn/random_init/top1", 30.0},
+                                           {"eval/knn/gain/top1", 10.0}};
+  EXPECT_EQ(Set(te.begin(), te.end()), Set(want_e.begin(), want_e.end()));
+}
+
+// train.tensorboard: false writes no event file; the default writes one beside metrics.jsonl.
+TEST(TensorBoard, RunDirWritesEventsUnlessDisabled) {
+  const fs::path dir = ijepa::test::temp_dir("tb_rundir");
+  RunDir on(dir / "on"), off(dir / "off");
+  fs::create_directories(on.root());
+  fs::create_directories(off.root());
+  off.enable_events(false);
+  on.scalars(1, {{"train/loss", 1.0}});
+  off.scalars(1, {{"train/loss", 1.0}});
+  auto count = [](const fs::path& d) {
+    int n = 0;
+    for (const auto& f : fs::directory_iterator(d)) n += f.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+    return n;
+  };
+  EXPECT_EQ(count(on.root()), 1);
+  EXPECT_EQ(count(off.root()), 0);
+  fs::remove_all(dir);
 }

@@ -194,6 +194,23 @@ TEST(Train, KillAndResumeEqualsUninterruptedBitForBit) {
   auto mb = read_jsonl(run / "metrics.jsonl");
   ASSERT_EQ(ma.size(), mb.size());
   for (std::size_t i = 0; i < ma.size(); ++i) EXPECT_EQ(ma[i]["loss"], mb[i]["loss"]) << i;
+  // TensorBoard sees the resumed run as metrics.jsonl has it: each logged step once, the killed run's steps after
+  // the checkpoint purged (two event files: the killed process's and the resumed one's).
+  nlohmann::json tb;
+  std::string why;
+  if (!test::read_tfevents(run, tb, why)) {
+    fs::remove_all(dir);
+    GTEST_SKIP() << why;
+  }
+  ASSERT_TRUE(tb.contains("train/loss")) << tb.dump();
+  ASSERT_EQ(tb["train/loss"].size(), mb.size()) << tb["train/loss"].dump();
+  for (std::size_t i = 0; i < mb.size(); ++i) {
+    EXPECT_EQ(tb["train/loss"][i][0], mb[i]["step"]) << i;
+    EXPECT_FLOAT_EQ(tb["train/loss"][i][1].get<float>(), mb[i]["loss"].get<float>()) << i;
+  }
+  for (const char* tag : {"train/lr", "train/wd", "train/ema_m", "train/images_per_s", "health/rank_target"}) {
+    EXPECT_TRUE(tb.contains(tag)) << tag;
+  }
   fs::remove_all(dir);
 }
 

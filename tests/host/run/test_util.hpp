@@ -79,6 +79,25 @@ inline int run_cli(const std::string& args, std::string* output = nullptr) {
 }
 #endif
 
+#ifdef IJEPA_PYTHON
+// read_tfevents(dir, out, why): the scalars of dir's TensorBoard event files as TensorBoard's own reader sees them
+// ({"tag": [[step, value], ...]}, tests/tools/read_tfevents.py); false, with the reason in `why`, when the venv's
+// Python has no tensorboard package (the caller skips).
+inline bool read_tfevents(const std::filesystem::path& dir, nlohmann::json& out, std::string& why) {
+  std::string text;
+  const int rc = run_shell(std::string("'") + IJEPA_PYTHON + "' '" + IJEPA_TEST_SOURCE_DIR +
+                               "/tools/read_tfevents.py' '" + dir.string() + "'",
+                           &text);
+  if (rc == 3) {
+    why = text;
+    return false;
+  }
+  if (rc != 0 || text.find('{') == std::string::npos) throw std::runtime_error("read_tfevents.py failed: " + text);
+  out = nlohmann::json::parse(text.substr(text.find('{')));
+  return true;
+}
+#endif
+
 inline host::PluginHost& builtin_plugins() {
   static host::PluginHost* h = [] {
     auto* ph = new host::PluginHost();

@@ -3,9 +3,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "ijepa/host/io/tfevents.hpp"
 
 namespace ijepa::host {
 
@@ -28,9 +31,28 @@ class RunDir {
   // Drops metrics.jsonl records whose "step" is greater than `step` (resume after a crash).
   void truncate_jsonl_after(const std::string& file, std::int64_t step) const;
 
+  // TensorBoard: scalars() appends one event (and flushes) to an event file in the run directory, opened at the
+  // first call (io/tfevents.hpp); copies of this RunDir share it. enable_events(false) writes none; a purge_step
+  // >= 0 (a resume) makes TensorBoard drop what earlier files recorded from that step on.
+  void enable_events(bool on, std::int64_t purge_step = -1);
+  void scalars(std::int64_t step, const io::Scalars& values) const;
+
  private:
+  struct Events {
+    bool on = true;
+    std::int64_t purge_step = -1;
+    std::unique_ptr<io::EventWriter> writer;
+  };
   std::filesystem::path root_;
+  std::shared_ptr<Events> events_ = std::make_shared<Events>();
 };
+
+// TensorBoard tags of a metrics.jsonl record: every number but step and epoch; "health.x" -> "health/x", any other
+// key -> "train/<key>".
+io::Scalars train_scalars(const nlohmann::json& record);
+// Of an eval.jsonl record: "eval/<label>/<metric>", "eval/<label>/random_init/<metric>", "eval/<label>/gain/<metric>"
+// (sizes, seconds and the step are left out).
+io::Scalars eval_scalars(const nlohmann::json& record, const std::string& label);
 
 // remove_stale_temp_dirs(root): removes <root>.tmp-<pid> directories that a killed start left beside root (only
 // those whose process is gone). create_fresh calls it. Returns how many it removed.

@@ -161,6 +161,7 @@ class TrainingEvals {
   std::vector<EvaluatorSpec> specs_;
   std::unique_ptr<Evaluation> evaluation_;
   std::map<std::string, nlohmann::json> last_;
+  std::map<std::string, std::string> labels_;  // where -> TensorBoard label
 };
 
 }  // namespace ijepa::host
