@@ -60,10 +60,15 @@ int cmd_sweep(const Argv& argv) {
 }
 
 int cmd_report(const Argv& argv) {
-  Args args(argv, {}, {});
-  if (args.positionals().size() != 1) throw UsageError("usage: ijepa report SWEEP_DIR");
+  Args args(argv, {"--reference", "--best-by"}, {});
+  if (args.positionals().size() != 1) {
+    throw UsageError("usage: ijepa report SWEEP_DIR [--reference GROUP] [--best-by METRIC]");
+  }
   const fs::path dir = args.positionals()[0];
-  const SweepSummaryText text = write_sweep_summary(dir);
+  ReportOptions opts;
+  opts.reference = args.get("--reference").value_or("");
+  opts.best_by = args.get("--best-by").value_or("");
+  const SweepSummaryText text = write_sweep_summary(dir, opts);
   std::cout << text.md << "\nwritten: " << (dir / "summary.md").string() << ", summary.csv, summary_grouped.csv, "
             << "summary.jsonl" << std::endl;
   return 0;

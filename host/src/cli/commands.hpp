@@ -24,6 +24,7 @@ int cmd_bench_train(const Argv& argv);
 int cmd_bench_data(const Argv& argv);
 int cmd_eval(const Argv& argv);
 int cmd_embed(const Argv& argv);
+int cmd_export(const Argv& argv);
 // The evaluation table (evaluator, features, metric, trained, random init, gain) of eval.jsonl-style records.
 void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& records);
 

@@ -42,8 +42,15 @@ const std::vector<CommandHelp>& all_help() {
                      {"--restart-failed", "failed trials start again from step 0 instead of their checkpoint", ""},
                      {"--set KEY=VALUE", "override a key of every trial (repeatable)", ""}}),
        {"ijepa sweep experiments/ablations/masking_cpu.json --jobs 2", "ijepa sweep FILE --dry-run"}},
-      {"report", "SWEEP_DIR", "Regenerate a sweep's summary.md / summary.csv / summary.jsonl from its trials.", {},
-       {"ijepa report runs/masking/sweep"}},
+      {"report", "SWEEP_DIR [options]",
+       "Regenerate a sweep's summary.md / summary.csv / summary.jsonl from its trials: probe gains over random init, "
+       "95 % intervals over seeds and bootstrap intervals over test images, numbers rounded to their uncertainty "
+       "(experiments/README.md).",
+       {{"--reference GROUP", "add paired differences (by seed) against this group: its label in the grouped table, "
+                              "e.g. masker=multiblock, or one of its trials' names", ""},
+        {"--best-by METRIC", "add the best group and trial by METRIC (e.g. knn.gain.top1, linear_probe.top1, "
+                             "final_loss) and whether the runner-up is told apart", ""}},
+       {"ijepa report runs/masking/sweep", "ijepa report runs/masking/sweep --reference masker=multiblock --best-by knn.gain.top1"}},
       {"eval", "RUN_DIR|CHECKPOINT --evaluator TYPE [options]",
        "Frozen-feature probes of a run's encoder beside a random-init encoder of the same architecture; prints a "
        "table and writes JSON (docs/evaluation.md).",
@@ -74,6 +81,15 @@ const std::vector<CommandHelp>& all_help() {
                      {"--seed X", "the subset's seed", "0"},
                      {"--threads T", "CPU threads", "all cores"}}),
        {"ijepa embed --checkpoint runs/r/checkpoints/latest.safetensors --data cifar10_jpeg --out feats.safetensors"}},
+      {"export", "RUN_DIR|CHECKPOINT --format timm|hf --out DIR [options]",
+       "Write the encoder for timm (timm.create_model('local-dir:DIR', pretrained=True, num_classes=0)) or Hugging "
+       "Face transformers (IJepaModel.from_pretrained(DIR)): config.json + model.safetensors (docs/evaluation.md).",
+       with_plugins({{"--format timm|hf", "the layout", ""},
+                     {"--out DIR", "a new (or empty) directory", ""},
+                     {"--encoder target|context", "which encoder", "target"},
+                     {"--config EXP.json", "for a bare checkpoint without recorded config", ""},
+                     {"--set KEY=VALUE", "components.encoder.* keys of a bare checkpoint", ""}}),
+       {"ijepa export runs/c5 --format timm --out exports/c5-timm", "ijepa export runs/c5 --format hf --out exports/c5-hf"}},
       {"masks", "--masker TYPE --image-size N --patch-size P --batch B --steps S --seed X [options]",
        "Sample a masker's masks for batches 0..S-1: statistics, and JSON with --out.",
        with_plugins({{"--masker TYPE", "multiblock, block, random, rasterized, or a plugin's", ""},

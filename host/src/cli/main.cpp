@@ -21,11 +21,14 @@ void usage(std::ostream& os) {
         "  train CONFIG.json [--set a.b=v]... [--out DIR] [--resume]   pretrain (or resume) one run\n"
         "  sweep FILE [--out DIR] [--dry-run] [--jobs N] [--set a.b=v]...   run every trial of FILE's \"sweep\"\n"
         "                                    (one `ijepa train` process each); resumable\n"
-        "  report SWEEP_DIR                  regenerate a sweep's summary.{md,csv,jsonl} from its trials\n"
+        "  report SWEEP_DIR [--reference GROUP] [--best-by METRIC]   regenerate a sweep's summary.{md,csv,jsonl}:\n"
+        "                                    gains, intervals over seeds and test images, paired differences\n"
         "  eval RUN_DIR|CHECKPOINT --evaluator TYPE [--set k=v]... [--data SOURCE|DIR] [--encoder target|context]\n"
         "                                    frozen-feature probes, with a random-init baseline; table + JSON\n"
         "  embed --checkpoint F --data SOURCE|DIR --out F.safetensors [--pooled|--last4|--tokens] [--encoder target|context]\n"
         "                                    extract features (and labels) for downstream use\n"
+        "  export RUN_DIR|CHECKPOINT --format timm|hf --out DIR [--encoder target|context]   the encoder for timm or\n"
+        "                                    Hugging Face transformers (config.json + model.safetensors)\n"
         "  bench train --model M --patch P --image-size N --batch B [--steps S] [--baseline python]   time training steps\n"
         "  bench data --source S [--root PATH] --image-size N --workers W [--seconds S] [--batch B] [--masks] [--baseline torchvision]   loader images/s\n"
         "common options: --plugin-dir DIR (repeatable), --allow-insecure-plugins; env IJEPA_PLUGIN_PATH\n"
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
     if (cmd == "report") return cmd_report(rest);
     if (cmd == "eval") return cmd_eval(rest);
     if (cmd == "embed") return cmd_embed(rest);
+    if (cmd == "export") return cmd_export(rest);
     if (cmd == "bench" && !rest.empty() && rest[0] == "train") return cmd_bench_train(Argv(rest.begin() + 1, rest.end()));
     if (cmd == "bench" && !rest.empty() && rest[0] == "data") return cmd_bench_data(Argv(rest.begin() + 1, rest.end()));
     if (cmd == "bench") throw UsageError("expected `ijepa bench train ...` or `ijepa bench data ...`");

@@ -11,6 +11,8 @@
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/config/sweep.hpp"
 #include "ijepa/host/run/sweep_dir.hpp"
+#include "ijepa/host/util/errors.hpp"
+#include "ijepa/host/util/stats.hpp"
 
 namespace fs = std::filesystem;
 
@@ -41,7 +43,7 @@ nlohmann::json number_or_null(const nlohmann::json& obj, const char* key) {
 
 // eval.jsonl -> {"<evaluator>.<metric>": value, "<evaluator>.random_init.<metric>": value} from the last record of
 // each evaluator entry. Two entries of one evaluator type are told apart as "<type>#<entry index>".
-nlohmann::json eval_metrics(const fs::path& run_dir) {
+nlohmann::json eval_metrics(const fs::path& run_dir, nlohmann::json* test_n = nullptr) {
   std::map<std::string, nlohmann::json> last;  // where -> record
   for (auto& r : read_jsonl_lenient(run_dir / "eval.jsonl")) {
     if (!r.contains("evaluator") || !r["evaluator"].is_string()) continue;
@@ -62,6 +64,7 @@ nlohmann::json eval_metrics(const fs::path& run_dir) {
     for (auto it = r.begin(); it != r.end(); ++it) {
       if (it->is_number() && skip.count(it.key()) == 0) m[prefix + "." + it.key()] = *it;
     }
+    if (test_n != nullptr && r.contains("test_n") && r["test_n"].is_number_integer()) (*test_n)[prefix] = r["test_n"];
     if (r.contains("random_init") && r["random_init"].is_object()) {
       for (auto it = r["random_init"].begin(); it != r["random_init"].end(); ++it) {
         if (it->is_number() && skip.count(it.key()) == 0) m[prefix + ".random_init." + it.key()] = *it;
@@ -134,6 +137,14 @@ std::string md_rule(std::size_t n) {
 }
 
 nlohmann::json get_number(const nlohmann::json& rec, const std::string& col) {
+  if (col.rfind("gain.", 0) == 0) {  // gain.<evaluator>.<metric>: trained minus random init
+    const std::string k = col.substr(5);
+    const auto dot = k.find('.');
+    const std::string ri = k.substr(0, dot) + ".random_init." + k.substr(dot + 1);
+    const nlohmann::json& m = rec["metrics"];
+    if (!m.contains(k) || !m.contains(ri) || !m[k].is_number() || !m[ri].is_number()) return nlohmann::json();
+    return m[k].get<double>() - m[ri].get<double>();
+  }
   if (col.rfind("metrics.", 0) == 0) {
     const std::string k = col.substr(8);
     return rec["metrics"].contains(k) && rec["metrics"][k].is_number() ? rec["metrics"][k] : nlohmann::json();
@@ -163,6 +174,204 @@ MeanStd mean_std(const std::vector<double>& xs) {
   return r;
 }
 
+namespace {
+
+// Trials whose values differ only by the seed.
+struct ReportGroup {
+  std::string label;  // "lr=0.1, masker=block" (short axis names), "all" without axes
+  std::vector<const nlohmann::json*> members;
+  std::vector<double> completed_values(const std::string& col) const {
+    std::vector<double> xs;
+    for (const auto* m : members) {
+      if ((*m)["state"] != "completed") continue;
+      const nlohmann::json v = get_number(*m, col);
+      if (!v.is_null()) xs.push_back(v.get<double>());
+    }
+    return xs;
+  }
+  std::map<std::string, double> by_seed(const std::string& col) const {
+    std::map<std::string, double> out;
+    for (const auto* m : members) {
+      if ((*m)["state"] != "completed") continue;
+      const nlohmann::json v = get_number(*m, col);
+      if (!v.is_null()) out[value_text((*m)["seed"])] = v.get<double>();
+    }
+    return out;
+  }
+};
+struct ReportGroups {
+  std::vector<std::size_t> value_axes;  // indices of the axes other than the seed
+  std::vector<ReportGroup> groups;      // in order of first appearance
+};
+
+ReportGroups group_over_seeds(const std::vector<nlohmann::json>& records, const std::vector<std::string>& axis_keys,
+                              const std::vector<std::string>& shorts) {
+  ReportGroups out;
+  for (std::size_t i = 0; i < axis_keys.size(); ++i) {
+    if (axis_keys[i] != "seed") out.value_axes.push_back(i);
+  }
+  std::map<std::string, std::size_t> index;
+  for (const auto& r : records) {
+    nlohmann::json v = r["values"];
+    v.erase("seed");
+    const std::string key = v.dump();
+    if (!index.count(key)) {
+      index[key] = out.groups.size();
+      ReportGroup g;
+      for (std::size_t i : out.value_axes) {
+        const nlohmann::json x = v.contains(axis_keys[i]) ? v[axis_keys[i]] : nlohmann::json();
+        g.label += (g.label.empty() ? "" : ", ") + shorts[i] + "=" + value_text(x);
+      }
+      if (g.label.empty()) g.label = "all";
+      out.groups.push_back(g);
+    }
+    out.groups[index[key]].members.push_back(&r);
+  }
+  return out;
+}
+
+std::string group_cell(const std::vector<double>& xs) {
+  if (xs.empty()) return "—";
+  if (xs.size() == 1) return util::round_like(xs[0], std::nan("")) + " (1)";
+  const util::MeanCi ci = util::mean_ci(xs);
+  return util::round_to_uncertainty(ci.mean, ci.half);
+}
+
+std::string signed_text(const std::string& t) { return t.empty() || t[0] == '-' ? t : "+" + t; }
+
+// Paired by seed: member(seed) - reference(seed) over the seeds both completed.
+util::MeanCi paired(const ReportGroup& g, const ReportGroup& ref, const std::string& col) {
+  const auto a = g.by_seed(col), b = ref.by_seed(col);
+  std::vector<double> d;
+  for (const auto& [seed, x] : a) {
+    if (auto it = b.find(seed); it != b.end()) d.push_back(x - it->second);
+  }
+  return util::mean_ci(d);
+}
+
+std::string diff_cell(const util::MeanCi& d) {
+  if (d.n == 0) return "—";
+  if (d.n == 1) return signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair: undecided)";
+  const std::string v = signed_text(util::round_to_uncertainty(d.mean, d.half));
+  return v + (d.separated_from_zero() ? (d.mean > 0 ? " above" : " below") : " undecided");
+}
+
+// Matches --reference: a group label, a trial name, or KEY=VALUE[,KEY=VALUE] on the axes (full or short names).
+const ReportGroup& find_reference(const ReportGroups& gs, const std::string& spec) {
+  for (const auto& g : gs.groups) {
+    if (g.label == spec) return g;
+    for (const auto* m : g.members) {
+      if ((*m)["name"] == spec) return g;
+    }
+  }
+  std::vector<std::string> parts;
+  for (std::size_t b = 0, e; b <= spec.size(); b = e + 1) {
+    e = spec.find(',', b);
+    if (e == std::string::npos) e = spec.size();
+    std::string p = spec.substr(b, e - b);
+    while (!p.empty() && p.front() == ' ') p.erase(0, 1);
+    if (!p.empty()) parts.push_back(p);
+  }
+  for (const auto& g : gs.groups) {
+    const std::string label = ", " + g.label + ",";
+    bool all = !parts.empty();
+    for (const auto& p : parts) all = all && label.find(", " + p + ",") != std::string::npos;
+    if (all) return g;
+  }
+  std::string names;
+  for (const auto& g : gs.groups) names += (names.empty() ? "" : "; ") + g.label;
+  throw ConfigError("--reference '" + spec + "': no group of trials matches (groups: " + names + ")");
+}
+
+bool lower_is_better(const std::string& col) { return col.find("loss") != std::string::npos; }
+
+std::string median_text(std::vector<double> xs) { return xs.empty() ? "" : fmt_num(median(std::move(xs))); }
+
+// How finely the test sets resolve each accuracy: the median half-width of the trials' bootstrap intervals.
+std::string resolution_section(const std::vector<nlohmann::json>& records) {
+  std::map<std::string, std::vector<double>> halves, sizes;
+  for (const auto& r : records) {
+    if (!r.contains("bootstrap")) continue;
+    for (auto it = r["bootstrap"].begin(); it != r["bootstrap"].end(); ++it) {
+      const double x = r["metrics"][it.key()].get<double>();
+      halves[it.key()].push_back(std::max(x - (*it)[0].get<double>(), (*it)[1].get<double>() - x));
+      const std::string ev = it.key().substr(0, it.key().find('.'));
+      sizes[it.key()].push_back(r["test_n"][ev].get<double>());
+    }
+  }
+  if (halves.empty()) return "";
+  std::string md = "\n## Test-set resolution\n\nThe half-width of the 95 % bootstrap interval over the test images, "
+                   "median over the trials: accuracies closer than about this are not told apart by one evaluation.\n\n";
+  md += join_row({"metric", "test images", "± points"}, false) + md_rule(3);
+  for (const auto& [k, hs] : halves) {
+    std::vector<double> h = hs;
+    const double med = median(h);
+    md += join_row({k, median_text(sizes[k]), util::round_like(med, med)}, false);
+  }
+  return md;
+}
+
+// --best-by METRIC: the best group (mean over seeds) and trial, and whether the runner-up can be told apart.
+std::string best_section(const std::vector<nlohmann::json>& records, const ReportGroups& groups, const std::string& metric,
+                         const std::vector<std::string>& num_cols, const std::vector<std::string>& gain_cols) {
+  std::string col = metric == "final_loss" || metric == "seconds" || metric == "images_per_s" ? metric : "metrics." + metric;
+  if (const auto g = metric.find(".gain."); g != std::string::npos) col = "gain." + metric.substr(0, g) + metric.substr(g + 5);
+  const bool known = std::find(num_cols.begin(), num_cols.end(), col) != num_cols.end() ||
+                     std::find(gain_cols.begin(), gain_cols.end(), col) != gain_cols.end();
+  if (!known) {
+    std::string names;
+    for (const auto& c : num_cols) names += (names.empty() ? "" : ", ") + (c.rfind("metrics.", 0) == 0 ? c.substr(8) : c);
+    for (const auto& c : gain_cols) {
+      const std::string k = c.substr(5);
+      names += ", " + k.substr(0, k.find('.')) + ".gain" + k.substr(k.find('.'));
+    }
+    throw ConfigError("--best-by '" + metric + "': no trial has this metric (known: " + names + ")");
+  }
+  const bool low = lower_is_better(col);
+  auto better = [low](double a, double b) { return low ? a < b : a > b; };
+  std::vector<std::pair<double, const ReportGroup*>> ranked;
+  for (const auto& g : groups.groups) {
+    const std::vector<double> xs = g.completed_values(col);
+    if (!xs.empty()) ranked.emplace_back(util::mean_ci(xs).mean, &g);
+  }
+  std::string md = "\n## Best by `" + metric + "` (" + (low ? "lower" : "higher") + " is better)\n\n";
+  if (ranked.empty()) return md + "No completed trial has it yet.\n";
+  std::stable_sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) { return better(a.first, b.first); });
+  const ReportGroup& best = *ranked[0].second;
+  md += "- Best group: `" + best.label + "`: " + group_cell(best.completed_values(col)) + ".\n";
+  if (ranked.size() > 1) {
+    const ReportGroup& second = *ranked[1].second;
+    const util::MeanCi d = paired(best, second, col);
+    const util::MeanCi a = util::mean_ci(best.completed_values(col)), b = util::mean_ci(second.completed_values(col));
+    md += "- Runner-up: `" + second.label + "`: " + group_cell(second.completed_values(col)) + ". ";
+    if (d.n >= 2) {
+      md += "Paired difference over " + std::to_string(d.n) + " seeds: " + signed_text(util::round_to_uncertainty(d.mean, d.half)) +
+            (d.separated_from_zero() ? ": the best is told apart from the runner-up.\n"
+                                     : ": the interval includes 0, so these two cannot be ranked at this scale.\n");
+    } else if (a.n >= 2 && b.n >= 2) {
+      const bool apart = a.mean - a.half > b.mean + b.half || a.mean + a.half < b.mean - b.half;
+      md += apart ? "Their intervals do not overlap: the best is told apart.\n"
+                  : "Their intervals overlap, so these two cannot be ranked at this scale.\n";
+    } else {
+      md += "With one seed per group these two cannot be ranked (run more seeds).\n";
+    }
+  }
+  const nlohmann::json* top = nullptr;
+  for (const auto& r : records) {
+    const nlohmann::json v = get_number(r, col);
+    if (r["state"] != "completed" || v.is_null()) continue;
+    if (top == nullptr || better(v.get<double>(), get_number(*top, col).get<double>())) top = &r;
+  }
+  if (top != nullptr) {
+    const std::string n = (*top)["name"].get<std::string>();
+    md += "- Best trial: `" + n + "` (" + fmt_num(get_number(*top, col).get<double>()) + "): `trials/" + n +
+          "`, weights `trials/" + n + "/checkpoints/latest.safetensors` (for `ijepa export` / `ijepa eval`).\n";
+  }
+  return md;
+}
+
+}  // namespace
+
 nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& trial) {
   const std::string name = trial.at("name").get<std::string>();
   const TrialState st = inspect_trial(sweep_dir, name);
@@ -178,7 +387,19 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
   nlohmann::json loss = number_or_null(st.status, "final_loss");
   if (loss.is_null()) loss = number_or_null(st.status, "loss");  // still running, or stopped before the end
   rec["final_loss"] = loss;
-  rec["metrics"] = st.run_dir ? eval_metrics(run) : nlohmann::json::object();
+  nlohmann::json test_n = nlohmann::json::object();
+  rec["metrics"] = st.run_dir ? eval_metrics(run, &test_n) : nlohmann::json::object();
+  rec["test_n"] = test_n;
+  // The 95 % bootstrap interval over the test images of every accuracy (util/stats.hpp).
+  nlohmann::json boot = nlohmann::json::object();
+  for (auto it = rec["metrics"].begin(); it != rec["metrics"].end(); ++it) {
+    const std::string& k = it.key();
+    const auto dot = k.find('.');
+    if (dot == std::string::npos || k.compare(dot + 1, 3, "top") != 0 || !test_n.contains(k.substr(0, dot))) continue;
+    const util::Interval iv = util::accuracy_bootstrap(it->get<double>(), test_n[k.substr(0, dot)].get<std::int64_t>());
+    boot[k] = {iv.lo, iv.hi};
+  }
+  rec["bootstrap"] = boot;
   rec["seconds"] = number_or_null(st.status, "seconds");
   std::vector<double> ips;
   if (st.run_dir) {
@@ -191,11 +412,12 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
   return rec;
 }
 
-SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::vector<nlohmann::json>& records) {
+SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::vector<nlohmann::json>& records,
+                                      const ReportOptions& opts) {
   SweepSummaryText out;
   for (const auto& r : records) out.jsonl += r.dump() + "\n";
 
-  // Columns.
+  // Columns: every metric of the trials; gains (trained minus random init) beside each metric that has a baseline.
   std::vector<std::string> axis_keys;
   if (sweep.contains("axis_keys") && sweep["axis_keys"].is_array()) {
     for (const auto& k : sweep["axis_keys"]) axis_keys.push_back(k.get<std::string>());
@@ -213,17 +435,65 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   for (const auto& r : records) {
     for (auto it = r["metrics"].begin(); it != r["metrics"].end(); ++it) metric_set.insert(it.key());
   }
-  std::vector<std::string> num_cols{"final_loss"};
+  std::vector<std::string> num_cols{"final_loss"};  // the CSV's columns
   for (const auto& m : metric_set) num_cols.push_back("metrics." + m);
   num_cols.push_back("seconds");
   num_cols.push_back("images_per_s");
+  std::vector<std::string> gain_cols;
+  for (const auto& m : metric_set) {
+    const auto ri = m.find(".random_init.");
+    // Gains of accuracies (top1, top1_1pct, ...), as eval.jsonl's own "gain" has them.
+    if (ri != std::string::npos && m.compare(ri + 13, 3, "top") == 0) {
+      gain_cols.push_back("gain." + m.substr(0, ri) + "." + m.substr(ri + 13));
+    }
+  }
   auto col_title = [](const std::string& c) {
     if (c == "final_loss") return std::string("final loss");
     if (c == "seconds") return std::string("s");
     if (c == "images_per_s") return std::string("img/s");
+    if (c.rfind("gain.", 0) == 0) return c.substr(5) + " gain";
     return c.substr(8);
   };
-  auto csv_title = [](const std::string& c) { return c.rfind("metrics.", 0) == 0 ? c.substr(8) : c; };
+  auto csv_title = [](const std::string& c) {
+    return c.rfind("metrics.", 0) == 0 ? c.substr(8) : c.rfind("gain.", 0) == 0 ? c.substr(5) + ".gain" : c;
+  };
+  // The tables a reader compares: trained metrics and gains, not the random-init figures (they are in the CSV),
+  // and no column whose value is the same in every trial that has one (listed once below the tables).
+  std::vector<std::string> md_cols{"final_loss"};
+  std::vector<std::string> constant;
+  for (const auto& c : num_cols) {
+    if (c == "final_loss" || c.find(".random_init.") != std::string::npos) continue;
+    std::set<double> seen;
+    std::size_t n = 0;
+    for (const auto& r : records) {
+      const nlohmann::json v = get_number(r, c);
+      if (!v.is_null()) {
+        seen.insert(v.get<double>());
+        ++n;
+      }
+    }
+    if (n >= 2 && seen.size() == 1 && c.rfind("metrics.", 0) == 0) {
+      constant.push_back(col_title(c) + " = " + fmt_num(*seen.begin()));
+      continue;
+    }
+    md_cols.push_back(c);
+    if (c.rfind("metrics.", 0) == 0) {
+      const std::string g = "gain." + c.substr(8);
+      if (std::find(gain_cols.begin(), gain_cols.end(), g) != gain_cols.end()) md_cols.push_back(g);
+    }
+  }
+  // A trial's cell: accuracies carry the half-width of their bootstrap interval over the test images.
+  auto trial_cell = [](const nlohmann::json& r, const std::string& c) -> std::string {
+    const nlohmann::json v = get_number(r, c);
+    if (v.is_null()) return "";
+    if (c.rfind("metrics.", 0) == 0 && r.contains("bootstrap") && r["bootstrap"].contains(c.substr(8))) {
+      const auto& b = r["bootstrap"][c.substr(8)];
+      const double x = v.get<double>();
+      const double half = std::max(x - b[0].get<double>(), b[1].get<double>() - x);
+      return util::round_to_uncertainty(x, half);
+    }
+    return fmt_num(v.get<double>());
+  };
 
   // Counts.
   std::map<std::string, int> counts;
@@ -238,7 +508,8 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
       first = false;
     }
   }
-  out.md += ".\n\n## Trials\n\n";
+  out.md += ".\n\n## Trials\n\nProbe accuracies (%) with the half-width of their 95 % bootstrap interval over the test "
+            "images; a gain is the trained encoder's figure minus the random-init encoder's.\n\n";
 
   // Trial table (md and csv).
   std::vector<std::string> head{"#", "trial"};
@@ -252,10 +523,8 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     chead.push_back(c);
   }
   chead.push_back("total_steps");
-  for (const auto& c : num_cols) {
-    head.push_back(col_title(c));
-    chead.push_back(csv_title(c));
-  }
+  for (const auto& c : md_cols) head.push_back(col_title(c));
+  for (const auto& c : num_cols) chead.push_back(csv_title(c));
   head.push_back("error");
   chead.push_back("error");
   out.md += join_row(head, false) + md_rule(head.size());
@@ -277,11 +546,8 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     crow.push_back(r["state"].get<std::string>());
     crow.push_back(step);
     crow.push_back(total);
-    for (const auto& c : num_cols) {
-      const nlohmann::json v = get_number(r, c);
-      row.push_back(v.is_null() ? "" : fmt_num(v.get<double>()));
-      crow.push_back(value_text(v));
-    }
+    for (const auto& c : md_cols) row.push_back(trial_cell(r, c));
+    for (const auto& c : num_cols) crow.push_back(value_text(get_number(r, c)));
     row.push_back(value_text(r["error"]));
     crow.push_back(value_text(r["error"]));
     out.md += join_row(row, false);
@@ -289,23 +555,11 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   }
 
   // Grouped: trials whose values differ only by the seed, in order of first appearance.
-  std::vector<std::string> group_keys;
-  std::map<std::string, std::vector<const nlohmann::json*>> groups;
-  for (const auto& r : records) {
-    nlohmann::json v = r["values"];
-    v.erase("seed");
-    const std::string key = v.dump();
-    if (groups.count(key) == 0) group_keys.push_back(key);
-    groups[key].push_back(&r);
-  }
-  std::vector<std::size_t> value_axes;
-  for (std::size_t i = 0; i < axis_keys.size(); ++i) {
-    if (axis_keys[i] != "seed") value_axes.push_back(i);
-  }
-  out.md += "\n## Grouped over seeds\n\nMean ± sample standard deviation over the completed trials of each group "
-            "(— with a single one).\n\n";
+  const ReportGroups groups = group_over_seeds(records, axis_keys, shorts);
+  out.md += "\n## Grouped over seeds\n\nMean ± the half-width of its 95 % confidence interval over the completed trials "
+            "of each group (Student t over seeds; one trial: its value and \"(1)\"; none: —).\n\n";
   std::vector<std::string> ghead, gchead;
-  for (std::size_t i : value_axes) {
+  for (std::size_t i : groups.value_axes) {
     ghead.push_back(shorts[i]);
     gchead.push_back(axis_keys[i]);
   }
@@ -314,62 +568,79 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     gchead.push_back(c);
   }
   gchead.push_back("trials");
-  for (const auto& c : num_cols) {
-    ghead.push_back(col_title(c));
-    gchead.push_back(csv_title(c) + "_mean");
-    gchead.push_back(csv_title(c) + "_std");
+  for (const auto& c : md_cols) ghead.push_back(col_title(c));
+  std::vector<std::string> gcsv_cols = num_cols;
+  gcsv_cols.insert(gcsv_cols.end(), gain_cols.begin(), gain_cols.end());
+  for (const auto& c : gcsv_cols) {
+    for (const char* suffix : {"_mean", "_std", "_ci95"}) gchead.push_back(csv_title(c) + suffix);
   }
   out.md += join_row(ghead, false) + md_rule(ghead.size());
   out.grouped_csv += join_row(gchead, true);
-  for (const auto& key : group_keys) {
-    const auto& members = groups[key];
-    const nlohmann::json& r0 = *members.front();
+  for (const ReportGroup& g : groups.groups) {
+    const nlohmann::json& r0 = *g.members.front();
     std::vector<std::string> row, crow;
-    for (std::size_t i : value_axes) {
+    for (std::size_t i : groups.value_axes) {
       const nlohmann::json v = r0["values"].contains(axis_keys[i]) ? r0["values"][axis_keys[i]] : nlohmann::json();
       row.push_back(value_text(v));
       crow.push_back(value_text(v));
     }
     std::string seeds;
     std::size_t done = 0;
-    for (const auto* m : members) {
+    for (const auto* m : g.members) {
       seeds += (seeds.empty() ? "" : " ") + value_text((*m)["seed"]);
       if ((*m)["state"] == "completed") ++done;
     }
     row.push_back(seeds);
-    row.push_back(std::to_string(done) + "/" + std::to_string(members.size()));
+    row.push_back(std::to_string(done) + "/" + std::to_string(g.members.size()));
     crow.push_back(seeds);
     crow.push_back(std::to_string(done));
-    crow.push_back(std::to_string(members.size()));
-    for (const auto& c : num_cols) {
-      std::vector<double> xs;
-      for (const auto* m : members) {
-        if ((*m)["state"] != "completed") continue;
-        const nlohmann::json v = get_number(*m, c);
-        if (!v.is_null()) xs.push_back(v.get<double>());
-      }
+    crow.push_back(std::to_string(g.members.size()));
+    for (const auto& c : md_cols) row.push_back(group_cell(g.completed_values(c)));
+    for (const auto& c : gcsv_cols) {
+      const std::vector<double> xs = g.completed_values(c);
       const MeanStd ms = mean_std(xs);
-      if (xs.empty()) {
-        row.push_back("—");
-        crow.push_back("");
-        crow.push_back("");
-      } else {
-        row.push_back(fmt_num(ms.mean) + " ± " + (xs.size() < 2 ? std::string("—") : fmt_num(ms.std)));
-        crow.push_back(nlohmann::json(ms.mean).dump());
-        crow.push_back(xs.size() < 2 ? std::string() : nlohmann::json(ms.std).dump());
-      }
+      const util::MeanCi ci = util::mean_ci(xs);
+      crow.push_back(xs.empty() ? std::string() : nlohmann::json(ms.mean).dump());
+      crow.push_back(xs.size() < 2 ? std::string() : nlohmann::json(ms.std).dump());
+      crow.push_back(xs.size() < 2 ? std::string() : nlohmann::json(ci.half).dump());
     }
     out.md += join_row(row, false);
     out.grouped_csv += join_row(crow, true);
   }
+  if (!constant.empty()) {
+    out.md += "\nThe same in every trial (left out above):";
+    for (std::size_t i = 0; i < constant.size(); ++i) out.md += (i ? ", " : " ") + constant[i];
+    out.md += ".\n";
+  }
+  out.md += resolution_section(records);
+  if (!opts.reference.empty()) {
+    const ReportGroup& ref = find_reference(groups, opts.reference);
+    out.md += "\n## Paired differences against `" + ref.label + "`\n\nEach group's trial minus the reference's trial "
+              "of the same seed, over the seeds both completed: mean ± 95 % CI (Student t). \"above\"/\"below\": the "
+              "interval excludes 0; \"undecided\": it does not, or there is one pair.\n\n";
+    std::vector<std::string> h{"group", "pairs"};
+    std::vector<std::string> cols;
+    for (const auto& c : md_cols) {
+      if (c != "seconds" && c != "images_per_s") cols.push_back(c);
+    }
+    for (const auto& c : cols) h.push_back(col_title(c));
+    out.md += join_row(h, false) + md_rule(h.size());
+    for (const auto& g : groups.groups) {
+      if (&g == &ref) continue;
+      std::vector<std::string> row{g.label, std::to_string(paired(g, ref, "final_loss").n)};
+      for (const auto& c : cols) row.push_back(diff_cell(paired(g, ref, c)));
+      out.md += join_row(row, false);
+    }
+  }
+  if (!opts.best_by.empty()) out.md += best_section(records, groups, opts.best_by, num_cols, gain_cols);
   return out;
 }
 
-SweepSummaryText write_sweep_summary(const fs::path& dir) {
+SweepSummaryText write_sweep_summary(const fs::path& dir, const ReportOptions& opts) {
   const nlohmann::json sweep = read_sweep_json(dir);
   std::vector<nlohmann::json> records;
   for (const auto& t : sweep["trials"]) records.push_back(trial_summary(dir, t));
-  SweepSummaryText text = render_sweep_summary(sweep, records);
+  SweepSummaryText text = render_sweep_summary(sweep, records, opts);
   // Written atomically, and only when the text changes (a re-run that skips every trial touches nothing).
   auto put = [&](const char* name, const std::string& content) {
     std::ifstream in(dir / name, std::ios::binary);

@@ -15,6 +15,8 @@
 #include "host/hosting/fixture_plugins.hpp"
 #include "ijepa/host/run/sweep_dir.hpp"
 #include "ijepa/host/run/sweep_report.hpp"
+#include "ijepa/host/util/errors.hpp"
+#include "ijepa/host/util/stats.hpp"
 
 using namespace ijepa;
 using namespace ijepa::host;
@@ -196,14 +198,26 @@ TEST(SweepReport, SummaryRecordsTablesAndGroups) {
   EXPECT_EQ(recs[3]["state"], "pending");
   EXPECT_TRUE(recs[3]["final_loss"].is_null());
 
-  // Markdown: trial rows, then groups over seeds with mean ± sample std (— for one, — without any completed).
+  EXPECT_EQ(recs[0]["test_n"], nlohmann::json({{"linear_probe", 32}}));
+  EXPECT_EQ(recs[0]["bootstrap"], nlohmann::json::parse(R"({"linear_probe.top1": [15.625, 46.875]})"))
+      << "Binomial(32, 0.3) 2.5 % and 97.5 % quantiles: 5 and 15 of 32";
+
+  // Markdown: trial rows (the random-init column gives way to the gain; an accuracy with a test-set size carries its
+  // bootstrap half-width), then groups over seeds with mean ± the t interval's half-width ("(1)" for one trial, —
+  // without any completed), numbers rounded to their uncertainty.
   EXPECT_NE(text.md.find("4 trials: 2 completed, 1 failed, 1 pending"), std::string::npos) << text.md;
-  EXPECT_NE(text.md.find("| 0 | lr0.1_s0 | 0.1 | 0 | completed | 4/4 | 0.5 | 20 | 6 | 30 | 2 | 200 |  |"),
+  EXPECT_NE(text.md.find("| # | trial | lr | seed | state | step | final loss | knn.top1 | linear_probe.top1 | "
+                         "linear_probe.top1 gain | s | img/s | error |"),
             std::string::npos)
       << text.md;
-  EXPECT_NE(text.md.find("| 0.1 | 0 1 | 2/2 | 0.6 ± 0.1414 | 20 ± — | 7 ± 1.414 | 35 ± 7.071 | 3 ± 1.414 | 125 ± 106.1 |"),
+  EXPECT_NE(text.md.find("| 0 | lr0.1_s0 | 0.1 | 0 | completed | 4/4 | 0.5 | 20 | 30 ± 17 | 24 | 2 | 200 |  |"),
             std::string::npos)
       << text.md;
+  // final loss 0.5, 0.7: sd 0.1414, t(1) 12.706 -> ±1.27; linear_probe 30, 40 -> ±63.5; gains 24, 32 -> ±50.8.
+  EXPECT_NE(text.md.find("| 0.1 | 0 1 | 2/2 | 0.6 ± 1.3 | 20 (1) | 35 ± 64 | 28 ± 51 | 3 ± 13 | 130 ± 950 |"),
+            std::string::npos)
+      << text.md;
+  EXPECT_NE(text.md.find("| linear_probe.top1 | 32 | 17 |"), std::string::npos) << "test-set resolution\n" << text.md;
   EXPECT_NE(text.md.find("| 0.2 | 0 | 0/1 | — | — | — | — | — | — |"), std::string::npos) << text.md;
   // CSV: one header and one row per trial, RFC 4180 quoting, full precision.
   const std::string csv = text.csv;
@@ -240,4 +254,90 @@ TEST(SweepReport, IncompatibleSweepJsonIsRefused) {
   EXPECT_THROW(read_sweep_json(tmp.path()), ConfigFileError);
   EXPECT_THROW(write_sweep_summary(tmp.path()), ConfigFileError);
   EXPECT_FALSE(fs::exists(tmp / "summary.md"));
+}
+
+TEST(ReportStats, IntervalsAndRounding) {
+  EXPECT_DOUBLE_EQ(util::t975(1), 12.706);
+  EXPECT_DOUBLE_EQ(util::t975(2), 4.303);
+  EXPECT_NEAR(util::t975(60), 2.000, 0.002);
+  EXPECT_NEAR(util::t975(1000), 1.962, 0.002);
+  const util::MeanCi c = util::mean_ci({10.0, 11.0, 12.0});  // sd 1, n 3: 4.303 / sqrt(3) = 2.48
+  EXPECT_DOUBLE_EQ(c.mean, 11.0);
+  EXPECT_NEAR(c.half, 4.303 / std::sqrt(3.0), 1e-12);
+  EXPECT_TRUE(c.separated_from_zero());
+  EXPECT_FALSE(util::mean_ci({1.0, 2.0, 3.0}).separated_from_zero()) << "2 ± 2.48 includes 0";
+  EXPECT_TRUE(std::isnan(util::mean_ci({5.0}).half));
+  // Exact Binomial quantiles (checked against a 4,000-resample Monte-Carlo bootstrap: 24.0 and 36.5 for 60 of 200).
+  const util::Interval a = util::accuracy_bootstrap(30.0, 200);
+  EXPECT_DOUBLE_EQ(a.lo, 24.0);
+  EXPECT_DOUBLE_EQ(a.hi, 36.5);
+  const util::Interval b = util::accuracy_bootstrap(50.0, 2000);
+  EXPECT_DOUBLE_EQ(b.lo, 47.8);
+  EXPECT_DOUBLE_EQ(b.hi, 52.2);
+  EXPECT_DOUBLE_EQ(util::accuracy_bootstrap(100.0, 50).lo, 100.0);
+  EXPECT_EQ(util::round_to_uncertainty(0.3124, 0.004912), "0.3124 ± 0.0049");
+  EXPECT_EQ(util::round_to_uncertainty(59.7, 2.04), "59.7 ± 2.0");
+  EXPECT_EQ(util::round_to_uncertainty(125.0, 952.95), "130 ± 950");
+  EXPECT_EQ(util::round_to_uncertainty(-0.01, 0.5), "-0.01 ± 0.50");
+  EXPECT_EQ(util::round_to_uncertainty(3.14159, std::nan("")), "3.142");
+}
+
+// Two maskers x three seeds: knn separates them (the same +5 every seed), the linear probe does not (its
+// differences change sign); knn.k is the same everywhere and leaves the tables.
+TEST(SweepReport, ReferenceBestByAndConstantColumns) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  std::vector<nlohmann::json> trials;
+  const double knn[2][3] = {{40, 42, 41}, {35, 37, 36}};
+  const double lin[2][3] = {{50, 45, 52}, {48, 49, 47}};
+  const char* maskers[2] = {"multiblock", "block"};
+  int index = 0;
+  for (int m = 0; m < 2; ++m) {
+    for (int seed = 0; seed < 3; ++seed) {
+      const std::string name = std::string(maskers[m]) + "_s" + std::to_string(seed);
+      trials.push_back({{"index", index++}, {"name", name}, {"values", {{"masker", maskers[m]}, {"seed", seed}}},
+                        {"seed", seed}});
+      write(d / "trials" / name / "status.json",
+            R"({"state": "completed", "step": 4, "total_steps": 4, "final_loss": 0.5, "seconds": 2.0})");
+      const nlohmann::json ek = {{"step", 4}, {"evaluator", "knn"}, {"where", "components.evaluators.0"},
+                                 {"top1", knn[m][seed]}, {"k", 20}, {"test_n", 2000},
+                                 {"random_init", {{"top1", 30.0 + seed}, {"k", 20}}}};
+      const nlohmann::json el = {{"step", 4}, {"evaluator", "linear_probe"}, {"where", "components.evaluators.1"},
+                                 {"top1", lin[m][seed]}, {"test_n", 2000}, {"random_init", {{"top1", 40.0}}}};
+      write(d / "trials" / name / "eval.jsonl", ek.dump() + "\n" + el.dump() + "\n");
+    }
+  }
+  nlohmann::json sw = sweep_with(trials);
+  sw["axis_keys"] = {"masker", "seed"};
+  write(d / "sweep.json", sw.dump(2));
+  ReportOptions o;
+  o.reference = "masker=block";
+  o.best_by = "knn.gain.top1";
+  const std::string md = write_sweep_summary(d, o).md;
+  EXPECT_EQ(md.find("| knn.k |"), std::string::npos) << md;
+  EXPECT_NE(md.find("The same in every trial (left out above): knn.k = 20."), std::string::npos) << md;
+  EXPECT_NE(md.find("## Paired differences against `masker=block`"), std::string::npos) << md;
+  // knn: +5 in every seed (sd 0: an interval of width 0 excludes 0); linear: +2, -4, +5 (mean 1, undecided).
+  EXPECT_NE(md.find("| masker=multiblock | 3 | +0 undecided |"), std::string::npos) << md;
+  EXPECT_NE(md.find("+5 above"), std::string::npos) << md;
+  EXPECT_NE(md.find("undecided"), std::string::npos) << md;
+  EXPECT_NE(md.find("- Best group: `masker=multiblock`"), std::string::npos) << md;
+  EXPECT_NE(md.find("the best is told apart from the runner-up"), std::string::npos) << md;
+  EXPECT_NE(md.find("- Best trial: `multiblock_s1` (11)"), std::string::npos) << "gain 42 - 31 = 11\n" << md;
+  o.best_by = "linear_probe.top1";
+  const std::string md2 = write_sweep_summary(d, o).md;
+  EXPECT_NE(md2.find("cannot be ranked at this scale"), std::string::npos) << md2;
+  // Bad options: one line naming what is known; the summary files stay as they were.
+  const std::string before = test::read_text(d / "summary.md");
+  o.reference = "masker=random";
+  try {
+    write_sweep_summary(d, o);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("masker=multiblock; masker=block"), std::string::npos) << e.what();
+  }
+  o.reference.clear();
+  o.best_by = "knn.top5";
+  EXPECT_THROW(write_sweep_summary(d, o), ConfigError);
+  EXPECT_EQ(test::read_text(d / "summary.md"), before);
 }

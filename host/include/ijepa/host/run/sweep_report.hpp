@@ -12,19 +12,28 @@ namespace ijepa::host {
 
 // trial_summary(sweep_dir, trial) -> the summary.jsonl record of one sweep.json trial entry:
 // {"index","name","values","seed","state","step","total_steps","final_loss","metrics":{"<evaluator>.<metric>",
-//  "<evaluator>.random_init.<metric>"},"seconds","images_per_s","error"}; null where unknown.
+//  "<evaluator>.random_init.<metric>"},"test_n":{"<evaluator>": n},"bootstrap":{"<evaluator>.top1": [lo, hi]},
+//  "seconds","images_per_s","error"}; null where unknown.
 nlohmann::json trial_summary(const std::filesystem::path& sweep_dir, const nlohmann::json& trial);
 
 struct SweepSummaryText {
   std::string jsonl, md, csv, grouped_csv;
 };
 
+// `ijepa report` options: --reference (a group of the grouped table: its label "lr=0.1", a KEY=VALUE[,KEY=VALUE]
+// selection of it, or one of its trials' names) adds paired differences against it; --best-by METRIC (e.g.
+// knn.gain.top1, linear_probe.top1, final_loss) adds the best group and trial and whether the runner-up is told apart.
+struct ReportOptions {
+  std::string reference, best_by;
+};
+
 // The four files' contents for sweep.json and the records of its trials (in sweep.json order).
-SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::vector<nlohmann::json>& records);
+SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::vector<nlohmann::json>& records,
+                                      const ReportOptions& opts = {});
 
 // write_sweep_summary(dir) -> reads DIR/sweep.json (format checked) and every trial, writes the summary files
 // atomically and returns their contents.
-SweepSummaryText write_sweep_summary(const std::filesystem::path& dir);
+SweepSummaryText write_sweep_summary(const std::filesystem::path& dir, const ReportOptions& opts = {});
 
 // Mean and sample standard deviation (n - 1); std is NaN for fewer than two values.
 struct MeanStd {

@@ -1,0 +1,36 @@
+#pragma once
+// The statistics `ijepa report` shows: intervals over seeds (Student t), bootstrap intervals over test images for
+// accuracies, and numbers rounded to their uncertainty.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ijepa::host::util {
+
+// The 0.975 quantile of Student's t with df degrees of freedom (exact table to 30, then 1.96 + 2.4/df, within 0.002).
+double t975(std::int64_t df);
+
+// Mean and the half-width of its 95 % confidence interval (t over n - 1 degrees of freedom); NaN half-width for n < 2.
+struct MeanCi {
+  double mean = 0.0, half = 0.0;
+  std::size_t n = 0;
+  bool separated_from_zero() const { return n >= 2 && (mean - half > 0.0 || mean + half < 0.0); }
+};
+MeanCi mean_ci(const std::vector<double>& xs);
+
+// The 95 % percentile bootstrap interval of an accuracy (in percent) measured on n test images: resampling the n
+// images with replacement makes the number correct Binomial(n, p) with p the measured accuracy, so the interval is
+// that distribution's 2.5 % and 97.5 % quantiles (the bootstrap with infinitely many resamples), in percent.
+struct Interval {
+  double lo = 0.0, hi = 0.0;
+};
+Interval accuracy_bootstrap(double accuracy_percent, std::int64_t n);
+
+// "mean ± half" with the half-width to two significant digits and the mean to the same decimal place
+// (0.3124 ± 0.004912 -> "0.3124 ± 0.0049"; 59.7 ± 2.04 -> "59.7 ± 2.0"); "mean" alone to four significant digits
+// when half is NaN.
+std::string round_to_uncertainty(double mean, double half);
+// x rounded at the decimal place `half` sets (as above), without the ± part.
+std::string round_like(double x, double half);
+
+}  // namespace ijepa::host::util
