@@ -155,22 +155,11 @@ nlohmann::json get_number(const nlohmann::json& rec, const std::string& col) {
 }  // namespace
 
 MeanStd mean_std(const std::vector<double>& xs) {
+  const util::MeanCi c = util::mean_ci(xs);
   MeanStd r;
-  r.n = xs.size();
-  if (xs.empty()) {
-    r.mean = r.std = std::nan("");
-    return r;
-  }
-  double s = 0.0;
-  for (double x : xs) s += x;
-  r.mean = s / static_cast<double>(xs.size());
-  if (xs.size() < 2) {
-    r.std = std::nan("");
-    return r;
-  }
-  double ss = 0.0;
-  for (double x : xs) ss += (x - r.mean) * (x - r.mean);
-  r.std = std::sqrt(ss / static_cast<double>(xs.size() - 1));
+  r.mean = c.mean;
+  r.std = c.sd;
+  r.n = c.n;
   return r;
 }
 

@@ -19,20 +19,20 @@ MeanCi mean_ci(const std::vector<double>& xs) {
   MeanCi r;
   r.n = xs.size();
   if (xs.empty()) {
-    r.mean = r.half = std::nan("");
+    r.mean = r.half = r.sd = std::nan("");
     return r;
   }
   double s = 0.0;
   for (double x : xs) s += x;
   r.mean = s / static_cast<double>(xs.size());
   if (xs.size() < 2) {
-    r.half = std::nan("");
+    r.half = r.sd = std::nan("");
     return r;
   }
   double ss = 0.0;
   for (double x : xs) ss += (x - r.mean) * (x - r.mean);
-  const double sd = std::sqrt(ss / static_cast<double>(xs.size() - 1));
-  r.half = t975(static_cast<std::int64_t>(xs.size()) - 1) * sd / std::sqrt(static_cast<double>(xs.size()));
+  r.sd = std::sqrt(ss / static_cast<double>(xs.size() - 1));
+  r.half = t975(static_cast<std::int64_t>(xs.size()) - 1) * r.sd / std::sqrt(static_cast<double>(xs.size()));
   return r;
 }
 

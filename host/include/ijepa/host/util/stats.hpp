@@ -12,7 +12,7 @@ double t975(std::int64_t df);
 
 // Mean and the half-width of its 95 % confidence interval (t over n - 1 degrees of freedom); NaN half-width for n < 2.
 struct MeanCi {
-  double mean = 0.0, half = 0.0;
+  double mean = 0.0, half = 0.0, sd = 0.0;  // sd: the sample standard deviation (n - 1); NaN for n < 2
   std::size_t n = 0;
   bool separated_from_zero() const { return n >= 2 && (mean - half > 0.0 || mean + half < 0.0); }
 };
