@@ -60,3 +60,33 @@ TEST(CliHelp, AnUnknownOptionSuggestsTheNearestOne) {
   const Out cmd = run("trian x.json");
   EXPECT_NE(cmd.text.find("unknown command 'trian' (did you mean train?)"), std::string::npos) << cmd.text;
 }
+
+// tools/ijepa-completion.bash: commands and options come from the binary's help, values for a few options.
+TEST(CliHelp, BashCompletionOffersCommandsOptionsAndValues) {
+  auto complete = [](const std::string& words) {
+    // COMP_WORDS from `words` (the last one is the word being completed; may be empty).
+    const std::string script = std::string("source '") + IJEPA_TEST_SOURCE_DIR + "/../tools/ijepa-completion.bash'; " +
+                               "COMP_WORDS=(" + words + "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _ijepa; " +
+                               "printf '%s\\n' \"${COMPREPLY[@]}\"";
+    std::string out;
+    const std::string file = ::testing::TempDir() + "/ijepa_completion_test.sh";
+    ijepa::test::write_text(file, script + "\n");
+    ijepa::test::run_shell("bash '" + file + "'", &out);
+    return out;
+  };
+  const std::string cli = IJEPA_CLI;
+  EXPECT_EQ(complete(cli + " ex"), "export\n");
+  const std::string cmds = complete(cli + " ''");
+  for (const char* c : {"train\n", "sweep\n", "report\n", "eval\n", "embed\n", "bench\n", "help\n"}) {
+    EXPECT_NE(cmds.find(c), std::string::npos) << c << cmds;
+  }
+  EXPECT_EQ(complete(cli + " export --fo"), "--format\n");
+  EXPECT_EQ(complete(cli + " export --format ''"), "timm\nhf\n");
+  const std::string embed = complete(cli + " embed --");
+  for (const char* o : {"--pooled\n", "--last4\n", "--tokens\n", "--checkpoint\n", "--help\n"}) {
+    EXPECT_NE(embed.find(o), std::string::npos) << o << embed;
+  }
+  EXPECT_EQ(complete(cli + " bench t"), "train\n");
+  EXPECT_NE(complete(cli + " bench train --ba").find("--baseline\n"), std::string::npos);
+  EXPECT_EQ(complete(cli + " report x --best"), "--best-by\n");
+}
