@@ -59,7 +59,7 @@ struct Measure {
 };
 
 struct BenchDataOptions {
-  std::string source, root, baseline;
+  std::string source, root, baseline, cache_dir;
   std::int64_t image_size = 0, workers = 0, batch = 64, warmup = 2, fixed_batches = 0, seed = 0, patch = 16;
   bool masks = false;
   double seconds = 10.0;
@@ -69,6 +69,7 @@ BenchDataOptions parse_bench_data(const Args& args) {
   BenchDataOptions o;
   o.source = args.require("--source");
   o.root = args.get("--root").value_or("");
+  o.cache_dir = args.get("--cache-dir").value_or("");
   (void)args.require("--image-size");
   (void)args.require("--workers");
   o.image_size = int_at_least(args, "--image-size", 0, 1);
@@ -105,6 +106,7 @@ nlohmann::json bench_config(const BenchDataOptions& o) {
   cfg["seed"] = o.seed;
   cfg["data"]["source"] = o.source;
   cfg["data"]["root"] = o.root;
+  cfg["data"]["cache_dir"] = o.cache_dir;
   cfg["data"]["image_size"] = o.image_size;
   cfg["data"]["workers"] = o.workers;
   cfg["data"]["crop_scale"] = {0.3, 1.0};
@@ -182,7 +184,7 @@ void torchvision_baseline(const BenchDataOptions& o, const std::string& folder, 
 int cmd_bench_data(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
   valued.insert({"--source", "--root", "--image-size", "--workers", "--seconds", "--batches", "--batch", "--patch",
-                 "--warmup", "--seed", "--baseline"});
+                 "--warmup", "--seed", "--baseline", "--cache-dir"});
   std::set<std::string> flags = kPluginFlags;
   flags.insert("--masks");
   Args args(argv, valued, flags);

@@ -124,6 +124,8 @@ const std::vector<CommandHelp>& all_help() {
        "Loader images/s (decode, crop, normalise, masks), and with --baseline torchvision the same in torchvision.",
        with_plugins({{"--source S", "fashion_mnist, cifar10_jpeg, imagenette, image_folder, synthetic", ""},
                      {"--root PATH", "the data", "the source's default"}, {"--image-size N", "", ""},
+                     {"--cache-dir DIR", "read the images from their decoded cache in DIR (data.cache_dir; built "
+                                         "first when missing)", ""},
                      {"--workers W", "", ""}, {"--seconds S", "time this long", "10"},
                      {"--batches K", "or this many batches", ""}, {"--batch B", "", "64"},
                      {"--masks", "sample multiblock masks in the loader", ""}, {"--patch P", "with --masks", "16"},

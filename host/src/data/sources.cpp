@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/data/decoded_cache.hpp"
 #include "ijepa/host/data/rng.hpp"
 
 namespace ijepa::host {
@@ -80,7 +81,8 @@ nlohmann::json data_defaults() {
           {"min_image_size", 8},
           {"max_pixels", kDefaultMaxImagePixels},
           {"synthetic_count", 2048},
-          {"synthetic_classes", 10}};
+          {"synthetic_classes", 10},
+          {"cache_dir", ""}};
 }
 
 nlohmann::json data_doc() {
@@ -98,6 +100,9 @@ nlohmann::json data_doc() {
           {"crop_scale", "RandomResizedCrop area range [lo, hi] (official 0.3-1.0)"},
           {"hflip", "random horizontal flip (off in the official configs)"},
           {"workers", "loader threads preparing batches and masks ahead of the trainer"},
+          {"cache_dir", "decode each split once into DIR (raw uint8 pixels, memory-mapped and shared by every process "
+                        "that opens the same data: a sweep's trials, a run's ranks, later runs) and read images from "
+                        "there instead of decoding them every epoch; needs images of one size ('' = off)"},
           {"limit", "use only the first N images of the split (0 = all)"},
           {"max_pixels", "images whose header claims more pixels are unreadable (skipped in training, in ijepa eval and "
                          "embed), refused before decoding: a 629-byte JPEG claiming 60000x60000 costs nothing"},
@@ -153,6 +158,9 @@ std::shared_ptr<Dataset> open_dataset(const nlohmann::json& cfg, const std::stri
   } else {
     throw DataError("data.source: unknown source '" + source +
                     "' (available: fashion_mnist, image_folder, cifar10_jpeg, imagenette, synthetic)");
+  }
+  if (cfg.contains("cache_dir") && !cfg.at("cache_dir").get<std::string>().empty()) {
+    ds = open_decoded_cache(ds, cfg.at("cache_dir").get<std::string>());
   }
   return ds;
 }

@@ -39,7 +39,8 @@ std::string fmt_double(double v, int prec = 4) {
 }
 
 // Keys a resumed run may change: they do not alter the maths of the steps already taken.
-const char* const kResumeMutable[] = {"train.max_steps", "train.log_every", "data.workers", "train.tensorboard"};
+const char* const kResumeMutable[] = {"train.max_steps", "train.log_every", "data.workers", "train.tensorboard",
+                                      "data.cache_dir"};
 
 proc::FileLock lock_run(const fs::path& dir) {
   std::optional<proc::FileLock> lock;
