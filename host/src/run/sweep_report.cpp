@@ -64,7 +64,10 @@ nlohmann::json eval_metrics(const fs::path& run_dir, nlohmann::json* test_n = nu
     for (auto it = r.begin(); it != r.end(); ++it) {
       if (it->is_number() && skip.count(it.key()) == 0) m[prefix + "." + it.key()] = *it;
     }
-    if (test_n != nullptr && r.contains("test_n") && r["test_n"].is_number_integer()) (*test_n)[prefix] = r["test_n"];
+    // (the linear probe writes its sizes as floating-point numbers)
+    if (test_n != nullptr && r.contains("test_n") && r["test_n"].is_number() && r["test_n"].get<double>() >= 1) {
+      (*test_n)[prefix] = std::llround(r["test_n"].get<double>());
+    }
     if (r.contains("random_init") && r["random_init"].is_object()) {
       for (auto it = r["random_init"].begin(); it != r["random_init"].end(); ++it) {
         if (it->is_number() && skip.count(it.key()) == 0) m[prefix + ".random_init." + it.key()] = *it;

@@ -303,7 +303,7 @@ TEST(SweepReport, ReferenceBestByAndConstantColumns) {
                                  {"top1", knn[m][seed]}, {"k", 20}, {"test_n", 2000},
                                  {"random_init", {{"top1", 30.0 + seed}, {"k", 20}}}};
       const nlohmann::json el = {{"step", 4}, {"evaluator", "linear_probe"}, {"where", "components.evaluators.1"},
-                                 {"top1", lin[m][seed]}, {"test_n", 2000}, {"random_init", {{"top1", 40.0}}}};
+                                 {"top1", lin[m][seed]}, {"test_n", 2000.0}, {"random_init", {{"top1", 40.0}}}};
       write(d / "trials" / name / "eval.jsonl", ek.dump() + "\n" + el.dump() + "\n");
     }
   }
@@ -327,6 +327,7 @@ TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   o.best_by = "linear_probe.top1";
   const std::string md2 = write_sweep_summary(d, o).md;
   EXPECT_NE(md2.find("cannot be ranked at this scale"), std::string::npos) << md2;
+  EXPECT_NE(md2.find("| linear_probe.top1 | 2000 |"), std::string::npos) << "a float test_n counts too\n" << md2;
   // Bad options: one line naming what is known; the summary files stay as they were.
   const std::string before = test::read_text(d / "summary.md");
   o.reference = "masker=random";
