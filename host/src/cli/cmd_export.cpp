@@ -15,7 +15,7 @@ int cmd_export(const Argv& argv) {
   if (args.positionals().size() != 1) throw UsageError(usage);
   const std::string fmt = args.require("--format");
   if (fmt != "timm" && fmt != "hf") throw UsageError("--format: expected timm or hf, got '" + fmt + "'");
-  const ExportFormat format = parse_export_format(fmt);
+  const ExportFormat format = fmt == "timm" ? ExportFormat::timm : ExportFormat::hf;
   const std::string out = args.require("--out");
   const std::string which = args.get("--encoder").value_or("target");
   if (which != "target" && which != "context") throw UsageError("--encoder: expected target or context");

@@ -2,7 +2,6 @@
 // system tar into the user cache (atomically, under an flock), and served as an image folder per split.
 #include <fcntl.h>
 #include <spawn.h>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "ijepa/host/build_config.hpp"
 #include "ijepa/host/data/dataset.hpp"
 #include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/proc/process.hpp"
 
 extern char** environ;
 
@@ -93,30 +93,18 @@ void run_tar(const std::string& tarball, const fs::path& into) {
   }
 }
 
-class FileLock {
- public:
-  explicit FileLock(const fs::path& p) {
-    fd_ = ::open(p.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw DataError("cannot open lock file " + p.string() + ": " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      logging::info("waiting for another process extracting into the dataset cache (" + p.string() + ")");
-      while (::flock(fd_, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-          ::close(fd_);
-          throw DataError("cannot lock " + p.string() + ": " + std::strerror(errno));
-        }
-      }
-    }
-  }
-  ~FileLock() { ::close(fd_); }  // closing releases the lock
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
 
 }  // namespace
+
+proc::FileLock lock_data_cache(const fs::path& lock_file, const std::string& doing) {
+  try {
+    return proc::FileLock::acquire(lock_file, [&] {
+      logging::info("waiting for another process " + doing + " (" + lock_file.string() + ")");
+    });
+  } catch (const std::runtime_error& e) {
+    throw DataError(e.what());
+  }
+}
 
 const ArchiveSpec* archive_spec(const std::string& source) {
   for (const auto& a : kArchives) {
@@ -172,7 +160,7 @@ std::string extract_archive(const std::string& tarball, const std::string& name)
   std::error_code ec;
   fs::create_directories(cache, ec);
   if (ec) throw DataError("dataset cache: cannot create " + cache.string() + ": " + ec.message());
-  FileLock lock(cache / (name + ".lock"));
+  const proc::FileLock lock = lock_data_cache(cache / (name + ".lock"), "extracting into the dataset cache");
   if (current(final_dir, tarball)) return final_dir.string();  // another process finished meanwhile
 
   // We hold the lock: leftovers of interrupted extractions are dead.

@@ -1,7 +1,6 @@
 #include "ijepa/host/data/decoded_cache.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ijepa/host/io/sha256.hpp"
+#include "ijepa/host/proc/process.hpp"
 
 namespace fs = std::filesystem;
 
@@ -216,27 +216,18 @@ std::shared_ptr<Dataset> open_decoded_cache(const std::shared_ptr<Dataset>& sour
   std::error_code ec;
   if (!fs::exists(file, ec)) {
     fs::create_directories(dir, ec);
-    const fs::path lock_path = file.string() + ".lock";
-    const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw DataError("data.cache_dir: cannot create " + lock_path.string() + " (" + std::strerror(errno) + ")");
-    ::flock(fd, LOCK_EX);  // another process building the same file: wait for it
-    try {
-      if (!fs::exists(file, ec)) {
-        const fs::path tmp = file.string() + ".tmp-" + std::to_string(::getpid());
-        try {
-          build(*source, tmp);
-          fs::rename(tmp, file);
-        } catch (...) {
-          fs::remove(tmp, ec);
-          fs::remove(tmp.string() + ".px", ec);
-          throw;
-        }
+    const proc::FileLock lock = lock_data_cache(file.string() + ".lock", "decoding into " + file.string());
+    if (!fs::exists(file, ec)) {  // not built by the process we waited for
+      const fs::path tmp = file.string() + ".tmp-" + std::to_string(::getpid());
+      try {
+        build(*source, tmp);
+        fs::rename(tmp, file);
+      } catch (...) {
+        fs::remove(tmp, ec);
+        fs::remove(tmp.string() + ".px", ec);
+        throw;
       }
-    } catch (...) {
-      ::close(fd);
-      throw;
     }
-    ::close(fd);
   }
   return std::make_shared<DecodedCache>(file, source->open_skips());
 }

@@ -15,6 +15,10 @@ namespace fs = std::filesystem;
 
 namespace ijepa::host {
 
+bool eval_bookkeeping_key(const std::string& key) {
+  return key == "step" || key == "epoch" || key == "train_n" || key == "test_n" || key == "seconds";
+}
+
 nlohmann::json EvalResult::to_json() const {
   nlohmann::json j = {{"evaluator", evaluator}, {"where", where},     {"features", features},
                       {"encoder", encoder},     {"train_n", train_n}, {"test_n", test_n},
@@ -24,7 +28,7 @@ nlohmann::json EvalResult::to_json() const {
     nlohmann::json r = nlohmann::json::object(), g = nlohmann::json::object();
     for (const auto& [k, v] : random_init) {
       r[k] = v;
-      if (auto it = trained.find(k); it != trained.end() && k.rfind("top", 0) == 0) g[k] = it->second - v;
+      if (auto it = trained.find(k); it != trained.end() && is_accuracy(k)) g[k] = it->second - v;
     }
     j["random_init"] = r;
     j["gain"] = g;

@@ -30,12 +30,6 @@ std::string block(std::int64_t i) { return "blocks." + std::to_string(i) + "."; 
 
 }  // namespace
 
-ExportFormat parse_export_format(const std::string& s) {
-  if (s == "timm") return ExportFormat::timm;
-  if (s == "hf") return ExportFormat::hf;
-  throw ConfigError("--format: expected timm or hf, got '" + s + "'");
-}
-
 TensorMap encoder_state(sdk::Encoder& encoder, VitShape& shape) {
   TensorMap m;
   for (const auto& p : encoder.named_parameters(true)) m[p.key()] = p.value().detach().to(at::kCPU, at::kFloat).contiguous();
@@ -78,8 +72,6 @@ TensorMap encoder_state(sdk::Encoder& encoder, VitShape& shape) {
   }
   return out;
 }
-
-TensorMap timm_state(const TensorMap& official) { return official; }
 
 TensorMap hf_state(const TensorMap& official, const VitShape& shape) {
   TensorMap out;
@@ -182,7 +174,7 @@ ExportResult export_encoder(const LoadedEncoder& le, ExportFormat format, const 
   ExportResult r;
   const TensorMap official = encoder_state(*le.encoder, r.shape);
   const bool timm = format == ExportFormat::timm;
-  const TensorMap tensors = timm ? timm_state(official) : hf_state(official, r.shape);
+  const TensorMap tensors = timm ? official : hf_state(official, r.shape);
   nlohmann::json cfg = timm ? timm_config(r.shape) : hf_config(r.shape);
   cfg["ijepa_workbench"] = {{"weights", le.origin}, {"step", le.step}, {"format", timm ? "timm" : "hf"}};
   const fs::path tmp = out.string() + ".tmp-" + std::to_string(::getpid());

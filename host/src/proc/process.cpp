@@ -92,6 +92,21 @@ std::optional<FileLock> FileLock::try_acquire(const fs::path& file) {
   return FileLock(fd);
 }
 
+FileLock FileLock::acquire(const fs::path& file, const std::function<void()>& on_wait) {
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(file.string() + ": cannot open: " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return FileLock(fd);
+  if (on_wait) on_wait();
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      const int e = errno;
+      ::close(fd);
+      throw std::runtime_error(file.string() + ": cannot lock: " + std::strerror(e));
+    }
+  }
+  return FileLock(fd);
+}
+
 FileLock& FileLock::operator=(FileLock&& o) noexcept {
   std::swap(fd_, o.fd_);
   return *this;

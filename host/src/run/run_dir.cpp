@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
 #include "ijepa/host/proc/process.hpp"
 
 namespace fs = std::filesystem;
@@ -149,7 +150,7 @@ io::Scalars eval_scalars(const nlohmann::json& record, const std::string& label)
   const std::string base = "eval/" + label + "/";
   for (auto it = record.begin(); it != record.end(); ++it) {
     const std::string& k = it.key();
-    if (k == "step" || k == "epoch" || k == "train_n" || k == "test_n" || k == "seconds") continue;
+    if (eval_bookkeeping_key(k)) continue;
     if (plain_number(it.value())) {
       out.emplace_back(base + k, it.value().get<double>());
     } else if ((k == "random_init" || k == "gain") && it.value().is_object()) {

@@ -10,6 +10,7 @@
 
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/config/sweep.hpp"
+#include "ijepa/host/eval/evaluation.hpp"
 #include "ijepa/host/run/sweep_dir.hpp"
 #include "ijepa/host/util/errors.hpp"
 #include "ijepa/host/util/stats.hpp"
@@ -53,7 +54,6 @@ nlohmann::json eval_metrics(const fs::path& run_dir, nlohmann::json* test_n = nu
   }
   std::map<std::string, int> per_type;
   for (const auto& [where, r] : last) ++per_type[r["evaluator"].get<std::string>()];
-  static const std::set<std::string> skip{"step", "epoch", "train_n", "test_n", "seconds"};
   nlohmann::json m = nlohmann::json::object();
   for (const auto& [where, r] : last) {
     std::string prefix = r["evaluator"].get<std::string>();
@@ -62,7 +62,7 @@ nlohmann::json eval_metrics(const fs::path& run_dir, nlohmann::json* test_n = nu
       prefix += "#" + (dot == std::string::npos ? where : where.substr(dot + 1));
     }
     for (auto it = r.begin(); it != r.end(); ++it) {
-      if (it->is_number() && skip.count(it.key()) == 0) m[prefix + "." + it.key()] = *it;
+      if (it->is_number() && !eval_bookkeeping_key(it.key())) m[prefix + "." + it.key()] = *it;
     }
     // (the linear probe writes its sizes as floating-point numbers)
     if (test_n != nullptr && r.contains("test_n") && r["test_n"].is_number() && r["test_n"].get<double>() >= 1) {
@@ -70,7 +70,7 @@ nlohmann::json eval_metrics(const fs::path& run_dir, nlohmann::json* test_n = nu
     }
     if (r.contains("random_init") && r["random_init"].is_object()) {
       for (auto it = r["random_init"].begin(); it != r["random_init"].end(); ++it) {
-        if (it->is_number() && skip.count(it.key()) == 0) m[prefix + ".random_init." + it.key()] = *it;
+        if (it->is_number() && !eval_bookkeeping_key(it.key())) m[prefix + ".random_init." + it.key()] = *it;
       }
     }
   }
@@ -277,6 +277,13 @@ const ReportGroup& find_reference(const ReportGroups& gs, const std::string& spe
 
 bool lower_is_better(const std::string& col) { return col.find("loss") != std::string::npos; }
 
+// The larger side of a trial's bootstrap interval around its accuracy `key` (a summary.jsonl record).
+double bootstrap_half(const nlohmann::json& rec, const std::string& key) {
+  const double x = rec["metrics"][key].get<double>();
+  const auto& b = rec["bootstrap"][key];
+  return std::max(x - b[0].get<double>(), b[1].get<double>() - x);
+}
+
 std::string median_text(std::vector<double> xs) { return xs.empty() ? "" : fmt_num(median(std::move(xs))); }
 
 // How finely the test sets resolve each accuracy: the median half-width of the trials' bootstrap intervals.
@@ -285,8 +292,7 @@ std::string resolution_section(const std::vector<nlohmann::json>& records) {
   for (const auto& r : records) {
     if (!r.contains("bootstrap")) continue;
     for (auto it = r["bootstrap"].begin(); it != r["bootstrap"].end(); ++it) {
-      const double x = r["metrics"][it.key()].get<double>();
-      halves[it.key()].push_back(std::max(x - (*it)[0].get<double>(), (*it)[1].get<double>() - x));
+      halves[it.key()].push_back(bootstrap_half(r, it.key()));
       const std::string ev = it.key().substr(0, it.key().find('.'));
       sizes[it.key()].push_back(r["test_n"][ev].get<double>());
     }
@@ -387,7 +393,7 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
   for (auto it = rec["metrics"].begin(); it != rec["metrics"].end(); ++it) {
     const std::string& k = it.key();
     const auto dot = k.find('.');
-    if (dot == std::string::npos || k.compare(dot + 1, 3, "top") != 0 || !test_n.contains(k.substr(0, dot))) continue;
+    if (dot == std::string::npos || !is_accuracy(k.substr(dot + 1)) || !test_n.contains(k.substr(0, dot))) continue;
     const util::Interval iv = util::accuracy_bootstrap(it->get<double>(), test_n[k.substr(0, dot)].get<std::int64_t>());
     boot[k] = {iv.lo, iv.hi};
   }
@@ -435,7 +441,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   for (const auto& m : metric_set) {
     const auto ri = m.find(".random_init.");
     // Gains of accuracies (top1, top1_1pct, ...), as eval.jsonl's own "gain" has them.
-    if (ri != std::string::npos && m.compare(ri + 13, 3, "top") == 0) {
+    if (ri != std::string::npos && is_accuracy(m.substr(ri + 13))) {
       gain_cols.push_back("gain." + m.substr(0, ri) + "." + m.substr(ri + 13));
     }
   }
@@ -479,10 +485,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     const nlohmann::json v = get_number(r, c);
     if (v.is_null()) return "";
     if (c.rfind("metrics.", 0) == 0 && r.contains("bootstrap") && r["bootstrap"].contains(c.substr(8))) {
-      const auto& b = r["bootstrap"][c.substr(8)];
-      const double x = v.get<double>();
-      const double half = std::max(x - b[0].get<double>(), b[1].get<double>() - x);
-      return util::round_to_uncertainty(x, half);
+      return util::round_to_uncertainty(v.get<double>(), bootstrap_half(r, c.substr(8)));
     }
     return fmt_num(v.get<double>());
   };

@@ -45,6 +45,14 @@ TensorMap official_tiny(std::int64_t d, std::int64_t depth, std::int64_t hidden,
   return m;
 }
 
+// Trains the tiny experiment for max_steps into dir/run (config in dir/e.json): the exit status, output in *out.
+int train_tiny_run(const fs::path& dir, int max_steps, std::string* out) {
+  nlohmann::json cfg = test::tiny_experiment();
+  cfg["train"]["max_steps"] = max_steps;
+  test::write_text(dir / "e.json", cfg.dump());
+  return test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "run").string() + " --quiet", out);
+}
+
 }  // namespace
 
 // The Hugging Face layout is IJepaModel.save_pretrained's: qkv split into query/key/value, every tensor placed once.
@@ -88,12 +96,8 @@ TEST(Export, TimmArchitectureNamesTheRegisteredModelWhenTheShapeIsOne) {
 
 TEST(Export, TimmAndTransformersLoadItAndMatchEmbed) {
   const fs::path dir = test::temp_dir("export");
-  nlohmann::json cfg = test::tiny_experiment();
-  cfg["train"]["max_steps"] = 2;
-  test::write_text(dir / "e.json", cfg.dump());
   std::string out;
-  ASSERT_EQ(test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "run").string() + " --quiet", &out), 0)
-      << out;
+  ASSERT_EQ(train_tiny_run(dir, 2, &out), 0) << out;
   for (int i = 0; i < 6; ++i) {
     fs::create_directories(dir / "img" / "a");
     test::write_bytes(dir / "img" / "a" / ("im" + std::to_string(i) + ".png"), test::encode_png(test::pattern_rgb(32, 32, i)));
@@ -132,18 +136,14 @@ TEST(Export, TimmAndTransformersLoadItAndMatchEmbed) {
   for (const char* k : {"timm_strict_missing", "timm_strict_unexpected", "hf_missing", "hf_unexpected", "hf_mismatched", "warnings"}) {
     EXPECT_TRUE(r[k].empty()) << k << ": " << r[k].dump();
   }
-  EXPECT_EQ(r["timm_num_features"], cfg["components"]["encoder"]["embed_dim"]);
+  EXPECT_EQ(r["timm_num_features"], test::tiny_experiment()["components"]["encoder"]["embed_dim"]);
   fs::remove_all(dir);
 }
 
 TEST(Export, RefusesAnOccupiedOutOrAnUnknownFormatTouchingNothing) {
   const fs::path dir = test::temp_dir("export_bad");
-  nlohmann::json cfg = test::tiny_experiment();
-  cfg["train"]["max_steps"] = 1;
-  test::write_text(dir / "e.json", cfg.dump());
   std::string out;
-  ASSERT_EQ(test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "run").string() + " --quiet", &out), 0)
-      << out;
+  ASSERT_EQ(train_tiny_run(dir, 1, &out), 0) << out;
   fs::create_directories(dir / "taken");
   test::write_text(dir / "taken" / "keep.txt", "mine");
   EXPECT_NE(test::run_cli("export " + (dir / "run").string() + " --format hf --out " + (dir / "taken").string(), &out), 0);

@@ -79,6 +79,36 @@ TEST(FileLock, ASecondHolderIsRefusedUntilTheFirstLetsGo) {
   fs::remove(f);
 }
 
+// acquire() waits for a holder in another process (one building a cache, say), telling on_wait once.
+TEST(FileLock, AcquireWaitsForTheHolderAndSaysSoOnce) {
+  const fs::path f = temp_file("acquire");
+  int waits = 0;
+  EXPECT_TRUE(proc::FileLock::acquire(f, [&] { ++waits; }).held());
+  EXPECT_EQ(waits, 0) << "a free lock is taken at once";
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto held = proc::FileLock::try_acquire(f);
+    const char c = held ? '1' : '0';
+    (void)!::write(ready[1], &c, 1);
+    ::usleep(300000);
+    ::_exit(0);  // releases the lock
+  }
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ASSERT_EQ(c, '1');
+  const proc::FileLock got = proc::FileLock::acquire(f, [&] { ++waits; });
+  EXPECT_TRUE(got.held());
+  EXPECT_EQ(waits, 1);
+  EXPECT_TRUE(WIFEXITED(wait_status(child)));
+  ::close(ready[0]);
+  ::close(ready[1]);
+  EXPECT_THROW(proc::FileLock::acquire(f / "no" / "such"), std::runtime_error);
+  fs::remove(f);
+}
+
 TEST(Spawn, RunsTheProgramWithItsArgumentsEnvironmentAndOutput) {
   const fs::path out = temp_file("out");
   const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

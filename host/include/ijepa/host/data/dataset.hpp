@@ -8,9 +8,14 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 namespace ijepa::host {
+
+namespace proc {
+class FileLock;  // ijepa/host/proc/process.hpp
+}
 
 class DataError : public std::runtime_error {
  public:
@@ -102,6 +107,9 @@ const ArchiveSpec* archive_spec(const std::string& source);
 // else shared/datasets/<file> searched upward from the current directory and from the source tree.
 // Throws DataError listing the places searched.
 std::string locate_archive(const ArchiveSpec& spec, const std::string& root);
+// lock_data_cache(lock_file, doing): the exclusive lock of a cache that one process fills while the others wait
+// (logging "waiting for another process <doing>" once); DataError naming the file when it cannot be locked.
+proc::FileLock lock_data_cache(const std::filesystem::path& lock_file, const std::string& doing);
 // dataset_cache_dir() -> ${XDG_CACHE_HOME:-$HOME/.cache}/ijepa-workbench/datasets
 std::string dataset_cache_dir();
 // extract_archive(tarball, name) -> the extracted directory <cache>/<name> (holding train/ ...). Extracts once with the

@@ -32,6 +32,11 @@ struct EvalResult {
   double seconds = 0.0;
   nlohmann::json to_json() const;  // {"evaluator":..,"top1":..,"random_init":{..},"gain":{..},..}
 };
+// The numbers of an eval.jsonl record that describe the evaluation rather than a result: step, epoch, train_n,
+// test_n, seconds (TensorBoard and the sweep report leave them out).
+bool eval_bookkeeping_key(const std::string& key);
+// The accuracies (top1, top5, top1_1pct, ...): the metrics with a gain over random init and a bootstrap interval.
+inline bool is_accuracy(const std::string& metric) { return metric.rfind("top", 0) == 0; }
 
 // Runs evaluators on labelled train/test splits of a dataset.
 class Evaluation {

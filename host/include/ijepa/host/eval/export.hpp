@@ -21,7 +21,6 @@
 namespace ijepa::host {
 
 enum class ExportFormat { timm, hf };
-ExportFormat parse_export_format(const std::string& s);  // ConfigError naming --format
 
 // The ViT's shape as read off its tensors (and the encoder for the head count).
 struct VitShape {
@@ -31,8 +30,7 @@ struct VitShape {
 // The encoder's tensors under their official names; ConfigError naming the first missing or misshapen key.
 TensorMap encoder_state(sdk::Encoder& encoder, VitShape& shape);
 
-// The two layouts, from the official-name state (pure functions: tested on their own).
-TensorMap timm_state(const TensorMap& official);
+// The Hugging Face layout from the official-name state (timm's is the official one); configs (pure functions).
 TensorMap hf_state(const TensorMap& official, const VitShape& shape);
 nlohmann::json timm_config(const VitShape& shape);
 nlohmann::json hf_config(const VitShape& shape);

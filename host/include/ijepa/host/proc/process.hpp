@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,10 @@ class FileLock {
   // try_acquire(file) -> the lock, or nullopt when another process holds it; std::runtime_error when the file
   // cannot be opened (created with mode 0644 if missing).
   static std::optional<FileLock> try_acquire(const std::filesystem::path& file);
+  // acquire(file, on_wait): the lock, waiting for it when another process holds it (building the same cache, say;
+  // on_wait, if given, runs once before the wait); std::runtime_error naming the file when it cannot be opened or
+  // locked.
+  static FileLock acquire(const std::filesystem::path& file, const std::function<void()>& on_wait = {});
   FileLock(FileLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
   FileLock& operator=(FileLock&& o) noexcept;
   ~FileLock();
