@@ -11,6 +11,7 @@
 #include "ijepa/host/dist/process_group.hpp"
 #include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/trainer.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
 
 namespace fs = std::filesystem;
 
@@ -163,7 +164,13 @@ int cmd_train(const Argv& argv) {
     return launch_workers(argv, d, opts);
   }
   if (denv && denv->world > 1) opts.pg = ProcessGroup::connect(*denv, d.backend, std::chrono::seconds(d.timeout_s));
-  const TrainSummary s = run_training(resolved, host, opts);
+  TrainSummary s;
+  try {
+    s = run_training(resolved, host, opts);
+  } catch (const c10::OutOfMemoryError& e) {  // before the first step (the step loop words its own)
+    throw std::runtime_error(
+        util::out_of_memory_message(resolved["train"]["device"].get<std::string>(), -1, e.what_without_backtrace()));
+  }
   if (opts.pg && opts.pg->rank() != 0) return s.state == "completed" ? 0 : 130;  // rank 0 reports
   print_summary(s, resolved, config_path);
   return s.state == "completed" ? 0 : 130;

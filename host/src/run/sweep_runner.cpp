@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -133,6 +135,41 @@ nlohmann::json sweep_json(const SweepPlan& plan, const std::vector<std::string>&
                            {"config_sha", p.config_sha}});
   }
   return j;
+}
+
+double gpu_share(int jobs) {
+  if (jobs < 1) throw std::invalid_argument("gpu_share: jobs must be >= 1");
+  return std::floor(950.0 / jobs) / 1000.0;
+}
+
+std::vector<std::string> trial_environment(const std::vector<std::string>& parent, int jobs, unsigned hw_threads,
+                                           bool cuda) {
+  std::vector<std::string> env = parent;
+  if (jobs <= 1) return env;
+  auto find = [&](const std::string& key) -> std::string* {
+    for (auto& kv : env)
+      if (kv.size() > key.size() && kv.compare(0, key.size() + 1, key + "=") == 0) return &kv;
+    return nullptr;
+  };
+  if (find("OMP_NUM_THREADS") == nullptr) {
+    const unsigned per = std::max(1u, hw_threads / static_cast<unsigned>(jobs));
+    env.push_back("OMP_NUM_THREADS=" + std::to_string(per));
+  }
+  if (cuda) {
+    std::ostringstream f;
+    f << "per_process_memory_fraction:" << std::fixed << std::setprecision(3) << gpu_share(jobs);
+    std::string* conf = find("PYTORCH_CUDA_ALLOC_CONF");
+    if (conf == nullptr) {
+      env.push_back("PYTORCH_CUDA_ALLOC_CONF=" + f.str());
+    } else if (conf->find("per_process_memory_fraction") == std::string::npos) {
+      *conf += (conf->back() == '=' ? "" : ",") + f.str();
+    }
+  }
+  env.erase(std::remove_if(env.begin(), env.end(),
+                           [](const std::string& kv) { return kv.rfind("IJEPA_SWEEP_JOBS=", 0) == 0; }),
+            env.end());
+  env.push_back("IJEPA_SWEEP_JOBS=" + std::to_string(jobs));
+  return env;
 }
 
 std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& plan, bool restart_failed) {
@@ -274,9 +311,23 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
   if (n_resume) os << ", " << n_resume << " to resume";
   if (n_rerun) os << ", " << n_rerun << " failed before, to run again";
   if (n_skip) os << ", " << n_skip << " completed, skipped";
-  os << "; " << opts.jobs << " at a time)" << std::endl;
+  os << "; " << opts.jobs << " at a time";
+  if (opts.jobs > 1) {
+    bool any_cuda = false;
+    for (const std::size_t i : queue)
+      any_cuda = any_cuda || plan.trials[i].resolved.at("train").at("device").get<std::string>().rfind("cuda", 0) == 0;
+    const char* omp = std::getenv("OMP_NUM_THREADS");
+    os << ", " << (omp != nullptr ? std::string(omp) + " (OMP_NUM_THREADS)"
+                                  : std::to_string(std::max(1u, std::thread::hardware_concurrency() /
+                                                                     static_cast<unsigned>(opts.jobs))))
+       << " intra-op threads each";
+    if (any_cuda) os << ", at most " << fixed(gpu_share(opts.jobs) * 100.0, 1) << " % of the GPU's memory each";
+  }
+  os << ")" << std::endl;
 
-  // 4. Run: one child `ijepa train` per trial, at most opts.jobs at once.
+  // 4. Run: one child `ijepa train` per trial, at most opts.jobs at once, the cores and a CUDA card split between them.
+  std::vector<std::string> parent_env;
+  for (char** e = environ; *e != nullptr; ++e) parent_env.emplace_back(*e);
   struct Running {
     std::size_t i;
     pid_t pid;
@@ -338,6 +389,8 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     child.stdin_fd = null_fd;
     child.stdout_fd = child.stderr_fd = log_fd;
     child.exec_failure = "ijepa sweep: cannot start the ijepa binary";
+    const bool cuda = p.resolved.at("train").at("device").get<std::string>().rfind("cuda", 0) == 0;
+    child.env = trial_environment(parent_env, opts.jobs, std::thread::hardware_concurrency(), cuda);
     pid_t pid = -1;
     std::string spawn_error;
     try {

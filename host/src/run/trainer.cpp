@@ -10,6 +10,7 @@
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/training_data.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
 
 namespace fs = std::filesystem;
 
@@ -195,6 +196,11 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   std::int64_t step = start;
   try {
     step = step_loop(run, std::move(first), pg != nullptr, eval_seconds);
+  } catch (const c10::OutOfMemoryError& e) {  // one line that says whose memory ran out and what to change
+    const std::runtime_error oom(
+        util::out_of_memory_message(model.device().str(), run.step + 1, e.what_without_backtrace()));
+    record_failure(run, oom);
+    throw oom;
   } catch (const std::exception& e) {
     record_failure(run, e);
     throw;

@@ -131,6 +131,8 @@ TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
   std::cerr << "[ info ] 3 trials, --jobs 2: "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
   EXPECT_NE(r.out.find("3 to run"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 at a time, "), std::string::npos) << r.out;  // and each child's share of the cores
+  EXPECT_NE(r.out.find(" intra-op threads each"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("3/3 trials completed"), std::string::npos) << r.out;
   // sweep.json and one ordinary run directory per trial, made by a child `ijepa train`.
   const nlohmann::json sj = load_json_file(out / "sweep.json");

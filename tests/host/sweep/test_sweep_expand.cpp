@@ -2,12 +2,17 @@
 // and every malformed sweep as a one-line error naming the key.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <algorithm>
+
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/config/sweep.hpp"
 #include "host/hosting/fixture_plugins.hpp"
 #include "host/run/test_util.hpp"
 #include "ijepa/host/run/sweep_runner.hpp"
+#include "ijepa/host/util/cuda_info.hpp"
 
 using namespace ijepa;
 using namespace ijepa::host;
@@ -262,4 +267,57 @@ TEST(SweepPlan, TheExampleSweepFileExpandsAndResolves) {
               p.trial.values["components.masker.pred_mask_scale"]);
     EXPECT_EQ(p.resolved["components"]["evaluators"].size(), 2u);
   }
+}
+
+// --jobs N on one machine: each trial's share of the cores and, for CUDA trials, of the card's memory.
+TEST(SweepJobs, TrialEnvironmentSplitsThreadsAndGpuMemory) {
+  const std::vector<std::string> parent{"PATH=/usr/bin", "HOME=/root"};
+  EXPECT_EQ(trial_environment(parent, 1, 16, true), parent);  // one at a time: the parent's environment
+  auto has = [](const std::vector<std::string>& env, const std::string& kv) {
+    return std::find(env.begin(), env.end(), kv) != env.end();
+  };
+  const auto cpu = trial_environment(parent, 4, 16, false);
+  EXPECT_TRUE(has(cpu, "OMP_NUM_THREADS=4"));
+  EXPECT_TRUE(has(cpu, "IJEPA_SWEEP_JOBS=4"));
+  for (const auto& kv : cpu) EXPECT_EQ(kv.rfind("PYTORCH_CUDA_ALLOC_CONF=", 0), std::string::npos) << kv;
+  const auto gpu = trial_environment(parent, 8, 16, true);
+  EXPECT_TRUE(has(gpu, "OMP_NUM_THREADS=2"));
+  EXPECT_TRUE(has(gpu, "PYTORCH_CUDA_ALLOC_CONF=per_process_memory_fraction:0.118"));
+  EXPECT_TRUE(has(trial_environment(parent, 32, 16, false), "OMP_NUM_THREADS=1"));  // never 0
+  // The parent's own choices win; an allocator setting is kept and extended.
+  const auto mine = trial_environment({"OMP_NUM_THREADS=3", "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True",
+                                       "IJEPA_SWEEP_JOBS=9"},
+                                      2, 16, true);
+  EXPECT_TRUE(has(mine, "OMP_NUM_THREADS=3"));
+  EXPECT_FALSE(has(mine, "OMP_NUM_THREADS=8"));
+  EXPECT_TRUE(has(mine, "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True,per_process_memory_fraction:0.475"));
+  EXPECT_TRUE(has(mine, "IJEPA_SWEEP_JOBS=2"));
+  EXPECT_FALSE(has(mine, "IJEPA_SWEEP_JOBS=9"));
+  const auto fixed = trial_environment({"PYTORCH_CUDA_ALLOC_CONF=per_process_memory_fraction:0.3"}, 2, 16, true);
+  EXPECT_TRUE(has(fixed, "PYTORCH_CUDA_ALLOC_CONF=per_process_memory_fraction:0.3"));
+  EXPECT_DOUBLE_EQ(gpu_share(1), 0.95);
+  EXPECT_DOUBLE_EQ(gpu_share(3), 0.316);
+  EXPECT_THROW(gpu_share(0), std::invalid_argument);
+}
+
+TEST(SweepJobs, OutOfMemoryErrorNamesTheTrialsShare) {
+  const std::string torch_line = "CUDA out of memory. Tried to allocate 2.00 GiB\nmore text";
+  ::unsetenv("IJEPA_SWEEP_JOBS");
+  ::unsetenv("PYTORCH_CUDA_ALLOC_CONF");
+  std::string m = util::out_of_memory_message("cuda:0", 12, torch_line);
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  EXPECT_NE(m.find("out of GPU memory on cuda:0 at step 12 (CUDA out of memory. Tried to allocate 2.00 GiB)"),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("lower train.batch_size"), std::string::npos) << m;
+  ::setenv("IJEPA_SWEEP_JOBS", "8", 1);
+  ::setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True,per_process_memory_fraction:0.118", 1);
+  m = util::out_of_memory_message("cuda", -1, torch_line);
+  EXPECT_NE(m.find("out of GPU memory on cuda (CUDA out"), std::string::npos) << m;
+  EXPECT_NE(m.find("this trial may use 0.118 of the card's memory, one share of `ijepa sweep --jobs 8`; run fewer "
+                   "trials at once (--jobs)"),
+            std::string::npos) << m;
+  ::unsetenv("IJEPA_SWEEP_JOBS");
+  m = util::out_of_memory_message("cuda", 3, torch_line);
+  EXPECT_NE(m.find("PYTORCH_CUDA_ALLOC_CONF limits this process to 0.118"), std::string::npos) << m;
+  ::unsetenv("PYTORCH_CUDA_ALLOC_CONF");
 }

@@ -59,6 +59,19 @@ struct SweepRunOptions {
   bool restart_failed = false;               // failed trials start from step 0 instead of their checkpoint
 };
 
+// trial_environment(parent, jobs, hw_threads, cuda) -> the environment of a trial process when `jobs` trials share
+// one machine: every KEY=VALUE of `parent`, and when jobs > 1
+//  - OMP_NUM_THREADS = max(1, hw_threads / jobs): torch's intra-op pool of each child (a trial's own
+//    train.threads > 0 still wins), unless `parent` sets OMP_NUM_THREADS;
+//  - for CUDA trials, per_process_memory_fraction:F appended to PYTORCH_CUDA_ALLOC_CONF, F = gpu_share(jobs) (each
+//    child's caching allocator may hold F of the card; an allocation beyond it is an out-of-memory error in that
+//    trial alone), unless `parent` already sets a fraction there;
+//  - IJEPA_SWEEP_JOBS = jobs (the trainer names it in its out-of-memory error).
+std::vector<std::string> trial_environment(const std::vector<std::string>& parent, int jobs, unsigned hw_threads,
+                                           bool cuda);
+// 0.95 / jobs, rounded down to 3 decimals (the rest of the card is for the N CUDA contexts, ~0.5 GiB each).
+double gpu_share(int jobs);
+
 // Prints the trial table (index, name, swept values, seed, and the action when `actions` is not empty).
 void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vector<TrialAction>& actions);
 
