@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include "ijepa/sdk/capabilities.hpp"
 #include "ijepa/sdk/evaluator.hpp"
 
 namespace ijepa::plugins::eval_probes {
@@ -36,7 +37,10 @@ class Knn final : public sdk::Evaluator {
   // evaluate -> top1, top5 (num_classes > 5), k (the k used after clamping)
   sdk::Metrics evaluate(const sdk::EvalInput& in) override;
   bool wants_tokens() const override { return false; }
-  const void* capability(std::string_view) const noexcept override { return nullptr; }
+  // Takes its features on the evaluation device (a GPU too): ijepa.device_features/1.
+  const void* capability(std::string_view id) const noexcept override {
+    return id == sdk::kDeviceFeaturesId ? this : nullptr;
+  }
 
  private:
   KnnOptions opts_;

@@ -139,8 +139,9 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
 
   const HoldoutSplit split = stratified_holdout(train_y, num_classes, o.holdout, seed);
   if (split.held.numel() > 0) {
-    const at::Tensor xf = xtr.index_select(0, split.fit), yf = train_y.index_select(0, split.fit);
-    const at::Tensor xh = xtr.index_select(0, split.held), yh = train_y.index_select(0, split.held);
+    const at::Tensor fit = split.fit.to(xtr.device()), held = split.held.to(xtr.device());
+    const at::Tensor xf = xtr.index_select(0, fit), yf = train_y.index_select(0, fit);
+    const at::Tensor xh = xtr.index_select(0, held), yh = train_y.index_select(0, held);
     std::vector<std::int64_t> correct;
     for (double l2 : o.l2_grid) {
       const LogisticModel m = fit_logistic(xf, yf, num_classes, l2, o.max_iter);

@@ -9,6 +9,7 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include "ijepa/sdk/capabilities.hpp"
 #include "ijepa/sdk/evaluator.hpp"
 
 namespace ijepa::plugins::eval_probes {
@@ -89,7 +90,10 @@ class LinearProbe final : public sdk::Evaluator {
   // evaluate -> top1, top5 (num_classes > 5), l2, holdout_top1 (when rows were held out), train_n, test_n
   sdk::Metrics evaluate(const sdk::EvalInput& in) override;
   bool wants_tokens() const override { return false; }
-  const void* capability(std::string_view) const noexcept override { return nullptr; }
+  // Takes its features on the evaluation device (a GPU too): ijepa.device_features/1.
+  const void* capability(std::string_view id) const noexcept override {
+    return id == sdk::kDeviceFeaturesId ? this : nullptr;
+  }
   const LinearProbeOptions& options() const { return opts_; }
 
  private:

@@ -81,7 +81,7 @@ sdk::Metrics LowShot::evaluate(const sdk::EvalInput& in) {
   const CheckedInput c = check_input(in, "low_shot", FeatureKind::pooled);
   sdk::Metrics m;
   for (double f : opts_.fractions) {
-    const at::Tensor idx = sample_per_class(c.train_y, c.num_classes, f, c.seed);
+    const at::Tensor idx = sample_per_class(c.train_y, c.num_classes, f, c.seed).to(c.train_x.device());
     const ProbeResult r = run_linear_probe(c.train_x.index_select(0, idx), c.train_y.index_select(0, idx), c.test_x,
                                            c.test_y, c.num_classes, opts_.probe, c.seed);
     const std::string s = fraction_suffix(f);

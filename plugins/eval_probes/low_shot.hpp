@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include "ijepa/sdk/capabilities.hpp"
 #include "ijepa/sdk/evaluator.hpp"
 #include "linear_probe.hpp"
 
@@ -38,7 +39,10 @@ class LowShot final : public sdk::Evaluator {
   // sampled), l2_S (the chosen lambda)
   sdk::Metrics evaluate(const sdk::EvalInput& in) override;
   bool wants_tokens() const override { return false; }
-  const void* capability(std::string_view) const noexcept override { return nullptr; }
+  // Takes its features on the evaluation device (a GPU too): ijepa.device_features/1.
+  const void* capability(std::string_view id) const noexcept override {
+    return id == sdk::kDeviceFeaturesId ? this : nullptr;
+  }
 
  private:
   LowShotOptions opts_;

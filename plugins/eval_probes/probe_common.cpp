@@ -63,7 +63,8 @@ std::pair<at::Tensor, at::Tensor> check_split(const sdk::FeatureSplit& s, const 
     fail(who, sp + " label " + std::to_string(yc[row].item<std::int64_t>()) + " at row " + std::to_string(row) +
                   " is outside [0, " + std::to_string(num_classes) + ")");
   }
-  at::Tensor xc = x.to(at::kCPU).to(at::kFloat).contiguous();
+  // On the features' own device (a CUDA host passes them there: the probes' matrix products run on the card).
+  at::Tensor xc = x.to(at::kFloat).contiguous();
   const std::int64_t n = xc.size(0);
   for (std::int64_t s0 = 0; s0 < n; s0 += kFiniteCheckRows) {  // chunked: no [N, F] mask at once
     const at::Tensor part = xc.slice(0, s0, std::min(n, s0 + kFiniteCheckRows));
@@ -73,7 +74,7 @@ std::pair<at::Tensor, at::Tensor> check_split(const sdk::FeatureSplit& s, const 
       fail(who, sp + " features contain a non-finite value (NaN or Inf) at row " + std::to_string(row));
     }
   }
-  return {xc, yc};
+  return {xc, yc.to(xc.device())};
 }
 
 std::uint64_t splitmix64(std::uint64_t x) {
@@ -129,7 +130,7 @@ void shuffle(std::vector<std::int64_t>& v, std::mt19937_64& rng) {
 
 std::vector<std::vector<std::int64_t>> rows_by_class(const at::Tensor& labels, std::int64_t num_classes) {
   std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(num_classes));
-  const at::Tensor y = labels.to(at::kLong).contiguous();
+  const at::Tensor y = labels.to(at::kCPU, at::kLong).contiguous();
   const std::int64_t* p = y.data_ptr<std::int64_t>();
   for (std::int64_t i = 0; i < y.numel(); ++i) rows[static_cast<std::size_t>(p[i])].push_back(i);
   return rows;

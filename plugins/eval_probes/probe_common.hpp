@@ -28,7 +28,7 @@ struct CheckedInput {
 // check_input(in, who, kind) -> the checked input, or std::invalid_argument "<who>: <what is wrong>" (one line):
 // num_classes < 2, an undefined/empty split, labels not int64 [N] or outside [0, num_classes) (split and first
 // bad value named), feature/label row-count mismatch, wrong feature rank, train/test width mismatch,
-// non-floating or non-finite features.
+// non-floating or non-finite features. Features (as float32) and labels stay on the features' device.
 CheckedInput check_input(const sdk::EvalInput& in, const std::string& who, FeatureKind kind);
 
 // count_topk_correct(scores [N, C], labels [N], k) -> rows whose label is among the k highest scores (k <= C).

@@ -10,6 +10,7 @@
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/util/alloc_budget.hpp"
+#include "ijepa/sdk/capabilities.hpp"
 
 namespace fs = std::filesystem;
 
@@ -156,10 +157,15 @@ std::vector<EvalResult> Evaluation::run(const std::map<std::string, sdk::Encoder
     r.encoder = s.encoder;
     r.train_n = sp.train.features.size(0);
     r.test_n = sp.test.features.size(0);
+    // Evaluators that say so (ijepa.device_features/1) take the features on the evaluation device: on a GPU their
+    // products run there; the others get them on the CPU.
+    const at::Device where = evaluators_[i].call([](sdk::Evaluator& e) {
+      return e.capability(sdk::kDeviceFeaturesId) != nullptr;
+    }) ? device_ : at::Device(at::kCPU);
     auto score = [&](const Split& x) {
       sdk::EvalInput in;
-      in.train = {x.train.features, x.train.labels};
-      in.test = {x.test.features, x.test.labels};
+      in.train = {x.train.features.to(where), x.train.labels.to(where)};
+      in.test = {x.test.features.to(where), x.test.labels.to(where)};
       in.num_classes = num_classes_;
       in.seed = ctx_.seed;
       // Evaluators may draw from torch's global generator (module init): keep the host's stream unchanged.

@@ -15,6 +15,8 @@
 #include "test_util.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
 #include "ijepa/host/run/training_data.hpp"
+#include "ijepa/sdk/capabilities.hpp"
+#include "ijepa/sdk/evaluator.hpp"
 
 #if IJEPA_TORCH_HAS_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -116,4 +118,40 @@ TEST(CudaStep, ATrainingStepNeverWaitsForTheGpu) {
 #else
   GTEST_SKIP() << "this build's torch has no CUDA";
 #endif
+}
+
+// The closed-form probes on features that live on the GPU (ijepa.device_features/1): the same predictions as on
+// the CPU, up to a few rows that float rounding may move.
+TEST(CudaStep, ProbesOnGpuFeaturesAgreeWithTheCpu) {
+  if (!util::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(5);
+  const std::int64_t C = 10, F = 48, ntr = 4000, nte = 1000;
+  const at::Tensor centres = 2.0 * at::randn({C, F});
+  auto split = [&](std::int64_t n) {
+    const at::Tensor y = at::randint(C, {n}, at::kLong);
+    return sdk::FeatureSplit{centres.index_select(0, y) + 1.5 * at::randn({n, F}), y};
+  };
+  sdk::EvalInput cpu;
+  cpu.train = split(ntr);
+  cpu.test = split(nte);
+  cpu.num_classes = C;
+  cpu.seed = 7;
+  sdk::EvalInput gpu = cpu;
+  for (sdk::FeatureSplit* s : {&gpu.train, &gpu.test}) {
+    s->features = s->features.to(at::kCUDA);
+    s->labels = s->labels.to(at::kCUDA);
+  }
+  sdk::BuildContext ctx;
+  ctx.encoder_dim = F;
+  ctx.encoder_heads = 4;
+  for (const char* type : {"linear_probe", "knn", "low_shot"}) {
+    SCOPED_TRACE(type);
+    const auto e = test::builtin_plugins().registry().make_evaluator({{"type", type}}, ctx, type);
+    ASSERT_NE(e->capability(sdk::kDeviceFeaturesId), nullptr);
+    const sdk::Metrics a = e.call([&](sdk::Evaluator& x) { return x.evaluate(cpu); });
+    const sdk::Metrics b = e.call([&](sdk::Evaluator& x) { return x.evaluate(gpu); });
+    const std::string top1 = std::string(type) == "low_shot" ? "top1_10pct" : "top1";
+    EXPECT_GT(a.at(top1), 50.0);
+    EXPECT_NEAR(b.at(top1), a.at(top1), 0.5) << "cpu " << a.at(top1) << " cuda " << b.at(top1);
+  }
 }

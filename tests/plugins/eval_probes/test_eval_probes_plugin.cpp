@@ -8,6 +8,7 @@
 
 #include "eval_test_util.hpp"
 #include "ijepa/host/hosting/plugin_loader.hpp"
+#include "ijepa/sdk/capabilities.hpp"
 
 using ijepa::host::ConfigError;
 using ijepa::host::Kind;
@@ -89,6 +90,16 @@ TEST(EvalProbesPlugin, EachTypeBuildsAndEvaluatesThroughTheRegistry) {
     const std::string top1 = type == "low_shot" ? "top1_10pct" : "top1";
     EXPECT_GE(m.at(top1), 0.0);
     EXPECT_LE(m.at(top1), 100.0);
+  }
+}
+
+TEST(EvalProbesPlugin, TheClosedFormProbesTakeDeviceFeaturesTheAttentiveProbeDoesNot) {
+  for (const auto& type : kTypes) {
+    SCOPED_TRACE(type);
+    nlohmann::json cfg = {{"type", type}};
+    const auto e = host().registry().make_evaluator(cfg, context(), "components.evaluators.0");
+    EXPECT_EQ(e->capability(sdk::kDeviceFeaturesId) != nullptr, type != "attentive_probe");
+    EXPECT_EQ(e->capability("ijepa.device_features/2"), nullptr);
   }
 }
 

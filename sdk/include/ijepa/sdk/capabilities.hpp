@@ -43,4 +43,9 @@ class IJEPA_SDK_VISIBLE MaskStats {
   virtual std::int64_t fallbacks() const = 0;  // context samples that dropped target exclusions
 };
 
+// Evaluator capability "ijepa.device_features/1" (SDK 1.4): a marker, answered with any non-null pointer. Such an
+// evaluator receives EvalInput's features and labels on the host's evaluation device (the GPU of a CUDA run, or of
+// `ijepa eval --device cuda`) and computes there; every other evaluator receives them on the CPU, as before 1.4.
+inline constexpr const char* kDeviceFeaturesId = "ijepa.device_features/1";
+
 }  // namespace ijepa::sdk
