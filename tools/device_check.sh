@@ -36,14 +36,16 @@ prepare() {
   ls "$carry/debs" "$carry/wheels" >&2
 }
 
-run() {
+# setup_device_env: unpacks device-carry's Debian packages into $prefix and exports what the build and the
+# binaries need (shared with tools/device_ablations.sh, which sources this file).
+setup_device_env() {
   [ -d "$carry/debs" ] || die "no device-carry/debs: run 'tools/device_check.sh prepare' here and carry device-carry"
-  local scratch="${DEVICE_CHECK_SCRATCH:-/tmp/ijepa-device}" steps="${DEVICE_CHECK_STEPS:-20}"
-  local prefix="$scratch/prefix" build="$scratch/build" t0=$SECONDS
+  scratch="${DEVICE_CHECK_SCRATCH:-/tmp/ijepa-device}"
+  prefix="$scratch/prefix" build="$scratch/build"
   mkdir -p "$prefix" "$build"
   for d in "$carry"/debs/*.deb; do dpkg -x "$d" "$prefix"; done
-  local py; py="$(command -v python3)"
-  local torch_cmake; torch_cmake="$("$py" -c 'import torch;print(torch.utils.cmake_prefix_path)')"
+  py="$(command -v python3)"
+  torch_cmake="$("$py" -c 'import torch;print(torch.utils.cmake_prefix_path)')"
   say "torch $("$py" -c 'import torch;print(torch.__version__, torch.version.cuda)'), $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi')"
   # Python modules the baseline needs, if this python lacks them.
   local pyextra="$scratch/py"
@@ -58,17 +60,28 @@ run() {
   export PKG_CONFIG_PATH="$prefix/usr/lib/x86_64-linux-gnu/pkgconfig:$prefix/usr/share/pkgconfig"
   export PKG_CONFIG_SYSROOT_DIR="$prefix"
   export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"  # H100 / H200
-  if [ "${DEVICE_CHECK_SKIP_BUILD:-0}" != 1 ]; then
-    say "configure"
-    cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIJEPA_BUILD_GUI=OFF -DIJEPA_TCMALLOC=OFF \
-      -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_cmake" -DIJEPA_PYTHON="$py" \
-      -DCMAKE_CXX_FLAGS="-isystem $prefix/usr/include" -DIJEPA_GLOO_INCLUDE="$prefix/usr/include" >"$scratch/configure.log" 2>&1 || { tail -30 "$scratch/configure.log"; die "configure failed"; }
-    say "build (configure took $((SECONDS - t0)) s)"
-    [ "${DEVICE_CHECK_CONFIGURE_ONLY:-0}" = 1 ] && { say "configured in $build"; return 0; }
-    local targets=(ijepa_cli test_host_cuda)
-    for p in encoder_vit predictor_vit masker_multiblock loss_representation; do targets+=("$p"); done
-    ninja -C "$build" -j "$(nproc)" "${targets[@]}" >"$scratch/build.log" 2>&1 || { grep -E 'error' "$scratch/build.log" | head -20; die "build failed"; }
-  fi
+}
+
+# build_targets T...: configures $build (Release, no GUI) against this machine's torch and builds the targets with
+# all cores, unless DEVICE_CHECK_SKIP_BUILD=1.
+build_targets() {
+  [ "${DEVICE_CHECK_SKIP_BUILD:-0}" = 1 ] && return 0
+  local t0=$SECONDS
+  say "configure"
+  cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIJEPA_BUILD_GUI=OFF -DIJEPA_TCMALLOC=OFF \
+    -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_cmake" -DIJEPA_PYTHON="$py" \
+    -DCMAKE_CXX_FLAGS="-isystem $prefix/usr/include" -DIJEPA_GLOO_INCLUDE="$prefix/usr/include" >"$scratch/configure.log" 2>&1 || { tail -30 "$scratch/configure.log"; die "configure failed"; }
+  say "build (configure took $((SECONDS - t0)) s)"
+  [ "${DEVICE_CHECK_CONFIGURE_ONLY:-0}" = 1 ] && { say "configured in $build"; exit 0; }
+  ninja -C "$build" -j "$(nproc)" "$@" >"$scratch/build.log" 2>&1 || { grep -E 'error' "$scratch/build.log" | head -20; die "build failed"; }
+}
+
+run() {
+  local steps="${DEVICE_CHECK_STEPS:-20}" t0=$SECONDS
+  setup_device_env
+  local targets=(ijepa_cli test_host_cuda)
+  for p in encoder_vit predictor_vit masker_multiblock loss_representation eval_probes; do targets+=("$p"); done
+  build_targets "${targets[@]}"
   say "built at $((SECONDS - t0)) s; CUDA tests"
   local keep="${OUT:-$scratch}"
   (cd "$build" && "$build/bin/test_host_cuda" 2>&1 | tail -15) | tee "$keep/cuda_tests.txt" >&2 || true
@@ -101,8 +114,11 @@ run() {
   grep -E "images/s|MFU|peak|ratio|model |attention |steps " "$results" || true
 }
 
-case "${1:-}" in
-  prepare) prepare ;;
-  run) run ;;
-  *) echo "usage: tools/device_check.sh prepare|run" >&2; exit 2 ;;
-esac
+# Sourced (tools/device_ablations.sh): only the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  case "${1:-}" in
+    prepare) prepare ;;
+    run) run ;;
+    *) echo "usage: tools/device_check.sh prepare|run" >&2; exit 2 ;;
+  esac
+fi

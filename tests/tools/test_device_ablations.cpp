@@ -1,0 +1,73 @@
+// tools/device_ablations.sh at CI size (`cpu` mode): the flow the GPU machine runs (derived sweep files with the
+// seeds, `ijepa sweep --jobs 2` over CIFAR-10 through the decoded cache, `ijepa report` with paired differences
+// against the multi-block trials, the summaries and the timing copied to $OUT), with 3 steps per trial.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "host/run/test_util.hpp"
+
+namespace fs = std::filesystem;
+using namespace ijepa;
+
+namespace {
+
+bool cifar_archive_found() {
+  if (const char* env = std::getenv("IJEPA_DATASETS_DIR"); env != nullptr && fs::exists(fs::path(env) / "cifar10-jpeg.tar.gz"))
+    return true;
+  for (fs::path p = fs::absolute(IJEPA_REPO);; p = p.parent_path()) {
+    if (fs::exists(p / "shared" / "datasets" / "cifar10-jpeg.tar.gz")) return true;
+    if (p == p.parent_path()) return false;
+  }
+}
+
+std::size_t jsonl_records(const fs::path& f) {
+  std::size_t n = 0;
+  const std::string text = test::read_text(f);
+  for (std::size_t b = 0, e; b < text.size(); b = e + 1) {
+    e = text.find('\n', b);
+    if (e == std::string::npos) e = text.size();
+    if (e > b) {
+      const auto j = nlohmann::json::parse(text.substr(b, e - b));
+      EXPECT_EQ(j.value("state", ""), "completed") << j.dump();
+      ++n;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST(DeviceAblations, CpuModeRunsBothTablesAndReportsPairedDifferences) {
+  if (!cifar_archive_found()) GTEST_SKIP() << "cifar10-jpeg.tar.gz not found (shared/datasets)";
+  const fs::path tmp = test::temp_dir("device_ablations");
+  const fs::path out = tmp / "out";
+  std::string log;
+  const int rc = test::run_shell("OUT=" + out.string() + " DEVICE_CHECK_SCRATCH=" + (tmp / "scratch").string() +
+                                     " ABL_BIN=" + std::string(IJEPA_BIN_DIR) + " bash " + IJEPA_REPO +
+                                     "/tools/device_ablations.sh cpu",
+                                 &log);
+  ASSERT_EQ(rc, 0) << log;
+  EXPECT_NE(log.find("== device ablations (cpu, "), std::string::npos) << log;
+  // Table 6: 4 maskers x 2 seeds, every trial completed, with both probes and their random-init baselines.
+  ASSERT_TRUE(fs::exists(out / "t6" / "summary.jsonl")) << log;
+  EXPECT_EQ(jsonl_records(out / "t6" / "summary.jsonl"), 8u);
+  const std::string t6 = test::read_text(out / "t6" / "report.txt");
+  EXPECT_NE(t6.find("Paired differences against"), std::string::npos) << t6;
+  for (const char* m : {"rasterized", "block", "random"}) EXPECT_NE(t6.find(m), std::string::npos) << m;
+  EXPECT_NE(t6.find("linear_probe"), std::string::npos) << t6;
+  EXPECT_NE(test::read_text(out / "t6" / "summary.csv").find("knn"), std::string::npos);
+  // Table 8: 6 target scales x 1 seed.
+  ASSERT_TRUE(fs::exists(out / "t8" / "summary.jsonl")) << log;
+  EXPECT_EQ(jsonl_records(out / "t8" / "summary.jsonl"), 6u);
+  EXPECT_TRUE(fs::exists(out / "t8" / "summary_grouped.csv"));
+  // The wall-time split and the sweeps' own logs come back.
+  const std::string timing = test::read_text(out / "timing.txt");
+  for (const char* k : {"build:", "t6 sweep:", "t6 report:", "t8 sweep:", "t8 report:", "total:"})
+    EXPECT_NE(timing.find(k), std::string::npos) << k << "\n" << timing;
+  EXPECT_NE(test::read_text(out / "t6" / "sweep.log").find("2 at a time"), std::string::npos);
+  fs::remove_all(tmp);
+}
