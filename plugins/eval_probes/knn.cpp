@@ -58,7 +58,7 @@ at::Tensor knn_votes(const at::Tensor& train_x, const at::Tensor& train_y, const
 }
 
 sdk::Metrics Knn::evaluate(const sdk::EvalInput& in) {
-  const CheckedInput c = check_input(in, "knn", FeatureKind::pooled);
+  const CheckedInput c = check_input(in, "knn", FeatureKind::pooled, Placement::features_device);
   const std::int64_t k = std::min(opts_.k, c.train_x.size(0));
   const std::int64_t n = c.test_x.size(0);
   const bool top5 = reports_top5(c.num_classes);

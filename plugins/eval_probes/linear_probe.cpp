@@ -169,7 +169,7 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
 }
 
 sdk::Metrics LinearProbe::evaluate(const sdk::EvalInput& in) {
-  const CheckedInput c = check_input(in, "linear_probe", FeatureKind::pooled);
+  const CheckedInput c = check_input(in, "linear_probe", FeatureKind::pooled, Placement::features_device);
   const ProbeResult r = run_linear_probe(c.train_x, c.train_y, c.test_x, c.test_y, c.num_classes, opts_, c.seed);
   sdk::Metrics m{{"top1", r.top1},
                  {"l2", r.l2},

@@ -78,7 +78,7 @@ std::string fraction_suffix(double fraction) {
 }
 
 sdk::Metrics LowShot::evaluate(const sdk::EvalInput& in) {
-  const CheckedInput c = check_input(in, "low_shot", FeatureKind::pooled);
+  const CheckedInput c = check_input(in, "low_shot", FeatureKind::pooled, Placement::features_device);
   sdk::Metrics m;
   for (double f : opts_.fractions) {
     const at::Tensor idx = sample_per_class(c.train_y, c.num_classes, f, c.seed).to(c.train_x.device());

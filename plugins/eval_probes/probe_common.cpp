@@ -35,7 +35,7 @@ std::string shape_text(const at::Tensor& t) {
 
 // Checks one split; returns (features float32 contiguous, labels int64 contiguous).
 std::pair<at::Tensor, at::Tensor> check_split(const sdk::FeatureSplit& s, const char* split, const std::string& who,
-                                              FeatureKind kind, std::int64_t num_classes) {
+                                              FeatureKind kind, std::int64_t num_classes, Placement where) {
   const std::string sp(split);
   if (!s.features.defined()) fail(who, "the " + sp + " split has no features (undefined tensor)");
   if (!s.labels.defined()) fail(who, "the " + sp + " split has no labels (undefined tensor)");
@@ -63,8 +63,7 @@ std::pair<at::Tensor, at::Tensor> check_split(const sdk::FeatureSplit& s, const 
     fail(who, sp + " label " + std::to_string(yc[row].item<std::int64_t>()) + " at row " + std::to_string(row) +
                   " is outside [0, " + std::to_string(num_classes) + ")");
   }
-  // On the features' own device (a CUDA host passes them there: the probes' matrix products run on the card).
-  at::Tensor xc = x.to(at::kFloat).contiguous();
+  at::Tensor xc = (where == Placement::cpu ? x.to(at::kCPU) : x).to(at::kFloat).contiguous();
   const std::int64_t n = xc.size(0);
   for (std::int64_t s0 = 0; s0 < n; s0 += kFiniteCheckRows) {  // chunked: no [N, F] mask at once
     const at::Tensor part = xc.slice(0, s0, std::min(n, s0 + kFiniteCheckRows));
@@ -86,14 +85,14 @@ std::uint64_t splitmix64(std::uint64_t x) {
 
 }  // namespace
 
-CheckedInput check_input(const sdk::EvalInput& in, const std::string& who, FeatureKind kind) {
+CheckedInput check_input(const sdk::EvalInput& in, const std::string& who, FeatureKind kind, Placement where) {
   if (in.num_classes < 2)
     fail(who, "num_classes is " + std::to_string(in.num_classes) + "; a probe needs at least 2 classes");
   CheckedInput c;
   c.num_classes = in.num_classes;
   c.seed = in.seed;
-  std::tie(c.train_x, c.train_y) = check_split(in.train, "train", who, kind, in.num_classes);
-  std::tie(c.test_x, c.test_y) = check_split(in.test, "test", who, kind, in.num_classes);
+  std::tie(c.train_x, c.train_y) = check_split(in.train, "train", who, kind, in.num_classes, where);
+  std::tie(c.test_x, c.test_y) = check_split(in.test, "test", who, kind, in.num_classes, where);
   const std::int64_t last = c.train_x.dim() - 1;
   if (c.train_x.size(last) != c.test_x.size(last))
     fail(who, std::string("train features have width ") + std::to_string(c.train_x.size(last)) +

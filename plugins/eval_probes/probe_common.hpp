@@ -28,8 +28,12 @@ struct CheckedInput {
 // check_input(in, who, kind) -> the checked input, or std::invalid_argument "<who>: <what is wrong>" (one line):
 // num_classes < 2, an undefined/empty split, labels not int64 [N] or outside [0, num_classes) (split and first
 // bad value named), feature/label row-count mismatch, wrong feature rank, train/test width mismatch,
-// non-floating or non-finite features. Features (as float32) and labels stay on the features' device.
-CheckedInput check_input(const sdk::EvalInput& in, const std::string& who, FeatureKind kind);
+// non-floating or non-finite features. Features (as float32) and labels come back on the CPU, or with
+// Placement::features_device on the features' own device (the evaluators answering ijepa.device_features/1, whose
+// products then run on the GPU the host extracted on).
+enum class Placement { cpu, features_device };
+CheckedInput check_input(const sdk::EvalInput& in, const std::string& who, FeatureKind kind,
+                         Placement where = Placement::cpu);
 
 // count_topk_correct(scores [N, C], labels [N], k) -> rows whose label is among the k highest scores (k <= C).
 std::int64_t count_topk_correct(const at::Tensor& scores, const at::Tensor& labels, std::int64_t k);
