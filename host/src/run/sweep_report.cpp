@@ -510,6 +510,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   std::vector<std::string> head{"#", "trial"};
   std::vector<std::string> chead{"index", "name"};
   for (std::size_t i = 0; i < axis_keys.size(); ++i) {
+    if (axis_keys[i] == "seed") continue;  // a list-mode "seed" axis: the seed column follows
     head.push_back(shorts[i]);
     chead.push_back(axis_keys[i]);
   }
@@ -528,6 +529,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     std::vector<std::string> row{value_text(r["index"]), r["name"].get<std::string>()};
     std::vector<std::string> crow = row;
     for (const auto& k : axis_keys) {
+      if (k == "seed") continue;
       const nlohmann::json v = r["values"].contains(k) ? r["values"][k] : nlohmann::json();
       row.push_back(value_text(v));
       crow.push_back(value_text(v));

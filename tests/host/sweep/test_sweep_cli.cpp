@@ -170,7 +170,11 @@ TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
   EXPECT_NE(md.find("| 0.001 | 0 1 | 2/2 | "), std::string::npos) << md;
   EXPECT_NE(md.find("| 0.002 | 0 | 1/1 | "), std::string::npos) << md;
   EXPECT_NE(md.find(" (1) |"), std::string::npos) << "a single seed's value is marked, with no interval\n" << md;
-  EXPECT_EQ(count_lines(test::read_text(out / "summary.csv")), 4);
+  const std::string csv = test::read_text(out / "summary.csv");
+  EXPECT_EQ(count_lines(csv), 4);
+  // The "seed" axis is the seed column, once.
+  EXPECT_EQ(csv.substr(0, csv.find('\n')).rfind("index,name,train.lr,seed,state,", 0), 0u) << csv;
+  EXPECT_NE(md.find("| # | trial | lr | seed | state |"), std::string::npos) << md;
 
   // Re-run: every trial completed with the same config is skipped; the trials' files are untouched.
   const Snapshot before = snapshot(out);
