@@ -36,6 +36,7 @@
 #include "ijepa/host/hosting/build_context.hpp"
 #include "ijepa/host/io/safetensors.hpp"
 #include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/proc/crash_report.hpp"
 #include "ijepa/host/run/jepa_model.hpp"
 #include "ijepa/host/run/training_data.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
@@ -55,7 +56,7 @@ constexpr const char* kUsage =
     "usage: ijepa bench train --model vit_tiny|vit_small|vit_base|vit_large|vit_huge --patch P --image-size N "
     "--batch B [--steps S] [--warmup W] [--device cpu|cuda] [--baseline python] [--pred-depth D] [--pred-dim D] "
     "[--threads T] [--seed X] [--cpu-bf16 [--baseline-fp32]] [--profile TRACE.json] [--attention auto|sdpa|explicit] "
-    "[--linear auto|aten] [--sdpa fused|torch] [--sync-each-step]";
+    "[--linear auto|aten] [--sdpa fused|torch] [--sync-each-step] [--python EXE] [--keep-inputs]";
 
 // Python gets the initial weights only below this many parameters (encoder + predictor); larger models would
 // write gigabytes to the temp directory, and the timing does not depend on the values.
@@ -204,11 +205,16 @@ void parse_baseline_options(const Args& args, BenchTrainOptions& o) {
     }
     o.profile_python = o.profile_cpp.parent_path() / (o.profile_cpp.stem().string() + ".python.json");
   }
+  // --python: another interpreter for the baseline (one with the official code's dependencies, say).
+  if (const auto py = args.get("--python")) {
+    if (o.baseline.empty()) throw UsageError("--python goes with --baseline python");
+    o.python = *py;
+  }
   if (!o.baseline.empty()) {
     std::error_code ec;
     if (o.python.empty() || !fs::exists(o.python, ec)) {
-      throw std::runtime_error("--baseline python: no Python interpreter configured (IJEPA_PYTHON at configure time: '" +
-                               o.python.string() + "')");
+      throw std::runtime_error("--baseline python: no Python interpreter at '" + o.python.string() +
+                               "' (--python, or IJEPA_PYTHON at configure time)");
     }
     if (!fs::exists(o.script, ec)) throw std::runtime_error("--baseline python: " + o.script.string() + " is missing");
   }
@@ -454,16 +460,23 @@ void print_cpp_figures(const BenchTrainOptions& o, const CppTiming& t, const Rat
   std::cout << std::flush;
 }
 
-// Runs bench/train_baseline.py on the inputs written before timing and prints its figures and the ratio.
-void python_baseline(const BenchTrainOptions& o, const TempDir& tmp, const CppTiming& t, bool cuda, bool share_weights) {
-  const fs::path result = tmp.path / "python.json";
-  const std::string cmd = shell_quote(o.python.string()) + " " + shell_quote(o.script.string()) + " --inputs " +
-                          shell_quote((tmp.path / "inputs.safetensors").string()) + " --out " +
-                          shell_quote(result.string());
-  const auto [rc, out] = run_capture(cmd);
-  if (rc != 0 || !fs::exists(result)) {
-    throw std::runtime_error("--baseline python: " + o.script.filename().string() + " failed (exit " +
-                             std::to_string(rc) + "): " + last_line(out));
+// Runs bench/train_baseline.py on the inputs written before timing (the interpreter itself, no shell between, so
+// a crash is reported as the signal it was) and prints its figures and the ratio. On failure the temp directory
+// stays, with the script's whole output in baseline.log and the inputs to rerun it alone.
+void python_baseline(const BenchTrainOptions& o, TempDir& tmp, const CppTiming& t, bool cuda, bool share_weights) {
+  const fs::path result = tmp.path / "python.json", log = tmp.path / "baseline.log";
+  const fs::path inputs = tmp.path / "inputs.safetensors";
+  const int status = run_logged({o.python.string(), o.script.string(), "--inputs", inputs.string(), "--out",
+                                 result.string()},
+                                log);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !fs::exists(result)) {
+    tmp.keep = true;
+    const std::string last = last_line(read_log(log));
+    throw std::runtime_error("--baseline python: " + o.script.filename().string() + " " +
+                             proc::describe_wait_status(status) + (last.empty() ? "" : " (last line: " + last + ")") +
+                             "; its output is in " + log.string() + ", its inputs beside it (rerun: " +
+                             o.python.string() + " " + o.script.string() + " --inputs " + inputs.string() +
+                             " --out OUT.json)");
   }
   nlohmann::json py;
   {
@@ -509,7 +522,8 @@ Schedules bench_schedules() {
 int cmd_bench_train(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
   valued.insert({"--model", "--patch", "--image-size", "--batch", "--steps", "--warmup", "--device", "--baseline",
-                 "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile", "--attention", "--linear", "--sdpa"});
+                 "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile", "--attention", "--linear", "--sdpa",
+                 "--python"});
   std::set<std::string> flags = kPluginFlags;
   flags.insert({"--keep-inputs", "--cpu-bf16", "--baseline-fp32", "--sync-each-step"});
   Args args(argv, valued, flags);
@@ -523,6 +537,7 @@ int cmd_bench_train(const Argv& argv) {
   if (o.threads > 0) at::set_num_threads(static_cast<int>(o.threads));
   const int threads = at::get_num_threads();
 
+  proc::set_crash_stage("bench train: loading plugins and building the model");
   PluginHost host;
   load_plugins(host, args);
   probe_encoder(host.registry(), o);
@@ -533,6 +548,7 @@ int cmd_bench_train(const Argv& argv) {
   const Schedules sched = bench_schedules();
   model->set_schedules(sched);
   const std::int64_t n_params = model->parameter_count(false);
+  proc::set_crash_stage("bench train: building the batches (loader, masks, pinned memory)");
   const std::vector<Batch> batches = make_batches(resolved, host.registry(), o.total(), device.is_cuda());
   at::set_num_threads(threads);  // the loader's worker thread sets its own count; restore ours
 
@@ -540,18 +556,29 @@ int cmd_bench_train(const Argv& argv) {
   tmp.keep = o.keep_inputs;
   const bool share_weights = n_params <= kMaxSharedParams;
   if (!o.baseline.empty()) {
+    proc::set_crash_stage("bench train: writing the baseline's inputs");
     tmp.path = fs::temp_directory_path() / ("ijepa_bench_train_" + std::to_string(::getpid()));
     fs::create_directories(tmp.path);
     write_baseline_inputs(tmp.path / "inputs.safetensors", o, *model, batches, sched, share_weights, threads);
   }
+  proc::set_crash_stage("bench train: timing the C++ steps");
   const CppTiming timing = time_steps(*model, batches, o);
+  proc::set_crash_stage("bench train: measuring the matmul rate");
   const RateReport rate = measure_rate(device, o.cpu_bf16);
+  proc::set_crash_stage("bench train: printing the C++ figures");
   print_setup(o, timing, device, n_params, min_keep, threads, rate.onednn_applies);
   print_cpp_figures(o, timing, rate, device);
-  if (o.baseline.empty()) return 0;
+  if (o.baseline.empty()) {
+    proc::set_crash_stage("bench train: exiting (destructors: model, batches, plugins, CUDA)");
+    return 0;
+  }
+  proc::set_crash_stage("bench train: freeing the C++ model");
   model.reset();
+  proc::set_crash_stage("bench train: returning the CUDA cache to the driver");
   release_cuda_cache(device);
+  proc::set_crash_stage("bench train: running and reading the Python baseline");
   python_baseline(o, tmp, timing, device.is_cuda(), share_weights);
+  proc::set_crash_stage("bench train: exiting (destructors: batches, plugins, CUDA)");
   return 0;
 }
 }  // namespace ijepa::host::cli

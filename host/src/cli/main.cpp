@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "cli/help.hpp"
 #include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/proc/crash_report.hpp"
 
 namespace {
 
@@ -39,6 +40,8 @@ void usage(std::ostream& os) {
 
 int main(int argc, char** argv) {
   using namespace ijepa::host::cli;
+  // A crash (SIGSEGV, SIGABRT, ...) writes the signal, the address, the stage and a backtrace to stderr first.
+  ijepa::host::proc::install_crash_report("ijepa");
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     usage(std::cerr);

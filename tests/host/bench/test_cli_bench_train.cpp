@@ -41,6 +41,38 @@ TEST(BenchTrainCli, AttentionAndSyncSwitchesAreApplied) {
   EXPECT_NE(out.find("the loss read on the host after every step"), std::string::npos) << out;
 }
 
+// A baseline that dies of a signal (the H200's SIGSEGV) is reported as that signal, one line, with its whole output
+// and its inputs kept for a rerun of the script alone.
+TEST(BenchTrainCli, ACrashingBaselineIsNamedAndItsOutputKept) {
+  const std::filesystem::path fake = std::filesystem::temp_directory_path() /
+                                     ("ijepa_fake_python_" + std::to_string(::getpid()));
+  ASSERT_EQ(run_shell("printf '#!/bin/sh\\necho fake baseline starting on $2\\nkill -SEGV $$\\n' > " + fake.string() +
+                          " && chmod +x " + fake.string()),
+            0);
+  std::string out;
+  EXPECT_NE(run_cli(std::string(kTiny) + " --baseline python --python " + fake.string(), &out), 0) << out;
+  std::filesystem::remove(fake);
+  EXPECT_NE(out.find("images/s"), std::string::npos) << out;  // the C++ figures came first
+  EXPECT_NE(out.find("--baseline python: train_baseline.py killed by SIGSEGV (Segmentation fault)"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("(last line: fake baseline starting on --inputs)"), std::string::npos) << out;
+  const std::string marker = "its output is in ";
+  const auto pos = out.find(marker);
+  ASSERT_NE(pos, std::string::npos) << out;
+  const auto end = out.find(',', pos);
+  const std::filesystem::path log = out.substr(pos + marker.size(), end - pos - marker.size());
+  EXPECT_EQ(log.filename(), "baseline.log");
+  EXPECT_TRUE(std::filesystem::exists(log.parent_path() / "inputs.safetensors")) << out;
+  EXPECT_NE(ijepa::test::read_text(log).find("fake baseline starting"), std::string::npos);
+  std::filesystem::remove_all(log.parent_path());
+}
+
+TEST(BenchTrainCli, PythonOptionGoesWithTheBaseline) {
+  std::string out;
+  EXPECT_EQ(run_cli(std::string(kTiny) + " --python /usr/bin/python3", &out), 2) << out;
+  EXPECT_NE(out.find("--python goes with --baseline python"), std::string::npos) << out;
+}
+
 TEST(BenchTrainCli, PythonBaselinePrintsRatio) {
   if (std::string(IJEPA_PYTHON_EXE).empty() || !std::filesystem::exists(IJEPA_PYTHON_EXE)) {
     GTEST_SKIP() << "no Python configured";
