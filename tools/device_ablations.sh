@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The paper's Tables 6 and 8 decided on one GPU in one call (docs/ablations.md, "One GPU"). Three modes:
 #
-#   tools/device_ablations.sh prepare   on this (CPU) machine: tools/device_check.sh prepare (Debian packages and
-#                                       wheels) plus the CIFAR-10 archive (20 MB) into device-carry/ (< 64 MiB)
+#   tools/device_ablations.sh prepare   on this (CPU) machine: tools/device_check.sh prepare (Debian packages,
+#                                       wheels and the CIFAR-10 archive, 20 MB, into device-carry/, < 64 MiB)
 #   tools/device_ablations.sh run       on the GPU machine (`run` with carry ["device-carry"]): builds ijepa and the
 #                                       plugins the trials need, then runs the Table 6 sweep (4 maskers x 3 seeds) and
 #                                       the Table 8 sweep (6 target scales x 2 seeds), 30 epochs of CIFAR-10 per trial,
@@ -24,18 +24,6 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$here/tools/device_check.sh"
 
 abl_say() { printf '\033[1mdevice-ablations:\033[0m %s\n' "$*" >&2; }
-
-prepare_ablations() {
-  prepare
-  local archive="" d
-  for d in "${IJEPA_DATASETS_DIR:-}" "$here/../shared/datasets" "$here/shared/datasets"; do
-    [ -n "$d" ] && [ -f "$d/cifar10-jpeg.tar.gz" ] && { archive="$d/cifar10-jpeg.tar.gz"; break; }
-  done
-  [ -n "$archive" ] || die "cifar10-jpeg.tar.gz not found (shared/datasets or IJEPA_DATASETS_DIR)"
-  mkdir -p "$carry/datasets"
-  cp "$archive" "$carry/datasets/"
-  du -sh "$carry" >&2
-}
 
 # sweep_file NAME SOURCE SEEDS...: a copy of experiments/ablations/SOURCE with the given seeds, in $work.
 sweep_file() {
@@ -142,7 +130,7 @@ run_ablations() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
-    prepare) prepare_ablations ;;
+    prepare) prepare ;;
     run) run_ablations gpu ;;
     cpu) run_ablations cpu ;;
     *) echo "usage: tools/device_ablations.sh prepare|run|cpu" >&2; exit 2 ;;

@@ -2,18 +2,24 @@
 # The GPU device check (docs/benchmarks.md, "GPU"). Two halves:
 #
 #   tools/device_check.sh prepare   on this (CPU) machine: downloads the Debian packages and Python wheels the build
-#                                   and the Python baseline need into device-carry/ (ignored by git, < 64 MiB)
+#                                   and the Python baseline need, and copies the CIFAR-10 archive, into device-carry/
+#                                   (ignored by git, < 64 MiB)
 #   tools/device_check.sh run       on the GPU machine (`run` with carry ["device-carry"]): unpacks them with dpkg -x
 #                                   into a scratch prefix (never into /), builds only what the benchmark needs against
 #                                   that machine's torch with all cores, runs the CUDA-labelled tests and the two
-#                                   benchmarks with the Python baseline, prints a final table. Aims at < 8 minutes.
+#                                   benchmarks with the Python baseline, then the whole training loop (`ijepa train`
+#                                   on CIFAR-10 with ViT-Tiny/4 and on synthetic 224 px images with ViT-B/16, each
+#                                   against the step alone), prints a final table. Aims at < 8 minutes.
+#   tools/device_check.sh loop-cpu BIN_DIR KEEP_DIR   the whole-loop stage on the CPU at test size (tests/tools)
 #
 # Environment: DEVICE_CHECK_SCRATCH (default /tmp/ijepa-device), DEVICE_CHECK_STEPS (timed steps, default 20),
 # DEVICE_CHECK_SKIP_BUILD=1 (reuse a build in the scratch folder), DEVICE_CHECK_CONFIGURE_ONLY=1 (stop after cmake),
-# DEVICE_CHECK_AB_BEFORE (seconds, default 330: if the two benchmarks are done by then, ViT-B/16 runs again, C++ only,
-# with --attention explicit and with --sync-each-step, to measure what SDPA and the sync-free step each bring; 0: off),
-# DEVICE_CHECK_PROFILE_BEFORE (seconds, default 390: if all that is done by then, a short profiled ViT-B/16
-# run follows and tools/trace_ops.py prints its operators against the baseline's; 0 turns it off).
+# DEVICE_CHECK_LOOP_BEFORE (seconds, default 330: if the two benchmarks are done by then, the whole-loop runs follow;
+# 0: off), DEVICE_CHECK_AB_BEFORE (default 400: then ViT-B/16 runs again, C++ only, with --attention explicit and with
+# --sync-each-step, to measure what SDPA and the sync-free step each bring; 0: off), DEVICE_CHECK_PROFILE_BEFORE
+# (default 430: then a short profiled ViT-B/16 run, and tools/trace_ops.py prints its operators against the
+# baseline's; 0: off), DEVICE_CHECK_SANITIZER_BEFORE / _S (a crash seen before 300 s: one small compute-sanitizer
+# run, at most 150 s).
 # Logs and results go to $OUT when it is set (the device tool brings them back), else to the scratch folder.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +38,14 @@ prepare() {
     --platform manylinux_2_17_x86_64 -d "$carry/wheels" "${wheels[@]}" >/dev/null 2>&1 \
     || python3 -m pip download --only-binary=:all: --no-deps -d "$carry/wheels" "${wheels[@]}" >/dev/null \
     || die "pip download failed for: ${wheels[*]}"
+  # CIFAR-10 (20 MB) for the whole-loop run and tools/device_ablations.sh.
+  local archive="" d
+  for d in "${IJEPA_DATASETS_DIR:-}" "$here/../shared/datasets" "$here/shared/datasets"; do
+    [ -n "$d" ] && [ -f "$d/cifar10-jpeg.tar.gz" ] && { archive="$d/cifar10-jpeg.tar.gz"; break; }
+  done
+  [ -n "$archive" ] || die "cifar10-jpeg.tar.gz not found (shared/datasets or IJEPA_DATASETS_DIR)"
+  mkdir -p "$carry/datasets"
+  cp "$archive" "$carry/datasets/"
   du -sh "$carry" >&2
   ls "$carry/debs" "$carry/wheels" >&2
 }
@@ -76,6 +90,46 @@ build_targets() {
   ninja -C "$build" -j "$(nproc)" "$@" >"$scratch/build.log" 2>&1 || { grep -E 'error' "$scratch/build.log" | head -20; die "build failed"; }
 }
 
+# whole_loop BIN DEVICE KEEP: `ijepa train` with the real loader, logging and checkpoints (experiments/device/*.json)
+# against `ijepa bench train`'s step alone on the same model and batch; one line per run in KEEP/whole_loop.txt.
+# DEVICE cpu: the same flow at test size (a few steps of small batches; tests/tools).
+whole_loop() {
+  local bin keep device="$2" failed=0
+  bin="$(cd "$1" && pwd)" keep="$(cd "$3" && pwd)"
+  local runs="$scratch/loop" py_="${py:-python3}"
+  rm -rf "$runs" && mkdir -p "$runs"
+  : >"$keep/whole_loop.txt"
+  local spec name model patch size batch
+  for spec in "whole_loop_cifar10_tiny vit_tiny 4 32 256" "whole_loop_vit_b16_synthetic vit_base 16 224 128"; do
+    read -r name model patch size batch <<<"$spec"
+    local -a sets=(--set train.device="$device")
+    if [ "$device" = cpu ]; then
+      batch=4
+      sets+=(--set train.batch_size=$batch --set train.max_steps=4 --set train.log_every=1 --set data.workers=1
+             --set data.limit=64 --set data.synthetic_count=64 --set train.bf16=false)
+    fi
+    say "whole loop: $name on $device (at $((SECONDS - ${t0:-0})) s)"
+    if ! (cd "$runs" && "$bin/ijepa" train "$here/experiments/device/$name.json" --out "$runs/$name" "${sets[@]}") \
+        >"$keep/$name.log" 2>&1; then
+      say "whole loop $name failed: $(tail -1 "$keep/$name.log")"
+      echo "$name: failed ($(tail -1 "$keep/$name.log"))" >>"$keep/whole_loop.txt"
+      failed=1
+      continue
+    fi
+    local loop_ips step_ips
+    loop_ips="$("$py_" "$here/tools/loop_rate.py" "$runs/$name/metrics.jsonl" --batch "$batch" --skip "$([ "$device" = cpu ] && echo 1 || echo 2)")" \
+      || { echo "$name: no rate ($loop_ips)" >>"$keep/whole_loop.txt"; failed=1; continue; }
+    step_ips="$("$bin/ijepa" bench train --model "$model" --patch "$patch" --image-size "$size" --batch "$batch" \
+      --device "$device" --steps "$([ "$device" = cpu ] && echo 2 || echo 10)" --warmup 2 2>&1 \
+      | awk '$1 == "C++" && $3 == "images/s" {print $2}' || true)"
+    echo "$name: whole loop $loop_ips images/s ($model/$patch, ${size} px, batch $batch, $device; ijepa train with" \
+      "loader, logging, checkpoints); step alone ${step_ips:-?} images/s (bench train); loop/step" \
+      "$(awk -v a="$loop_ips" -v b="${step_ips:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }')" \
+      | tee -a "$keep/whole_loop.txt" >&2
+  done
+  return "$failed"
+}
+
 run() {
   local steps="${DEVICE_CHECK_STEPS:-20}" t0=$SECONDS
   setup_device_env
@@ -93,7 +147,28 @@ run() {
     "$build/bin/ijepa" bench train --model "$1" --patch "$2" --image-size 224 --batch 128 --steps "$steps" \
       --device cuda --baseline python 2>&1 | tee -a "$results" | tail -25 >&2 || say "bench $1 failed"
   done
-  if (( SECONDS - t0 < ${DEVICE_CHECK_AB_BEFORE:-330} )); then
+  # A crash (the SIGSEGV seen with --baseline python): ijepa's crash report (signal, address, stage, backtrace) is in
+  # results.txt; a failed baseline leaves its output in /tmp/ijepa_bench_train_<pid>/baseline.log. Both come back,
+  # and, where the toolkit has it, one small rerun under compute-sanitizer (memcheck, child processes included).
+  if grep -qE "fatal signal|killed by|failed \(exit|Segmentation fault" "$results"; then
+    for d in /tmp/ijepa_bench_train_*; do
+      [ -f "$d/baseline.log" ] && cp "$d/baseline.log" "$keep/$(basename "$d").baseline.log"
+    done
+    local cs
+    cs="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1 || true)"
+    if [ -n "$cs" ] && (( SECONDS - t0 < ${DEVICE_CHECK_SANITIZER_BEFORE:-300} )); then
+      say "crash seen: compute-sanitizer memcheck on a small baseline run (at $((SECONDS - t0)) s)"
+      timeout "${DEVICE_CHECK_SANITIZER_S:-150}" "$cs" --tool memcheck --target-processes all \
+        --log-file "$keep/sanitizer.txt" "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 \
+        --batch 8 --steps 2 --warmup 1 --device cuda --baseline python >"$keep/sanitizer_run.txt" 2>&1 \
+        || say "sanitizer run: exit $? (see sanitizer.txt, sanitizer_run.txt)"
+    fi
+  fi
+  if (( SECONDS - t0 < ${DEVICE_CHECK_LOOP_BEFORE:-330} )); then
+    export IJEPA_DATASETS_DIR="$carry/datasets"
+    whole_loop "$build/bin" cuda "$keep" || say "a whole-loop run failed (whole_loop.txt)"
+  fi
+  if (( SECONDS - t0 < ${DEVICE_CHECK_AB_BEFORE:-400} )); then
     for ab in "--attention explicit" "--sync-each-step"; do
       say "A/B: bench train --model vit_base --patch 16 $ab (C++ only, at $((SECONDS - t0)) s)"
       # shellcheck disable=SC2086
@@ -101,7 +176,7 @@ run() {
         --device cuda $ab 2>&1 | tee -a "$results" | tail -25 >&2 || say "A/B run $ab failed"
     done
   fi
-  if (( SECONDS - t0 < ${DEVICE_CHECK_PROFILE_BEFORE:-390} )); then
+  if (( SECONDS - t0 < ${DEVICE_CHECK_PROFILE_BEFORE:-430} )); then
     say "profile: bench train --model vit_base --patch 16 --steps 3 --profile (at $((SECONDS - t0)) s)"
     "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 --batch 128 --steps 3 --warmup 2 \
       --device cuda --baseline python --profile "$scratch/vit_base.json" >"$keep/profile_run.txt" 2>&1 \
@@ -111,7 +186,8 @@ run() {
   echo
   echo "== device check ($(date -u +%FT%TZ), $((SECONDS - t0)) s) =="
   grep -E "^\[  (PASSED|FAILED|SKIPPED) \]|tests? ran" "$keep/cuda_tests.txt" || true
-  grep -E "images/s|MFU|peak|ratio|model |attention |steps " "$results" || true
+  grep -E "images/s|MFU|peak|ratio|model |attention |steps |fatal signal|while: |--baseline python: " "$results" || true
+  cat "$keep/whole_loop.txt" 2>/dev/null || true
 }
 
 # Sourced (tools/device_ablations.sh): only the functions.
@@ -119,6 +195,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     prepare) prepare ;;
     run) run ;;
-    *) echo "usage: tools/device_check.sh prepare|run" >&2; exit 2 ;;
+    loop-cpu)  # the whole-loop stage on the CPU at test size: loop-cpu BIN_DIR KEEP_DIR (tests/tools)
+      scratch="${DEVICE_CHECK_SCRATCH:-$(mktemp -d /tmp/ijepa-loop.XXXXXX)}"
+      whole_loop "${2:?loop-cpu BIN_DIR KEEP_DIR}" cpu "${3:?loop-cpu BIN_DIR KEEP_DIR}" ;;
+    *) echo "usage: tools/device_check.sh prepare|run|loop-cpu BIN_DIR KEEP_DIR" >&2; exit 2 ;;
   esac
 fi

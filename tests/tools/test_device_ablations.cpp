@@ -71,3 +71,28 @@ TEST(DeviceAblations, CpuModeRunsBothTablesAndReportsPairedDifferences) {
   EXPECT_NE(test::read_text(out / "t6" / "sweep.log").find("2 at a time"), std::string::npos);
   fs::remove_all(tmp);
 }
+
+// tools/device_check.sh's whole-loop stage (`loop-cpu`): `ijepa train` on CIFAR-10 (ViT-Tiny/4) and on synthetic
+// 224 px images (ViT-B/16) with the real loader, each against `ijepa bench train`'s step alone; a few steps each.
+TEST(DeviceCheck, WholeLoopStageComparesTrainWithTheStepAlone) {
+  if (!cifar_archive_found()) GTEST_SKIP() << "cifar10-jpeg.tar.gz not found (shared/datasets)";
+  const fs::path tmp = test::temp_dir("device_loop");
+  const fs::path keep = tmp / "keep";
+  fs::create_directories(keep);
+  std::string log;
+  const int rc = test::run_shell("DEVICE_CHECK_SCRATCH=" + (tmp / "scratch").string() + " bash " + IJEPA_REPO +
+                                     "/tools/device_check.sh loop-cpu " + IJEPA_BIN_DIR + " " + keep.string(),
+                                 &log);
+  ASSERT_EQ(rc, 0) << log;
+  const std::string table = test::read_text(keep / "whole_loop.txt");
+  for (const char* run : {"whole_loop_cifar10_tiny: whole loop ", "whole_loop_vit_b16_synthetic: whole loop "}) {
+    const auto pos = table.find(run);
+    ASSERT_NE(pos, std::string::npos) << run << "\n" << table << log;
+    const std::string line = table.substr(pos, table.find('\n', pos) - pos);
+    EXPECT_GT(std::stod(line.substr(std::string(run).size())), 0.0) << line;  // the loop's images/s
+    const auto ratio = line.find("loop/step ");
+    ASSERT_NE(ratio, std::string::npos) << line;
+    EXPECT_GT(std::stod(line.substr(ratio + 10)), 0.0) << line;  // a number, so the step rate was read too
+  }
+  fs::remove_all(tmp);
+}
