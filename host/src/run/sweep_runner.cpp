@@ -226,7 +226,9 @@ std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& pla
 void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vector<TrialAction>& actions) {
   const std::vector<std::string> shorts = axis_short_names(plan.spec.axes);
   std::vector<std::string> head{"#", "trial"};
-  for (const auto& s : shorts) head.push_back(s);
+  for (std::size_t a = 0; a < shorts.size(); ++a) {
+    if (plan.spec.axes[a].key != "seed") head.push_back(shorts[a]);  // a list-mode "seed" axis: the seed column
+  }
   head.push_back("seed");
   if (!actions.empty()) head.push_back("action");
   std::vector<std::vector<std::string>> rows;
@@ -234,6 +236,7 @@ void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vecto
     const auto& t = plan.trials[i].trial;
     std::vector<std::string> row{std::to_string(t.index), t.name};
     for (const auto& a : plan.spec.axes) {
+      if (a.key == "seed") continue;
       const auto& v = t.values[a.key];
       row.push_back(v.is_string() ? v.get<std::string>() : v.dump());
     }

@@ -175,6 +175,15 @@ TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
   // The "seed" axis is the seed column, once.
   EXPECT_EQ(csv.substr(0, csv.find('\n')).rfind("index,name,train.lr,seed,state,", 0), 0u) << csv;
   EXPECT_NE(md.find("| # | trial | lr | seed | state |"), std::string::npos) << md;
+  // So it is in the dry run's table (read-only).
+  const auto dry = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string(), "--dry-run"});
+  ASSERT_EQ(dry.rc, 0) << dry.out << dry.err;
+  const auto h = dry.out.find("  #");
+  ASSERT_NE(h, std::string::npos) << dry.out;
+  const std::string head = dry.out.substr(h, dry.out.find('\n', h) - h);
+  EXPECT_NE(head.find(" lr "), std::string::npos) << head;
+  EXPECT_NE(head.find(" seed"), std::string::npos) << head;
+  EXPECT_EQ(head.find(" seed"), head.rfind(" seed")) << head;
 
   // Re-run: every trial completed with the same config is skipped; the trials' files are untouched.
   const Snapshot before = snapshot(out);
