@@ -17,6 +17,7 @@
 
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/hosting/plugin_loader.hpp"
+#include "ijepa/host/proc/crash_report.hpp"
 #include "render/gl_textures.hpp"
 #include "views/viewer.hpp"
 
@@ -104,6 +105,7 @@ void glfw_error(int code, const char* msg) { std::fprintf(stderr, "ijepa-viewer:
 }  // namespace
 
 int main(int argc, char** argv) {
+  ijepa::host::proc::install_crash_report("ijepa-viewer");  // a crash writes signal, stage and backtrace first
   Options opt;
   try {
     opt = parse(argc, argv);
