@@ -384,3 +384,31 @@ TEST(SweepCli, IncompatibleOrForeignDirectoryIsRefusedAndLeftUnchanged) {
   EXPECT_NE(r2.err.find("not a sweep directory"), std::string::npos) << r2.err;
   EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 1);
 }
+
+// Every experiment and sweep file the repository ships resolves against the built plugins (a sweep file: each of
+// its trials; a plain experiment: as the base of a one-trial sweep), so no documented command meets a stale key.
+TEST(SweepCli, EveryShippedExperimentAndSweepFileResolves) {
+  test::TempDir tmp;
+  const fs::path root = fs::path(IJEPA_TEST_SOURCE_DIR) / ".." / "experiments";
+  int files = 0, sweeps = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file() || e.path().extension() != ".json") continue;
+    ++files;
+    fs::path sweep_file = e.path();
+    if (nlohmann::json::parse(test::read_text(e.path())).contains("sweep")) {
+      ++sweeps;
+    } else {
+      sweep_file = tmp / ("wrap_" + std::to_string(files) + ".json");
+      test::write_text(sweep_file, nlohmann::json{{"schema_version", 1},
+                                                  {"base", {fs::absolute(e.path()).string()}},
+                                                  {"name", "check"},
+                                                  {"sweep", {{"seeds", {0}}}}}
+                                       .dump());
+    }
+    const auto r = test::run_ijepa({"sweep", sweep_file.string(), "--dry-run", "--out", (tmp / "out").string()});
+    EXPECT_EQ(r.rc, 0) << e.path() << "\n" << r.out << r.err;
+    EXPECT_NE(r.out.find("dry run: nothing written"), std::string::npos) << e.path() << "\n" << r.out << r.err;
+  }
+  EXPECT_GE(files, 30);  // experiments/, paper/, ablations/, sweeps/, device/
+  EXPECT_GE(sweeps, 20);
+}
