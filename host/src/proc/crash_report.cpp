@@ -29,10 +29,10 @@ struct ReportedSignal {
   const char* text;  // fixed texts: strsignal is not async-signal-safe
 };
 constexpr ReportedSignal kFatalSignals[] = {{SIGSEGV, "SIGSEGV (Segmentation fault)"},
-                                  {SIGBUS, "SIGBUS (Bus error)"},
-                                  {SIGILL, "SIGILL (Illegal instruction)"},
-                                  {SIGFPE, "SIGFPE (Floating point exception)"},
-                                  {SIGABRT, "SIGABRT (Aborted)"}};
+                                            {SIGBUS, "SIGBUS (Bus error)"},
+                                            {SIGILL, "SIGILL (Illegal instruction)"},
+                                            {SIGFPE, "SIGFPE (Floating point exception)"},
+                                            {SIGABRT, "SIGABRT (Aborted)"}};
 
 // Only write(2) and fixed buffers from here to the end of the handler.
 void report_write(const char* s) {
