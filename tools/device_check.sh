@@ -99,7 +99,8 @@ whole_loop() {
   local runs="$scratch/loop" py_="${py:-python3}"
   rm -rf "$runs" && mkdir -p "$runs"
   : >"$keep/whole_loop.txt"
-  local spec name model patch size batch
+  local spec name model patch size batch skip=2 bench_steps=10  # log records left out as warm-up; bench steps
+  if [ "$device" = cpu ]; then skip=1 bench_steps=2; fi
   for spec in "whole_loop_cifar10_tiny vit_tiny 4 32 256" "whole_loop_vit_b16_synthetic vit_base 16 224 128"; do
     read -r name model patch size batch <<<"$spec"
     local -a sets=(--set train.device="$device")
@@ -117,10 +118,10 @@ whole_loop() {
       continue
     fi
     local loop_ips step_ips
-    loop_ips="$("$py_" "$here/tools/loop_rate.py" "$runs/$name/metrics.jsonl" --batch "$batch" --skip "$([ "$device" = cpu ] && echo 1 || echo 2)")" \
+    loop_ips="$("$py_" "$here/tools/loop_rate.py" "$runs/$name/metrics.jsonl" --batch "$batch" --skip "$skip")" \
       || { echo "$name: no rate ($loop_ips)" >>"$keep/whole_loop.txt"; failed=1; continue; }
     step_ips="$("$bin/ijepa" bench train --model "$model" --patch "$patch" --image-size "$size" --batch "$batch" \
-      --device "$device" --steps "$([ "$device" = cpu ] && echo 2 || echo 10)" --warmup 2 2>&1 \
+      --device "$device" --steps "$bench_steps" --warmup 2 2>&1 \
       | awk '$1 == "C++" && $3 == "images/s" {print $2}' || true)"
     echo "$name: whole loop $loop_ips images/s ($model/$patch, ${size} px, batch $batch, $device; ijepa train with" \
       "loader, logging, checkpoints); step alone ${step_ips:-?} images/s (bench train); loop/step" \

@@ -1,17 +1,9 @@
 #include "cli/bench_util.hpp"
 
-#include <fcntl.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <sstream>
-#include <stdexcept>
-
-#include "ijepa/host/proc/process.hpp"
 
 namespace ijepa::host::cli {
 
@@ -43,37 +35,6 @@ std::pair<int, std::string> run_capture(const std::string& cmd) {
   while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
   const int rc = ::pclose(p);
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
-}
-
-int run_logged(const std::vector<std::string>& argv, const std::filesystem::path& log) {
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(log.string() + ": cannot open: " + std::strerror(errno));
-  proc::ChildSpec spec;
-  spec.exe = argv.at(0);
-  spec.argv = argv;
-  spec.stdout_fd = fd;
-  spec.stderr_fd = fd;
-  spec.exec_failure = "cannot start " + argv.at(0);
-  pid_t pid = -1;
-  try {
-    pid = proc::spawn(spec);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error(std::string("waitpid failed: ") + std::strerror(errno));
-  }
-  return status;
-}
-
-std::string read_log(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
 }
 
 std::string last_line(const std::string& s) {

@@ -34,9 +34,11 @@
 #include "ijepa/host/data/dataset.hpp"
 #include "ijepa/host/data/loader.hpp"
 #include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/io/files.hpp"
 #include "ijepa/host/io/safetensors.hpp"
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/proc/crash_report.hpp"
+#include "ijepa/host/proc/process.hpp"
 #include "ijepa/host/run/jepa_model.hpp"
 #include "ijepa/host/run/training_data.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
@@ -466,12 +468,12 @@ void print_cpp_figures(const BenchTrainOptions& o, const CppTiming& t, const Rat
 void python_baseline(const BenchTrainOptions& o, TempDir& tmp, const CppTiming& t, bool cuda, bool share_weights) {
   const fs::path result = tmp.path / "python.json", log = tmp.path / "baseline.log";
   const fs::path inputs = tmp.path / "inputs.safetensors";
-  const int status = run_logged({o.python.string(), o.script.string(), "--inputs", inputs.string(), "--out",
+  const int status = proc::run_logged({o.python.string(), o.script.string(), "--inputs", inputs.string(), "--out",
                                  result.string()},
                                 log);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !fs::exists(result)) {
     tmp.keep = true;
-    const std::string last = last_line(read_log(log));
+    const std::string last = last_line(read_file_text(log));
     throw std::runtime_error("--baseline python: " + o.script.filename().string() + " " +
                              proc::describe_wait_status(status) + (last.empty() ? "" : " (last line: " + last + ")") +
                              "; its output is in " + log.string() + ", its inputs beside it (rerun: " +

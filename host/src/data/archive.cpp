@@ -15,6 +15,7 @@
 
 #include "ijepa/host/build_config.hpp"
 #include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/io/files.hpp"
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/proc/process.hpp"
 
@@ -59,13 +60,6 @@ std::string marker_text(const std::string& tarball) {
   return "tarball " + fs::absolute(tarball).string() + "\nsize " + std::to_string(ec ? 0 : size) + "\n";
 }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string size_line(const std::string& marker) {
   const auto at = marker.find("\nsize ");
   return at == std::string::npos ? std::string() : marker.substr(at);
@@ -75,7 +69,7 @@ std::string size_line(const std::string& marker) {
 // archive reached from another clone).
 bool current(const fs::path& dir, const std::string& tarball) {
   if (!path_exists(dir / kMarker)) return false;
-  return size_line(read_text(dir / kMarker)) == size_line(marker_text(tarball));
+  return size_line(read_file_text(dir / kMarker)) == size_line(marker_text(tarball));
 }
 
 void run_tar(const std::string& tarball, const fs::path& into) {
@@ -89,7 +83,7 @@ void run_tar(const std::string& tarball, const fs::path& into) {
     if (errno != EINTR) throw DataError("waiting for tar (" + tarball + "): " + std::strerror(errno));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw DataError("tar -xzf " + tarball + " -C " + dir + " failed (status " + std::to_string(status) + ")");
+    throw DataError("tar -xzf " + tarball + " -C " + dir + " failed (" + proc::describe_wait_status(status) + ")");
   }
 }
 

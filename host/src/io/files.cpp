@@ -5,11 +5,20 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace fs = std::filesystem;
 
 namespace ijepa::host {
+
+std::string read_file_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 void write_file_atomic(const fs::path& path, const std::string& text) {
   const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();

@@ -3,15 +3,12 @@
 #include <execinfo.h>
 #include <signal.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
-
-#include "ijepa/host/proc/process.hpp"
 
 namespace ijepa::host::proc {
 
@@ -133,14 +130,5 @@ int install_crash_report(const char* program) {
 const char* set_crash_stage(const char* stage) { return g_stage.exchange(stage); }
 
 const char* crash_stage() { return g_stage.load(); }
-
-std::string describe_wait_status(int wstatus) {
-  if (WIFEXITED(wstatus)) return "exit " + std::to_string(WEXITSTATUS(wstatus));
-  if (WIFSIGNALED(wstatus)) {
-    return "killed by " + signal_name(WTERMSIG(wstatus)) + (WCOREDUMP(wstatus) ? ", core dumped" : "");
-  }
-  if (WIFSTOPPED(wstatus)) return "stopped by " + signal_name(WSTOPSIG(wstatus));
-  return "wait status " + std::to_string(wstatus);
-}
 
 }  // namespace ijepa::host::proc

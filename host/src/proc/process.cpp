@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,6 +81,15 @@ std::string signal_name(int sig, bool with_description) {
     if (const char* desc = ::strsignal(sig); desc != nullptr) out += std::string(" (") + desc + ")";
   }
   return out;
+}
+
+std::string describe_wait_status(int wstatus) {
+  if (WIFEXITED(wstatus)) return "exit " + std::to_string(WEXITSTATUS(wstatus));
+  if (WIFSIGNALED(wstatus)) {
+    return "killed by " + signal_name(WTERMSIG(wstatus)) + (WCOREDUMP(wstatus) ? ", core dumped" : "");
+  }
+  if (WIFSTOPPED(wstatus)) return "stopped by " + signal_name(WSTOPSIG(wstatus));
+  return "wait status " + std::to_string(wstatus);
 }
 
 std::optional<FileLock> FileLock::try_acquire(const fs::path& file) {
@@ -190,6 +200,30 @@ pid_t spawn(const ChildSpec& spec) {
   }
   if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
   return pid;
+}
+
+int run_logged(const std::vector<std::string>& argv, const fs::path& log) {
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(log.string() + ": cannot open: " + std::strerror(errno));
+  ChildSpec spec;
+  spec.exe = argv.at(0);
+  spec.argv = argv;
+  spec.stdout_fd = fd;
+  spec.stderr_fd = fd;
+  spec.exec_failure = "cannot start " + argv.at(0);
+  pid_t pid = -1;
+  try {
+    pid = spawn(spec);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw std::runtime_error(std::string("waitpid failed: ") + std::strerror(errno));
+  }
+  return status;
 }
 
 }  // namespace ijepa::host::proc

@@ -31,13 +31,6 @@ namespace ijepa::host {
 
 namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string fixed(double x, int prec) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(prec) << x;
@@ -288,7 +281,7 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
   // 3. sweep.json (rewritten only when it changes) and the trials' config files.
   const nlohmann::json sweep_obj = sweep_json(plan, opts.plugin_dirs);
   const std::string sj = sweep_obj.dump(2) + "\n";
-  if (read_text(dir / "sweep.json") != sj) write_file_atomic(dir / "sweep.json", sj);
+  if (read_file_text(dir / "sweep.json") != sj) write_file_atomic(dir / "sweep.json", sj);
   std::set<std::string> names;
   for (const auto& p : plan.trials) names.insert(p.trial.name);
   for (const auto& e : fs::directory_iterator(dir / "trials", ec)) {

@@ -1,6 +1,5 @@
-// proc::install_crash_report: what a crashing `ijepa` writes before it dies, and describe_wait_status.
+// proc::install_crash_report: what a crashing `ijepa` writes before it dies.
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -15,17 +14,6 @@ using namespace ijepa::host;
 namespace {
 
 extern "C" void exit_42_on_signal(int) { ::_exit(42); }
-
-int child_status(int exit_code, int signal_to_raise) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (signal_to_raise != 0) ::raise(signal_to_raise);
-    ::_exit(exit_code);
-  }
-  int ws = 0;
-  EXPECT_EQ(::waitpid(pid, &ws, 0), pid);
-  return ws;
-}
 
 }  // namespace
 
@@ -95,11 +83,4 @@ TEST(CrashReport, StageIsSetAndReturnedInTurn) {
   EXPECT_STREQ(proc::set_crash_stage("second"), "first");
   EXPECT_STREQ(proc::crash_stage(), "second");
   proc::set_crash_stage(before);
-}
-
-TEST(DescribeWaitStatus, ExitCodesAndSignalsInWords) {
-  EXPECT_EQ(proc::describe_wait_status(child_status(0, 0)), "exit 0");
-  EXPECT_EQ(proc::describe_wait_status(child_status(3, 0)), "exit 3");
-  EXPECT_EQ(proc::describe_wait_status(child_status(0, SIGTERM)), "killed by SIGTERM (Terminated)");
-  EXPECT_EQ(proc::describe_wait_status(child_status(0, SIGKILL)), "killed by SIGKILL (Killed)");
 }

@@ -22,6 +22,17 @@ fs::path temp_file(const std::string& tag) {
   return p;
 }
 
+int forked_child_status(int exit_code, int signal_to_raise) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (signal_to_raise != 0) ::raise(signal_to_raise);
+    ::_exit(exit_code);
+  }
+  int ws = 0;
+  EXPECT_EQ(::waitpid(pid, &ws, 0), pid);
+  return ws;
+}
+
 int wait_status(pid_t pid) {
   int ws = 0;
   EXPECT_EQ(::waitpid(pid, &ws, 0), pid);
@@ -151,4 +162,11 @@ TEST(ProcessAlive, SeesItselfAndNotAReapedChild) {
   wait_status(pid);
   EXPECT_FALSE(proc::process_alive(pid, "true"));
   EXPECT_FALSE(proc::process_alive(-1));
+}
+
+TEST(DescribeWaitStatus, ExitCodesAndSignalsInWords) {
+  EXPECT_EQ(proc::describe_wait_status(forked_child_status(0, 0)), "exit 0");
+  EXPECT_EQ(proc::describe_wait_status(forked_child_status(3, 0)), "exit 3");
+  EXPECT_EQ(proc::describe_wait_status(forked_child_status(0, SIGTERM)), "killed by SIGTERM (Terminated)");
+  EXPECT_EQ(proc::describe_wait_status(forked_child_status(0, SIGKILL)), "killed by SIGKILL (Killed)");
 }

@@ -6,6 +6,9 @@
 
 namespace ijepa::host {
 
+// read_file_text(path) -> the whole file, bytes as they are ("" when it cannot be read).
+std::string read_file_text(const std::filesystem::path& path);
+
 // Writes text to path atomically: temp file in the same directory, fsync, rename, fsync of the directory.
 void write_file_atomic(const std::filesystem::path& path, const std::string& text);
 

@@ -19,7 +19,4 @@ const char* set_crash_stage(const char* stage);
 // The stage last set (nullptr: none).
 const char* crash_stage();
 
-// A waitpid status in words: "exit 3", "killed by SIGSEGV (Segmentation fault)", "stopped by SIGSTOP (...)".
-std::string describe_wait_status(int wstatus);
-
 }  // namespace ijepa::host::proc

@@ -37,6 +37,8 @@ class StopSignals {
 
 // "SIGINT (Interrupt)" (with_description) or "SIGINT"; "signal N" for an unnamed one.
 std::string signal_name(int sig, bool with_description = true);
+// A waitpid status in words: "exit 3", "killed by SIGSEGV (Segmentation fault)", "stopped by SIGSTOP (...)".
+std::string describe_wait_status(int wstatus);
 
 // An exclusive flock(2) on a file for the life of the object (movable; closing the descriptor releases it).
 class FileLock {
@@ -78,5 +80,9 @@ struct ChildSpec {
 };
 // spawn(spec) -> the child's pid; std::runtime_error naming errno when fork fails.
 pid_t spawn(const ChildSpec& spec);
+// run_logged(argv, log) -> the waitpid status of argv[0] (a path) run with argv, stdout and stderr into `log`, no
+// shell between (a crash shows as the signal itself); std::runtime_error when the log cannot be opened or the fork
+// or the wait fails.
+int run_logged(const std::vector<std::string>& argv, const std::filesystem::path& log);
 
 }  // namespace ijepa::host::proc
