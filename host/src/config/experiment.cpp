@@ -261,6 +261,30 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, c
   return a == b ? "" : (prefix.empty() ? "(root)" : prefix);
 }
 
+namespace {
+const char* const kIncidentalKeys[] = {"train.max_steps", "train.log_every", "data.workers", "train.tensorboard",
+                                       "data.cache_dir", "description"};
+}  // namespace
+
+bool is_incidental_key(const std::string& dotted_key) {
+  for (const char* k : kIncidentalKeys) {
+    if (dotted_key == k) return true;
+  }
+  return false;
+}
+
+std::string first_material_difference(nlohmann::json recorded, const nlohmann::json& now) {
+  for (const char* k : kIncidentalKeys) {
+    const auto ptr = dotted_to_pointer(k);
+    if (now.contains(ptr)) {
+      recorded[ptr] = now.at(ptr);
+    } else if (recorded.contains(ptr)) {
+      recorded[ptr.parent_pointer()].erase(ptr.back());
+    }
+  }
+  return first_difference(recorded, now);
+}
+
 sdk::BuildContext experiment_context(const nlohmann::json& resolved) {
   const auto& data = resolved.at("data");
   const auto& enc_cfg = resolved.at("components").at("encoder");

@@ -38,10 +38,6 @@ std::string fmt_double(double v, int prec = 4) {
   return os.str();
 }
 
-// Keys a resumed run may change: they do not alter the maths of the steps already taken.
-const char* const kResumeMutable[] = {"train.max_steps", "train.log_every", "data.workers", "train.tensorboard",
-                                      "data.cache_dir"};
-
 proc::FileLock lock_run(const fs::path& dir) {
   std::optional<proc::FileLock> lock;
   try {
@@ -56,12 +52,8 @@ std::optional<Checkpoint> check_resume(const nlohmann::json& resolved, const Reg
                                        int world) {
   nlohmann::json old = load_json_file(out / "config.resolved.json");
   fill_added_defaults(old, registry);  // keys added since the run was written count as their defaults
-  for (const char* k : kResumeMutable) {  // compare without the keys a resume may change
-    const auto ptr = dotted_to_pointer(k);
-    if (old.contains(ptr) && resolved.contains(ptr)) old[ptr] = resolved[ptr];
-  }
-  const std::string diff = first_difference(old, resolved);
-  if (!diff.empty() && !resume_may_change(diff)) {
+  const std::string diff = first_material_difference(std::move(old), resolved);
+  if (!diff.empty()) {
     throw ConfigError("--resume: the config differs from " + (out / "config.resolved.json").string() + " at '" + diff +
                       "' (resume needs the same config; start a new run with another --out)");
   }
@@ -87,12 +79,7 @@ std::optional<Checkpoint> check_resume(const nlohmann::json& resolved, const Reg
 
 }  // namespace
 
-bool resume_may_change(const std::string& key) {
-  for (const char* k : kResumeMutable) {
-    if (key == k) return true;
-  }
-  return false;
-}
+bool resume_may_change(const std::string& key) { return is_incidental_key(key); }
 
 RunTarget check_run_target(const nlohmann::json& resolved, const Registry& registry, const TrainOptions& opts,
                            int world, bool writer) {

@@ -87,6 +87,26 @@ TEST(Experiment, FirstDifferenceNamesDottedKey) {
   EXPECT_EQ(first_difference(a, b), "train.epochs");
 }
 
+TEST(Experiment, FirstMaterialDifferenceIgnoresIncidentalKeys) {
+  const nlohmann::json a = {{"description", "first words"},
+                            {"train", {{"lr", 1}, {"log_every", 10}}},
+                            {"data", {{"workers", 2}}}};
+  nlohmann::json b = a;
+  b["description"] = "other words";
+  b["train"]["log_every"] = 50;
+  b["data"]["workers"] = 8;
+  EXPECT_EQ(first_difference(a, b), "data.workers");
+  EXPECT_EQ(first_material_difference(a, b), "");
+  b.erase("description");  // recorded with a description, now without: still the same steps
+  EXPECT_EQ(first_material_difference(a, b), "");
+  EXPECT_EQ(first_material_difference(b, a), "");
+  b["train"]["lr"] = 2;
+  EXPECT_EQ(first_material_difference(a, b), "train.lr");
+  EXPECT_TRUE(is_incidental_key("description"));
+  EXPECT_FALSE(is_incidental_key("name"));
+  EXPECT_FALSE(is_incidental_key("train.lr"));
+}
+
 // Hostile-input issue, item 8: the experiment name becomes runs/<name>/, so it must be one path component.
 TEST(Experiment, ANameIsOnePathComponent) {
   const auto& reg = test::builtin_plugins().registry();

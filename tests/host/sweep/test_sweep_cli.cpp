@@ -202,6 +202,23 @@ TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
   }
   EXPECT_NE(rep.out.find("## Grouped over seeds"), std::string::npos) << rep.out;
 
+  // A re-worded description changes no trial's maths: still skipped, no trial or summary rewritten (sweep.json
+  // records the plan's config hashes, so it follows the new words).
+  const std::string e_text = test::read_text(tmp / "e.json");
+  nlohmann::json reworded = nlohmann::json::parse(e_text);
+  reworded["description"] = "the same trials, described anew";
+  test::write_text(tmp / "e.json", reworded.dump());
+  Snapshot before2b = snapshot(out);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto r2b = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string()});
+  ASSERT_EQ(r2b.rc, 0) << r2b.out << r2b.err;
+  EXPECT_NE(r2b.out.find("0 to run, 3 completed, skipped"), std::string::npos) << r2b.out;
+  Snapshot after2b = snapshot(out);
+  before2b.erase("sweep.json");
+  after2b.erase("sweep.json");
+  EXPECT_EQ(after2b, before2b);
+  test::write_text(tmp / "e.json", e_text);
+
   // A changed config is an error naming a trial and the key; nothing is touched.
   const Snapshot before3 = snapshot(out);
   const auto r3 = test::run_ijepa(
@@ -211,6 +228,13 @@ TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
   EXPECT_NE(r3.err.find("trial 'seed0_lr0.001' (completed): its config changed at 'train.weight_decay'"),
             std::string::npos)
       << r3.err;
+  EXPECT_EQ(snapshot(out), before3);
+  // A completed trial ran to its stopping point: another train.max_steps asks for other results (while resuming an
+  // interrupted trial may move it).
+  const auto r3b =
+      test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string(), "--set", "train.max_steps=1"});
+  EXPECT_EQ(r3b.rc, 1);
+  EXPECT_NE(r3b.err.find("its config changed at 'train.max_steps'"), std::string::npos) << r3b.err;
   EXPECT_EQ(snapshot(out), before3);
   // The dry run says the same, and what the others would do.
   const auto r4 = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string(), "--dry-run"});
