@@ -273,8 +273,9 @@ bool is_incidental_key(const std::string& dotted_key) {
   return false;
 }
 
-std::string first_material_difference(nlohmann::json recorded, const nlohmann::json& now) {
-  for (const char* k : kIncidentalKeys) {
+std::string first_material_difference(nlohmann::json recorded, const nlohmann::json& now, bool finished) {
+  for (const std::string k : kIncidentalKeys) {
+    if (finished && k == "train.max_steps") continue;
     const auto ptr = dotted_to_pointer(k);
     if (now.contains(ptr)) {
       recorded[ptr] = now.at(ptr);

@@ -79,8 +79,6 @@ std::optional<Checkpoint> check_resume(const nlohmann::json& resolved, const Reg
 
 }  // namespace
 
-bool resume_may_change(const std::string& key) { return is_incidental_key(key); }
-
 RunTarget check_run_target(const nlohmann::json& resolved, const Registry& registry, const TrainOptions& opts,
                            int world, bool writer) {
   RunTarget t;

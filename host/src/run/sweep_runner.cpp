@@ -186,13 +186,7 @@ std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& pla
       } catch (const std::exception& e) {
         return std::string("\x01") + e.what();
       }
-      // A completed trial ran to its train.max_steps: another stopping point asks for other results.
-      const auto max_steps = nlohmann::json::json_pointer("/train/max_steps");
-      const auto steps_of = [&](const nlohmann::json& c) {
-        return c.contains(max_steps) ? c.at(max_steps) : nlohmann::json();
-      };
-      if (st.state == "completed" && steps_of(old) != steps_of(p.resolved)) return "train.max_steps";
-      return first_material_difference(std::move(old), p.resolved);
+      return first_material_difference(std::move(old), p.resolved, /*finished=*/st.state == "completed");
     };
     if (st.state == "running") {
       a.action = "error";

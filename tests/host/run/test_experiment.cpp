@@ -100,6 +100,10 @@ TEST(Experiment, FirstMaterialDifferenceIgnoresIncidentalKeys) {
   b.erase("description");  // recorded with a description, now without: still the same steps
   EXPECT_EQ(first_material_difference(a, b), "");
   EXPECT_EQ(first_material_difference(b, a), "");
+  nlohmann::json stopped = a;  // a finished run's stopping point counts; a resumed one's does not
+  stopped["train"]["max_steps"] = 5;
+  EXPECT_EQ(first_material_difference(a, stopped), "");
+  EXPECT_EQ(first_material_difference(a, stopped, /*finished=*/true), "train.max_steps");
   b["train"]["lr"] = 2;
   EXPECT_EQ(first_material_difference(a, b), "train.lr");
   EXPECT_TRUE(is_incidental_key("description"));

@@ -118,9 +118,9 @@ TEST(ProgressLog, EtaText) {
 }
 
 TEST(RunTarget, OnlyRunShapeNeutralKeysMayChangeOnResume) {
-  EXPECT_TRUE(resume_may_change("train.max_steps"));
-  EXPECT_TRUE(resume_may_change("data.workers"));
-  EXPECT_FALSE(resume_may_change("train.lr"));
+  EXPECT_TRUE(is_incidental_key("train.max_steps"));
+  EXPECT_TRUE(is_incidental_key("data.workers"));
+  EXPECT_FALSE(is_incidental_key("train.lr"));
 }
 
 TEST(RunTarget, AFreshRunNeverOverwritesADirectory) {

@@ -43,11 +43,11 @@ sdk::BuildContext experiment_context(const nlohmann::json& resolved);
 std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix = "");
 
 // Keys that do not alter the maths of the steps a run takes: where it stops, logging, loader threads, caches, the
-// description. A resumed run (a sweep's interrupted trial too) may differ from its recorded config there; a sweep's
-// completed trial everywhere but train.max_steps.
+// description. A resumed run (a sweep's interrupted trial too) may differ from its recorded config there.
 bool is_incidental_key(const std::string& dotted_key);
 // first_difference(recorded, now) once the incidental keys of `recorded` are set to those of `now` ("" when the two
-// configs train the same steps).
-std::string first_material_difference(nlohmann::json recorded, const nlohmann::json& now);
+// configs train the same steps). For a finished run (a sweep's completed trial) the stopping point counts:
+// another train.max_steps asks for other results.
+std::string first_material_difference(nlohmann::json recorded, const nlohmann::json& now, bool finished = false);
 
 }  // namespace ijepa::host

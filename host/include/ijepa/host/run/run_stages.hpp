@@ -36,8 +36,6 @@ struct RunTarget {
 };
 RunTarget check_run_target(const nlohmann::json& resolved, const Registry& registry, const TrainOptions& opts,
                            int world, bool writer);
-// Keys a resumed run may change: they do not alter the maths of the steps already taken.
-bool resume_may_change(const std::string& dotted_key);
 
 // Creates the fresh run directory (config, overrides, env, status; locked) or, resuming, cuts metrics.jsonl and
 // eval.jsonl back to the checkpoint's step. Rank 0 only.
