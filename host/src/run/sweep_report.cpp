@@ -121,6 +121,49 @@ std::string value_text(const nlohmann::json& v) {
   return v.dump();
 }
 
+// How one axis's values read in the Markdown tables and in group labels (the CSV keeps them whole): an axis whose
+// values are objects (a whole component, as Table 6's maskers) by what tells them apart -- its "type" alone when
+// that does, else the keys whose values differ, "k=v" joined by spaces; any other value as value_text. Keyed by
+// the value's compact JSON.
+std::map<std::string, std::string> axis_display(const std::vector<nlohmann::json>& records, const std::string& key) {
+  std::vector<nlohmann::json> distinct;
+  std::set<std::string> seen;
+  for (const auto& r : records) {
+    const nlohmann::json v = r["values"].contains(key) ? r["values"][key] : nlohmann::json();
+    if (seen.insert(v.dump()).second) distinct.push_back(v);
+  }
+  std::map<std::string, std::string> out;
+  for (const auto& v : distinct) out[v.dump()] = value_text(v);
+  const bool objects = std::all_of(distinct.begin(), distinct.end(), [](const nlohmann::json& v) { return v.is_object(); });
+  if (distinct.size() < 2 || !objects) return out;
+  auto field = [](const nlohmann::json& v, const std::string& k) { return v.contains(k) ? v[k] : nlohmann::json(); };
+  std::set<std::string> keys;
+  for (const auto& v : distinct) {
+    for (auto it = v.begin(); it != v.end(); ++it) keys.insert(it.key());
+  }
+  std::vector<std::string> differing;  // two distinct objects differ in at least one of these, so they tell all apart
+  for (const auto& k : keys) {
+    std::set<std::string> vals;
+    for (const auto& v : distinct) vals.insert(v.contains(k) ? v[k].dump() : "");
+    if (vals.size() > 1) differing.push_back(k);
+  }
+  std::set<std::string> types;
+  for (const auto& v : distinct) types.insert(field(v, "type").dump());
+  if (types.size() == distinct.size()) {
+    for (const auto& v : distinct) out[v.dump()] = value_text(field(v, "type"));
+    return out;
+  }
+  if (const auto t = std::find(differing.begin(), differing.end(), "type"); t != differing.end()) {
+    std::rotate(differing.begin(), t, t + 1);  // the type first
+  }
+  for (const auto& v : distinct) {
+    std::string text;
+    for (const auto& k : differing) text += (text.empty() ? "" : " ") + k + "=" + (v.contains(k) ? value_text(v[k]) : "-");
+    out[v.dump()] = text;
+  }
+  return out;
+}
+
 std::string join_row(const std::vector<std::string>& cells, bool csv) {
   std::string out = csv ? "" : "|";
   for (std::size_t i = 0; i < cells.size(); ++i) {
@@ -197,7 +240,8 @@ struct ReportGroups {
 };
 
 ReportGroups group_over_seeds(const std::vector<nlohmann::json>& records, const std::vector<std::string>& axis_keys,
-                              const std::vector<std::string>& shorts) {
+                              const std::vector<std::string>& shorts,
+                              const std::vector<std::map<std::string, std::string>>& shown) {
   ReportGroups out;
   for (std::size_t i = 0; i < axis_keys.size(); ++i) {
     if (axis_keys[i] != "seed") out.value_axes.push_back(i);
@@ -212,7 +256,7 @@ ReportGroups group_over_seeds(const std::vector<nlohmann::json>& records, const 
       ReportGroup g;
       for (std::size_t i : out.value_axes) {
         const nlohmann::json x = v.contains(axis_keys[i]) ? v[axis_keys[i]] : nlohmann::json();
-        g.label += (g.label.empty() ? "" : ", ") + shorts[i] + "=" + value_text(x);
+        g.label += (g.label.empty() ? "" : ", ") + shorts[i] + "=" + shown[i].at(x.dump());
       }
       if (g.label.empty()) g.label = "all";
       out.groups.push_back(g);
@@ -429,6 +473,8 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   std::vector<SweepAxis> axes;
   for (const auto& k : axis_keys) axes.push_back(SweepAxis{k, false, {}});
   const std::vector<std::string> shorts = axis_short_names(axes);
+  std::vector<std::map<std::string, std::string>> shown;  // per axis: value's JSON -> its Markdown text
+  for (const auto& k : axis_keys) shown.push_back(axis_display(records, k));
   std::set<std::string> metric_set;
   for (const auto& r : records) {
     for (auto it = r["metrics"].begin(); it != r["metrics"].end(); ++it) metric_set.insert(it.key());
@@ -528,10 +574,10 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   for (const auto& r : records) {
     std::vector<std::string> row{value_text(r["index"]), r["name"].get<std::string>()};
     std::vector<std::string> crow = row;
-    for (const auto& k : axis_keys) {
-      if (k == "seed") continue;
-      const nlohmann::json v = r["values"].contains(k) ? r["values"][k] : nlohmann::json();
-      row.push_back(value_text(v));
+    for (std::size_t i = 0; i < axis_keys.size(); ++i) {
+      if (axis_keys[i] == "seed") continue;
+      const nlohmann::json v = r["values"].contains(axis_keys[i]) ? r["values"][axis_keys[i]] : nlohmann::json();
+      row.push_back(shown[i].at(v.dump()));
       crow.push_back(value_text(v));
     }
     const std::string step = r["step"].is_null() ? "" : value_text(r["step"]);
@@ -552,7 +598,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   }
 
   // Grouped: trials whose values differ only by the seed, in order of first appearance.
-  const ReportGroups groups = group_over_seeds(records, axis_keys, shorts);
+  const ReportGroups groups = group_over_seeds(records, axis_keys, shorts, shown);
   out.md += "\n## Grouped over seeds\n\nMean ± the half-width of its 95 % confidence interval over the completed trials "
             "of each group (Student t over seeds; one trial: its value and \"(1)\"; none: —).\n\n";
   std::vector<std::string> ghead, gchead;
@@ -578,7 +624,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     std::vector<std::string> row, crow;
     for (std::size_t i : groups.value_axes) {
       const nlohmann::json v = r0["values"].contains(axis_keys[i]) ? r0["values"][axis_keys[i]] : nlohmann::json();
-      row.push_back(value_text(v));
+      row.push_back(shown[i].at(v.dump()));
       crow.push_back(value_text(v));
     }
     std::string seeds;

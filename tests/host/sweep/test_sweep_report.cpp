@@ -34,6 +34,13 @@ nlohmann::json sweep_with(const std::vector<nlohmann::json>& trials) {
           {"source", "demo.json"},   {"axis_keys", {"train.lr"}}, {"trials", trials}};
 }
 
+// A CSV cell as the report writes one with commas or quotes in it.
+std::string csv_quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 std::vector<nlohmann::json> read_jsonl(const std::string& text) {
   std::vector<nlohmann::json> out;
   std::istringstream in(text);
@@ -341,4 +348,58 @@ TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   o.best_by = "knn.top5";
   EXPECT_THROW(write_sweep_summary(d, o), ConfigError);
   EXPECT_EQ(test::read_text(d / "summary.md"), before);
+}
+
+// An axis of whole components (Table 6's maskers): the Markdown shows each by what tells it apart -- its type, or
+// else the keys that differ -- so a reader sees "rasterized", and --reference takes "masker=rasterized"; the CSV
+// keeps the whole objects for programs.
+TEST(SweepReport, ObjectAxisValuesShowWhatTellsThemApart) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  const nlohmann::json mb = {{"type", "multiblock"}, {"pred_mask_scale", {0.15, 0.2}}, {"min_keep", 4}};
+  const nlohmann::json ra = {{"type", "rasterized"}, {"context_quadrant", -1}, {"min_keep", 4}};
+  const nlohmann::json mb2 = {{"type", "multiblock"}, {"pred_mask_scale", {0.2, 0.3}}, {"min_keep", 4}};
+  auto make = [&](const fs::path& dir, const std::vector<nlohmann::json>& maskers) {
+    std::vector<nlohmann::json> trials;
+    int index = 0;
+    for (std::size_t m = 0; m < maskers.size(); ++m) {
+      for (int seed = 0; seed < 2; ++seed) {
+        const std::string name = "m" + std::to_string(m) + "_s" + std::to_string(seed);
+        trials.push_back({{"index", index++}, {"name", name},
+                          {"values", {{"components.masker", maskers[m]}, {"seed", seed}}}, {"seed", seed}});
+        write(dir / "trials" / name / "status.json",
+              R"({"state": "completed", "step": 4, "total_steps": 4, "final_loss": 0.5, "seconds": 2.0})");
+        const nlohmann::json ek = {{"step", 4}, {"evaluator", "knn"}, {"where", "components.evaluators.0"},
+                                   {"top1", 40.0 + 3.0 * static_cast<double>(m) + seed}, {"test_n", 2000},
+                                   {"random_init", {{"top1", 30.0}}}};
+        write(dir / "trials" / name / "eval.jsonl", ek.dump() + "\n");
+      }
+    }
+    nlohmann::json sw = sweep_with(trials);
+    sw["axis_keys"] = {"components.masker", "seed"};
+    write(dir / "sweep.json", sw.dump(2));
+  };
+  make(d / "by_type", {mb, ra});
+  ReportOptions o;
+  o.reference = "masker=rasterized";
+  const SweepSummaryText t = write_sweep_summary(d / "by_type", o);
+  EXPECT_NE(t.md.find("| 0 | m0_s0 | multiblock | 0 |"), std::string::npos) << t.md;
+  EXPECT_NE(t.md.find("| 2 | m1_s0 | rasterized | 0 |"), std::string::npos) << t.md;
+  EXPECT_NE(t.md.find("| multiblock | 0 1 | 2/2 |"), std::string::npos) << t.md;
+  EXPECT_NE(t.md.find("## Paired differences against `masker=rasterized`"), std::string::npos) << t.md;
+  EXPECT_NE(t.md.find("| masker=multiblock | 2 |"), std::string::npos) << t.md;
+  EXPECT_EQ(t.md.find("context_quadrant"), std::string::npos) << "the whole object stays out of the Markdown\n" << t.md;
+  EXPECT_NE(t.csv.find(csv_quote(ra.dump())), std::string::npos) << t.csv;
+  EXPECT_NE(t.grouped_csv.find(csv_quote(mb.dump())), std::string::npos) << t.grouped_csv;
+
+  // The same type twice: the keys whose values differ, the type first when it differs too.
+  make(d / "by_keys", {mb, mb2, ra});
+  o.reference = "masker=type=multiblock context_quadrant=- pred_mask_scale=[0.2,0.3]";
+  const SweepSummaryText k = write_sweep_summary(d / "by_keys", o);
+  EXPECT_NE(k.md.find("| type=multiblock context_quadrant=- pred_mask_scale=[0.15,0.2] |"), std::string::npos) << k.md;
+  EXPECT_NE(k.md.find("| type=rasterized context_quadrant=-1 pred_mask_scale=- |"), std::string::npos) << k.md;
+  EXPECT_NE(k.md.find("## Paired differences against `masker=type=multiblock context_quadrant=- "
+                      "pred_mask_scale=[0.2,0.3]`"),
+            std::string::npos)
+      << k.md;
 }
