@@ -1,5 +1,6 @@
 #include "ijepa/host/config/sweep.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -171,6 +172,47 @@ std::vector<std::string> axis_short_names(const std::vector<SweepAxis>& axes) {
       if (!clash) break;
     }
     out.push_back(seg_suffix(segs[i], n));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> axis_value_labels(const std::vector<nlohmann::json>& values) {
+  auto text = [](const nlohmann::json& v) {
+    return v.is_null() ? std::string() : v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  std::vector<nlohmann::json> distinct;
+  std::set<std::string> seen;
+  for (const auto& v : values) {
+    if (seen.insert(v.dump()).second) distinct.push_back(v);
+  }
+  std::map<std::string, std::string> out;
+  for (const auto& v : distinct) out[v.dump()] = text(v);
+  const bool objects = std::all_of(distinct.begin(), distinct.end(), [](const nlohmann::json& v) { return v.is_object(); });
+  if (distinct.size() < 2 || !objects) return out;
+  auto field = [](const nlohmann::json& v, const std::string& k) { return v.contains(k) ? v[k] : nlohmann::json(); };
+  std::set<std::string> keys;
+  for (const auto& v : distinct) {
+    for (auto it = v.begin(); it != v.end(); ++it) keys.insert(it.key());
+  }
+  std::vector<std::string> differing;  // two distinct objects differ in at least one of these, so they tell all apart
+  for (const auto& k : keys) {
+    std::set<std::string> vals;
+    for (const auto& v : distinct) vals.insert(v.contains(k) ? v[k].dump() : "");
+    if (vals.size() > 1) differing.push_back(k);
+  }
+  std::set<std::string> types;
+  for (const auto& v : distinct) types.insert(field(v, "type").dump());
+  if (types.size() == distinct.size()) {
+    for (const auto& v : distinct) out[v.dump()] = text(field(v, "type"));
+    return out;
+  }
+  if (const auto t = std::find(differing.begin(), differing.end(), "type"); t != differing.end()) {
+    std::rotate(differing.begin(), t, t + 1);  // the type first
+  }
+  for (const auto& v : distinct) {
+    std::string label;
+    for (const auto& k : differing) label += (label.empty() ? "" : " ") + k + "=" + (v.contains(k) ? text(v[k]) : "-");
+    out[v.dump()] = label;
   }
   return out;
 }

@@ -121,47 +121,12 @@ std::string value_text(const nlohmann::json& v) {
   return v.dump();
 }
 
-// How one axis's values read in the Markdown tables and in group labels (the CSV keeps them whole): an axis whose
-// values are objects (a whole component, as Table 6's maskers) by what tells them apart -- its "type" alone when
-// that does, else the keys whose values differ, "k=v" joined by spaces; any other value as value_text. Keyed by
-// the value's compact JSON.
+// The Markdown text of each value of one axis over the records (config/sweep: axis_value_labels); the CSVs keep
+// the values whole.
 std::map<std::string, std::string> axis_display(const std::vector<nlohmann::json>& records, const std::string& key) {
-  std::vector<nlohmann::json> distinct;
-  std::set<std::string> seen;
-  for (const auto& r : records) {
-    const nlohmann::json v = r["values"].contains(key) ? r["values"][key] : nlohmann::json();
-    if (seen.insert(v.dump()).second) distinct.push_back(v);
-  }
-  std::map<std::string, std::string> out;
-  for (const auto& v : distinct) out[v.dump()] = value_text(v);
-  const bool objects = std::all_of(distinct.begin(), distinct.end(), [](const nlohmann::json& v) { return v.is_object(); });
-  if (distinct.size() < 2 || !objects) return out;
-  auto field = [](const nlohmann::json& v, const std::string& k) { return v.contains(k) ? v[k] : nlohmann::json(); };
-  std::set<std::string> keys;
-  for (const auto& v : distinct) {
-    for (auto it = v.begin(); it != v.end(); ++it) keys.insert(it.key());
-  }
-  std::vector<std::string> differing;  // two distinct objects differ in at least one of these, so they tell all apart
-  for (const auto& k : keys) {
-    std::set<std::string> vals;
-    for (const auto& v : distinct) vals.insert(v.contains(k) ? v[k].dump() : "");
-    if (vals.size() > 1) differing.push_back(k);
-  }
-  std::set<std::string> types;
-  for (const auto& v : distinct) types.insert(field(v, "type").dump());
-  if (types.size() == distinct.size()) {
-    for (const auto& v : distinct) out[v.dump()] = value_text(field(v, "type"));
-    return out;
-  }
-  if (const auto t = std::find(differing.begin(), differing.end(), "type"); t != differing.end()) {
-    std::rotate(differing.begin(), t, t + 1);  // the type first
-  }
-  for (const auto& v : distinct) {
-    std::string text;
-    for (const auto& k : differing) text += (text.empty() ? "" : " ") + k + "=" + (v.contains(k) ? value_text(v[k]) : "-");
-    out[v.dump()] = text;
-  }
-  return out;
+  std::vector<nlohmann::json> values;
+  for (const auto& r : records) values.push_back(r["values"].contains(key) ? r["values"][key] : nlohmann::json());
+  return axis_value_labels(values);
 }
 
 std::string join_row(const std::vector<std::string>& cells, bool csv) {

@@ -224,14 +224,17 @@ void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vecto
   }
   head.push_back("seed");
   if (!actions.empty()) head.push_back("action");
+  std::vector<std::map<std::string, std::string>> labels;  // per axis: a value's JSON -> its text
+  for (const auto& a : plan.spec.axes) labels.push_back(axis_value_labels(a.values));
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < plan.trials.size(); ++i) {
     const auto& t = plan.trials[i].trial;
     std::vector<std::string> row{std::to_string(t.index), t.name};
-    for (const auto& a : plan.spec.axes) {
-      if (a.key == "seed") continue;
-      const auto& v = t.values[a.key];
-      row.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+    for (std::size_t a = 0; a < plan.spec.axes.size(); ++a) {
+      if (plan.spec.axes[a].key == "seed") continue;
+      const auto& v = t.values[plan.spec.axes[a].key];
+      const auto it = labels[a].find(v.dump());
+      row.push_back(it != labels[a].end() ? it->second : v.is_string() ? v.get<std::string>() : v.dump());
     }
     row.push_back(std::to_string(t.seed));
     if (!actions.empty()) row.push_back(actions[i].action == "error" ? "error: " + actions[i].reason : actions[i].action);

@@ -432,6 +432,10 @@ TEST(SweepCli, EveryShippedExperimentAndSweepFileResolves) {
     const auto r = test::run_ijepa({"sweep", sweep_file.string(), "--dry-run", "--out", (tmp / "out").string()});
     EXPECT_EQ(r.rc, 0) << e.path() << "\n" << r.out << r.err;
     EXPECT_NE(r.out.find("dry run: nothing written"), std::string::npos) << e.path() << "\n" << r.out << r.err;
+    if (e.path().filename() == "t6_masking_quickstart2.json") {  // an axis of whole maskers reads by their types
+      EXPECT_NE(r.out.find("t6_rasterized_s0  rasterized  "), std::string::npos) << r.out;
+      EXPECT_EQ(r.out.find("context_quadrant"), std::string::npos) << r.out;
+    }
   }
   EXPECT_GE(files, 30);  // experiments/, paper/, ablations/, sweeps/, device/
   EXPECT_GE(sweeps, 20);

@@ -157,6 +157,30 @@ TEST(SweepExpand, WholeComponentAxisWithANestedPlaceholder) {
   EXPECT_EQ(ts[1].values, nlohmann::json::parse(R"({"components.masker": {"type": "other"}})"));
 }
 
+// The text of an axis's values in tables: whole components by what tells them apart, anything else as it is.
+TEST(SweepExpand, AxisValueLabelsShowWhatTellsComponentsApart) {
+  const auto mb = R"({"type": "multiblock", "pred_mask_scale": [0.15, 0.2], "min_keep": 4})"_json;
+  const auto mb2 = R"({"type": "multiblock", "pred_mask_scale": [0.2, 0.3], "min_keep": 4})"_json;
+  const auto ra = R"({"type": "rasterized", "context_quadrant": -1, "min_keep": 4})"_json;
+  auto labels = axis_value_labels({mb, ra, mb});
+  EXPECT_EQ(labels.size(), 2u);
+  EXPECT_EQ(labels[mb.dump()], "multiblock");
+  EXPECT_EQ(labels[ra.dump()], "rasterized");
+  labels = axis_value_labels({mb, mb2, ra});
+  EXPECT_EQ(labels[mb.dump()], "type=multiblock context_quadrant=- pred_mask_scale=[0.15,0.2]");
+  EXPECT_EQ(labels[mb2.dump()], "type=multiblock context_quadrant=- pred_mask_scale=[0.2,0.3]");
+  EXPECT_EQ(labels[ra.dump()], "type=rasterized context_quadrant=-1 pred_mask_scale=-");
+  labels = axis_value_labels({mb, mb2});  // the type is the same: left out
+  EXPECT_EQ(labels[mb2.dump()], "pred_mask_scale=[0.2,0.3]");
+  labels = axis_value_labels({mb});  // one value: nothing to tell apart, shown whole
+  EXPECT_EQ(labels[mb.dump()], mb.dump());
+  labels = axis_value_labels({"a", 0.5, nlohmann::json::array({0.1, 0.2}), nullptr});
+  EXPECT_EQ(labels["\"a\""], "a");
+  EXPECT_EQ(labels["0.5"], "0.5");
+  EXPECT_EQ(labels["[0.1,0.2]"], "[0.1,0.2]");
+  EXPECT_EQ(labels["null"], "");
+}
+
 TEST(SweepExpand, ApplySweepPointSetsValuesAndSeedAndSwitchesComponentTypes) {
   nlohmann::json layered = test::tiny_experiment();
   layered["sweep"] = {{"seeds", {0}}};

@@ -9,6 +9,7 @@
 // innermost loop. grid = Cartesian product of the axes; list = the axes zipped (all the same length). Each point is
 // then repeated for every seed ("seeds", default: the experiment's "seed").
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -64,5 +65,12 @@ std::string sanitize_trial_name(const std::string& name);
 // ("s{seed}" without axes). <short> is the shortest dotted suffix of the key that no other axis ends with.
 std::string default_name_template(const std::vector<SweepAxis>& axes);
 std::vector<std::string> axis_short_names(const std::vector<SweepAxis>& axes);
+
+// How an axis's values read in tables and group labels (`ijepa sweep`'s trial table, `ijepa report`'s summary.md):
+// when they are objects (a whole component, as Table 6's maskers), by what tells them apart -- the "type" alone when
+// that does ("rasterized"), else the keys whose values differ, "k=v" joined by spaces, the type first
+// ("type=multiblock pred_mask_scale=[0.2,0.3]"); otherwise strings as they are, null as "", the rest as compact
+// JSON. Keyed by each value's compact JSON (dump()).
+std::map<std::string, std::string> axis_value_labels(const std::vector<nlohmann::json>& values);
 
 }  // namespace ijepa::host
