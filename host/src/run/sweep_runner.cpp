@@ -232,9 +232,7 @@ void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vecto
     std::vector<std::string> row{std::to_string(t.index), t.name};
     for (std::size_t a = 0; a < plan.spec.axes.size(); ++a) {
       if (plan.spec.axes[a].key == "seed") continue;
-      const auto& v = t.values[plan.spec.axes[a].key];
-      const auto it = labels[a].find(v.dump());
-      row.push_back(it != labels[a].end() ? it->second : v.is_string() ? v.get<std::string>() : v.dump());
+      row.push_back(labels[a].at(t.values[plan.spec.axes[a].key].dump()));  // a trial's value is one of its axis's
     }
     row.push_back(std::to_string(t.seed));
     if (!actions.empty()) row.push_back(actions[i].action == "error" ? "error: " + actions[i].reason : actions[i].action);
