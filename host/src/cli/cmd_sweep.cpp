@@ -1,4 +1,4 @@
-// `ijepa sweep FILE [--out DIR] [--dry-run] [--jobs N] [--set k=v]...` and `ijepa report DIR`
+// `ijepa sweep FILE [--out DIR] [--dry-run] [--jobs N] [--reuse DIR]... [--set k=v]...` and `ijepa report DIR`
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -14,12 +14,13 @@ namespace ijepa::host::cli {
 
 int cmd_sweep(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
-  valued.insert({"--set", "--out", "--jobs"});
+  valued.insert({"--set", "--out", "--jobs", "--reuse"});
   std::set<std::string> flags = kPluginFlags;
   flags.insert({"--dry-run", "--restart-failed"});
   Args args(argv, valued, flags);
   if (args.positionals().size() != 1) {
-    throw UsageError("usage: ijepa sweep FILE [--out DIR] [--dry-run] [--jobs N] [--restart-failed] [--set a.b=value]...");
+    throw UsageError("usage: ijepa sweep FILE [--out DIR] [--dry-run] [--jobs N] [--restart-failed] [--reuse DIR]... "
+                     "[--set a.b=value]...");
   }
   const long long jobs = args.get_int("--jobs", 1);
   if (jobs < 1 || jobs > 1024) throw UsageError("--jobs expects 1..1024, got " + std::to_string(jobs));
@@ -29,15 +30,17 @@ int cmd_sweep(const Argv& argv) {
   load_plugins(host, args);
   const SweepPlan plan = plan_sweep(layered, args.all("--set"), host.registry(), file.string());
   const fs::path out = args.get("--out") ? fs::path(*args.get("--out")) : fs::path("runs") / plan.name / "sweep";
+  std::vector<fs::path> reuse_sources;
+  for (const auto& r : args.all("--reuse")) reuse_sources.emplace_back(r);
 
   if (args.flag("--dry-run")) {
-    // Read-only: what a run would do with an existing directory, too.
+    // Read-only: what a run would do with an existing directory, too, and which trials --reuse would copy.
     std::vector<TrialAction> actions;
     std::error_code ec;
-    if (fs::exists(out / "sweep.json", ec)) {
-      (void)read_sweep_json(out);
-      actions = decide_trials(out, plan, args.flag("--restart-failed"));
-    }
+    const std::vector<ReusableRun> reuse = reusable_runs(reuse_sources);
+    const bool existing = fs::exists(out / "sweep.json", ec);
+    if (existing) (void)read_sweep_json(out);
+    if (existing || !reuse.empty()) actions = decide_trials(out, plan, args.flag("--restart-failed"), reuse);
     std::cout << "ijepa sweep " << plan.name << ": " << plan.trials.size() << " trials (" << plan.spec.mode
               << ", name template \"" << plan.name_template << "\") -> " << out.string() << "\n";
     print_trial_table(std::cout, plan, actions);
@@ -56,6 +59,7 @@ int cmd_sweep(const Argv& argv) {
   opts.plugin_dirs = args.all("--plugin-dir");
   opts.allow_insecure_plugins = args.flag("--allow-insecure-plugins");
   opts.restart_failed = args.flag("--restart-failed");
+  opts.reuse = reuse_sources;
   return run_sweep(plan, opts, std::cout);
 }
 

@@ -40,8 +40,11 @@ const std::vector<CommandHelp>& all_help() {
                      {"--dry-run", "print the trial table and what a run would do; write nothing", ""},
                      {"--jobs N", "trials run in parallel", "1"},
                      {"--restart-failed", "failed trials start again from step 0 instead of their checkpoint", ""},
+                     {"--reuse DIR", "a trial whose config a completed run in DIR (a run, a sweep, or a directory of "
+                                     "them) already has is copied from it, not trained (repeatable)", ""},
                      {"--set KEY=VALUE", "override a key of every trial (repeatable)", ""}}),
-       {"ijepa sweep experiments/ablations/masking_cpu.json --jobs 2", "ijepa sweep FILE --dry-run"}},
+       {"ijepa sweep experiments/ablations/masking_cpu.json --jobs 2", "ijepa sweep FILE --dry-run",
+        "ijepa sweep experiments/ablations/t6_masking_cifar10_recipe2.json --reuse runs/recipe2_seeds"}},
       {"report", "SWEEP_DIR [options]",
        "Regenerate a sweep's summary.md / summary.csv / summary.jsonl from its trials: probe gains over random init, "
        "95 % intervals over seeds and bootstrap intervals over test images, numbers rounded to their uncertainty "

@@ -61,6 +61,67 @@ std::string changed_reason(const std::string& name, const std::string& state, co
          ": restore the setting, choose another --out, or delete " + run_dir.string() + " to run it again";
 }
 
+// Copies the completed run `src` into the trial's run directory (nothing of the trial there yet, or a failed attempt
+// without a checkpoint, whose log is kept as <name>.log.1 as a re-run keeps it). The copy is made
+// in <name>.tmp-reuse-<pid> and renamed into place, so a trial directory is never half a copy. Its
+// config.resolved.json takes the trial's name and description (labels; the rest is as the source recorded it), so
+// the sweep's later runs skip it as their own completed trial.
+void copy_reused_run(const fs::path& src, const TrialPaths& tp, const nlohmann::json& resolved) {
+  std::error_code ec;
+  if (fs::exists(tp.run_dir, ec)) {  // a failed attempt with nothing to resume from, which a re-run would delete
+    if (fs::exists(tp.log, ec)) fs::rename(tp.log, tp.old_log, ec);
+    fs::remove_all(tp.run_dir, ec);
+  }
+  fs::remove(tp.proc, ec);
+  const std::string tmp_prefix = tp.run_dir.filename().string() + ".tmp-";  // what a stopped attempt left
+  for (const auto& e : fs::directory_iterator(tp.run_dir.parent_path(), ec)) {
+    if (e.path().filename().string().rfind(tmp_prefix, 0) == 0) fs::remove_all(e.path(), ec);
+  }
+  const fs::path tmp = tp.run_dir.string() + ".tmp-reuse-" + std::to_string(::getpid());
+  const std::string started = utc_now();
+  fs::copy(src, tmp, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove_all(tmp, ec);
+    throw std::runtime_error("--reuse " + src.string() + ": cannot copy it to " + tmp.string() + ": " + why);
+  }
+  fs::remove(tmp / ".lock", ec);  // the source's lock file is not this trial's
+  // The labels become this trial's (the experiment's name and description); every other key stays as recorded.
+  try {
+    nlohmann::json config = load_json_file(tmp / "config.resolved.json");
+    for (const char* k : {"name", "description"}) {
+      if (resolved.contains(k)) {
+        config[k] = resolved[k];
+      } else {
+        config.erase(k);
+      }
+    }
+    write_file_atomic(tmp / "config.resolved.json", config.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    fs::remove_all(tmp, ec);
+    throw std::runtime_error("--reuse " + src.string() + ": " + e.what());
+  }
+  fs::rename(tmp, tp.run_dir, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove_all(tmp, ec);
+    throw std::runtime_error(tp.run_dir.string() + ": cannot move the copy of " + src.string() + " into place: " + why);
+  }
+  // The log: what happened, then the source's own sweep log when it was a sweep's trial (its log.txt is in the copy).
+  std::string log = "==== ijepa sweep: trial reused at " + started + ": a copy of " + src.string() +
+                    " (completed; its config differs from this trial's only in labels and incidental keys); "
+                    "nothing trained ====\n";
+  const fs::path src_log = src.string() + ".log";
+  if (fs::is_regular_file(src_log, ec)) log += read_file_text(src_log);
+  write_file_atomic(tp.log, log);
+  write_file_atomic(tp.proc, nlohmann::json({{"state", "completed"},
+                                             {"exit_code", 0},
+                                             {"reused_from", src.string()},
+                                             {"started", started},
+                                             {"ended", utc_now()}})
+                                     .dump(2) + "\n");
+}
+
 struct Outcome {
   std::string state;  // completed | failed | interrupted
   std::string error;
@@ -165,7 +226,10 @@ std::vector<std::string> trial_environment(const std::vector<std::string>& paren
   return env;
 }
 
-std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& plan, bool restart_failed) {
+namespace {
+
+// What the trial's own files say (run | resume | rerun | skip | error), before --reuse is looked at.
+std::vector<TrialAction> decide_from_files(const fs::path& dir, const SweepPlan& plan, bool restart_failed) {
   std::vector<TrialAction> out;
   std::error_code ec;
   const bool exists = fs::is_directory(dir / "trials", ec);
@@ -216,6 +280,86 @@ std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& pla
   return out;
 }
 
+}  // namespace
+
+std::vector<ReusableRun> reusable_runs(const std::vector<fs::path>& sources) {
+  std::vector<ReusableRun> out;
+  std::error_code ec;
+  for (const fs::path& src : sources) {
+    if (!fs::is_directory(src, ec)) {
+      throw ConfigFileError("--reuse " + src.string() + ": no such directory");
+    }
+    // The run directories this source names: itself, a sweep's trials, or those of each child.
+    std::vector<fs::path> dirs;
+    auto sorted_children = [&](const fs::path& d) {
+      std::vector<fs::path> c;
+      for (const auto& e : fs::directory_iterator(d, ec)) {
+        const std::string n = e.path().filename().string();
+        if (e.is_directory() && n.find(".tmp-") == std::string::npos) c.push_back(e.path());
+      }
+      std::sort(c.begin(), c.end());
+      return c;
+    };
+    auto add = [&](const fs::path& d, bool descend) {
+      if (fs::exists(d / "config.resolved.json", ec)) {
+        dirs.push_back(d);
+      } else if (fs::is_directory(d / "trials", ec)) {
+        for (const auto& t : sorted_children(d / "trials")) dirs.push_back(t);
+      } else if (descend) {
+        return false;
+      }
+      return true;
+    };
+    if (!add(src, true)) {
+      for (const auto& c : sorted_children(src)) add(c, false);
+    }
+    const std::size_t before = out.size();
+    for (const auto& d : dirs) {
+      nlohmann::json status, config;
+      try {
+        status = load_json_file(d / "status.json");
+        config = load_json_file(d / "config.resolved.json");
+      } catch (const std::exception&) {
+        continue;  // not a finished run (no status yet, or a half-made directory)
+      }
+      if (status.is_object() && status.value("state", "") == "completed" && config.is_object()) {
+        out.push_back({fs::absolute(d).lexically_normal(), std::move(config)});
+      }
+    }
+    if (out.size() == before) {
+      throw ConfigFileError("--reuse " + src.string() +
+                            ": no completed run there (a run directory, a sweep directory, or a directory of those)");
+    }
+  }
+  return out;
+}
+
+std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& plan, bool restart_failed,
+                                       const std::vector<ReusableRun>& reuse) {
+  std::vector<TrialAction> out = decide_from_files(dir, plan, restart_failed);
+  if (reuse.empty()) return out;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i].action != "run" && out[i].action != "rerun") continue;
+    const fs::path own = fs::absolute(TrialPaths(dir, plan.trials[i].trial.name).run_dir).lexically_normal();
+    const nlohmann::json& now = plan.trials[i].resolved;
+    for (const auto& r : reuse) {
+      if (r.dir == own) continue;
+      nlohmann::json recorded = r.config;  // the experiment's name labels a run, as its description does
+      if (now.contains("name")) {
+        recorded["name"] = now["name"];
+      } else {
+        recorded.erase("name");
+      }
+      if (first_material_difference(std::move(recorded), now, /*finished=*/true).empty()) {
+        out[i].action = "reuse";
+        out[i].source = r.dir;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vector<TrialAction>& actions) {
   const std::vector<std::string> shorts = axis_short_names(plan.spec.axes);
   std::vector<std::string> head{"#", "trial"};
@@ -235,7 +379,10 @@ void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vecto
       row.push_back(labels[a].at(t.values[plan.spec.axes[a].key].dump()));  // a trial's value is one of its axis's
     }
     row.push_back(std::to_string(t.seed));
-    if (!actions.empty()) row.push_back(actions[i].action == "error" ? "error: " + actions[i].reason : actions[i].action);
+    if (!actions.empty()) {
+      const TrialAction& a = actions[i];
+      row.push_back(a.action == "error" ? "error: " + a.reason : a.action == "reuse" ? "reuse " + a.source.string() : a.action);
+    }
     rows.push_back(std::move(row));
   }
   std::vector<std::size_t> width(head.size(), 0);
@@ -268,14 +415,15 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     }
   }
   // 2. Every decision, before anything is written.
-  for (const auto& a : decide_trials(dir, plan, opts.restart_failed)) {
+  const std::vector<ReusableRun> reuse = reusable_runs(opts.reuse);
+  for (const auto& a : decide_trials(dir, plan, opts.restart_failed, reuse)) {
     if (a.action == "error") throw ConfigFileError(a.reason);
   }
   check_writable_parent(dir / "trials");
   fs::create_directories(dir / "trials", ec);
   if (ec) throw std::runtime_error((dir / "trials").string() + ": cannot create: " + ec.message());
   const proc::FileLock lock = lock_sweep(dir);
-  const std::vector<TrialAction> actions = decide_trials(dir, plan, opts.restart_failed);  // again, under the lock
+  const std::vector<TrialAction> actions = decide_trials(dir, plan, opts.restart_failed, reuse);  // again, locked
   for (const auto& a : actions) {
     if (a.action == "error") throw ConfigFileError(a.reason);
   }
@@ -291,23 +439,29 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
       os << "note: " << e.path().string() << " is not a trial of this sweep (left as it is)\n";
     }
   }
-  std::size_t n_skip = 0, n_run = 0, n_resume = 0, n_rerun = 0;
+  std::size_t n_skip = 0, n_run = 0, n_resume = 0, n_rerun = 0, n_reuse = 0;
   std::deque<std::size_t> queue;
+  std::vector<std::size_t> reused;
   for (std::size_t i = 0; i < plan.trials.size(); ++i) {
     const std::string& a = actions[i].action;
     if (a == "skip") {
       ++n_skip;
       continue;
     }
-    (a == "resume" ? n_resume : a == "rerun" ? n_rerun : n_run) += 1;
+    (a == "resume" ? n_resume : a == "rerun" ? n_rerun : a == "reuse" ? n_reuse : n_run) += 1;
     write_file_atomic(TrialPaths(dir, plan.trials[i].trial.name).config, plan.trials[i].resolved.dump(2) + "\n");
-    queue.push_back(i);
+    if (a == "reuse") {
+      reused.push_back(i);
+    } else {
+      queue.push_back(i);
+    }
   }
   const std::size_t total = plan.trials.size();
   os << "ijepa sweep " << plan.name << ": " << total << " trials in " << dir.string() << " (" << n_run << " to run";
   if (n_resume) os << ", " << n_resume << " to resume";
   if (n_rerun) os << ", " << n_rerun << " failed before, to run again";
   if (n_skip) os << ", " << n_skip << " completed, skipped";
+  if (n_reuse) os << ", " << n_reuse << " copied from completed runs with the same config (--reuse)";
   os << "; " << opts.jobs << " at a time";
   if (opts.jobs > 1) {
     bool any_cuda = false;
@@ -338,6 +492,24 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     if (actions[i].action == "skip") final_state[i] = "completed";
   }
   std::size_t finished = n_skip;
+  // Reused trials first: a copy of the source run directory (made beside it, then renamed into place), the log
+  // saying so, and <name>.proc.json naming the source. Nothing trains.
+  for (const std::size_t i : reused) {
+    const PlannedTrial& p = plan.trials[i];
+    const TrialPaths tp(dir, p.trial.name);
+    const fs::path& src = actions[i].source;
+    try {
+      copy_reused_run(src, tp, p.resolved);
+      final_state[i] = "completed";
+      os << "[" << ++finished << "/" << total << "] reused " << p.trial.name << ": a copy of " << src.string()
+         << std::endl;
+    } catch (const std::exception& e) {
+      write_file_atomic(tp.proc, nlohmann::json({{"state", "failed"}, {"error", e.what()}, {"ended", utc_now()}})
+                                     .dump(2) + "\n");
+      final_state[i] = "failed";
+      os << "[" << ++finished << "/" << total << "] FAILED " << p.trial.name << ": " << e.what() << std::endl;
+    }
+  }
   bool stopping = false, killed = false;
   // SIGINT/SIGTERM recorded without SA_RESTART, so the supervising loop wakes at once.
   const proc::StopSignals signals(proc::StopSignals::Options{false, false});

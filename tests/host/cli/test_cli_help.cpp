@@ -25,7 +25,7 @@ Out run(const std::string& args) {
 TEST(CliHelp, EveryCommandAnswersHelpWithItsOptionsDefaultsAndAnExample) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
       {"train", {"--set KEY=VALUE", "--out DIR", "--resume", "--nproc N", "(default: 25)"}},
-      {"sweep", {"--jobs N", "--dry-run", "--restart-failed"}},
+      {"sweep", {"--jobs N", "--dry-run", "--restart-failed", "--reuse DIR"}},
       {"report", {"SWEEP_DIR"}},
       {"eval", {"--evaluator TYPE", "--encoder target|context", "(default: target)"}},
       {"embed", {"--checkpoint", "--pooled | --last4 | --tokens"}},

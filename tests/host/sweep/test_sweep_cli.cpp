@@ -383,6 +383,124 @@ TEST(SweepCli, KilledSweepResumesItsInterruptedTrialAndLeavesCompletedOnes) {
   EXPECT_EQ(metrics_after.substr(0, prefix.size()), prefix);
 }
 
+TEST(SweepCli, ReuseCopiesACompletedRunWithTheSameConfigInsteadOfTrainingIt) {
+  test::TempDir tmp;
+  // Sweep A: lr 0.001 and 0.002. Sweep B, another file with another name and description: lr 0.001 (A's trial, the
+  // same maths) and 0.003 (new).
+  nlohmann::json ea = sweep_experiment(R"({"axes": {"train.lr": [0.001, 0.002]}})"_json);
+  test::write_text(tmp / "a.json", ea.dump());
+  const fs::path a = tmp / "runs" / "a";
+  const auto ra = test::run_ijepa({"sweep", (tmp / "a.json").string(), "--out", a.string()});
+  ASSERT_EQ(ra.rc, 0) << ra.out << ra.err;
+  const nlohmann::json sja = load_json_file(a / "sweep.json");
+  const std::string a_same = sja["trials"][0]["name"], a_other = sja["trials"][1]["name"];
+  nlohmann::json eb = sweep_experiment(R"({"axes": {"train.lr": [0.001, 0.003]}})"_json);
+  eb["name"] = "b_ablation";  // a label, as the description is
+  eb["description"] = "another ablation that shares its baseline with sweep a";
+  test::write_text(tmp / "b.json", eb.dump());
+  const fs::path b = tmp / "b";
+  const std::vector<std::string> args{"sweep", (tmp / "b.json").string(), "--out", b.string(), "--reuse", a.string()};
+
+  // The dry run says which trial is copied and from where, and writes nothing.
+  std::vector<std::string> dry = args;
+  dry.push_back("--dry-run");
+  const auto rd = test::run_ijepa(dry);
+  ASSERT_EQ(rd.rc, 0) << rd.out << rd.err;
+  const fs::path src = fs::absolute(a / "trials" / a_same).lexically_normal();
+  EXPECT_NE(rd.out.find("reuse " + src.string()), std::string::npos) << rd.out;
+  EXPECT_EQ(rd.out.find((a / "trials" / a_other).string()), std::string::npos) << "lr 0.002 is not B's\n" << rd.out;
+  EXPECT_FALSE(fs::exists(b));
+
+  const Snapshot a_before = snapshot(a);
+  const auto rb = test::run_ijepa(args);
+  ASSERT_EQ(rb.rc, 0) << rb.out << rb.err;
+  EXPECT_NE(rb.out.find("1 to run, 1 copied from completed runs with the same config (--reuse)"), std::string::npos)
+      << rb.out;
+  EXPECT_NE(rb.out.find("reused " + std::string(load_json_file(b / "sweep.json")["trials"][0]["name"]) + ": a copy of " +
+                        src.string()),
+            std::string::npos)
+      << rb.out;
+  EXPECT_NE(rb.out.find("2/2 trials completed"), std::string::npos) << rb.out;
+  EXPECT_EQ(snapshot(a), a_before) << "the source is only read";
+  const nlohmann::json sjb = load_json_file(b / "sweep.json");
+  const std::string b_same = sjb["trials"][0]["name"], b_new = sjb["trials"][1]["name"];
+  // The reused trial is a copy of the source run, byte for byte but for the labels of its config, and says where it
+  // came from.
+  Snapshot copy = snapshot(b / "trials" / b_same);
+  Snapshot orig = snapshot(src);
+  orig.erase(".lock");  // the source's lock file is not copied
+  nlohmann::json relabelled = load_json_file(src / "config.resolved.json");
+  relabelled["name"] = "b_ablation";
+  relabelled["description"] = eb["description"];
+  EXPECT_EQ(load_json_file(b / "trials" / b_same / "config.resolved.json"), relabelled);
+  copy.erase("config.resolved.json");
+  orig.erase("config.resolved.json");
+  ASSERT_EQ(copy.size(), orig.size());
+  for (const auto& [rel, v] : orig) {
+    ASSERT_TRUE(copy.count(rel)) << rel;
+    EXPECT_EQ(copy.at(rel).first, v.first) << rel;
+  }
+  EXPECT_TRUE(fs::is_symlink(b / "trials" / b_same / "checkpoints" / "latest.safetensors"));
+  const nlohmann::json proc = load_json_file(b / "trials" / (b_same + ".proc.json"));
+  EXPECT_EQ(proc["state"], "completed");
+  EXPECT_EQ(proc["reused_from"], src.string());
+  const std::string log = test::read_text(b / "trials" / (b_same + ".log"));
+  EXPECT_NE(log.find("trial reused at "), std::string::npos) << log;
+  EXPECT_NE(log.find(test::read_text(a / "trials" / (a_same + ".log"))), std::string::npos) << "the source's log follows";
+  // The new trial trained; the summary has both, the copy with the source's figures.
+  EXPECT_EQ(read_jsonl(b / "trials" / b_new / "metrics.jsonl").size(), 2u);
+  EXPECT_FALSE(load_json_file(b / "trials" / (b_new + ".proc.json")).contains("reused_from"));
+  const auto recs = read_jsonl(b / "summary.jsonl");
+  const auto recs_a = read_jsonl(a / "summary.jsonl");
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0]["state"], "completed");
+  EXPECT_EQ(recs[0]["final_loss"], recs_a[0]["final_loss"]);
+  EXPECT_EQ(recs[1]["state"], "completed");
+  // A copy stopped half-way (the sweep killed while copying) leaves a <name>.tmp-reuse-<pid> directory and no trial:
+  // the next run copies again and removes what was left.
+  fs::remove_all(b / "trials" / b_same);
+  fs::remove(b / "trials" / (b_same + ".proc.json"));
+  const fs::path leftover = b / "trials" / (b_same + ".tmp-reuse-999999");
+  fs::create_directories(leftover / "checkpoints");
+  const auto rb1 = test::run_ijepa(args);
+  ASSERT_EQ(rb1.rc, 0) << rb1.out << rb1.err;
+  EXPECT_NE(rb1.out.find("0 to run, 1 completed, skipped, 1 copied"), std::string::npos) << rb1.out;
+  EXPECT_FALSE(fs::exists(leftover));
+  EXPECT_EQ(load_json_file(b / "trials" / b_same / "status.json")["state"], "completed");
+  // Run again without --reuse: both are this sweep's completed trials now.
+  const auto rb2 = test::run_ijepa({"sweep", (tmp / "b.json").string(), "--out", b.string()});
+  ASSERT_EQ(rb2.rc, 0) << rb2.out << rb2.err;
+  EXPECT_NE(rb2.out.find("0 to run, 2 completed, skipped"), std::string::npos) << rb2.out;
+
+  // A directory of sweeps and runs is searched one level down: tmp/runs holds sweep a.
+  const fs::path c = tmp / "c";
+  const auto rc = test::run_ijepa({"sweep", (tmp / "b.json").string(), "--out", c.string(), "--reuse",
+                                   (tmp / "runs").string(), "--dry-run"});
+  ASSERT_EQ(rc.rc, 0) << rc.out << rc.err;
+  EXPECT_NE(rc.out.find("reuse " + src.string()), std::string::npos) << rc.out;
+  // A material difference (another weight decay, or another train.max_steps) is never reused.
+  for (const char* set : {"train.weight_decay=0.05", "train.max_steps=3"}) {
+    const auto rm = test::run_ijepa({"sweep", (tmp / "b.json").string(), "--out", c.string(), "--reuse", a.string(),
+                                     "--set", set, "--dry-run"});
+    ASSERT_EQ(rm.rc, 0) << rm.out << rm.err;
+    EXPECT_EQ(rm.out.find("reuse "), std::string::npos) << set << "\n" << rm.out;
+  }
+  // Bad sources: one line naming the source; nothing created.
+  for (const auto& [dir, needle] : std::vector<std::pair<fs::path, std::string>>{
+           {tmp / "missing", ": no such directory"}, {tmp / "empty", ": no completed run there"}}) {
+    if (needle.find("completed") != std::string::npos) fs::create_directories(dir);
+    for (const bool dry_run : {false, true}) {
+      std::vector<std::string> bad{"sweep", (tmp / "b.json").string(), "--out", c.string(), "--reuse", dir.string()};
+      if (dry_run) bad.push_back("--dry-run");
+      const auto r = test::run_ijepa(bad);
+      EXPECT_EQ(r.rc, 1) << r.out << r.err;
+      EXPECT_EQ(count_lines(r.err), 1) << r.err;
+      EXPECT_NE(r.err.find("--reuse " + dir.string() + needle), std::string::npos) << r.err;
+      EXPECT_FALSE(fs::exists(c));
+    }
+  }
+}
+
 TEST(SweepCli, IncompatibleOrForeignDirectoryIsRefusedAndLeftUnchanged) {
   test::TempDir tmp;
   test::write_text(tmp / "e.json", sweep_experiment(R"({"seeds": [0]})"_json).dump());

@@ -41,14 +41,32 @@ nlohmann::json sweep_json(const SweepPlan& plan, const std::vector<std::string>&
 // What a (re-)run does with a trial, decided from its files before anything starts.
 struct TrialAction {
   std::string action;  // run | resume (interrupted, or failed with a checkpoint) | rerun (failed, from step 0) |
-                       // skip (completed, same config) | error
+                       // skip (completed, same config) | reuse (a --reuse run with the same config is copied
+                       // in; nothing trains) | error
   std::string reason;  // for error: one line naming the trial and the first differing key
+  std::filesystem::path source;  // for reuse: the completed run directory that is copied
 };
-// decide_trials(dir, plan, restart_failed) -> one action per trial; reads only. A missing DIR means every trial runs.
-// A failed trial (an OOM kill, a crash) resumes from its last checkpoint when it has one and the same config, unless
-// restart_failed (`ijepa sweep --restart-failed`): then it starts again from step 0.
+
+// A completed run that `ijepa sweep --reuse` may copy in place of training a trial: its directory and the
+// config.resolved.json it recorded.
+struct ReusableRun {
+  std::filesystem::path dir;
+  nlohmann::json config;
+};
+
+// reusable_runs(sources) -> the completed runs (status.json "completed") under each --reuse source, in a fixed
+// order: a source is a run directory (it has config.resolved.json), a sweep directory (its trials/*), or a
+// directory of those (e.g. runs/: each child that is a run, and the trials of each child that is a sweep).
+// Throws ConfigFileError, one line naming the source, for one that does not exist or holds no completed run.
+std::vector<ReusableRun> reusable_runs(const std::vector<std::filesystem::path>& sources);
+// decide_trials(dir, plan, restart_failed, reuse) -> one action per trial; reads only. A missing DIR means every
+// trial runs. A failed trial (an OOM kill, a crash) resumes from its last checkpoint when it has one and the same
+// config, unless restart_failed (`ijepa sweep --restart-failed`): then it starts again from step 0. A trial that
+// would run or run again from step 0 is a "reuse" of the first run in `reuse` whose recorded config differs from
+// the trial's only in the experiment's name and at incidental keys (first_material_difference with finished = true:
+// the same train.max_steps).
 std::vector<TrialAction> decide_trials(const std::filesystem::path& dir, const SweepPlan& plan,
-                                       bool restart_failed = false);
+                                       bool restart_failed = false, const std::vector<ReusableRun>& reuse = {});
 
 struct SweepRunOptions {
   std::filesystem::path out;                 // the sweep directory
@@ -57,6 +75,7 @@ struct SweepRunOptions {
   bool allow_insecure_plugins = false;       // passed on (--allow-insecure-plugins)
   std::filesystem::path exe = "/proc/self/exe";  // the `ijepa` binary of the children
   bool restart_failed = false;               // failed trials start from step 0 instead of their checkpoint
+  std::vector<std::filesystem::path> reuse;  // --reuse: completed runs a trial with the same config copies
 };
 
 // trial_environment(parent, jobs, hw_threads, cuda) -> the environment of a trial process when `jobs` trials share
@@ -75,7 +94,9 @@ double gpu_share(int jobs);
 // Prints the trial table (index, name, swept values, seed, and the action when `actions` is not empty).
 void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vector<TrialAction>& actions);
 
-// run_sweep(plan, opts, os) -> exit code: 0 when every trial is completed, 1 when one failed or did not finish,
+// run_sweep(plan, opts, os) -> exit code: 0 when every trial is completed (reused ones included: each is a copy of
+// its source run directory in trials/<name>, its <name>.proc.json naming the source in "reused_from"), 1 when one
+// failed or did not finish,
 // 130 when stopped by SIGINT/SIGTERM (forwarded to the running children; nothing new starts). Throws (one line,
 // before any child starts) for an incompatible or foreign directory, a running trial, or a changed config.
 int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& os);
