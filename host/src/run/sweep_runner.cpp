@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <set>
 #include <sstream>
@@ -62,16 +63,14 @@ std::string changed_reason(const std::string& name, const std::string& state, co
 }
 
 // Copies the completed run `src` into the trial's run directory (nothing of the trial there yet, or a failed attempt
-// without a checkpoint, whose log is kept as <name>.log.1 as a re-run keeps it). The copy is made
+// without a checkpoint; an earlier attempt's log is kept as <name>.log.1, as a re-run keeps it). The copy is made
 // in <name>.tmp-reuse-<pid> and renamed into place, so a trial directory is never half a copy. Its
 // config.resolved.json takes the trial's name and description (labels; the rest is as the source recorded it), so
 // the sweep's later runs skip it as their own completed trial.
 void copy_reused_run(const fs::path& src, const TrialPaths& tp, const nlohmann::json& resolved) {
   std::error_code ec;
-  if (fs::exists(tp.run_dir, ec)) {  // a failed attempt with nothing to resume from, which a re-run would delete
-    if (fs::exists(tp.log, ec)) fs::rename(tp.log, tp.old_log, ec);
-    fs::remove_all(tp.run_dir, ec);
-  }
+  if (fs::exists(tp.log, ec)) fs::rename(tp.log, tp.old_log, ec);  // an earlier attempt's, kept as a re-run keeps it
+  fs::remove_all(tp.run_dir, ec);  // a failed attempt with nothing to resume from, which a re-run would delete
   fs::remove(tp.proc, ec);
   const std::string tmp_prefix = tp.run_dir.filename().string() + ".tmp-";  // what a stopped attempt left
   for (const auto& e : fs::directory_iterator(tp.run_dir.parent_path(), ec)) {
@@ -284,35 +283,36 @@ std::vector<TrialAction> decide_from_files(const fs::path& dir, const SweepPlan&
 
 std::vector<ReusableRun> reusable_runs(const std::vector<fs::path>& sources) {
   std::vector<ReusableRun> out;
-  std::error_code ec;
   for (const fs::path& src : sources) {
-    if (!fs::is_directory(src, ec)) {
-      throw ConfigFileError("--reuse " + src.string() + ": no such directory");
-    }
-    // The run directories this source names: itself, a sweep's trials, or those of each child.
-    std::vector<fs::path> dirs;
+    std::error_code ec;
+    if (!fs::exists(src, ec)) throw ConfigFileError("--reuse " + src.string() + ": no such directory");
+    if (!fs::is_directory(src, ec)) throw ConfigFileError("--reuse " + src.string() + ": not a directory");
     auto sorted_children = [&](const fs::path& d) {
       std::vector<fs::path> c;
-      for (const auto& e : fs::directory_iterator(d, ec)) {
+      std::error_code e2;
+      fs::directory_iterator it(d, e2);
+      if (e2) throw ConfigFileError("--reuse " + src.string() + ": cannot read " + d.string() + ": " + e2.message());
+      for (const auto& e : it) {
         const std::string n = e.path().filename().string();
-        if (e.is_directory() && n.find(".tmp-") == std::string::npos) c.push_back(e.path());
+        if (e.is_directory(e2) && n.find(".tmp-") == std::string::npos) c.push_back(e.path());
       }
       std::sort(c.begin(), c.end());
       return c;
     };
-    auto add = [&](const fs::path& d, bool descend) {
-      if (fs::exists(d / "config.resolved.json", ec)) {
+    // The run directories this source names: itself, a sweep's trials, or those of the runs and sweeps up to two
+    // levels below it (runs/: runs/<name>/<time> of `ijepa train`, runs/<name>/sweep of `ijepa sweep`).
+    std::vector<fs::path> dirs;
+    std::function<void(const fs::path&, int)> collect = [&](const fs::path& d, int depth) {
+      std::error_code e2;
+      if (fs::exists(d / "config.resolved.json", e2)) {
         dirs.push_back(d);
-      } else if (fs::is_directory(d / "trials", ec)) {
+      } else if (fs::exists(d / "sweep.json", e2) && fs::is_directory(d / "trials", e2)) {
         for (const auto& t : sorted_children(d / "trials")) dirs.push_back(t);
-      } else if (descend) {
-        return false;
+      } else if (depth > 0) {
+        for (const auto& c : sorted_children(d)) collect(c, depth - 1);
       }
-      return true;
     };
-    if (!add(src, true)) {
-      for (const auto& c : sorted_children(src)) add(c, false);
-    }
+    collect(src, 2);
     const std::size_t before = out.size();
     for (const auto& d : dirs) {
       nlohmann::json status, config;
@@ -323,7 +323,9 @@ std::vector<ReusableRun> reusable_runs(const std::vector<fs::path>& sources) {
         continue;  // not a finished run (no status yet, or a half-made directory)
       }
       if (status.is_object() && status.value("state", "") == "completed" && config.is_object()) {
-        out.push_back({fs::absolute(d).lexically_normal(), std::move(config)});
+        // The real directory (a symlinked run is copied, never linked to, and its source never written).
+        const fs::path real = fs::canonical(d, ec);
+        if (!ec) out.push_back({real, std::move(config)});
       }
     }
     if (out.size() == before) {
@@ -340,10 +342,12 @@ std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& pla
   if (reuse.empty()) return out;
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (out[i].action != "run" && out[i].action != "rerun") continue;
-    const fs::path own = fs::absolute(TrialPaths(dir, plan.trials[i].trial.name).run_dir).lexically_normal();
+    const fs::path own = fs::weakly_canonical(fs::absolute(TrialPaths(dir, plan.trials[i].trial.name).run_dir));
     const nlohmann::json& now = plan.trials[i].resolved;
     for (const auto& r : reuse) {
-      if (r.dir == own) continue;
+      // Not the trial itself, nor a run that holds the sweep directory (a copy of it would contain itself).
+      const auto m = std::mismatch(r.dir.begin(), r.dir.end(), own.begin(), own.end());
+      if (r.dir == own || m.first == r.dir.end()) continue;
       nlohmann::json recorded = r.config;  // the experiment's name labels a run, as its description does
       if (now.contains("name")) {
         recorded["name"] = now["name"];
@@ -492,9 +496,17 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     if (actions[i].action == "skip") final_state[i] = "completed";
   }
   std::size_t finished = n_skip;
+  bool stopping = false, killed = false;
+  // SIGINT/SIGTERM recorded without SA_RESTART, so the supervising loop wakes at once.
+  const proc::StopSignals signals(proc::StopSignals::Options{false, false});
   // Reused trials first: a copy of the source run directory (made beside it, then renamed into place), the log
-  // saying so, and <name>.proc.json naming the source. Nothing trains.
+  // saying so, and <name>.proc.json naming the source. Nothing trains. A stop signal ends them between two copies.
   for (const std::size_t i : reused) {
+    if (proc::StopSignals::last() != 0) {  // Ctrl-C between two copies: the rest stay to do, as unstarted trials do
+      stopping = true;
+      os << "ijepa sweep: " << proc::signal_name(proc::StopSignals::last()) << " received: stopping" << std::endl;
+      break;
+    }
     const PlannedTrial& p = plan.trials[i];
     const TrialPaths tp(dir, p.trial.name);
     const fs::path& src = actions[i].source;
@@ -510,9 +522,6 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
       os << "[" << ++finished << "/" << total << "] FAILED " << p.trial.name << ": " << e.what() << std::endl;
     }
   }
-  bool stopping = false, killed = false;
-  // SIGINT/SIGTERM recorded without SA_RESTART, so the supervising loop wakes at once.
-  const proc::StopSignals signals(proc::StopSignals::Options{false, false});
 
   auto launch = [&](std::size_t i) {
     const PlannedTrial& p = plan.trials[i];

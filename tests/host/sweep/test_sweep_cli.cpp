@@ -456,10 +456,11 @@ TEST(SweepCli, ReuseCopiesACompletedRunWithTheSameConfigInsteadOfTrainingIt) {
   EXPECT_EQ(recs[0]["state"], "completed");
   EXPECT_EQ(recs[0]["final_loss"], recs_a[0]["final_loss"]);
   EXPECT_EQ(recs[1]["state"], "completed");
-  // A copy stopped half-way (the sweep killed while copying) leaves a <name>.tmp-reuse-<pid> directory and no trial:
-  // the next run copies again and removes what was left.
+  // A trial that failed before it had a checkpoint (killed with a copy half made: a <name>.tmp-reuse-<pid>
+  // directory is left) is taken again from the source: the leftover goes, the failed attempt's log is kept.
   fs::remove_all(b / "trials" / b_same);
-  fs::remove(b / "trials" / (b_same + ".proc.json"));
+  test::write_text(b / "trials" / (b_same + ".proc.json"), R"({"state": "failed", "error": "killed by signal SIGKILL"})");
+  test::write_text(b / "trials" / (b_same + ".log"), "the failed attempt\n");
   const fs::path leftover = b / "trials" / (b_same + ".tmp-reuse-999999");
   fs::create_directories(leftover / "checkpoints");
   const auto rb1 = test::run_ijepa(args);
@@ -467,17 +468,47 @@ TEST(SweepCli, ReuseCopiesACompletedRunWithTheSameConfigInsteadOfTrainingIt) {
   EXPECT_NE(rb1.out.find("0 to run, 1 completed, skipped, 1 copied"), std::string::npos) << rb1.out;
   EXPECT_FALSE(fs::exists(leftover));
   EXPECT_EQ(load_json_file(b / "trials" / b_same / "status.json")["state"], "completed");
+  EXPECT_EQ(test::read_text(b / "trials" / (b_same + ".log.1")), "the failed attempt\n");
   // Run again without --reuse: both are this sweep's completed trials now.
   const auto rb2 = test::run_ijepa({"sweep", (tmp / "b.json").string(), "--out", b.string()});
   ASSERT_EQ(rb2.rc, 0) << rb2.out << rb2.err;
   EXPECT_NE(rb2.out.find("0 to run, 2 completed, skipped"), std::string::npos) << rb2.out;
 
-  // A directory of sweeps and runs is searched one level down: tmp/runs holds sweep a.
+  // A directory of sweeps and runs is searched two levels down: tmp/runs holds sweep a, and tmp/runs/single/r1 a
+  // run of `ijepa train` (no sweep log beside it) with lr 0.003, B's other trial.
+  nlohmann::json single = sweep_experiment(R"({"seeds": [0]})"_json);
+  single.erase("sweep");
+  single["train"]["lr"] = 0.003;
+  single["seed"] = sja["trials"][0]["seed"];
+  test::write_text(tmp / "single.json", single.dump());
+  const fs::path r1 = tmp / "runs" / "single" / "r1";
+  const auto rt = test::run_ijepa({"train", (tmp / "single.json").string(), "--out", r1.string(), "--quiet"});
+  ASSERT_EQ(rt.rc, 0) << rt.out << rt.err;
   const fs::path c = tmp / "c";
-  const auto rc = test::run_ijepa({"sweep", (tmp / "b.json").string(), "--out", c.string(), "--reuse",
-                                   (tmp / "runs").string(), "--dry-run"});
+  const std::vector<std::string> args_c{"sweep", (tmp / "b.json").string(), "--out", c.string(), "--reuse",
+                                        (tmp / "runs").string()};
+  std::vector<std::string> dry_c = args_c;
+  dry_c.push_back("--dry-run");
+  const auto rc = test::run_ijepa(dry_c);
   ASSERT_EQ(rc.rc, 0) << rc.out << rc.err;
   EXPECT_NE(rc.out.find("reuse " + src.string()), std::string::npos) << rc.out;
+  EXPECT_NE(rc.out.find("reuse " + fs::canonical(r1).string()), std::string::npos) << rc.out;
+  const auto rc2 = test::run_ijepa(args_c);
+  ASSERT_EQ(rc2.rc, 0) << rc2.out << rc2.err;
+  EXPECT_NE(rc2.out.find("0 to run, 2 copied"), std::string::npos) << rc2.out;
+  EXPECT_NE(test::read_text(c / "trials" / (b_new + ".log")).find("trial reused at "), std::string::npos);
+  fs::remove_all(c);
+  // A symlinked source is copied (the trial a real directory), and the linked run is never written.
+  fs::create_directory_symlink(src, tmp / "link");
+  const Snapshot src_before = snapshot(src);
+  const auto rl = test::run_ijepa({"sweep", (tmp / "b.json").string(), "--out", c.string(), "--reuse",
+                                   (tmp / "link").string()});
+  ASSERT_EQ(rl.rc, 0) << rl.out << rl.err;
+  EXPECT_NE(rl.out.find("1 to run, 1 copied"), std::string::npos) << rl.out;
+  EXPECT_FALSE(fs::is_symlink(c / "trials" / b_same));
+  EXPECT_EQ(load_json_file(c / "trials" / b_same / "config.resolved.json")["name"], "b_ablation");
+  EXPECT_EQ(snapshot(src), src_before);
+  fs::remove_all(c);
   // A material difference (another weight decay, or another train.max_steps) is never reused.
   for (const char* set : {"train.weight_decay=0.05", "train.max_steps=3"}) {
     const auto rm = test::run_ijepa({"sweep", (tmp / "b.json").string(), "--out", c.string(), "--reuse", a.string(),
@@ -487,7 +518,9 @@ TEST(SweepCli, ReuseCopiesACompletedRunWithTheSameConfigInsteadOfTrainingIt) {
   }
   // Bad sources: one line naming the source; nothing created.
   for (const auto& [dir, needle] : std::vector<std::pair<fs::path, std::string>>{
-           {tmp / "missing", ": no such directory"}, {tmp / "empty", ": no completed run there"}}) {
+           {tmp / "missing", ": no such directory"},
+           {tmp / "a.json", ": not a directory"},
+           {tmp / "empty", ": no completed run there"}}) {
     if (needle.find("completed") != std::string::npos) fs::create_directories(dir);
     for (const bool dry_run : {false, true}) {
       std::vector<std::string> bad{"sweep", (tmp / "b.json").string(), "--out", c.string(), "--reuse", dir.string()};
