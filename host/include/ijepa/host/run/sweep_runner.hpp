@@ -55,16 +55,17 @@ struct ReusableRun {
 };
 
 // reusable_runs(sources) -> the completed runs (status.json "completed") under each --reuse source, in a fixed
-// order: a source is a run directory (it has config.resolved.json), a sweep directory (its trials/*), or a
-// directory of those (e.g. runs/: each child that is a run, and the trials of each child that is a sweep).
-// Throws ConfigFileError, one line naming the source, for one that does not exist or holds no completed run.
+// order, each by its real (canonical) directory: a source is a run directory (it has config.resolved.json), a sweep
+// directory (its trials/*), or a directory holding those up to two levels down (runs/: runs/<name>/<time> of
+// `ijepa train`, runs/<name>/sweep of `ijepa sweep`). Throws ConfigFileError, one line naming the source, for one
+// that does not exist, is not a directory, cannot be read, or holds no completed run.
 std::vector<ReusableRun> reusable_runs(const std::vector<std::filesystem::path>& sources);
 // decide_trials(dir, plan, restart_failed, reuse) -> one action per trial; reads only. A missing DIR means every
 // trial runs. A failed trial (an OOM kill, a crash) resumes from its last checkpoint when it has one and the same
 // config, unless restart_failed (`ijepa sweep --restart-failed`): then it starts again from step 0. A trial that
 // would run or run again from step 0 is a "reuse" of the first run in `reuse` whose recorded config differs from
 // the trial's only in the experiment's name and at incidental keys (first_material_difference with finished = true:
-// the same train.max_steps).
+// the same train.max_steps); never the trial's own directory or a run that holds the sweep directory.
 std::vector<TrialAction> decide_trials(const std::filesystem::path& dir, const SweepPlan& plan,
                                        bool restart_failed = false, const std::vector<ReusableRun>& reuse = {});
 
