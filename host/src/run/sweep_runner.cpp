@@ -62,6 +62,16 @@ std::string changed_reason(const std::string& name, const std::string& state, co
          ": restore the setting, choose another --out, or delete " + run_dir.string() + " to run it again";
 }
 
+// Removes the half-made directories earlier attempts at a trial left: <name>.tmp-<pid> of `ijepa train`,
+// <name>.tmp-reuse-<pid> of a stopped --reuse copy.
+void remove_half_made(const TrialPaths& tp) {
+  std::error_code ec;
+  const std::string prefix = tp.run_dir.filename().string() + ".tmp-";
+  for (const auto& e : fs::directory_iterator(tp.run_dir.parent_path(), ec)) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove_all(e.path(), ec);
+  }
+}
+
 // Copies the completed run `src` into the trial's run directory (nothing of the trial there yet, or a failed attempt
 // without a checkpoint; an earlier attempt's log is kept as <name>.log.1, as a re-run keeps it). The copy is made
 // in <name>.tmp-reuse-<pid> and renamed into place, so a trial directory is never half a copy. Its
@@ -72,10 +82,7 @@ void copy_reused_run(const fs::path& src, const TrialPaths& tp, const nlohmann::
   if (fs::exists(tp.log, ec)) fs::rename(tp.log, tp.old_log, ec);  // an earlier attempt's, kept as a re-run keeps it
   fs::remove_all(tp.run_dir, ec);  // a failed attempt with nothing to resume from, which a re-run would delete
   fs::remove(tp.proc, ec);
-  const std::string tmp_prefix = tp.run_dir.filename().string() + ".tmp-";  // what a stopped attempt left
-  for (const auto& e : fs::directory_iterator(tp.run_dir.parent_path(), ec)) {
-    if (e.path().filename().string().rfind(tmp_prefix, 0) == 0) fs::remove_all(e.path(), ec);
-  }
+  remove_half_made(tp);
   const fs::path tmp = tp.run_dir.string() + ".tmp-reuse-" + std::to_string(::getpid());
   const std::string started = utc_now();
   fs::copy(src, tmp, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
@@ -347,7 +354,7 @@ std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& pla
     for (const auto& r : reuse) {
       // Not the trial itself, nor a run that holds the sweep directory (a copy of it would contain itself).
       const auto m = std::mismatch(r.dir.begin(), r.dir.end(), own.begin(), own.end());
-      if (r.dir == own || m.first == r.dir.end()) continue;
+      if (m.first == r.dir.end()) continue;  // r.dir is own or one of its parents
       nlohmann::json recorded = r.config;  // the experiment's name labels a run, as its description does
       if (now.contains("name")) {
         recorded["name"] = now["name"];
@@ -533,12 +540,7 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
       fs::remove_all(tp.run_dir, e2);
     }
     fs::remove(tp.proc, e2);
-    if (!resume) {  // half-made run directories of earlier attempts (`ijepa train` builds <run>.tmp-<pid> first)
-      const std::string tmp_prefix = p.trial.name + ".tmp-";
-      for (const auto& e : fs::directory_iterator(dir / "trials", e2)) {
-        if (e.path().filename().string().rfind(tmp_prefix, 0) == 0) fs::remove_all(e.path(), e2);
-      }
-    }
+    if (!resume) remove_half_made(tp);  // earlier attempts' (`ijepa train` builds <run>.tmp-<pid> first)
     const std::string started = utc_now();
     // Absolute, canonical paths: inspect_trial recognises the live child by its run directory in /proc/PID/cmdline.
     std::vector<std::string> args{"ijepa", "train", fs::weakly_canonical(fs::absolute(tp.config)).string(), "--out",
