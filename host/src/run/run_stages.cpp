@@ -77,6 +77,31 @@ std::optional<Checkpoint> check_resume(const nlohmann::json& resolved, const Reg
   return ckpt;
 }
 
+// A resume may run under another thread count, host or build than the start: env.json keeps the start's record and
+// gains one entry per resume in "resumes" (at_step and this process's env; at::show_config() only where it changed).
+// An env.json that cannot be read as an object is left as it is, with a warning.
+void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at_step) {
+  nlohmann::json env = nlohmann::json::object();
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    try {
+      env = load_json_file(file);
+    } catch (const std::exception& e) {
+      logging::warn(std::string("resume: this resume's environment is not recorded: ") + e.what());
+      return;
+    }
+  }
+  if (!env.is_object() || (env.contains("resumes") && !env["resumes"].is_array())) {
+    logging::warn("resume: this resume's environment is not recorded: " + file.string() +
+                  " is not an env.json object with a \"resumes\" array");
+    return;
+  }
+  if (env.contains("torch_config") && env["torch_config"] == now["torch_config"]) now.erase("torch_config");
+  now["at_step"] = at_step;
+  env["resumes"].push_back(std::move(now));
+  write_file_atomic(file, env.dump(2) + "\n");
+}
+
 }  // namespace
 
 RunTarget check_run_target(const nlohmann::json& resolved, const Registry& registry, const TrainOptions& opts,
@@ -133,6 +158,7 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
     run.truncate_jsonl_after("eval.jsonl", start_step);
     run.enable_events(resolved.at("train").at("tensorboard").get<bool>(), start_step + 1);  // keeps step <= start
     write_file_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");  // records changed max_steps etc.
+    record_resume_env(out / "env.json", env_json(host, opts), start_step);
     logging::info("resuming " + out.string() + " at step " + std::to_string(start_step));
     return run;
   }

@@ -194,6 +194,19 @@ TEST(Train, KillAndResumeEqualsUninterruptedBitForBit) {
   auto mb = read_jsonl(run / "metrics.jsonl");
   ASSERT_EQ(ma.size(), mb.size());
   for (std::size_t i = 0; i < ma.size(); ++i) EXPECT_EQ(ma[i]["loss"], mb[i]["loss"]) << i;
+  // env.json keeps the start's environment and records the resume's (the same build: no second show_config()).
+  const nlohmann::json env_ref = load_json_file(dir / "ref" / "env.json");
+  const nlohmann::json env = load_json_file(run / "env.json");
+  EXPECT_FALSE(env_ref.contains("resumes")) << env_ref.dump();
+  ASSERT_TRUE(env.contains("resumes") && env["resumes"].is_array() && env["resumes"].size() == 1u) << env.dump();
+  const nlohmann::json& again = env["resumes"][0];
+  EXPECT_GE(again["at_step"].get<std::int64_t>(), 10);
+  EXPECT_LT(again["at_step"].get<std::int64_t>(), 48);
+  EXPECT_EQ(again["threads"], env["threads"]);
+  EXPECT_NE(again["argv"].dump().find("--resume"), std::string::npos) << again.dump();
+  EXPECT_EQ(env["argv"].dump().find("--resume"), std::string::npos) << env.dump();
+  EXPECT_FALSE(again.contains("torch_config"));
+  EXPECT_TRUE(env.contains("torch_config"));
   // TensorBoard sees the resumed run as metrics.jsonl has it: each logged step once, the killed run's steps after
   // the checkpoint purged (two event files: the killed process's and the resumed one's).
   nlohmann::json tb;
@@ -251,11 +264,16 @@ TEST(Train, ResumeOfARunWithoutANewerTrainKey) {
     stored["components"][c].erase("attention");
   }
   test::write_text(dir / "run" / "config.resolved.json", stored.dump(2));
+  // A damaged env.json does not stop the resume; it is left as it is, and a warning says the resume went unrecorded.
+  test::write_text(dir / "run" / "env.json", "{\"threads\": 1,");
   EXPECT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + run + " --resume --set train.max_steps=4 --quiet",
                     &out),
             0)
       << out;
   EXPECT_EQ(read_jsonl(dir / "run" / "metrics.jsonl").back()["step"], 4) << out;
+  EXPECT_EQ(test::read_text(dir / "run" / "env.json"), "{\"threads\": 1,");
+  EXPECT_NE(out.find("this resume's environment is not recorded"), std::string::npos) << out;
+  test::write_text(dir / "run" / "env.json", "{\"threads\": 1}");  // refused resumes below add no record
   stored["train"]["cpu_bf16"] = true;
   test::write_text(dir / "run" / "config.resolved.json", stored.dump(2));
   EXPECT_NE(run_cli("train " + (dir / "e.json").string() + " --out " + run + " --resume --set train.max_steps=6 --quiet",
@@ -269,6 +287,7 @@ TEST(Train, ResumeOfARunWithoutANewerTrainKey) {
                     &out),
             0);
   EXPECT_NE(out.find("'components.predictor.attention'"), std::string::npos) << out;
+  EXPECT_EQ(test::read_text(dir / "run" / "env.json"), "{\"threads\": 1}");
   fs::remove_all(dir);
 }
 
