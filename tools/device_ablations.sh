@@ -74,7 +74,7 @@ run_ablations() {
   abl_say "$mode: ${#t6_seeds[@]} seed(s) for Table 6, ${#t8_seeds[@]} for Table 8, $length per trial, --jobs $jobs (built at $built s)"
   local timing="$keep/timing.txt"
   {
-    echo "device-ablations $mode, $(date -u +%FT%TZ), commit $(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown), $length per trial, --jobs $jobs"
+    echo "device-ablations $mode, $(date -u +%FT%TZ), commit $(carried_commit), $length per trial, --jobs $jobs"
     echo "machine: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "$(nproc) CPU cores, no GPU")"
     echo "build: $built s"
   } >"$timing"

@@ -9,14 +9,17 @@
 #                                   that machine's torch with all cores, runs the CUDA-labelled tests and the two
 #                                   benchmarks with the Python baseline, then the whole training loop (`ijepa train`
 #                                   on CIFAR-10 with ViT-Tiny/4 and on synthetic 224 px images with ViT-B/16, each
-#                                   against the step alone), prints a final table. Aims at < 8 minutes.
+#                                   against the step alone), prints a final table and writes device_table.md (the
+#                                   section for docs/benchmarks.md: card, commit, command, date, figures, each target
+#                                   met or missed; tools/device_table.py). Aims at < 8 minutes.
 #   tools/device_check.sh loop-cpu BIN_DIR KEEP_DIR   the whole-loop stage on the CPU at test size (tests/tools)
 #
 # Environment: DEVICE_CHECK_SCRATCH (default /tmp/ijepa-device), DEVICE_CHECK_STEPS (timed steps, default 20),
 # DEVICE_CHECK_SKIP_BUILD=1 (reuse a build in the scratch folder), DEVICE_CHECK_CONFIGURE_ONLY=1 (stop after cmake),
 # DEVICE_CHECK_LOOP_BEFORE (seconds, default 330: if the two benchmarks are done by then, the whole-loop runs follow;
-# 0: off), DEVICE_CHECK_AB_BEFORE (default 400: then ViT-B/16 runs again, C++ only, with --attention explicit and with
-# --sync-each-step, to measure what SDPA and the sync-free step each bring; 0: off), DEVICE_CHECK_PROFILE_BEFORE
+# 0: off), DEVICE_CHECK_AB_BEFORE (default 400: then ViT-B/16 runs again, C++ only, with --attention explicit, with
+# --sync-each-step and with --sdpa torch, to measure what SDPA, the sync-free step and the backend choice each bring;
+# 0: off), DEVICE_CHECK_PROFILE_BEFORE
 # (default 430: then a short profiled ViT-B/16 run, and tools/trace_ops.py prints its operators against the
 # baseline's; 0: off), DEVICE_CHECK_SANITIZER_BEFORE / _S (a crash seen before 300 s: one small compute-sanitizer
 # run, at most 150 s).
@@ -46,6 +49,8 @@ prepare() {
   [ -n "$archive" ] || die "cifar10-jpeg.tar.gz not found (shared/datasets or IJEPA_DATASETS_DIR)"
   mkdir -p "$carry/datasets"
   cp "$archive" "$carry/datasets/"
+  # The GPU machine gets the tree without .git: the commit the results belong to travels here.
+  git -C "$here" describe --always --dirty --abbrev=12 >"$carry/commit.txt" 2>/dev/null || echo unknown >"$carry/commit.txt"
   du -sh "$carry" >&2
   ls "$carry/debs" "$carry/wheels" >&2
 }
@@ -76,6 +81,11 @@ setup_device_env() {
   export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"  # H100 / H200
 }
 
+# carried_commit: the commit of the tree (git where it is a checkout, else what prepare recorded in device-carry).
+carried_commit() {
+  git -C "$here" describe --always --dirty --abbrev=12 2>/dev/null || cat "$carry/commit.txt" 2>/dev/null || echo unknown
+}
+
 # build_targets T...: configures $build (Release, no GUI) against this machine's torch and builds the targets with
 # all cores, unless DEVICE_CHECK_SKIP_BUILD=1.
 build_targets() {
@@ -99,6 +109,7 @@ whole_loop() {
   local runs="$scratch/loop" py_="${py:-python3}"
   rm -rf "$runs" && mkdir -p "$runs"
   : >"$keep/whole_loop.txt"
+  : >"$keep/whole_loop.jsonl"
   local spec name model patch size batch skip=2 bench_steps=10  # log records left out as warm-up; bench steps
   if [ "$device" = cpu ]; then skip=1 bench_steps=2; fi
   for spec in "whole_loop_cifar10_tiny vit_tiny 4 32 256" "whole_loop_vit_b16_synthetic vit_base 16 224 128"; do
@@ -114,12 +125,17 @@ whole_loop() {
         >"$keep/$name.log" 2>&1; then
       say "whole loop $name failed: $(tail -1 "$keep/$name.log")"
       echo "$name: failed ($(tail -1 "$keep/$name.log"))" >>"$keep/whole_loop.txt"
+      "$py_" -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "error": sys.argv[2]}))' "$name" \
+        "ijepa train: $(tail -1 "$keep/$name.log")" >>"$keep/whole_loop.jsonl" || true
       failed=1
       continue
     fi
     local loop_ips step_ips
     loop_ips="$("$py_" "$here/tools/loop_rate.py" "$runs/$name/metrics.jsonl" --batch "$batch" --skip "$skip")" \
-      || { echo "$name: no rate ($loop_ips)" >>"$keep/whole_loop.txt"; failed=1; continue; }
+      || { echo "$name: no rate ($loop_ips)" >>"$keep/whole_loop.txt"
+           "$py_" -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "error": sys.argv[2]}))' "$name" \
+             "no rate: $loop_ips" >>"$keep/whole_loop.jsonl" || true
+           failed=1; continue; }
     step_ips="$("$bin/ijepa" bench train --model "$model" --patch "$patch" --image-size "$size" --batch "$batch" \
       --device "$device" --steps "$bench_steps" --warmup 2 2>&1 \
       | awk '$1 == "C++" && $3 == "images/s" {print $2}' || true)"
@@ -127,6 +143,8 @@ whole_loop() {
       "loader, logging, checkpoints); step alone ${step_ips:-?} images/s (bench train); loop/step" \
       "$(awk -v a="$loop_ips" -v b="${step_ips:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }')" \
       | tee -a "$keep/whole_loop.txt" >&2
+    printf '{"name": "%s", "model": "%s", "patch": %s, "image_size": %s, "batch": %s, "loop_images_per_s": %s, "step_images_per_s": %s}\n' \
+      "$name" "$model" "$patch" "$size" "$batch" "$loop_ips" "${step_ips:-0}" >>"$keep/whole_loop.jsonl"
   done
   return "$failed"
 }
@@ -139,14 +157,16 @@ run() {
   build_targets "${targets[@]}"
   say "built at $((SECONDS - t0)) s; CUDA tests"
   local keep="${OUT:-$scratch}"
-  (cd "$build" && "$build/bin/test_host_cuda" 2>&1 | tail -15) | tee "$keep/cuda_tests.txt" >&2 || true
+  (cd "$build" && "$build/bin/test_host_cuda" --gtest_output="json:$keep/cuda_tests.json" 2>&1 | tail -15) \
+    | tee "$keep/cuda_tests.txt" >&2 || true
   local results="$keep/results.txt"
   : >"$results"
   for spec in "vit_base 16" "vit_huge 14"; do
     set -- $spec
     say "bench train --model $1 --patch $2 --image-size 224 --batch 128 --device cuda --baseline python"
     "$build/bin/ijepa" bench train --model "$1" --patch "$2" --image-size 224 --batch 128 --steps "$steps" \
-      --device cuda --baseline python 2>&1 | tee -a "$results" | tail -25 >&2 || say "bench $1 failed"
+      --device cuda --baseline python --json "$keep/bench_$1.json" 2>&1 | tee -a "$results" | tail -25 >&2 \
+      || say "bench $1 failed"
   done
   # A crash (the SIGSEGV seen with --baseline python): ijepa's crash report (signal, address, stage, backtrace) is in
   # results.txt; a failed baseline leaves its output in /tmp/ijepa_bench_train_<pid>/baseline.log. Both come back,
@@ -170,11 +190,14 @@ run() {
     whole_loop "$build/bin" cuda "$keep" || say "a whole-loop run failed (whole_loop.txt)"
   fi
   if (( SECONDS - t0 < ${DEVICE_CHECK_AB_BEFORE:-400} )); then
-    for ab in "--attention explicit" "--sync-each-step"; do
-      say "A/B: bench train --model vit_base --patch 16 $ab (C++ only, at $((SECONDS - t0)) s)"
-      # shellcheck disable=SC2086
+    for ab in "explicit --attention explicit" "sync --sync-each-step" "sdpa_torch --sdpa torch"; do
+      set -- $ab
+      local tag="$1"
+      shift
+      say "A/B: bench train --model vit_base --patch 16 $* (C++ only, at $((SECONDS - t0)) s)"
       "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 --batch 128 --steps 10 \
-        --device cuda $ab 2>&1 | tee -a "$results" | tail -25 >&2 || say "A/B run $ab failed"
+        --device cuda "$@" --json "$keep/bench_ab_$tag.json" 2>&1 | tee -a "$results" | tail -25 >&2 \
+        || say "A/B run $* failed"
     done
   fi
   if (( SECONDS - t0 < ${DEVICE_CHECK_PROFILE_BEFORE:-430} )); then
@@ -189,6 +212,10 @@ run() {
   grep -E "^\[  (PASSED|FAILED|SKIPPED) \]|tests? ran" "$keep/cuda_tests.txt" || true
   grep -E "images/s|MFU|peak|ratio|model |attention |steps |fatal signal|while: |--baseline python: " "$results" || true
   cat "$keep/whole_loop.txt" 2>/dev/null || true
+  # The section for docs/benchmarks.md: card, commit, command, date, every figure and each target met or missed.
+  echo
+  "$py" "$here/tools/device_table.py" "$keep" --commit "$(carried_commit)" --seconds "$((SECONDS - t0))" \
+    --command "tools/device_check.sh run" --out "$keep/device_table.md" || say "device_table.py failed"
 }
 
 # Sourced (tools/device_ablations.sh): only the functions.

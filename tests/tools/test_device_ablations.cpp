@@ -94,5 +94,18 @@ TEST(DeviceCheck, WholeLoopStageComparesTrainWithTheStepAlone) {
     ASSERT_NE(ratio, std::string::npos) << line;
     EXPECT_GT(std::stod(line.substr(ratio + 10)), 0.0) << line;  // a number, so the step rate was read too
   }
+  // The same two runs as records for tools/device_table.py.
+  std::size_t records = 0;
+  const std::string jsonl = test::read_text(keep / "whole_loop.jsonl");
+  for (std::size_t b = 0, e; b < jsonl.size(); b = e + 1) {
+    e = jsonl.find('\n', b);
+    if (e == std::string::npos) e = jsonl.size();
+    if (e == b) continue;
+    const auto j = nlohmann::json::parse(jsonl.substr(b, e - b));
+    EXPECT_GT(j.at("loop_images_per_s").get<double>(), 0.0) << j.dump();
+    EXPECT_GT(j.at("step_images_per_s").get<double>(), 0.0) << j.dump();
+    ++records;
+  }
+  EXPECT_EQ(records, 2u) << jsonl;
   fs::remove_all(tmp);
 }

@@ -58,7 +58,7 @@ constexpr const char* kUsage =
     "usage: ijepa bench train --model vit_tiny|vit_small|vit_base|vit_large|vit_huge --patch P --image-size N "
     "--batch B [--steps S] [--warmup W] [--device cpu|cuda] [--baseline python] [--pred-depth D] [--pred-dim D] "
     "[--threads T] [--seed X] [--cpu-bf16 [--baseline-fp32]] [--profile TRACE.json] [--attention auto|sdpa|explicit] "
-    "[--linear auto|aten] [--sdpa fused|torch] [--sync-each-step] [--python EXE] [--keep-inputs]";
+    "[--linear auto|aten] [--sdpa fused|torch] [--sync-each-step] [--python EXE] [--keep-inputs] [--json FILE]";
 
 // Python gets the initial weights only below this many parameters (encoder + predictor); larger models would
 // write gigabytes to the temp directory, and the timing does not depend on the values.
@@ -140,6 +140,7 @@ struct BenchTrainOptions {
   bool pred_depth_default = true, pred_dim_default = true, cpu_bf16 = false, baseline_fp32 = false,
        python_cpu_bf16 = false, sync_each_step = false, keep_inputs = false;
   fs::path profile_cpp, profile_python;
+  fs::path json;  // --json: the run's figures as one JSON record (tools/device_table.py reads them)
   fs::path python = IJEPA_PYTHON_EXE;
   fs::path script = fs::path(IJEPA_SOURCE_DIR) / "bench" / "train_baseline.py";
   std::int64_t total() const { return warmup + steps; }
@@ -221,6 +222,13 @@ void parse_baseline_options(const Args& args, BenchTrainOptions& o) {
     if (!fs::exists(o.script, ec)) throw std::runtime_error("--baseline python: " + o.script.string() + " is missing");
   }
   o.keep_inputs = args.flag("--keep-inputs");
+  if (const auto j = args.get("--json")) {
+    o.json = fs::absolute(*j);
+    std::error_code jec;
+    if (!fs::is_directory(o.json.parent_path(), jec)) {
+      throw UsageError("--json " + *j + ": the folder " + o.json.parent_path().string() + " does not exist");
+    }
+  }
 }
 
 // The encoder's shape, asked of the encoder plugin (the benchmark keeps no copy of its presets): a probe built on a
@@ -462,10 +470,76 @@ void print_cpp_figures(const BenchTrainOptions& o, const CppTiming& t, const Rat
   std::cout << std::flush;
 }
 
+// The run as one JSON record (--json; schema "ijepa.bench_train/1", docs/benchmarks.md): the setup, the C++
+// figures, and, once the baseline has run, its figures and the ratio. Written atomically after the C++ figures and
+// again after the baseline, so a baseline that fails or a process that dies later still leaves the C++ half.
+nlohmann::json bench_record(const BenchTrainOptions& o, const CppTiming& t, const RateReport& r, const at::Device& device,
+                            std::int64_t n_params, std::int64_t min_keep, int threads, const Argv& argv) {
+  const double mfu = r.rate.flops_per_s > 0 ? t.achieved / r.rate.flops_per_s : 0.0;
+  nlohmann::json cpp = {{"median_step_s", t.med},
+                        {"min_step_s", *std::min_element(t.times.begin(), t.times.end())},
+                        {"max_step_s", *std::max_element(t.times.begin(), t.times.end())},
+                        {"step_s", t.times},
+                        {"images_per_s", t.ips},
+                        {"model_flops_per_step", t.mean_flops},
+                        {"achieved_flops_per_s", t.achieved},
+                        {"matmul_rate_flops_per_s", r.rate.flops_per_s},
+                        {"matmul_rate", r.rate.describe()},
+                        {"mfu", mfu},
+                        {"loss_first", t.losses.front()},
+                        {"loss_last", t.losses.back()}};
+  if (device.is_cuda()) {
+    cpp["peak_bytes"] = t.cuda.allocated;
+    cpp["peak_kind"] = "cuda allocated";
+    cpp["peak_reserved_bytes"] = t.cuda.reserved;
+  } else {
+    cpp["peak_bytes"] = t.rss;
+    cpp["peak_kind"] = "process peak RSS";
+  }
+  std::vector<std::string> args{"ijepa", "bench", "train"};
+  args.insert(args.end(), argv.begin(), argv.end());
+  return {{"schema", "ijepa.bench_train/1"},
+          {"date", today()},
+          {"argv", args},
+          {"workbench", workbench_version()},
+          {"torch", torch_version()},
+          {"model", o.model_name},
+          {"patch", o.patch},
+          {"image_size", o.image_size},
+          {"batch", o.batch},
+          {"params", n_params},
+          {"pred_depth", o.pred_depth},
+          {"pred_dim", o.pred_dim},
+          {"min_keep", min_keep},
+          {"k_enc", {t.kmin_enc, t.kmax_enc}},
+          {"k_pred", {t.kmin_pred, t.kmax_pred}},
+          {"steps", o.steps},
+          {"warmup", o.warmup},
+          {"device", device.str()},
+          {"device_name", device.is_cuda() ? util::cuda_device_name() : std::string("CPU")},
+          {"threads", threads},
+          {"precision", device.is_cuda() || o.cpu_bf16 ? "bf16 autocast" : "fp32"},
+          {"attention", o.attention},
+          {"sdpa", o.sdpa},
+          {"sdpa_backends", util::sdpa_description()},
+          {"linear", o.linear},
+          {"sync_each_step", o.sync_each_step},
+          {"cpp", cpp},
+          {"baseline", o.baseline.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.baseline)},
+          {"baseline_status", o.baseline.empty() ? "not run" : "running"},
+          {"python", nullptr},
+          {"ratio", nullptr}};
+}
+
+void write_record(const BenchTrainOptions& o, const nlohmann::json& record) {
+  if (!o.json.empty()) write_file_atomic(o.json, record.dump(2) + "\n");
+}
+
 // Runs bench/train_baseline.py on the inputs written before timing (the interpreter itself, no shell between, so
 // a crash is reported as the signal it was) and prints its figures and the ratio. On failure the temp directory
 // stays, with the script's whole output in baseline.log and the inputs to rerun it alone.
-void python_baseline(const BenchTrainOptions& o, TempDir& tmp, const CppTiming& t, bool cuda, bool share_weights) {
+void python_baseline(const BenchTrainOptions& o, TempDir& tmp, const CppTiming& t, bool cuda, bool share_weights,
+                     nlohmann::json& record) {
   const fs::path result = tmp.path / "python.json", log = tmp.path / "baseline.log";
   const fs::path inputs = tmp.path / "inputs.safetensors";
   const int status = proc::run_logged({o.python.string(), o.script.string(), "--inputs", inputs.string(), "--out",
@@ -474,11 +548,13 @@ void python_baseline(const BenchTrainOptions& o, TempDir& tmp, const CppTiming& 
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !fs::exists(result)) {
     tmp.keep = true;
     const std::string last = last_line(read_file_text(log));
-    throw std::runtime_error("--baseline python: " + o.script.filename().string() + " " +
-                             proc::describe_wait_status(status) + (last.empty() ? "" : " (last line: " + last + ")") +
-                             "; its output is in " + log.string() + ", its inputs beside it (rerun: " +
-                             o.python.string() + " " + o.script.string() + " --inputs " + inputs.string() +
-                             " --out OUT.json)");
+    const std::string what = o.script.filename().string() + " " + proc::describe_wait_status(status) +
+                             (last.empty() ? "" : " (last line: " + last + ")");
+    record["baseline_status"] = "failed: " + what;
+    write_record(o, record);
+    throw std::runtime_error("--baseline python: " + what + "; its output is in " + log.string() +
+                             ", its inputs beside it (rerun: " + o.python.string() + " " + o.script.string() +
+                             " --inputs " + inputs.string() + " --out OUT.json)");
   }
   nlohmann::json py;
   {
@@ -507,6 +583,24 @@ void python_baseline(const BenchTrainOptions& o, TempDir& tmp, const CppTiming& 
             << "x (median steps; fastest steps: " << fmt(best > 0 ? py_best / best : 0.0, 3) << "x)"
             << (o.baseline_fp32 ? "; C++ bf16 vs Python fp32 (--baseline-fp32): not the same arithmetic" : "") << "\n";
   if (!o.profile.empty()) std::cout << "  profile        " << o.profile_python.string() << " (the baseline's timed steps)\n";
+  record["python"] = {{"median_step_s", py.at("median_step_s").get<double>()},
+                      {"min_step_s", py_best},
+                      {"step_s", py_steps},
+                      {"images_per_s", py_ips},
+                      {"peak_bytes", py.at("peak_bytes").get<double>()},
+                      {"peak_kind", cuda ? "cuda allocated" : "process peak RSS"},
+                      {"torch", py.at("torch").get<std::string>()},
+                      {"threads", py.at("threads").get<int>()},
+                      {"same_initial_weights", share_weights},
+                      {"precision", cuda || o.python_cpu_bf16 ? "bf16 autocast" : "fp32"}};
+  if (!py_losses.empty()) {
+    record["python"]["loss_first"] = py_losses.front();
+    record["python"]["loss_last"] = py_losses.back();
+  }
+  record["ratio"] = py_ips > 0 ? t.ips / py_ips : 0.0;
+  record["ratio_fastest"] = best > 0 ? py_best / best : 0.0;
+  record["baseline_status"] = "done";
+  write_record(o, record);
   if (tmp.keep) std::cout << "  inputs         " << (tmp.path / "inputs.safetensors").string() << " (kept)\n";
 }
 
@@ -525,7 +619,7 @@ int cmd_bench_train(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
   valued.insert({"--model", "--patch", "--image-size", "--batch", "--steps", "--warmup", "--device", "--baseline",
                  "--pred-depth", "--pred-dim", "--threads", "--seed", "--profile", "--attention", "--linear", "--sdpa",
-                 "--python"});
+                 "--python", "--json"});
   std::set<std::string> flags = kPluginFlags;
   flags.insert({"--keep-inputs", "--cpu-bf16", "--baseline-fp32", "--sync-each-step"});
   Args args(argv, valued, flags);
@@ -570,6 +664,8 @@ int cmd_bench_train(const Argv& argv) {
   proc::set_crash_stage("bench train: printing the C++ figures");
   print_setup(o, timing, device, n_params, min_keep, threads, rate.onednn_applies);
   print_cpp_figures(o, timing, rate, device);
+  nlohmann::json record = bench_record(o, timing, rate, device, n_params, min_keep, threads, argv);
+  write_record(o, record);
   if (o.baseline.empty()) {
     proc::set_crash_stage("bench train: exiting (destructors: model, batches, plugins, CUDA)");
     return 0;
@@ -579,7 +675,7 @@ int cmd_bench_train(const Argv& argv) {
   proc::set_crash_stage("bench train: returning the CUDA cache to the driver");
   release_cuda_cache(device);
   proc::set_crash_stage("bench train: running and reading the Python baseline");
-  python_baseline(o, tmp, timing, device.is_cuda(), share_weights);
+  python_baseline(o, tmp, timing, device.is_cuda(), share_weights, record);
   proc::set_crash_stage("bench train: exiting (destructors: batches, plugins, CUDA)");
   return 0;
 }

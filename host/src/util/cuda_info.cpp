@@ -19,12 +19,19 @@ std::string cuda_summary() {
     return "CUDA: not available (no usable GPU or driver; training runs on the CPU)";
   }
   std::string s = "CUDA: available, " + std::to_string(torch::cuda::device_count()) + " device(s)";
-#if IJEPA_TORCH_HAS_CUDA
-  const auto* prop = at::cuda::getDeviceProperties(0);
-  s += ": " + std::string(prop->name) + " (sm_" + std::to_string(prop->major) + std::to_string(prop->minor) + ", " +
-       std::to_string(prop->totalGlobalMem >> 20) + " MiB)";
-#endif
+  if (const std::string name = cuda_device_name(); !name.empty()) s += ": " + name;
   return s;
+}
+
+std::string cuda_device_name() {
+#if IJEPA_TORCH_HAS_CUDA
+  if (torch::cuda::is_available()) {
+    const auto* prop = at::cuda::getDeviceProperties(0);
+    return std::string(prop->name) + " (sm_" + std::to_string(prop->major) + std::to_string(prop->minor) + ", " +
+           std::to_string(prop->totalGlobalMem >> 20) + " MiB)";
+  }
+#endif
+  return "";
 }
 
 std::string out_of_memory_message(const std::string& device, std::int64_t step, const std::string& torch_line) {
