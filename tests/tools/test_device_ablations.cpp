@@ -59,11 +59,18 @@ TEST(DeviceAblations, CpuModeRunsBothTablesAndReportsPairedDifferences) {
   EXPECT_NE(t6.find("Paired differences against"), std::string::npos) << t6;
   for (const char* m : {"rasterized", "block", "random"}) EXPECT_NE(t6.find(m), std::string::npos) << m;
   EXPECT_NE(t6.find("linear_probe"), std::string::npos) << t6;
+  // The paper's six pairwise orderings of Table 6, each judged (two seeds here: intervals, mostly undecided).
+  EXPECT_NE(t6.find("## Orderings"), std::string::npos) << t6;
+  EXPECT_NE(t6.find("Of 6 claims: "), std::string::npos) << t6;
+  EXPECT_NE(t6.find("| `masker=multiblock` > `masker=block` | 2 |"), std::string::npos) << t6;
   EXPECT_NE(test::read_text(out / "t6" / "summary.csv").find("knn"), std::string::npos);
   // Table 8: 6 target scales x 1 seed.
   ASSERT_TRUE(fs::exists(out / "t8" / "summary.jsonl")) << log;
   EXPECT_EQ(jsonl_records(out / "t8" / "summary.jsonl"), 6u);
   EXPECT_TRUE(fs::exists(out / "t8" / "summary_grouped.csv"));
+  // Table 8's nine claims (peak, rise, fall, worst); one seed: every one undecided.
+  const std::string t8 = test::read_text(out / "t8" / "report.txt");
+  EXPECT_NE(t8.find("Of 9 claims: 0 hold, 0 fail, 0 mixed, 9 undecided."), std::string::npos) << t8;
   // The wall-time split and the sweeps' own logs come back.
   const std::string timing = test::read_text(out / "timing.txt");
   for (const char* k : {"build:", "t6 sweep:", "t6 report:", "t8 sweep:", "t8 report:", "total:"})

@@ -64,14 +64,15 @@ int cmd_sweep(const Argv& argv) {
 }
 
 int cmd_report(const Argv& argv) {
-  Args args(argv, {"--reference", "--best-by"}, {});
+  Args args(argv, {"--reference", "--best-by", "--order"}, {});
   if (args.positionals().size() != 1) {
-    throw UsageError("usage: ijepa report SWEEP_DIR [--reference GROUP] [--best-by METRIC]");
+    throw UsageError("usage: ijepa report SWEEP_DIR [--reference GROUP] [--best-by METRIC] [--order 'A > B']...");
   }
   const fs::path dir = args.positionals()[0];
   ReportOptions opts;
   opts.reference = args.get("--reference").value_or("");
   opts.best_by = args.get("--best-by").value_or("");
+  opts.orderings = args.all("--order");
   const SweepSummaryText text = write_sweep_summary(dir, opts);
   std::cout << text.md << "\nwritten: " << (dir / "summary.md").string() << ", summary.csv, summary_grouped.csv, "
             << "summary.jsonl" << std::endl;

@@ -52,8 +52,11 @@ const std::vector<CommandHelp>& all_help() {
        {{"--reference GROUP", "add paired differences (by seed) against this group: its label in the grouped table, "
                               "e.g. masker=multiblock, or one of its trials' names", ""},
         {"--best-by METRIC", "add the best group and trial by METRIC (e.g. knn.gain.top1, linear_probe.top1, "
-                             "final_loss) and whether the runner-up is told apart", ""}},
-       {"ijepa report runs/masking/sweep", "ijepa report runs/masking/sweep --reference masker=multiblock --best-by knn.gain.top1"}},
+                             "final_loss) and whether the runner-up is told apart", ""},
+        {"--order 'A > B'", "judge the claim that group A beats group B on the paired differences of every top-1 "
+                            "accuracy: holds, fails or undecided (repeatable; groups as for --reference)", ""}},
+       {"ijepa report runs/masking/sweep", "ijepa report runs/masking/sweep --reference masker=multiblock --best-by knn.gain.top1",
+        "ijepa report runs/masking/sweep --order 'masker=multiblock > masker=block' --order 'masker=block > masker=random'"}},
       {"eval", "RUN_DIR|CHECKPOINT --evaluator TYPE [options]",
        "Frozen-feature probes of a run's encoder beside a random-init encoder of the same architecture; prints a "
        "table and writes JSON (docs/evaluation.md).",

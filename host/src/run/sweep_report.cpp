@@ -257,12 +257,19 @@ std::string diff_cell(const util::MeanCi& d) {
   return v + (d.separated_from_zero() ? (d.mean > 0 ? " above" : " below") : " undecided");
 }
 
-// Matches --reference: a group label, a trial name, or KEY=VALUE[,KEY=VALUE] on the axes (full or short names).
-const ReportGroup& find_reference(const ReportGroups& gs, const std::string& spec) {
+// Matches a group: its label, one of its trials' names, or KEY=VALUE[,KEY=VALUE] on the axes (full or short names;
+// a bare VALUE for any axis). The first group that matches.
+// `what` names the option in the error ("--reference 'x'").
+const ReportGroup& find_group(const ReportGroups& gs, const std::string& spec, const std::string& what) {
   for (const auto& g : gs.groups) {
     if (g.label == spec) return g;
     for (const auto* m : g.members) {
       if ((*m)["name"] == spec) return g;
+    }
+  }
+  if (spec.find('=') == std::string::npos) {  // one bare value, commas and all ("[0.15,0.2]")
+    for (const auto& g : gs.groups) {
+      if ((", " + g.label + ",").find("=" + spec + ",") != std::string::npos) return g;
     }
   }
   std::vector<std::string> parts;
@@ -276,12 +283,97 @@ const ReportGroup& find_reference(const ReportGroups& gs, const std::string& spe
   for (const auto& g : gs.groups) {
     const std::string label = ", " + g.label + ",";
     bool all = !parts.empty();
-    for (const auto& p : parts) all = all && label.find(", " + p + ",") != std::string::npos;
+    // KEY=VALUE matches that axis; a bare VALUE matches any axis with that value.
+    for (const auto& p : parts) {
+      all = all && label.find((p.find('=') == std::string::npos ? "=" : ", ") + p + ",") != std::string::npos;
+    }
     if (all) return g;
   }
   std::string names;
   for (const auto& g : gs.groups) names += (names.empty() ? "" : "; ") + g.label;
-  throw ConfigError("--reference '" + spec + "': no group of trials matches (groups: " + names + ")");
+  throw ConfigError(what + ": no group of trials matches '" + spec + "' (groups: " + names + ")");
+}
+
+const ReportGroup& find_reference(const ReportGroups& gs, const std::string& spec) {
+  return find_group(gs, spec, "--reference");
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// --order "A > B" (repeatable): each claim judged on the paired difference A - B, seed by seed, of every top-1
+// accuracy the trials have (higher is better): holds where the 95 % interval is above 0, fails where it is below
+// (the other way round), undecided where it includes 0 or there are fewer than two pairs.
+std::string orderings_section(const ReportGroups& groups, const std::vector<std::string>& orderings,
+                              const std::vector<std::string>& num_cols) {
+  std::vector<std::string> cols;
+  for (const auto& c : num_cols) {
+    const bool top1 = c.size() > 5 && c.compare(c.size() - 5, 5, ".top1") == 0;
+    if (c.rfind("metrics.", 0) == 0 && top1 && c.find(".random_init.") == std::string::npos) cols.push_back(c);
+  }
+  struct Claim {
+    const ReportGroup* a;
+    const ReportGroup* b;
+    std::string text;
+  };
+  std::vector<Claim> claims;
+  for (const auto& o : orderings) {
+    const auto gt = o.find('>');
+    if (gt == std::string::npos || o.find('>', gt + 1) != std::string::npos) {
+      throw ConfigError("--order '" + o + "': expected one claim 'A > B' (A, B: groups, as for --reference)");
+    }
+    const std::string a = trim(o.substr(0, gt)), b = trim(o.substr(gt + 1));
+    if (a.empty() || b.empty()) throw ConfigError("--order '" + o + "': expected 'A > B' with both sides named");
+    const ReportGroup& ga = find_group(groups, a, "--order '" + o + "'");
+    const ReportGroup& gb = find_group(groups, b, "--order '" + o + "'");
+    if (&ga == &gb) throw ConfigError("--order '" + o + "': both sides are the group '" + ga.label + "'");
+    claims.push_back({&ga, &gb, "`" + ga.label + "` > `" + gb.label + "`"});
+  }
+  std::string md = "\n## Orderings\n\nEach claim \"A > B\" judged on the paired difference A − B of the same seed, over "
+                   "the seeds both completed (mean ± 95 % CI, Student t): **holds** — the interval is above 0; "
+                   "**fails** — it is below 0 (the other way round); **undecided** — it includes 0, or there are fewer "
+                   "than two pairs. Overall: holds (or fails) on at least one metric and the other way on none; "
+                   "mixed where the metrics disagree.\n\n";
+  if (cols.empty()) return md + "No trial has a top-1 accuracy (an evaluator's `top1`) yet: nothing to judge.\n";
+  std::vector<std::string> h{"ordering", "pairs"};
+  for (const auto& c : cols) {
+    h.push_back(c.substr(8) + ": A − B");
+    h.push_back("verdict");
+  }
+  h.push_back("overall");
+  md += join_row(h, false) + md_rule(h.size());
+  int held = 0, failed = 0, mixed = 0, open = 0;
+  for (const auto& cl : claims) {
+    std::vector<std::string> row{cl.text, std::to_string(paired(*cl.a, *cl.b, cols[0]).n)};
+    bool any_hold = false, any_fail = false;
+    for (const auto& c : cols) {
+      const util::MeanCi d = paired(*cl.a, *cl.b, c);
+      if (d.n == 0) {
+        row.push_back("—");
+        row.push_back("undecided");
+        continue;
+      }
+      row.push_back(d.n == 1 ? signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair)"
+                             : signed_text(util::round_to_uncertainty(d.mean, d.half)));
+      const bool hold = d.separated_from_zero() && d.mean > 0, fail = d.separated_from_zero() && d.mean < 0;
+      any_hold = any_hold || hold;
+      any_fail = any_fail || fail;
+      row.push_back(hold ? "holds" : fail ? "fails" : "undecided");
+    }
+    const char* overall = any_hold && any_fail ? "mixed" : any_hold ? "**holds**" : any_fail ? "**fails**" : "undecided";
+    held += any_hold && !any_fail;
+    failed += any_fail && !any_hold;
+    mixed += any_hold && any_fail;
+    open += !any_hold && !any_fail;
+    row.push_back(overall);
+    md += join_row(row, false);
+  }
+  md += "\nOf " + std::to_string(claims.size()) + " claims: " + std::to_string(held) + " hold, " + std::to_string(failed) +
+        " fail, " + std::to_string(mixed) + " mixed, " + std::to_string(open) + " undecided.\n";
+  return md;
 }
 
 bool lower_is_better(const std::string& col) { return col.find("loss") != std::string::npos; }
@@ -640,6 +732,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
       out.md += join_row(row, false);
     }
   }
+  if (!opts.orderings.empty()) out.md += orderings_section(groups, opts.orderings, num_cols);
   if (!opts.best_by.empty()) out.md += best_section(records, groups, opts.best_by, num_cols, gain_cols);
   return out;
 }

@@ -350,6 +350,84 @@ TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   EXPECT_EQ(test::read_text(d / "summary.md"), before);
 }
 
+// --order "A > B": each claim judged per top-1 accuracy on the paired differences by seed. Three maskers x three
+// seeds: knn puts multiblock 5 above block every seed (holds) and random 1 above block every seed; the linear probe
+// has multiblock - block = +2, -4, +5 (undecided) and random 10 below block every seed (so "random > block" is
+// mixed: knn holds, linear fails); "block > multiblock" fails on knn.
+TEST(SweepReport, OrderingsHoldFailOrStayUndecidedPerMetric) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  std::vector<nlohmann::json> trials;
+  const double knn[3][3] = {{40, 42, 41}, {35, 37, 36}, {36, 38, 37}};
+  const double lin[3][3] = {{50, 45, 52}, {48, 49, 47}, {38, 39, 37}};
+  const char* maskers[3] = {"multiblock", "block", "random"};
+  int index = 0;
+  for (int m = 0; m < 3; ++m) {
+    for (int seed = 0; seed < 3; ++seed) {
+      const std::string name = std::string(maskers[m]) + "_s" + std::to_string(seed);
+      trials.push_back({{"index", index++}, {"name", name}, {"values", {{"masker", maskers[m]}, {"seed", seed}}},
+                        {"seed", seed}});
+      write(d / "trials" / name / "status.json",
+            R"({"state": "completed", "step": 4, "total_steps": 4, "final_loss": 0.5, "seconds": 2.0})");
+      const nlohmann::json ek = {{"step", 4}, {"evaluator", "knn"}, {"top1", knn[m][seed]}, {"top5", 90.0},
+                                 {"test_n", 2000}, {"random_init", {{"top1", 30.0}}}};
+      const nlohmann::json el = {{"step", 4}, {"evaluator", "linear_probe"}, {"top1", lin[m][seed]}, {"test_n", 2000},
+                                 {"random_init", {{"top1", 40.0}}}};
+      write(d / "trials" / name / "eval.jsonl", ek.dump() + "\n" + el.dump() + "\n");
+    }
+  }
+  nlohmann::json sw = sweep_with(trials);
+  sw["axis_keys"] = {"masker", "seed"};
+  write(d / "sweep.json", sw.dump(2));
+  ReportOptions o;
+  // A group by KEY=VALUE, by a bare value, by one of its trials' names; spaces around '>' optional.
+  o.orderings = {"masker=multiblock > masker=block", "random>block", "block_s2 > multiblock"};
+  const std::string md = write_sweep_summary(d, o).md;
+  EXPECT_NE(md.find("## Orderings"), std::string::npos) << md;
+  EXPECT_NE(md.find("| ordering | pairs | knn.top1: A − B | verdict | linear_probe.top1: A − B | verdict | overall |"),
+            std::string::npos)
+      << "top-1 accuracies only (no top5, no random-init column)\n" << md;
+  EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` | 3 | +5 | holds | +1 ± 11 | undecided | **holds** |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| `masker=random` > `masker=block` | 3 | +1 | holds | -10 | fails | mixed |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| `masker=block` > `masker=multiblock` | 3 | -5 | fails | -1 ± 11 | undecided | **fails** |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("Of 3 claims: 1 hold, 1 fail, 1 mixed, 0 undecided."), std::string::npos) << md;
+  // With one seed a claim cannot be decided, whatever the difference.
+  o.orderings = {"multiblock > block"};
+  std::vector<nlohmann::json> one(trials.begin(), trials.begin() + 1);
+  one.push_back(trials[3]);
+  nlohmann::json sw1 = sweep_with(one);
+  sw1["axis_keys"] = {"masker", "seed"};
+  write(d / "sweep.json", sw1.dump(2));
+  const std::string md1 = write_sweep_summary(d, o).md;
+  EXPECT_NE(md1.find("| `masker=multiblock` > `masker=block` | 1 | +5 (1 pair) | undecided |"), std::string::npos) << md1;
+  EXPECT_NE(md1.find("0 hold, 0 fail, 0 mixed, 1 undecided"), std::string::npos) << md1;
+  // Bad claims: one line saying what is wrong; the summary files stay as they were.
+  const std::string before = test::read_text(d / "summary.md");
+  for (const auto& [claim, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"multiblock >> block", "expected one claim 'A > B'"},
+           {"multiblock < block", "expected one claim 'A > B'"},
+           {" > block", "both sides named"},
+           {"multiblock > masker=mae", "no group of trials matches 'masker=mae' (groups: masker=multiblock; masker=block)"},
+           {"block > block_s0", "both sides are the group 'masker=block'"}}) {
+    o.orderings = {claim};
+    try {
+      write_sweep_summary(d, o);
+      ADD_FAILURE() << claim << ": no error";
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("--order '" + claim + "'"), std::string::npos) << what;
+      EXPECT_NE(what.find(needle), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+  }
+  EXPECT_EQ(test::read_text(d / "summary.md"), before);
+}
+
 // An axis of whole components (Table 6's maskers): the Markdown shows each by what tells it apart -- its type, or
 // else the keys that differ -- so a reader sees "rasterized", and --reference takes "masker=rasterized"; the CSV
 // keeps the whole objects for programs.

@@ -22,9 +22,12 @@ struct SweepSummaryText {
 
 // `ijepa report` options: --reference (a group of the grouped table: its label "lr=0.1", a KEY=VALUE[,KEY=VALUE]
 // selection of it, or one of its trials' names) adds paired differences against it; --best-by METRIC (e.g.
-// knn.gain.top1, linear_probe.top1, final_loss) adds the best group and trial and whether the runner-up is told apart.
+// knn.gain.top1, linear_probe.top1, final_loss) adds the best group and trial and whether the runner-up is told apart;
+// --order "A > B" (repeatable; A, B as for --reference) judges each claim on the paired differences of every top-1
+// accuracy: holds / fails (the other way round) / undecided, and overall (mixed where the metrics disagree).
 struct ReportOptions {
   std::string reference, best_by;
+  std::vector<std::string> orderings;
 };
 
 // The four files' contents for sweep.json and the records of its trials (in sweep.json order).
