@@ -9,6 +9,7 @@
 #include <csignal>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "ijepa/host/config/json_file.hpp"
@@ -32,6 +33,38 @@ void write(const fs::path& p, const std::string& text) {
 nlohmann::json sweep_with(const std::vector<nlohmann::json>& trials) {
   return {{"format", "ijepa-sweep"}, {"version", 1},       {"name", "demo"},
           {"source", "demo.json"},   {"axis_keys", {"train.lr"}}, {"trials", trials}};
+}
+
+// Completed trials "<masker>_s<seed>" for each masker and seeds 0-2, with k-NN (random init 30 + seed, k 20, and
+// `knn_extra`'s fields) and linear-probe (random init 40) top-1s from the tables; writes sweep.json (axes masker,
+// seed) and returns its trials.
+std::vector<nlohmann::json> write_masker_trials(const fs::path& d, const std::vector<std::string>& maskers,
+                                                const std::vector<std::array<double, 3>>& knn,
+                                                const std::vector<std::array<double, 3>>& lin,
+                                                const nlohmann::json& knn_extra = nlohmann::json::object()) {
+  std::vector<nlohmann::json> trials;
+  int index = 0;
+  for (std::size_t m = 0; m < maskers.size(); ++m) {
+    for (int seed = 0; seed < 3; ++seed) {
+      const std::string name = maskers[m] + "_s" + std::to_string(seed);
+      trials.push_back({{"index", index++}, {"name", name}, {"values", {{"masker", maskers[m]}, {"seed", seed}}},
+                        {"seed", seed}});
+      write(d / "trials" / name / "status.json",
+            R"({"state": "completed", "step": 4, "total_steps": 4, "final_loss": 0.5, "seconds": 2.0})");
+      nlohmann::json ek = {{"step", 4}, {"evaluator", "knn"}, {"where", "components.evaluators.0"},
+                           {"top1", knn[m][static_cast<std::size_t>(seed)]}, {"k", 20}, {"test_n", 2000},
+                           {"random_init", {{"top1", 30.0 + seed}, {"k", 20}}}};
+      ek.update(knn_extra);
+      const nlohmann::json el = {{"step", 4}, {"evaluator", "linear_probe"}, {"where", "components.evaluators.1"},
+                                 {"top1", lin[m][static_cast<std::size_t>(seed)]}, {"test_n", 2000.0},
+                                 {"random_init", {{"top1", 40.0}}}};
+      write(d / "trials" / name / "eval.jsonl", ek.dump() + "\n" + el.dump() + "\n");
+    }
+  }
+  nlohmann::json sw = sweep_with(trials);
+  sw["axis_keys"] = {"masker", "seed"};
+  write(d / "sweep.json", sw.dump(2));
+  return trials;
 }
 
 // A CSV cell as the report writes one with commas or quotes in it.
@@ -294,29 +327,7 @@ TEST(ReportStats, IntervalsAndRounding) {
 TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   test::TempDir tmp;
   const fs::path d = tmp.path();
-  std::vector<nlohmann::json> trials;
-  const double knn[2][3] = {{40, 42, 41}, {35, 37, 36}};
-  const double lin[2][3] = {{50, 45, 52}, {48, 49, 47}};
-  const char* maskers[2] = {"multiblock", "block"};
-  int index = 0;
-  for (int m = 0; m < 2; ++m) {
-    for (int seed = 0; seed < 3; ++seed) {
-      const std::string name = std::string(maskers[m]) + "_s" + std::to_string(seed);
-      trials.push_back({{"index", index++}, {"name", name}, {"values", {{"masker", maskers[m]}, {"seed", seed}}},
-                        {"seed", seed}});
-      write(d / "trials" / name / "status.json",
-            R"({"state": "completed", "step": 4, "total_steps": 4, "final_loss": 0.5, "seconds": 2.0})");
-      const nlohmann::json ek = {{"step", 4}, {"evaluator", "knn"}, {"where", "components.evaluators.0"},
-                                 {"top1", knn[m][seed]}, {"k", 20}, {"test_n", 2000},
-                                 {"random_init", {{"top1", 30.0 + seed}, {"k", 20}}}};
-      const nlohmann::json el = {{"step", 4}, {"evaluator", "linear_probe"}, {"where", "components.evaluators.1"},
-                                 {"top1", lin[m][seed]}, {"test_n", 2000.0}, {"random_init", {{"top1", 40.0}}}};
-      write(d / "trials" / name / "eval.jsonl", ek.dump() + "\n" + el.dump() + "\n");
-    }
-  }
-  nlohmann::json sw = sweep_with(trials);
-  sw["axis_keys"] = {"masker", "seed"};
-  write(d / "sweep.json", sw.dump(2));
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 36}}, {{50, 45, 52}, {48, 49, 47}});
   ReportOptions o;
   o.reference = "masker=block";
   o.best_by = "knn.gain.top1";
@@ -357,28 +368,9 @@ TEST(SweepReport, ReferenceBestByAndConstantColumns) {
 TEST(SweepReport, OrderingsHoldFailOrStayUndecidedPerMetric) {
   test::TempDir tmp;
   const fs::path d = tmp.path();
-  std::vector<nlohmann::json> trials;
-  const double knn[3][3] = {{40, 42, 41}, {35, 37, 36}, {36, 38, 37}};
-  const double lin[3][3] = {{50, 45, 52}, {48, 49, 47}, {38, 39, 37}};
-  const char* maskers[3] = {"multiblock", "block", "random"};
-  int index = 0;
-  for (int m = 0; m < 3; ++m) {
-    for (int seed = 0; seed < 3; ++seed) {
-      const std::string name = std::string(maskers[m]) + "_s" + std::to_string(seed);
-      trials.push_back({{"index", index++}, {"name", name}, {"values", {{"masker", maskers[m]}, {"seed", seed}}},
-                        {"seed", seed}});
-      write(d / "trials" / name / "status.json",
-            R"({"state": "completed", "step": 4, "total_steps": 4, "final_loss": 0.5, "seconds": 2.0})");
-      const nlohmann::json ek = {{"step", 4}, {"evaluator", "knn"}, {"top1", knn[m][seed]}, {"top5", 90.0},
-                                 {"test_n", 2000}, {"random_init", {{"top1", 30.0}}}};
-      const nlohmann::json el = {{"step", 4}, {"evaluator", "linear_probe"}, {"top1", lin[m][seed]}, {"test_n", 2000},
-                                 {"random_init", {{"top1", 40.0}}}};
-      write(d / "trials" / name / "eval.jsonl", ek.dump() + "\n" + el.dump() + "\n");
-    }
-  }
-  nlohmann::json sw = sweep_with(trials);
-  sw["axis_keys"] = {"masker", "seed"};
-  write(d / "sweep.json", sw.dump(2));
+  const std::vector<nlohmann::json> trials =
+      write_masker_trials(d, {"multiblock", "block", "random"}, {{40, 42, 41}, {35, 37, 36}, {36, 38, 37}},
+                          {{50, 45, 52}, {48, 49, 47}, {38, 39, 37}}, {{"top5", 90.0}});
   ReportOptions o;
   // A group by KEY=VALUE, by a bare value, by one of its trials' names; spaces around '>' optional.
   o.orderings = {"masker=multiblock > masker=block", "random>block", "block_s2 > multiblock"};
