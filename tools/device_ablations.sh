@@ -17,8 +17,9 @@
 # and the reports cover the trials that finished), ABL_SETS (more --set arguments for every trial),
 # ABL_BIN (cpu mode: the build's bin/ directory, default build/bin), DEVICE_CHECK_SCRATCH / DEVICE_CHECK_SKIP_BUILD
 # as in tools/device_check.sh. Results: $OUT (or the scratch folder): t6/ and t8/ with summary.md, summary.csv,
-# summary_grouped.csv, summary.jsonl, report.txt (with "Orderings": each of the paper's orderings holds / fails /
-# undecided on each probe, `ijepa report --order`); timing.txt (how the wall time split).
+# summary_grouped.csv, summary.jsonl, report.txt (paired differences against the paper's choice and "Orderings":
+# each of the paper's orderings holds / fails / undecided on each probe, from the sweep files' "report" blocks);
+# timing.txt (how the wall time split).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=tools/device_check.sh
@@ -107,25 +108,9 @@ run_ablations() {
     ((rc == 0)) || status=1
     t=$SECONDS
     mkdir -p "$keep/$table"
-    # Paired differences against the paper's choice, and each of the paper's orderings judged (holds / fails /
-    # undecided on each probe); a trial's name names its group.
-    local ref=() s0
-    if [ "$table" = t6 ]; then
-      s0="${t6_seeds[0]}"
-      ref=(--reference "t6_multiblock_s$s0")
-      local m n order=(multiblock block random rasterized)  # the paper's Table 6, best first
-      for ((m = 0; m < 4; m++)); do
-        for ((n = m + 1; n < 4; n++)); do ref+=(--order "t6_${order[m]}_s$s0 > t6_${order[n]}_s$s0"); done
-      done
-    else
-      s0="${t8_seeds[0]}"
-      ref=(--reference "t8_pms0.15-0.2_s$s0")
-      local x  # the paper's Table 8: the peak at (0.15, 0.2) above every other scale, the rise, the fall, the worst
-      for x in 0.075-0.2 0.1-0.2 0.125-0.2 0.2-0.25 0.2-0.3; do ref+=(--order "t8_pms0.15-0.2_s$s0 > t8_pms${x}_s$s0"); done
-      ref+=(--order "t8_pms0.1-0.2_s$s0 > t8_pms0.075-0.2_s$s0" --order "t8_pms0.125-0.2_s$s0 > t8_pms0.1-0.2_s$s0"
-            --order "t8_pms0.2-0.25_s$s0 > t8_pms0.2-0.3_s$s0" --order "t8_pms0.2-0.3_s$s0 > t8_pms0.075-0.2_s$s0")
-    fi
-    if "$bin/ijepa" report "$work/$table" "${ref[@]}" --best-by linear_probe.gain.top1 >"$keep/$table/report.txt" 2>&1; then
+    # The sweep files' "report" blocks name the paper's choice (paired differences against it) and the paper's
+    # orderings (each judged holds / fails / undecided on each probe): `ijepa report` needs no options.
+    if "$bin/ijepa" report "$work/$table" >"$keep/$table/report.txt" 2>&1; then
       cp "$work/$table"/summary.md "$work/$table"/summary.csv "$work/$table"/summary_grouped.csv \
         "$work/$table"/summary.jsonl "$keep/$table/"
     else

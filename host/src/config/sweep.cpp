@@ -35,17 +35,46 @@ std::vector<std::string> split_dots(const std::string& key) {
   return segs;
 }
 
+// The "report" block: {"reference": GROUP, "best_by": METRIC, "orderings": ["A > B", ...]}, types and the shape of
+// each claim; whether the groups exist is checked once the trials are planned (check_sweep_report).
+void check_report_block(const nlohmann::json& r, const std::string& where) {
+  if (!r.is_object()) throw ConfigFileError(where + ": expected an object {\"reference\", \"best_by\", \"orderings\"}");
+  for (auto it = r.begin(); it != r.end(); ++it) {
+    if (it.key() == "reference" || it.key() == "best_by") {
+      if (!it->is_string() || it->get<std::string>().empty()) {
+        throw ConfigFileError(where + "." + it.key() + ": expected a non-empty string, got " + it->dump());
+      }
+    } else if (it.key() == "orderings") {
+      if (!it->is_array()) throw ConfigFileError(where + ".orderings: expected a list of \"A > B\" claims");
+      for (std::size_t i = 0; i < it->size(); ++i) {
+        const auto& c = (*it)[i];
+        const std::string s = c.is_string() ? c.get<std::string>() : std::string();
+        const auto gt = s.find('>');
+        if (gt == std::string::npos || s.find('>', gt + 1) != std::string::npos ||
+            s.find_first_not_of(' ', 0) == gt || s.find_first_not_of(' ', gt + 1) == std::string::npos) {
+          throw ConfigFileError(where + ".orderings[" + std::to_string(i) + "]: expected one claim \"A > B\", got " +
+                                c.dump());
+        }
+      }
+    } else {
+      throw ConfigFileError(where + ": unknown key '" + it.key() + "' (expected reference, best_by, orderings)");
+    }
+  }
+}
+
 }  // namespace
 
 SweepSpec parse_sweep(const nlohmann::json& sweep, const std::string& origin) {
   const std::string where = origin + ": sweep";
   if (!sweep.is_object()) throw ConfigFileError(where + ": expected an object, got " + sweep.dump());
   for (auto it = sweep.begin(); it != sweep.end(); ++it) {
-    static const std::set<std::string> known{"mode", "axes", "seeds", "name_template"};
+    static const std::set<std::string> known{"mode", "axes", "seeds", "name_template", "report"};
     if (known.count(it.key()) == 0) {
-      throw ConfigFileError(where + ": unknown key '" + it.key() + "' (expected mode, axes, seeds, name_template)");
+      throw ConfigFileError(where + ": unknown key '" + it.key() +
+                            "' (expected mode, axes, seeds, name_template, report)");
     }
   }
+  if (sweep.contains("report")) check_report_block(sweep["report"], where + ".report");
   SweepSpec spec;
   if (sweep.contains("mode")) {
     const auto& m = sweep["mode"];

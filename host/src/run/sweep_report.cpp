@@ -294,8 +294,8 @@ const ReportGroup& find_group(const ReportGroups& gs, const std::string& spec, c
   throw ConfigError(what + ": no group of trials matches '" + spec + "' (groups: " + names + ")");
 }
 
-const ReportGroup& find_reference(const ReportGroups& gs, const std::string& spec) {
-  return find_group(gs, spec, "--reference");
+const ReportGroup& find_reference(const ReportGroups& gs, const std::string& spec, const std::string& from) {
+  return find_group(gs, spec, from);
 }
 
 std::string trim(std::string s) {
@@ -308,7 +308,7 @@ std::string trim(std::string s) {
 // accuracy the trials have (higher is better): holds where the 95 % interval is above 0, fails where it is below
 // (the other way round), undecided where it includes 0 or there are fewer than two pairs.
 std::string orderings_section(const ReportGroups& groups, const std::vector<std::string>& orderings,
-                              const std::vector<std::string>& num_cols) {
+                              const std::vector<std::string>& num_cols, const std::string& from) {
   std::vector<std::string> cols;
   for (const auto& c : num_cols) {
     const bool top1 = c.size() > 5 && c.compare(c.size() - 5, 5, ".top1") == 0;
@@ -321,15 +321,16 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
   };
   std::vector<Claim> claims;
   for (const auto& o : orderings) {
+    const std::string where = from + " '" + o + "'";
     const auto gt = o.find('>');
     if (gt == std::string::npos || o.find('>', gt + 1) != std::string::npos) {
-      throw ConfigError("--order '" + o + "': expected one claim 'A > B' (A, B: groups, as for --reference)");
+      throw ConfigError(where + ": expected one claim 'A > B' (A, B: groups, as for --reference)");
     }
     const std::string a = trim(o.substr(0, gt)), b = trim(o.substr(gt + 1));
-    if (a.empty() || b.empty()) throw ConfigError("--order '" + o + "': expected 'A > B' with both sides named");
-    const ReportGroup& ga = find_group(groups, a, "--order '" + o + "'");
-    const ReportGroup& gb = find_group(groups, b, "--order '" + o + "'");
-    if (&ga == &gb) throw ConfigError("--order '" + o + "': both sides are the group '" + ga.label + "'");
+    if (a.empty() || b.empty()) throw ConfigError(where + ": expected 'A > B' with both sides named");
+    const ReportGroup& ga = find_group(groups, a, where);
+    const ReportGroup& gb = find_group(groups, b, where);
+    if (&ga == &gb) throw ConfigError(where + ": both sides are the group '" + ga.label + "'");
     claims.push_back({&ga, &gb, "`" + ga.label + "` > `" + gb.label + "`"});
   }
   std::string md = "\n## Orderings\n\nEach claim \"A > B\" judged on the paired difference A − B of the same seed, over "
@@ -412,11 +413,13 @@ std::string resolution_section(const std::vector<nlohmann::json>& records) {
 
 // --best-by METRIC: the best group (mean over seeds) and trial, and whether the runner-up can be told apart.
 std::string best_section(const std::vector<nlohmann::json>& records, const ReportGroups& groups, const std::string& metric,
-                         const std::vector<std::string>& num_cols, const std::vector<std::string>& gain_cols) {
+                         const std::vector<std::string>& num_cols, const std::vector<std::string>& gain_cols,
+                         bool lenient) {
   std::string col = metric == "final_loss" || metric == "seconds" || metric == "images_per_s" ? metric : "metrics." + metric;
   if (const auto g = metric.find(".gain."); g != std::string::npos) col = "gain." + metric.substr(0, g) + metric.substr(g + 5);
   const bool known = std::find(num_cols.begin(), num_cols.end(), col) != num_cols.end() ||
                      std::find(gain_cols.begin(), gain_cols.end(), col) != gain_cols.end();
+  if (!known && lenient) return "\n## Best by `" + metric + "`\n\nNo trial has this metric yet.\n";
   if (!known) {
     std::string names;
     for (const auto& c : num_cols) names += (names.empty() ? "" : ", ") + (c.rfind("metrics.", 0) == 0 ? c.substr(8) : c);
@@ -714,7 +717,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   }
   out.md += resolution_section(records);
   if (!opts.reference.empty()) {
-    const ReportGroup& ref = find_reference(groups, opts.reference);
+    const ReportGroup& ref = find_reference(groups, opts.reference, opts.reference_from);
     out.md += "\n## Paired differences against `" + ref.label + "`\n\nEach group's trial minus the reference's trial "
               "of the same seed, over the seeds both completed: mean ± 95 % CI (Student t). \"above\"/\"below\": the "
               "interval excludes 0; \"undecided\": it does not, or there is one pair.\n\n";
@@ -732,15 +735,70 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
       out.md += join_row(row, false);
     }
   }
-  if (!opts.orderings.empty()) out.md += orderings_section(groups, opts.orderings, num_cols);
-  if (!opts.best_by.empty()) out.md += best_section(records, groups, opts.best_by, num_cols, gain_cols);
+  if (!opts.orderings.empty()) out.md += orderings_section(groups, opts.orderings, num_cols, opts.order_from);
+  if (!opts.best_by.empty()) {
+    out.md += best_section(records, groups, opts.best_by, num_cols, gain_cols, opts.best_by_lenient);
+  }
   return out;
 }
 
-SweepSummaryText write_sweep_summary(const fs::path& dir, const ReportOptions& opts) {
+ReportOptions file_report_options(const nlohmann::json& sweep_json, const std::string& origin) {
+  ReportOptions o;
+  if (!sweep_json.contains("sweep") || !sweep_json["sweep"].is_object() || !sweep_json["sweep"].contains("report")) {
+    return o;
+  }
+  const nlohmann::json& r = sweep_json["sweep"]["report"];  // types checked by parse_sweep
+  const std::string at = origin + ": sweep.report";
+  o.reference = r.value("reference", std::string());
+  o.reference_from = at + ".reference";
+  o.best_by = r.value("best_by", std::string());
+  o.best_by_lenient = true;
+  if (r.contains("orderings")) o.orderings = r["orderings"].get<std::vector<std::string>>();
+  o.order_from = at + ".orderings";
+  return o;
+}
+
+namespace {
+// The command line's options over the sweep file's.
+ReportOptions merged_options(const nlohmann::json& sweep_json, const std::string& origin, const ReportOptions& cli) {
+  ReportOptions o = file_report_options(sweep_json, origin);
+  if (!cli.reference.empty()) {
+    o.reference = cli.reference;
+    o.reference_from = cli.reference_from;
+  }
+  if (!cli.best_by.empty()) {
+    o.best_by = cli.best_by;
+    o.best_by_lenient = cli.best_by_lenient;
+  }
+  if (!cli.orderings.empty()) {
+    o.orderings = cli.orderings;
+    o.order_from = cli.order_from;
+  }
+  return o;
+}
+}  // namespace
+
+void check_sweep_report(const nlohmann::json& sweep_json, const std::string& origin) {
+  ReportOptions o = file_report_options(sweep_json, origin);
+  if (o.reference.empty() && o.orderings.empty()) return;
+  o.best_by.clear();  // no metric exists before the trials run
+  std::vector<nlohmann::json> records;
+  for (const auto& t : sweep_json.at("trials")) {
+    records.push_back({{"index", t.value("index", nlohmann::json())}, {"name", t.at("name")},
+                       {"values", t.value("values", nlohmann::json::object())}, {"seed", t.value("seed", nlohmann::json())},
+                       {"state", "pending"}, {"step", nullptr}, {"total_steps", nullptr}, {"final_loss", nullptr},
+                       {"metrics", nlohmann::json::object()}, {"test_n", nlohmann::json::object()},
+                       {"bootstrap", nlohmann::json::object()}, {"seconds", nullptr}, {"images_per_s", nullptr},
+                       {"error", nullptr}});
+  }
+  (void)render_sweep_summary(sweep_json, records, o);
+}
+
+SweepSummaryText write_sweep_summary(const fs::path& dir, const ReportOptions& cli) {
   const nlohmann::json sweep = read_sweep_json(dir);
   std::vector<nlohmann::json> records;
   for (const auto& t : sweep["trials"]) records.push_back(trial_summary(dir, t));
+  const ReportOptions opts = merged_options(sweep, (dir / "sweep.json").string(), cli);
   SweepSummaryText text = render_sweep_summary(sweep, records, opts);
   // Written atomically, and only when the text changes (a re-run that skips every trial touches nothing).
   auto put = [&](const char* name, const std::string& content) {

@@ -171,6 +171,7 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
     p.config_sha = config_hash(p.resolved);
     plan.trials.push_back(std::move(p));
   }
+  check_sweep_report(sweep_json(plan, {}), source);  // the "report" block's groups, before anything runs
   return plan;
 }
 

@@ -104,6 +104,11 @@ TEST(SweepCli, BadInputIsOneLineAndCreatesNothing) {
   attempt(R"({"mode": "zip", "axes": {"train.lr": [1]}})"_json, {}, 1, {"zip"});
   attempt(R"({"axes": {"train.lr": [1]}})"_json, {"--jobs", "0"}, 2, {"--jobs"});
   attempt(R"({"axes": {"train.lr": [1]}})"_json, {"--set", "train.nope=1"}, 1, {"train.nope"});
+  // A report block naming a group the sweep does not have fails before any trial runs.
+  attempt(R"({"axes": {"train.lr": [1, 2]}, "report": {"orderings": ["lr=1 > lr=3"]}})"_json, {}, 1,
+          {"e.json: sweep.report.orderings 'lr=1 > lr=3'", "no group of trials matches 'lr=3'", "lr=1; lr=2"});
+  attempt(R"({"axes": {"train.lr": [1, 2]}, "report": {"reference": "lr=5"}})"_json, {"--dry-run"}, 1,
+          {"sweep.report.reference", "'lr=5'"});
   // A file that is not a sweep.
   test::write_text(tmp / "plain.json", test::tiny_experiment().dump());
   const auto r = test::run_ijepa({"sweep", (tmp / "plain.json").string(), "--out", out.string()});

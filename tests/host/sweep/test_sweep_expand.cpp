@@ -137,6 +137,17 @@ TEST(SweepExpand, MalformedSweepsAreOneLineErrorsNamingTheKey) {
   expect_error(R"({"seeds": [0], "name_template": "x{nope.key}"})"_json, {"unknown placeholder '{nope.key}'"});
   expect_error(R"({"seeds": [0], "name_template": "x{seed"})"_json, {"unbalanced '{'"});
   expect_error(R"({"seeds": [0], "name_template": ""})"_json, {"name_template", "non-empty"});
+  // The "report" block: its keys, their types, and the shape of each claim.
+  expect_error(R"({"seeds": [0], "report": []})"_json, {"sweep.report", "expected an object"});
+  expect_error(R"({"seeds": [0], "report": {"refrence": "a"}})"_json, {"sweep.report", "unknown key 'refrence'"});
+  expect_error(R"({"seeds": [0], "report": {"reference": 3}})"_json, {"sweep.report.reference", "non-empty string"});
+  expect_error(R"({"seeds": [0], "report": {"best_by": ""}})"_json, {"sweep.report.best_by", "non-empty string"});
+  expect_error(R"({"seeds": [0], "report": {"orderings": "a > b"}})"_json, {"sweep.report.orderings", "list"});
+  expect_error(R"({"seeds": [0], "report": {"orderings": ["a > b", "a >> b"]}})"_json,
+               {"sweep.report.orderings[1]", "one claim", "a >> b"});
+  expect_error(R"({"seeds": [0], "report": {"orderings": ["a > "]}})"_json, {"sweep.report.orderings[0]"});
+  expect_error(R"({"seeds": [0], "report": {"orderings": [" > b"]}})"_json, {"sweep.report.orderings[0]"});
+  expect_error(R"({"seeds": [0], "report": {"orderings": [1]}})"_json, {"sweep.report.orderings[0]"});
 }
 
 TEST(SweepExpand, FileNamesOfTrialsMustNotClash) {

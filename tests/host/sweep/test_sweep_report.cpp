@@ -473,3 +473,55 @@ TEST(SweepReport, ObjectAxisValuesShowWhatTellsThemApart) {
             std::string::npos)
       << k.md;
 }
+
+// The sweep file's "report" block (kept in sweep.json): the summary uses it without options, a metric no trial has
+// yet is said rather than an error (a sweep writes summaries before its trials evaluate), command-line options
+// replace it, and its errors name the file and the block's key.
+TEST(SweepReport, TheSweepFilesReportBlockIsTheDefault) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 36}}, {{50, 45, 52}, {48, 49, 47}});
+  nlohmann::json sw = load_json_file(d / "sweep.json");
+  sw["sweep"] = {{"seeds", {0, 1, 2}},
+                 {"report", {{"reference", "block"}, {"best_by", "knn.gain.top5"}, {"orderings", {"multiblock > block"}}}}};
+  write(d / "sweep.json", sw.dump(2));
+  const std::string md = write_sweep_summary(d).md;
+  EXPECT_NE(md.find("## Paired differences against `masker=block`"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` | 3 | +5 | holds |"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Best by `knn.gain.top5`\n\nNo trial has this metric yet."), std::string::npos) << md;
+  EXPECT_EQ(test::read_text(d / "summary.md"), md);
+  // The command line replaces each option it gives; --order replaces all of the file's orderings.
+  ReportOptions o;
+  o.orderings = {"block > multiblock"};
+  o.best_by = "knn.gain.top1";
+  const std::string md2 = write_sweep_summary(d, o).md;
+  EXPECT_EQ(md2.find("| `masker=multiblock` > `masker=block` |"), std::string::npos) << md2;
+  EXPECT_NE(md2.find("| `masker=block` > `masker=multiblock` | 3 | -5 | fails |"), std::string::npos) << md2;
+  EXPECT_NE(md2.find("- Best group: `masker=multiblock`"), std::string::npos) << md2;
+  EXPECT_NE(md2.find("## Paired differences against `masker=block`"), std::string::npos) << "the file's reference stays";
+  o.best_by = "knn.gain.top5";  // from the command line an unknown metric is still an error
+  EXPECT_THROW(write_sweep_summary(d, o), ConfigError);
+  // A group the trials do not have: the error names the file and the key, at planning (check_sweep_report) and at
+  // writing.
+  sw["sweep"]["report"]["orderings"] = {"multiblock > mae"};
+  write(d / "sweep.json", sw.dump(2));
+  for (int pass = 0; pass < 2; ++pass) {
+    try {
+      if (pass == 0) {
+        check_sweep_report(sw, "e.json");
+      } else {
+        write_sweep_summary(d);
+      }
+      ADD_FAILURE() << "no error";
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(pass == 0 ? "e.json: sweep.report.orderings 'multiblock > mae'"
+                                    : "sweep.json: sweep.report.orderings 'multiblock > mae'"),
+                std::string::npos)
+          << what;
+      EXPECT_NE(what.find("no group of trials matches 'mae'"), std::string::npos) << what;
+    }
+  }
+  sw["sweep"]["report"].erase("orderings");
+  EXPECT_NO_THROW(check_sweep_report(sw, "e.json"));
+}

@@ -28,7 +28,22 @@ struct SweepSummaryText {
 struct ReportOptions {
   std::string reference, best_by;
   std::vector<std::string> orderings;
+  // Where each came from, for error messages: the command line's options, or the sweep file's "report" block.
+  std::string reference_from = "--reference", order_from = "--order";
+  // best_by from the sweep file: a metric no trial has yet is said in the section, not an error (a sweep writes
+  // its summary before any trial has evaluated).
+  bool best_by_lenient = false;
 };
+
+// The sweep file's "report" block, as sweep.json keeps it ("sweep"."report": {"reference", "best_by", "orderings"}):
+// the options `ijepa sweep` and `ijepa report` use where the command line gives none (a command-line option replaces
+// the block's, --order all of its orderings). `origin` names the file in error messages.
+ReportOptions file_report_options(const nlohmann::json& sweep_json, const std::string& origin);
+
+// check_sweep_report(sweep_json, origin): the report block's groups (reference, both sides of every ordering) are
+// groups of the planned trials; ConfigError naming origin and the block's key otherwise. Run before any trial, so
+// a typo fails the sweep at once, not after hours of training. Metrics are checked when the report is written.
+void check_sweep_report(const nlohmann::json& sweep_json, const std::string& origin);
 
 // The four files' contents for sweep.json and the records of its trials (in sweep.json order).
 SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::vector<nlohmann::json>& records,
