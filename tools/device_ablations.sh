@@ -16,9 +16,10 @@
 # ABL_T8_SEEDS ("0 1"), ABL_DEADLINE (seconds from the start, default 570: the sweeps get SIGINT then, checkpoint,
 # and the reports cover the trials that finished), ABL_SETS (more --set arguments for every trial),
 # ABL_BIN (cpu mode: the build's bin/ directory, default build/bin), DEVICE_CHECK_SCRATCH / DEVICE_CHECK_SKIP_BUILD
-# as in tools/device_check.sh. Results: $OUT (or the scratch folder): t6/ and t8/ with summary.md, summary.csv,
-# summary_grouped.csv, summary.jsonl, report.txt (paired differences against the paper's choice and "Orderings":
-# each of the paper's orderings holds / fails / undecided on each probe, from the sweep files' "report" blocks);
+# as in tools/device_check.sh. Results, 8 files (the device tool brings back no more): $OUT (or the scratch folder):
+# t6/ and t8/ with report.txt (the summary with paired differences against the paper's choice and "Orderings": each
+# of the paper's orderings holds / fails / undecided on each probe, from the sweep files' "report" blocks),
+# summary.csv and summary_grouped.csv; extras.tar.gz (both tables' summary.md, summary.jsonl and sweep log);
 # timing.txt (how the wall time split).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -110,14 +111,18 @@ run_ablations() {
     mkdir -p "$keep/$table"
     # The sweep files' "report" blocks name the paper's choice (paired differences against it) and the paper's
     # orderings (each judged holds / fails / undecided on each probe): `ijepa report` needs no options.
+    # What comes back is at most 8 files (the device tool's limit): timing.txt, per table report.txt (the whole
+    # summary.md and the verdicts) and the two CSVs that go into docs/ablations/, and extras.tar.gz (summary.md,
+    # summary.jsonl and the sweep's log of both tables).
     if "$bin/ijepa" report "$work/$table" >"$keep/$table/report.txt" 2>&1; then
-      cp "$work/$table"/summary.md "$work/$table"/summary.csv "$work/$table"/summary_grouped.csv \
-        "$work/$table"/summary.jsonl "$keep/$table/"
+      cp "$work/$table"/summary.csv "$work/$table"/summary_grouped.csv "$keep/$table/"
     else
       abl_say "$table: ijepa report failed: $(tail -n 1 "$keep/$table/report.txt")"
       status=1
     fi
-    cp "$work/$table.log" "$keep/$table/sweep.log"
+    mkdir -p "$work/$table" && cp "$work/$table.log" "$work/$table/sweep.log"
+    (cd "$work" && tar -czf "$keep/extras.tar.gz" --ignore-failed-read $(ls t6/summary.md t6/summary.jsonl \
+      t6/sweep.log t8/summary.md t8/summary.jsonl t8/sweep.log 2>/dev/null) 2>/dev/null) || true
     echo "$table report: $((SECONDS - t)) s" >>"$timing"
   done
   echo "total: $((SECONDS - t0)) s" >>"$timing"

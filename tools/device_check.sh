@@ -49,8 +49,10 @@ prepare() {
   [ -n "$archive" ] || die "cifar10-jpeg.tar.gz not found (shared/datasets or IJEPA_DATASETS_DIR)"
   mkdir -p "$carry/datasets"
   cp "$archive" "$carry/datasets/"
-  # The GPU machine gets the tree without .git: the commit the results belong to travels here.
-  git -C "$here" describe --always --dirty --abbrev=12 >"$carry/commit.txt" 2>/dev/null || echo unknown >"$carry/commit.txt"
+  # The GPU machine gets the tree without .git: the commit the results belong to travels here, with a hash of the
+  # tracked files, so a tree changed after `prepare` is reported as such rather than under the old commit.
+  git -C "$here" ls-files -z >"$carry/tracked.z"
+  { git -C "$here" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown; tree_hash; } >"$carry/commit.txt"
   du -sh "$carry" >&2
   ls "$carry/debs" "$carry/wheels" >&2
 }
@@ -81,9 +83,28 @@ setup_device_env() {
   export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"  # H100 / H200
 }
 
-# carried_commit: the commit of the tree (git where it is a checkout, else what prepare recorded in device-carry).
+# tree_hash: one hash over the contents of the files `prepare` listed as tracked (device-carry/tracked.z).
+tree_hash() {
+  (cd "$here" && xargs -0 -a "$carry/tracked.z" sha256sum 2>/dev/null | sha256sum | cut -d' ' -f1)
+}
+
+# carried_commit: the commit of the tree: git's where it is a checkout, else what `prepare` recorded, marked stale
+# when the files differ from what they were then.
 carried_commit() {
-  git -C "$here" describe --always --dirty --abbrev=12 2>/dev/null || cat "$carry/commit.txt" 2>/dev/null || echo unknown
+  if git -C "$here" rev-parse --git-dir >/dev/null 2>&1; then
+    git -C "$here" describe --always --dirty --abbrev=12
+    return
+  fi
+  local c h
+  c="$(sed -n 1p "$carry/commit.txt" 2>/dev/null)"
+  h="$(sed -n 2p "$carry/commit.txt" 2>/dev/null)"
+  if [ -z "$c" ]; then
+    echo unknown
+  elif [ -n "$h" ] && [ -f "$carry/tracked.z" ] && [ "$h" = "$(tree_hash)" ]; then
+    echo "$c"
+  else
+    echo "$c (stale: the tree changed after 'tools/device_check.sh prepare')"
+  fi
 }
 
 # build_targets T...: configures $build (Release, no GUI) against this machine's torch and builds the targets with
@@ -149,6 +170,22 @@ whole_loop() {
   return "$failed"
 }
 
+# ship KEEP OUT: what comes back from the device (at most 8 files: the device tool's limit). The text files that are
+# read first go as they are; the JSON records and the logs as two archives. Called after every stage, so a run cut
+# off by its time limit still brings back what it had.
+ship() {
+  local keep="$1" out="$2" f
+  [ "$keep" = "$out" ] && return 0
+  mkdir -p "$out"
+  for f in device_table.md cuda_tests.txt whole_loop.txt profile_ops.txt; do
+    [ -f "$keep/$f" ] && cp "$keep/$f" "$out/"
+  done
+  (cd "$keep" && tar -czf "$out/records.tar.gz" --ignore-failed-read $(ls bench_*.json cuda_tests.json \
+    whole_loop.jsonl 2>/dev/null) 2>/dev/null) || true
+  (cd "$keep" && tar -czf "$out/logs.tar.gz" --ignore-failed-read $(ls ./*.log profile_run.txt sanitizer*.txt \
+    2>/dev/null) 2>/dev/null) || true
+}
+
 run() {
   local steps="${DEVICE_CHECK_STEPS:-20}" t0=$SECONDS
   setup_device_env
@@ -156,10 +193,14 @@ run() {
   for p in encoder_vit predictor_vit masker_multiblock loss_representation eval_probes; do targets+=("$p"); done
   build_targets "${targets[@]}"
   say "built at $((SECONDS - t0)) s; CUDA tests"
-  local keep="${OUT:-$scratch}"
+  # Everything is written to $keep; ship() copies at most 8 files to $OUT. results.txt streams to $OUT directly.
+  local keep="$scratch/keep" out
+  out="$(mkdir -p "${OUT:-$scratch/out}" && cd "${OUT:-$scratch/out}" && pwd)"
+  rm -rf "$keep" && mkdir -p "$keep"
   (cd "$build" && "$build/bin/test_host_cuda" --gtest_output="json:$keep/cuda_tests.json" 2>&1 | tail -15) \
     | tee "$keep/cuda_tests.txt" >&2 || true
-  local results="$keep/results.txt"
+  ship "$keep" "$out"
+  local results="$out/results.txt"
   : >"$results"
   for spec in "vit_base 16" "vit_huge 14"; do
     set -- $spec
@@ -167,6 +208,7 @@ run() {
     "$build/bin/ijepa" bench train --model "$1" --patch "$2" --image-size 224 --batch 128 --steps "$steps" \
       --device cuda --baseline python --json "$keep/bench_$1.json" 2>&1 | tee -a "$results" | tail -25 >&2 \
       || say "bench $1 failed"
+    ship "$keep" "$out"
   done
   # A crash (the SIGSEGV seen with --baseline python): ijepa's crash report (signal, address, stage, backtrace) is in
   # results.txt; a failed baseline leaves its output in /tmp/ijepa_bench_train_<pid>/baseline.log. Both come back,
@@ -182,30 +224,34 @@ run() {
       timeout "${DEVICE_CHECK_SANITIZER_S:-150}" "$cs" --tool memcheck --target-processes all \
         --log-file "$keep/sanitizer.txt" "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 \
         --batch 8 --steps 2 --warmup 1 --device cuda --baseline python >"$keep/sanitizer_run.txt" 2>&1 \
-        || say "sanitizer run: exit $? (see sanitizer.txt, sanitizer_run.txt)"
+        || say "sanitizer run: exit $? (see sanitizer.txt, sanitizer_run.txt in logs.tar.gz)"
     fi
+    ship "$keep" "$out"
   fi
   if (( SECONDS - t0 < ${DEVICE_CHECK_LOOP_BEFORE:-330} )); then
     export IJEPA_DATASETS_DIR="$carry/datasets"
     whole_loop "$build/bin" cuda "$keep" || say "a whole-loop run failed (whole_loop.txt)"
+    ship "$keep" "$out"
   fi
   if (( SECONDS - t0 < ${DEVICE_CHECK_AB_BEFORE:-400} )); then
+    # The same steps as the default's run above, so "default / this" compares like with like.
     for ab in "explicit --attention explicit" "sync --sync-each-step" "sdpa_torch --sdpa torch"; do
       set -- $ab
       local tag="$1"
       shift
       say "A/B: bench train --model vit_base --patch 16 $* (C++ only, at $((SECONDS - t0)) s)"
-      "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 --batch 128 --steps 10 \
+      "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 --batch 128 --steps "$steps" \
         --device cuda "$@" --json "$keep/bench_ab_$tag.json" 2>&1 | tee -a "$results" | tail -25 >&2 \
         || say "A/B run $* failed"
     done
+    ship "$keep" "$out"
   fi
   if (( SECONDS - t0 < ${DEVICE_CHECK_PROFILE_BEFORE:-430} )); then
     say "profile: bench train --model vit_base --patch 16 --steps 3 --profile (at $((SECONDS - t0)) s)"
     "$build/bin/ijepa" bench train --model vit_base --patch 16 --image-size 224 --batch 128 --steps 3 --warmup 2 \
       --device cuda --baseline python --profile "$scratch/vit_base.json" >"$keep/profile_run.txt" 2>&1 \
       && "$py" "$here/tools/trace_ops.py" "$scratch/vit_base.json" "$scratch/vit_base.python.json" --steps 3 --top 40 \
-        | tee "$keep/profile_ops.txt" >&2 || say "profiled run failed (see profile_run.txt)"
+        | tee "$keep/profile_ops.txt" >&2 || say "profiled run failed (see profile_run.txt in logs.tar.gz)"
   fi
   echo
   echo "== device check ($(date -u +%FT%TZ), $((SECONDS - t0)) s) =="
@@ -214,8 +260,10 @@ run() {
   cat "$keep/whole_loop.txt" 2>/dev/null || true
   # The section for docs/benchmarks.md: card, commit, command, date, every figure and each target met or missed.
   echo
-  "$py" "$here/tools/device_table.py" "$keep" --commit "$(carried_commit)" --seconds "$((SECONDS - t0))" \
-    --command "tools/device_check.sh run" --out "$keep/device_table.md" || say "device_table.py failed"
+  "$py" "$here/tools/device_table.py" "$keep" --results "$results" --commit "$(carried_commit)" \
+    --seconds "$((SECONDS - t0))" --command "tools/device_check.sh run" --out "$keep/device_table.md" \
+    || say "device_table.py failed"
+  ship "$keep" "$out"
 }
 
 # Sourced (tools/device_ablations.sh): only the functions.

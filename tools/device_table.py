@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
 """The GPU device check's results as the Markdown section that goes into docs/benchmarks.md.
 
-    tools/device_table.py KEEP_DIR [--commit C] [--command CMD] [--seconds S] [--out FILE]
+    tools/device_table.py KEEP_DIR [--results results.txt] [--commit C] [--command CMD] [--seconds S] [--out FILE]
 
-KEEP_DIR is what `tools/device_check.sh run` leaves in $OUT:
+KEEP_DIR is where `tools/device_check.sh run` writes (its records also come back in records.tar.gz):
   bench_<name>.json   one `ijepa bench train --json` record per benchmark run (schema ijepa.bench_train/1):
                       bench_vit_base.json, bench_vit_huge.json (with --baseline python), and the A/B runs
                       bench_ab_<switch>.json (ViT-B/16, C++ only, one switch changed against the default)
-  cuda_tests.json     GoogleTest's JSON report of test_host_cuda (--gtest_output=json:...)
+  cuda_tests.json     GoogleTest's JSON report of test_host_cuda (--gtest_output=json:...); cuda_tests.txt its
+                      console output (present without the JSON: the test binary died before writing its report)
   whole_loop.jsonl    one record per whole-loop run: {"name", "model", "patch", "image_size", "batch",
                       "loop_images_per_s", "step_images_per_s"} (a failed run: {"name", "error"})
+--results: the benchmarks' console output (a crash report, "fatal signal", shows there).
 Any of them may be missing (a stage that did not run or crashed); the table then says "not measured" instead of
-inventing a figure. Each target of the speed issue gets "met", "missed" or "not measured", from the figures in the
-table, never from anything else. Standard library only (the GPU machine's python3 runs it).
+inventing a figure. Each target of the speed issue gets "met", "missed" or "not measured", decided from the figures
+in the table and nothing else. Standard library only (the GPU machine's python3 runs it).
 """
 import argparse
 import glob
 import json
+import math
 import os
 import sys
 
@@ -24,12 +27,14 @@ import sys
 RATIO_TARGET = 1.8                                   # C++ images/s over the Python baseline's
 MFU_TARGET = {'vit_base': 0.35, 'vit_huge': 0.55}    # model-FLOP utilisation
 LOOP_TARGET = 0.9                                    # whole training loop over the step alone, at 224 px
+SECONDS_TARGET = 480                                 # the whole check, one device call
 MODELS = [('vit_base', 'ViT-B/16'), ('vit_huge', 'ViT-H/14')]
 AB_LABELS = {
     'explicit': '`--attention explicit` (softmax(QK^T)V as separate ops, as the official code)',
     'sync': '`--sync-each-step` (the loss read on the host after every step)',
     'sdpa_torch': "`--sdpa torch` (torch's own SDPA backend order: cuDNN attention first on Hopper)",
 }
+CRASH_MARKS = ('fatal signal', 'Segmentation fault', 'killed by SIG')
 
 
 def load_json(path):
@@ -40,8 +45,18 @@ def load_json(path):
         return None
 
 
+def num(x):
+    """A finite number, or None (JSON null: NaN or infinity written by nlohmann::json, or absent)."""
+    return x if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def fmt(x, spec, suffix=''):
+    x = num(x)
+    return 'n/a' if x is None else format(x, spec) + suffix
+
+
 def mib(b):
-    return f'{b / 2**20:,.0f}'
+    return fmt(None if num(b) is None else b / 2**20, ',.0f')
 
 
 def verdict(ok):
@@ -52,26 +67,27 @@ def bench_records(keep):
     out = {}
     for path in sorted(glob.glob(os.path.join(keep, 'bench_*.json'))):
         rec = load_json(path)
-        if isinstance(rec, dict) and rec.get('schema') == 'ijepa.bench_train/1':
+        if isinstance(rec, dict) and rec.get('schema') == 'ijepa.bench_train/1' and isinstance(rec.get('cpp'), dict):
             out[os.path.basename(path)[len('bench_'):-len('.json')]] = rec
     return out
 
 
 def cuda_tests(keep):
+    """(passed, failed, not run) test names, or None without a report."""
     rep = load_json(os.path.join(keep, 'cuda_tests.json'))
     if not isinstance(rep, dict):
         return None
-    passed, failed, skipped = [], [], []
+    passed, failed, not_run = [], [], []
     for suite in rep.get('testsuites', []):
         for t in suite.get('testsuite', []):
             name = f"{suite.get('name', '?')}.{t.get('name', '?')}"
             if t.get('failures'):
                 failed.append(name)
-            elif t.get('result') == 'SKIPPED':
-                skipped.append(name)
-            else:
+            elif t.get('status') == 'RUN' and t.get('result', 'COMPLETED') == 'COMPLETED':
                 passed.append(name)
-    return passed, failed, skipped
+            else:  # SKIPPED, SUPPRESSED, NOTRUN (disabled)
+                not_run.append(name)
+    return passed, failed, not_run
 
 
 def whole_loop(keep):
@@ -97,16 +113,21 @@ def first(records, key, default='?'):
     return default
 
 
-def table(keep, commit, command, seconds):
+def read_text(path):
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except (OSError, TypeError):
+        return None
+
+
+def table(keep, commit, command, seconds, results_path=None):
     benches = bench_records(keep)
     tests = cuda_tests(keep)
     loops = whole_loop(keep)
-    recs = list(benches.values())
-    main = [benches[k] for k, _ in MODELS if k in benches] + recs  # the two benchmarks first, then the A/B runs
-    card = first(main, 'device_name', 'no benchmark record')
-    lines = []
-    lines.append(f"### GPU: {card}, {first(main, 'date')}")
-    lines.append('')
+    main = [benches[k] for k, _ in MODELS if k in benches]  # the settings are the two benchmarks'
+    card = first(main + list(benches.values()), 'device_name', 'no benchmark record')
+    lines = [f"### GPU: {card}, {first(main + list(benches.values()), 'date')}", '']
     lines.append(f"Commit {commit}; torch {first(main, 'torch')}; `{command}`"
                  + (f', {seconds} s in all' if seconds else '') + '. Default settings: attention '
                  + f"`{first(main, 'attention')}`, SDPA backends {first(main, 'sdpa_backends')}; "
@@ -117,7 +138,8 @@ def table(keep, commit, command, seconds):
     verdicts = []
 
     # The two benchmarks against the Python baseline.
-    labels = [f"{benches[k]['model']}/{benches[k]['patch']}" if k in benches else label for k, label in MODELS]
+    labels = [f"{benches[k].get('model', k)}/{benches[k].get('patch', '?')}" if k in benches else label
+              for k, label in MODELS]
     lines.append('| | ' + ' | '.join(labels) + ' | target |')
     lines.append('|---|' + '---|' * len(MODELS) + '---|')
     cells = {k: [] for k in ('cpp', 'py', 'ratio', 'mfu', 'mem', 'loss', 'status')}
@@ -129,51 +151,67 @@ def table(keep, commit, command, seconds):
             verdicts.append(f'{label}: not measured (no bench_{key}.json: the run did not finish)')
             continue
         c, p = rec['cpp'], rec.get('python')
-        cells['cpp'].append(f"{c['images_per_s']:,.0f} ({c['median_step_s'] * 1e3:.1f} ms; min "
-                            f"{c['min_step_s'] * 1e3:.1f} ms)")
-        mfu_ok = c['mfu'] >= MFU_TARGET[key]
-        cells['mfu'].append(f"{100 * c['mfu']:.1f} % ({verdict(mfu_ok)})")
-        verdicts.append(f"{label} MFU {100 * c['mfu']:.1f} % against ≥ {100 * MFU_TARGET[key]:.0f} %: "
-                        f"{verdict(mfu_ok)}")
-        cells['status'].append(rec.get('baseline_status', '?'))
-        if p is None:
+        cells['cpp'].append(f"{fmt(c.get('images_per_s'), ',.0f')} ({fmt(c.get('median_step_s', None) and c['median_step_s'] * 1e3, '.1f')} ms;"
+                            f" min {fmt(c.get('min_step_s', None) and c['min_step_s'] * 1e3, '.1f')} ms)")
+        mfu = num(c.get('mfu'))
+        if mfu is None:
+            cells['mfu'].append('n/a')
+            verdicts.append(f'{label} MFU: not measured')
+        else:
+            ok = mfu >= MFU_TARGET[key]
+            cells['mfu'].append(f'{100 * mfu:.2f} % ({verdict(ok)})')
+            verdicts.append(f'{label} MFU {100 * mfu:.2f} % against ≥ {100 * MFU_TARGET[key]:.0f} %: {verdict(ok)}')
+        cells['status'].append(str(rec.get('baseline_status', '?')))
+        if not isinstance(p, dict):
             for k in ('py', 'ratio', 'mem', 'loss'):
                 cells[k].append('not measured')
             verdicts.append(f"{label} ratio and memory against the baseline: not measured (baseline "
                             f"{rec.get('baseline_status', 'not run')})")
             continue
-        ratio = rec['ratio']
-        ratio_ok = ratio >= RATIO_TARGET
-        mem_ok = c['peak_bytes'] <= p['peak_bytes']
-        cells['py'].append(f"{p['images_per_s']:,.0f} ({p['median_step_s'] * 1e3:.1f} ms)")
-        cells['ratio'].append(f"{ratio:.2f}× ({verdict(ratio_ok)}; fastest steps {rec.get('ratio_fastest', 0):.2f}×)")
-        cells['mem'].append(f"{mib(c['peak_bytes'])} / {mib(p['peak_bytes'])} ({verdict(mem_ok)})")
-        cells['loss'].append(f"{c['loss_first']:.5f} / {p.get('loss_first', float('nan')):.5f}")
-        verdicts.append(f'{label} C++/Python {ratio:.2f}× against ≥ {RATIO_TARGET}×: {verdict(ratio_ok)}')
-        verdicts.append(f"{label} peak memory {mib(c['peak_bytes'])} MiB against the baseline's "
-                        f"{mib(p['peak_bytes'])} MiB: {verdict(mem_ok)}")
+        ratio = num(rec.get('ratio'))
+        cells['py'].append(f"{fmt(p.get('images_per_s'), ',.0f')} "
+                           f"({fmt(num(p.get('median_step_s')) and p['median_step_s'] * 1e3, '.1f')} ms)")
+        if ratio is None:
+            cells['ratio'].append('n/a')
+            verdicts.append(f'{label} C++/Python: not measured')
+        else:
+            ok = ratio >= RATIO_TARGET
+            cells['ratio'].append(f"{ratio:.3f}× ({verdict(ok)}; fastest steps {fmt(rec.get('ratio_fastest'), '.3f')}×)")
+            verdicts.append(f'{label} C++/Python {ratio:.3f}× against ≥ {RATIO_TARGET}×: {verdict(ok)}')
+        cm, pm = num(c.get('peak_bytes')), num(p.get('peak_bytes'))
+        if cm is None or pm is None:
+            cells['mem'].append('n/a')
+            verdicts.append(f'{label} peak memory against the baseline: not measured')
+        else:
+            ok = cm <= pm
+            cells['mem'].append(f'{mib(cm)} / {mib(pm)} ({verdict(ok)})')
+            verdicts.append(f"{label} peak memory {mib(cm)} MiB against the baseline's {mib(pm)} MiB: {verdict(ok)}")
+        cells['loss'].append(f"{fmt(c.get('loss_first'), '.5f')} / {fmt(p.get('loss_first'), '.5f')}")
+    peak_kind = first([r['cpp'] for r in main], 'peak_kind')
     rows = [('C++ images/s (median step)', 'cpp', ''), ('Python baseline images/s', 'py', ''),
             ('C++ / Python', 'ratio', f'≥ {RATIO_TARGET}×'),
             ('MFU (C++)', 'mfu', ' / '.join(f'≥ {100 * MFU_TARGET[k]:.0f} %' for k, _ in MODELS)),
-            (f"peak memory C++ / Python (MiB, {first(main, 'cpp', {}).get('peak_kind', '?')})", 'mem', 'C++ ≤ Python'),
+            (f'peak memory C++ / Python (MiB, {peak_kind})', 'mem', 'C++ ≤ Python'),
             ('loss at step 1, C++ / Python', 'loss', 'equal (same inputs)'), ('baseline', 'status', 'done')]
     for title, k, target in rows:
         lines.append(f'| {title} | ' + ' | '.join(cells[k]) + f' | {target} |')
     lines.append('')
 
-    # A/B: one switch changed against the default, ViT-B/16, C++ only.
+    # A/B: one switch changed against the default, ViT-B/16, C++ only, the same number of steps.
     default = benches.get('vit_base')
     ab = {k[len('ab_'):]: v for k, v in benches.items() if k.startswith('ab_')}
     if ab:
         lines.append('| ViT-B/16, C++ only | images/s | MFU | default / this |')
         lines.append('|---|---|---|---|')
+        d_ips = num(default['cpp'].get('images_per_s')) if default else None
         if default:
-            lines.append(f"| default | {default['cpp']['images_per_s']:,.0f} | {100 * default['cpp']['mfu']:.1f} % | 1 |")
+            lines.append(f"| default | {fmt(d_ips, ',.0f')} | {fmt(num(default['cpp'].get('mfu')) and 100 * default['cpp']['mfu'], '.2f', ' %')} | 1 |")
         for k in sorted(ab):
             r = ab[k]['cpp']
-            rel = (f"{default['cpp']['images_per_s'] / r['images_per_s']:.2f}×"
-                   if default and r['images_per_s'] > 0 else 'not measured')
-            lines.append(f"| {AB_LABELS.get(k, k)} | {r['images_per_s']:,.0f} | {100 * r['mfu']:.1f} % | {rel} |")
+            ips = num(r.get('images_per_s'))
+            rel = f'{d_ips / ips:.2f}×' if d_ips and ips else 'not measured'
+            lines.append(f"| {AB_LABELS.get(k, k)} | {fmt(ips, ',.0f')} | "
+                         f"{fmt(num(r.get('mfu')) and 100 * r['mfu'], '.2f', ' %')} | {rel} |")
         lines.append('')
 
     # The whole training loop against the step alone.
@@ -187,33 +225,53 @@ def table(keep, commit, command, seconds):
             lines.append(f"| {name} | failed: {r['error']} | | | |")
             verdicts.append(f'whole loop {name}: not measured (failed)')
             continue
-        loop, step = r.get('loop_images_per_s', 0), r.get('step_images_per_s', 0)
-        big = r.get('image_size', 0) >= 224
-        rel = loop / step if step else None
+        loop, step = num(r.get('loop_images_per_s')), num(r.get('step_images_per_s'))
+        size = num(r.get('image_size')) or 0
+        big = size >= 224
+        rel = loop / step if loop is not None and step else None
         ok = rel is not None and rel >= LOOP_TARGET
         target = f'≥ {LOOP_TARGET}' if big else '(shown, no target)'
-        shown = f'{rel:.3f}' + (f' ({verdict(ok)})' if big else '') if rel is not None else 'not measured'
+        shown = (f'{rel:.3f}' + (f' ({verdict(ok)})' if big else '')) if rel is not None else 'not measured'
         lines.append(f"| {name} ({r.get('model', '?')}/{r.get('patch', '?')}, {r.get('image_size', '?')} px, batch "
-                     f"{r.get('batch', '?')}) | {loop:,.0f} | {step:,.0f} | {shown} | {target} |")
+                     f"{r.get('batch', '?')}) | {fmt(loop, ',.0f')} | {fmt(step, ',.0f')} | {shown} | {target} |")
         if big:
             verdicts.append(f'whole loop {name}: loop/step ' + (f'{rel:.3f} against ≥ {LOOP_TARGET}: {verdict(ok)}'
                                                                 if rel is not None else 'not measured'))
-    if not any(r.get('image_size', 0) >= 224 and 'error' not in r for r in loops):
+    if not any((num(r.get('image_size')) or 0) >= 224 and 'error' not in r for r in loops):
         verdicts.append('whole loop at 224 px: not measured')
     if loops:
         lines.append('')
 
     # CUDA tests.
     if tests is None:
-        lines.append('CUDA tests: not run (no cuda_tests.json).')
-        verdicts.append('CUDA tests: not run')
+        died = os.path.exists(os.path.join(keep, 'cuda_tests.txt'))
+        lines.append('CUDA tests: ' + ('the test binary ran but wrote no report (it died: cuda_tests.txt)'
+                                      if died else 'not run (no cuda_tests.json)') + '.')
+        verdicts.append('all CUDA tests pass: ' + ('missed (crashed, no report)' if died else 'not run'))
     else:
-        passed, failed, skipped = tests
-        lines.append(f'CUDA tests (test_host_cuda): {len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped'
+        passed, failed, not_run = tests
+        lines.append(f'CUDA tests (test_host_cuda): {len(passed)} passed, {len(failed)} failed, {len(not_run)} not run'
                      + (': failed ' + ', '.join(failed) if failed else '')
-                     + ('; skipped ' + ', '.join(skipped) if skipped else '') + '.')
-        verdicts.append('all CUDA tests pass: ' + (verdict(not failed and not skipped and bool(passed))
-                                                   if passed or failed else f'not run ({len(skipped)} skipped)'))
+                     + ('; not run ' + ', '.join(not_run) if not_run else '') + '.')
+        verdicts.append('all CUDA tests pass: ' + (verdict(not failed and not not_run and bool(passed))
+                                                   if passed or failed else f'not run ({len(not_run)} not run)'))
+
+    # No crash: a benchmark whose record stops before the baseline's end, or a crash report in the output.
+    crashes = [f"bench_{k}: baseline {r.get('baseline_status')}" for k, r in sorted(benches.items())
+               if str(r.get('baseline_status', '')).startswith(('running', 'failed'))]
+    text = read_text(results_path) if results_path else None
+    if text is not None:
+        crashes += [f'results: "{m}"' for m in CRASH_MARKS if m in text]
+    if crashes:
+        verdicts.append('no crash: missed (' + '; '.join(crashes) + ')')
+    elif benches or text is not None:
+        verdicts.append('no crash: met')
+    else:
+        verdicts.append('no crash: not measured')
+
+    sec = num(float(seconds)) if str(seconds).replace('.', '', 1).isdigit() else None
+    verdicts.append(f'the check within {SECONDS_TARGET} s: '
+                    + (f'{sec:.0f} s, {verdict(sec <= SECONDS_TARGET)}' if sec is not None else 'not measured'))
     lines.append('')
     lines.append('Targets: ' + '; '.join(verdicts) + '.')
     return '\n'.join(lines) + '\n'
@@ -221,7 +279,8 @@ def table(keep, commit, command, seconds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('keep', help="the device check's output folder ($OUT)")
+    ap.add_argument('keep', help="the device check's working folder (its records)")
+    ap.add_argument('--results', help="the benchmarks' console output (results.txt)")
     ap.add_argument('--commit', default='unknown')
     ap.add_argument('--command', default='tools/device_check.sh run')
     ap.add_argument('--seconds', default='')
@@ -230,7 +289,7 @@ def main():
     if not os.path.isdir(a.keep):
         print(f'device_table.py: {a.keep}: not a folder', file=sys.stderr)
         return 2
-    text = table(a.keep, a.commit, a.command, a.seconds)
+    text = table(a.keep, a.commit, a.command, a.seconds, a.results)
     if a.out:
         with open(a.out, 'w') as f:
             f.write(text)

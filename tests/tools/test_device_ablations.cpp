@@ -52,9 +52,16 @@ TEST(DeviceAblations, CpuModeRunsBothTablesAndReportsPairedDifferences) {
                                  &log);
   ASSERT_EQ(rc, 0) << log;
   EXPECT_NE(log.find("== device ablations (cpu, "), std::string::npos) << log;
+  // At most 8 files come back from the device: everything else travels in extras.tar.gz.
+  std::size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(out)) files += e.is_regular_file() ? 1 : 0;
+  EXPECT_LE(files, 8u);
+  const fs::path extras = tmp / "extras";
+  fs::create_directories(extras);
+  ASSERT_EQ(test::run_shell("tar -xzf " + (out / "extras.tar.gz").string() + " -C " + extras.string()), 0);
   // Table 6: 4 maskers x 2 seeds, every trial completed, with both probes and their random-init baselines.
-  ASSERT_TRUE(fs::exists(out / "t6" / "summary.jsonl")) << log;
-  EXPECT_EQ(jsonl_records(out / "t6" / "summary.jsonl"), 8u);
+  ASSERT_TRUE(fs::exists(extras / "t6" / "summary.jsonl")) << log;
+  EXPECT_EQ(jsonl_records(extras / "t6" / "summary.jsonl"), 8u);
   const std::string t6 = test::read_text(out / "t6" / "report.txt");
   EXPECT_NE(t6.find("Paired differences against"), std::string::npos) << t6;
   for (const char* m : {"rasterized", "block", "random"}) EXPECT_NE(t6.find(m), std::string::npos) << m;
@@ -65,8 +72,8 @@ TEST(DeviceAblations, CpuModeRunsBothTablesAndReportsPairedDifferences) {
   EXPECT_NE(t6.find("| `masker=multiblock` > `masker=block` | 2 |"), std::string::npos) << t6;
   EXPECT_NE(test::read_text(out / "t6" / "summary.csv").find("knn"), std::string::npos);
   // Table 8: 6 target scales x 1 seed.
-  ASSERT_TRUE(fs::exists(out / "t8" / "summary.jsonl")) << log;
-  EXPECT_EQ(jsonl_records(out / "t8" / "summary.jsonl"), 6u);
+  ASSERT_TRUE(fs::exists(extras / "t8" / "summary.jsonl")) << log;
+  EXPECT_EQ(jsonl_records(extras / "t8" / "summary.jsonl"), 6u);
   EXPECT_TRUE(fs::exists(out / "t8" / "summary_grouped.csv"));
   // Table 8's nine claims (peak, rise, fall, worst); one seed: every one undecided.
   const std::string t8 = test::read_text(out / "t8" / "report.txt");
@@ -75,7 +82,7 @@ TEST(DeviceAblations, CpuModeRunsBothTablesAndReportsPairedDifferences) {
   const std::string timing = test::read_text(out / "timing.txt");
   for (const char* k : {"build:", "t6 sweep:", "t6 report:", "t8 sweep:", "t8 report:", "total:"})
     EXPECT_NE(timing.find(k), std::string::npos) << k << "\n" << timing;
-  EXPECT_NE(test::read_text(out / "t6" / "sweep.log").find("2 at a time"), std::string::npos);
+  EXPECT_NE(test::read_text(extras / "t6" / "sweep.log").find("2 at a time"), std::string::npos);
   fs::remove_all(tmp);
 }
 
@@ -114,5 +121,25 @@ TEST(DeviceCheck, WholeLoopStageComparesTrainWithTheStepAlone) {
     ++records;
   }
   EXPECT_EQ(records, 2u) << jsonl;
+  // What the GPU run would bring back from this folder (tools/device_check.sh's ship): at most 8 files, the records
+  // and the logs as archives.
+  const fs::path shipped = tmp / "out";
+  ASSERT_EQ(test::run_shell("cd " + std::string(IJEPA_REPO) + " && bash -c 'source tools/device_check.sh && ship " +
+                                keep.string() + " " + shipped.string() + "'",
+                            &log),
+            0)
+      << log;
+  std::size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(shipped)) files += e.is_regular_file() ? 1 : 0;
+  EXPECT_LE(files, 8u);
+  EXPECT_EQ(test::read_text(shipped / "whole_loop.txt"), table);
+  std::string listing;
+  ASSERT_EQ(test::run_shell("tar -tzf " + (shipped / "records.tar.gz").string() + " && tar -tzf " +
+                                (shipped / "logs.tar.gz").string(),
+                            &listing),
+            0)
+      << listing;
+  for (const char* f : {"whole_loop.jsonl", "whole_loop_cifar10_tiny.log", "whole_loop_vit_b16_synthetic.log"})
+    EXPECT_NE(listing.find(f), std::string::npos) << f << "\n" << listing;
   fs::remove_all(tmp);
 }

@@ -35,9 +35,9 @@ std::vector<std::string> split_dots(const std::string& key) {
   return segs;
 }
 
-// The "report" block: {"reference": GROUP, "best_by": METRIC, "orderings": ["A > B", ...]}, types and the shape of
-// each claim; whether the groups exist is checked once the trials are planned (check_sweep_report).
-void check_report_block(const nlohmann::json& r, const std::string& where) {
+}  // namespace
+
+void check_sweep_report_block(const nlohmann::json& r, const std::string& where) {
   if (!r.is_object()) throw ConfigFileError(where + ": expected an object {\"reference\", \"best_by\", \"orderings\"}");
   for (auto it = r.begin(); it != r.end(); ++it) {
     if (it.key() == "reference" || it.key() == "best_by") {
@@ -62,8 +62,6 @@ void check_report_block(const nlohmann::json& r, const std::string& where) {
   }
 }
 
-}  // namespace
-
 SweepSpec parse_sweep(const nlohmann::json& sweep, const std::string& origin) {
   const std::string where = origin + ": sweep";
   if (!sweep.is_object()) throw ConfigFileError(where + ": expected an object, got " + sweep.dump());
@@ -74,7 +72,7 @@ SweepSpec parse_sweep(const nlohmann::json& sweep, const std::string& origin) {
                             "' (expected mode, axes, seeds, name_template, report)");
     }
   }
-  if (sweep.contains("report")) check_report_block(sweep["report"], where + ".report");
+  if (sweep.contains("report")) check_sweep_report_block(sweep["report"], where + ".report");
   SweepSpec spec;
   if (sweep.contains("mode")) {
     const auto& m = sweep["mode"];

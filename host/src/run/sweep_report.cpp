@@ -257,9 +257,16 @@ std::string diff_cell(const util::MeanCi& d) {
   return v + (d.separated_from_zero() ? (d.mean > 0 ? " above" : " below") : " undecided");
 }
 
-// Matches a group: its label, one of its trials' names, or KEY=VALUE[,KEY=VALUE] on the axes (full or short names;
-// a bare VALUE for any axis). The first group that matches.
-// `what` names the option in the error ("--reference 'x'").
+std::string trim(std::string s) {
+  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// Matches a group: its label, one of its trials' names, or a selection on the axes: KEY=VALUE[,KEY=VALUE] (full or
+// short names) or a bare VALUE of any axis. A selection that fits several groups is an error naming them, never a
+// silent first pick. `what` says where the spec came from, for the errors ("--reference",
+// "e.json: sweep.report.orderings 'a > b'").
 const ReportGroup& find_group(const ReportGroups& gs, const std::string& spec, const std::string& what) {
   for (const auto& g : gs.groups) {
     if (g.label == spec) return g;
@@ -267,41 +274,51 @@ const ReportGroup& find_group(const ReportGroups& gs, const std::string& spec, c
       if ((*m)["name"] == spec) return g;
     }
   }
-  if (spec.find('=') == std::string::npos) {  // one bare value, commas and all ("[0.15,0.2]")
-    for (const auto& g : gs.groups) {
-      if ((", " + g.label + ",").find("=" + spec + ",") != std::string::npos) return g;
+  std::string names;
+  for (const auto& g : gs.groups) names += (names.empty() ? "" : "; ") + g.label;
+  auto unique = [&](const std::vector<const ReportGroup*>& m) -> const ReportGroup* {
+    if (m.size() > 1) {
+      std::string which;
+      for (const auto* g : m) which += (which.empty() ? "" : "; ") + g->label;
+      throw ConfigError(what + ": '" + spec + "' matches " + std::to_string(m.size()) + " groups (" + which +
+                        "); name one by its label, KEY=VALUE[,KEY=VALUE] or one of its trials");
+    }
+    return m.empty() ? nullptr : m.front();
+  };
+  // The whole spec as one axis's value, commas and all ("pred_mask_scale=[0.15,0.2]", "[0.15,0.2]").
+  const std::string whole = (spec.find('=') == std::string::npos ? "=" : ", ") + spec + ",";
+  std::vector<const ReportGroup*> m;
+  for (const auto& g : gs.groups) {
+    if ((", " + g.label + ",").find(whole) != std::string::npos) m.push_back(&g);
+  }
+  if (const ReportGroup* g = unique(m)) return *g;
+  // Comma-separated parts (commas inside [...] or {...} belong to a value), each KEY=VALUE on that axis or a bare
+  // VALUE on any axis; all must hold.
+  std::vector<std::string> parts;
+  std::string cur;
+  int depth = 0;
+  for (std::size_t i = 0; i <= spec.size(); ++i) {
+    const char c = i < spec.size() ? spec[i] : ',';
+    depth += (c == '[' || c == '{') ? 1 : (c == ']' || c == '}') ? -1 : 0;
+    if (c == ',' && depth <= 0) {
+      const std::string p = trim(cur);
+      if (!p.empty()) parts.push_back(p);
+      cur.clear();
+    } else {
+      cur += c;
     }
   }
-  std::vector<std::string> parts;
-  for (std::size_t b = 0, e; b <= spec.size(); b = e + 1) {
-    e = spec.find(',', b);
-    if (e == std::string::npos) e = spec.size();
-    std::string p = spec.substr(b, e - b);
-    while (!p.empty() && p.front() == ' ') p.erase(0, 1);
-    if (!p.empty()) parts.push_back(p);
-  }
+  m.clear();
   for (const auto& g : gs.groups) {
     const std::string label = ", " + g.label + ",";
-    bool all = !parts.empty();
-    // KEY=VALUE matches that axis; a bare VALUE matches any axis with that value.
+    bool all = parts.size() > 1;  // one part is the whole spec, tried above
     for (const auto& p : parts) {
       all = all && label.find((p.find('=') == std::string::npos ? "=" : ", ") + p + ",") != std::string::npos;
     }
-    if (all) return g;
+    if (all) m.push_back(&g);
   }
-  std::string names;
-  for (const auto& g : gs.groups) names += (names.empty() ? "" : "; ") + g.label;
+  if (const ReportGroup* g = unique(m)) return *g;
   throw ConfigError(what + ": no group of trials matches '" + spec + "' (groups: " + names + ")");
-}
-
-const ReportGroup& find_reference(const ReportGroups& gs, const std::string& spec, const std::string& from) {
-  return find_group(gs, spec, from);
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
 }
 
 // --order "A > B" (repeatable): each claim judged on the paired difference A - B, seed by seed, of every top-1
@@ -348,7 +365,9 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
   md += join_row(h, false) + md_rule(h.size());
   int held = 0, failed = 0, mixed = 0, open = 0;
   for (const auto& cl : claims) {
-    std::vector<std::string> row{cl.text, std::to_string(paired(*cl.a, *cl.b, cols[0]).n)};
+    std::size_t pairs = SIZE_MAX;
+    for (const auto& c : cols) pairs = std::min(pairs, paired(*cl.a, *cl.b, c).n);
+    std::vector<std::string> row{cl.text, std::to_string(pairs)};
     bool any_hold = false, any_fail = false;
     for (const auto& c : cols) {
       const util::MeanCi d = paired(*cl.a, *cl.b, c);
@@ -412,14 +431,15 @@ std::string resolution_section(const std::vector<nlohmann::json>& records) {
 }
 
 // --best-by METRIC: the best group (mean over seeds) and trial, and whether the runner-up can be told apart.
+// `lenient` (the sweep file's best_by): a metric no trial has is a note in the section, not an error, so a sweep
+// never fails over its summary.
 std::string best_section(const std::vector<nlohmann::json>& records, const ReportGroups& groups, const std::string& metric,
                          const std::vector<std::string>& num_cols, const std::vector<std::string>& gain_cols,
-                         bool lenient) {
+                         bool lenient, const std::string& from) {
   std::string col = metric == "final_loss" || metric == "seconds" || metric == "images_per_s" ? metric : "metrics." + metric;
   if (const auto g = metric.find(".gain."); g != std::string::npos) col = "gain." + metric.substr(0, g) + metric.substr(g + 5);
   const bool known = std::find(num_cols.begin(), num_cols.end(), col) != num_cols.end() ||
                      std::find(gain_cols.begin(), gain_cols.end(), col) != gain_cols.end();
-  if (!known && lenient) return "\n## Best by `" + metric + "`\n\nNo trial has this metric yet.\n";
   if (!known) {
     std::string names;
     for (const auto& c : num_cols) names += (names.empty() ? "" : ", ") + (c.rfind("metrics.", 0) == 0 ? c.substr(8) : c);
@@ -427,7 +447,15 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
       const std::string k = c.substr(5);
       names += ", " + k.substr(0, k.find('.')) + ".gain" + k.substr(k.find('.'));
     }
-    throw ConfigError("--best-by '" + metric + "': no trial has this metric (known: " + names + ")");
+    const bool any_metric = std::any_of(records.begin(), records.end(), [](const nlohmann::json& r) {
+      return r["state"] == "completed" && r.contains("metrics") && !r["metrics"].empty();
+    });
+    if (lenient) {
+      return "\n## Best by `" + metric + "`\n\n" +
+             (any_metric ? "No trial has this metric: " + from + " names none of theirs (known: " + names + ").\n"
+                         : std::string("No trial has this metric yet.\n"));
+    }
+    throw ConfigError(from + " '" + metric + "': no trial has this metric (known: " + names + ")");
   }
   const bool low = lower_is_better(col);
   auto better = [low](double a, double b) { return low ? a < b : a > b; };
@@ -717,7 +745,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   }
   out.md += resolution_section(records);
   if (!opts.reference.empty()) {
-    const ReportGroup& ref = find_reference(groups, opts.reference, opts.reference_from);
+    const ReportGroup& ref = find_group(groups, opts.reference, opts.reference_from);
     out.md += "\n## Paired differences against `" + ref.label + "`\n\nEach group's trial minus the reference's trial "
               "of the same seed, over the seeds both completed: mean ± 95 % CI (Student t). \"above\"/\"below\": the "
               "interval excludes 0; \"undecided\": it does not, or there is one pair.\n\n";
@@ -737,7 +765,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   }
   if (!opts.orderings.empty()) out.md += orderings_section(groups, opts.orderings, num_cols, opts.order_from);
   if (!opts.best_by.empty()) {
-    out.md += best_section(records, groups, opts.best_by, num_cols, gain_cols, opts.best_by_lenient);
+    out.md += best_section(records, groups, opts.best_by, num_cols, gain_cols, opts.best_by_lenient, opts.best_by_from);
   }
   return out;
 }
@@ -747,12 +775,14 @@ ReportOptions file_report_options(const nlohmann::json& sweep_json, const std::s
   if (!sweep_json.contains("sweep") || !sweep_json["sweep"].is_object() || !sweep_json["sweep"].contains("report")) {
     return o;
   }
-  const nlohmann::json& r = sweep_json["sweep"]["report"];  // types checked by parse_sweep
+  const nlohmann::json& r = sweep_json["sweep"]["report"];
   const std::string at = origin + ": sweep.report";
+  check_sweep_report_block(r, at);  // parse_sweep checked it; sweep.json may have been edited since
   o.reference = r.value("reference", std::string());
   o.reference_from = at + ".reference";
   o.best_by = r.value("best_by", std::string());
   o.best_by_lenient = true;
+  o.best_by_from = at + ".best_by";
   if (r.contains("orderings")) o.orderings = r["orderings"].get<std::vector<std::string>>();
   o.order_from = at + ".orderings";
   return o;
@@ -769,6 +799,7 @@ ReportOptions merged_options(const nlohmann::json& sweep_json, const std::string
   if (!cli.best_by.empty()) {
     o.best_by = cli.best_by;
     o.best_by_lenient = cli.best_by_lenient;
+    o.best_by_from = cli.best_by_from;
   }
   if (!cli.orderings.empty()) {
     o.orderings = cli.orderings;

@@ -198,15 +198,15 @@ TEST(DeviceTable, VerdictsFollowTheFiguresAndMissingStagesSayNotMeasured) {
   std::string out;
   ASSERT_EQ(run_cli(std::string(kTiny) + " --json " + (dir / "r.json").string(), &out), 0) << out;
   const nlohmann::json real = read_json(dir / "r.json");
-  const auto table = [&](std::string* text) {
+  const auto table = [&](std::string* text, const std::string& extra = "") {
     return run_shell(std::string(IJEPA_PYTHON_EXE) + " " + IJEPA_SOURCE_DIR + "/tools/device_table.py " +
-                         keep.string() + " --commit abc123 --seconds 401 --out " + (dir / "t.md").string(),
+                         keep.string() + " --commit abc123 --seconds 401 --out " + (dir / "t.md").string() + extra,
                      text);
   };
   // Nothing there yet: every target not measured, never a figure.
   ASSERT_EQ(table(&out), 0) << out;
   for (const char* s : {"ViT-B/16: not measured", "ViT-H/14: not measured", "whole loop at 224 px: not measured",
-                        "CUDA tests: not run"})
+                        "all CUDA tests pass: not run", "no crash: not measured", "the check within 480 s: 401 s, met"})
     EXPECT_NE(out.find(s), std::string::npos) << s << "\n" << out;
 
   // ViT-B/16: 2.0x the baseline, MFU 36 %, less memory (all met); ViT-H/14: 1.79x, MFU 54.9 %, more memory (missed).
@@ -235,8 +235,9 @@ TEST(DeviceTable, VerdictsFollowTheFiguresAndMissingStagesSayNotMeasured) {
               {"testsuites",
                {{{"name", "CudaStep"},
                  {"testsuite",
-                  {{{"name", "A"}, {"result", "COMPLETED"}},
-                   {{"name", "B"}, {"result", "COMPLETED"}, {"failures", {{{"failure", "x"}}}}}}}}}}});
+                  {{{"name", "A"}, {"status", "RUN"}, {"result", "COMPLETED"}},
+                   {{"name", "B"}, {"status", "RUN"}, {"result", "COMPLETED"}, {"failures", {{{"failure", "x"}}}}},
+                   {{"name", "DISABLED_C"}, {"status", "NOTRUN"}, {"result", "SUPPRESSED"}}}}}}}});
   std::ofstream(keep / "whole_loop.jsonl")
       << R"({"name": "small", "model": "vit_tiny", "patch": 4, "image_size": 32, "batch": 256, "loop_images_per_s": 50, "step_images_per_s": 100})"
       << "\n"
@@ -246,18 +247,39 @@ TEST(DeviceTable, VerdictsFollowTheFiguresAndMissingStagesSayNotMeasured) {
   ASSERT_EQ(table(&out), 0) << out;
   EXPECT_EQ(ijepa::test::read_text(dir / "t.md"), out);
   for (const char* s : {"### GPU: Test Card (sm_90, 1000 MiB)", "Commit abc123", "401 s in all",
-                        "ViT-B/16 C++/Python 2.00× against ≥ 1.8×: met", "ViT-B/16 MFU 36.0 % against ≥ 35 %: met",
+                        "ViT-B/16 C++/Python 2.000× against ≥ 1.8×: met", "ViT-B/16 MFU 36.00 % against ≥ 35 %: met",
                         "ViT-B/16 peak memory 1,024 MiB against the baseline's 2,048 MiB: met",
-                        "ViT-H/14 C++/Python 1.79× against ≥ 1.8×: missed", "ViT-H/14 MFU 54.9 % against ≥ 55 %: missed",
+                        "ViT-H/14 C++/Python 1.790× against ≥ 1.8×: missed",
+                        "ViT-H/14 MFU 54.90 % against ≥ 55 %: missed",
                         "ViT-H/14 peak memory 3,072 MiB against the baseline's 2,048 MiB: missed",
                         "whole loop big: loop/step 0.905 against ≥ 0.9: met", "| broken | failed: ijepa train: boom",
-                        "0.500 | (shown, no target) |", "1 passed, 1 failed, 0 skipped: failed CudaStep.B",
-                        "all CUDA tests pass: missed", "torch's own SDPA backend order"})
+                        "0.500 | (shown, no target) |",
+                        "1 passed, 1 failed, 1 not run: failed CudaStep.B; not run CudaStep.DISABLED_C",
+                        "all CUDA tests pass: missed", "torch's own SDPA backend order", "no crash: met"})
     EXPECT_NE(out.find(s), std::string::npos) << s << "\n" << out;
   // The A/B row: the default's images/s over the switched run's (2000 / 500).
   EXPECT_NE(out.find("| 500 | "), std::string::npos) << out;
   EXPECT_NE(out.find(" | 4.00× |"), std::string::npos) << out;
   EXPECT_EQ(out.find("whole loop small: loop/step"), std::string::npos) << "no target below 224 px\n" << out;
+
+  // A crash: ViT-H/14's record stops before the baseline's figures (the process died), its console output has a
+  // crash report, and a NaN loss (null in JSON) prints as n/a instead of stopping the table.
+  nlohmann::json huge = with("vit_huge", 179, 100, 0.549, 3.0 * (1 << 30), 2.0 * (1 << 30));
+  huge["python"] = nullptr;
+  huge["ratio"] = nullptr;
+  huge["baseline_status"] = "running";
+  huge["cpp"]["loss_first"] = nullptr;
+  write_json(keep / "bench_vit_huge.json", huge);
+  nlohmann::json base = with("vit_base", 2000, 1000, 0.36, 1 << 30, 2.0 * (1 << 30));
+  base["cpp"]["loss_first"] = 0.25;
+  base["python"]["loss_first"] = nullptr;
+  write_json(keep / "bench_vit_base.json", base);
+  ijepa::test::write_text(dir / "results.txt", "ijepa: fatal signal SIGSEGV (Segmentation fault) while: running\n");
+  ASSERT_EQ(table(&out, " --results " + (dir / "results.txt").string()), 0) << out;
+  for (const char* s : {"ViT-H/14 ratio and memory against the baseline: not measured (baseline running)",
+                        "no crash: missed (bench_vit_huge: baseline running; results: \"fatal signal\"",
+                        "| baseline | done | running | done |", "| loss at step 1, C++ / Python | 0.25000 / n/a |"})
+    EXPECT_NE(out.find(s), std::string::npos) << s << "\n" << out;
   std::filesystem::remove_all(dir);
 }
 

@@ -474,9 +474,9 @@ TEST(SweepReport, ObjectAxisValuesShowWhatTellsThemApart) {
       << k.md;
 }
 
-// The sweep file's "report" block (kept in sweep.json): the summary uses it without options, a metric no trial has
-// yet is said rather than an error (a sweep writes summaries before its trials evaluate), command-line options
-// replace it, and its errors name the file and the block's key.
+// The sweep file's "report" block (kept in sweep.json): the summary uses it without options, a best_by metric no
+// trial has is a note rather than an error (a sweep writes summaries before its trials evaluate, and must not fail
+// over one), command-line options replace it, and its errors name the file and the block's key.
 TEST(SweepReport, TheSweepFilesReportBlockIsTheDefault) {
   test::TempDir tmp;
   const fs::path d = tmp.path();
@@ -488,8 +488,17 @@ TEST(SweepReport, TheSweepFilesReportBlockIsTheDefault) {
   const std::string md = write_sweep_summary(d).md;
   EXPECT_NE(md.find("## Paired differences against `masker=block`"), std::string::npos) << md;
   EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` | 3 | +5 | holds |"), std::string::npos) << md;
-  EXPECT_NE(md.find("## Best by `knn.gain.top5`\n\nNo trial has this metric yet."), std::string::npos) << md;
+  EXPECT_NE(md.find("## Best by `knn.gain.top5`\n\nNo trial has this metric: " + (d / "sweep.json").string() +
+                    ": sweep.report.best_by names none of theirs (known: final_loss, knn.k, "),
+            std::string::npos)
+      << md;
   EXPECT_EQ(test::read_text(d / "summary.md"), md);
+  {  // Before any trial has evaluated: "yet".
+    test::TempDir fresh;
+    write(fresh.path() / "sweep.json", sw.dump(2));
+    EXPECT_NE(write_sweep_summary(fresh.path()).md.find("## Best by `knn.gain.top5`\n\nNo trial has this metric yet."),
+              std::string::npos);
+  }
   // The command line replaces each option it gives; --order replaces all of the file's orderings.
   ReportOptions o;
   o.orderings = {"block > multiblock"};
@@ -524,4 +533,61 @@ TEST(SweepReport, TheSweepFilesReportBlockIsTheDefault) {
   }
   sw["sweep"]["report"].erase("orderings");
   EXPECT_NO_THROW(check_sweep_report(sw, "e.json"));
+  // sweep.json edited by hand after the sweep: the block is checked again when read.
+  sw["sweep"]["report"]["orderings"] = "multiblock > block";
+  write(d / "sweep.json", sw.dump(2));
+  try {
+    write_sweep_summary(d);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigFileError& e) {
+    EXPECT_NE(std::string(e.what()).find("sweep.json: sweep.report.orderings: expected a list"), std::string::npos)
+        << e.what();
+  }
+}
+
+// A selection that fits several groups is an error naming them, never a silent first pick; a whole KEY=VALUE whose
+// value has commas selects on its own; several parts narrow it down.
+TEST(SweepReport, AmbiguousGroupSelectionsAreErrors) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  std::vector<nlohmann::json> trials;
+  int index = 0;
+  for (const char* scale : {"[0.15,0.2]", "[0.2,0.3]"}) {
+    for (int keep : {3, 4}) {
+      for (int seed = 0; seed < 2; ++seed) {
+        const std::string name = std::string("t_") + std::to_string(index);
+        trials.push_back({{"index", index++},
+                          {"name", name},
+                          {"values", {{"scale", nlohmann::json::parse(scale)}, {"min_keep", keep}, {"seed", seed}}},
+                          {"seed", seed}});
+        write(d / "trials" / name / "status.json", R"({"state": "completed", "step": 1, "total_steps": 1})");
+        const nlohmann::json ek = {{"evaluator", "knn"}, {"top1", 40.0 + keep + seed}, {"test_n", 100}};
+        write(d / "trials" / name / "eval.jsonl", ek.dump() + "\n");
+      }
+    }
+  }
+  nlohmann::json sw = sweep_with(trials);
+  sw["axis_keys"] = {"min_keep", "scale", "seed"};
+  write(d / "sweep.json", sw.dump(2));
+  ReportOptions o;
+  o.reference = "scale=[0.15,0.2]";  // two groups: min_keep 3 and 4
+  try {
+    write_sweep_summary(d, o);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--reference: 'scale=[0.15,0.2]' matches 2 groups (min_keep=3, scale=[0.15,0.2]; "
+                        "min_keep=4, scale=[0.15,0.2])"),
+              std::string::npos)
+        << what;
+  }
+  o.reference = "4";  // a bare value of one axis
+  EXPECT_THROW(write_sweep_summary(d, o), ConfigError) << "min_keep=4 is two groups";
+  o.reference = "min_keep=4, scale=[0.2,0.3]";
+  o.orderings = {"min_keep=4,[0.2,0.3] > min_keep=3,[0.2,0.3]"};
+  const std::string md = write_sweep_summary(d, o).md;
+  EXPECT_NE(md.find("## Paired differences against `min_keep=4, scale=[0.2,0.3]`"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `min_keep=4, scale=[0.2,0.3]` > `min_keep=3, scale=[0.2,0.3]` | 2 | +1 | holds |"),
+            std::string::npos)
+      << md;
 }

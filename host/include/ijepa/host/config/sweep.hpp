@@ -42,6 +42,12 @@ struct SweepTrial {
 // empty grid (no axes and no seeds), list axes of unequal length, "seed" both an axis and in "seeds".
 SweepSpec parse_sweep(const nlohmann::json& sweep, const std::string& origin);
 
+// check_sweep_report_block(report, where): the sweep's "report" block, {"reference": GROUP, "best_by": METRIC,
+// "orderings": ["A > B", ...]}: its keys, their types and the shape of each claim; ConfigFileError naming `where`
+// and the key. Whether the groups exist is checked once the trials are planned (run/sweep_report's
+// check_sweep_report).
+void check_sweep_report_block(const nlohmann::json& report, const std::string& where);
+
 // expand_sweep(spec, experiment, origin) -> every trial, in order. `experiment` is the resolved experiment without
 // "sweep" (plugin defaults included): each axis key must exist in it unless written with '+'; placeholders of the
 // name template that are not axes or {seed}/{index} are looked up in it with the trial's values set (so

@@ -29,9 +29,9 @@ struct ReportOptions {
   std::string reference, best_by;
   std::vector<std::string> orderings;
   // Where each came from, for error messages: the command line's options, or the sweep file's "report" block.
-  std::string reference_from = "--reference", order_from = "--order";
-  // best_by from the sweep file: a metric no trial has yet is said in the section, not an error (a sweep writes
-  // its summary before any trial has evaluated).
+  std::string reference_from = "--reference", order_from = "--order", best_by_from = "--best-by";
+  // best_by from the sweep file: a metric no trial has is said in the section, not an error (a sweep writes its
+  // summary before any trial has evaluated, and a long sweep must not fail over its summary).
   bool best_by_lenient = false;
 };
 
