@@ -54,7 +54,8 @@ const std::vector<CommandHelp>& all_help() {
         {"--best-by METRIC", "add the best group and trial by METRIC (e.g. knn.gain.top1, linear_probe.top1, "
                              "final_loss) and whether the runner-up is told apart", ""},
         {"--order 'A > B'", "judge the claim that group A beats group B on the paired differences of every top-1 "
-                            "accuracy: holds, fails or undecided (repeatable; groups as for --reference)", ""}},
+                            "accuracy: holds, fails or undecided, each and after Holm's correction over all (repeatable; groups as "
+                            "for --reference)", ""}},
        {"ijepa report runs/masking/sweep", "ijepa report runs/masking/sweep --reference masker=multiblock --best-by knn.gain.top1",
         "ijepa report runs/masking/sweep --order 'masker=multiblock > masker=block' --order 'masker=block > masker=random'"}},
       {"eval", "RUN_DIR|CHECKPOINT --evaluator TYPE [options]",

@@ -354,23 +354,44 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
                    "the seeds both completed (mean ± 95 % CI, Student t): **holds** — the interval is above 0; "
                    "**fails** — it is below 0 (the other way round); **undecided** — it includes 0, or there are fewer "
                    "than two pairs. Overall: holds (or fails) on at least one metric and the other way on none; "
-                   "mixed where the metrics disagree.\n\n";
+                   "mixed where the metrics disagree. Many claims at 95 % each let some pass by chance, so the last "
+                   "column keeps only the differences that survive Holm's correction over every test in this table "
+                   "(paired t tests, family-wise error 5 %).\n\n";
   if (cols.empty()) return md + "No trial has a top-1 accuracy (an evaluator's `top1`) yet: nothing to judge.\n";
+  // Every (claim, metric) difference and its p-value, then Holm over all of them.
+  std::vector<std::vector<util::MeanCi>> diffs(claims.size());
+  std::vector<double> pvals;
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    for (const auto& c : cols) {
+      diffs[i].push_back(paired(*claims[i].a, *claims[i].b, c));
+      pvals.push_back(util::paired_t_p(diffs[i].back()));
+    }
+  }
+  const std::vector<bool> holm = util::holm_reject(pvals, 0.05);
+  std::size_t tests = 0;
+  for (double p : pvals) tests += std::isnan(p) ? 0 : 1;
   std::vector<std::string> h{"ordering", "pairs"};
   for (const auto& c : cols) {
     h.push_back(c.substr(8) + ": A − B");
     h.push_back("verdict");
   }
   h.push_back("overall");
+  h.push_back("overall, Holm");
   md += join_row(h, false) + md_rule(h.size());
-  int held = 0, failed = 0, mixed = 0, open = 0;
-  for (const auto& cl : claims) {
+  auto overall = [](bool hold, bool fail) {
+    return hold && fail ? "mixed" : hold ? "**holds**" : fail ? "**fails**" : "undecided";
+  };
+  int count[2][4] = {};  // [raw, Holm][hold, fail, mixed, undecided]
+  auto tally = [&](int which, bool hold, bool fail) {
+    ++count[which][hold && fail ? 2 : hold ? 0 : fail ? 1 : 3];
+  };
+  for (std::size_t i = 0; i < claims.size(); ++i) {
     std::size_t pairs = SIZE_MAX;
-    for (const auto& c : cols) pairs = std::min(pairs, paired(*cl.a, *cl.b, c).n);
-    std::vector<std::string> row{cl.text, std::to_string(pairs)};
-    bool any_hold = false, any_fail = false;
-    for (const auto& c : cols) {
-      const util::MeanCi d = paired(*cl.a, *cl.b, c);
+    for (const auto& d : diffs[i]) pairs = std::min(pairs, d.n);
+    std::vector<std::string> row{claims[i].text, std::to_string(pairs)};
+    bool any_hold = false, any_fail = false, holm_hold = false, holm_fail = false;
+    for (std::size_t j = 0; j < cols.size(); ++j) {
+      const util::MeanCi& d = diffs[i][j];
       if (d.n == 0) {
         row.push_back("—");
         row.push_back("undecided");
@@ -381,18 +402,23 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
       const bool hold = d.separated_from_zero() && d.mean > 0, fail = d.separated_from_zero() && d.mean < 0;
       any_hold = any_hold || hold;
       any_fail = any_fail || fail;
+      const bool kept = holm[i * cols.size() + j];
+      holm_hold = holm_hold || (kept && d.mean > 0);
+      holm_fail = holm_fail || (kept && d.mean < 0);
       row.push_back(hold ? "holds" : fail ? "fails" : "undecided");
     }
-    const char* overall = any_hold && any_fail ? "mixed" : any_hold ? "**holds**" : any_fail ? "**fails**" : "undecided";
-    held += any_hold && !any_fail;
-    failed += any_fail && !any_hold;
-    mixed += any_hold && any_fail;
-    open += !any_hold && !any_fail;
-    row.push_back(overall);
+    tally(0, any_hold, any_fail);
+    tally(1, holm_hold, holm_fail);
+    row.push_back(overall(any_hold, any_fail));
+    row.push_back(overall(holm_hold, holm_fail));
     md += join_row(row, false);
   }
-  md += "\nOf " + std::to_string(claims.size()) + " claims: " + std::to_string(held) + " hold, " + std::to_string(failed) +
-        " fail, " + std::to_string(mixed) + " mixed, " + std::to_string(open) + " undecided.\n";
+  auto counts = [&](int which) {
+    return std::to_string(count[which][0]) + " hold, " + std::to_string(count[which][1]) + " fail, " +
+           std::to_string(count[which][2]) + " mixed, " + std::to_string(count[which][3]) + " undecided";
+  };
+  md += "\nOf " + std::to_string(claims.size()) + " claims: " + counts(0) + "; with Holm's correction over the " +
+        std::to_string(tests) + " tests: " + counts(1) + ".\n";
   return md;
 }
 

@@ -36,6 +36,75 @@ MeanCi mean_ci(const std::vector<double>& xs) {
   return r;
 }
 
+namespace {
+
+// The continued fraction of the incomplete beta function (modified Lentz).
+double beta_cf(double a, double b, double x) {
+  constexpr int kMaxIter = 500;
+  constexpr double kEps = 1e-15, kTiny = 1e-300;
+  const double qab = a + b, qap = a + 1.0, qam = a - 1.0;
+  double c = 1.0, d = 1.0 - qab * x / qap;
+  if (std::fabs(d) < kTiny) d = kTiny;
+  d = 1.0 / d;
+  double h = d;
+  for (int m = 1; m <= kMaxIter; ++m) {
+    const double md = m, m2 = 2.0 * md;
+    double aa = md * (b - md) * x / ((qam + m2) * (a + m2));
+    d = 1.0 + aa * d;
+    c = 1.0 + aa / c;
+    d = 1.0 / (std::fabs(d) < kTiny ? kTiny : d);
+    c = std::fabs(c) < kTiny ? kTiny : c;
+    h *= d * c;
+    aa = -(a + md) * (qab + md) * x / ((a + m2) * (qap + m2));
+    d = 1.0 + aa * d;
+    c = 1.0 + aa / c;
+    d = 1.0 / (std::fabs(d) < kTiny ? kTiny : d);
+    c = std::fabs(c) < kTiny ? kTiny : c;
+    const double del = d * c;
+    h *= del;
+    if (std::fabs(del - 1.0) < kEps) break;
+  }
+  return h;
+}
+
+// The regularised incomplete beta function I_x(a, b).
+double incomplete_beta(double a, double b, double x) {
+  if (x <= 0.0) return 0.0;
+  if (x >= 1.0) return 1.0;
+  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x));
+  if (x < (a + 1.0) / (a + b + 2.0)) return front * beta_cf(a, b, x) / a;
+  return 1.0 - front * beta_cf(b, a, 1.0 - x) / b;
+}
+
+}  // namespace
+
+double t_two_sided_p(double t, double df) {
+  if (!(df >= 1.0) || std::isnan(t)) return std::nan("");
+  if (std::isinf(t)) return 0.0;
+  return std::clamp(incomplete_beta(df / 2.0, 0.5, df / (df + t * t)), 0.0, 1.0);
+}
+
+double paired_t_p(const MeanCi& d) {
+  if (d.n < 2 || std::isnan(d.mean)) return std::nan("");
+  if (!(d.sd > 0.0)) return d.mean == 0.0 ? 1.0 : 0.0;
+  return t_two_sided_p(d.mean / (d.sd / std::sqrt(static_cast<double>(d.n))), static_cast<double>(d.n - 1));
+}
+
+std::vector<bool> holm_reject(const std::vector<double>& p, double alpha) {
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (!std::isnan(p[i])) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
+  std::vector<bool> out(p.size(), false);
+  const std::size_t m = order.size();
+  for (std::size_t k = 0; k < m; ++k) {
+    if (p[order[k]] > alpha / static_cast<double>(m - k)) break;  // step down: stop at the first that fails
+    out[order[k]] = true;
+  }
+  return out;
+}
+
 Interval accuracy_bootstrap(double accuracy_percent, std::int64_t n) {
   if (n < 1 || !std::isfinite(accuracy_percent)) return {std::nan(""), std::nan("")};
   const double p = std::clamp(accuracy_percent / 100.0, 0.0, 1.0);

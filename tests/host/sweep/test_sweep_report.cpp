@@ -301,6 +301,23 @@ TEST(ReportStats, IntervalsAndRounding) {
   EXPECT_DOUBLE_EQ(util::t975(2), 4.303);
   EXPECT_NEAR(util::t975(60), 2.000, 0.002);
   EXPECT_NEAR(util::t975(1000), 1.962, 0.002);
+  // Two-sided p-values of Student's t: the 0.975 quantiles give 0.05; reference values (scipy.stats.t.sf * 2).
+  EXPECT_NEAR(util::t_two_sided_p(12.706, 1), 0.05, 1e-4);
+  EXPECT_NEAR(util::t_two_sided_p(-2.776, 4), 0.05, 1e-4);
+  EXPECT_NEAR(util::t_two_sided_p(1.0, 10), 0.340893, 1e-5);
+  EXPECT_NEAR(util::t_two_sided_p(3.0, 30), 0.005390, 1e-5);
+  EXPECT_NEAR(util::t_two_sided_p(8.0, 2), 0.015268, 1e-5);
+  EXPECT_DOUBLE_EQ(util::t_two_sided_p(0.0, 5), 1.0);
+  EXPECT_TRUE(std::isnan(util::t_two_sided_p(1.0, 0.5)));
+  // Paired test on differences: every pair equal -> 0 (or 1 for zeros); one pair -> NaN.
+  EXPECT_DOUBLE_EQ(util::paired_t_p(util::mean_ci({2.0, 2.0, 2.0})), 0.0);
+  EXPECT_DOUBLE_EQ(util::paired_t_p(util::mean_ci({0.0, 0.0})), 1.0);
+  EXPECT_TRUE(std::isnan(util::paired_t_p(util::mean_ci({2.0}))));
+  EXPECT_NEAR(util::paired_t_p(util::mean_ci({1.0, 0.3, 1.2, 0.9, 0.1})), 0.02999, 2e-4);
+  // Holm: sorted 0.01, 0.02, 0.04 against 0.05/3, 0.05/2, 0.05/1 -> all three; 0.02, 0.03 against 0.025 -> none.
+  EXPECT_EQ(util::holm_reject({0.04, 0.01, 0.02}), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(util::holm_reject({0.03, 0.03}), (std::vector<bool>{false, false}));
+  EXPECT_EQ(util::holm_reject({0.001, 0.3, std::nan("")}), (std::vector<bool>{true, false, false}));
   const util::MeanCi c = util::mean_ci({10.0, 11.0, 12.0});  // sd 1, n 3: 4.303 / sqrt(3) = 2.48
   EXPECT_DOUBLE_EQ(c.mean, 11.0);
   EXPECT_NEAR(c.half, 4.303 / std::sqrt(3.0), 1e-12);
@@ -361,6 +378,40 @@ TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   EXPECT_EQ(test::read_text(d / "summary.md"), before);
 }
 
+// Two differences that each pass at 95 % alone (p = 0.030) do not both survive Holm's correction over the two
+// (the smaller must be below 0.025): the claim holds on each probe, and is undecided once corrected.
+TEST(SweepReport, OrderingsCorrectForManyComparisons) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  const std::array<double, 5> diff = {1.0, 0.3, 1.2, 0.9, 0.1};  // mean 0.7, sd 0.474, t(4) = 3.30, p = 0.030
+  std::vector<nlohmann::json> trials;
+  int index = 0;
+  for (const char* g : {"a", "b"}) {
+    for (int seed = 0; seed < 5; ++seed) {
+      const std::string name = std::string(g) + "_s" + std::to_string(seed);
+      trials.push_back({{"index", index++}, {"name", name}, {"values", {{"masker", g}, {"seed", seed}}}, {"seed", seed}});
+      write(d / "trials" / name / "status.json", R"({"state": "completed", "step": 1, "total_steps": 1})");
+      const double x = 40.0 + seed + (g[0] == 'a' ? diff[static_cast<std::size_t>(seed)] : 0.0);
+      write(d / "trials" / name / "eval.jsonl",
+            nlohmann::json({{"evaluator", "knn"}, {"top1", x}, {"test_n", 100}}).dump() + "\n" +
+                nlohmann::json({{"evaluator", "linear_probe"}, {"top1", x + 5}, {"test_n", 100}}).dump() + "\n");
+    }
+  }
+  nlohmann::json sw = sweep_with(trials);
+  sw["axis_keys"] = {"masker", "seed"};
+  write(d / "sweep.json", sw.dump(2));
+  ReportOptions o;
+  o.orderings = {"a > b"};
+  const std::string md = write_sweep_summary(d, o).md;
+  EXPECT_NE(md.find("| `masker=a` > `masker=b` | 5 | +0.70 ± 0.59 | holds | +0.70 ± 0.59 | holds | **holds** | "
+                    "undecided |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("with Holm's correction over the 2 tests: 0 hold, 0 fail, 0 mixed, 1 undecided."),
+            std::string::npos)
+      << md;
+}
+
 // --order "A > B": each claim judged per top-1 accuracy on the paired differences by seed. Three maskers x three
 // seeds: knn puts multiblock 5 above block every seed (holds) and random 1 above block every seed; the linear probe
 // has multiblock - block = +2, -4, +5 (undecided) and random 10 below block every seed (so "random > block" is
@@ -387,7 +438,11 @@ TEST(SweepReport, OrderingsHoldFailOrStayUndecidedPerMetric) {
   EXPECT_NE(md.find("| `masker=block` > `masker=multiblock` | 3 | -5 | fails | -1 ± 11 | undecided | **fails** |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("Of 3 claims: 1 hold, 1 fail, 1 mixed, 0 undecided."), std::string::npos) << md;
+  // Differences equal in every seed have p = 0: Holm keeps them all (the linear +1 ± 11 was never separated).
+  EXPECT_NE(md.find("Of 3 claims: 1 hold, 1 fail, 1 mixed, 0 undecided; with Holm's correction over the 6 tests: "
+                    "1 hold, 1 fail, 1 mixed, 0 undecided."),
+            std::string::npos)
+      << md;
   // With one seed a claim cannot be decided, whatever the difference.
   o.orderings = {"multiblock > block"};
   std::vector<nlohmann::json> one(trials.begin(), trials.begin() + 1);

@@ -24,7 +24,8 @@ struct SweepSummaryText {
 // selection of it, or one of its trials' names) adds paired differences against it; --best-by METRIC (e.g.
 // knn.gain.top1, linear_probe.top1, final_loss) adds the best group and trial and whether the runner-up is told apart;
 // --order "A > B" (repeatable; A, B as for --reference) judges each claim on the paired differences of every top-1
-// accuracy: holds / fails (the other way round) / undecided, and overall (mixed where the metrics disagree).
+// accuracy: holds / fails (the other way round) / undecided, and overall (mixed where the metrics disagree), also
+// after Holm's correction over every test of the section (paired t tests, family-wise 5 %).
 struct ReportOptions {
   std::string reference, best_by;
   std::vector<std::string> orderings;

@@ -18,6 +18,17 @@ struct MeanCi {
 };
 MeanCi mean_ci(const std::vector<double>& xs);
 
+// The two-sided p-value of Student's t statistic with df degrees of freedom: P(|T| >= |t|), through the regularised
+// incomplete beta function, I_{df/(df+t^2)}(df/2, 1/2). NaN for df < 1.
+double t_two_sided_p(double t, double df);
+
+// The two-sided p-value of a one-sample t test that the mean of `d` is 0 (d: paired differences). NaN for fewer than
+// two values; 0 or 1 where every difference is the same (non-zero or zero).
+double paired_t_p(const MeanCi& d);
+
+// Holm's step-down correction: which of the p-values are rejected at family-wise level alpha (NaN: never).
+std::vector<bool> holm_reject(const std::vector<double>& p, double alpha = 0.05);
+
 // The 95 % percentile bootstrap interval of an accuracy (in percent) measured on n test images: resampling the n
 // images with replacement makes the number correct Binomial(n, p) with p the measured accuracy, so the interval is
 // that distribution's 2.5 % and 97.5 % quantiles (the bootstrap with infinitely many resamples), in percent.
