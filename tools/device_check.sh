@@ -128,6 +128,11 @@ whole_loop() {
   local bin keep device="$2" failed=0
   bin="$(cd "$1" && pwd)" keep="$(cd "$3" && pwd)"
   local runs="$scratch/loop" py_="${py:-python3}"
+  # A failed run's record in whole_loop.jsonl (JSON-quoted by Python: the message is a log line).
+  loop_error() {
+    "$py_" -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "error": sys.argv[2]}))' "$1" "$2" \
+      >>"$keep/whole_loop.jsonl" || true
+  }
   rm -rf "$runs" && mkdir -p "$runs"
   : >"$keep/whole_loop.txt"
   : >"$keep/whole_loop.jsonl"
@@ -146,16 +151,13 @@ whole_loop() {
         >"$keep/$name.log" 2>&1; then
       say "whole loop $name failed: $(tail -1 "$keep/$name.log")"
       echo "$name: failed ($(tail -1 "$keep/$name.log"))" >>"$keep/whole_loop.txt"
-      "$py_" -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "error": sys.argv[2]}))' "$name" \
-        "ijepa train: $(tail -1 "$keep/$name.log")" >>"$keep/whole_loop.jsonl" || true
+      loop_error "$name" "ijepa train: $(tail -1 "$keep/$name.log")"
       failed=1
       continue
     fi
     local loop_ips step_ips
     loop_ips="$("$py_" "$here/tools/loop_rate.py" "$runs/$name/metrics.jsonl" --batch "$batch" --skip "$skip")" \
-      || { echo "$name: no rate ($loop_ips)" >>"$keep/whole_loop.txt"
-           "$py_" -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "error": sys.argv[2]}))' "$name" \
-             "no rate: $loop_ips" >>"$keep/whole_loop.jsonl" || true
+      || { echo "$name: no rate ($loop_ips)" >>"$keep/whole_loop.txt"; loop_error "$name" "no rate: $loop_ips"
            failed=1; continue; }
     step_ips="$("$bin/ijepa" bench train --model "$model" --patch "$patch" --image-size "$size" --batch "$batch" \
       --device "$device" --steps "$bench_steps" --warmup 2 2>&1 \

@@ -55,8 +55,14 @@ def fmt(x, spec, suffix=''):
     return 'n/a' if x is None else format(x, spec) + suffix
 
 
+def scaled(x, factor, spec, suffix=''):
+    """fmt of x * factor (seconds as ms, fractions as %); n/a where x is no number."""
+    x = num(x)
+    return fmt(None if x is None else x * factor, spec, suffix)
+
+
 def mib(b):
-    return fmt(None if num(b) is None else b / 2**20, ',.0f')
+    return scaled(b, 2**-20, ',.0f')
 
 
 def verdict(ok):
@@ -151,8 +157,8 @@ def table(keep, commit, command, seconds, results_path=None):
             verdicts.append(f'{label}: not measured (no bench_{key}.json: the run did not finish)')
             continue
         c, p = rec['cpp'], rec.get('python')
-        cells['cpp'].append(f"{fmt(c.get('images_per_s'), ',.0f')} ({fmt(c.get('median_step_s', None) and c['median_step_s'] * 1e3, '.1f')} ms;"
-                            f" min {fmt(c.get('min_step_s', None) and c['min_step_s'] * 1e3, '.1f')} ms)")
+        cells['cpp'].append(f"{fmt(c.get('images_per_s'), ',.0f')} ({scaled(c.get('median_step_s'), 1e3, '.1f')} ms;"
+                            f" min {scaled(c.get('min_step_s'), 1e3, '.1f')} ms)")
         mfu = num(c.get('mfu'))
         if mfu is None:
             cells['mfu'].append('n/a')
@@ -170,7 +176,7 @@ def table(keep, commit, command, seconds, results_path=None):
             continue
         ratio = num(rec.get('ratio'))
         cells['py'].append(f"{fmt(p.get('images_per_s'), ',.0f')} "
-                           f"({fmt(num(p.get('median_step_s')) and p['median_step_s'] * 1e3, '.1f')} ms)")
+                           f"({scaled(p.get('median_step_s'), 1e3, '.1f')} ms)")
         if ratio is None:
             cells['ratio'].append('n/a')
             verdicts.append(f'{label} C++/Python: not measured')
@@ -205,13 +211,13 @@ def table(keep, commit, command, seconds, results_path=None):
         lines.append('|---|---|---|---|')
         d_ips = num(default['cpp'].get('images_per_s')) if default else None
         if default:
-            lines.append(f"| default | {fmt(d_ips, ',.0f')} | {fmt(num(default['cpp'].get('mfu')) and 100 * default['cpp']['mfu'], '.2f', ' %')} | 1 |")
+            lines.append(f"| default | {fmt(d_ips, ',.0f')} | {scaled(default['cpp'].get('mfu'), 100, '.2f', ' %')} | 1 |")
         for k in sorted(ab):
             r = ab[k]['cpp']
             ips = num(r.get('images_per_s'))
             rel = f'{d_ips / ips:.2f}×' if d_ips and ips else 'not measured'
             lines.append(f"| {AB_LABELS.get(k, k)} | {fmt(ips, ',.0f')} | "
-                         f"{fmt(num(r.get('mfu')) and 100 * r['mfu'], '.2f', ' %')} | {rel} |")
+                         f"{scaled(r.get('mfu'), 100, '.2f', ' %')} | {rel} |")
         lines.append('')
 
     # The whole training loop against the step alone.

@@ -48,10 +48,7 @@ void check_sweep_report_block(const nlohmann::json& r, const std::string& where)
       if (!it->is_array()) throw ConfigFileError(where + ".orderings: expected a list of \"A > B\" claims");
       for (std::size_t i = 0; i < it->size(); ++i) {
         const auto& c = (*it)[i];
-        const std::string s = c.is_string() ? c.get<std::string>() : std::string();
-        const auto gt = s.find('>');
-        if (gt == std::string::npos || s.find('>', gt + 1) != std::string::npos ||
-            s.find_first_not_of(' ', 0) == gt || s.find_first_not_of(' ', gt + 1) == std::string::npos) {
+        if (!c.is_string() || !split_ordering_claim(c.get<std::string>())) {
           throw ConfigFileError(where + ".orderings[" + std::to_string(i) + "]: expected one claim \"A > B\", got " +
                                 c.dump());
         }
@@ -60,6 +57,18 @@ void check_sweep_report_block(const nlohmann::json& r, const std::string& where)
       throw ConfigFileError(where + ": unknown key '" + it.key() + "' (expected reference, best_by, orderings)");
     }
   }
+}
+
+std::optional<std::pair<std::string, std::string>> split_ordering_claim(const std::string& claim) {
+  const auto gt = claim.find('>');
+  if (gt == std::string::npos || claim.find('>', gt + 1) != std::string::npos) return std::nullopt;
+  auto trim = [](const std::string& s) {
+    const auto b = s.find_first_not_of(' ');
+    return b == std::string::npos ? std::string() : s.substr(b, s.find_last_not_of(' ') - b + 1);
+  };
+  std::string a = trim(claim.substr(0, gt)), b = trim(claim.substr(gt + 1));
+  if (a.empty() || b.empty()) return std::nullopt;
+  return std::make_pair(std::move(a), std::move(b));
 }
 
 SweepSpec parse_sweep(const nlohmann::json& sweep, const std::string& origin) {

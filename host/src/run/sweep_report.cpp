@@ -339,14 +339,12 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
   std::vector<Claim> claims;
   for (const auto& o : orderings) {
     const std::string where = from + " '" + o + "'";
-    const auto gt = o.find('>');
-    if (gt == std::string::npos || o.find('>', gt + 1) != std::string::npos) {
-      throw ConfigError(where + ": expected one claim 'A > B' (A, B: groups, as for --reference)");
+    const auto sides = split_ordering_claim(o);
+    if (!sides) {
+      throw ConfigError(where + ": expected one claim 'A > B' with both sides named (A, B: groups, as for --reference)");
     }
-    const std::string a = trim(o.substr(0, gt)), b = trim(o.substr(gt + 1));
-    if (a.empty() || b.empty()) throw ConfigError(where + ": expected 'A > B' with both sides named");
-    const ReportGroup& ga = find_group(groups, a, where);
-    const ReportGroup& gb = find_group(groups, b, where);
+    const ReportGroup& ga = find_group(groups, sides->first, where);
+    const ReportGroup& gb = find_group(groups, sides->second, where);
     if (&ga == &gb) throw ConfigError(where + ": both sides are the group '" + ga.label + "'");
     claims.push_back({&ga, &gb, "`" + ga.label + "` > `" + gb.label + "`"});
   }
@@ -526,18 +524,31 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
   return md;
 }
 
+// A summary.jsonl record of a sweep.json trial entry in `state`, nothing measured yet (trial_summary fills it in).
+nlohmann::json trial_record(const nlohmann::json& trial, const std::string& state) {
+  return {{"index", trial.value("index", nlohmann::json())},
+          {"name", trial.at("name")},
+          {"values", trial.value("values", nlohmann::json::object())},
+          {"seed", trial.value("seed", nlohmann::json())},
+          {"state", state},
+          {"step", nullptr},
+          {"total_steps", nullptr},
+          {"final_loss", nullptr},
+          {"metrics", nlohmann::json::object()},
+          {"test_n", nlohmann::json::object()},
+          {"bootstrap", nlohmann::json::object()},
+          {"seconds", nullptr},
+          {"images_per_s", nullptr},
+          {"error", nullptr}};
+}
+
 }  // namespace
 
 nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& trial) {
   const std::string name = trial.at("name").get<std::string>();
   const TrialState st = inspect_trial(sweep_dir, name);
   const fs::path run = TrialPaths(sweep_dir, name).run_dir;
-  nlohmann::json rec;
-  rec["index"] = trial.contains("index") ? trial["index"] : nlohmann::json();
-  rec["name"] = name;
-  rec["values"] = trial.contains("values") ? trial["values"] : nlohmann::json::object();
-  rec["seed"] = trial.contains("seed") ? trial["seed"] : nlohmann::json();
-  rec["state"] = st.state;
+  nlohmann::json rec = trial_record(trial, st.state);
   rec["step"] = number_or_null(st.status, "step");
   rec["total_steps"] = number_or_null(st.status, "total_steps");
   nlohmann::json loss = number_or_null(st.status, "final_loss");
@@ -840,14 +851,7 @@ void check_sweep_report(const nlohmann::json& sweep_json, const std::string& ori
   if (o.reference.empty() && o.orderings.empty()) return;
   o.best_by.clear();  // no metric exists before the trials run
   std::vector<nlohmann::json> records;
-  for (const auto& t : sweep_json.at("trials")) {
-    records.push_back({{"index", t.value("index", nlohmann::json())}, {"name", t.at("name")},
-                       {"values", t.value("values", nlohmann::json::object())}, {"seed", t.value("seed", nlohmann::json())},
-                       {"state", "pending"}, {"step", nullptr}, {"total_steps", nullptr}, {"final_loss", nullptr},
-                       {"metrics", nlohmann::json::object()}, {"test_n", nlohmann::json::object()},
-                       {"bootstrap", nlohmann::json::object()}, {"seconds", nullptr}, {"images_per_s", nullptr},
-                       {"error", nullptr}});
-  }
+  for (const auto& t : sweep_json.at("trials")) records.push_back(trial_record(t, "pending"));
   (void)render_sweep_summary(sweep_json, records, o);
 }
 

@@ -10,7 +10,9 @@
 // then repeated for every seed ("seeds", default: the experiment's "seed").
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -47,6 +49,10 @@ SweepSpec parse_sweep(const nlohmann::json& sweep, const std::string& origin);
 // and the key. Whether the groups exist is checked once the trials are planned (run/sweep_report's
 // check_sweep_report).
 void check_sweep_report_block(const nlohmann::json& report, const std::string& where);
+
+// split_ordering_claim("A > B") -> {"A", "B"} (sides trimmed of spaces); nullopt unless there is exactly one '>' with
+// a non-empty side each way. The one reading of a claim, for the sweep file's "orderings" and `ijepa report --order`.
+std::optional<std::pair<std::string, std::string>> split_ordering_claim(const std::string& claim);
 
 // expand_sweep(spec, experiment, origin) -> every trial, in order. `experiment` is the resolved experiment without
 // "sweep" (plugin defaults included): each axis key must exist in it unless written with '+'; placeholders of the
