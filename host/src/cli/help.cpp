@@ -55,7 +55,7 @@ const std::vector<CommandHelp>& all_help() {
                              "final_loss) and whether the runner-up is told apart", ""},
         {"--order 'A > B'", "judge the claim that group A beats group B on the paired differences of every top-1 "
                             "accuracy: holds, fails or undecided, each and after Holm's correction over all (repeatable; groups as "
-                            "for --reference)", ""}},
+                            "for --reference; a label with a '>' of its own takes ' > ' between the two)", ""}},
        {"ijepa report runs/masking/sweep", "ijepa report runs/masking/sweep --reference masker=multiblock --best-by knn.gain.top1",
         "ijepa report runs/masking/sweep --order 'masker=multiblock > masker=block' --order 'masker=block > masker=random'"}},
       {"eval", "RUN_DIR|CHECKPOINT --evaluator TYPE [options]",

@@ -60,13 +60,24 @@ void check_sweep_report_block(const nlohmann::json& r, const std::string& where)
 }
 
 std::optional<std::pair<std::string, std::string>> split_ordering_claim(const std::string& claim) {
-  const auto gt = claim.find('>');
-  if (gt == std::string::npos || claim.find('>', gt + 1) != std::string::npos) return std::nullopt;
+  // The one '>' of the claim; where a group's label holds a '>' of its own, the one " > " with a space either side.
+  auto only = [&claim](const std::string& sep) -> std::optional<std::size_t> {
+    const auto at = claim.find(sep);
+    if (at == std::string::npos || claim.find(sep, at + 1) != std::string::npos) return std::nullopt;
+    return at;
+  };
+  std::optional<std::size_t> gt = only(">");
+  std::size_t width = 1;
+  if (!gt) {
+    gt = only(" > ");
+    width = 3;
+  }
+  if (!gt) return std::nullopt;
   auto trim = [](const std::string& s) {
     const auto b = s.find_first_not_of(' ');
     return b == std::string::npos ? std::string() : s.substr(b, s.find_last_not_of(' ') - b + 1);
   };
-  std::string a = trim(claim.substr(0, gt)), b = trim(claim.substr(gt + 1));
+  std::string a = trim(claim.substr(0, *gt)), b = trim(claim.substr(*gt + width));
   if (a.empty() || b.empty()) return std::nullopt;
   return std::make_pair(std::move(a), std::move(b));
 }

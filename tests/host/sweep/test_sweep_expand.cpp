@@ -148,6 +148,24 @@ TEST(SweepExpand, MalformedSweepsAreOneLineErrorsNamingTheKey) {
   expect_error(R"({"seeds": [0], "report": {"orderings": ["a > "]}})"_json, {"sweep.report.orderings[0]"});
   expect_error(R"({"seeds": [0], "report": {"orderings": [" > b"]}})"_json, {"sweep.report.orderings[0]"});
   expect_error(R"({"seeds": [0], "report": {"orderings": [1]}})"_json, {"sweep.report.orderings[0]"});
+  expect_error(R"({"seeds": [0], "report": {"orderings": ["a > b > c"]}})"_json, {"sweep.report.orderings[0]"});
+}
+
+TEST(SweepExpand, OrderingClaimsSplitAtTheirOneGreaterThan) {
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(split_ordering_claim("a > b"), P("a", "b"));
+  EXPECT_EQ(split_ordering_claim("a>b"), P("a", "b"));
+  EXPECT_EQ(split_ordering_claim("  masker=multiblock   >  [0.15,0.2] "), P("masker=multiblock", "[0.15,0.2]"));
+  // A label with a '>' of its own: the claim's '>' is the one with a space either side.
+  EXPECT_EQ(split_ordering_claim("lr>1e-3 > base"), P("lr>1e-3", "base"));
+  EXPECT_EQ(split_ordering_claim("x>1 > y>2"), P("x>1", "y>2"));
+  EXPECT_FALSE(split_ordering_claim("x>1>y"));       // which '>' is the claim's cannot be told
+  EXPECT_FALSE(split_ordering_claim("a > b > c"));   // two claims in one
+  EXPECT_FALSE(split_ordering_claim("a >> b"));
+  EXPECT_FALSE(split_ordering_claim("a < b"));
+  EXPECT_FALSE(split_ordering_claim(" > b"));
+  EXPECT_FALSE(split_ordering_claim("a >"));
+  EXPECT_FALSE(split_ordering_claim("x>1 >  "));
 }
 
 TEST(SweepExpand, FileNamesOfTrialsMustNotClash) {

@@ -50,8 +50,9 @@ SweepSpec parse_sweep(const nlohmann::json& sweep, const std::string& origin);
 // check_sweep_report).
 void check_sweep_report_block(const nlohmann::json& report, const std::string& where);
 
-// split_ordering_claim("A > B") -> {"A", "B"} (sides trimmed of spaces); nullopt unless there is exactly one '>' with
-// a non-empty side each way. The one reading of a claim, for the sweep file's "orderings" and `ijepa report --order`.
+// split_ordering_claim("A > B") -> {"A", "B"} (sides trimmed of spaces): split at the claim's one '>' or, where a
+// label holds a '>' of its own ("lr>1e-3 > lr<1e-3"), at its one " > " with a space either side; nullopt otherwise,
+// or when a side is empty. The one reading of a claim, for the sweep file's "orderings" and `ijepa report --order`.
 std::optional<std::pair<std::string, std::string>> split_ordering_claim(const std::string& claim);
 
 // expand_sweep(spec, experiment, origin) -> every trial, in order. `experiment` is the resolved experiment without
