@@ -10,7 +10,8 @@
 #                                       gets 1/N of the cores and at most 0.95/N of the GPU memory), then `ijepa
 #                                       report` with intervals and paired differences; the summaries go to $OUT
 #   tools/device_ablations.sh cpu       the same flow on the CPU at CI size (a few steps per trial, small probes,
-#                                       one seed fewer): the test of this script (tests/tools, label "long")
+#                                       one seed fewer): the test of this script (tests/tools, labels "slow" and
+#                                       "needs_shared_datasets")
 #
 # Environment: ABL_EPOCHS (30), ABL_JOBS (trials at once; 12 on a GPU, 2 on the CPU), ABL_T6_SEEDS ("0 1 2"),
 # ABL_T8_SEEDS ("0 1"), ABL_DEADLINE (seconds from the start, default 570: the sweeps get SIGINT then, checkpoint,

@@ -8,7 +8,8 @@
 
 namespace ijepa::sdk {
 
-// One labelled split of frozen features. Tensors are CPU and valid during evaluate() only.
+// One labelled split of frozen features, valid during evaluate() only. Tensors are CPU, or on the device the
+// features were computed on for an evaluator answering "ijepa.device_features/1" (SDK 1.4, capabilities.hpp).
 struct FeatureSplit {
   at::Tensor features;  // float32 [N, F] pooled features, or [N, T, D] tokens when the evaluator asks for tokens
   at::Tensor labels;    // int64 [N] class ids in [0, num_classes)

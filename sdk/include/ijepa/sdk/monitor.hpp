@@ -1,7 +1,7 @@
 #pragma once
 // Step monitors (SDK 1.3): read-only views of a training step at its log steps, returning scalars for metrics.jsonl.
 // The host's run-health diagnostics are one; a plugin adds its own by answering the capability id
-// "ijepa.step_monitor/1" of any of its components (encoder, predictor, loss, masker) with a `const StepMonitor*`.
+// "ijepa.step_monitor/1" of its encoder, predictor or loss (the host asks those three) with a `const StepMonitor*`.
 // Called on the training thread after backward and before the optimiser step, so gradients are readable.
 #include <cstdint>
 #include <string>

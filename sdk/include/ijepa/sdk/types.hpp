@@ -33,9 +33,9 @@ struct BuildContext {
   std::int64_t patch_size = 0;         // patch side in pixels
   std::int64_t in_chans = 3;           // input channels
   PatchGrid grid;                      // image_size / patch_size on each side
-  std::int64_t encoder_dim = 0;        // encoder width D (0 while building the encoder itself)
-  std::int64_t encoder_heads = 0;      // encoder attention heads (0 while building the encoder itself)
-  std::int64_t encoder_depth = 0;      // encoder blocks (0 while building the encoder itself)
+  std::int64_t encoder_dim = 0;        // encoder width D (0 for the masker, built first, and the encoder itself)
+  std::int64_t encoder_heads = 0;      // encoder attention heads (0 for the masker and the encoder itself)
+  std::int64_t encoder_depth = 0;      // encoder blocks (0 for the masker and the encoder itself)
 };
 
 // Scalar metrics a component reports (name -> value), logged into metrics.jsonl / eval.jsonl.
