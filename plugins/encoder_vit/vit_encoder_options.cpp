@@ -6,6 +6,7 @@
 #include "vit_linear.hpp"
 #include "vit_options_common.hpp"
 #include "vit_presets.hpp"
+#include "vit_size.hpp"
 
 namespace ijepa::plugins::vit {
 
@@ -81,6 +82,12 @@ void VitEncoderOptions::validate() const {
                                     " must be divisible by 4 (2-D sin-cos position embedding)");
   require(r.embed_dim % r.num_heads == 0, "key 'num_heads': " + std::to_string(r.num_heads) +
                                               " does not divide embed_dim " + std::to_string(r.embed_dim));
+  const double d = static_cast<double>(r.embed_dim), side = static_cast<double>(r.img_size / r.patch_size),
+               p = static_cast<double>(r.patch_size);
+  const std::string big = too_large("encoder", vit_parameters(d, static_cast<double>(r.depth), r.mlp_ratio, side * side,
+                                                              static_cast<double>(r.in_chans) * p * p * d + d),
+                                    "keys 'depth', 'embed_dim', 'mlp_ratio', 'img_size'");
+  require(big.empty(), big);
 }
 
 std::string context_mismatch(const VitEncoderOptions& opts, const sdk::BuildContext& ctx) {

@@ -9,6 +9,7 @@
 #include "sincos.hpp"
 #include "vit_init.hpp"
 #include "vit_linear.hpp"
+#include "vit_size.hpp"
 
 namespace ijepa::plugins::vit {
 
@@ -30,6 +31,13 @@ VitPredictorOptions resolve(VitPredictorOptions o, const sdk::BuildContext& ctx)
   if (o.embed_dim % o.num_heads != 0)
     throw std::invalid_argument("key 'num_heads': " + std::to_string(o.num_heads) + " does not divide embed_dim " +
                                 std::to_string(o.embed_dim));
+  const double dp = static_cast<double>(o.embed_dim), de = static_cast<double>(ctx.encoder_dim);
+  const std::string big =
+      too_large("predictor",
+                vit_parameters(dp, static_cast<double>(o.depth), o.mlp_ratio, static_cast<double>(ctx.grid.count()),
+                               de * dp + dp * static_cast<double>(o.output_dim) + 3 * dp),
+                "keys 'depth', 'embed_dim', 'mlp_ratio'");
+  if (!big.empty()) throw std::invalid_argument(big);
   return o;
 }
 }  // namespace

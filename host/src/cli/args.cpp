@@ -1,6 +1,7 @@
 #include "cli/args.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 namespace ijepa::host::cli {
 
@@ -98,6 +99,19 @@ long long Args::get_int(const std::string& name, long long fallback) const {
     return x;
   } catch (const std::exception&) {
     throw UsageError("option " + name + " expects an integer, got '" + *v + "'");
+  }
+}
+
+void check_output_file(const std::string& option, const std::string& path, bool may_replace) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p = fs::absolute(path, ec);
+  if (fs::is_directory(p, ec)) throw UsageError(option + " " + path + ": is a directory (expected a file to write)");
+  if (!fs::is_directory(p.parent_path(), ec)) {
+    throw UsageError(option + " " + path + ": the folder " + p.parent_path().string() + " does not exist");
+  }
+  if (!may_replace && fs::exists(p, ec)) {
+    throw UsageError(option + " " + path + ": exists; it is never overwritten (remove it or choose another path)");
   }
 }
 

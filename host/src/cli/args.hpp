@@ -17,6 +17,10 @@ class UsageError : public std::runtime_error {
 // nearest(word, candidates) -> the candidate a typo of `word` most likely meant (edit distance), or "".
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
 
+// check_output_file(option, path, may_replace): a file the command will write, checked before any work: UsageError
+// naming the option when PATH is a directory, its folder does not exist, or (unless may_replace) it exists already.
+void check_output_file(const std::string& option, const std::string& path, bool may_replace);
+
 class Args {
  public:
   // spec: options that take a value (e.g. {"--out", "--set"}) and boolean flags (e.g. {"--json"}).

@@ -223,11 +223,8 @@ void parse_baseline_options(const Args& args, BenchTrainOptions& o) {
   }
   o.keep_inputs = args.flag("--keep-inputs");
   if (const auto j = args.get("--json")) {
+    check_output_file("--json", *j, /*may_replace=*/true);
     o.json = fs::absolute(*j);
-    std::error_code jec;
-    if (!fs::is_directory(o.json.parent_path(), jec)) {
-      throw UsageError("--json " + *j + ": the folder " + o.json.parent_path().string() + " does not exist");
-    }
   }
 }
 

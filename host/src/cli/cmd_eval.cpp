@@ -229,6 +229,7 @@ int cmd_eval(const Argv& argv) {
       "[--data SOURCE|DIR] [--encoder target|context] [--config EXP.json] [--out FILE.json] [--device cpu|cuda] "
       "[--no-random-init]";
   if (args.positionals().size() != 1) throw UsageError(usage);
+  if (auto out = args.get("--out")) check_output_file("--out", *out, /*may_replace=*/true);
   const std::vector<std::string> types = args.all("--evaluator");
   if (types.empty()) throw UsageError("--evaluator TYPE is required (see `ijepa plugins`); " + usage);
   if (auto t = args.get("--threads")) at::set_num_threads(static_cast<int>(int_at_least(args, "--threads", 0, 1)));
@@ -259,11 +260,12 @@ int cmd_embed(const Argv& argv) {
   Args args(argv, valued, flags);
   const std::string usage =
       "usage: ijepa embed --checkpoint FILE|RUN_DIR --data SOURCE|DIR --out FEATURES.safetensors "
-      "[--pooled|--last4|--tokens] [--encoder target|context] [--split train|test] [--limit N] [--batch B] "
+      "[--pooled|--last4|--tokens] [--encoder target|context] [--split train|test|val] [--limit N] [--batch B] "
       "[--transform eval|none] [--set data.key=value]... [--config EXP.json] [--device cpu|cuda]";
   if (!args.positionals().empty()) throw UsageError(usage);
   const std::string ckpt = args.require("--checkpoint");
   const std::string out = args.require("--out");
+  check_output_file("--out", out, /*may_replace=*/false);
   const EmbedOptions e = embed_options(args);
   PluginHost host;
   load_plugins(host, args);

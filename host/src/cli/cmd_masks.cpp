@@ -99,6 +99,7 @@ int cmd_masks(const Argv& argv) {
   const long long image_size = require_positive(args, "--image-size");
   const long long patch_size = require_positive(args, "--patch-size");
   const long long batch = require_positive(args, "--batch");
+  if (batch > (1LL << 20)) throw UsageError("option --batch expects at most 1048576 images, got " + std::to_string(batch));
   const long long steps = require_positive(args, "--steps");
   (void)args.require("--seed");
   const long long seed = args.get_int("--seed", 0);
@@ -106,10 +107,16 @@ int cmd_masks(const Argv& argv) {
   if (image_size % patch_size != 0)
     throw UsageError("--patch-size " + std::to_string(patch_size) + " does not divide --image-size " +
                      std::to_string(image_size));
+  if (const auto out = args.get("--out")) check_output_file("--out", *out, /*may_replace=*/true);  // before the work
   const nlohmann::json cfg = masker_config(args, type);
   PluginHost host;
   load_plugins(host, args);
-  const sdk::BuildContext ctx = build_context(image_size, patch_size, static_cast<std::uint64_t>(seed));
+  sdk::BuildContext ctx;
+  try {
+    ctx = build_context(image_size, patch_size, static_cast<std::uint64_t>(seed));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--image-size / --patch-size: ") + e.what());
+  }
   const auto masker = host.registry().make_masker(cfg, ctx, "--masker");
   const bool write_json = args.get("--out").has_value();
   MaskStats st = sample_masks(masker, type, batch, steps, write_json);

@@ -38,8 +38,8 @@ int cmd_sweep(const Argv& argv) {
     std::vector<TrialAction> actions;
     std::error_code ec;
     const std::vector<ReusableRun> reuse = reusable_runs(reuse_sources);
+    check_sweep_out(out, plan);  // as the run would: a file, a run directory, another sweep file's directory
     const bool existing = fs::exists(out / "sweep.json", ec);
-    if (existing) (void)read_sweep_json(out);
     if (existing || !reuse.empty()) actions = decide_trials(out, plan, args.flag("--restart-failed"), reuse);
     std::cout << "ijepa sweep " << plan.name << ": " << plan.trials.size() << " trials (" << plan.spec.mode
               << ", name template \"" << plan.name_template << "\") -> " << out.string() << "\n";

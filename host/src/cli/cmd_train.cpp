@@ -144,8 +144,8 @@ int cmd_train(const Argv& argv) {
   nlohmann::json resolved;
   try {  // value errors name the experiment file as well as the key
     resolved = resolve_experiment(layered, args.all("--set"), host.registry(), config_path.string());
-    validate_train(resolved.at("train"));
-    (void)experiment_context(resolved);
+    (void)experiment_context(resolved);  // the patch grid first: a huge image is named as that, not as its batch
+    validate_train(resolved);
   } catch (const ConfigError& e) {
     throw ConfigError(config_path.string() + ": " + e.what());
   }

@@ -43,7 +43,7 @@ const std::vector<CommandHelp>& all_help() {
                      {"--reuse DIR", "a trial whose config a completed run in DIR (a run, a sweep, or a directory of "
                                      "them) already has is copied from it, not trained (repeatable)", ""},
                      {"--set KEY=VALUE", "override a key of every trial (repeatable)", ""}}),
-       {"ijepa sweep experiments/ablations/masking_cpu.json --jobs 2", "ijepa sweep FILE --dry-run",
+       {"ijepa sweep experiments/ablations/t6_masking_cpu.json --jobs 2", "ijepa sweep FILE --dry-run",
         "ijepa sweep experiments/ablations/t6_masking_cifar10_recipe2.json --reuse runs/recipe2_seeds"}},
       {"report", "SWEEP_DIR [options]",
        "Regenerate a sweep's summary.md / summary.csv / summary.jsonl from its trials: probe gains over random init, "
@@ -75,10 +75,10 @@ const std::vector<CommandHelp>& all_help() {
        "Extract frozen features (and labels) of a data set for downstream use.",
        with_plugins({{"--checkpoint F|RUN_DIR", "the weights", ""},
                      {"--data SOURCE|DIR", "the images", ""},
-                     {"--out F.safetensors", "features, labels and indices", ""},
+                     {"--out F.safetensors", "features, labels and indices (a new file: an existing one is refused)", ""},
                      {"--pooled | --last4 | --tokens", "mean of the last layer, of the last four, or every token", "--pooled"},
                      {"--encoder target|context", "which encoder", "target"},
-                     {"--split train|test", "which split of the source", "train"},
+                     {"--split train|test|val", "which split of the source (val: the held-out split, as test)", "train"},
                      {"--limit N", "a seeded subset of N images", "all"},
                      {"--batch B", "images per forward pass", "256"},
                      {"--transform eval|none", "Resize + CenterCrop, or images already at the size", "eval"},

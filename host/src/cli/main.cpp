@@ -59,6 +59,19 @@ int main(int argc, char** argv) {
   }
   try {
     if (cmd == "--version" || cmd == "version") return cmd_version();
+    if (cmd == "help" && rest.size() == 1 && rest[0] == "bench") {
+      for (const char* sub : {"bench train", "bench data"}) print_help(std::cout, *find_help(sub));
+      return 0;
+    }
+    if (cmd == "help" && !rest.empty()) {  // `ijepa help nosuch`: no such command's help (one above served the rest)
+      std::vector<std::string> commands;
+      for (const auto& h : all_help()) commands.push_back(h.command);
+      const std::string topic = rest.size() > 1 && rest[0] == "bench" ? rest[0] + " " + rest[1] : rest[0];
+      const std::string guess = nearest(topic, commands);
+      std::cerr << "ijepa help: no command '" << topic << "'" << (guess.empty() ? "" : " (did you mean " + guess + "?)")
+                << "; `ijepa --help` lists them\n";
+      return 2;
+    }
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       usage(std::cout);
       return 0;

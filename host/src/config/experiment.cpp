@@ -304,7 +304,11 @@ sdk::BuildContext experiment_context(const nlohmann::json& resolved) {
     throw ConfigError("components.encoder.patch_size (" + std::to_string(patch) + ") does not divide data.image_size (" +
                       std::to_string(image_size) + ")");
   }
-  return build_context(image_size, patch, resolved.at("seed").get<std::uint64_t>());
+  try {
+    return build_context(image_size, patch, resolved.at("seed").get<std::uint64_t>());
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("data.image_size / components.encoder.patch_size: ") + e.what());
+  }
 }
 
 }  // namespace ijepa::host

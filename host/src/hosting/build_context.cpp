@@ -13,6 +13,13 @@ sdk::BuildContext build_context(std::int64_t image_size, std::int64_t patch_size
     throw std::invalid_argument("patch size " + std::to_string(patch_size) + " does not divide image size " +
                                 std::to_string(image_size));
   }
+  const std::int64_t side = image_size / patch_size;
+  if (side > kMaxPatches / side) {
+    throw std::invalid_argument("image size " + std::to_string(image_size) + " / patch size " +
+                                std::to_string(patch_size) + " is a " + std::to_string(side) + "x" +
+                                std::to_string(side) + " patch grid, above the " + std::to_string(kMaxPatches) +
+                                " patches this workbench handles");
+  }
   sdk::BuildContext ctx;
   ctx.host = logging::host_services();
   ctx.seed = seed;

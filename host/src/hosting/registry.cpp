@@ -1,6 +1,9 @@
 #include "ijepa/host/hosting/registry.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <new>
 
 namespace ijepa::host {
 
@@ -57,6 +60,12 @@ void validate_keys(const nlohmann::json& defaults, const nlohmann::json& user, c
     if (!same_category(*d, *it)) {
       throw ConfigError("key '" + path + "' of " + plugin + ": expected " + std::string(d->type_name()) +
                         (d->is_number_integer() ? " (integer)" : "") + ", got " + it->dump());
+    }
+    // Integer keys are read as int64 (the seed alone as uint64): a larger value would wrap around to a negative one.
+    if (d->is_number_integer() && key != "seed" && it->is_number_unsigned() &&
+        it->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      throw ConfigError("key '" + path + "' of " + plugin + ": " + it->dump() + " is out of range (at most " +
+                        std::to_string(std::numeric_limits<std::int64_t>::max()) + ")");
     }
     if (d->is_object() && !d->empty()) validate_keys(*d, *it, path, plugin, false);
   }
@@ -226,8 +235,14 @@ Component<T> Registry::make(Kind kind, const Table<T>& table, const nlohmann::js
   if (slot.info.origin.services != nullptr) plugin_ctx.host = slot.info.origin.services;  // log lines carry the id
   try {
     obj = slot.make(for_plugin, plugin_ctx);
+  } catch (const std::bad_alloc&) {
+    throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") ran out of memory while being built "
+                      "(std::bad_alloc): its config asks for more than this process may allocate");
   } catch (const std::exception& e) {
-    throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") rejected its config: " + e.what());
+    // One line: torch's errors (an allocation that failed, say) carry their C++ frames on the lines below.
+    std::string what = e.what();
+    if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") rejected its config: " + what);
   } catch (...) {
     throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") failed with an unknown exception");
   }

@@ -74,7 +74,16 @@ TensorMap parse_view(const char* bytes, std::uint64_t size, const std::string& o
     throw fail("a PyTorch pickle / torch.save file, not safetensors (official checkpoints: "
                "python tools/convert_checkpoint.py FILE --out F.safetensors)");
   }
-  if (n > kMaxHeader) throw fail("header length " + std::to_string(n) + " exceeds the 100 MiB cap");
+  if (n > kMaxHeader) {
+    // A text file (an experiment's JSON, a log) given where a checkpoint belongs: its first bytes are printable.
+    std::string start(bytes, 8);
+    const bool text = std::all_of(start.begin(), start.end(), [](char c) {
+      return (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\r' || c == '\t';
+    });
+    std::replace_if(start.begin(), start.end(), [](char c) { return c < 0x20; }, ' ');
+    throw fail("header length " + std::to_string(n) + " exceeds the 100 MiB cap" +
+               (text ? " (not a safetensors file: it begins with the text \"" + start + "\")" : ""));
+  }
   if (n > size - 8) throw fail("truncated header (" + std::to_string(n) + " bytes announced)");
   const std::string header_text(bytes + 8, n);
   if (header_text.empty() || header_text[0] != '{') throw fail("header is not a JSON object");

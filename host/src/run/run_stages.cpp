@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <fstream>
+#include <iomanip>
 #include <set>
 #include <sstream>
 
@@ -180,7 +181,8 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
 
 // ---- the step plan -----------------------------------------------------------------------------------------------
 
-void validate_train(const nlohmann::json& train) {
+void validate_train(const nlohmann::json& resolved) {
+  const nlohmann::json& train = resolved.at("train");
   auto positive = [&](const char* key) {
     if (!(train.at(key).get<double>() > 0)) throw ConfigError(std::string("train.") + key + ": must be > 0");
   };
@@ -193,6 +195,28 @@ void validate_train(const nlohmann::json& train) {
   }
   for (const char* k : {"max_steps", "checkpoint_every", "keep_epoch_checkpoints", "threads"}) {
     if (train.at(k).get<std::int64_t>() < 0) throw ConfigError(std::string("train.") + k + ": must be >= 0");
+  }
+  // The target encoder's momentum: a convex combination of itself and the context encoder, each end in [0, 1].
+  const auto& ema = train.at("ema");
+  if (!ema.is_array() || ema.size() != 2 || !ema[0].is_number() || !ema[1].is_number()) {
+    throw ConfigError("train.ema: expected [start, end], got " + ema.dump());
+  }
+  for (const auto& m : ema) {
+    if (!(m.get<double>() >= 0.0 && m.get<double>() <= 1.0)) {
+      throw ConfigError("train.ema: each momentum must be within [0, 1], got " + ema.dump());
+    }
+  }
+  // One batch of float images must fit: a batch size typed with digits too many stops here, not in the OOM killer.
+  const double side = resolved.at("data").at("image_size").get<double>();
+  const double batch_bytes = train.at("batch_size").get<double>() * 3.0 * side * side * 4.0;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  const double memory = static_cast<double>(pages) * static_cast<double>(page);
+  if (pages > 0 && page > 0 && batch_bytes > memory) {
+    std::ostringstream os;
+    os << std::setprecision(3) << "train.batch_size: one batch of " << train.at("batch_size").dump() << " images of "
+       << resolved.at("data").at("image_size").dump() << " px takes " << batch_bytes / 1073741824.0 << " GiB, more than this machine's "
+       << memory / 1073741824.0 << " GiB of memory";
+    throw ConfigError(os.str());
   }
 }
 

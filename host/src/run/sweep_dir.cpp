@@ -18,15 +18,18 @@ namespace ijepa::host {
 
 namespace {
 
-nlohmann::json read_json_or_empty(const fs::path& p) {
+// {} when the file is absent; also when it cannot be read as a JSON object, then with *unreadable set (the files are
+// replaced atomically, so that is damage, not a write in progress).
+nlohmann::json read_json_or_empty(const fs::path& p, bool* unreadable = nullptr) {
+  std::ifstream in(p);
+  if (!in) return nlohmann::json::object();
   try {
-    std::ifstream in(p);
-    if (!in) return nlohmann::json::object();
     nlohmann::json j = nlohmann::json::parse(in);
-    return j.is_object() ? j : nlohmann::json::object();
+    if (j.is_object()) return j;
   } catch (const std::exception&) {
-    return nlohmann::json::object();  // being replaced right now, or torn: treated as absent
   }
+  if (unreadable != nullptr) *unreadable = true;
+  return nlohmann::json::object();
 }
 
 }  // namespace
@@ -79,12 +82,13 @@ TrialState inspect_trial(const fs::path& sweep_dir, const std::string& name) {
   const TrialPaths p(sweep_dir, name);
   TrialState t;
   std::error_code ec;
+  bool status_unreadable = false;
   t.run_dir = fs::is_directory(p.run_dir, ec);
   t.proc = read_json_or_empty(p.proc);
   const std::string proc_state = t.proc.value("state", "");
   const long proc_pid = t.proc.contains("pid") && t.proc["pid"].is_number_integer() ? t.proc["pid"].get<long>() : 0;
   if (t.run_dir) {
-    t.status = read_json_or_empty(p.run_dir / "status.json");
+    t.status = read_json_or_empty(p.run_dir / "status.json", &status_unreadable);
     t.has_checkpoint = fs::exists(p.run_dir / "checkpoints" / "LATEST", ec);
     if (auto holder = lock_holder(p.run_dir / ".lock")) {
       t.state = "running";
@@ -117,7 +121,9 @@ TrialState inspect_trial(const fs::path& sweep_dir, const std::string& name) {
     t.error = proc_error.empty() ? "failed" : proc_error;
   } else if (t.run_dir || proc_state == "interrupted" || proc_state == "running") {
     t.state = "interrupted";
-    t.error = t.run_dir ? "stopped without a final status (the process was killed)" : "stopped before it started";
+    t.error = status_unreadable ? (p.run_dir / "status.json").string() + " is not a JSON object (damaged); taken as stopped"
+              : t.run_dir       ? "stopped without a final status (the process was killed)"
+                                : "stopped before it started";
   } else {
     t.state = "pending";
   }

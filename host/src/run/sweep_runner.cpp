@@ -23,6 +23,7 @@
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/run/run_dir.hpp"
+#include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/sweep_dir.hpp"
 #include "ijepa/host/run/sweep_report.hpp"
 
@@ -165,6 +166,10 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
     p.trial = t;
     try {
       p.resolved = resolve_experiment(apply_sweep_point(base, t), sets, registry, source);
+      // What `ijepa train` would reject before training (ranges, the patch grid), rejected here before any trial
+      // runs, --dry-run included.
+      (void)experiment_context(p.resolved);
+      validate_train(p.resolved);
     } catch (const std::exception& e) {
       throw ConfigFileError(source + ": trial '" + t.name + "': " + e.what());
     }
@@ -414,18 +419,35 @@ void print_trial_table(std::ostream& os, const SweepPlan& plan, const std::vecto
   for (const auto& r : rows) line(r);
 }
 
+void check_sweep_out(const fs::path& dir, const SweepPlan& plan) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  if (!fs::is_directory(dir, ec)) throw ConfigFileError(dir.string() + ": exists and is not a directory");
+  if (!fs::exists(dir / "sweep.json", ec)) {
+    if (!fs::is_empty(dir, ec)) {
+      throw ConfigFileError(dir.string() + ": exists and is not a sweep directory (no sweep.json); choose another --out");
+    }
+    return;
+  }
+  const nlohmann::json old = read_sweep_json(dir);
+  const std::string was = old.value("source", std::string());
+  if (was.empty() || was == plan.source) return;
+  // The same file under another path (another working directory, a link): the same sweep. A recorded path that no
+  // longer resolves (the sweep made elsewhere, the tree moved) is taken by its file name.
+  std::error_code e1, e2;
+  const bool same = fs::exists(was, e1) ? fs::equivalent(was, plan.source, e2)
+                                        : fs::path(was).filename() == fs::path(plan.source).filename();
+  if (!same) {
+    throw ConfigFileError(dir.string() + ": holds the sweep of " + was + ", not of " + plan.source +
+                          " (its trials would drop out of the summaries); choose another --out");
+  }
+}
+
 int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& os) {
   const fs::path dir = opts.out;
   std::error_code ec;
-  // 1. The directory: new, empty, or a compatible sweep directory (checked without writing anything).
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) throw ConfigFileError(dir.string() + ": exists and is not a directory");
-    if (fs::exists(dir / "sweep.json", ec)) {
-      (void)read_sweep_json(dir);
-    } else if (!fs::is_empty(dir, ec)) {
-      throw ConfigFileError(dir.string() + ": exists and is not a sweep directory (no sweep.json); choose another --out");
-    }
-  }
+  // 1. The directory: new, empty, or a sweep directory of the same file (checked without writing anything).
+  check_sweep_out(dir, plan);
   // 2. Every decision, before anything is written.
   const std::vector<ReusableRun> reuse = reusable_runs(opts.reuse);
   for (const auto& a : decide_trials(dir, plan, opts.restart_failed, reuse)) {
@@ -734,7 +756,15 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     return 130;
   }
   os << "ijepa sweep: " << n_completed << "/" << total << " trials completed" << std::endl;
-  return n_completed == total ? 0 : 1;
+  if (n_completed == total) return 0;
+  // The failure on stderr too (stdout may be a log or a pipe): which trials, and where their logs are.
+  std::string failed;
+  for (std::size_t i = 0; i < final_state.size(); ++i) {
+    if (final_state[i] != "completed") failed += (failed.empty() ? "" : ", ") + plan.trials[i].trial.name;
+  }
+  std::cerr << "ijepa sweep: error: " << total - n_completed << " of " << total << " trials did not complete (" << failed
+            << "); their logs are " << (dir / "trials").string() << "/NAME.log" << std::endl;
+  return 1;
 }
 
 }  // namespace ijepa::host

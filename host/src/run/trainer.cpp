@@ -147,7 +147,7 @@ struct FileSinkScope {
 
 TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, const TrainOptions& opts) {
   const auto& train = resolved.at("train");
-  validate_train(train);
+  validate_train(resolved);
   const std::shared_ptr<ProcessGroup> pg = opts.pg;  // distributed: rank 0 writes, the others train
   const int rank = pg ? pg->rank() : 0, world = pg ? pg->world() : 1;
   const bool writer = rank == 0;

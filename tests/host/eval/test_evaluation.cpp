@@ -368,8 +368,10 @@ TEST(LoadEncoder, ARecordedConfigFarLargerThanTheWeightsIsRefusedWithinABound) {
   StringMap meta;
   const TensorMap w = read_safetensors((run / "checkpoints" / "latest.safetensors").string(), &meta);
   nlohmann::json cfg = nlohmann::json::parse(meta.at("config"));
-  cfg["components"]["encoder"]["embed_dim"] = 32768;
-  cfg["components"]["encoder"]["depth"] = 48;
+  // 2048 wide, 8 deep: 1.6 GB of weights, within any test machine's memory (so the encoder plugin's own check, weights
+  // beyond physical memory, lets it pass) and far beyond what the file's 310 KB justify.
+  cfg["components"]["encoder"]["embed_dim"] = 2048;
+  cfg["components"]["encoder"]["depth"] = 8;
   cfg["components"]["encoder"]["num_heads"] = 16;
   meta["config"] = cfg.dump();
   meta.erase("crc32");

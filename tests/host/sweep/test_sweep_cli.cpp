@@ -109,6 +109,17 @@ TEST(SweepCli, BadInputIsOneLineAndCreatesNothing) {
           {"e.json: sweep.report.orderings 'lr=1 > lr=3'", "no group of trials matches 'lr=3'", "lr=1; lr=2"});
   attempt(R"({"axes": {"train.lr": [1, 2]}, "report": {"reference": "lr=5"}})"_json, {"--dry-run"}, 1,
           {"sweep.report.reference", "'lr=5'"});
+  // What `ijepa train` would refuse (a value out of range, a patch that does not divide the image) is refused when
+  // the sweep is planned, --dry-run included: no trial trains first, none is recorded as failed.
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, std::vector<std::string>{"--dry-run"}}) {
+    attempt(R"({"axes": {"train.lr": [-1, 0.001]}})"_json, extra, 1, {"trial 'lr-1_s3'", "train.lr: must be >= 0"});
+    attempt(R"({"axes": {"train.ema": [[0.996, 1.0], [1.5, 1.0]]}})"_json, extra, 1,
+            {"train.ema: each momentum must be within [0, 1]"});
+    attempt(R"({"axes": {"components.encoder.patch_size": [8, 5]}})"_json, extra, 1,
+            {"components.encoder.patch_size (5) does not divide data.image_size"});
+    attempt(R"({"axes": {"train.lr": [0.001]}})"_json, {"--set", "train.batch_size=0"}, 1,
+            {"train.batch_size: must be > 0"});
+  }
   // A file that is not a sweep.
   test::write_text(tmp / "plain.json", test::tiny_experiment().dump());
   const auto r = test::run_ijepa({"sweep", (tmp / "plain.json").string(), "--out", out.string()});
@@ -247,6 +258,49 @@ TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
   EXPECT_NE(r4.out.find("skip"), std::string::npos) << r4.out;
 }
 
+TEST(SweepCli, ADirectoryOfAnotherSweepFileIsRefusedUntouched) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "out";
+  test::write_text(tmp / "e.json", sweep_experiment(R"({"axes": {"train.lr": [0.001]}})"_json).dump());
+  const auto r = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string()});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  const Snapshot before = snapshot(out);
+  // Another sweep file into the same directory: its trials would replace sweep.json and the summaries.
+  test::write_text(tmp / "f.json", sweep_experiment(R"({"axes": {"train.lr": [0.002]}})"_json).dump());
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, std::vector<std::string>{"--dry-run"}}) {
+    std::vector<std::string> args{"sweep", (tmp / "f.json").string(), "--out", out.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r2 = test::run_ijepa(args);
+    EXPECT_EQ(r2.rc, 1) << r2.out << r2.err;
+    EXPECT_EQ(count_lines(r2.err), 1) << r2.err;
+    EXPECT_NE(r2.err.find(out.string() + ": holds the sweep of " + (tmp / "e.json").string() + ", not of " +
+                          (tmp / "f.json").string()),
+              std::string::npos)
+        << r2.err;
+  }
+  EXPECT_EQ(snapshot(out), before);
+  // The same file under another path (a link, another working directory) is the same sweep: its trials are skipped.
+  fs::create_symlink(tmp / "e.json", tmp / "link.json");
+  const auto r3 = test::run_ijepa({"sweep", (tmp / "link.json").string(), "--out", out.string(), "--dry-run"});
+  EXPECT_EQ(r3.rc, 0) << r3.out << r3.err;
+  EXPECT_NE(r3.out.find("dry run: nothing written"), std::string::npos) << r3.out;
+  // A run directory is no sweep directory, for --dry-run as for the run.
+  const auto r4 = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", (out / "trials" / "lr0.001_s3").string(),
+                                   "--dry-run"});
+  EXPECT_EQ(r4.rc, 1) << r4.out << r4.err;
+  EXPECT_NE(r4.err.find("is not a sweep directory"), std::string::npos) << r4.err;
+  // A damaged status.json (status files are replaced atomically, so not a write in progress) is named in the
+  // summary, not passed off as a killed process.
+  test::write_text(out / "trials" / "lr0.001_s3" / "status.json", "{\"state\": \"compl");
+  const auto r5 = test::run_ijepa({"report", out.string()});
+  EXPECT_EQ(r5.rc, 0) << r5.out << r5.err;
+  const auto recs = read_jsonl(out / "summary.jsonl");
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["state"], "interrupted");
+  EXPECT_NE(recs[0].value("error", "").find("status.json is not a JSON object (damaged)"), std::string::npos)
+      << recs[0].dump();
+}
+
 TEST(SweepCli, CrashingTrialIsRecordedAndTheOthersComplete) {
   test::TempDir tmp;
   const fs::path out = tmp / "out";
@@ -263,6 +317,11 @@ TEST(SweepCli, CrashingTrialIsRecordedAndTheOthersComplete) {
   EXPECT_EQ(r.rc, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("FAILED abort_after_s3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1/2 trials completed"), std::string::npos) << r.out;
+  // The failure is on stderr too (stdout may be a log), one line naming the trial and where its log is.
+  EXPECT_NE(r.err.find("ijepa sweep: error: 1 of 2 trials did not complete (abort_after_s3); their logs are " +
+                       (out / "trials").string() + "/NAME.log"),
+            std::string::npos)
+      << r.err;
   const auto recs = read_jsonl(out / "summary.jsonl");
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[0]["name"], "multiblock_s3");

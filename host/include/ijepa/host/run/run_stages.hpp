@@ -60,7 +60,9 @@ struct StepPlan {
 StepPlan make_step_plan(const nlohmann::json& train, std::int64_t ipe, std::int64_t start);
 // The official schedules (lr warm-up + cosine, wd cosine, EMA ramp) for a run of `ipe` steps per epoch.
 Schedules make_schedules(const nlohmann::json& train, std::int64_t ipe);
-void validate_train(const nlohmann::json& train);
+// validate_train(resolved): the train keys' ranges (ConfigError naming the key), train.ema within [0, 1], and one
+// batch of float images (train.batch_size x 3 x data.image_size²) within this machine's memory.
+void validate_train(const nlohmann::json& resolved);
 
 // ---- losses read at sync points ----------------------------------------------------------------------------------
 // The steps' losses (and, distributed, the agreed stop wishes) stay on the device until a sync point (a log step,

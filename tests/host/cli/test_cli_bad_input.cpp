@@ -1,0 +1,96 @@
+// Bad input on the command line and in experiment files, through the real binary: one line saying what is wrong and
+// where, a non-zero exit, checked before any work and before anything is written (what a bad-input audit found:
+// sizes typed with digits too many reached the OOM killer, an integer past int64 wrapped, outputs were checked only
+// at the end or overwritten).
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "host/run/test_util.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct BadOut {
+  int rc;
+  std::string text;
+};
+
+BadOut run_bad(const std::string& args) {
+  BadOut o;
+  o.rc = ijepa::test::run_cli(args, &o.text);
+  return o;
+}
+
+void expect_one_line(const BadOut& o, int rc, const std::vector<std::string>& needles, const std::string& what) {
+  EXPECT_EQ(o.rc, rc) << what << "\n" << o.text;
+  EXPECT_EQ(ijepa::test::count_lines(o.text), 1u) << what << "\n" << o.text;
+  for (const auto& n : needles) EXPECT_NE(o.text.find(n), std::string::npos) << what << ": " << n << "\n" << o.text;
+}
+
+}  // namespace
+
+TEST(CliBadInput, HelpOfAnUnknownCommandIsAnError) {
+  expect_one_line(run_bad("help nosuch"), 2, {"ijepa help: no command 'nosuch'", "ijepa --help"}, "help nosuch");
+  expect_one_line(run_bad("help traim"), 2, {"did you mean train?"}, "help traim");
+  const BadOut bench = run_bad("help bench");
+  EXPECT_EQ(bench.rc, 0) << bench.text;
+  EXPECT_NE(bench.text.find("usage: ijepa bench train"), std::string::npos) << bench.text;
+  EXPECT_NE(bench.text.find("usage: ijepa bench data"), std::string::npos) << bench.text;
+}
+
+TEST(CliBadInput, SizesBeyondTheMachineStopBeforeAnyAllocation) {
+  const fs::path dir = ijepa::test::temp_dir("cli_bad_sizes");
+  const fs::path exp = dir / "e.json", out = dir / "run";
+  ijepa::test::write_text(exp, ijepa::test::tiny_experiment().dump());
+  const std::string train = "train '" + exp.string() + "' --out '" + out.string() + "' ";
+  // A depth of 2^32 + 1 grew to 23 GB before the OOM killer ended the process without a word.
+  expect_one_line(run_bad(train + "--set components.encoder.depth=4294967297"), 1,
+                  {"components.encoder", "keys 'depth', 'embed_dim', 'mlp_ratio', 'img_size'", "the encoder would hold",
+                   "GiB of memory"},
+                  "encoder depth");
+  expect_one_line(run_bad(train + "--set components.predictor.embed_dim=4000000"), 1,
+                  {"components.predictor", "the predictor would hold"}, "predictor width");
+  expect_one_line(run_bad(train + "--set data.image_size=4194304"), 1,
+                  {"data.image_size / components.encoder.patch_size", "1048576x1048576 patch grid",
+                   "above the 1048576 patches"},
+                  "image size");
+  expect_one_line(run_bad(train + "--set train.batch_size=100000000 --set data.image_size=256"), 1,
+                  {"train.batch_size: one batch of 100000000 images of 256 px takes", "GiB of memory"}, "batch");
+  // 2^63 wrapped to a negative batch size ("loader: batch_size must be >= 1").
+  expect_one_line(run_bad(train + "--set train.batch_size=9223372036854775808"), 1,
+                  {"train.batch_size", "9223372036854775808 is out of range (at most 9223372036854775807)"},
+                  "int64 overflow");
+  expect_one_line(run_bad(train + "--set 'train.ema=[1.5,1.0]'"), 1,
+                  {"train.ema: each momentum must be within [0, 1], got [1.5,1.0]"}, "ema");
+  EXPECT_FALSE(fs::exists(out));
+  expect_one_line(run_bad("masks --masker multiblock --image-size 2000000000 --patch-size 1 --batch 2 --steps 1 --seed 0"),
+                  2, {"--image-size / --patch-size", "patch grid"}, "masks grid");
+  expect_one_line(run_bad("masks --masker random --image-size 32 --patch-size 4 --batch 2000000000 --steps 1 --seed 0"), 2,
+                  {"--batch expects at most 1048576"}, "masks batch");
+  fs::remove_all(dir);
+}
+
+TEST(CliBadInput, OutputsAreCheckedBeforeTheWorkAndNeverOverwrittenByEmbed) {
+  const fs::path dir = ijepa::test::temp_dir("cli_bad_outputs");
+  const fs::path feats = dir / "feats.safetensors";
+  ijepa::test::write_text(feats, "features of an earlier run");
+  // Checked before the checkpoint is even opened (the one given here does not exist).
+  expect_one_line(run_bad("embed --checkpoint '" + (dir / "none.safetensors").string() + "' --data synthetic --out '" +
+                      feats.string() + "'"),
+                  2, {"--out " + feats.string() + ": exists; it is never overwritten"}, "embed over a file");
+  EXPECT_EQ(ijepa::test::read_text(feats), "features of an earlier run");
+  expect_one_line(run_bad("eval '" + (dir / "none.safetensors").string() + "' --evaluator knn --out '" + dir.string() + "'"),
+                  2, {"--out " + dir.string() + ": is a directory"}, "eval into a directory");
+  expect_one_line(run_bad("masks --masker multiblock --image-size 64 --patch-size 4 --batch 2 --steps 1 --seed 0 --out '" +
+                      (dir / "missing" / "m.json").string() + "'"),
+                  2, {"--out", "the folder " + (dir / "missing").string() + " does not exist"}, "masks into nowhere");
+  // An experiment file where a checkpoint belongs: said so, not only "header length ... exceeds the 100 MiB cap".
+  const fs::path exp = dir / "e.json";
+  ijepa::test::write_text(exp, ijepa::test::tiny_experiment().dump(2));
+  expect_one_line(run_bad("eval '" + exp.string() + "' --evaluator knn"), 1,
+                  {"not a safetensors file: it begins with the text \"{   \"com"}, "eval of a JSON file");
+  fs::remove_all(dir);
+}
