@@ -147,7 +147,7 @@ int cmd_train(const Argv& argv) {
     (void)experiment_context(resolved);  // the patch grid first: a huge image is named as that, not as its batch
     validate_train(resolved);
   } catch (const ConfigError& e) {
-    throw ConfigError(config_path.string() + ": " + e.what());
+    throw ConfigError(config_path.string() + ": " + with_set_origin(e.what(), args.all("--set")));
   }
   TrainOptions opts = train_options(args, argv, resolved, config_path);
   // Distributed: --nproc N starts N local workers of this command; a worker (or a torchrun/SLURM-launched process)

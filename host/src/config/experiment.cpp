@@ -196,6 +196,19 @@ nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) 
 
 }  // namespace
 
+std::string with_set_origin(const std::string& what, const std::vector<std::string>& sets) {
+  if (what.find(" (from --set ") != std::string::npos) return what;
+  for (auto s = sets.rbegin(); s != sets.rend(); ++s) {  // the last --set of a key is the one in force
+    std::string key = s->substr(0, s->find('='));
+    if (!key.empty() && key[0] == '+') key = key.substr(1);
+    if (!key.empty() && (what.find("'" + key + "'") != std::string::npos || what.rfind(key + ":", 0) == 0 ||
+                         what.find(" " + key + ":") != std::string::npos || what.find(" " + key + " ") != std::string::npos)) {
+      return what + " (from --set " + *s + ")";
+    }
+  }
+  return what;
+}
+
 nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vector<std::string>& sets,
                                   const Registry& registry, const std::string& origin) {
   nlohmann::json cfg = layered;
@@ -213,7 +226,12 @@ nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vect
     const auto& enc = cfg.contains("components") ? cfg["components"].value("encoder", nlohmann::json::object())
                                                   : nlohmann::json::object();
     if (!img_size_set && enc.is_object() && !enc.contains("img_size")) full["components"]["encoder"].erase("img_size");
-    cfg = full;
+    try {
+      return materialise(full, registry);
+    } catch (const ConfigError& e) {
+      // The file alone resolved (above), so a --set made the config invalid: name the one whose key the error names.
+      throw ConfigError(with_set_origin(e.what(), sets));
+    }
   }
   (void)origin;
   return materialise(cfg, registry);

@@ -171,7 +171,7 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
       (void)experiment_context(p.resolved);
       validate_train(p.resolved);
     } catch (const std::exception& e) {
-      throw ConfigFileError(source + ": trial '" + t.name + "': " + e.what());
+      throw ConfigFileError(source + ": trial '" + t.name + "': " + with_set_origin(e.what(), sets));
     }
     p.config_sha = config_hash(p.resolved);
     plan.trials.push_back(std::move(p));

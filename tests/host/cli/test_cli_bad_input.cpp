@@ -64,7 +64,18 @@ TEST(CliBadInput, SizesBeyondTheMachineStopBeforeAnyAllocation) {
                   {"train.batch_size", "9223372036854775808 is out of range (at most 9223372036854775807)"},
                   "int64 overflow");
   expect_one_line(run_bad(train + "--set 'train.ema=[1.5,1.0]'"), 1,
-                  {"train.ema: each momentum must be within [0, 1], got [1.5,1.0]"}, "ema");
+                  {"train.ema: each momentum must be within [0, 1], got [1.5,1.0] (from --set train.ema=[1.5,1.0])"},
+                  "ema");
+  // Whether a value came from the file or from the command line.
+  expect_one_line(run_bad(train + "--set train.lr=abc"), 1,
+                  {"e.json: key 'train.lr' of the experiment: expected number, got \"abc\" (from --set train.lr=abc)"},
+                  "lr from --set");
+  nlohmann::json bad = ijepa::test::tiny_experiment();
+  bad["train"]["lr"] = -1;
+  ijepa::test::write_text(exp, bad.dump());
+  const BadOut from_file = run_bad(train);
+  expect_one_line(from_file, 1, {"e.json: train.lr: must be >= 0"}, "lr from the file");
+  EXPECT_EQ(from_file.text.find("--set"), std::string::npos) << from_file.text;
   EXPECT_FALSE(fs::exists(out));
   expect_one_line(run_bad("masks --masker multiblock --image-size 2000000000 --patch-size 1 --batch 2 --steps 1 --seed 0"),
                   2, {"--image-size / --patch-size", "patch grid"}, "masks grid");

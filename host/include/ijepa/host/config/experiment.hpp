@@ -39,6 +39,11 @@ std::string config_hash(const nlohmann::json& resolved);
 // ConfigError when data.image_size, the encoder's img_size and patch_size disagree.
 sdk::BuildContext experiment_context(const nlohmann::json& resolved);
 
+// with_set_origin(what, sets) -> `what` + " (from --set KEY=VALUE)" when the error names the key of one of the --set
+// assignments (the last of that key), else `what` unchanged: a value error says whether it came from the file or
+// the command line.
+std::string with_set_origin(const std::string& what, const std::vector<std::string>& sets);
+
 // First differing dotted key between two configs ("" if equal).
 std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix = "");
 
