@@ -144,10 +144,9 @@ int cmd_train(const Argv& argv) {
   nlohmann::json resolved;
   try {  // value errors name the experiment file as well as the key
     resolved = resolve_experiment(layered, args.all("--set"), host.registry(), config_path.string());
-    (void)experiment_context(resolved);  // the patch grid first: a huge image is named as that, not as its batch
-    validate_train(resolved);
+    check_before_training(resolved, args.all("--set"));
   } catch (const ConfigError& e) {
-    throw ConfigError(config_path.string() + ": " + with_set_origin(e.what(), args.all("--set")));
+    throw ConfigError(config_path.string() + ": " + e.what());
   }
   TrainOptions opts = train_options(args, argv, resolved, config_path);
   // Distributed: --nproc N starts N local workers of this command; a worker (or a torchrun/SLURM-launched process)

@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
   // `ijepa COMMAND --help`, `ijepa bench train -h`, `ijepa help COMMAND`: the command's whole usage, exit 0.
   const bool bench_sub = cmd == "bench" && !rest.empty() && (rest[0] == "train" || rest[0] == "data");
   const std::string key = bench_sub ? "bench " + rest[0] : cmd == "help" && !rest.empty() ? rest[0] : cmd;
-  if (const CommandHelp* h = find_help(cmd == "help" && rest.size() > 1 ? rest[0] + " " + rest[1] : key);
+  const CommandHelp* two_words = cmd == "help" && rest.size() > 1 ? find_help(rest[0] + " " + rest[1]) : nullptr;
+  if (const CommandHelp* h = two_words != nullptr ? two_words : find_help(key);  // `help bench train`, `help train -h`
       h != nullptr && (wants_help(rest) || cmd == "help")) {
     print_help(std::cout, *h);
     return 0;
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
       for (const char* sub : {"bench train", "bench data"}) print_help(std::cout, *find_help(sub));
       return 0;
     }
-    if (cmd == "help" && !rest.empty()) {  // `ijepa help nosuch`: no such command's help (one above served the rest)
+    if (cmd == "help" && !rest.empty() && rest[0] != "-h" && rest[0] != "--help") {
+      // `ijepa help nosuch`: no such command's help (the lookup above served the known ones)
       std::vector<std::string> commands;
       for (const auto& h : all_help()) commands.push_back(h.command);
       const std::string topic = rest.size() > 1 && rest[0] == "bench" ? rest[0] + " " + rest[1] : rest[0];

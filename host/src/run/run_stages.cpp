@@ -220,6 +220,15 @@ void validate_train(const nlohmann::json& resolved) {
   }
 }
 
+void check_before_training(const nlohmann::json& resolved, const std::vector<std::string>& sets) {
+  try {
+    (void)experiment_context(resolved);
+    validate_train(resolved);
+  } catch (const ConfigError& e) {
+    throw ConfigError(with_set_origin(e.what(), sets));
+  }
+}
+
 Schedules make_schedules(const nlohmann::json& train, std::int64_t ipe) {
   Schedules s;
   s.ref_lr = train.at("lr").get<double>();

@@ -168,10 +168,9 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
       p.resolved = resolve_experiment(apply_sweep_point(base, t), sets, registry, source);
       // What `ijepa train` would reject before training (ranges, the patch grid), rejected here before any trial
       // runs, --dry-run included.
-      (void)experiment_context(p.resolved);
-      validate_train(p.resolved);
+      check_before_training(p.resolved, sets);
     } catch (const std::exception& e) {
-      throw ConfigFileError(source + ": trial '" + t.name + "': " + with_set_origin(e.what(), sets));
+      throw ConfigFileError(source + ": trial '" + t.name + "': " + e.what());
     }
     p.config_sha = config_hash(p.resolved);
     plan.trials.push_back(std::move(p));
@@ -180,11 +179,20 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
   return plan;
 }
 
+namespace {
+// The sweep file as sweep.json records it: absolute and without links, so that it names the file from anywhere.
+std::string recorded_source(const std::string& source) {
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(fs::absolute(source), ec);
+  return ec ? source : p.string();
+}
+}  // namespace
+
 nlohmann::json sweep_json(const SweepPlan& plan, const std::vector<std::string>& plugin_dirs) {
   nlohmann::json j = {{"format", kSweepFormat},
                       {"version", kSweepVersion},
                       {"name", plan.name},
-                      {"source", plan.source},
+                      {"source", recorded_source(plan.source)},
                       {"sweep", plan.sweep},
                       {"mode", plan.spec.mode},
                       {"name_template", plan.name_template},
@@ -431,12 +439,15 @@ void check_sweep_out(const fs::path& dir, const SweepPlan& plan) {
   }
   const nlohmann::json old = read_sweep_json(dir);
   const std::string was = old.value("source", std::string());
-  if (was.empty() || was == plan.source) return;
-  // The same file under another path (another working directory, a link): the same sweep. A recorded path that no
-  // longer resolves (the sweep made elsewhere, the tree moved) is taken by its file name.
+  if (was.empty() || was == plan.source || was == recorded_source(plan.source)) return;
+  // The same file under another path (a link, another working directory): the same sweep. A recorded path that
+  // names no file from here (a relative one of an older sweep.json, a tree moved or copied, a file renamed) is the
+  // same sweep when the file name or the experiment's name is the same.
   std::error_code e1, e2;
-  const bool same = fs::exists(was, e1) ? fs::equivalent(was, plan.source, e2)
-                                        : fs::path(was).filename() == fs::path(plan.source).filename();
+  const bool same = fs::path(was).is_absolute() && fs::exists(was, e1)
+                        ? fs::equivalent(was, plan.source, e2)
+                        : fs::path(was).filename() == fs::path(plan.source).filename() ||
+                              old.value("name", std::string()) == plan.name;
   if (!same) {
     throw ConfigFileError(dir.string() + ": holds the sweep of " + was + ", not of " + plan.source +
                           " (its trials would drop out of the summaries); choose another --out");

@@ -13,16 +13,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct BadOut {
-  int rc;
-  std::string text;
-};
-
-BadOut run_bad(const std::string& args) {
-  BadOut o;
-  o.rc = ijepa::test::run_cli(args, &o.text);
-  return o;
-}
+using BadOut = ijepa::test::CliOut;
+BadOut run_bad(const std::string& args) { return ijepa::test::cli(args); }
 
 void expect_one_line(const BadOut& o, int rc, const std::vector<std::string>& needles, const std::string& what) {
   EXPECT_EQ(o.rc, rc) << what << "\n" << o.text;
@@ -35,6 +27,11 @@ void expect_one_line(const BadOut& o, int rc, const std::vector<std::string>& ne
 TEST(CliBadInput, HelpOfAnUnknownCommandIsAnError) {
   expect_one_line(run_bad("help nosuch"), 2, {"ijepa help: no command 'nosuch'", "ijepa --help"}, "help nosuch");
   expect_one_line(run_bad("help traim"), 2, {"did you mean train?"}, "help traim");
+  for (const char* ok : {"help -h", "help --help", "help train -h", "help bench train"}) {
+    const BadOut o = run_bad(ok);
+    EXPECT_EQ(o.rc, 0) << ok << "\n" << o.text;
+    EXPECT_NE(o.text.find("usage: ijepa"), std::string::npos) << ok << "\n" << o.text;
+  }
   const BadOut bench = run_bad("help bench");
   EXPECT_EQ(bench.rc, 0) << bench.text;
   EXPECT_NE(bench.text.find("usage: ijepa bench train"), std::string::npos) << bench.text;
@@ -76,6 +73,12 @@ TEST(CliBadInput, SizesBeyondTheMachineStopBeforeAnyAllocation) {
   const BadOut from_file = run_bad(train);
   expect_one_line(from_file, 1, {"e.json: train.lr: must be >= 0"}, "lr from the file");
   EXPECT_EQ(from_file.text.find("--set"), std::string::npos) << from_file.text;
+  // A value the file has wrong is the file's, even with a --set of the same key (the file is checked alone first).
+  bad["train"]["lr"] = "abc";
+  ijepa::test::write_text(exp, bad.dump());
+  const BadOut file_type = run_bad(train + "--set train.lr=0.001");
+  expect_one_line(file_type, 1, {"e.json: key 'train.lr' of the experiment: expected number, got \"abc\""}, "file type");
+  EXPECT_EQ(file_type.text.find("(from --set"), std::string::npos) << file_type.text;
   EXPECT_FALSE(fs::exists(out));
   expect_one_line(run_bad("masks --masker multiblock --image-size 2000000000 --patch-size 1 --batch 2 --steps 1 --seed 0"),
                   2, {"--image-size / --patch-size", "patch grid"}, "masks grid");

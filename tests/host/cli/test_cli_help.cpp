@@ -11,16 +11,8 @@
 
 namespace {
 
-struct Out {
-  int rc;
-  std::string text;
-};
-
-Out run(const std::string& args) {
-  Out o;
-  o.rc = ijepa::test::run_cli(args, &o.text);
-  return o;
-}
+using Out = ijepa::test::CliOut;
+Out run(const std::string& args) { return ijepa::test::cli(args); }
 
 }  // namespace
 

@@ -77,6 +77,17 @@ inline int run_shell(const std::string& cmd, std::string* output = nullptr) {
 inline int run_cli(const std::string& args, std::string* output = nullptr) {
   return run_shell(std::string(IJEPA_CLI) + " " + args, output);
 }
+
+// cli("help train") -> its exit status and what it printed (stdout and stderr together).
+struct CliOut {
+  int rc;
+  std::string text;
+};
+inline CliOut cli(const std::string& args) {
+  CliOut o;
+  o.rc = run_cli(args, &o.text);
+  return o;
+}
 #endif
 
 #ifdef IJEPA_PYTHON

@@ -289,6 +289,11 @@ TEST(SweepCli, ADirectoryOfAnotherSweepFileIsRefusedUntouched) {
                                    "--dry-run"});
   EXPECT_EQ(r4.rc, 1) << r4.out << r4.err;
   EXPECT_NE(r4.err.find("is not a sweep directory"), std::string::npos) << r4.err;
+  // A renamed sweep file (the recorded path names no file any more) still owns its directory: same experiment name.
+  fs::remove(tmp / "link.json");
+  fs::rename(tmp / "e.json", tmp / "renamed.json");
+  const auto r6 = test::run_ijepa({"sweep", (tmp / "renamed.json").string(), "--out", out.string(), "--dry-run"});
+  EXPECT_EQ(r6.rc, 0) << r6.out << r6.err;
   // A damaged status.json (status files are replaced atomically, so not a write in progress) is named in the
   // summary, not passed off as a killed process.
   test::write_text(out / "trials" / "lr0.001_s3" / "status.json", "{\"state\": \"compl");

@@ -61,9 +61,11 @@ struct ReusableRun {
 // that does not exist, is not a directory, cannot be read, or holds no completed run.
 std::vector<ReusableRun> reusable_runs(const std::vector<std::filesystem::path>& sources);
 // check_sweep_out(dir, plan): the sweep directory, read only: new, empty, or a sweep directory of this workbench made
-// from the same sweep file (the same path, or the same file under another path). ConfigFileError otherwise, one line
-// naming DIR: a file, a non-empty directory without sweep.json (a run, say), another format, or another sweep file's
-// directory (its trials would drop out of the summaries and sweep.json would be replaced).
+// from the same sweep file (sweep.json records its absolute real path: the same file under another path or working
+// directory is the same sweep; where the recorded path names no file from here — an older relative record, a tree
+// moved, a renamed file — the same file name or experiment name is). ConfigFileError otherwise, one line naming DIR:
+// a file, a non-empty directory without sweep.json (a run, say), another format, or another sweep file's directory
+// (its trials would drop out of the summaries and sweep.json would be replaced).
 void check_sweep_out(const std::filesystem::path& dir, const SweepPlan& plan);
 // decide_trials(dir, plan, restart_failed, reuse) -> one action per trial; reads only. A missing DIR means every
 // trial runs. A failed trial (an OOM kill, a crash) resumes from its last checkpoint when it has one and the same
