@@ -99,7 +99,9 @@ int cmd_masks(const Argv& argv) {
   const long long image_size = require_positive(args, "--image-size");
   const long long patch_size = require_positive(args, "--patch-size");
   const long long batch = require_positive(args, "--batch");
-  if (batch > (1LL << 20)) throw UsageError("option --batch expects at most 1048576 images, got " + std::to_string(batch));
+  if (batch > (1LL << 20)) {
+    throw UsageError("option --batch expects at most 1048576 images, got " + std::to_string(batch));
+  }
   const long long steps = require_positive(args, "--steps");
   (void)args.require("--seed");
   const long long seed = args.get_int("--seed", 0);

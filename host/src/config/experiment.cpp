@@ -201,8 +201,9 @@ std::string with_set_origin(const std::string& what, const std::vector<std::stri
   for (auto s = sets.rbegin(); s != sets.rend(); ++s) {  // the last --set of a key is the one in force
     std::string key = s->substr(0, s->find('='));
     if (!key.empty() && key[0] == '+') key = key.substr(1);
-    if (!key.empty() && (what.find("'" + key + "'") != std::string::npos || what.rfind(key + ":", 0) == 0 ||
-                         what.find(" " + key + ":") != std::string::npos || what.find(" " + key + " ") != std::string::npos)) {
+    const bool named = what.find("'" + key + "'") != std::string::npos || what.rfind(key + ":", 0) == 0 ||
+                       what.find(" " + key + ":") != std::string::npos || what.find(" " + key + " ") != std::string::npos;
+    if (!key.empty() && named) {
       return what + " (from --set " + *s + ")";
     }
   }

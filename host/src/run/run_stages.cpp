@@ -214,8 +214,8 @@ void validate_train(const nlohmann::json& resolved) {
   if (pages > 0 && page > 0 && batch_bytes > memory) {
     std::ostringstream os;
     os << std::setprecision(3) << "train.batch_size: one batch of " << train.at("batch_size").dump() << " images of "
-       << resolved.at("data").at("image_size").dump() << " px takes " << batch_bytes / 1073741824.0 << " GiB, more than this machine's "
-       << memory / 1073741824.0 << " GiB of memory";
+       << resolved.at("data").at("image_size").dump() << " px takes " << batch_bytes / 1073741824.0
+       << " GiB, more than this machine's " << memory / 1073741824.0 << " GiB of memory";
     throw ConfigError(os.str());
   }
 }

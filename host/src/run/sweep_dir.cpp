@@ -121,9 +121,11 @@ TrialState inspect_trial(const fs::path& sweep_dir, const std::string& name) {
     t.error = proc_error.empty() ? "failed" : proc_error;
   } else if (t.run_dir || proc_state == "interrupted" || proc_state == "running") {
     t.state = "interrupted";
-    t.error = status_unreadable ? (p.run_dir / "status.json").string() + " is not a JSON object (damaged); taken as stopped"
-              : t.run_dir       ? "stopped without a final status (the process was killed)"
-                                : "stopped before it started";
+    if (status_unreadable) {
+      t.error = (p.run_dir / "status.json").string() + " is not a JSON object (damaged); taken as stopped";
+    } else {
+      t.error = t.run_dir ? "stopped without a final status (the process was killed)" : "stopped before it started";
+    }
   } else {
     t.state = "pending";
   }
