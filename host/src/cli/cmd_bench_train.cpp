@@ -200,12 +200,8 @@ void parse_baseline_options(const Args& args, BenchTrainOptions& o) {
   // --profile: Chrome traces of the timed steps (C++ at the path, the baseline beside it as <stem>.python.json).
   o.profile = args.get("--profile").value_or("");
   if (!o.profile.empty()) {
+    check_output_file("--profile", o.profile, /*may_replace=*/true);
     o.profile_cpp = fs::absolute(o.profile);
-    std::error_code pec;
-    if (!fs::is_directory(o.profile_cpp.parent_path(), pec)) {
-      throw UsageError("--profile " + o.profile + ": the folder " + o.profile_cpp.parent_path().string() +
-                       " does not exist");
-    }
     o.profile_python = o.profile_cpp.parent_path() / (o.profile_cpp.stem().string() + ".python.json");
   }
   // --python: another interpreter for the baseline (one with the official code's dependencies, say).

@@ -197,7 +197,6 @@ nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) 
 }  // namespace
 
 std::string with_set_origin(const std::string& what, const std::vector<std::string>& sets) {
-  if (what.find(" (from --set ") != std::string::npos) return what;
   for (auto s = sets.rbegin(); s != sets.rend(); ++s) {  // the last --set of a key is the one in force
     std::string key = s->substr(0, s->find('='));
     if (!key.empty() && key[0] == '+') key = key.substr(1);
