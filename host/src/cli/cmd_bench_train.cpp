@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -263,6 +264,44 @@ nlohmann::json bench_experiment(const BenchTrainOptions& o, int threads) {
   cfg["train"]["cpu_bf16"] = o.cpu_bf16;
   cfg["train"]["sdpa"] = o.sdpa;
   return cfg;
+}
+
+// The bench's experiment is made of its flags: a component's error about a key that a flag set says which flag
+// ("... got 7 (from --pred-dim 7)"), as a --set is named by ijepa train.
+std::string with_flag_origin(const std::string& what, const BenchTrainOptions& o) {
+  auto word_at = [&](const std::string& w) {  // `w` as a whole identifier (or dotted key) in `what`
+    auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.'; };
+    for (std::size_t p = what.find(w); p != std::string::npos; p = what.find(w, p + 1)) {
+      const std::size_t e = p + w.size();
+      if ((p == 0 || !ident(what[p - 1])) && (e == what.size() || !ident(what[e]) || what[e] == '.')) return true;
+    }
+    return false;
+  };
+  struct FlagKey {
+    const char* section;
+    const char* key;
+    std::string flag;
+    bool given;
+  };
+  const FlagKey keys[] = {
+      {"components.encoder", "preset", "--model " + o.model_name, true},
+      {"components.encoder", "patch_size", "--patch " + std::to_string(o.patch), true},
+      {"components.encoder", "img_size", "--image-size " + std::to_string(o.image_size), true},
+      {"data", "image_size", "--image-size " + std::to_string(o.image_size), true},
+      {"train", "batch_size", "--batch " + std::to_string(o.batch), true},
+      {"components.predictor", "embed_dim", "--pred-dim " + std::to_string(o.pred_dim), !o.pred_dim_default},
+      {"components.predictor", "depth", "--pred-depth " + std::to_string(o.pred_depth), !o.pred_depth_default}};
+  std::vector<std::string> flags;
+  for (const auto& k : keys) {
+    const std::string section = k.section;
+    const bool named = word_at(section + "." + k.key) ||
+                       (what.rfind(section + ":", 0) == 0 && (word_at(k.key) || word_at("'" + std::string(k.key))));
+    if (k.given && named && std::find(flags.begin(), flags.end(), k.flag) == flags.end()) flags.push_back(k.flag);
+  }
+  if (flags.empty()) return what;
+  std::string out = what + " (from";
+  for (const auto& f : flags) out += " " + f;
+  return out + ")";
 }
 
 // The official min_keep 10 is unreachable on small grids (the masker rejects it): the largest that fits.
@@ -631,8 +670,14 @@ int cmd_bench_train(const Argv& argv) {
   load_plugins(host, args);
   probe_encoder(host.registry(), o);
   std::int64_t min_keep = 0;
-  const nlohmann::json resolved = resolve_with_min_keep(bench_experiment(o, threads), host.registry(), &min_keep);
-  auto model = std::make_unique<JepaModel>(resolved, host.registry());  // freed before the Python baseline runs
+  nlohmann::json resolved;
+  std::unique_ptr<JepaModel> model;  // freed before the Python baseline runs
+  try {
+    resolved = resolve_with_min_keep(bench_experiment(o, threads), host.registry(), &min_keep);
+    model = std::make_unique<JepaModel>(resolved, host.registry());
+  } catch (const ConfigError& e) {
+    throw ConfigError(with_flag_origin(e.what(), o));
+  }
   const at::Device device = model->device();
   const Schedules sched = bench_schedules();
   model->set_schedules(sched);

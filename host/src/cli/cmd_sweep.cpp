@@ -25,10 +25,11 @@ int cmd_sweep(const Argv& argv) {
   const long long jobs = args.get_int("--jobs", 1);
   if (jobs < 1 || jobs > 1024) throw UsageError("--jobs expects 1..1024, got " + std::to_string(jobs));
   const fs::path file = args.positionals()[0];
-  const nlohmann::json layered = load_layered(file);
+  KeyOrigins origins;
+  const nlohmann::json layered = load_layered(file, &origins);
   PluginHost host;
   load_plugins(host, args);
-  const SweepPlan plan = plan_sweep(layered, args.all("--set"), host.registry(), file.string());
+  const SweepPlan plan = plan_sweep(layered, args.all("--set"), host.registry(), file.string(), origins);
   const fs::path out = args.get("--out") ? fs::path(*args.get("--out")) : fs::path("runs") / plan.name / "sweep";
   std::vector<fs::path> reuse_sources;
   for (const auto& r : args.all("--reuse")) reuse_sources.emplace_back(r);

@@ -138,15 +138,16 @@ int cmd_train(const Argv& argv) {
                      "[--dist-backend auto|gloo|nccl] [--dist-timeout SECONDS] [--bucket-mb MB]");
   }
   const fs::path config_path = args.positionals()[0];
-  const nlohmann::json layered = load_layered(config_path);
+  KeyOrigins origins;
+  const nlohmann::json layered = load_layered(config_path, &origins);
   PluginHost host;
   load_plugins(host, args);
   nlohmann::json resolved;
-  try {  // value errors name the experiment file as well as the key
+  try {  // value errors name the file (a base file, an "overrides" entry) that set the key as well as the key
     resolved = resolve_experiment(layered, args.all("--set"), host.registry(), config_path.string());
     check_before_training(resolved, args.all("--set"));
   } catch (const ConfigError& e) {
-    throw ConfigError(config_path.string() + ": " + e.what());
+    throw ConfigError(error_origin(e.what(), origins, config_path.string()) + ": " + e.what());
   }
   TrainOptions opts = train_options(args, argv, resolved, config_path);
   // Distributed: --nproc N starts N local workers of this command; a worker (or a torchrun/SLURM-launched process)

@@ -1,6 +1,7 @@
 #include "ijepa/host/config/experiment.hpp"
 
 #include <set>
+#include <string_view>
 #include <utility>
 
 #include "ijepa/host/config/json_file.hpp"
@@ -70,18 +71,46 @@ nlohmann::json experiment_defaults() {
 
 namespace {
 
-void apply_overrides_object(nlohmann::json& cfg, const nlohmann::json& ov, const std::string& origin) {
+// `key` and every key below it.
+void erase_below(KeyOrigins& o, const std::string& key) {
+  o.erase(key);
+  const std::string below = key + ".";
+  for (auto it = o.lower_bound(below); it != o.end() && it->first.compare(0, below.size(), below) == 0;) {
+    it = o.erase(it);
+  }
+}
+
+// The leaves a merge-patch of `v` at `key` sets (a null deletes), as set by `origin`.
+void record_patch(KeyOrigins& o, const nlohmann::json& v, const std::string& key, const std::string& origin) {
+  if (v.is_object()) {
+    if (!key.empty()) o.erase(key);  // a value there becomes an object; the keys below it stay
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      record_patch(o, it.value(), key.empty() ? it.key() : key + "." + it.key(), origin);
+    }
+    return;
+  }
+  erase_below(o, key);
+  if (!v.is_null()) o[key] = origin;
+}
+
+void apply_overrides_object(nlohmann::json& cfg, const nlohmann::json& ov, const std::string& origin,
+                            KeyOrigins* origins) {
   if (ov.is_null()) return;
   if (!ov.is_object()) throw ConfigFileError(origin + ": \"overrides\" must be an object of dotted keys");
   for (auto it = ov.begin(); it != ov.end(); ++it) {
     std::string key = it.key();
     const bool create = !key.empty() && key[0] == '+';
     if (create) key = key.substr(1);
-    set_path(cfg, key, it.value(), create, origin + " (overrides." + it.key() + ")");
+    const std::string where = origin + " (overrides." + it.key() + ")";
+    set_path(cfg, key, it.value(), create, where);
+    if (origins != nullptr) {
+      erase_below(*origins, key);
+      (*origins)[key] = where;
+    }
   }
 }
 
-void layer_file(nlohmann::json& acc, const fs::path& path, std::vector<fs::path>& stack) {
+void layer_file(nlohmann::json& acc, const fs::path& path, std::vector<fs::path>& stack, KeyOrigins* origins) {
   const fs::path canon = fs::weakly_canonical(path);
   for (const auto& p : stack) {
     if (p == canon) throw ConfigFileError(path.string() + ": base files form a cycle");
@@ -103,7 +132,7 @@ void layer_file(nlohmann::json& acc, const fs::path& path, std::vector<fs::path>
       if (!item.is_string()) throw ConfigFileError(path.string() + ": \"base\" entries must be strings");
       fs::path bp = item.get<std::string>();
       if (bp.is_relative()) bp = path.parent_path() / bp;
-      layer_file(acc, bp, stack);
+      layer_file(acc, bp, stack, origins);
     }
   }
   nlohmann::json ov = doc.contains("overrides") ? doc["overrides"] : nlohmann::json();
@@ -116,21 +145,59 @@ void layer_file(nlohmann::json& acc, const fs::path& path, std::vector<fs::path>
       if (it->is_object() && prev.is_object() && it->contains("type") && prev.contains("type") &&
           (*it)["type"] != prev["type"]) {
         prev = nlohmann::json::object();
+        if (origins != nullptr) erase_below(*origins, "components." + it.key());
       }
     }
   }
   acc.merge_patch(doc);
-  apply_overrides_object(acc, ov, path.string());
+  if (origins != nullptr) record_patch(*origins, doc, "", path.string());
+  apply_overrides_object(acc, ov, path.string(), origins);
   stack.pop_back();
 }
 
 }  // namespace
 
-nlohmann::json load_layered(const fs::path& path) {
+nlohmann::json load_layered(const fs::path& path, KeyOrigins* origins) {
   nlohmann::json acc = experiment_defaults();
   std::vector<fs::path> stack;
-  layer_file(acc, path, stack);
+  KeyOrigins recorded;
+  layer_file(acc, path, stack, &recorded);
+  if (origins != nullptr) *origins = std::move(recorded);
   return acc;
+}
+
+std::size_t names_key(const std::string& what, const std::string& key) {
+  if (key.empty()) return std::string::npos;
+  // A top-level key ("name", "seed") is an English word too: only quoted or followed by ':' is it the key.
+  const bool dotted = key.find('.') != std::string::npos;
+  const std::string_view before = " '\"(", after = dotted ? ":'\" .[)" : ":'\"";
+  for (std::size_t pos = what.find(key); pos != std::string::npos; pos = what.find(key, pos + 1)) {
+    const std::size_t end = pos + key.size();
+    const bool starts = pos == 0 || before.find(what[pos - 1]) != std::string_view::npos;
+    const bool ends = end == what.size() || after.find(what[end]) != std::string_view::npos;
+    if (starts && ends) return pos;
+  }
+  return std::string::npos;
+}
+
+std::string error_origin(const std::string& what, const KeyOrigins& origins, const std::string& file) {
+  if (what.find(" (from --set ") != std::string::npos) return file;
+  std::size_t first = std::string::npos, longest = 0;
+  std::string found = file;
+  for (const auto& [key, origin] : origins) {
+    std::size_t pos = names_key(what, key);
+    if (const std::size_t dot = key.rfind('.'); pos == std::string::npos && dot != std::string::npos &&
+                                                what.find("'" + key.substr(dot + 1) + "'") != std::string::npos) {
+      pos = names_key(what, key.substr(0, dot));  // a plugin's words: "components.masker: … key 'min_keep': …"
+    }
+    if (pos == std::string::npos) continue;
+    if (pos < first || (pos == first && key.size() > longest)) {
+      first = pos;
+      longest = key.size();
+      found = origin;
+    }
+  }
+  return found;
 }
 
 namespace {
@@ -200,9 +267,7 @@ std::string with_set_origin(const std::string& what, const std::vector<std::stri
   for (auto s = sets.rbegin(); s != sets.rend(); ++s) {  // the last --set of a key is the one in force
     std::string key = s->substr(0, s->find('='));
     if (!key.empty() && key[0] == '+') key = key.substr(1);
-    const bool named = what.find("'" + key + "'") != std::string::npos || what.rfind(key + ":", 0) == 0 ||
-                       what.find(" " + key + ":") != std::string::npos || what.find(" " + key + " ") != std::string::npos;
-    if (!key.empty() && named) {
+    if (names_key(what, key) != std::string::npos) {
       return what + " (from --set " + *s + ")";
     }
   }

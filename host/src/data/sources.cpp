@@ -7,6 +7,7 @@
 #include "ijepa/host/data/dataset.hpp"
 #include "ijepa/host/data/decoded_cache.hpp"
 #include "ijepa/host/data/rng.hpp"
+#include "ijepa/host/util/errors.hpp"
 
 namespace ijepa::host {
 namespace {
@@ -112,16 +113,43 @@ nlohmann::json data_doc() {
           {"synthetic_classes", "classes in the synthetic source (0 = unlabelled images)"}};
 }
 
+void validate_data_config(const nlohmann::json& cfg) {
+  const std::string source = cfg.at("source").get<std::string>();
+  const bool known = source == "fashion_mnist" || source == "image_folder" || source == "synthetic";
+  if (!known && archive_spec(source) == nullptr) {
+    throw ConfigError("data.source: unknown source '" + source +
+                      "' (available: fashion_mnist, image_folder, cifar10_jpeg, imagenette, synthetic)");
+  }
+  const std::int64_t min_size = cfg.contains("min_image_size") ? cfg.at("min_image_size").get<std::int64_t>() : 0;
+  if (min_size < 0) throw ConfigError("data.min_image_size: must be >= 0, got " + std::to_string(min_size));
+  if (cfg.contains("max_pixels")) {
+    const auto max_px = cfg.at("max_pixels").get<std::int64_t>();
+    if (max_px < 1) throw ConfigError("data.max_pixels: must be >= 1, got " + std::to_string(max_px));
+  }
+  if (cfg.contains("limit") && cfg.at("limit").get<std::int64_t>() < 0) {
+    throw ConfigError("data.limit: must be >= 0 (0 = all images), got " + cfg.at("limit").dump());
+  }
+  if (source == "synthetic") {
+    const auto n = cfg.at("synthetic_count").get<std::int64_t>();
+    const auto classes = cfg.at("synthetic_classes").get<std::int64_t>();
+    if (n <= 0) throw ConfigError("data.synthetic_count: must be > 0, got " + std::to_string(n));
+    constexpr std::int64_t kMaxSynthetic = 100'000'000;  // each epoch's permutation holds one index per image
+    if (n > kMaxSynthetic) {
+      throw ConfigError("data.synthetic_count: at most " + std::to_string(kMaxSynthetic) + ", got " +
+                        std::to_string(n));
+    }
+    if (classes < 0) {
+      throw ConfigError("data.synthetic_classes: must be >= 0 (0 = unlabelled), got " + std::to_string(classes));
+    }
+  }
+}
+
 std::shared_ptr<Dataset> open_dataset(const nlohmann::json& cfg, const std::string& split) {
+  validate_data_config(cfg);
   const std::string source = cfg.at("source").get<std::string>();
   const std::string root = cfg.at("root").get<std::string>();
   const std::int64_t min_size = cfg.contains("min_image_size") ? cfg.at("min_image_size").get<std::int64_t>() : 0;
-  if (min_size < 0) throw DataError("data.min_image_size: must be >= 0, got " + std::to_string(min_size));
-  if (cfg.contains("max_pixels")) {
-    const auto max_px = cfg.at("max_pixels").get<std::int64_t>();
-    if (max_px < 1) throw DataError("data.max_pixels: must be >= 1, got " + std::to_string(max_px));
-    set_max_image_pixels(max_px);
-  }
+  if (cfg.contains("max_pixels")) set_max_image_pixels(cfg.at("max_pixels").get<std::int64_t>());
   const bool train = split == "train";
   std::shared_ptr<Dataset> ds;
   if (source == "fashion_mnist") {
@@ -148,17 +176,8 @@ std::shared_ptr<Dataset> open_dataset(const nlohmann::json& cfg, const std::stri
     const auto n = cfg.at("synthetic_count").get<std::int64_t>();
     const auto size = cfg.at("image_size").get<std::int64_t>();
     const auto classes = cfg.at("synthetic_classes").get<std::int64_t>();
-    if (n <= 0) throw DataError("data.synthetic_count: must be > 0, got " + std::to_string(n));
-    constexpr std::int64_t kMaxSynthetic = 100'000'000;  // each epoch's permutation holds one index per image
-    if (n > kMaxSynthetic) {
-      throw DataError("data.synthetic_count: at most " + std::to_string(kMaxSynthetic) + ", got " + std::to_string(n));
-    }
-    if (classes < 0) throw DataError("data.synthetic_classes: must be >= 0 (0 = unlabelled), got " + std::to_string(classes));
     ds = open_synthetic(train ? n : std::max<std::int64_t>(n / 4, classes), size, classes, train ? 1 : 2);
-  } else {
-    throw DataError("data.source: unknown source '" + source +
-                    "' (available: fashion_mnist, image_folder, cifar10_jpeg, imagenette, synthetic)");
-  }
+  }  // validate_data_config refused any other source
   if (cfg.contains("cache_dir") && !cfg.at("cache_dir").get<std::string>().empty()) {
     ds = open_decoded_cache(ds, cfg.at("cache_dir").get<std::string>());
   }

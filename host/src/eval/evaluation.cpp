@@ -231,6 +231,7 @@ LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const
   fs::path weights_file;
   nlohmann::json recorded;
   std::string recorded_from;
+  KeyOrigins origins;  // of --config's files
   if (fs::is_directory(path, ec)) {
     le.run_dir = path;
     weights_file = path / "checkpoints" / "latest.safetensors";
@@ -258,7 +259,7 @@ LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const
     }
   }
   if (!config_file.empty()) {
-    recorded = load_layered(config_file);
+    recorded = load_layered(config_file, &origins);
     recorded_from = config_file;
   } else if (!le.run_dir.empty()) {
     recorded = load_json_file(le.run_dir / "config.resolved.json");
@@ -291,7 +292,11 @@ LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const
   layered.merge_patch(recorded);
   layered["components"]["evaluators"] = nlohmann::json::array();
   if (layered.contains("sweep")) layered.erase("sweep");
-  le.resolved = resolve_experiment(layered, sets, registry, recorded_from);
+  try {  // a value error names the file (a base file of --config's included) that set the key
+    le.resolved = resolve_experiment(layered, sets, registry, recorded_from);
+  } catch (const ConfigError& e) {
+    throw ConfigError(error_origin(e.what(), origins, recorded_from) + ": " + e.what());
+  }
   le.encoder = encoder_from(le, weights, which, registry);
   if (weights_out != nullptr) *weights_out = std::move(weights);
   return le;

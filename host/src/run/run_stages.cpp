@@ -18,6 +18,8 @@
 #include "ijepa/host/build_config.hpp"
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/config/loader_config.hpp"
+#include "ijepa/host/data/dataset.hpp"
 #include "ijepa/host/hosting/abi_check.hpp"
 #include "ijepa/host/hosting/build_context.hpp"
 #include "ijepa/host/io/files.hpp"
@@ -224,6 +226,8 @@ void check_before_training(const nlohmann::json& resolved, const std::vector<std
   try {
     (void)experiment_context(resolved);
     validate_train(resolved);
+    validate_data_config(resolved.at("data"));
+    (void)loader_options(resolved, 0, 1, false);  // data.crop_scale, data.workers
   } catch (const ConfigError& e) {
     throw ConfigError(with_set_origin(e.what(), sets));
   }

@@ -138,7 +138,7 @@ struct Outcome {
 }  // namespace
 
 SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::string>& sets, const Registry& registry,
-                     const std::string& source) {
+                     const std::string& source, const KeyOrigins& origins) {
   if (!layered.is_object() || !layered.contains("sweep")) {
     throw ConfigFileError(source + ": no \"sweep\" object (one run is `ijepa train " + source + "`)");
   }
@@ -149,7 +149,12 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
   plan.spec = parse_sweep(plan.sweep, source);
   nlohmann::json base = layered;
   base.erase("sweep");
-  const nlohmann::json experiment = resolve_experiment(base, {}, registry, source);
+  nlohmann::json experiment;
+  try {
+    experiment = resolve_experiment(base, {}, registry, source);
+  } catch (const ConfigError& e) {
+    throw ConfigError(error_origin(e.what(), origins, source) + ": " + e.what());
+  }
   plan.name = experiment.value("name", std::string("experiment"));
   plan.name_template = plan.spec.name_template.empty() ? default_name_template(plan.spec.axes) : plan.spec.name_template;
   for (const auto& s : sets) {
@@ -161,6 +166,14 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
     }
   }
   const std::vector<SweepTrial> trials = expand_sweep(plan.spec, experiment, source);
+  // A trial's axis values are the sweep file's, whatever file set the key before.
+  KeyOrigins trial_origins = origins;
+  for (const auto& a : plan.spec.axes) {
+    for (auto it = trial_origins.begin(); it != trial_origins.end();) {
+      const bool below = it->first == a.key || it->first.rfind(a.key + ".", 0) == 0;
+      it = below ? trial_origins.erase(it) : std::next(it);
+    }
+  }
   for (const auto& t : trials) {
     PlannedTrial p;
     p.trial = t;
@@ -170,7 +183,8 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
       // runs, --dry-run included.
       check_before_training(p.resolved, sets);
     } catch (const std::exception& e) {
-      throw ConfigFileError(source + ": trial '" + t.name + "': " + e.what());
+      const std::string set_in = error_origin(e.what(), trial_origins, source);
+      throw ConfigFileError(source + ": trial '" + t.name + "': " + (set_in == source ? "" : set_in + ": ") + e.what());
     }
     p.config_sha = config_hash(p.resolved);
     plan.trials.push_back(std::move(p));

@@ -108,3 +108,72 @@ TEST(CliBadInput, OutputsAreCheckedBeforeTheWorkAndNeverOverwrittenByEmbed) {
                   {"not a safetensors file: it begins with the text \"{   \"com"}, "eval of a JSON file");
   fs::remove_all(dir);
 }
+
+// An error names the file to edit: the base file or the "overrides" entry that set the key (they used to name the
+// including file), data values are checked before the run starts (an unknown data.source was found at data opening
+// and named no file), for ijepa train and ijepa sweep alike.
+TEST(CliBadInput, AValueErrorNamesTheFileThatSetTheKey) {
+  const fs::path dir = ijepa::test::temp_dir("cli_bad_origin");
+  const fs::path out = dir / "run";
+  nlohmann::json base = ijepa::test::tiny_experiment();
+  base["train"]["lr"] = "abc";
+  ijepa::test::write_text(dir / "base.json", base.dump());
+  ijepa::test::write_text(dir / "top.json", R"({"base": ["base.json"], "name": "top"})");
+  const std::string top = (dir / "top.json").string(), base_file = (dir / "base.json").string();
+  expect_one_line(run_bad("train '" + top + "' --out '" + out.string() + "'"), 1,
+                  {"error: " + base_file + ": key 'train.lr' of the experiment: expected number, got \"abc\""},
+                  "a base file's type error");
+  ijepa::test::write_text(dir / "top.json", R"({"base": ["base.json"], "train": {"lr": 0.001},
+      "overrides": {"train.epochs": -1}})");
+  expect_one_line(run_bad("train '" + top + "' --out '" + out.string() + "'"), 1,
+                  {"error: " + top + " (overrides.train.epochs): train.epochs: must be > 0"}, "an overrides entry");
+  base["train"]["lr"] = 0.001;
+  base["data"]["source"] = "nonsense";
+  ijepa::test::write_text(dir / "base.json", base.dump());
+  ijepa::test::write_text(dir / "top.json", R"({"base": ["base.json"], "data": {"workers": 1000}})");
+  expect_one_line(run_bad("train '" + top + "' --out '" + out.string() + "' --set data.workers=1"), 1,
+                  {"error: " + base_file + ": data.source: unknown source 'nonsense' (available:"}, "data.source");
+  expect_one_line(run_bad("train '" + top + "' --out '" + out.string() + "' --set data.source=synthetic"), 1,
+                  {"error: " + top + ": data.workers: expected 0..256 loader threads, got 1000"}, "data.workers");
+  expect_one_line(run_bad("train '" + top + "' --out '" + out.string() +
+                          "' --set data.source=synthetic --set data.workers=1 --set data.limit=-1"),
+                  1, {"error: " + top + ": data.limit: must be >= 0", "(from --set data.limit=-1)"}, "data.limit");
+  EXPECT_FALSE(fs::exists(out));
+  // A sweep: a trial's error names the trial and the base file that set the key; an axis value is the sweep file's;
+  // an error of the experiment itself names the base file.
+  ijepa::test::write_text(dir / "sweep.json", R"({"base": ["base.json"], "sweep": {"axes": {"train.lr": [0.1, -1]}}})");
+  const std::string sweep_file = (dir / "sweep.json").string();
+  const std::string sweep = "sweep '" + sweep_file + "' --out '" + out.string() + "' ";
+  expect_one_line(run_bad(sweep), 1,
+                  {sweep_file + ": trial 'lr0.1_s3': " + base_file + ": data.source: unknown source"}, "sweep");
+  base["data"]["source"] = "synthetic";
+  base["train"]["epochs"] = -2;
+  ijepa::test::write_text(dir / "base.json", base.dump());
+  expect_one_line(run_bad(sweep + "--dry-run"), 1,
+                  {sweep_file + ": trial 'lr0.1_s3': " + base_file + ": train.epochs: must be > 0"},
+                  "a trial's error set in the base file");
+  base["train"]["epochs"] = 1;
+  ijepa::test::write_text(dir / "base.json", base.dump());
+  expect_one_line(run_bad(sweep + "--dry-run"), 1,
+                  {sweep_file + ": trial 'lr-1_s3': train.lr: must be >= 0"}, "an axis value");
+  base["train"]["epochs"] = "abc";  // the experiment itself does not resolve: no trial to name
+  ijepa::test::write_text(dir / "base.json", base.dump());
+  expect_one_line(run_bad(sweep + "--dry-run"), 1,
+                  {"ijepa sweep: error: " + base_file + ": key 'train.epochs' of the experiment: expected number"},
+                  "the sweep's experiment");
+  EXPECT_FALSE(fs::exists(out));
+  fs::remove_all(dir);
+}
+
+// ijepa bench train builds its experiment from flags: a component's error names the flag, not a key the user never
+// wrote ("--pred-dim 7" was reported as the predictor's embed_dim only).
+TEST(CliBadInput, ABenchErrorNamesTheFlagThatCausedIt) {
+  const std::string bench = "bench train --model vit_tiny --patch 4 --image-size 32 --batch 2 --steps 1 --warmup 0 ";
+  expect_one_line(run_bad(bench + "--pred-dim 7"), 1, {"key 'embed_dim': must be > 0", "got 7 (from --pred-dim 7)"},
+                  "pred-dim");
+  expect_one_line(run_bad(bench + "--pred-depth 4000000000"), 1,
+                  {"the predictor would hold", "(from --pred-depth 4000000000)"}, "pred-depth");
+  const ijepa::test::CliOut grid =
+      run_bad("bench train --model vit_tiny --patch 4 --image-size 33554432 --batch 2 --steps 1");
+  expect_one_line(grid, 1, {"patch grid", "(from --patch 4 --image-size 33554432)"}, "patch grid");
+}

@@ -8,6 +8,7 @@
 
 #include "ijepa/host/data/dataset.hpp"
 #include "ijepa/host/data/loader.hpp"
+#include "ijepa/host/util/errors.hpp"
 #include "fixtures.hpp"
 
 using namespace ijepa;
@@ -176,12 +177,26 @@ TEST(BadInput, NoUsableImageIsAClearError) {
 }
 
 TEST(BadInput, OpenDatasetChecksKeys) {
+  // Values are checked before any file is opened (validate_data_config, also run before training starts).
   nlohmann::json cfg = data_defaults();
   cfg["source"] = "nope";
-  EXPECT_THROW(open_dataset(cfg, "train"), DataError);
+  EXPECT_THROW(open_dataset(cfg, "train"), ConfigError);
+  EXPECT_THROW(validate_data_config(cfg), ConfigError);
   cfg["source"] = "synthetic";
+  EXPECT_NO_THROW(validate_data_config(cfg));
   cfg["min_image_size"] = -1;
-  EXPECT_THROW(open_dataset(cfg, "train"), DataError);
+  EXPECT_THROW(open_dataset(cfg, "train"), ConfigError);
+  cfg["min_image_size"] = 0;
+  cfg["limit"] = -1;
+  EXPECT_THROW(validate_data_config(cfg), ConfigError);
+  cfg["limit"] = 0;
+  cfg["max_pixels"] = 0;
+  EXPECT_THROW(validate_data_config(cfg), ConfigError);
+  cfg["max_pixels"] = 100;
+  cfg["synthetic_classes"] = -1;
+  EXPECT_THROW(validate_data_config(cfg), ConfigError);
+  cfg["source"] = "cifar10_jpeg";  // synthetic_* keys do not apply to the archive sources
+  EXPECT_NO_THROW(validate_data_config(cfg));
   // Every default key is documented.
   const nlohmann::json doc = data_doc(), defaults = data_defaults();
   for (auto it = defaults.begin(); it != defaults.end(); ++it) EXPECT_TRUE(doc.contains(it.key())) << it.key();
@@ -260,7 +275,7 @@ TEST(BadInput, AnImpossibleSyntheticCountNamesTheKey) {
   try {
     (void)open_dataset(cfg, "train");
     FAIL();
-  } catch (const DataError& e) {
+  } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()).rfind("data.synthetic_count: at most", 0), 0u) << e.what();
   }
 }

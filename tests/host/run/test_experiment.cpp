@@ -138,3 +138,49 @@ TEST(Experiment, SetImageSizeMovesTheEncodersInputSize) {
                ConfigError)
       << "an explicit contradiction is still an error";
 }
+
+// Where a key was set: the file that set it last (a base file, the file, its "overrides"), so that a value error names
+// the file to edit — an error in a base file used to name the including file.
+TEST(Experiment, KeyOriginsNameTheFileThatSetEachKey) {
+  auto dir = test::temp_dir("exporigin");
+  test::write_text(dir / "base.json", R"({"name": "b", "train": {"lr": 0.5, "epochs": 3, "ema": [0.9, 1.0]},
+      "components": {"masker": {"type": "multiblock", "min_keep": 2}, "encoder": {"type": "vit", "depth": 2}}})");
+  test::write_text(dir / "exp.json", R"({"base": ["base.json"], "train": {"epochs": 4, "ema": null},
+      "components": {"masker": {"type": "random"}}, "overrides": {"+train.lr": 0.1, "data.image_size": 64}})");
+  KeyOrigins o;
+  (void)load_layered(dir / "exp.json", &o);
+  const std::string base = (dir / "base.json").string(), exp = (dir / "exp.json").string();
+  EXPECT_EQ(o.at("name"), base);
+  EXPECT_EQ(o.at("train.epochs"), exp);
+  EXPECT_EQ(o.at("train.lr"), exp + " (overrides.+train.lr)");
+  EXPECT_EQ(o.at("data.image_size"), exp + " (overrides.data.image_size)");
+  EXPECT_EQ(o.count("train.ema"), 0u) << "a null deletes the key (the default comes back)";
+  EXPECT_EQ(o.count("components.masker.min_keep"), 0u) << "another masker type drops the base's masker keys";
+  EXPECT_EQ(o.at("components.masker.type"), exp);
+  EXPECT_EQ(o.at("components.encoder.depth"), base);
+
+  // The first key an error names decides; a --set's error and an error naming no recorded key name the file given.
+  EXPECT_EQ(error_origin("key 'components.encoder.depth' of the encoder: expected integer", o, "top"), base);
+  EXPECT_EQ(error_origin("components.encoder.depth: must be > 0", o, "top"), base);
+  EXPECT_EQ(error_origin("components.encoder: encoder/vit rejected its config: key 'depth': must be > 0", o, "top"),
+            base);
+  EXPECT_EQ(error_origin("components.encoder: encoder/vit rejected its config: key 'patch_size': bad", o, "top"),
+            "top") << "a key no file set";
+  EXPECT_EQ(error_origin("train.lr: must be >= 0", o, "top"), exp + " (overrides.+train.lr)");
+  EXPECT_EQ(error_origin("data.image_size / components.encoder.patch_size: too many", o, "top"),
+            exp + " (overrides.data.image_size)");
+  EXPECT_EQ(error_origin("train.lr: must be >= 0 (from --set train.lr=-1)", o, "top"), "top");
+  EXPECT_EQ(error_origin("train.batch_size: must be > 0", o, "top"), "top");
+  EXPECT_EQ(error_origin("the name of the run", o, "top"), "top") << "a top-level key as a word is not the key";
+  EXPECT_EQ(error_origin("name: 'a/b' is not one path component", o, "top"), base);
+
+  // names_key: whole keys only (not a key that merely begins with it), keys below it count.
+  EXPECT_EQ(names_key("train.lr: bad", "train.lr"), 0u);
+  EXPECT_EQ(names_key("key 'train.lr' of", "train.lr"), 5u);
+  EXPECT_EQ(names_key("train.lr_min: bad", "train.lr"), std::string::npos);
+  EXPECT_EQ(names_key("xtrain.lr: bad", "train.lr"), std::string::npos);
+  EXPECT_EQ(names_key("components.evaluators.0.k: bad", "components.evaluators"), 0u);
+  EXPECT_EQ(names_key("at seed 3", "seed"), std::string::npos);
+  EXPECT_EQ(names_key("'seed' must be", "seed"), 1u);
+  std::filesystem::remove_all(dir);
+}

@@ -1,6 +1,7 @@
 #pragma once
 // Experiment files: layering (base files, the file, "overrides", --set), host defaults, plugin defaults.
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,23 @@ nlohmann::json experiment_defaults();
 nlohmann::json train_defaults();
 nlohmann::json train_doc();
 
+// Where each key of a layered experiment was set: dotted key (a leaf: a value, a list) -> the file that set it last,
+// "FILE" or "FILE (overrides.KEY)". Keys left at the host defaults have no entry.
+using KeyOrigins = std::map<std::string, std::string>;
+
 // load_layered(path) -> merge of host defaults, base files (recursively, relative to their file, in order;
 // RFC 7396 merge-patch) and the file itself, then its "overrides" object (dotted keys). Errors name the file.
-nlohmann::json load_layered(const std::filesystem::path& path);
+// `origins`, when given, receives the file of every key set (for error_origin).
+nlohmann::json load_layered(const std::filesystem::path& path, KeyOrigins* origins = nullptr);
+
+// error_origin(what, origins, file) -> the place a config error should name in front of `what`: the file (or the
+// "overrides" entry) that set the key `what` names first (as "a.b.c" or, in a plugin's words, "a.b: … 'c'"), a base
+// file included; `file` when no recorded key is named or the error came from a --set (" (from --set ").
+std::string error_origin(const std::string& what, const KeyOrigins& origins, const std::string& file);
+
+// names_key(what, key) -> where `what` names the dotted key `key` as a whole (or a key below it: "key.sub", "key[0]")
+// — after the start, a space, a quote or "(" and before ':', a quote, ' ', '.', '[', ')' or the end; npos if not.
+std::size_t names_key(const std::string& what, const std::string& key);
 
 // resolve_experiment(layered, sets, registry) -> the fully resolved config: --set assignments applied (a key
 // must exist in the layered config or the plugin's defaults, unless prefixed with '+'), every plugin default

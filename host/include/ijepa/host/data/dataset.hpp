@@ -75,8 +75,13 @@ class Dataset {
 nlohmann::json data_defaults();
 nlohmann::json data_doc();
 
+// validate_data_config(data_cfg): the data values that need no disk (a known source, the ranges of min_image_size,
+// max_pixels, limit, synthetic_count, synthetic_classes); ConfigError naming the key. Checked before a run starts.
+void validate_data_config(const nlohmann::json& data_cfg);
+
 // open_dataset(data_cfg, split) -> the source named by data.source for "train" or "test"/"val".
-// Throws DataError naming the key and the path when the data cannot be found or read.
+// Throws ConfigError for a bad value (validate_data_config), DataError naming the key and the path when the data
+// cannot be found or read.
 std::shared_ptr<Dataset> open_dataset(const nlohmann::json& data_cfg, const std::string& split);
 
 // Sources.

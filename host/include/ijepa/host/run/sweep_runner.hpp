@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/sweep.hpp"
 #include "ijepa/host/hosting/registry.hpp"
 
@@ -29,11 +30,12 @@ struct SweepPlan {
   std::vector<PlannedTrial> trials;
 };
 
-// plan_sweep(layered, sets, registry, source): expands layered["sweep"] and resolves every trial (base files ->
-// file -> overrides -> sweep point -> --set -> plugin defaults). Throws one line naming the file and, for a trial
-// whose config does not resolve, the trial. Writes nothing.
+// plan_sweep(layered, sets, registry, source, origins): expands layered["sweep"] and resolves every trial (base files
+// -> file -> overrides -> sweep point -> --set -> plugin defaults). Throws one line naming the file and, for a trial
+// whose config does not resolve, the trial; a value error also names the base file or "overrides" entry that set the
+// key (origins: from load_layered). Writes nothing.
 SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::string>& sets, const Registry& registry,
-                     const std::string& source);
+                     const std::string& source, const KeyOrigins& origins = KeyOrigins());
 
 // The contents of sweep.json for a plan.
 nlohmann::json sweep_json(const SweepPlan& plan, const std::vector<std::string>& plugin_dirs);
