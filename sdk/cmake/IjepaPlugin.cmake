@@ -21,6 +21,8 @@ function(ijepa_add_plugin name)
       "LINKER:-z,defs")
   if(COMMAND ijepa_warnings)
     ijepa_warnings(${name})
+  else()  # out of tree: the warnings the SDK's headers are kept clean of
+    target_compile_options(${name} PRIVATE -Wall -Wextra)
   endif()
   if(COMMAND ijepa_use_torch_pch)
     ijepa_use_torch_pch(${name})

@@ -1,6 +1,7 @@
 // The installed SDK works out of tree: `cmake --install` the project into a prefix inside the build tree,
 // build a copy of plugins/template with CMakeLists.standalone.txt against it as a separate CMake project, and
-// check that `ijepa plugins --plugin-dir <that build>` loads it. The copy's plugin id and type are renamed
+// check that `ijepa plugins --plugin-dir <that build>` loads it; then configure it against the build tree's package
+// (-Dijepa_sdk_DIR=<build>/sdk, no install). The copy's plugin id and type are renamed
 // (org.example.cosine_oot, loss/cosine_oot) so it does not collide with the built-in template.
 // Slow (configures and compiles a CMake project): CTest label "slow".
 #include <sys/stat.h>
@@ -100,6 +101,24 @@ TEST(SdkOutOfTree, InstalledSdkBuildsTheTemplateAndTheHostLoadsIt) {
   r = run_ijepa({"describe", "loss/cosine_oot", "--plugin-dir", build.string()});
   ASSERT_EQ(r.rc, 0) << show(r);
   EXPECT_EQ(json::parse(r.out)["defaults"]["eps"], 1e-8);
+
+  // 5. The build tree is a package as well (no install): the same project configures against <build>/sdk, with the
+  // build tree's plugin directory, and defaults to an optimised build.
+  const fs::path build2 = work / "build_against_tree";
+  std::string configure2 = configure;
+  ASSERT_EQ(replace_all(configure2, " -DCMAKE_BUILD_TYPE=RelWithDebInfo", ""), 1);
+  ASSERT_EQ(replace_all(configure2, " -DCMAKE_PREFIX_PATH=" + shell_quote(prefix.string()),
+                        " -Dijepa_sdk_DIR=" + shell_quote((fs::path(IJEPA_MAIN_BUILD_DIR) / "sdk").string())),
+            1);
+  ASSERT_EQ(replace_all(configure2, " -B " + shell_quote(build.string()), " -B " + shell_quote(build2.string())), 1);
+  std::ofstream(src / "CMakeLists.txt", std::ios::app)
+      << "message(STATUS \"plugin dir: ${IJEPA_HOST_PLUGIN_DIR}\")\n";
+  r = run_command(configure2);
+  ASSERT_EQ(r.rc, 0) << configure2 << "\n" << show(r);
+  EXPECT_NE(r.out.find("plugin dir: " + (fs::path(IJEPA_MAIN_BUILD_DIR) / "lib" / "ijepa" / "plugins").string()),
+            std::string::npos) << show(r);
+  const std::string cache = ijepa::test::read_text(build2 / "CMakeCache.txt");
+  EXPECT_NE(cache.find("CMAKE_BUILD_TYPE:STRING=RelWithDebInfo"), std::string::npos);
 
   run_command("rm -rf " + shell_quote(work.string()));
 }

@@ -98,6 +98,15 @@ void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& recor
 
 namespace {
 
+// The data values a --set may have made wrong, checked before any image is read, naming the --set.
+void check_data_values(const LoadedEncoder& le, const std::vector<std::string>& sets) {
+  try {
+    validate_data_config(le.resolved.at("data"));
+  } catch (const ConfigError& e) {
+    throw ConfigError(with_set_origin(e.what(), sets));
+  }
+}
+
 // --set: data./train./components./seed go to the experiment, anything else to every evaluator entry; --data first.
 std::pair<std::vector<std::string>, std::vector<std::string>> split_sets(const Args& args) {
   std::vector<std::string> exp_sets, eval_sets;
@@ -239,6 +248,7 @@ int cmd_eval(const Argv& argv) {
   const std::string which = args.get("--encoder").value_or("target");
   LoadedEncoder le =
       load_encoder(args.positionals()[0], which, host.registry(), exp_sets, args.get("--config").value_or(""));
+  check_data_values(le, exp_sets);
   const at::Device device = cli_device(args.get("--device"));
   le.encoder->to(device);
   const std::vector<EvaluatorSpec> specs = evaluator_specs(args, types, eval_sets, which, host.registry());
@@ -271,6 +281,7 @@ int cmd_embed(const Argv& argv) {
   load_plugins(host, args);
   const std::string which = args.get("--encoder").value_or("target");
   LoadedEncoder le = load_encoder(ckpt, which, host.registry(), e.sets, args.get("--config").value_or(""));
+  check_data_values(le, e.sets);
   const at::Device device = cli_device(args.get("--device"));
   le.encoder->to(device);
   auto data = open_dataset(le.resolved.at("data"), e.split == "train" ? "train" : "test");

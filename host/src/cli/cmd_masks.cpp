@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/hosting/build_context.hpp"
 #include "ijepa/host/log/logging.hpp"
@@ -119,7 +120,19 @@ int cmd_masks(const Argv& argv) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--image-size / --patch-size: ") + e.what());
   }
-  const auto masker = host.registry().make_masker(cfg, ctx, "--masker");
+  const auto masker = [&] {
+    try {
+      return host.registry().make_masker(cfg, ctx, "masker");
+    } catch (const ConfigError& e) {
+      // The keys are the --set's own ("'scal'", not "'masker.scal'"), and the --set that gave one is named.
+      std::string what = e.what();
+      if (what.rfind("masker.type: ", 0) == 0) what = "--masker: " + what.substr(13);
+      for (std::size_t p = what.find("'masker."); p != std::string::npos; p = what.find("'masker.", p + 1)) {
+        what.erase(p + 1, 7);
+      }
+      throw ConfigError(with_set_origin(what, args.all("--set")));
+    }
+  }();
   const bool write_json = args.get("--out").has_value();
   MaskStats st = sample_masks(masker, type, batch, steps, write_json);
   const double n = static_cast<double>(steps), n_patches = static_cast<double>(ctx.grid.count());

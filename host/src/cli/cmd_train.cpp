@@ -81,6 +81,17 @@ int launch_workers(const Argv& argv, const DistOptions& d, const TrainOptions& o
   return launch_local(lo, std::cerr);
 }
 
+// The "next" line's ablation: a key the run's masker has (another masker's keys would be refused), else its type.
+std::string ablation_hint(const nlohmann::json& resolved) {
+  const nlohmann::json& masker = resolved["components"]["masker"];
+  if (masker.contains("num_pred_masks") && masker["num_pred_masks"].is_number_integer()) {
+    const bool two = masker["num_pred_masks"].get<std::int64_t>() == 2;
+    return std::string("components.masker.num_pred_masks=") + (two ? "4" : "2");
+  }
+  const bool multiblock = masker.value("type", std::string()) == "multiblock";
+  return std::string("components.masker.type=") + (multiblock ? "random" : "multiblock");
+}
+
 void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const fs::path& config_path) {
   std::cout << "\n== ijepa train: " << s.state << " ==\n"
             << "  run            " << fs::absolute(s.run_dir).string() << "\n"
@@ -93,8 +104,8 @@ void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const 
             << "  metrics        " << (s.run_dir / "metrics.jsonl").string() << "  (one JSON object per line)\n"
             << "  next           "
             << (s.state == "completed"
-                    ? "an ablation: ijepa train " + config_path.string() +
-                          " --set components.masker.num_pred_masks=2 (any key; see ijepa describe KIND/TYPE)"
+                    ? "an ablation: ijepa train " + config_path.string() + " --set " + ablation_hint(resolved) +
+                          " (any key; see ijepa describe KIND/TYPE)"
                     : "continue: ijepa train " + config_path.string() + " --out " + s.run_dir.string() + " --resume")
             << "\n";
   if (!s.evals.empty()) {
@@ -140,6 +151,7 @@ int cmd_train(const Argv& argv) {
   const fs::path config_path = args.positionals()[0];
   KeyOrigins origins;
   const nlohmann::json layered = load_layered(config_path, &origins);
+  for (const auto& s : args.all("--set")) forget_origins(origins, s.substr(0, s.find('=')));
   PluginHost host;
   load_plugins(host, args);
   nlohmann::json resolved;
@@ -170,6 +182,13 @@ int cmd_train(const Argv& argv) {
   } catch (const c10::OutOfMemoryError& e) {  // before the first step (the step loop words its own)
     throw std::runtime_error(
         util::out_of_memory_message(resolved["train"]["device"].get<std::string>(), -1, e.what_without_backtrace()));
+  } catch (const ConfigError& e) {
+    // A component that rejects its config when it is built (a masker that cannot fit the grid, a ViT too large):
+    // the --set or the file that set the key, where the error names one.
+    const std::string what = with_set_origin(e.what(), args.all("--set"));
+    const std::string origin = what == e.what() ? key_origin(what, origins) : "";
+    if (what == e.what() && origin.empty()) throw;
+    throw ConfigError(origin.empty() ? what : origin + ": " + what);
   }
   if (opts.pg && opts.pg->rank() != 0) return s.state == "completed" ? 0 : 130;  // rank 0 reports
   print_summary(s, resolved, config_path);

@@ -1,5 +1,6 @@
 #include "ijepa/host/config/experiment.hpp"
 
+#include <algorithm>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -93,6 +94,19 @@ void record_patch(KeyOrigins& o, const nlohmann::json& v, const std::string& key
   if (!v.is_null()) o[key] = origin;
 }
 
+// A write at `key` by `where` (an "overrides" entry): a write below a recorded leaf (one element of a list) makes the
+// writer the origin of the leaf, which is what an error names.
+void record_write(KeyOrigins& o, const std::string& key, const std::string& where) {
+  for (std::size_t dot = key.find('.'); dot != std::string::npos; dot = key.find('.', dot + 1)) {
+    if (const auto it = o.find(key.substr(0, dot)); it != o.end()) {
+      it->second = where;
+      return;
+    }
+  }
+  erase_below(o, key);
+  o[key] = where;
+}
+
 void apply_overrides_object(nlohmann::json& cfg, const nlohmann::json& ov, const std::string& origin,
                             KeyOrigins* origins) {
   if (ov.is_null()) return;
@@ -103,10 +117,7 @@ void apply_overrides_object(nlohmann::json& cfg, const nlohmann::json& ov, const
     if (create) key = key.substr(1);
     const std::string where = origin + " (overrides." + it.key() + ")";
     set_path(cfg, key, it.value(), create, where);
-    if (origins != nullptr) {
-      erase_below(*origins, key);
-      (*origins)[key] = where;
-    }
+    if (origins != nullptr) record_write(*origins, key, where);
   }
 }
 
@@ -180,24 +191,74 @@ std::size_t names_key(const std::string& what, const std::string& key) {
   return std::string::npos;
 }
 
+std::string component_type_key(const std::string& dotted) {
+  static const std::string kPrefix = "components.", kSuffix = ".type";
+  if (dotted.size() <= kPrefix.size() + kSuffix.size() || dotted.compare(0, kPrefix.size(), kPrefix) != 0 ||
+      dotted.compare(dotted.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    return "";
+  }
+  const std::string c = dotted.substr(kPrefix.size(), dotted.size() - kPrefix.size() - kSuffix.size());
+  return c == "masker" || c == "encoder" || c == "predictor" || c == "loss" ? c : "";
+}
+
+void forget_origins(KeyOrigins& origins, const std::string& written) {
+  std::string key = written;
+  if (!key.empty() && key[0] == '+') key = key.substr(1);
+  // Another component type replaces the component: none of its keys is a file's any more.
+  if (const std::string c = component_type_key(key); !c.empty()) key = "components." + c;
+  erase_below(origins, key);
+  for (std::size_t dot = key.find('.'); dot != std::string::npos; dot = key.find('.', dot + 1)) {
+    origins.erase(key.substr(0, dot));
+  }
+}
+
+namespace {
+// Where `what` names `key`: as the dotted key, or in a plugin's words ("components.masker: … key 'min_keep': …").
+std::size_t key_position(const std::string& what, const std::string& key) {
+  const std::size_t pos = names_key(what, key);
+  const std::size_t dot = key.rfind('.');
+  if (pos != std::string::npos || dot == std::string::npos ||
+      what.find("'" + key.substr(dot + 1) + "'") == std::string::npos) {
+    return pos;
+  }
+  return names_key(what, key.substr(0, dot));
+}
+}  // namespace
+
+std::string key_origin(const std::string& what, const KeyOrigins& origins) {
+  struct Named {
+    std::size_t pos;
+    std::string key, origin;
+  };
+  std::vector<Named> named;
+  for (const auto& [key, origin] : origins) {
+    if (const std::size_t pos = key_position(what, key); pos != std::string::npos) named.push_back({pos, key, origin});
+  }
+  // In the order the message names them; of keys named at one place, the longest.
+  std::sort(named.begin(), named.end(), [](const Named& a, const Named& b) {
+    return a.pos != b.pos ? a.pos < b.pos : a.key.size() > b.key.size();
+  });
+  std::vector<const Named*> picked;
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    if (i == 0 || named[i].pos != named[i - 1].pos) picked.push_back(&named[i]);
+  }
+  bool one_origin = true;
+  for (const Named* n : picked) one_origin = one_origin && n->origin == picked.front()->origin;
+  if (picked.empty() || one_origin) return picked.empty() ? "" : picked.front()->origin;
+  // Keys of several files (data.image_size in one, the patch size in another): each file with its key.
+  std::string out;
+  for (const Named* n : picked) {
+    const bool says_key = n->origin.find(" (overrides.") != std::string::npos;
+    const std::string part = says_key ? n->origin : n->origin + " (" + n->key + ")";
+    if (out.find(part) == std::string::npos) out += (out.empty() ? "" : ", ") + part;
+  }
+  return out;
+}
+
 std::string error_origin(const std::string& what, const KeyOrigins& origins, const std::string& file) {
   if (what.find(" (from --set ") != std::string::npos) return file;
-  std::size_t first = std::string::npos, longest = 0;
-  std::string found = file;
-  for (const auto& [key, origin] : origins) {
-    std::size_t pos = names_key(what, key);
-    if (const std::size_t dot = key.rfind('.'); pos == std::string::npos && dot != std::string::npos &&
-                                                what.find("'" + key.substr(dot + 1) + "'") != std::string::npos) {
-      pos = names_key(what, key.substr(0, dot));  // a plugin's words: "components.masker: … key 'min_keep': …"
-    }
-    if (pos == std::string::npos) continue;
-    if (pos < first || (pos == first && key.size() > longest)) {
-      first = pos;
-      longest = key.size();
-      found = origin;
-    }
-  }
-  return found;
+  const std::string found = key_origin(what, origins);
+  return found.empty() ? file : found;
 }
 
 namespace {
@@ -267,8 +328,13 @@ std::string with_set_origin(const std::string& what, const std::vector<std::stri
   for (auto s = sets.rbegin(); s != sets.rend(); ++s) {  // the last --set of a key is the one in force
     std::string key = s->substr(0, s->find('='));
     if (!key.empty() && key[0] == '+') key = key.substr(1);
-    if (names_key(what, key) != std::string::npos) {
-      return what + " (from --set " + *s + ")";
+    // A --set of one element of a list (train.ema.0) is named by an error about the list (train.ema).
+    for (std::string k = key; !k.empty();) {
+      if (key_position(what, k) != std::string::npos) return what + " (from --set " + *s + ")";
+      const std::size_t dot = k.rfind('.');
+      const bool index = dot != std::string::npos && dot + 1 < k.size() &&
+                         k.find_first_not_of("0123456789", dot + 1) == std::string::npos;
+      k = index ? k.substr(0, dot) : "";
     }
   }
   return what;
@@ -280,6 +346,26 @@ nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vect
   if (!sets.empty()) {
     // Materialise first so --set can address any documented default, then re-validate.
     nlohmann::json full = materialise(cfg, registry);
+    // A --set of a component's type replaces the component (its keys belonged to the other plugin), as a layer or
+    // a sweep axis does; the component's other --set keys apply to the new type.
+    for (const auto& s : sets) {
+      const std::size_t eq = s.find('=');
+      std::string key = s.substr(0, eq);
+      if (!key.empty() && key[0] == '+') key = key.substr(1);
+      const std::string c = component_type_key(key);
+      if (c.empty() || eq == std::string::npos) continue;
+      const nlohmann::json type = nlohmann::json::parse(s.substr(eq + 1), nullptr, false);
+      const nlohmann::json value = type.is_discarded() ? nlohmann::json(s.substr(eq + 1)) : type;
+      if (full["components"][c].value("type", nlohmann::json()) == value) continue;
+      // The new plugin's defaults, so that a --set may address them as it may the file's plugin's.
+      nlohmann::json fresh = {{"type", value}};
+      for (const auto& [name, kind] : kSingleComponents) {
+        const EntryInfo* e = name == c && value.is_string() ? registry.find(kind, value.get<std::string>()) : nullptr;
+        if (e != nullptr && e->defaults.is_object()) fresh.update(e->defaults);
+      }
+      fresh["type"] = value;
+      full["components"][c] = fresh;
+    }
     bool img_size_set = false;
     for (const auto& s : sets) {
       apply_override(full, s, "--set");

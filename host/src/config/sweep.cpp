@@ -4,15 +4,12 @@
 #include <map>
 #include <set>
 
+#include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
 
 namespace ijepa::host {
 
 namespace {
-
-bool is_single_component(const std::string& c) {
-  return c == "masker" || c == "encoder" || c == "predictor" || c == "loss";
-}
 
 std::string seg_suffix(const std::vector<std::string>& segs, std::size_t n) {
   std::string out;
@@ -408,10 +405,9 @@ nlohmann::json apply_sweep_point(const nlohmann::json& layered, const SweepTrial
   cfg.erase("sweep");
   // A changed component type first: the component's earlier keys belonged to the other plugin.
   for (auto it = trial.values.begin(); it != trial.values.end(); ++it) {
-    const std::vector<std::string> segs = split_dots(it.key());
-    if (segs.size() == 3 && segs[0] == "components" && is_single_component(segs[1]) && segs[2] == "type" &&
-        cfg.contains("components") && cfg["components"].is_object()) {
-      auto& comp = cfg["components"][segs[1]];
+    if (const std::string c = component_type_key(it.key());
+        !c.empty() && cfg.contains("components") && cfg["components"].is_object()) {
+      auto& comp = cfg["components"][c];
       if (!comp.is_object() || !comp.contains("type") || comp["type"] != *it) comp = {{"type", *it}};
     }
   }

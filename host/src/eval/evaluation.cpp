@@ -260,6 +260,7 @@ LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const
   }
   if (!config_file.empty()) {
     recorded = load_layered(config_file, &origins);
+    for (const auto& s : sets) forget_origins(origins, s.substr(0, s.find('=')));
     recorded_from = config_file;
   } else if (!le.run_dir.empty()) {
     recorded = load_json_file(le.run_dir / "config.resolved.json");

@@ -187,7 +187,9 @@ nlohmann::json Registry::resolve(Kind kind, const nlohmann::json& cfg, const std
     std::string known;
     for (const auto& s : types(kind)) known += (known.empty() ? "" : ", ") + s;
     throw ConfigError(where + ".type: no " + std::string(kind_name(kind)) + " plugin '" + type +
-                      "' is loaded (available: " + (known.empty() ? "none" : known) + ")");
+                      "' is loaded (available: " + (known.empty() ? "none" : known) +
+                      "; a plugin of your own: --plugin-dir DIR, and `ijepa plugins --plugin-dir DIR` says why one "
+                      "does not load)");
   }
   const std::string plugin = std::string(kind_name(kind)) + "/" + type + " (plugin " + info->origin.plugin_id + ")";
   validate_keys(info->defaults, cfg, where, plugin, true);

@@ -166,14 +166,11 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
     }
   }
   const std::vector<SweepTrial> trials = expand_sweep(plan.spec, experiment, source);
-  // A trial's axis values are the sweep file's, whatever file set the key before.
+  // A trial's axis values and seed are the sweep's, whatever file set the key before; a --set is the command line's.
   KeyOrigins trial_origins = origins;
-  for (const auto& a : plan.spec.axes) {
-    for (auto it = trial_origins.begin(); it != trial_origins.end();) {
-      const bool below = it->first == a.key || it->first.rfind(a.key + ".", 0) == 0;
-      it = below ? trial_origins.erase(it) : std::next(it);
-    }
-  }
+  for (const auto& a : plan.spec.axes) forget_origins(trial_origins, a.key);
+  forget_origins(trial_origins, "seed");
+  for (const auto& s : sets) forget_origins(trial_origins, s.substr(0, s.find('=')));
   for (const auto& t : trials) {
     PlannedTrial p;
     p.trial = t;

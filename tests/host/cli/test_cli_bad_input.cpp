@@ -138,6 +138,20 @@ TEST(CliBadInput, AValueErrorNamesTheFileThatSetTheKey) {
   expect_one_line(run_bad("train '" + top + "' --out '" + out.string() +
                           "' --set data.source=synthetic --set data.workers=1 --set data.limit=-1"),
                   1, {"error: " + top + ": data.limit: must be >= 0", "(from --set data.limit=-1)"}, "data.limit");
+  // A component that rejects its config when it is built names the file that set the key, too.
+  base["data"]["source"] = "synthetic";
+  base["components"]["masker"]["min_keep"] = 100;
+  ijepa::test::write_text(dir / "base.json", base.dump());
+  ijepa::test::write_text(dir / "top.json", R"({"base": ["base.json"]})");
+  expect_one_line(run_bad("train '" + top + "' --out '" + out.string() + "'"), 1,
+                  {"error: " + base_file + ": components.masker: masker/multiblock", "key 'min_keep': 100"},
+                  "a masker built from a base file");
+  expect_one_line(run_bad("train '" + top + "' --out '" + out.string() + "' --set components.masker.min_keep=99"), 1,
+                  {"error: components.masker: masker/multiblock", "(from --set components.masker.min_keep=99)"},
+                  "a masker built from a --set");
+  base["components"]["masker"]["min_keep"] = 4;
+  base["data"]["source"] = "nonsense";
+  ijepa::test::write_text(dir / "base.json", base.dump());
   EXPECT_FALSE(fs::exists(out));
   // A sweep: a trial's error names the trial and the base file that set the key; an axis value is the sweep file's;
   // an error of the experiment itself names the base file.
@@ -176,4 +190,16 @@ TEST(CliBadInput, ABenchErrorNamesTheFlagThatCausedIt) {
   const ijepa::test::CliOut grid =
       run_bad("bench train --model vit_tiny --patch 4 --image-size 33554432 --batch 2 --steps 1");
   expect_one_line(grid, 1, {"patch grid", "(from --patch 4 --image-size 33554432)"}, "patch grid");
+}
+
+// ijepa masks takes the masker's keys as --set KEY=V: an error names that --set and the key as written, not
+// '--masker.scal'; an unknown masker is --masker's.
+TEST(CliBadInput, AMasksErrorNamesTheSetAsWritten) {
+  const std::string masks = "masks --image-size 32 --patch-size 4 --batch 2 --steps 1 --seed 0 ";
+  expect_one_line(run_bad(masks + "--masker multiblock --set scal=0.3"), 1,
+                  {"unknown key 'scal' for masker/multiblock", "(from --set scal=0.3)"}, "unknown key");
+  expect_one_line(run_bad(masks + "--masker multiblock --set min_keep=1.5"), 1,
+                  {"key 'min_keep' of masker/multiblock", "(from --set min_keep=1.5)"}, "wrong type");
+  expect_one_line(run_bad(masks + "--masker nosuch"), 1,
+                  {"--masker: no masker plugin 'nosuch' is loaded", "--plugin-dir"}, "unknown masker");
 }

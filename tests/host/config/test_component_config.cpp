@@ -128,13 +128,17 @@ TEST_F(ComponentConfig, TypeIsRequiredAndMustBeKnown) {
             "components.masker.type: missing (a string naming the masker plugin type)");
   EXPECT_EQ(error_of({{"type", 3}}), "components.masker.type: missing (a string naming the masker plugin type)");
   EXPECT_EQ(error_of({{"type", "grid"}}),
-            "components.masker.type: no masker plugin 'grid' is loaded (available: blocks)");
+            "components.masker.type: no masker plugin 'grid' is loaded (available: blocks"
+            "; a plugin of your own: --plugin-dir DIR, and `ijepa plugins --plugin-dir DIR` says why one does not "
+            "load)");
   EXPECT_EQ(error_of(json::array()), "components.masker: expected an object with a \"type\" key, got []");
   try {
     reg.resolve(Kind::encoder, {{"type", "vit"}}, "components.encoder");
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "components.encoder.type: no encoder plugin 'vit' is loaded (available: none)");
+    EXPECT_EQ(std::string(e.what()), "components.encoder.type: no encoder plugin 'vit' is loaded (available: none"
+                                     "; a plugin of your own: --plugin-dir DIR, and `ijepa plugins --plugin-dir DIR` "
+                                     "says why one does not load)");
   }
 }
 

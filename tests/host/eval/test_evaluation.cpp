@@ -252,6 +252,11 @@ TEST(EvalCli, TableJsonAndErrors) {
   c = run_cli("eval " + run.string() + " --evaluator knn --set data.synthetic_classes=1");
   EXPECT_EQ(c.rc, 1);
   EXPECT_NE(c.out.find("at least 2 classes"), std::string::npos) << c.out;
+  // A data value made wrong by a --set is named with it, before any image is read.
+  c = run_cli("eval " + run.string() + " --evaluator knn --set data.limit=-5");
+  EXPECT_EQ(c.rc, 1);
+  EXPECT_NE(c.out.find("data.limit: must be >= 0 (0 = all images), got -5 (from --set data.limit=-5)"),
+            std::string::npos) << c.out;
   c = run_cli("eval " + run.string());
   EXPECT_EQ(c.rc, 2);
   EXPECT_NE(c.out.find("--evaluator"), std::string::npos) << c.out;
@@ -289,6 +294,11 @@ TEST(EmbedCli, WritesTheFeaturesOfTheCheckpoint) {
   EXPECT_NE(c.out.find("/no/such/dir"), std::string::npos) << c.out;
   c = run_cli("embed --checkpoint " + run.string() + " --pooled --tokens --out " + (dir / "x.safetensors").string());
   EXPECT_EQ(c.rc, 2);
+  c = run_cli("embed --checkpoint " + run.string() + " --data synthetic --set data.synthetic_count=0 --out " +
+              (dir / "x.safetensors").string());
+  EXPECT_EQ(c.rc, 1);
+  EXPECT_NE(c.out.find("data.synthetic_count: must be > 0, got 0 (from --set data.synthetic_count=0)"),
+            std::string::npos) << c.out;
   EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
 }
 

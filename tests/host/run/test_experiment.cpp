@@ -174,6 +174,32 @@ TEST(Experiment, KeyOriginsNameTheFileThatSetEachKey) {
   EXPECT_EQ(error_origin("the name of the run", o, "top"), "top") << "a top-level key as a word is not the key";
   EXPECT_EQ(error_origin("name: 'a/b' is not one path component", o, "top"), base);
 
+  // Keys of several files: each file with its key.
+  EXPECT_EQ(error_origin("components.encoder.depth (2) does not go with data.image_size (64)", o, "top"),
+            base + " (components.encoder.depth), " + exp + " (overrides.data.image_size)");
+  // A --set or a sweep axis writes after the files: its key, the keys above and below it, are no file's; a type
+  // forgets the whole component.
+  KeyOrigins f = o;
+  forget_origins(f, "+train.lr");
+  forget_origins(f, "components.encoder.type");
+  EXPECT_EQ(f.count("train.lr"), 0u);
+  EXPECT_EQ(f.count("components.encoder.depth"), 0u);
+  EXPECT_EQ(f.at("components.masker.type"), exp);
+  f["train.ema"] = base;
+  forget_origins(f, "train.ema.0");
+  EXPECT_EQ(f.count("train.ema"), 0u) << "one element of a list is the list";
+  EXPECT_EQ(component_type_key("components.loss.type"), "loss");
+  EXPECT_EQ(component_type_key("components.evaluators.type"), "");
+  EXPECT_EQ(component_type_key("train.type"), "");
+  // An "overrides" entry of one list element makes the file the list's origin.
+  test::write_text(dir / "elem.json", R"({"base": ["base.json"], "overrides": {"train.ema.0": 2}})");
+  (void)load_layered(dir / "elem.json", &o);
+  EXPECT_EQ(o.at("train.ema"), (dir / "elem.json").string() + " (overrides.train.ema.0)");
+  EXPECT_EQ(o.count("train.ema.0"), 0u);
+  // with_set_origin: a --set of one element is named by an error about its list.
+  EXPECT_EQ(with_set_origin("train.ema: each momentum must be within [0, 1]", {"train.ema.0=2"}),
+            "train.ema: each momentum must be within [0, 1] (from --set train.ema.0=2)");
+
   // names_key: whole keys only (not a key that merely begins with it), keys below it count.
   EXPECT_EQ(names_key("train.lr: bad", "train.lr"), 0u);
   EXPECT_EQ(names_key("key 'train.lr' of", "train.lr"), 5u);
@@ -183,4 +209,21 @@ TEST(Experiment, KeyOriginsNameTheFileThatSetEachKey) {
   EXPECT_EQ(names_key("at seed 3", "seed"), std::string::npos);
   EXPECT_EQ(names_key("'seed' must be", "seed"), 1u);
   std::filesystem::remove_all(dir);
+}
+
+// A --set of a component's type replaces the component, as a layer or a sweep axis does: the old plugin's keys
+// (filled in from its defaults) were refused as unknown keys of the new one ("unknown key 'components.loss.beta'").
+TEST(Experiment, SetOfAComponentTypeReplacesTheComponent) {
+  const auto& reg = test::builtin_plugins().registry();
+  const nlohmann::json layered = test::layered(test::tiny_experiment());
+  const nlohmann::json r = resolve_experiment(layered, {"components.masker.type=random"}, reg, "x");
+  EXPECT_EQ(r["components"]["masker"]["type"], "random");
+  EXPECT_FALSE(r["components"]["masker"].contains("allow_overlap")) << r["components"]["masker"].dump();
+  // The component's other --set keys apply to the new type, whichever order they come in.
+  const nlohmann::json r2 = resolve_experiment(
+      layered, {"components.masker.ratio=0.5", "components.masker.type=random"}, reg, "x");
+  EXPECT_EQ(r2["components"]["masker"]["ratio"], 0.5);
+  // The same type keeps the component's keys.
+  const nlohmann::json r3 = resolve_experiment(layered, {"components.masker.type=multiblock"}, reg, "x");
+  EXPECT_EQ(r3["components"]["masker"]["min_keep"], layered["components"]["masker"]["min_keep"]);
 }

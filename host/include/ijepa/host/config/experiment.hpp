@@ -27,10 +27,18 @@ using KeyOrigins = std::map<std::string, std::string>;
 // `origins`, when given, receives the file of every key set (for error_origin).
 nlohmann::json load_layered(const std::filesystem::path& path, KeyOrigins* origins = nullptr);
 
-// error_origin(what, origins, file) -> the place a config error should name in front of `what`: the file (or the
-// "overrides" entry) that set the key `what` names first (as "a.b.c" or, in a plugin's words, "a.b: … 'c'"), a base
-// file included; `file` when no recorded key is named or the error came from a --set (" (from --set ").
+// key_origin(what, origins) -> the file (or "overrides" entry) that set the keys `what` names (as "a.b.c" or, in a
+// plugin's words, "a.b: … 'c'"), a base file included; keys set in several files give each file with its key
+// ("base.json (components.encoder.patch_size), x.json (data.image_size)"); "" when no recorded key is named.
+std::string key_origin(const std::string& what, const KeyOrigins& origins);
+// error_origin(what, origins, file) -> the place a config error should name in front of `what`: key_origin, else
+// `file` (also when the error came from a --set: " (from --set ").
 std::string error_origin(const std::string& what, const KeyOrigins& origins, const std::string& file);
+// forget_origins(origins, key): `key` (a --set or a sweep axis, '+' allowed) is written after the files: it and the
+// keys above and below it are no file's any more; "components.X.type" forgets the whole component.
+void forget_origins(KeyOrigins& origins, const std::string& key);
+// component_type_key("components.masker.type") -> "masker" (one of the single components), else "".
+std::string component_type_key(const std::string& dotted);
 
 // names_key(what, key) -> where `what` names the dotted key `key` as a whole (or a key below it: "key.sub", "key[0]")
 // — after the start, a space, a quote or "(" and before ':', a quote, ' ', '.', '[', ')' or the end; npos if not.
@@ -55,8 +63,8 @@ std::string config_hash(const nlohmann::json& resolved);
 sdk::BuildContext experiment_context(const nlohmann::json& resolved);
 
 // with_set_origin(what, sets) -> `what` + " (from --set KEY=VALUE)" when the error names the key of one of the --set
-// assignments (the last of that key), else `what` unchanged: a value error says whether it came from the file or
-// the command line.
+// assignments (the last of that key; for a --set of a list element, the list), else `what` unchanged: a value error
+// says whether it came from the file or the command line.
 std::string with_set_origin(const std::string& what, const std::vector<std::string>& sets);
 
 // First differing dotted key between two configs ("" if equal).
