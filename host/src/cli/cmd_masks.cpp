@@ -47,6 +47,7 @@ nlohmann::json masker_config(const Args& args, const std::string& type) {
     std::string key = eq == std::string::npos ? std::string() : assignment.substr(0, eq);
     if (!key.empty() && key[0] == '+') key = key.substr(1);
     if (key.empty()) throw UsageError("--set expects key=value, got '" + assignment + "'");
+    if (key == "type") throw UsageError("--set " + assignment + ": the masker's type is --masker's");
     const std::string raw = assignment.substr(eq + 1);
     nlohmann::json value;
     try {

@@ -184,11 +184,14 @@ int cmd_train(const Argv& argv) {
         util::out_of_memory_message(resolved["train"]["device"].get<std::string>(), -1, e.what_without_backtrace()));
   } catch (const ConfigError& e) {
     // A component that rejects its config when it is built (a masker that cannot fit the grid, a ViT too large):
-    // the --set or the file that set the key, where the error names one.
-    const std::string what = with_set_origin(e.what(), args.all("--set"));
-    const std::string origin = what == e.what() ? key_origin(what, origins) : "";
-    if (what == e.what() && origin.empty()) throw;
-    throw ConfigError(origin.empty() ? what : origin + ": " + what);
+    // the --set or the file that set the key it names first. Only errors that begin with a key ("components.masker:
+    // …", "train.epochs: …"), not those of --resume or of the run directory.
+    const std::string what = e.what();
+    const std::string head = what.substr(0, what.find(": "));
+    const bool about_a_key = head.find('.') != std::string::npos && head.find_first_of(" /") == std::string::npos &&
+                             head.rfind("--", 0) != 0;
+    if (!about_a_key) throw;
+    throw ConfigError(locate_config_error(what, args.all("--set"), origins));
   }
   if (opts.pg && opts.pg->rank() != 0) return s.state == "completed" ? 0 : 130;  // rank 0 reports
   print_summary(s, resolved, config_path);

@@ -1,6 +1,7 @@
 #include "ijepa/host/config/experiment.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -324,20 +325,59 @@ nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) 
 
 }  // namespace
 
-std::string with_set_origin(const std::string& what, const std::vector<std::string>& sets) {
-  for (auto s = sets.rbegin(); s != sets.rend(); ++s) {  // the last --set of a key is the one in force
-    std::string key = s->substr(0, s->find('='));
-    if (!key.empty() && key[0] == '+') key = key.substr(1);
-    // A --set of one element of a list (train.ema.0) is named by an error about the list (train.ema).
-    for (std::string k = key; !k.empty();) {
-      if (key_position(what, k) != std::string::npos) return what + " (from --set " + *s + ")";
-      const std::size_t dot = k.rfind('.');
-      const bool index = dot != std::string::npos && dot + 1 < k.size() &&
-                         k.find_first_not_of("0123456789", dot + 1) == std::string::npos;
-      k = index ? k.substr(0, dot) : "";
+namespace {
+// Where `what` first names the key of the --set `assignment` (npos: nowhere). A --set of one element of a list
+// (train.ema.0) is named by an error about the list (train.ema); a --set of a component's type by any error of the
+// component (components.masker: …).
+std::size_t set_position(const std::string& what, const std::string& assignment) {
+  std::string key = assignment.substr(0, assignment.find('='));
+  if (!key.empty() && key[0] == '+') key = key.substr(1);
+  if (const std::string c = component_type_key(key); !c.empty()) return names_key(what, "components." + c);
+  for (std::string k = key; !k.empty();) {
+    if (const std::size_t pos = key_position(what, k); pos != std::string::npos) return pos;
+    const std::size_t dot = k.rfind('.');
+    const bool index = dot != std::string::npos && dot + 1 < k.size() &&
+                       k.find_first_not_of("0123456789", dot + 1) == std::string::npos;
+    k = index ? k.substr(0, dot) : "";
+  }
+  return std::string::npos;
+}
+
+// The --set whose key `what` names first (of --sets of one key, the last: it is in force); npos when none.
+std::size_t first_set(const std::string& what, const std::vector<std::string>& sets, std::string* which) {
+  std::size_t first = std::string::npos;
+  for (auto s = sets.rbegin(); s != sets.rend(); ++s) {
+    const std::size_t pos = set_position(what, *s);
+    if (pos != std::string::npos && (first == std::string::npos || pos < first)) {
+      first = pos;
+      *which = *s;
     }
   }
-  return what;
+  return first;
+}
+
+// The first position at which `what` names a key of `origins` (npos: none).
+std::size_t first_origin(const std::string& what, const KeyOrigins& origins) {
+  std::size_t first = std::string::npos;
+  for (const auto& entry : origins) first = std::min(first, key_position(what, entry.first));
+  return first;
+}
+}  // namespace
+
+std::string with_set_origin(const std::string& what, const std::vector<std::string>& sets) {
+  std::string which;
+  return first_set(what, sets, &which) == std::string::npos ? what : what + " (from --set " + which + ")";
+}
+
+std::string locate_config_error(const std::string& what, const std::vector<std::string>& sets,
+                                const KeyOrigins& origins) {
+  std::string which;
+  const std::size_t by_set = first_set(what, sets, &which), by_file = first_origin(what, origins);
+  if (by_set != std::string::npos && (by_file == std::string::npos || by_set <= by_file)) {
+    return what + " (from --set " + which + ")";
+  }
+  const std::string files = key_origin(what, origins);
+  return files.empty() ? what : files + ": " + what;
 }
 
 nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vector<std::string>& sets,
@@ -348,6 +388,7 @@ nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vect
     nlohmann::json full = materialise(cfg, registry);
     // A --set of a component's type replaces the component (its keys belonged to the other plugin), as a layer or
     // a sweep axis does; the component's other --set keys apply to the new type.
+    std::map<std::string, nlohmann::json> new_types;  // the last --set of each component's type is in force
     for (const auto& s : sets) {
       const std::size_t eq = s.find('=');
       std::string key = s.substr(0, eq);
@@ -355,8 +396,12 @@ nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vect
       const std::string c = component_type_key(key);
       if (c.empty() || eq == std::string::npos) continue;
       const nlohmann::json type = nlohmann::json::parse(s.substr(eq + 1), nullptr, false);
-      const nlohmann::json value = type.is_discarded() ? nlohmann::json(s.substr(eq + 1)) : type;
+      new_types[c] = type.is_discarded() ? nlohmann::json(s.substr(eq + 1)) : type;
+    }
+    bool encoder_replaced = false;
+    for (const auto& [c, value] : new_types) {
       if (full["components"][c].value("type", nlohmann::json()) == value) continue;
+      encoder_replaced = encoder_replaced || c == "encoder";
       // The new plugin's defaults, so that a --set may address them as it may the file's plugin's.
       nlohmann::json fresh = {{"type", value}};
       for (const auto& [name, kind] : kSingleComponents) {
@@ -376,7 +421,9 @@ nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vect
     // first pass derived, so --set data.image_size=64 moves both.
     const auto& enc = cfg.contains("components") ? cfg["components"].value("encoder", nlohmann::json::object())
                                                   : nlohmann::json::object();
-    if (!img_size_set && enc.is_object() && !enc.contains("img_size")) full["components"]["encoder"].erase("img_size");
+    if (!img_size_set && ((enc.is_object() && !enc.contains("img_size")) || encoder_replaced)) {
+      full["components"]["encoder"].erase("img_size");
+    }
     try {
       return materialise(full, registry);
     } catch (const ConfigError& e) {

@@ -164,6 +164,22 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
     for (const auto& a : plan.spec.axes) {
       if (a.key == key) throw ConfigFileError("--set " + s + ": '" + key + "' is a sweep axis of " + source);
     }
+    // A --set of another component type comes after the trial's values and replaces the component: an axis of that
+    // component's keys would then change nothing while the trials' names say it does.
+    if (const std::string c = component_type_key(key); !c.empty()) {
+      const std::string raw = s.substr(s.find('=') + 1);
+      nlohmann::json value = nlohmann::json::parse(raw, nullptr, false);
+      if (value.is_discarded()) value = raw;
+      if (experiment["components"][c].value("type", nlohmann::json()) != value) {
+        for (const auto& a : plan.spec.axes) {
+          if (a.key.rfind("components." + c + ".", 0) == 0) {
+            throw ConfigFileError("--set " + s + ": replaces the " + c + " after each trial's values, so the sweep "
+                                  "axis '" + a.key + "' of " + source + " would change nothing; set the type in the "
+                                  "sweep file");
+          }
+        }
+      }
+    }
   }
   const std::vector<SweepTrial> trials = expand_sweep(plan.spec, experiment, source);
   // A trial's axis values and seed are the sweep's, whatever file set the key before; a --set is the command line's.

@@ -200,6 +200,8 @@ TEST(CliBadInput, AMasksErrorNamesTheSetAsWritten) {
                   {"unknown key 'scal' for masker/multiblock", "(from --set scal=0.3)"}, "unknown key");
   expect_one_line(run_bad(masks + "--masker multiblock --set min_keep=1.5"), 1,
                   {"key 'min_keep' of masker/multiblock", "(from --set min_keep=1.5)"}, "wrong type");
+  expect_one_line(run_bad(masks + "--masker multiblock --set type=random"), 2,
+                  {"--set type=random: the masker's type is --masker's"}, "type by --set");
   expect_one_line(run_bad(masks + "--masker nosuch"), 1,
                   {"--masker: no masker plugin 'nosuch' is loaded", "--plugin-dir"}, "unknown masker");
 }

@@ -200,6 +200,17 @@ TEST(Experiment, KeyOriginsNameTheFileThatSetEachKey) {
   EXPECT_EQ(with_set_origin("train.ema: each momentum must be within [0, 1]", {"train.ema.0=2"}),
             "train.ema: each momentum must be within [0, 1] (from --set train.ema.0=2)");
 
+  // An error raised after resolution names whichever comes first in it: a --set's key or a file's.
+  EXPECT_EQ(locate_config_error("components.encoder.depth: bad [data.image_size 64]", {"data.image_size=64"}, o),
+            base + ": components.encoder.depth: bad [data.image_size 64]");
+  EXPECT_EQ(locate_config_error("data.image_size 64: bad [components.encoder.depth 2]", {"data.image_size=64"}, o),
+            "data.image_size 64: bad [components.encoder.depth 2] (from --set data.image_size=64)");
+  EXPECT_EQ(locate_config_error("components.masker: masker/random rejected its config: key 'ratio': bad",
+                                {"components.masker.type=random"}, o),
+            "components.masker: masker/random rejected its config: key 'ratio': bad "
+            "(from --set components.masker.type=random)") << "a --set type is any error of its component";
+  EXPECT_EQ(locate_config_error("nothing named", {"train.lr=1"}, o), "nothing named");
+
   // names_key: whole keys only (not a key that merely begins with it), keys below it count.
   EXPECT_EQ(names_key("train.lr: bad", "train.lr"), 0u);
   EXPECT_EQ(names_key("key 'train.lr' of", "train.lr"), 5u);
@@ -223,7 +234,10 @@ TEST(Experiment, SetOfAComponentTypeReplacesTheComponent) {
   const nlohmann::json r2 = resolve_experiment(
       layered, {"components.masker.ratio=0.5", "components.masker.type=random"}, reg, "x");
   EXPECT_EQ(r2["components"]["masker"]["ratio"], 0.5);
-  // The same type keeps the component's keys.
+  // The same type keeps the component's keys; of two --sets of a type, the last is in force.
   const nlohmann::json r3 = resolve_experiment(layered, {"components.masker.type=multiblock"}, reg, "x");
   EXPECT_EQ(r3["components"]["masker"]["min_keep"], layered["components"]["masker"]["min_keep"]);
+  const nlohmann::json r4 = resolve_experiment(
+      layered, {"components.masker.type=random", "components.masker.type=multiblock"}, reg, "x");
+  EXPECT_EQ(r4["components"]["masker"]["min_keep"], layered["components"]["masker"]["min_keep"]);
 }

@@ -280,6 +280,7 @@ TEST(Train, ResumeOfARunWithoutANewerTrainKey) {
                     &out),
             0);
   EXPECT_NE(out.find("'train.cpu_bf16'"), std::string::npos) << out;
+  EXPECT_EQ(out.find("e.json: --resume"), std::string::npos) << "a resume's error is not a file's value error: " << out;
   stored["train"].erase("cpu_bf16");
   stored["components"]["predictor"]["attention"] = "sdpa";
   test::write_text(dir / "run" / "config.resolved.json", stored.dump(2));

@@ -273,6 +273,10 @@ TEST(SweepPlan, EveryTrialIsResolvedWithPointThenSets) {
   plan_error(R"({"axes": {"train.lr": [1]}})"_json, {"train.lr=2"}, "'train.lr' is a sweep axis");
   plan_error(R"({"axes": {"train.lr": [1]}})"_json, {"seed=2"}, "sweep.seeds");
   plan_error(R"({"axes": {"+train.nope": [1]}})"_json, {}, "train.nope");
+  // A --set of another type replaces the component after the trial's values: an axis of its keys would do nothing.
+  plan_error(R"({"axes": {"components.masker.min_keep": [2, 3]}})"_json, {"components.masker.type=random"},
+             "would change nothing; set the type in the sweep file");
+  (void)plan_sweep(load_layered(tmp / "e.json"), {"components.masker.type=random"}, reg, "e.json");  // no such axis
   {
     test::write_text(tmp / "plain.json", test::tiny_experiment().dump());
     EXPECT_THROW(plan_sweep(load_layered(tmp / "plain.json"), {}, reg, "plain.json"), ConfigFileError);

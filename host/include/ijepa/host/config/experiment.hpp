@@ -62,10 +62,17 @@ std::string config_hash(const nlohmann::json& resolved);
 // ConfigError when data.image_size, the encoder's img_size and patch_size disagree.
 sdk::BuildContext experiment_context(const nlohmann::json& resolved);
 
-// with_set_origin(what, sets) -> `what` + " (from --set KEY=VALUE)" when the error names the key of one of the --set
-// assignments (the last of that key; for a --set of a list element, the list), else `what` unchanged: a value error
-// says whether it came from the file or the command line.
+// with_set_origin(what, sets) -> `what` + " (from --set KEY=VALUE)" when the error names the key of a --set (the one
+// named first; of --sets of one key, the last; for a --set of a list element, the list; for a --set of
+// components.X.type, any error of components.X), else `what` unchanged: a value error says whether it came from the
+// file or the command line.
 std::string with_set_origin(const std::string& what, const std::vector<std::string>& sets);
+
+// locate_config_error(what, sets, origins) -> `what` with the place that set the key it names first: " (from --set
+// …)" when that is a --set's key, "FILE: " in front when a file's (key_origin), else `what` unchanged. For errors
+// raised after resolution (a component that rejects its config when built).
+std::string locate_config_error(const std::string& what, const std::vector<std::string>& sets,
+                                const KeyOrigins& origins);
 
 // First differing dotted key between two configs ("" if equal).
 std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix = "");
