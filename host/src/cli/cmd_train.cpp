@@ -3,6 +3,7 @@
 #include <ctime>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "ijepa/host/config/experiment.hpp"
@@ -92,15 +93,28 @@ std::string ablation_hint(const nlohmann::json& resolved) {
   return std::string("components.masker.type=") + (multiblock ? "random" : "multiblock");
 }
 
+std::string loss_line(const TrainSummary& s, const nlohmann::json& resolved) {
+  if (!s.first_loss || !s.final_loss) return "none (no step taken in this session)";
+  std::ostringstream os;
+  os << *s.first_loss << " (first " << resolved["train"]["log_every"] << " steps) -> " << *s.final_loss << " (last "
+     << resolved["train"]["log_every"] << " steps)";
+  return os.str();
+}
+
+std::string weights_line(const fs::path& run_dir) {
+  const fs::path w = run_dir / "checkpoints" / "latest.safetensors";
+  std::error_code ec;
+  if (!fs::exists(w, ec)) return "none yet (no checkpoint: no step taken)";
+  return w.string() + "  (official key names; Python: safetensors.torch.load_file)";
+}
+
 void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const fs::path& config_path) {
   std::cout << "\n== ijepa train: " << s.state << " ==\n"
             << "  run            " << fs::absolute(s.run_dir).string() << "\n"
             << "  steps          " << s.steps << " (" << s.epochs << " epochs)\n"
-            << "  loss           " << s.first_loss << " (first " << resolved["train"]["log_every"] << " steps) -> "
-            << s.final_loss << " (last " << resolved["train"]["log_every"] << " steps)\n"
+            << "  loss           " << loss_line(s, resolved) << "\n"
             << "  time           " << s.seconds << " s, " << s.images_per_s << " images/s\n"
-            << "  weights        " << (s.run_dir / "checkpoints" / "latest.safetensors").string()
-            << "  (official key names; Python: safetensors.torch.load_file)\n"
+            << "  weights        " << weights_line(s.run_dir) << "\n"
             << "  metrics        " << (s.run_dir / "metrics.jsonl").string() << "  (one JSON object per line)\n"
             << "  next           "
             << (s.state == "completed"

@@ -561,7 +561,27 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
   std::vector<Running> running;
   std::vector<std::string> final_state(total, "");
   for (std::size_t i = 0; i < total; ++i) {
-    if (actions[i].action == "skip") final_state[i] = "completed";
+    if (actions[i].action != "skip") continue;
+    final_state[i] = "completed";
+    // A completed trial whose .proc.json says otherwise (its process outlived a killed sweep, or was stopped after
+    // it had finished): the record follows the run directory, with what it said before.
+    const TrialPaths tp(dir, plan.trials[i].trial.name);
+    nlohmann::json proc;
+    try {
+      proc = load_json_file(tp.proc);
+    } catch (const std::exception&) {
+      proc = nlohmann::json::object();
+    }
+    if (proc.is_object() && proc.value("state", "") != "completed") {
+      proc["recorded_state"] = proc.value("state", "");
+      proc["state"] = "completed";
+      proc.erase("error");
+      proc["reconciled"] = utc_now() + ": status.json of the run says completed";
+      try {
+        write_file_atomic(tp.proc, proc.dump(2) + "\n");
+      } catch (const std::exception&) {  // the run directory is what decides; the record is only a record
+      }
+    }
   }
   std::size_t finished = n_skip;
   bool stopping = false, killed = false;
@@ -630,6 +650,8 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     child.stdin_fd = null_fd;
     child.stdout_fd = child.stderr_fd = log_fd;
     child.exec_failure = "ijepa sweep: cannot start the ijepa binary";
+    // A sweep killed outright (SIGKILL) stops its trials as a Ctrl-C would: they checkpoint, a rerun resumes them.
+    child.parent_death_signal = SIGTERM;
     const bool cuda = p.resolved.at("train").at("device").get<std::string>().rfind("cuda", 0) == 0;
     child.env = trial_environment(parent_env, opts.jobs, std::thread::hardware_concurrency(), cuda);
     pid_t pid = -1;
@@ -662,12 +684,19 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     o.proc = {{"pid", static_cast<long long>(r.pid)}, {"started", r.started}, {"ended", utc_now()},
               {"resume", r.resume},
               {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - r.t0).count()}};
-    if (WIFEXITED(wstatus)) {
+    if (WIFSIGNALED(wstatus)) {
+      o.proc["signal"] = WTERMSIG(wstatus);
+      o.proc["signal_name"] = proc::signal_name(WTERMSIG(wstatus));
+    }
+    if (st == "completed") {
+      // The trainer wrote "completed" after the last step, checkpoint and evaluation: the trial is done, whatever
+      // ended its process afterwards (a stop signal on its way out).
+      o.state = "completed";
+      if (WIFEXITED(wstatus)) o.proc["exit_code"] = WEXITSTATUS(wstatus);
+    } else if (WIFEXITED(wstatus)) {
       const int code = WEXITSTATUS(wstatus);
       o.proc["exit_code"] = code;
-      if (code == 0 && st == "completed") {
-        o.state = "completed";
-      } else if (st == "interrupted") {
+      if (st == "interrupted") {
         o.state = "interrupted";
         o.error = "interrupted (stopped by a signal)";
       } else if (code == 0) {
@@ -680,8 +709,6 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
       }
     } else if (WIFSIGNALED(wstatus)) {
       const int sig = WTERMSIG(wstatus);
-      o.proc["signal"] = sig;
-      o.proc["signal_name"] = proc::signal_name(sig);
       if (stopping && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
         o.state = "interrupted";
         o.error = "stopped with the sweep (" + proc::signal_name(sig) + ")";

@@ -59,6 +59,7 @@ struct Run {
   Checkpointer& checkpoints;
   LossWindow losses;
   std::int64_t step = 0;  // the step being taken
+  std::optional<double> earlier_final_loss{};  // of the session this one resumes (kept when this one takes no step)
 };
 
 // The step loop: a step, then at sync points the losses, the log line, the checkpoint and the due evaluations.
@@ -96,8 +97,10 @@ TrainSummary finish(Run& r, std::int64_t step, double eval_seconds) {
   TrainSummary s;
   s.steps = step;
   s.epochs = step / r.plan.ipe;
-  s.first_loss = r.progress.first_loss();
-  s.final_loss = r.losses.mean();
+  if (!r.losses.empty()) {  // a session stopped before its first step has no loss (not 0)
+    s.first_loss = r.progress.first_loss();
+    s.final_loss = r.losses.mean();
+  }
   s.seconds = r.progress.seconds();
   s.eval_seconds = eval_seconds;
   const double train_secs = s.seconds - eval_seconds;
@@ -108,7 +111,13 @@ TrainSummary finish(Run& r, std::int64_t step, double eval_seconds) {
   st["state"] = s.state;
   st["step"] = step;
   st["ended"] = utc_now();
-  st["final_loss"] = s.final_loss;
+  if (s.final_loss) {
+    st["final_loss"] = *s.final_loss;
+  } else if (r.earlier_final_loss) {
+    st["final_loss"] = *r.earlier_final_loss;  // no step in this session: the loss the run ended with before
+  } else {
+    st["final_loss"] = nullptr;  // no step at all: no loss (not 0)
+  }
   st["seconds"] = s.seconds;
   st["images_skipped"] = skipped;
   r.progress.write_status();
@@ -187,11 +196,19 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
                             std::to_string(model.reducer()->bucket_count()) + " gradient buckets)"
                       : std::string()));
   }
+  std::optional<double> earlier_final_loss;
+  if (dir) {
+    const nlohmann::json before = dir->read_status();
+    if (before.is_object() && before.contains("final_loss") && before["final_loss"].is_number()) {
+      earlier_final_loss = before["final_loss"].get<double>();
+    }
+  }
   ProgressLog progress(dir ? &*dir : nullptr, plan, data.images_per_step(), opts.quiet,
                        running_status(dir ? &*dir : nullptr, plan, opts.out, world));
   progress.write_status();
   Checkpointer checkpoints(dir ? &*dir : nullptr, resolved, plan.ipe, start);
   Run run{model, data, evals, plan, dir ? &*dir : nullptr, progress, checkpoints, LossWindow(plan.log_every)};
+  run.earlier_final_loss = earlier_final_loss;
   double eval_seconds = dir ? evals.catch_up(model, plan, *dir, progress) : 0.0;
   std::int64_t step = start;
   try {

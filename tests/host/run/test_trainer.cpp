@@ -248,6 +248,27 @@ TEST(JepaModel, CpuBf16AutocastLossMatchesFp32WithinOnePercent) {
 
 // A run written before train.cpu_bf16 and the ViT plugins' `attention` existed resumes (a missing key counts as
 // its default); a run whose stored value differs does not.
+// A session that takes no step (a resume of a finished run, a trial stopped before its first step) has no loss: it
+// said "loss 0 -> 0" and wrote final_loss 0 into status.json, which the sweep summaries then averaged.
+TEST(Train, ASessionWithoutAStepHasNoLoss) {
+  auto dir = test::temp_dir("nostep");
+  nlohmann::json cfg = test::tiny_experiment();
+  cfg["train"]["max_steps"] = 2;
+  test::write_text(dir / "e.json", cfg.dump());
+  std::string out;
+  const std::string run = (dir / "run").string();
+  ASSERT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + run, &out), 0) << out;
+  const nlohmann::json first = load_json_file(dir / "run" / "status.json");
+  ASSERT_TRUE(first["final_loss"].is_number()) << first.dump();
+  EXPECT_GT(first["final_loss"].get<double>(), 0.0);
+  ASSERT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + run + " --resume", &out), 0) << out;
+  EXPECT_NE(out.find("loss           none (no step taken in this session)"), std::string::npos) << out;
+  const nlohmann::json again = load_json_file(dir / "run" / "status.json");
+  EXPECT_EQ(again["state"], "completed");
+  EXPECT_EQ(again["final_loss"], first["final_loss"]) << "the loss the run ended with stays";
+  fs::remove_all(dir);
+}
+
 TEST(Train, ResumeOfARunWithoutANewerTrainKey) {
   auto dir = test::temp_dir("oldkey");
   nlohmann::json cfg = test::tiny_experiment();

@@ -452,6 +452,63 @@ TEST(SweepCli, KilledSweepResumesItsInterruptedTrialAndLeavesCompletedOnes) {
   EXPECT_EQ(metrics_after.substr(0, prefix.size()), prefix);
 }
 
+// The sweep alone killed outright (its trial not): the trial gets SIGTERM as its parent dies, checkpoints and stops
+// instead of training on unattended (a rerun said "trial is running (pid N): wait for it or stop it first"); the
+// next run then brings the trial's .proc.json in line.
+TEST(SweepCli, ASweepKilledOutrightStopsItsTrials) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "out";
+  nlohmann::json e = sweep_experiment(nlohmann::json::parse(R"({"axes": {"train.max_steps": [400]}})"));
+  e["train"]["epochs"] = 60;
+  e["train"]["checkpoint_every"] = 1;
+  test::write_text(tmp / "e.json", e.dump());
+  const fs::path run = out / "trials" / "max_steps400_s3";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::unsetenv("IJEPA_PLUGIN_PATH");
+    ::setenv("IJEPA_LOG_LEVEL", "warn", 1);
+    const std::string cfg = (tmp / "e.json").string(), o = out.string(), log = (tmp / "sweep.out").string();
+    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
+    (void)f;
+    ::dup2(STDOUT_FILENO, STDERR_FILENO);
+    ::execl(IJEPA_CLI_EXE, IJEPA_CLI_EXE, "sweep", cfg.c_str(), "--out", o.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  bool killed = false;
+  for (int i = 0; i < 6000 && !killed; ++i) {  // at most 60 s
+    std::ifstream latest(run / "checkpoints" / "LATEST");
+    std::string name;
+    if (latest && std::getline(latest, name) && name >= "step_00000003") {
+      ::kill(pid, SIGKILL);  // the sweep only
+      killed = true;
+    }
+    if (!killed && ::waitpid(pid, nullptr, WNOHANG) == pid) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(killed) << "the sweep ended before it could be killed: " << test::read_text(tmp / "sweep.out");
+  for (int i = 0; i < 3000 && lock_holder(run / ".lock"); ++i) {  // at most 30 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(lock_holder(run / ".lock").has_value()) << "the trial trains on without its sweep";
+  const nlohmann::json status = load_json_file(run / "status.json");
+  EXPECT_EQ(status["state"], "interrupted") << status.dump();
+  EXPECT_LT(status["step"].get<std::int64_t>(), 400);
+  EXPECT_EQ(load_json_file(out / "trials" / "max_steps400_s3.proc.json")["state"], "running") << "the sweep was killed";
+  // A run that finds the trial completed (here: marked so by hand, as a trial outliving its sweep would leave it)
+  // records that in the stale .proc.json.
+  nlohmann::json done = status;
+  done["state"] = "completed";
+  done["step"] = 400;
+  test::write_text(run / "status.json", done.dump());
+  const auto r = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string()});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  const nlohmann::json proc = load_json_file(out / "trials" / "max_steps400_s3.proc.json");
+  EXPECT_EQ(proc["state"], "completed") << proc.dump();
+  EXPECT_EQ(proc["recorded_state"], "running") << proc.dump();
+}
+
 TEST(SweepCli, ReuseCopiesACompletedRunWithTheSameConfigInsteadOfTrainingIt) {
   test::TempDir tmp;
   // Sweep A: lr 0.001 and 0.002. Sweep B, another file with another name and description: lr 0.001 (A's trial, the

@@ -77,6 +77,9 @@ struct ChildSpec {
   std::optional<std::vector<std::string>> env;   // KEY=VALUE entries; nullopt: this process's environment
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
   std::string exec_failure = "cannot start the program";  // written to the child's stderr if exec fails (exit 127)
+  // Sent to the child when this thread ends (the parent killed outright: a trial is not left training unattended);
+  // 0: none. Spawn from the thread that lives as long as the child should.
+  int parent_death_signal = 0;
 };
 // spawn(spec) -> the child's pid; std::runtime_error naming errno when fork fails.
 pid_t spawn(const ChildSpec& spec);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,8 +35,8 @@ struct TrainSummary {
   std::filesystem::path run_dir;
   std::int64_t steps = 0;
   std::int64_t epochs = 0;
-  double final_loss = 0.0;      // mean of the last log window
-  double first_loss = 0.0;      // mean of the first log window
+  std::optional<double> final_loss;  // mean of the last log window (none: no step taken)
+  std::optional<double> first_loss;  // mean of the first log window (none: no step taken)
   double seconds = 0.0;
   double images_per_s = 0.0;
   std::string state;            // completed | interrupted
