@@ -492,7 +492,9 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
   if (ranked.empty()) return md + "No completed trial has it yet.\n";
   std::stable_sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) { return better(a.first, b.first); });
   const ReportGroup& best = *ranked[0].second;
-  md += "- Best group: `" + best.label + "`: " + group_cell(best.completed_values(col)) + ".\n";
+  const bool tie = ranked.size() > 1 && ranked[1].first == ranked[0].first;
+  md += std::string(tie ? "- Best group (tied on the mean; listed first): `" : "- Best group: `") + best.label + "`: " +
+        group_cell(best.completed_values(col)) + ".\n";
   if (ranked.size() > 1) {
     const ReportGroup& second = *ranked[1].second;
     const util::MeanCi d = paired(best, second, col);
@@ -511,15 +513,25 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
     }
   }
   const nlohmann::json* top = nullptr;
+  std::size_t tied = 0;  // other trials with the same value
   for (const auto& r : records) {
     const nlohmann::json v = get_number(r, col);
     if (r["state"] != "completed" || v.is_null()) continue;
-    if (top == nullptr || better(v.get<double>(), get_number(*top, col).get<double>())) top = &r;
+    if (top == nullptr || better(v.get<double>(), get_number(*top, col).get<double>())) {
+      top = &r;
+      tied = 0;
+    } else if (v.get<double>() == get_number(*top, col).get<double>()) {
+      ++tied;
+    }
   }
   if (top != nullptr) {
     const std::string n = (*top)["name"].get<std::string>();
-    md += "- Best trial: `" + n + "` (" + fmt_num(get_number(*top, col).get<double>()) + "): `trials/" + n +
-          "`, weights `trials/" + n + "/checkpoints/latest.safetensors` (for `ijepa export` / `ijepa eval`).\n";
+    const std::string ties =
+        tied > 0 ? ", tied with " + std::to_string(tied) + " other trial" + (tied > 1 ? "s" : "") + "; the first listed"
+                 : std::string();
+    md += "- Best trial: `" + n + "` (" + metric + " " + fmt_num(get_number(*top, col).get<double>()) + ties +
+          "): `trials/" + n + "`, weights `trials/" + n + "/checkpoints/latest.safetensors` (for `ijepa export` / "
+          "`ijepa eval`).\n";
   }
   return md;
 }
@@ -785,18 +797,38 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     const ReportGroup& ref = find_group(groups, opts.reference, opts.reference_from);
     out.md += "\n## Paired differences against `" + ref.label + "`\n\nEach group's trial minus the reference's trial "
               "of the same seed, over the seeds both completed: mean ± 95 % CI (Student t). \"above\"/\"below\": the "
-              "interval excludes 0; \"undecided\": it does not, or there is one pair.\n\n";
+              "interval excludes 0; \"undecided\": it does not, or there is one pair. Accuracies and their gains "
+              "only (a probe's chosen settings such as its l2 are not results); the final loss is compared only "
+              "where the components are the same (another masker or loss changes what the loss measures).\n\n";
     std::vector<std::string> h{"group", "pairs"};
     std::vector<std::string> cols;
     for (const auto& c : md_cols) {
-      if (c != "seconds" && c != "images_per_s") cols.push_back(c);
+      const bool setting = c.rfind("metrics.", 0) == 0 && !is_accuracy(c.substr(c.find_last_of('.') + 1));
+      if (c == "seconds" || c == "images_per_s" || setting) continue;
+      cols.push_back(c);
     }
+    // Whether two groups differ in a component's key (their final losses then measure different things).
+    auto components_differ = [](const ReportGroup& a, const ReportGroup& b) {
+      if (a.members.empty() || b.members.empty()) return false;
+      const nlohmann::json& va = (*a.members.front())["values"];
+      const nlohmann::json& vb = (*b.members.front())["values"];
+      for (const nlohmann::json* v : {&va, &vb}) {
+        for (auto it = v->begin(); it != v->end(); ++it) {
+          if (it.key().rfind("components.", 0) != 0) continue;
+          const nlohmann::json& other = v == &va ? vb : va;
+          if (!other.contains(it.key()) || other[it.key()] != it.value()) return true;
+        }
+      }
+      return false;
+    };
     for (const auto& c : cols) h.push_back(col_title(c));
     out.md += join_row(h, false) + md_rule(h.size());
     for (const auto& g : groups.groups) {
       if (&g == &ref) continue;
       std::vector<std::string> row{g.label, std::to_string(paired(g, ref, "final_loss").n)};
-      for (const auto& c : cols) row.push_back(diff_cell(paired(g, ref, c)));
+      for (const auto& c : cols) {
+        row.push_back(c == "final_loss" && components_differ(g, ref) ? "not comparable" : diff_cell(paired(g, ref, c)));
+      }
       out.md += join_row(row, false);
     }
   }

@@ -341,6 +341,41 @@ TEST(ReportStats, IntervalsAndRounding) {
 
 // Two maskers x three seeds: knn separates them (the same +5 every seed), the linear probe does not (its
 // differences change sign); knn.k is the same everywhere and leaves the tables.
+// The paired table compares accuracies and gains, not a probe's chosen settings; and no final loss of groups whose
+// components differ (another masker changes what the loss measures: "+0.008 above" read as a result).
+TEST(SweepReport, PairedDifferencesLeaveOutSettingsAndIncomparableLosses) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 36}}, {{50, 45, 52}, {48, 49, 47}});
+  for (const std::string m : {"multiblock", "block"}) {  // a setting that varies, as the linear probe's chosen l2
+    for (int seed = 0; seed < 3; ++seed) {
+      const fs::path f = d / "trials" / (m + "_s" + std::to_string(seed)) / "eval.jsonl";
+      std::string text = test::read_text(f);
+      text.replace(text.find("\"step\":4"), 8, "\"l2\":" + std::to_string(seed + 1) + ",\"step\":4");  // knn's line
+      write(f, text);
+    }
+  }
+  nlohmann::json sw = load_json_file(d / "sweep.json");
+  ReportOptions o;
+  o.reference = "masker=block";
+  const std::string same = write_sweep_summary(d, o).md;
+  EXPECT_NE(same.find("| knn.l2 |"), std::string::npos) << "the trials' table shows it\n" << same;
+  const std::string paired = same.substr(same.find("## Paired differences"));
+  EXPECT_EQ(paired.find("knn.l2"), std::string::npos) << paired;
+  EXPECT_NE(paired.find("| masker=multiblock | 3 | +0 undecided |"), std::string::npos) << paired;
+  // The same groups told apart by a component's key: their losses are not compared.
+  sw["axis_keys"] = {"components.masker.type", "seed"};
+  for (auto& t : sw["trials"]) {
+    t["values"] = {{"components.masker.type", t["values"]["masker"]}, {"seed", t["values"]["seed"]}};
+  }
+  write(d / "sweep.json", sw.dump(2));
+  ReportOptions oc;
+  oc.reference = "type=block";
+  const std::string other = write_sweep_summary(d, oc).md;
+  const std::string paired2 = other.substr(other.find("## Paired differences"));
+  EXPECT_NE(paired2.find("| 3 | not comparable | +5 above |"), std::string::npos) << paired2;
+}
+
 TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   test::TempDir tmp;
   const fs::path d = tmp.path();
@@ -358,7 +393,8 @@ TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   EXPECT_NE(md.find("undecided"), std::string::npos) << md;
   EXPECT_NE(md.find("- Best group: `masker=multiblock`"), std::string::npos) << md;
   EXPECT_NE(md.find("the best is told apart from the runner-up"), std::string::npos) << md;
-  EXPECT_NE(md.find("- Best trial: `multiblock_s1` (11)"), std::string::npos) << "gain 42 - 31 = 11\n" << md;
+  EXPECT_NE(md.find("- Best trial: `multiblock_s1` (knn.gain.top1 11)"), std::string::npos)
+      << "gain 42 - 31 = 11\n" << md;
   o.best_by = "linear_probe.top1";
   const std::string md2 = write_sweep_summary(d, o).md;
   EXPECT_NE(md2.find("cannot be ranked at this scale"), std::string::npos) << md2;
