@@ -2,6 +2,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -15,6 +17,7 @@
 #include "ijepa/host/eval/evaluation.hpp"
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
+#include "ijepa/host/util/stats.hpp"
 
 namespace fs = std::filesystem;
 
@@ -79,21 +82,34 @@ std::string signed_pct(double v) {
 
 void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& records) {
   char line[256];
-  std::snprintf(line, sizeof(line), "  %-16s %-8s %-12s %9s %12s %8s\n", "evaluator", "features", "metric", "trained",
-                "random init", "gain");
+  // ("±" is two bytes: its column is one wider in the header)
+  std::snprintf(line, sizeof(line), "  %-16s %-8s %-12s %9s %8s %12s %8s %8s\n", "evaluator", "features", "metric",
+                "trained", "±95%", "random init", "gain", "test n");
   os << line;
   for (const auto& r : records) {
+    // How finely the test images resolve an accuracy: the 95 % bootstrap interval's larger side (as the sweep
+    // summaries give it), the same for the random-init figure.
+    const std::int64_t n =
+        r.contains("test_n") && r["test_n"].is_number() ? std::llround(r["test_n"].get<double>()) : 0;
     for (auto it = r.begin(); it != r.end(); ++it) {
-      if (it.key().rfind("top", 0) != 0 || !it->is_number()) continue;
+      if (!is_accuracy(it.key()) || !it->is_number()) continue;
       const bool has_rand = r.contains("random_init") && r["random_init"].contains(it.key());
-      std::snprintf(line, sizeof(line), "  %-16s %-8s %-12s %9s %12s %8s\n",
+      std::string half = "-";
+      if (n >= 1) {
+        const util::Interval iv = util::accuracy_bootstrap(it->get<double>(), n);
+        half = pct(std::max(it->get<double>() - iv.lo, iv.hi - it->get<double>()));
+      }
+      std::snprintf(line, sizeof(line), "  %-16s %-8s %-12s %9s %7s %12s %8s %8s\n",
                     r.value("evaluator", "?").c_str(), r.value("features", "?").c_str(), it.key().c_str(),
-                    pct(it->get<double>()).c_str(),
+                    pct(it->get<double>()).c_str(), half.c_str(),
                     has_rand ? pct(r["random_init"][it.key()].get<double>()).c_str() : "-",
-                    has_rand ? signed_pct(it->get<double>() - r["random_init"][it.key()].get<double>()).c_str() : "-");
+                    has_rand ? signed_pct(it->get<double>() - r["random_init"][it.key()].get<double>()).c_str() : "-",
+                    n >= 1 ? std::to_string(n).c_str() : "-");
       os << line;
     }
   }
+  os << "  ±95%: half-width of the 95 % bootstrap interval over the test images (a gain smaller than it is not "
+        "resolved by this test set)\n";
 }
 
 namespace {
@@ -161,7 +177,15 @@ void write_eval_report(const fs::path& out, const LoadedEncoder& le, const std::
   std::vector<nlohmann::json> recs;
   for (const auto& r : results) {
     recs.push_back(r.to_json());
-    doc["results"].push_back(recs.back());
+    nlohmann::json rec = recs.back();
+    // Each accuracy's 95 % bootstrap interval over the test images, [lo, hi] in percent (the table's ±95%).
+    const auto n = rec.contains("test_n") && rec["test_n"].is_number() ? std::llround(rec["test_n"].get<double>()) : 0;
+    for (auto it = recs.back().begin(); n >= 1 && it != recs.back().end(); ++it) {
+      if (!is_accuracy(it.key()) || !it->is_number()) continue;
+      const util::Interval iv = util::accuracy_bootstrap(it->get<double>(), n);
+      rec["interval95"][it.key()] = {iv.lo, iv.hi};
+    }
+    doc["results"].push_back(rec);
   }
   if (!out.parent_path().empty()) fs::create_directories(out.parent_path());
   write_file_atomic(out, doc.dump(2) + "\n");

@@ -241,6 +241,16 @@ TEST(EvalCli, TableJsonAndErrors) {
   ASSERT_EQ(doc["results"].size(), 1u);
   EXPECT_EQ(doc["results"][0]["test_n"], 20);
   EXPECT_TRUE(doc["results"][0]["top1"].is_number());
+  // Each accuracy with its 95 % bootstrap interval over the 20 test images, in the table and the JSON.
+  EXPECT_NE(c.out.find("±95%"), std::string::npos) << c.out;
+  const nlohmann::json iv = doc["results"][0]["interval95"]["top1"];
+  ASSERT_TRUE(iv.is_array()) << doc.dump();
+  EXPECT_LE(iv[0].get<double>(), doc["results"][0]["top1"].get<double>());
+  EXPECT_GE(iv[1].get<double>(), doc["results"][0]["top1"].get<double>());
+  const double top1 = doc["results"][0]["top1"].get<double>();
+  if (top1 > 0.0 && top1 < 100.0) {
+    EXPECT_GT(iv[1].get<double>() - iv[0].get<double>(), 0.0) << doc.dump();
+  }
   EXPECT_TRUE(doc["results"][0]["random_init"]["top1"].is_number());
 
   c = run_cli("eval " + run.string() + " --evaluator no_such_probe");
