@@ -368,6 +368,27 @@ TEST(SweepCli, CrashingTrialIsRecordedAndTheOthersComplete) {
   EXPECT_NE(last_line(log).find("SIGABRT"), std::string::npos);
 }
 
+namespace {
+// `ijepa sweep CFG --out OUT` in a child process (its output into LOG; in a process group of its own when asked):
+// its pid, for a test that kills it.
+pid_t start_sweep(const fs::path& cfg, const fs::path& out, const fs::path& log, bool own_group) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (own_group) ::setpgid(0, 0);
+    ::unsetenv("IJEPA_PLUGIN_PATH");
+    ::setenv("IJEPA_LOG_LEVEL", "warn", 1);
+    const std::string c = cfg.string(), o = out.string(), l = log.string();
+    std::FILE* f = std::freopen(l.c_str(), "w", stdout);
+    (void)f;
+    ::dup2(STDOUT_FILENO, STDERR_FILENO);
+    ::execl(IJEPA_CLI_EXE, IJEPA_CLI_EXE, "sweep", c.c_str(), "--out", o.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  if (pid > 0 && own_group) ::setpgid(pid, pid);
+  return pid;
+}
+}  // namespace
+
 TEST(SweepCli, KilledSweepResumesItsInterruptedTrialAndLeavesCompletedOnes) {
   test::TempDir tmp;
   const fs::path out = tmp / "out";
@@ -379,20 +400,8 @@ TEST(SweepCli, KilledSweepResumesItsInterruptedTrialAndLeavesCompletedOnes) {
   const fs::path long_run = out / "trials" / long_trial;
 
   // The sweep in its own process group, so the test can SIGKILL the group (the sweep and its child).
-  const pid_t pid = ::fork();
+  const pid_t pid = start_sweep(tmp / "e.json", out, tmp / "sweep.out", /*own_group=*/true);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::unsetenv("IJEPA_PLUGIN_PATH");
-    ::setenv("IJEPA_LOG_LEVEL", "warn", 1);
-    const std::string cfg = (tmp / "e.json").string(), o = out.string(), log = (tmp / "sweep.out").string();
-    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
-    (void)f;
-    ::dup2(STDOUT_FILENO, STDERR_FILENO);
-    ::execl(IJEPA_CLI_EXE, IJEPA_CLI_EXE, "sweep", cfg.c_str(), "--out", o.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);
   bool killed = false;
   for (int i = 0; i < 6000 && !killed; ++i) {  // at most 60 s
     std::ifstream latest(long_run / "checkpoints" / "LATEST");
@@ -463,18 +472,8 @@ TEST(SweepCli, ASweepKilledOutrightStopsItsTrials) {
   e["train"]["checkpoint_every"] = 1;
   test::write_text(tmp / "e.json", e.dump());
   const fs::path run = out / "trials" / "max_steps400_s3";
-  const pid_t pid = ::fork();
+  const pid_t pid = start_sweep(tmp / "e.json", out, tmp / "sweep.out", /*own_group=*/false);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::unsetenv("IJEPA_PLUGIN_PATH");
-    ::setenv("IJEPA_LOG_LEVEL", "warn", 1);
-    const std::string cfg = (tmp / "e.json").string(), o = out.string(), log = (tmp / "sweep.out").string();
-    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
-    (void)f;
-    ::dup2(STDOUT_FILENO, STDERR_FILENO);
-    ::execl(IJEPA_CLI_EXE, IJEPA_CLI_EXE, "sweep", cfg.c_str(), "--out", o.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
   bool killed = false;
   for (int i = 0; i < 6000 && !killed; ++i) {  // at most 60 s
     std::ifstream latest(run / "checkpoints" / "LATEST");
