@@ -279,7 +279,16 @@ int cmd_eval(const Argv& argv) {
   Evaluation evaluation(le.resolved, specs, host.registry(), with_encoder(experiment_context(le.resolved), *le.encoder),
                         device);
   std::vector<std::size_t> all(specs.size());
-  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    all[i] = i;
+    // What the work is before it starts (the whole splits by default: minutes on a CPU for 60,000 images).
+    const auto [train_n, test_n] = evaluation.images_of(i);
+    std::string what = "ijepa eval: " + specs[i].type + ": features of " + std::to_string(train_n) + " train and " +
+                       std::to_string(test_n) + " test images";
+    if (specs[i].random_init) what += ", for the trained and the random-init encoder";
+    if (specs[i].train_limit == 0 || specs[i].test_limit == 0) what += " (--set train_limit=N / test_limit=N: fewer)";
+    std::cerr << what << std::endl;  // stderr: stdout keeps the table
+  }
   const std::vector<EvalResult> results = evaluation.run({{which, le.encoder.ptr.get()}}, all);
   write_eval_report(eval_output(args, types, le), le, which, results);
   return 0;

@@ -1,5 +1,6 @@
 #include "ijepa/host/eval/evaluation.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -79,6 +80,12 @@ Evaluation::Evaluation(const nlohmann::json& resolved, const std::vector<Evaluat
                         "' is a pooled setting (use last)");
     }
   }
+}
+
+std::pair<std::int64_t, std::int64_t> Evaluation::images_of(std::size_t i) const {
+  const EvaluatorSpec& s = specs_.at(i);
+  auto limited = [](std::int64_t size, std::int64_t limit) { return limit > 0 ? std::min(size, limit) : size; };
+  return {limited(train_data_->size(), s.train_limit), limited(test_data_->size(), s.test_limit)};
 }
 
 Evaluation::Split Evaluation::extract(sdk::Encoder& enc, const EvaluatorSpec& s) {

@@ -241,6 +241,9 @@ TEST(EvalCli, TableJsonAndErrors) {
   ASSERT_EQ(doc["results"].size(), 1u);
   EXPECT_EQ(doc["results"][0]["test_n"], 20);
   EXPECT_TRUE(doc["results"][0]["top1"].is_number());
+  // What the work is, before it starts.
+  EXPECT_NE(c.out.find("ijepa eval: knn: features of "), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find(" and 20 test images, for the trained and the random-init encoder"), std::string::npos) << c.out;
   // Each accuracy with its 95 % bootstrap interval over the 20 test images, in the table and the JSON.
   EXPECT_NE(c.out.find("±95%"), std::string::npos) << c.out;
   const nlohmann::json iv = doc["results"][0]["interval95"]["top1"];

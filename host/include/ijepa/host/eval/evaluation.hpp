@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,6 +52,8 @@ class Evaluation {
   // and cached for the life of this object.
   std::vector<EvalResult> run(const std::map<std::string, sdk::Encoder*>& encoders, const std::vector<std::size_t>& which);
   const std::vector<EvaluatorSpec>& specs() const { return specs_; }
+  // The images spec `i` reads: {train, test} (its limits applied to the splits' sizes).
+  std::pair<std::int64_t, std::int64_t> images_of(std::size_t i) const;
 
  private:
   struct Split {
