@@ -570,7 +570,7 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     try {
       proc = load_json_file(tp.proc);
     } catch (const std::exception&) {
-      proc = nlohmann::json::object();
+      continue;  // no record (or not one this can read): nothing to bring in line
     }
     if (proc.is_object() && proc.value("state", "") != "completed") {
       proc["recorded_state"] = proc.value("state", "");
