@@ -48,14 +48,7 @@ nlohmann::json masker_config(const Args& args, const std::string& type) {
     if (!key.empty() && key[0] == '+') key = key.substr(1);
     if (key.empty()) throw UsageError("--set expects key=value, got '" + assignment + "'");
     if (key == "type") throw UsageError("--set " + assignment + ": the masker's type is --masker's");
-    const std::string raw = assignment.substr(eq + 1);
-    nlohmann::json value;
-    try {
-      value = nlohmann::json::parse(raw);
-    } catch (const nlohmann::json::exception&) {
-      value = raw;
-    }
-    set_path(cfg, key, value, /*allow_create=*/true, "--set " + assignment);
+    set_path(cfg, key, assignment_value(assignment.substr(eq + 1)), /*allow_create=*/true, "--set " + assignment);
   }
   return cfg;
 }

@@ -395,8 +395,7 @@ nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vect
       if (!key.empty() && key[0] == '+') key = key.substr(1);
       const std::string c = component_type_key(key);
       if (c.empty() || eq == std::string::npos) continue;
-      const nlohmann::json type = nlohmann::json::parse(s.substr(eq + 1), nullptr, false);
-      new_types[c] = type.is_discarded() ? nlohmann::json(s.substr(eq + 1)) : type;
+      new_types[c] = assignment_value(s.substr(eq + 1));
     }
     bool encoder_replaced = false;
     for (const auto& [c, value] : new_types) {

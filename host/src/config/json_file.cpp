@@ -135,6 +135,11 @@ void set_path(nlohmann::json& cfg, const std::string& dotted, const nlohmann::js
   }
 }
 
+nlohmann::json assignment_value(const std::string& raw) {
+  nlohmann::json value = nlohmann::json::parse(raw, nullptr, false);
+  return value.is_discarded() ? nlohmann::json(raw) : value;  // bare words are strings: --set masker.variant=fixed
+}
+
 void apply_override(nlohmann::json& cfg, const std::string& assignment, const std::string& origin) {
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
@@ -147,13 +152,7 @@ void apply_override(nlohmann::json& cfg, const std::string& assignment, const st
     create = true;
     key = key.substr(1);
   }
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(raw);
-  } catch (const nlohmann::json::exception&) {
-    value = raw;  // bare words are strings: --set components.masker.variant=fixed
-  }
-  set_path(cfg, key, value, create, origin + " (" + assignment + ")");
+  set_path(cfg, key, assignment_value(raw), create, origin + " (" + assignment + ")");
 }
 
 }  // namespace ijepa::host

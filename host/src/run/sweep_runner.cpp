@@ -167,10 +167,7 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
     // A --set of another component type comes after the trial's values and replaces the component: an axis of that
     // component's keys would then change nothing while the trials' names say it does.
     if (const std::string c = component_type_key(key); !c.empty()) {
-      const std::string raw = s.substr(s.find('=') + 1);
-      nlohmann::json value = nlohmann::json::parse(raw, nullptr, false);
-      if (value.is_discarded()) value = raw;
-      if (experiment["components"][c].value("type", nlohmann::json()) != value) {
+      if (experiment["components"][c].value("type", nlohmann::json()) != assignment_value(s.substr(s.find('=') + 1))) {
         for (const auto& a : plan.spec.axes) {
           if (a.key.rfind("components." + c + ".", 0) == 0) {
             throw ConfigFileError("--set " + s + ": replaces the " + c + " after each trial's values, so the sweep "

@@ -27,6 +27,8 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& origi
 // Dotted path "a.b.0.c" -> JSON pointer "/a/b/0/c".
 nlohmann::json::json_pointer dotted_to_pointer(const std::string& dotted);
 
+// assignment_value(raw) -> the value of a "key=value" assignment: `raw` parsed as JSON, else the bare word as a string.
+nlohmann::json assignment_value(const std::string& raw);
 // apply_override(cfg, "a.b=value", origin): value is parsed as JSON, or taken as a string if it is not JSON.
 // Creating a key the config does not have is an error unless the path starts with '+'.
 void apply_override(nlohmann::json& cfg, const std::string& assignment, const std::string& origin);
