@@ -437,6 +437,7 @@ std::string resolution_section(const std::vector<nlohmann::json>& records) {
   for (const auto& r : records) {
     if (!r.contains("bootstrap")) continue;
     for (auto it = r["bootstrap"].begin(); it != r["bootstrap"].end(); ++it) {
+      if (it.key().find(".random_init.") != std::string::npos) continue;  // the same test images
       halves[it.key()].push_back(bootstrap_half(r, it.key()));
       const std::string ev = it.key().substr(0, it.key().find('.'));
       sizes[it.key()].push_back(r["test_n"][ev].get<double>());
@@ -450,6 +451,66 @@ std::string resolution_section(const std::vector<nlohmann::json>& records) {
     std::vector<double> h = hs;
     const double med = median(h);
     md += join_row({k, median_text(sizes[k]), util::round_like(med, med)}, false);
+  }
+  return md;
+}
+
+// The untrained encoder's accuracies, the baseline every gain is taken from (mean ± the t interval's half-width over
+// seeds). One row when the groups agree seed for seed (the architecture and the seed make the random encoder; a
+// masker or a loss does not), else one row per group.
+std::string random_init_section(const ReportGroups& groups, const std::vector<std::string>& num_cols) {
+  std::vector<std::string> cols;
+  for (const auto& c : num_cols) {
+    const auto ri = c.find(".random_init.");
+    if (ri != std::string::npos && is_accuracy(c.substr(ri + 13))) cols.push_back(c);
+  }
+  if (cols.empty()) return "";
+  std::map<std::string, std::map<std::string, double>> by_seed;  // column -> seed -> value, over all groups
+  bool shared = true;
+  std::size_t measured = 0;  // groups with a figure
+  for (const auto& g : groups.groups) {
+    bool any = false;
+    for (const auto& c : cols) {
+      for (const auto& [seed, v] : g.by_seed(c)) {
+        const auto [it, fresh] = by_seed[c].emplace(seed, v);
+        if (!fresh && it->second != v) shared = false;
+        any = true;
+      }
+    }
+    measured += any ? 1 : 0;
+  }
+  std::string md = "\n## The random-init encoder\n\nThe same probes on an untrained encoder of each trial's "
+                   "architecture and seed: mean ± the half-width of its 95 % confidence interval over seeds (Student "
+                   "t; one seed: \"(1)\"). A trained figure near these has learned nothing the probe can use.\n\n";
+  std::vector<std::string> head{"group", "seeds"};
+  for (const auto& c : cols) {
+    const auto ri = c.find(".random_init.");
+    head.push_back(c.substr(8, ri - 8) + c.substr(ri + 12));
+  }
+  md += join_row(head, false) + md_rule(head.size());
+  if (shared && measured > 1) {
+    std::vector<std::string> row{"every group (the same seed for seed)", ""};
+    std::set<std::string> seeds;
+    for (const auto& c : cols) {
+      std::vector<double> xs;
+      for (const auto& [seed, v] : by_seed[c]) {
+        seeds.insert(seed);
+        xs.push_back(v);
+      }
+      row.push_back(group_cell(xs));
+    }
+    row[1] = std::to_string(seeds.size());
+    return md + join_row(row, false);
+  }
+  for (const auto& g : groups.groups) {
+    std::vector<std::string> row{g.label, ""};
+    std::set<std::string> seeds;
+    for (const auto& c : cols) {
+      for (const auto& [seed, v] : g.by_seed(c)) seeds.insert(seed);
+      row.push_back(group_cell(g.completed_values(c)));
+    }
+    row[1] = std::to_string(seeds.size());
+    md += join_row(row, false);
   }
   return md;
 }
@@ -569,17 +630,21 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
   nlohmann::json test_n = nlohmann::json::object();
   rec["metrics"] = st.run_dir ? eval_metrics(run, &test_n) : nlohmann::json::object();
   rec["test_n"] = test_n;
-  // The 95 % bootstrap interval over the test images of every accuracy (util/stats.hpp).
+  // The 95 % bootstrap interval over the test images of every accuracy (util/stats.hpp), the random-init
+  // encoder's ("<evaluator>.random_init.<metric>") included: the same test images.
   nlohmann::json boot = nlohmann::json::object();
   for (auto it = rec["metrics"].begin(); it != rec["metrics"].end(); ++it) {
     const std::string& k = it.key();
     const auto dot = k.find('.');
-    if (dot == std::string::npos || !is_accuracy(k.substr(dot + 1)) || !test_n.contains(k.substr(0, dot))) continue;
+    if (dot == std::string::npos || !is_accuracy(k.substr(k.rfind('.') + 1)) || !test_n.contains(k.substr(0, dot))) {
+      continue;
+    }
     const util::Interval iv = util::accuracy_bootstrap(it->get<double>(), test_n[k.substr(0, dot)].get<std::int64_t>());
     boot[k] = {iv.lo, iv.hi};
   }
   rec["bootstrap"] = boot;
-  rec["seconds"] = number_or_null(st.status, "seconds");
+  rec["seconds"] = number_or_null(st.status, "seconds_total");  // every session's, a resumed trial's included
+  if (rec["seconds"].is_null()) rec["seconds"] = number_or_null(st.status, "seconds");
   std::vector<double> ips;
   if (st.run_dir) {
     for (const auto& m : read_jsonl_lenient(run / "metrics.jsonl")) {
@@ -663,12 +728,23 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
       if (std::find(gain_cols.begin(), gain_cols.end(), g) != gain_cols.end()) md_cols.push_back(g);
     }
   }
-  // A trial's cell: accuracies carry the half-width of their bootstrap interval over the test images.
+  // A trial's cell: accuracies carry the half-width of their bootstrap interval over the test images; a gain, both
+  // of its terms' half-widths combined as if independent (the root of the sum of squares): conservative, since the
+  // trained and the random-init encoder are probed on the same test images.
   auto trial_cell = [](const nlohmann::json& r, const std::string& c) -> std::string {
     const nlohmann::json v = get_number(r, c);
     if (v.is_null()) return "";
-    if (c.rfind("metrics.", 0) == 0 && r.contains("bootstrap") && r["bootstrap"].contains(c.substr(8))) {
+    const bool has_boot = r.contains("bootstrap") && r["bootstrap"].is_object();
+    if (c.rfind("metrics.", 0) == 0 && has_boot && r["bootstrap"].contains(c.substr(8))) {
       return util::round_to_uncertainty(v.get<double>(), bootstrap_half(r, c.substr(8)));
+    }
+    if (c.rfind("gain.", 0) == 0 && has_boot) {
+      const std::string trained = c.substr(5), ev = trained.substr(0, trained.find('.'));
+      const std::string random = ev + ".random_init" + trained.substr(ev.size());
+      if (r["bootstrap"].contains(trained) && r["bootstrap"].contains(random)) {
+        const double a = bootstrap_half(r, trained), b = bootstrap_half(r, random);
+        return util::round_to_uncertainty(v.get<double>(), std::sqrt(a * a + b * b));
+      }
     }
     return fmt_num(v.get<double>());
   };
@@ -792,6 +868,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     for (std::size_t i = 0; i < constant.size(); ++i) out.md += (i ? ", " : " ") + constant[i];
     out.md += ".\n";
   }
+  out.md += random_init_section(groups, num_cols);
   out.md += resolution_section(records);
   if (!opts.reference.empty()) {
     const ReportGroup& ref = find_group(groups, opts.reference, opts.reference_from);

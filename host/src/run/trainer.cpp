@@ -37,6 +37,11 @@ void check_same_start(ProcessGroup& pg, std::int64_t start_step, const fs::path&
 
 nlohmann::json running_status(RunDir* run, const StepPlan& plan, const fs::path& out, int world) {
   nlohmann::json status = run != nullptr ? run->read_status() : nlohmann::json::object();
+  // seconds_total: the sessions that ended (completed or interrupted) so far; a run from before it existed counts
+  // its last session's seconds.
+  if (!status.contains("seconds_total") && status.contains("seconds") && status["seconds"].is_number()) {
+    status["seconds_total"] = status["seconds"];
+  }
   for (const char* k : {"error", "failed_step", "ended", "final_loss", "seconds"}) status.erase(k);
   status["state"] = "running";
   status["step"] = plan.start;
@@ -119,6 +124,8 @@ TrainSummary finish(Run& r, std::int64_t step, double eval_seconds) {
     st["final_loss"] = nullptr;  // no step at all: no loss (not 0)
   }
   st["seconds"] = s.seconds;
+  const nlohmann::json earlier = st.value("seconds_total", nlohmann::json(0.0));
+  st["seconds_total"] = (earlier.is_number() ? earlier.get<double>() : 0.0) + s.seconds;
   st["images_skipped"] = skipped;
   r.progress.write_status();
   if (skipped > 0) logging::warn(std::to_string(skipped) + " batch slots used a replacement for an unreadable image");

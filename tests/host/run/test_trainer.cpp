@@ -266,6 +266,9 @@ TEST(Train, ASessionWithoutAStepHasNoLoss) {
   const nlohmann::json again = load_json_file(dir / "run" / "status.json");
   EXPECT_EQ(again["state"], "completed");
   EXPECT_EQ(again["final_loss"], first["final_loss"]) << "the loss the run ended with stays";
+  // The time of every session: the first's, then both.
+  EXPECT_EQ(first["seconds_total"], first["seconds"]) << first.dump();
+  EXPECT_DOUBLE_EQ(again["seconds_total"].get<double>(), first["seconds"].get<double>() + again["seconds"].get<double>());
   fs::remove_all(dir);
 }
 

@@ -204,9 +204,10 @@ TEST(SweepReport, SummaryRecordsTablesAndGroups) {
         "\n"
         R"({"step":4,"epoch":1,"evaluator":"knn","where":"components.evaluators.1","top1":20.0,"features":"pooled"})"
         "\n");
-  // Trial 1: completed.
+  // Trial 1: completed in two sessions (seconds_total counts both).
   write(d / "trials/lr0.1_s1/status.json",
-        R"({"state": "completed", "step": 4, "total_steps": 4, "final_loss": 0.7, "seconds": 4.0, "images_per_s": 50.0})");
+        R"({"state": "completed", "step": 4, "total_steps": 4, "final_loss": 0.7, "seconds": 1.0, "seconds_total": 4.0,
+            "images_per_s": 50.0})");
   write(d / "trials/lr0.1_s1/eval.jsonl",
         R"({"step":4,"evaluator":"linear_probe","where":"components.evaluators.0","top1":40.0,"random_init":{"top1":8.0}})"
         "\n");
@@ -232,6 +233,7 @@ TEST(SweepReport, SummaryRecordsTablesAndGroups) {
   EXPECT_EQ(recs[0]["values"], nlohmann::json({{"train.lr", 0.1}}));
   EXPECT_TRUE(recs[0]["error"].is_null());
   EXPECT_EQ(recs[1]["images_per_s"], 50.0) << "status.json's without metrics.jsonl";
+  EXPECT_EQ(recs[1]["seconds"], 4.0) << "every session's time";
   EXPECT_EQ(recs[2]["state"], "failed");
   EXPECT_EQ(recs[2]["error"], "killed by signal SIGABRT, \"core\"");
   EXPECT_EQ(recs[2]["final_loss"], 0.9) << "the latest logged loss of an unfinished trial";
@@ -239,8 +241,9 @@ TEST(SweepReport, SummaryRecordsTablesAndGroups) {
   EXPECT_TRUE(recs[3]["final_loss"].is_null());
 
   EXPECT_EQ(recs[0]["test_n"], nlohmann::json({{"linear_probe", 32}}));
-  EXPECT_EQ(recs[0]["bootstrap"], nlohmann::json::parse(R"({"linear_probe.top1": [15.625, 46.875]})"))
-      << "Binomial(32, 0.3) 2.5 % and 97.5 % quantiles: 5 and 15 of 32";
+  EXPECT_EQ(recs[0]["bootstrap"], nlohmann::json::parse(R"({"linear_probe.top1": [15.625, 46.875],
+      "linear_probe.random_init.top1": [0.0, 15.625]})"))
+      << "Binomial(32, 0.3) 2.5 % and 97.5 % quantiles: 5 and 15 of 32; Binomial(32, 0.06): 0 and 5";
 
   // Markdown: trial rows (the random-init column gives way to the gain; an accuracy with a test-set size carries its
   // bootstrap half-width), then groups over seeds with mean ± the t interval's half-width ("(1)" for one trial, —
@@ -250,7 +253,13 @@ TEST(SweepReport, SummaryRecordsTablesAndGroups) {
                          "linear_probe.top1 gain | s | img/s | error |"),
             std::string::npos)
       << text.md;
-  EXPECT_NE(text.md.find("| 0 | lr0.1_s0 | 0.1 | 0 | completed | 4/4 | 0.5 | 20 | 30 ± 17 | 24 | 2 | 200 |  |"),
+  // The gain's half-width: sqrt(16.875² + 9.625²) = 19.4 (both intervals as if independent).
+  EXPECT_NE(text.md.find("| 0 | lr0.1_s0 | 0.1 | 0 | completed | 4/4 | 0.5 | 20 | 30 ± 17 | 24 ± 19 | 2 | 200 |  |"),
+            std::string::npos)
+      << text.md;
+  // The random-init encoder's figures, per group (one group has any).
+  EXPECT_NE(text.md.find("| group | seeds | linear_probe.top1 |\n|---|---|---|\n| lr=0.1 | 2 | 7 ± 13 |\n"
+                         "| lr=0.2 | 0 | — |\n"),
             std::string::npos)
       << text.md;
   // final loss 0.5, 0.7: sd 0.1414, t(1) 12.706 -> ±1.27; linear_probe 30, 40 -> ±63.5; gains 24, 32 -> ±50.8.
@@ -374,6 +383,37 @@ TEST(SweepReport, PairedDifferencesLeaveOutSettingsAndIncomparableLosses) {
   const std::string other = write_sweep_summary(d, oc).md;
   const std::string paired2 = other.substr(other.find("## Paired differences"));
   EXPECT_NE(paired2.find("| 3 | not comparable | +5 above |"), std::string::npos) << paired2;
+}
+
+TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  // Random init: k-NN 30, 31, 32 for seeds 0-2 in both groups, linear probe 40.
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 36}}, {{50, 45, 52}, {48, 49, 47}});
+  const std::string md = write_sweep_summary(d).md;
+  const auto at = md.find("## The random-init encoder");
+  ASSERT_NE(at, std::string::npos) << md;
+  const std::string section = md.substr(at, md.find("## Test-set resolution") - at);
+  // mean 31, sd 1, t(2) 4.303 / sqrt(3) -> ±2.5; one row: the groups agree seed for seed.
+  EXPECT_NE(section.find("| group | seeds | knn.top1 | linear_probe.top1 |\n|---|---|---|---|\n"
+                         "| every group (the same seed for seed) | 3 | 31.0 ± 2.5 | 40 |\n"),
+            std::string::npos)
+      << section;
+  // A trial's gain carries both intervals: knn 40 vs 30 on 2000 images.
+  const util::Interval t = util::accuracy_bootstrap(40, 2000), r = util::accuracy_bootstrap(30, 2000);
+  const double half = std::hypot(std::max(40 - t.lo, t.hi - 40), std::max(30 - r.lo, r.hi - 30));
+  EXPECT_NE(md.find("| " + util::round_to_uncertainty(10, half) + " |"), std::string::npos) << half << "\n" << md;
+  EXPECT_EQ(util::round_to_uncertainty(10, half), "10.0 ± 2.9");
+  // Another architecture's random encoder (here: block's seed 0 differs): one row per group.
+  const fs::path f = d / "trials/block_s0/eval.jsonl";
+  std::string text = test::read_text(f);
+  text.replace(text.find("\"top1\":30"), 9, "\"top1\":20");
+  write(f, text);
+  const std::string md2 = write_sweep_summary(d).md;
+  const std::string section2 = md2.substr(md2.find("## The random-init encoder"));
+  EXPECT_NE(section2.find("| masker=multiblock | 3 | 31.0 ± 2.5 | 40 |\n| masker=block | 3 | 28 ± 17 | 40 |"),
+            std::string::npos)
+      << section2;
 }
 
 TEST(SweepReport, ReferenceBestByAndConstantColumns) {
