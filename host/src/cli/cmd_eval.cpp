@@ -1,4 +1,6 @@
 // `ijepa eval RUN_DIR|CHECKPOINT --evaluator TYPE ...` and `ijepa embed --checkpoint FILE --data ... --out F`.
+#include <unistd.h>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -16,6 +18,7 @@
 #include "ijepa/host/data/dataset.hpp"
 #include "ijepa/host/eval/evaluation.hpp"
 #include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/log/progress_line.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
 #include "ijepa/host/util/stats.hpp"
 
@@ -289,7 +292,12 @@ int cmd_eval(const Argv& argv) {
     if (specs[i].train_limit == 0 || specs[i].test_limit == 0) what += " (--set train_limit=N / test_limit=N: fewer)";
     std::cerr << what << std::endl;  // stderr: stdout keeps the table
   }
+  ProgressLine progress(std::cerr, ::isatty(STDERR_FILENO) != 0);
+  evaluation.on_progress([&progress](const std::string& what, std::int64_t done, std::int64_t total) {
+    progress.update(what, done, total);
+  });
   const std::vector<EvalResult> results = evaluation.run({{which, le.encoder.ptr.get()}}, all);
+  progress.finish();
   write_eval_report(eval_output(args, types, le), le, which, results);
   return 0;
 }
@@ -325,8 +333,12 @@ int cmd_embed(const Argv& argv) {
   o.limit = int_at_least(args, "--limit", 0, 0);
   o.seed = static_cast<std::uint64_t>(int_at_least(args, "--seed", 0, 0));
   o.resize_crop = e.transform == "eval";
+  ProgressLine progress(std::cerr, ::isatty(STDERR_FILENO) != 0);
+  const std::string what = which + " encoder, " + e.split + " split";
+  o.on_batch = [&](std::int64_t done, std::int64_t total) { progress.update(what, done, total); };
   const auto t0 = std::chrono::steady_clock::now();
   Features f = extract_features(*le.encoder, *data, o, device);
+  progress.finish();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   write_features(out, f, *data, le, which, e, o.image_size, secs);
   return 0;

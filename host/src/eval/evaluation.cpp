@@ -88,7 +88,7 @@ std::pair<std::int64_t, std::int64_t> Evaluation::images_of(std::size_t i) const
   return {limited(train_data_->size(), s.train_limit), limited(test_data_->size(), s.test_limit)};
 }
 
-Evaluation::Split Evaluation::extract(sdk::Encoder& enc, const EvaluatorSpec& s) {
+Evaluation::Split Evaluation::extract(sdk::Encoder& enc, const EvaluatorSpec& s, const std::string& encoder_name) {
   ExtractOptions o;
   o.kind = s.features;
   o.image_size = image_size_;
@@ -96,10 +96,17 @@ Evaluation::Split Evaluation::extract(sdk::Encoder& enc, const EvaluatorSpec& s)
   o.seed = ctx_.seed;
   o.resize_crop = s.resize_crop;
   o.require_labels = true;
+  auto report = [this, &o, &encoder_name](const char* split) {
+    if (!progress_) return;
+    const std::string what = encoder_name + " encoder, " + split + " split";
+    o.on_batch = [this, what](std::int64_t done, std::int64_t total) { progress_(what, done, total); };
+  };
   Split sp;
   o.limit = s.train_limit;
+  report("train");
   sp.train = extract_features(enc, *train_data_, o, device_);
   o.limit = s.test_limit;
+  report("test");
   sp.test = extract_features(enc, *test_data_, o, device_);
   return sp;
 }
@@ -153,7 +160,7 @@ std::vector<EvalResult> Evaluation::run(const std::map<std::string, sdk::Encoder
     const std::string fkey = s.encoder + "|" + feature_kind_name(es.features) + "|" + std::to_string(s.train_limit) +
                              "|" + std::to_string(s.test_limit) + "|" + (s.resize_crop ? "e" : "n");
     if (!cache.count(fkey)) {
-      cache[fkey] = extract(*it->second, es);
+      cache[fkey] = extract(*it->second, es, s.encoder);
       require_two_classes(cache[fkey].train.labels, s.where + " (train split: " + train_data_->describe() + ")");
     }
     const Split& sp = cache[fkey];
@@ -187,7 +194,7 @@ std::vector<EvalResult> Evaluation::run(const std::map<std::string, sdk::Encoder
       const std::string rkey = spec_key(es);
       if (!random_cache_.count(rkey)) {
         const std::string frkey = fkey.substr(fkey.find('|'));  // the random encoder is the same for both roles
-        if (!random_feats.count(frkey)) random_feats[frkey] = extract(random_encoder(), es);
+        if (!random_feats.count(frkey)) random_feats[frkey] = extract(random_encoder(), es, "random-init");
         random_cache_[rkey] = score(random_feats[frkey]);
       }
       r.random_init = random_cache_[rkey];

@@ -118,10 +118,12 @@ Features extract_features(sdk::Encoder& encoder, const Dataset& data, const Extr
         logging::warn("feature extraction: skipping an unreadable image: " + u);
       }
     }
-    if (rows.empty()) continue;
-    if (static_cast<std::int64_t>(rows.size()) < b) images = images.index_select(0, at::tensor(rows, at::kLong));
-    at::Tensor f = pooled(encoder, images.to(device), o.kind);
-    chunks.push_back(f.to(at::kCPU, at::kFloat).contiguous());
+    if (!rows.empty()) {
+      if (static_cast<std::int64_t>(rows.size()) < b) images = images.index_select(0, at::tensor(rows, at::kLong));
+      at::Tensor f = pooled(encoder, images.to(device), o.kind);
+      chunks.push_back(f.to(at::kCPU, at::kFloat).contiguous());
+    }
+    if (o.on_batch) o.on_batch(start + b, n);
   }
   if (chunks.empty()) throw DataError(data.describe() + ": none of its " + std::to_string(n) + " images could be read");
   if (skipped > 3) logging::warn("feature extraction: " + std::to_string(skipped) + " unreadable images skipped in all");

@@ -2,14 +2,18 @@
 // `ijepa eval` / `ijepa embed` commands. Uses the built-in eval_probes plugin (knn: cheap and exact).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include <ATen/ATen.h>
 
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/eval/evaluation.hpp"
+#include "ijepa/host/log/progress_line.hpp"
 #include "host/run/test_util.hpp"
 #include "ijepa/host/eval/features.hpp"
 #include "ijepa/host/io/checkpoint.hpp"
@@ -228,6 +232,67 @@ TEST(Evaluation, RandomInitBaselineIsTheRunsStepZeroEncoder) {
   const auto r = ev.run({{"target", init.target_encoder().ptr.get()}}, {0});
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].trained, r[0].random_init);
+}
+
+// `ijepa eval` / `ijepa embed` show how far feature extraction is: each part (encoder, split) reports its images as
+// they are done, up to the total.
+TEST(Evaluation, ReportsTheProgressOfEachPartOfTheWork) {
+  nlohmann::json exp = test::tiny_experiment();
+  exp["data"]["synthetic_classes"] = 4;
+  const nlohmann::json resolved = resolve_experiment(test::layered(exp), {}, reg(), "test");
+  JepaModel init(resolved, reg());
+  nlohmann::json entry = reg().resolve(Kind::evaluator, {{"type", "knn"}}, "e");
+  entry["train_limit"] = 40;
+  entry["test_limit"] = 20;
+  entry["batch_size"] = 16;
+  EvaluatorSpec s = parse_evaluator(entry, "e");
+  Evaluation ev(resolved, {s}, reg(), experiment_context(resolved), at::kCPU);
+  std::vector<std::string> seen;  // "what done/total"
+  ev.on_progress([&](const std::string& what, std::int64_t done, std::int64_t total) {
+    seen.push_back(what + " " + std::to_string(done) + "/" + std::to_string(total));
+  });
+  ev.run({{"target", init.target_encoder().ptr.get()}}, {0});
+  // (the synthetic test split has 16 images: a limit above a split's size reads all of it)
+  const std::vector<std::string> want = {
+      "target encoder, train split 16/40",      "target encoder, train split 32/40",
+      "target encoder, train split 40/40",      "target encoder, test split 16/16",
+      "random-init encoder, train split 16/40", "random-init encoder, train split 32/40",
+      "random-init encoder, train split 40/40", "random-init encoder, test split 16/16"};
+  EXPECT_EQ(seen, want);
+}
+
+TEST(ProgressLine, RewritesOneLinePerPartOnATerminalAndWritesNothingElsewhere) {
+  EXPECT_EQ(progress_text("target encoder, train split", 50, 200, 10.0),
+            "target encoder, train split: 50/200 images (25 %), 5 images/s, 0:00:30 left");
+  EXPECT_EQ(progress_text("x", 200, 200, 10.0), "x: 200/200 images (100 %), 20 images/s");
+  EXPECT_EQ(progress_text("x", 0, 200, 0.0), "x: 0/200 images (0 %)");
+  std::ostringstream tty;
+  {
+    ProgressLine p(tty, true, std::chrono::milliseconds(0));
+    p.update("a", 1, 4);
+    p.update("a", 4, 4);
+    p.update("b", 2, 2);
+  }  // the destructor ends the line
+  const std::string t = tty.str();
+  EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 2) << t;  // one line per part
+  EXPECT_EQ(std::count(t.begin(), t.end(), '\r'), 3) << t;  // each update rewrites its line
+  EXPECT_NE(t.find("\n\r\033[Kb: 2/2 images (100 %)"), std::string::npos) << t;
+  std::ostringstream pipe;
+  {
+    ProgressLine p(pipe, false);
+    p.update("a", 1, 4);
+    p.finish();
+  }
+  EXPECT_EQ(pipe.str(), "");
+  // A busy part shows at most one line per interval, and always its last.
+  std::ostringstream slow;
+  {
+    ProgressLine p(slow, true, std::chrono::hours(1));
+    for (int i = 1; i <= 100; ++i) p.update("a", i, 100);
+  }
+  const std::string sl = slow.str();
+  EXPECT_EQ(std::count(sl.begin(), sl.end(), '\r'), 2) << sl;  // the first and the last
+  EXPECT_NE(sl.find("a: 100/100 images"), std::string::npos) << sl;
 }
 
 TEST(EvalCli, TableJsonAndErrors) {

@@ -4,6 +4,7 @@
 // trained encoder and on a randomly initialised one of the same architecture.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -54,12 +55,15 @@ class Evaluation {
   const std::vector<EvaluatorSpec>& specs() const { return specs_; }
   // The images spec `i` reads: {train, test} (its limits applied to the splits' sizes).
   std::pair<std::int64_t, std::int64_t> images_of(std::size_t i) const;
+  // Called after each batch of feature extraction: what ("target encoder, train split"), images done, of total.
+  using Progress = std::function<void(const std::string& what, std::int64_t done, std::int64_t total)>;
+  void on_progress(Progress p) { progress_ = std::move(p); }
 
  private:
   struct Split {
     Features train, test;
   };
-  Split extract(sdk::Encoder& enc, const EvaluatorSpec& s);
+  Split extract(sdk::Encoder& enc, const EvaluatorSpec& s, const std::string& encoder_name);
   sdk::Encoder& random_encoder();
 
   nlohmann::json resolved_;
@@ -73,6 +77,7 @@ class Evaluation {
   std::int64_t image_size_ = 0;
   Component<sdk::Encoder> random_;
   std::map<std::string, sdk::Metrics> random_cache_;  // spec key -> metrics
+  Progress progress_;
 };
 
 // The encoder of a run directory or checkpoint file, ready for inference.

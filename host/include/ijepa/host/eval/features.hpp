@@ -1,6 +1,7 @@
 #pragma once
 // Frozen-feature extraction: a dataset through an encoder (no grad), pooled or as tokens, for probes and `ijepa embed`.
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <ATen/core/Tensor.h>
@@ -19,6 +20,8 @@ struct ExtractOptions {
   std::uint64_t seed = 0;          // for the subset
   bool resize_crop = true;         // true: Resize(round(S*256/224)) + CenterCrop(S); false: images must be S x S
   bool require_labels = false;     // fail when an image has no label (label < 0)
+  // Called after each batch with the images done (read or skipped) and the images selected, on the calling thread.
+  std::function<void(std::int64_t done, std::int64_t total)> on_batch;
 };
 
 struct Features {

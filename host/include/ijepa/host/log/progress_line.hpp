@@ -1,0 +1,35 @@
+#pragma once
+// A progress line for long work outside training (`ijepa eval`, `ijepa embed`): rewritten in place on a terminal, at
+// most a few times a second; nothing where the stream is not a terminal, so logs and pipes keep one line per fact.
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace ijepa::host {
+
+// "target encoder, train split: 12800/60000 images (21 %), 950 images/s, 0:00:54 left"
+std::string progress_text(const std::string& what, std::int64_t done, std::int64_t total, double seconds);
+
+class ProgressLine {
+ public:
+  // `live`: write at all (a terminal); `every`: the least time between two lines of one part (its last always shows).
+  ProgressLine(std::ostream& out, bool live, std::chrono::milliseconds every = std::chrono::milliseconds(200));
+  ~ProgressLine() { finish(); }
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+  // Another `what` ends the line of the one before.
+  void update(const std::string& what, std::int64_t done, std::int64_t total);
+  // Ends the current line (before other output).
+  void finish();
+
+ private:
+  std::ostream& out_;
+  bool live_;
+  std::chrono::milliseconds every_;
+  std::string what_;
+  std::chrono::steady_clock::time_point t0_{}, last_{};
+  bool open_ = false;
+};
+
+}  // namespace ijepa::host

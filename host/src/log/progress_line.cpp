@@ -1,0 +1,56 @@
+#include "ijepa/host/log/progress_line.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace ijepa::host {
+
+namespace {
+std::string hms(double seconds) {
+  const auto s = static_cast<long long>(std::llround(seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+}  // namespace
+
+std::string progress_text(const std::string& what, std::int64_t done, std::int64_t total, double seconds) {
+  std::string t = what + ": " + std::to_string(done) + "/" + std::to_string(total) + " images";
+  if (total > 0) t += " (" + std::to_string(done * 100 / total) + " %)";
+  if (seconds > 0 && done > 0) {
+    const double rate = static_cast<double>(done) / seconds;
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.0f", rate);
+    t += std::string(", ") + buf + " images/s";
+    if (done < total) t += ", " + hms(static_cast<double>(total - done) / rate) + " left";
+  }
+  return t;
+}
+
+ProgressLine::ProgressLine(std::ostream& out, bool live, std::chrono::milliseconds every)
+    : out_(out), live_(live), every_(every) {}
+
+void ProgressLine::update(const std::string& what, std::int64_t done, std::int64_t total) {
+  if (!live_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (what != what_ || !open_) {
+    finish();
+    what_ = what;
+    t0_ = now;
+  } else if (done < total && now - last_ < every_) {
+    return;
+  }
+  last_ = now;
+  // \r and "erase to the end of the line": a shorter line leaves nothing of the longer one before it.
+  out_ << "\r\033[K" << progress_text(what, done, total, std::chrono::duration<double>(now - t0_).count())
+       << std::flush;
+  open_ = true;
+}
+
+void ProgressLine::finish() {
+  if (!open_) return;
+  out_ << "\n" << std::flush;
+  open_ = false;
+}
+
+}  // namespace ijepa::host
