@@ -1,10 +1,14 @@
 // `ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume]`
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
+#include "cli/bench_util.hpp"
 #include "cli/commands.hpp"
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
@@ -60,6 +64,14 @@ DistOptions dist_options(const Args& args, const nlohmann::json& resolved, Train
     throw UsageError("--bucket-mb expects a positive number, got '" + bucket + "'");
   }
   if (args.get("--nproc") && d.nproc < 1) throw UsageError("--nproc must be >= 1, got " + std::to_string(d.nproc));
+  // More local workers than cores only slows every rank down (and a typo such as 100000 would fork until the
+  // machine stops): ranks beyond one machine are launched on several (torchrun, docs/distributed.md).
+  const long long cores = std::max(1u, std::thread::hardware_concurrency());
+  if (d.nproc > cores) {
+    throw UsageError("--nproc " + std::to_string(d.nproc) + ": more workers than this machine's " +
+                     std::to_string(cores) + " CPU cores (each rank needs one; for more ranks launch them on several "
+                     "machines with torchrun, docs/distributed.md)");
+  }
   return d;
 }
 
@@ -108,7 +120,30 @@ std::string weights_line(const fs::path& run_dir) {
   return w.string() + "  (official key names; Python: safetensors.torch.load_file)";
 }
 
-void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const fs::path& config_path) {
+// A word as a shell reads it: quoted only where it needs to be.
+std::string shell_word(const std::string& w) {
+  const bool plain = !w.empty() && w.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                       "0123456789_./=:,+-@%") == std::string::npos;
+  return plain ? w : shell_quote(w);
+}
+
+// The command that continues this run: its own arguments (the --set list, --plugin-dir, --nproc of a launch, ...),
+// with --out the run and --resume.
+std::string continue_command(const std::vector<std::string>& argv, const fs::path& run_dir) {
+  std::string cmd = "ijepa train";
+  for (std::size_t i = 2; i < argv.size(); ++i) {  // after "ijepa train"
+    if (argv[i] == "--out") {
+      ++i;
+      continue;
+    }
+    if (argv[i] == "--resume") continue;
+    cmd += " " + shell_word(argv[i]);
+  }
+  return cmd + " --out " + shell_word(run_dir.string()) + " --resume";
+}
+
+void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const fs::path& config_path,
+                   const std::vector<std::string>& argv) {
   std::cout << "\n== ijepa train: " << s.state << " ==\n"
             << "  run            " << fs::absolute(s.run_dir).string() << "\n"
             << "  steps          " << s.steps << " (" << s.epochs << " epochs)\n"
@@ -120,7 +155,7 @@ void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const 
             << (s.state == "completed"
                     ? "an ablation: ijepa train " + config_path.string() + " --set " + ablation_hint(resolved) +
                           " (any key; see ijepa describe KIND/TYPE)"
-                    : "continue: ijepa train " + config_path.string() + " --out " + s.run_dir.string() + " --resume")
+                    : "continue: " + continue_command(argv, s.run_dir))
             << "\n";
   if (!s.evals.empty()) {
     std::vector<nlohmann::json> recs;
@@ -139,6 +174,10 @@ TrainOptions train_options(const Args& args, const Argv& argv, const nlohmann::j
   opts.resume = args.flag("--resume");
   opts.quiet = args.flag("--quiet");
   opts.argv = argv;
+  // A worker of `--nproc N` records the launch it belongs to (env.json's argv, the "continue" hint).
+  if (const char* n = std::getenv("IJEPA_NPROC"); n != nullptr && std::getenv("WORLD_SIZE") != nullptr) {
+    opts.argv.insert(opts.argv.begin(), {"--nproc", n});
+  }
   opts.argv.insert(opts.argv.begin(), "train");
   opts.argv.insert(opts.argv.begin(), "ijepa");
   if (auto out = args.get("--out")) {
@@ -208,7 +247,7 @@ int cmd_train(const Argv& argv) {
     throw ConfigError(locate_config_error(what, args.all("--set"), origins));
   }
   if (opts.pg && opts.pg->rank() != 0) return s.state == "completed" ? 0 : 130;  // rank 0 reports
-  print_summary(s, resolved, config_path);
+  print_summary(s, resolved, config_path, opts.argv);
   return s.state == "completed" ? 0 : 130;
 }
 

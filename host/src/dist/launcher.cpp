@@ -13,6 +13,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "ijepa/host/proc/process.hpp"
@@ -64,7 +65,7 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
       const std::string kv = *p;
       const std::string k = kv.substr(0, kv.find('='));
       if (k == "RANK" || k == "WORLD_SIZE" || k == "LOCAL_RANK" || k == "MASTER_ADDR" || k == "MASTER_PORT" ||
-          k == "LOCAL_WORLD_SIZE") {
+          k == "LOCAL_WORLD_SIZE" || k == "IJEPA_NPROC") {
         continue;
       }
       e.push_back(kv);
@@ -76,15 +77,22 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
     e.push_back("MASTER_ADDR=127.0.0.1");
     e.push_back("MASTER_PORT=" + std::to_string(port));
     if (!omp_set) e.push_back("OMP_NUM_THREADS=" + threads);
+    e.push_back("IJEPA_NPROC=" + std::to_string(opts.nproc));  // the worker records the launch (env.json, hints)
   }
   std::vector<std::string> args{"ijepa"};
   args.insert(args.end(), opts.args.begin(), opts.args.end());
+  int started = 0;
   for (int r = 0; r < opts.nproc; ++r) {
+    if (proc::StopSignals::last() != 0) break;  // stopped while starting: the started ones get the signal below
     proc::ChildSpec child;
     child.exe = opts.exe;
     child.argv = args;
     child.env = envs[static_cast<std::size_t>(r)];
     child.exec_failure = "ijepa train --nproc: cannot start the ijepa binary";
+    // Signals reach the workers from here only, once each (a Ctrl-C delivered to the terminal's whole group as well
+    // as forwarded would be a second signal, which ends a worker at once), and they end when this process does.
+    child.own_process_group = true;
+    child.parent_death_signal = SIGTERM;
     try {
       pids[static_cast<std::size_t>(r)] = proc::spawn(child);
     } catch (const std::exception& e) {
@@ -96,34 +104,43 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
       }
       throw std::runtime_error("cannot start worker " + std::to_string(r) + ": " + e.what());
     }
+    ++started;
   }
 
   int first_failed = -1;
-  bool forwarded = false;
+  std::set<int> forwarded;  // the signals sent on to the workers
   auto stop_deadline = std::chrono::steady_clock::time_point::max();
-  int remaining = opts.nproc;
+  int remaining = started;
   while (remaining > 0) {
     if (const int sig = proc::StopSignals::take(); sig != 0) {
-      forwarded = true;
-      for (int r = 0; r < opts.nproc; ++r) {
+      forwarded.insert(sig);
+      for (int r = 0; r < started; ++r) {
         if (!done[static_cast<std::size_t>(r)]) ::kill(pids[static_cast<std::size_t>(r)], sig);
+      }
+      // Stopped before every worker was started: the others wait in the rendezvous for ranks that never come.
+      if (started < opts.nproc) {
+        stop_deadline = std::min(stop_deadline, std::chrono::steady_clock::now() + opts.grace);
       }
     }
     int ws = 0;
     const pid_t pid = ::waitpid(-1, &ws, WNOHANG);
     if (pid > 0) {
-      for (int r = 0; r < opts.nproc; ++r) {
+      for (int r = 0; r < started; ++r) {
         if (pids[static_cast<std::size_t>(r)] != pid) continue;
         done[static_cast<std::size_t>(r)] = true;
         status[static_cast<std::size_t>(r)] = ws;
         --remaining;
-        const bool ok = WIFEXITED(ws) && (WEXITSTATUS(ws) == 0 || (forwarded && WEXITSTATUS(ws) == 130));
+        // Stopped, not failed: exit 130 (a worker that took a SIGINT/SIGTERM, from here or sent to it directly: the
+        // ranks stop together at a step boundary), or killed by a signal forwarded from here (a worker still
+        // starting, before its handlers, or a second Ctrl-C).
+        const bool ok = (WIFEXITED(ws) && (WEXITSTATUS(ws) == 0 || WEXITSTATUS(ws) == 130)) ||
+                        (WIFSIGNALED(ws) && forwarded.count(WTERMSIG(ws)) > 0);
         if (!ok && first_failed < 0) {
           first_failed = r;
           if (WIFSIGNALED(ws)) log << "ijepa train: rank " << r << " was killed by " << sig_name(WTERMSIG(ws)) << "\n";
           else log << "ijepa train: rank " << r << " exited with code " << WEXITSTATUS(ws) << "\n";
           log << "ijepa train: stopping the other ranks\n";
-          for (int q = 0; q < opts.nproc; ++q) {
+          for (int q = 0; q < started; ++q) {
             if (!done[static_cast<std::size_t>(q)]) ::kill(pids[static_cast<std::size_t>(q)], SIGTERM);
           }
           stop_deadline = std::chrono::steady_clock::now() + opts.grace;
@@ -132,7 +149,7 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
       continue;
     }
     if (std::chrono::steady_clock::now() > stop_deadline) {
-      for (int q = 0; q < opts.nproc; ++q) {
+      for (int q = 0; q < started; ++q) {
         if (!done[static_cast<std::size_t>(q)]) ::kill(pids[static_cast<std::size_t>(q)], SIGKILL);
       }
       stop_deadline = std::chrono::steady_clock::time_point::max();
@@ -141,8 +158,8 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
   }
   signals.reset();
   if (first_failed >= 0) return 1;
-  bool interrupted = false;
-  for (int ws : status) interrupted = interrupted || (WIFEXITED(ws) && WEXITSTATUS(ws) == 130);
+  bool interrupted = started < opts.nproc;
+  for (int ws : status) interrupted = interrupted || (WIFEXITED(ws) && WEXITSTATUS(ws) == 130) || WIFSIGNALED(ws);
   return interrupted ? 130 : 0;
 }
 

@@ -189,6 +189,7 @@ pid_t spawn(const ChildSpec& spec) {
       ::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal);
       if (::getppid() != parent) ::_exit(128 + spec.parent_death_signal);  // the parent died before prctl
     }
+    if (spec.own_process_group) ::setpgid(0, 0);
     if (spec.stdin_fd >= 0) ::dup2(spec.stdin_fd, STDIN_FILENO);
     if (spec.stdout_fd >= 0) ::dup2(spec.stdout_fd, STDOUT_FILENO);
     if (spec.stderr_fd >= 0) ::dup2(spec.stderr_fd, STDERR_FILENO);
@@ -205,6 +206,7 @@ pid_t spawn(const ChildSpec& spec) {
     ::_exit(127);
   }
   if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
+  if (spec.own_process_group) ::setpgid(pid, pid);  // also here: no signal to the old group may reach it after fork
   return pid;
 }
 

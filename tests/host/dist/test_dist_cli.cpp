@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -92,6 +93,16 @@ void wait_until(const std::function<bool()>& cond, double seconds) {
   while (!cond() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
+// The workers of a `--nproc` launcher (its children).
+std::vector<pid_t> workers_of(pid_t launcher) {
+  const std::string kids =
+      test::read_text("/proc/" + std::to_string(launcher) + "/task/" + std::to_string(launcher) + "/children");
+  std::istringstream is(kids);
+  std::vector<pid_t> out;
+  for (long long k; is >> k;) out.push_back(static_cast<pid_t>(k));
+  return out;
+}
+
 // The launch variables of rank r of a 2-rank run on this machine (what torchrun would set).
 std::vector<std::string> launch_env(int port, int r) {
   return {"WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + std::to_string(port), "RANK=" + std::to_string(r),
@@ -137,6 +148,12 @@ TEST(DistributedCli, BackendChoiceIsCheckedUpFront) {
   std::tie(rc, out) = run({"train", cfg.string(), "--dist-backend", "mpi", "--out", (d / "b").string()});
   EXPECT_NE(rc, 0);
   EXPECT_NE(out.find("expected auto, gloo or nccl"), std::string::npos) << out;
+  // A --nproc beyond the machine's cores (a typo would fork until the machine stops) is refused before any worker.
+  std::tie(rc, out) = run({"train", cfg.string(), "--nproc", "100000", "--out", (d / "c").string()});
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("--nproc 100000: more workers than this machine's"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_FALSE(fs::exists(d / "c"));
   std::tie(rc, out) = run({"--version"});
   EXPECT_EQ(rc, 0);
   EXPECT_NE(out.find("distributed backends: gloo"), std::string::npos) << out;
@@ -198,11 +215,8 @@ TEST(DistributedCli, TheLauncherStopsTheSurvivorsOfAKilledWorker) {
   const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "log.txt");
   wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
   // The launcher's children are the workers; kill the last one.
-  std::string kids = test::read_text("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-  std::istringstream is(kids);
-  std::vector<pid_t> workers;
-  for (long long k; is >> k;) workers.push_back(static_cast<pid_t>(k));
-  ASSERT_EQ(workers.size(), 2u) << kids;
+  const std::vector<pid_t> workers = workers_of(pid);
+  ASSERT_EQ(workers.size(), 2u);
   ::kill(workers.back(), SIGKILL);
   const int ws = wait_for(pid, 60);
   ASSERT_NE(ws, -1) << test::read_text(d / "log.txt");
@@ -219,12 +233,15 @@ TEST(DistributedCli, AKilledDistributedRunResumesToTheSameResult) {
     const int ws = wait_for(pid, 120);
     ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << test::read_text(d / "ref.txt");
   }
-  // The same run, killed (launcher and workers, SIGKILL) once a checkpoint exists, then resumed.
+  // The same run, killed (workers and launcher, SIGKILL) once a checkpoint exists, then resumed.
   const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "run.txt");
   wait_until([&] { return fs::exists(d / "run" / "checkpoints" / "step_00000008.safetensors") ||
                           fs::exists(d / "run" / "checkpoints" / "step_00000012.safetensors"); }, 60);
+  const std::vector<pid_t> workers = workers_of(pid);  // in process groups of their own
+  for (pid_t w : workers) ::kill(w, SIGKILL);
   ::kill(-pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
+  for (pid_t w : workers) wait_until([&] { return !fs::exists("/proc/" + std::to_string(w)); }, 10);
   const auto before = nlohmann::json::parse(test::read_text(d / "run" / "status.json"));
   ASSERT_LT(before.at("step").get<int>(), 24) << "the run ended before it could be killed";
   const pid_t pid2 = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string(), "--resume"}, {},
@@ -246,4 +263,66 @@ TEST(DistributedCli, AKilledDistributedRunResumesToTheSameResult) {
   const int ws3 = wait_for(pid3, 60);
   EXPECT_TRUE(WIFEXITED(ws3) && WEXITSTATUS(ws3) != 0);
   EXPECT_NE(test::read_text(d / "one.txt").find("was trained on 2 rank(s)"), std::string::npos) << test::read_text(d / "one.txt");
+}
+
+// Ctrl-C in a terminal (SIGINT to the whole foreground process group) and a scheduler's or timeout(1)'s SIGTERM to
+// the group reach the launcher alone (the workers lead groups of their own) and are forwarded once: every rank stops
+// at the same step boundary with a checkpoint there, the run says interrupted and the launcher exits 130. (Delivered
+// twice — by the terminal and forwarded —, the second signal ended the workers at once, losing the checkpoint.)
+TEST(DistributedCli, ASignalToTheLaunchersGroupStopsEveryRankCleanly) {
+  for (const int sig : {SIGINT, SIGTERM}) {
+    const fs::path d = test::temp_dir("dist_group_signal");
+    const fs::path cfg = write_config(d, 200, 0);
+    const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "log.txt");
+    wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
+    ASSERT_GE(metrics(d / "run").size(), 3u) << test::read_text(d / "log.txt");
+    ::kill(-pid, sig);
+    const int ws = wait_for(pid, 60);
+    const std::string log = test::read_text(d / "log.txt");
+    ASSERT_NE(ws, -1) << log;
+    EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 130) << strsignal(sig) << "\n" << log;
+    EXPECT_EQ(log.find("stopping the other ranks"), std::string::npos) << log;
+    const auto st = nlohmann::json::parse(test::read_text(d / "run" / "status.json"));
+    EXPECT_EQ(st.at("state"), "interrupted") << strsignal(sig);
+    char want[32];
+    std::snprintf(want, sizeof(want), "step_%08d", st.at("step").get<int>());
+    EXPECT_EQ(test::read_text(d / "run" / "checkpoints" / "LATEST").rfind(want, 0), 0u) << "step " << st.at("step");
+    fs::remove_all(d);
+  }
+}
+
+// A signal to one worker of a launch stops every rank at a step boundary: an interruption (exit 130), not a failure.
+// The summary's "continue" line is the launch's own command (--nproc, the --set list) with --resume, and it works;
+// env.json records the launch (--nproc) as the command.
+TEST(DistributedCli, AnInterruptedLaunchSaysHowToContinueItAndTheCommandWorks) {
+  const fs::path d = test::temp_dir("dist_continue");
+  const fs::path cfg = write_config(d, 200, 40);
+  const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--set", "train.lr=0.0004", "--out",
+                           (d / "run").string()}, {}, d / "log.txt");
+  wait_until([&] { return metrics(d / "run").size() >= 3; }, 60);
+  ASSERT_GE(metrics(d / "run").size(), 3u) << test::read_text(d / "log.txt");
+  const std::vector<pid_t> workers = workers_of(pid);
+  ASSERT_EQ(workers.size(), 2u);
+  ::kill(workers.back(), SIGINT);
+  const int ws = wait_for(pid, 60);
+  const std::string log = test::read_text(d / "log.txt");
+  ASSERT_NE(ws, -1) << log;
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 130) << log;
+  EXPECT_EQ(log.find("stopping the other ranks"), std::string::npos) << log;
+  const std::string want = "continue: ijepa train --nproc 2 " + cfg.string() + " --set train.lr=0.0004 --out " +
+                           (d / "run").string() + " --resume";
+  ASSERT_NE(log.find(want), std::string::npos) << log;
+  const auto env = nlohmann::json::parse(test::read_text(d / "run" / "env.json"));
+  EXPECT_EQ(env.at("argv"), nlohmann::json({"ijepa", "train", "--nproc", "2", cfg.string(), "--set", "train.lr=0.0004",
+                                            "--out", (d / "run").string()}))
+      << env.at("argv");
+  // The hint, word for word (no word of it needs quoting here).
+  std::istringstream words(want.substr(std::string("continue: ijepa ").size()));
+  std::vector<std::string> args;
+  for (std::string w; words >> w;) args.push_back(w);
+  const pid_t again = spawn(args, {}, d / "again.txt");
+  const int ws2 = wait_for(again, 120);
+  EXPECT_TRUE(WIFEXITED(ws2) && WEXITSTATUS(ws2) == 0) << test::read_text(d / "again.txt");
+  EXPECT_EQ(nlohmann::json::parse(test::read_text(d / "run" / "status.json")).at("state"), "completed");
+  fs::remove_all(d);
 }

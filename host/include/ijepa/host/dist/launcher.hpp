@@ -1,8 +1,10 @@
 #pragma once
 // `ijepa train --nproc N`: N local worker processes of the same command, each with the launch variables of a
 // torchrun-style launch (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR=127.0.0.1, MASTER_PORT a free port,
-// OMP_NUM_THREADS = cores / N unless set). SIGINT/SIGTERM are forwarded (the workers stop together at a step
-// boundary); when one worker fails or dies, the others are stopped (SIGTERM, then SIGKILL after a grace period).
+// OMP_NUM_THREADS = cores / N unless set, IJEPA_NPROC = N). The workers lead process groups of their own, so a
+// terminal's Ctrl-C or a signal to this process's group reaches this process alone; SIGINT/SIGTERM are forwarded
+// once (the workers stop together at a step boundary), and the workers get SIGTERM when this process dies. When one
+// worker fails or dies, the others are stopped (SIGTERM, then SIGKILL after a grace period).
 #include <chrono>
 #include <ostream>
 #include <string>
@@ -19,7 +21,8 @@ struct LaunchOptions {
 };
 
 // launch_local(opts, log) -> the exit code: 0 when every worker succeeded, 130 when they were stopped by a signal
-// and exited cleanly, 1 otherwise. One line per failed worker goes to log ("rank 1 was killed by SIGKILL").
+// (forwarded from here, or sent to a worker: exit 130 is an interruption, not a failure), 1 otherwise. One line per
+// failed worker goes to log ("rank 1 was killed by SIGKILL").
 int launch_local(const LaunchOptions& opts, std::ostream& log);
 
 // free_tcp_port() -> a port the kernel reports free on 127.0.0.1 (bound and released).
