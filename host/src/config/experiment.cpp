@@ -22,7 +22,7 @@ nlohmann::json train_defaults() {
           {"final_weight_decay", 0.4}, {"ema", {0.996, 1.0}}, {"ipe_scale", 1.0},     {"device", "cpu"},
           {"bf16", true},         {"cpu_bf16", false},    {"threads", 0},         {"log_every", 10},          {"checkpoint_every", 0},
           {"keep_epoch_checkpoints", 0}, {"health", true}, {"tensorboard", true},
-          {"sdpa", "fused"}, {"accum_steps", 1}, {"clip_grad", 0.0}};
+          {"sdpa", "fused"}, {"accum_steps", 1}, {"clip_grad", 0.0}, {"init_from", ""}};
 }
 
 nlohmann::json train_doc() {
@@ -50,6 +50,9 @@ nlohmann::json train_doc() {
           {"accum_steps", "micro-batches of batch_size per optimiser step (gradient accumulation; the schedules and "
                           "steps count optimiser steps, the data and masks advance per micro-batch)"},
           {"clip_grad", "clip the global gradient norm to this before each optimiser step (0 = off, as officially)"},
+          {"init_from", "start a new run from these weights: a checkpoint (.safetensors: a run's, or an official one "
+                        "converted by tools/convert_checkpoint.py) or a run directory; the architecture must match; "
+                        "the optimiser and schedules start at step 0 (\"\" = random init, as officially)"},
           {"health", "run-health diagnostics at log steps (health.* in metrics.jsonl: effective rank, feature std, "
                      "positional share, prediction cosine, gradient norms, EMA distance; warnings on collapse)"},
           {"tensorboard", "also write every metrics.jsonl and eval.jsonl value as TensorBoard scalars (an event file "

@@ -1,5 +1,6 @@
 #include "ijepa/host/run/jepa_model.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -338,6 +339,21 @@ TensorMap JepaModel::trainer_state() const {
   for (const auto& [k, v] : opt_->state()) out["opt." + k] = v.detach().to(at::kCPU).clone();
   out["step"] = at::full({}, opt_->step_count(), at::kLong);
   return out;
+}
+
+std::string JepaModel::init_from(const TensorMap& weights, const std::string& origin) {
+  auto has = [&weights](const std::string& prefix) {
+    return std::any_of(weights.begin(), weights.end(), [&](const auto& kv) { return kv.first.rfind(prefix, 0) == 0; });
+  };
+  const bool enc = has("encoder."), tgt = has("target_encoder."), pred = has("predictor.");
+  if (!enc && !tgt) {
+    throw std::runtime_error(origin + ": no encoder.* or target_encoder.* tensors to start from");
+  }
+  load_module_state(*encoder_.ptr, weights, enc ? "encoder." : "target_encoder.", origin);
+  load_module_state(*target_.ptr, weights, tgt ? "target_encoder." : "encoder.", origin);
+  if (pred) load_module_state(*predictor_.ptr, weights, "predictor.", origin);
+  return std::string("encoder from ") + (enc ? "encoder" : "target_encoder") + ", target encoder from " +
+         (tgt ? "target_encoder" : "encoder") + ", predictor " + (pred ? "from predictor" : "initialised afresh");
 }
 
 void JepaModel::load(const TensorMap& weights, const TensorMap& trainer, std::int64_t step, const std::string& origin) {

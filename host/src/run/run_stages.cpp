@@ -183,8 +183,27 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
 
 // ---- the step plan -----------------------------------------------------------------------------------------------
 
+std::filesystem::path init_from_file(const nlohmann::json& train) {
+  const nlohmann::json v = train.value("init_from", nlohmann::json(""));
+  if (!v.is_string()) throw ConfigError("train.init_from: expected a path (string), got " + v.dump());
+  const std::string p = v.get<std::string>();
+  if (p.empty()) return {};
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) {
+    const fs::path latest = fs::path(p) / "checkpoints" / "latest.safetensors";
+    if (!fs::exists(latest, ec)) {
+      throw ConfigError("train.init_from: " + p + " is a directory without a checkpoint (" + latest.string() +
+                        " is missing)");
+    }
+    return latest;
+  }
+  if (!fs::is_regular_file(p, ec)) throw ConfigError("train.init_from: no such checkpoint file or run directory '" + p + "'");
+  return p;
+}
+
 void validate_train(const nlohmann::json& resolved) {
   const nlohmann::json& train = resolved.at("train");
+  (void)init_from_file(train);
   auto positive = [&](const char* key) {
     if (!(train.at(key).get<double>() > 0)) throw ConfigError(std::string("train.") + key + ": must be > 0");
   };

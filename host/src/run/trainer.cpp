@@ -7,6 +7,8 @@
 
 #include <ATen/ATen.h>
 
+#include "ijepa/host/io/checkpoint.hpp"
+#include "ijepa/host/io/safetensors.hpp"
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/training_data.hpp"
@@ -183,6 +185,24 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
     model.load(target.resume->weights, target.resume->trainer, start, (opts.out / "checkpoints" / target.resume->name).string());
     target.resume.reset();
   }
+  // train.init_from: a new run (not a resumed one) starts from other weights; rank 0 loads them and the start's
+  // broadcast gives them to every rank.
+  std::string init_note;
+  if (start == 0 && writer) {
+    if (const fs::path f = init_from_file(train); !f.empty()) {
+      try {
+        StringMap meta;
+        const TensorMap w = read_safetensors(f.string(), &meta);
+        verify_checksums(w, meta, f.string());
+        require_finite(w, f.string());
+        init_note = "started from " + f.string() + ": " + model.init_from(w, f.string());
+      } catch (const ConfigError&) {
+        throw;
+      } catch (const std::exception& e) {
+        throw ConfigError(std::string("train.init_from: ") + e.what());
+      }
+    }
+  }
   if (pg) {
     check_same_start(*pg, start, opts.out);
     model.distribute(pg, opts.bucket_bytes);
@@ -202,6 +222,7 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
                   (pg ? ", " + std::to_string(world) + " ranks (" + pg->backend() + ", " +
                             std::to_string(model.reducer()->bucket_count()) + " gradient buckets)"
                       : std::string()));
+    if (!init_note.empty()) logging::info("train.init_from: " + init_note);
   }
   std::optional<double> earlier_final_loss;
   if (dir) {

@@ -272,6 +272,94 @@ TEST(Train, ASessionWithoutAStepHasNoLoss) {
   fs::remove_all(dir);
 }
 
+// train.init_from: a new run starts from another model's weights (a run's checkpoint, a converted official file);
+// a file with the encoder alone gives the target encoder too (its copy, as officially) and leaves the predictor as
+// initialised; another architecture is refused naming the tensor.
+TEST(JepaModel, InitFromTakesTheWeightsGroupByGroup) {
+  const auto& reg = test::builtin_plugins().registry();
+  JepaModel from(resolved_tiny({{"seed", 7}}), reg);
+  const TensorMap w = from.weights();
+  {
+    JepaModel m(resolved_tiny(), reg);
+    const TensorMap before = m.weights();
+    ASSERT_FALSE(at::equal(before.at("encoder.patch_embed.proj.weight"), w.at("encoder.patch_embed.proj.weight")))
+        << "the two seeds should initialise differently";
+    EXPECT_EQ(m.init_from(w, "w.safetensors"),
+              "encoder from encoder, target encoder from target_encoder, predictor from predictor");
+    for (const auto& [k, v] : m.weights()) EXPECT_TRUE(at::equal(v, w.at(k))) << k;
+  }
+  {
+    JepaModel m(resolved_tiny(), reg);
+    const TensorMap own = m.weights();
+    TensorMap enc;
+    for (const auto& [k, v] : w) {
+      if (k.rfind("encoder.", 0) == 0) enc[k] = v;
+    }
+    EXPECT_EQ(m.init_from(enc, "enc.safetensors"),
+              "encoder from encoder, target encoder from encoder, predictor initialised afresh");
+    for (const auto& [k, v] : m.weights()) {
+      if (k.rfind("predictor.", 0) == 0) {
+        EXPECT_TRUE(at::equal(v, own.at(k))) << k;
+      } else {
+        const std::string src = k.rfind("target_encoder.", 0) == 0 ? k.substr(7) : k;  // target_encoder.x <- encoder.x
+        EXPECT_TRUE(at::equal(v, w.at(src))) << k;
+      }
+    }
+  }
+  JepaModel wide(resolved_tiny({{"components", {{"encoder", {{"embed_dim", 48}, {"num_heads", 2}}}}}}), reg);
+  try {
+    JepaModel m(resolved_tiny(), reg);
+    m.init_from(wide.weights(), "wide.safetensors");
+    FAIL() << "another width was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("wide.safetensors: tensor 'encoder."), std::string::npos) << e.what();
+  }
+  try {
+    JepaModel m(resolved_tiny(), reg);
+    m.init_from({{"predictor.x", at::zeros({1})}}, "p.safetensors");
+    FAIL() << "a file without an encoder was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no encoder.* or target_encoder.* tensors"), std::string::npos) << e.what();
+  }
+}
+
+// Through `ijepa train`: a run started from another run's directory holds that run's weights at step 0 (learning
+// rates 0 here, so the encoder and predictor stay as loaded); a bad path is one line naming the key and the --set.
+TEST(Train, InitFromStartsANewRunFromAnotherRunsWeights) {
+  auto dir = test::temp_dir("init_from");
+  nlohmann::json cfg = test::tiny_experiment();
+  cfg["train"]["max_steps"] = 2;
+  test::write_text(dir / "e.json", cfg.dump());
+  std::string out;
+  ASSERT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "a").string() + " --quiet", &out), 0)
+      << out;
+  const std::string sets = " --set train.lr=0 --set train.start_lr=0 --set train.final_lr=0 --set seed=5";
+  ASSERT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "b").string() + sets +
+                        " --set train.init_from=" + (dir / "a").string() + " --quiet",
+                    &out),
+            0)
+      << out;
+  const TensorMap a = read_safetensors((dir / "a/checkpoints/latest.safetensors").string());
+  const TensorMap b = read_safetensors((dir / "b/checkpoints/latest.safetensors").string());
+  for (const auto& [k, v] : a) {
+    if (k.rfind("target_encoder.", 0) != 0) {
+      EXPECT_TRUE(at::equal(b.at(k), v)) << k;
+    }
+  }
+  EXPECT_NE(test::read_text(dir / "b/log.txt").find("train.init_from: started from " + (dir / "a").string()),
+            std::string::npos)
+      << test::read_text(dir / "b/log.txt");
+  // A path that is not there: one line, the key, the --set; no run directory.
+  EXPECT_NE(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "c").string() +
+                        " --set train.init_from=" + (dir / "nowhere").string(),
+                    &out),
+            0);
+  EXPECT_NE(out.find("train.init_from: no such checkpoint file or run directory"), std::string::npos) << out;
+  EXPECT_NE(out.find("--set train.init_from"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dir / "c"));
+  fs::remove_all(dir);
+}
+
 TEST(Train, ResumeOfARunWithoutANewerTrainKey) {
   auto dir = test::temp_dir("oldkey");
   nlohmann::json cfg = test::tiny_experiment();

@@ -83,6 +83,12 @@ class JepaModel {
   TensorMap weights() const;                        // encoder.*, predictor.*, target_encoder.*
   TensorMap trainer_state() const;                  // optimiser state
   void load(const TensorMap& weights, const TensorMap& trainer, std::int64_t step, const std::string& origin);
+  // init_from(weights, origin) -> what was loaded, in words: a new run starting from another run's or a converted
+  // official checkpoint's weights (train.init_from; the optimiser and the schedules start afresh). encoder.* and
+  // target_encoder.* where present — a file with one of them gives both, the target starting as the encoder's copy
+  // as officially —, predictor.* where present (else this run's own initialisation). std::runtime_error naming the
+  // tensor on a missing, unexpected or misshapen one.
+  std::string init_from(const TensorMap& weights, const std::string& origin);
 
   Component<sdk::Encoder>& encoder() { return encoder_; }
   Component<sdk::Encoder>& target_encoder() { return target_; }

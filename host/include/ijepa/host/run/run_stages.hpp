@@ -63,6 +63,9 @@ Schedules make_schedules(const nlohmann::json& train, std::int64_t ipe);
 // validate_train(resolved): the train keys' ranges (ConfigError naming the key), train.ema within [0, 1], and one
 // batch of float images (train.batch_size x 3 x data.image_size²) within this machine's memory.
 void validate_train(const nlohmann::json& resolved);
+// init_from_file(train) -> the weights file train.init_from names (a checkpoint file, or a run directory's
+// checkpoints/latest.safetensors); empty when the key is empty; ConfigError naming the key when there is none.
+std::filesystem::path init_from_file(const nlohmann::json& train);
 // check_before_training(resolved, sets): what `ijepa train` refuses before it starts, for it and for every trial of a
 // sweep when it is planned: the patch grid (experiment_context; a huge image is named as that, not as its batch), then
 // validate_train. The values are the ones in force, so an error on a key a --set assigned names that --set.
