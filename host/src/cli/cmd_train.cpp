@@ -1,4 +1,6 @@
 // `ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume]`
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -40,6 +42,14 @@ struct DistOptions {
   long long nproc = 0;
 };
 
+// The CPUs this process may run on (its affinity mask: taskset, a container's cpuset), at least 1.
+long long usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 DistOptions dist_options(const Args& args, const nlohmann::json& resolved, TrainOptions& opts) {
   DistOptions d;
   d.nproc = args.get_int("--nproc", 0);
@@ -64,13 +74,17 @@ DistOptions dist_options(const Args& args, const nlohmann::json& resolved, Train
     throw UsageError("--bucket-mb expects a positive number, got '" + bucket + "'");
   }
   if (args.get("--nproc") && d.nproc < 1) throw UsageError("--nproc must be >= 1, got " + std::to_string(d.nproc));
-  // More local workers than cores only slows every rank down (and a typo such as 100000 would fork until the
-  // machine stops): ranks beyond one machine are launched on several (torchrun, docs/distributed.md).
-  const long long cores = std::max(1u, std::thread::hardware_concurrency());
-  if (d.nproc > cores) {
-    throw UsageError("--nproc " + std::to_string(d.nproc) + ": more workers than this machine's " +
-                     std::to_string(cores) + " CPU cores (each rank needs one; for more ranks launch them on several "
+  // More local workers than cores share them (slower, but useful to try a world size on a laptop); far more is a
+  // typo (100000 would fork until the machine stops): refused. Ranks beyond one machine: torchrun on several.
+  const long long cores = usable_cores();
+  if (d.nproc > 4 * cores) {
+    throw UsageError("--nproc " + std::to_string(d.nproc) + ": far more workers than the " + std::to_string(cores) +
+                     " CPU cores this process may use (at most 4 per core; for more ranks launch them on several "
                      "machines with torchrun, docs/distributed.md)");
+  }
+  if (d.nproc > cores) {
+    std::cerr << "ijepa train: --nproc " << d.nproc << " on " << cores
+              << " CPU cores: the ranks share cores (slower; fine for trying a world size)\n";
   }
   return d;
 }
@@ -86,6 +100,7 @@ int launch_workers(const Argv& argv, const DistOptions& d, const TrainOptions& o
       ++i;
       continue;
     }
+    if (argv[i].rfind("--nproc=", 0) == 0 || argv[i].rfind("--out=", 0) == 0) continue;
     lo.args.push_back(argv[i]);
   }
   lo.args.push_back("--out");
@@ -136,7 +151,7 @@ std::string continue_command(const std::vector<std::string>& argv, const fs::pat
       ++i;
       continue;
     }
-    if (argv[i] == "--resume") continue;
+    if (argv[i] == "--resume" || argv[i].rfind("--out=", 0) == 0) continue;
     cmd += " " + shell_word(argv[i]);
   }
   return cmd + " --out " + shell_word(run_dir.string()) + " --resume";
@@ -210,7 +225,10 @@ int cmd_train(const Argv& argv) {
   nlohmann::json resolved;
   try {  // value errors name the file (a base file, an "overrides" entry) that set the key as well as the key
     resolved = resolve_experiment(layered, args.all("--set"), host.registry(), config_path.string());
-    check_before_training(resolved, args.all("--set"));
+    // train.init_from's file too where a run starts afresh: rank 0 (or the --nproc launcher) reads it.
+    const char* rank = std::getenv("RANK");
+    check_before_training(resolved, args.all("--set"),
+                          !args.flag("--resume") && (rank == nullptr || std::string(rank) == "0"));
   } catch (const ConfigError& e) {
     throw ConfigError(error_origin(e.what(), origins, config_path.string()) + ": " + e.what());
   }

@@ -89,9 +89,8 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
     child.argv = args;
     child.env = envs[static_cast<std::size_t>(r)];
     child.exec_failure = "ijepa train --nproc: cannot start the ijepa binary";
-    // Signals reach the workers from here only, once each (a Ctrl-C delivered to the terminal's whole group as well
-    // as forwarded would be a second signal, which ends a worker at once), and they end when this process does.
-    child.own_process_group = true;
+    // The workers stay in this process's group (the terminal's foreground job: Ctrl-Z, TOSTOP and SIGWINCH treat
+    // the launch as one job), and end when this process does.
     child.parent_death_signal = SIGTERM;
     try {
       pids[static_cast<std::size_t>(r)] = proc::spawn(child);
@@ -108,18 +107,25 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
   }
 
   int first_failed = -1;
-  std::set<int> forwarded;  // the signals sent on to the workers
+  std::set<int> stop_signals;  // the signals of a stop (received here, forwarded, or the stop's SIGKILL)
+  bool stop_kill = false;       // the deadline's SIGKILL ends a stop, not a failure
   auto stop_deadline = std::chrono::steady_clock::time_point::max();
   int remaining = started;
   while (remaining > 0) {
     if (const int sig = proc::StopSignals::take(); sig != 0) {
-      forwarded.insert(sig);
+      // Forwarded as the other stop signal: a Ctrl-C in the terminal, or a SIGTERM to the whole group (timeout(1),
+      // a scheduler), reaches the workers too, and a worker takes a second identical signal as "exit now" (its
+      // handler gives way to the default action); a different one is a stop it already has. A second Ctrl-C
+      // still ends the workers at once.
+      const int fwd = sig == SIGINT ? SIGTERM : SIGINT;
+      stop_signals.insert({sig, fwd});
       for (int r = 0; r < started; ++r) {
-        if (!done[static_cast<std::size_t>(r)]) ::kill(pids[static_cast<std::size_t>(r)], sig);
+        if (!done[static_cast<std::size_t>(r)]) ::kill(pids[static_cast<std::size_t>(r)], fwd);
       }
       // Stopped before every worker was started: the others wait in the rendezvous for ranks that never come.
-      if (started < opts.nproc) {
+      if (started < opts.nproc && first_failed < 0) {
         stop_deadline = std::min(stop_deadline, std::chrono::steady_clock::now() + opts.grace);
+        stop_kill = true;
       }
     }
     int ws = 0;
@@ -131,10 +137,10 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
         status[static_cast<std::size_t>(r)] = ws;
         --remaining;
         // Stopped, not failed: exit 130 (a worker that took a SIGINT/SIGTERM, from here or sent to it directly: the
-        // ranks stop together at a step boundary), or killed by a signal forwarded from here (a worker still
-        // starting, before its handlers, or a second Ctrl-C).
+        // ranks stop together at a step boundary), or killed by a stop's signal (a worker still starting, before
+        // its handlers, a second Ctrl-C, or the SIGKILL of a launch stopped before all its workers started).
         const bool ok = (WIFEXITED(ws) && (WEXITSTATUS(ws) == 0 || WEXITSTATUS(ws) == 130)) ||
-                        (WIFSIGNALED(ws) && forwarded.count(WTERMSIG(ws)) > 0);
+                        (WIFSIGNALED(ws) && stop_signals.count(WTERMSIG(ws)) > 0);
         if (!ok && first_failed < 0) {
           first_failed = r;
           if (WIFSIGNALED(ws)) log << "ijepa train: rank " << r << " was killed by " << sig_name(WTERMSIG(ws)) << "\n";
@@ -149,6 +155,7 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
       continue;
     }
     if (std::chrono::steady_clock::now() > stop_deadline) {
+      if (stop_kill) stop_signals.insert(SIGKILL);
       for (int q = 0; q < started; ++q) {
         if (!done[static_cast<std::size_t>(q)]) ::kill(pids[static_cast<std::size_t>(q)], SIGKILL);
       }

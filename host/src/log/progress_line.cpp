@@ -14,11 +14,10 @@ std::string hms(double seconds) {
 }
 }  // namespace
 
-std::string progress_text(const std::string& what, std::int64_t done, std::int64_t total, double seconds) {
+std::string progress_text(const std::string& what, std::int64_t done, std::int64_t total, double rate) {
   std::string t = what + ": " + std::to_string(done) + "/" + std::to_string(total) + " images";
   if (total > 0) t += " (" + std::to_string(done * 100 / total) + " %)";
-  if (seconds > 0 && done > 0) {
-    const double rate = static_cast<double>(done) / seconds;
+  if (rate > 0) {
     char buf[32];
     std::snprintf(buf, sizeof(buf), "%.0f", rate);
     t += std::string(", ") + buf + " images/s";
@@ -37,13 +36,16 @@ void ProgressLine::update(const std::string& what, std::int64_t done, std::int64
     finish();
     what_ = what;
     t0_ = now;
+    done0_ = done;
   } else if (done < total && now - last_ < every_) {
     return;
   }
   last_ = now;
   // \r and "erase to the end of the line": a shorter line leaves nothing of the longer one before it.
-  out_ << "\r\033[K" << progress_text(what, done, total, std::chrono::duration<double>(now - t0_).count())
-       << std::flush;
+  // The rate from the images done since this part's first report, over the time since (both after its first batch).
+  const double secs = std::chrono::duration<double>(now - t0_).count();
+  const double rate = secs > 0 ? static_cast<double>(done - done0_) / secs : 0.0;
+  out_ << "\r\033[K" << progress_text(what, done, total, rate) << std::flush;
   open_ = true;
 }
 

@@ -183,13 +183,19 @@ pid_t spawn(const ChildSpec& spec) {
   envp.push_back(nullptr);
   const std::string msg = spec.exec_failure + "\n";
   const pid_t parent = ::getpid();
+  // SIGINT/SIGTERM stay blocked from before fork until the child has the default actions back: a signal in between
+  // would run this process's handler in the child and be lost (the child would go on to train as if not told).
+  sigset_t stop_set, old_set;
+  sigemptyset(&stop_set);
+  sigaddset(&stop_set, SIGINT);
+  sigaddset(&stop_set, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (spec.parent_death_signal != 0) {
       ::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal);
       if (::getppid() != parent) ::_exit(128 + spec.parent_death_signal);  // the parent died before prctl
     }
-    if (spec.own_process_group) ::setpgid(0, 0);
     if (spec.stdin_fd >= 0) ::dup2(spec.stdin_fd, STDIN_FILENO);
     if (spec.stdout_fd >= 0) ::dup2(spec.stdout_fd, STDOUT_FILENO);
     if (spec.stderr_fd >= 0) ::dup2(spec.stderr_fd, STDERR_FILENO);
@@ -197,6 +203,7 @@ pid_t spawn(const ChildSpec& spec) {
     dfl.sa_handler = SIG_DFL;
     ::sigaction(SIGINT, &dfl, nullptr);
     ::sigaction(SIGTERM, &dfl, nullptr);
+    ::sigprocmask(SIG_SETMASK, &old_set, nullptr);  // a signal held back since fork now takes its default action
     if (spec.env) {
       ::execve(spec.exe.c_str(), argv.data(), envp.data());
     } else {
@@ -205,8 +212,9 @@ pid_t spawn(const ChildSpec& spec) {
     if (::write(STDERR_FILENO, msg.data(), msg.size()) < 0) { /* nothing left to report to */ }
     ::_exit(127);
   }
-  if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
-  if (spec.own_process_group) ::setpgid(pid, pid);  // also here: no signal to the old group may reach it after fork
+  const int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(fork_errno));
   return pid;
 }
 

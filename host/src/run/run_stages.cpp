@@ -197,13 +197,17 @@ std::filesystem::path init_from_file(const nlohmann::json& train) {
     }
     return latest;
   }
-  if (!fs::is_regular_file(p, ec)) throw ConfigError("train.init_from: no such checkpoint file or run directory '" + p + "'");
+  if (!fs::is_regular_file(p, ec)) {
+    throw ConfigError("train.init_from: no such checkpoint file or run directory '" + p + "'");
+  }
   return p;
 }
 
 void validate_train(const nlohmann::json& resolved) {
   const nlohmann::json& train = resolved.at("train");
-  (void)init_from_file(train);
+  if (const auto it = train.find("init_from"); it != train.end() && !it->is_string()) {
+    throw ConfigError("train.init_from: expected a path (string), got " + it->dump());
+  }  // the file itself: where a new run starts (a resumed one reads its own checkpoint)
   auto positive = [&](const char* key) {
     if (!(train.at(key).get<double>() > 0)) throw ConfigError(std::string("train.") + key + ": must be > 0");
   };
@@ -241,10 +245,11 @@ void validate_train(const nlohmann::json& resolved) {
   }
 }
 
-void check_before_training(const nlohmann::json& resolved, const std::vector<std::string>& sets) {
+void check_before_training(const nlohmann::json& resolved, const std::vector<std::string>& sets, bool init_file) {
   try {
     (void)experiment_context(resolved);
     validate_train(resolved);
+    if (init_file) (void)init_from_file(resolved.at("train"));
     validate_data_config(resolved.at("data"));
     (void)loader_options(resolved, 0, 1, false);  // data.crop_scale, data.workers
   } catch (const ConfigError& e) {

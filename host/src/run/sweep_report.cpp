@@ -466,14 +466,17 @@ std::string random_init_section(const ReportGroups& groups, const std::vector<st
   }
   if (cols.empty()) return "";
   std::map<std::string, std::map<std::string, double>> by_seed;  // column -> seed -> value, over all groups
-  bool shared = true;
+  bool shared = true, overlap = false;  // agreeing on every seed two groups share; sharing one at least
   std::size_t measured = 0;  // groups with a figure
   for (const auto& g : groups.groups) {
     bool any = false;
     for (const auto& c : cols) {
       for (const auto& [seed, v] : g.by_seed(c)) {
-        const auto [it, fresh] = by_seed[c].emplace(seed, v);
-        if (!fresh && it->second != v) shared = false;
+        const auto [it, fresh] = by_seed[c].emplace(seed, v);  // (a group's seeds are distinct: another group's)
+        if (!fresh) {
+          overlap = true;
+          if (it->second != v) shared = false;
+        }
         any = true;
       }
     }
@@ -488,7 +491,7 @@ std::string random_init_section(const ReportGroups& groups, const std::vector<st
     head.push_back(c.substr(8, ri - 8) + c.substr(ri + 12));
   }
   md += join_row(head, false) + md_rule(head.size());
-  if (shared && measured > 1) {
+  if (shared && overlap && measured > 1) {
     std::vector<std::string> row{"every group (the same seed for seed)", ""};
     std::set<std::string> seeds;
     for (const auto& c : cols) {

@@ -24,11 +24,17 @@ namespace {
 
 // Distributed: every rank must resume from the same step (a rank that sees another checkpoint would silently
 // diverge).
-void check_same_start(ProcessGroup& pg, std::int64_t start_step, const fs::path& out) {
-  const at::Tensor st = at::full({2}, 0.0, at::TensorOptions().dtype(at::kDouble));
+// It also carries whether rank 0 failed to load train.init_from's weights, so the other ranks say that rather than
+// a broken connection.
+void check_same_start(ProcessGroup& pg, std::int64_t start_step, const fs::path& out, bool init_failed) {
+  const at::Tensor st = at::full({3}, 0.0, at::TensorOptions().dtype(at::kDouble));
   st[0] = static_cast<double>(start_step);
   st[1] = static_cast<double>(start_step) * static_cast<double>(start_step);
-  pg.allreduce_sum(st, "the resume-step check");
+  st[2] = init_failed ? 1.0 : 0.0;
+  pg.allreduce_sum(st, "the start check");
+  if (st[2].item<double>() > 0 && !init_failed) {
+    throw ConfigError("train.init_from: rank 0 could not load the weights (its own error line says why)");
+  }
   const double mean = st[0].item<double>() / pg.world(), sq = st[1].item<double>() / pg.world();
   if (sq - mean * mean > 0.25) {
     throw ConfigError("--resume: the ranks found different checkpoints in " + (out / "checkpoints").string() +
@@ -187,26 +193,27 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   }
   // train.init_from: a new run (not a resumed one) starts from other weights; rank 0 loads them and the start's
   // broadcast gives them to every rank.
-  std::string init_note;
+  std::string init_note, init_error;
   if (start == 0 && writer) {
-    if (const fs::path f = init_from_file(train); !f.empty()) {
-      try {
+    try {
+      if (const fs::path f = init_from_file(train); !f.empty()) {
+        std::error_code ec;
+        const fs::path file = fs::weakly_canonical(f, ec);  // a run's latest.safetensors is a link: its step file
+        const std::string name = ec ? f.string() : file.string();
         StringMap meta;
-        const TensorMap w = read_safetensors(f.string(), &meta);
-        verify_checksums(w, meta, f.string());
-        require_finite(w, f.string());
-        init_note = "started from " + f.string() + ": " + model.init_from(w, f.string());
-      } catch (const ConfigError&) {
-        throw;
-      } catch (const std::exception& e) {
-        throw ConfigError(std::string("train.init_from: ") + e.what());
+        const TensorMap w = read_safetensors(name, &meta);
+        verify_checksums(w, meta, name);
+        require_finite(w, name);
+        init_note = "started from " + name + ": " + model.init_from(w, name);
       }
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      init_error = what.rfind("train.init_from: ", 0) == 0 ? what : "train.init_from: " + what;
     }
   }
-  if (pg) {
-    check_same_start(*pg, start, opts.out);
-    model.distribute(pg, opts.bucket_bytes);
-  }
+  if (pg) check_same_start(*pg, start, opts.out, !init_error.empty());
+  if (!init_error.empty()) throw ConfigError(init_error);
+  if (pg) model.distribute(pg, opts.bucket_bytes);
   // Pre-flight: the first batch must decode and mask before the run directory exists.
   data.start(start);
   std::optional<std::vector<Batch>> first;

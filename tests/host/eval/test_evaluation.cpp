@@ -262,10 +262,10 @@ TEST(Evaluation, ReportsTheProgressOfEachPartOfTheWork) {
 }
 
 TEST(ProgressLine, RewritesOneLinePerPartOnATerminalAndWritesNothingElsewhere) {
-  EXPECT_EQ(progress_text("target encoder, train split", 50, 200, 10.0),
+  EXPECT_EQ(progress_text("target encoder, train split", 50, 200, 5.0),
             "target encoder, train split: 50/200 images (25 %), 5 images/s, 0:00:30 left");
-  EXPECT_EQ(progress_text("x", 200, 200, 10.0), "x: 200/200 images (100 %), 20 images/s");
-  EXPECT_EQ(progress_text("x", 0, 200, 0.0), "x: 0/200 images (0 %)");
+  EXPECT_EQ(progress_text("x", 200, 200, 20.0), "x: 200/200 images (100 %), 20 images/s");
+  EXPECT_EQ(progress_text("x", 16, 200, 0.0), "x: 16/200 images (8 %)") << "no rate before a second report";
   std::ostringstream tty;
   {
     ProgressLine p(tty, true, std::chrono::milliseconds(0));
@@ -274,6 +274,7 @@ TEST(ProgressLine, RewritesOneLinePerPartOnATerminalAndWritesNothingElsewhere) {
     p.update("b", 2, 2);
   }  // the destructor ends the line
   const std::string t = tty.str();
+  EXPECT_NE(t.find("a: 1/4 images (25 %)\r"), std::string::npos) << "a part's first line has no rate yet: " << t;
   EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 2) << t;  // one line per part
   EXPECT_EQ(std::count(t.begin(), t.end(), '\r'), 3) << t;  // each update rewrites its line
   EXPECT_NE(t.find("\n\r\033[Kb: 2/2 images (100 %)"), std::string::npos) << t;

@@ -268,7 +268,8 @@ TEST(Train, ASessionWithoutAStepHasNoLoss) {
   EXPECT_EQ(again["final_loss"], first["final_loss"]) << "the loss the run ended with stays";
   // The time of every session: the first's, then both.
   EXPECT_EQ(first["seconds_total"], first["seconds"]) << first.dump();
-  EXPECT_DOUBLE_EQ(again["seconds_total"].get<double>(), first["seconds"].get<double>() + again["seconds"].get<double>());
+  EXPECT_DOUBLE_EQ(again["seconds_total"].get<double>(),
+                   first["seconds"].get<double>() + again["seconds"].get<double>());
   fs::remove_all(dir);
 }
 
@@ -346,9 +347,24 @@ TEST(Train, InitFromStartsANewRunFromAnotherRunsWeights) {
       EXPECT_TRUE(at::equal(b.at(k), v)) << k;
     }
   }
-  EXPECT_NE(test::read_text(dir / "b/log.txt").find("train.init_from: started from " + (dir / "a").string()),
+  // The log names the step file the run directory's latest checkpoint was.
+  EXPECT_NE(test::read_text(dir / "b/log.txt").find("train.init_from: started from " + (dir / "a").string() +
+                                                     "/checkpoints/step_00000002.safetensors: encoder from encoder"),
             std::string::npos)
       << test::read_text(dir / "b/log.txt");
+  // A resume reads the run's own checkpoint: the source may be gone, and the key may be left out or kept.
+  fs::rename(dir / "a", dir / "a.moved");
+  ASSERT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "b").string() + sets +
+                        " --set train.init_from=" + (dir / "a").string() + " --set train.max_steps=4 --resume --quiet",
+                    &out),
+            0)
+      << out;
+  ASSERT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "b").string() + sets +
+                        " --set train.max_steps=6 --resume --quiet",
+                    &out),
+            0)
+      << out;
+  EXPECT_EQ(load_json_file(dir / "b/status.json")["step"], 6);
   // A path that is not there: one line, the key, the --set; no run directory.
   EXPECT_NE(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "c").string() +
                         " --set train.init_from=" + (dir / "nowhere").string(),

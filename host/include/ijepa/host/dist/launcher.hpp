@@ -1,10 +1,10 @@
 #pragma once
 // `ijepa train --nproc N`: N local worker processes of the same command, each with the launch variables of a
 // torchrun-style launch (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR=127.0.0.1, MASTER_PORT a free port,
-// OMP_NUM_THREADS = cores / N unless set, IJEPA_NPROC = N). The workers lead process groups of their own, so a
-// terminal's Ctrl-C or a signal to this process's group reaches this process alone; SIGINT/SIGTERM are forwarded
-// once (the workers stop together at a step boundary), and the workers get SIGTERM when this process dies. When one
-// worker fails or dies, the others are stopped (SIGTERM, then SIGKILL after a grace period).
+// OMP_NUM_THREADS = cores / N unless set, IJEPA_NPROC = N). SIGINT/SIGTERM are forwarded as the other of the two
+// (a Ctrl-C or a group signal reaches the workers too: the same signal twice would end them at once), so the
+// workers stop together at a step boundary; they get SIGTERM when this process dies. When one worker fails or dies,
+// the others are stopped (SIGTERM, then SIGKILL after a grace period).
 #include <chrono>
 #include <ostream>
 #include <string>

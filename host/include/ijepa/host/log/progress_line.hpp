@@ -8,8 +8,9 @@
 
 namespace ijepa::host {
 
-// "target encoder, train split: 12800/60000 images (21 %), 950 images/s, 0:00:54 left"
-std::string progress_text(const std::string& what, std::int64_t done, std::int64_t total, double seconds);
+// "target encoder, train split: 12800/60000 images (21 %), 950 images/s, 0:00:49 left" (rate in images/s; <= 0:
+// not known yet, left out)
+std::string progress_text(const std::string& what, std::int64_t done, std::int64_t total, double rate);
 
 class ProgressLine {
  public:
@@ -29,6 +30,7 @@ class ProgressLine {
   std::chrono::milliseconds every_;
   std::string what_;
   std::chrono::steady_clock::time_point t0_{}, last_{};
+  std::int64_t done0_ = 0;  // images done at t0_ (the first report of a part comes after its first batch)
   bool open_ = false;
 };
 

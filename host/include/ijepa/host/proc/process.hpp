@@ -80,9 +80,6 @@ struct ChildSpec {
   // Sent to the child when this thread ends (the parent killed outright: a trial is not left training unattended);
   // 0: none. Spawn from the thread that lives as long as the child should.
   int parent_death_signal = 0;
-  // The child leads a process group of its own: a terminal's Ctrl-C, or a signal to the parent's group (timeout(1),
-  // a scheduler), reaches the parent alone, which forwards it once.
-  bool own_process_group = false;
 };
 // spawn(spec) -> the child's pid; std::runtime_error naming errno when fork fails.
 pid_t spawn(const ChildSpec& spec);

@@ -65,11 +65,14 @@ Schedules make_schedules(const nlohmann::json& train, std::int64_t ipe);
 void validate_train(const nlohmann::json& resolved);
 // init_from_file(train) -> the weights file train.init_from names (a checkpoint file, or a run directory's
 // checkpoints/latest.safetensors); empty when the key is empty; ConfigError naming the key when there is none.
+// Checked where a run starts afresh (`ijepa train` without --resume, on rank 0; the trainer), never on a resume.
 std::filesystem::path init_from_file(const nlohmann::json& train);
 // check_before_training(resolved, sets): what `ijepa train` refuses before it starts, for it and for every trial of a
 // sweep when it is planned: the patch grid (experiment_context; a huge image is named as that, not as its batch), then
 // validate_train. The values are the ones in force, so an error on a key a --set assigned names that --set.
-void check_before_training(const nlohmann::json& resolved, const std::vector<std::string>& sets);
+// init_file: also that train.init_from names weights (where a run starts afresh; not for a resume).
+void check_before_training(const nlohmann::json& resolved, const std::vector<std::string>& sets,
+                           bool init_file = false);
 
 // ---- losses read at sync points ----------------------------------------------------------------------------------
 // The steps' losses (and, distributed, the agreed stop wishes) stay on the device until a sync point (a log step,
