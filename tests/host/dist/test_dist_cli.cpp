@@ -237,7 +237,7 @@ TEST(DistributedCli, AKilledDistributedRunResumesToTheSameResult) {
   const pid_t pid = spawn({"train", cfg.string(), "--nproc", "2", "--out", (d / "run").string()}, {}, d / "run.txt");
   wait_until([&] { return fs::exists(d / "run" / "checkpoints" / "step_00000008.safetensors") ||
                           fs::exists(d / "run" / "checkpoints" / "step_00000012.safetensors"); }, 60);
-  const std::vector<pid_t> workers = workers_of(pid);  // in process groups of their own
+  const std::vector<pid_t> workers = workers_of(pid);  // (the group's SIGKILL reaches them too; no SIGTERM first)
   for (pid_t w : workers) ::kill(w, SIGKILL);
   ::kill(-pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
@@ -266,9 +266,9 @@ TEST(DistributedCli, AKilledDistributedRunResumesToTheSameResult) {
 }
 
 // Ctrl-C in a terminal (SIGINT to the whole foreground process group) and a scheduler's or timeout(1)'s SIGTERM to
-// the group reach the launcher alone (the workers lead groups of their own) and are forwarded once: every rank stops
-// at the same step boundary with a checkpoint there, the run says interrupted and the launcher exits 130. (Delivered
-// twice — by the terminal and forwarded —, the second signal ended the workers at once, losing the checkpoint.)
+// the group reach the workers and the launcher, which forwards the other stop signal: every rank stops at the same
+// step boundary with a checkpoint there, the run says interrupted and the launcher exits 130. (Forwarded as the same
+// signal, it was a second one, which ends a worker at once: rank 0 died and the checkpoint was lost.)
 TEST(DistributedCli, ASignalToTheLaunchersGroupStopsEveryRankCleanly) {
   for (const int sig : {SIGINT, SIGTERM}) {
     const fs::path d = test::temp_dir("dist_group_signal");
