@@ -1,6 +1,4 @@
 // `ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume]`
-#include <sched.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -42,14 +40,6 @@ struct DistOptions {
   long long nproc = 0;
 };
 
-// The CPUs this process may run on (its affinity mask: taskset, a container's cpuset), at least 1.
-long long usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 DistOptions dist_options(const Args& args, const nlohmann::json& resolved, TrainOptions& opts) {
   DistOptions d;
   d.nproc = args.get_int("--nproc", 0);
@@ -76,7 +66,7 @@ DistOptions dist_options(const Args& args, const nlohmann::json& resolved, Train
   if (args.get("--nproc") && d.nproc < 1) throw UsageError("--nproc must be >= 1, got " + std::to_string(d.nproc));
   // More local workers than cores share them (slower, but useful to try a world size on a laptop); far more is a
   // typo (100000 would fork until the machine stops): refused. Ranks beyond one machine: torchrun on several.
-  const long long cores = usable_cores();
+  const long long cores = usable_cpus();
   if (d.nproc > 4 * cores) {
     throw UsageError("--nproc " + std::to_string(d.nproc) + ": far more workers than the " + std::to_string(cores) +
                      " CPU cores this process may use (at most 4 per core; for more ranks launch them on several "
@@ -225,10 +215,12 @@ int cmd_train(const Argv& argv) {
   nlohmann::json resolved;
   try {  // value errors name the file (a base file, an "overrides" entry) that set the key as well as the key
     resolved = resolve_experiment(layered, args.all("--set"), host.registry(), config_path.string());
-    // train.init_from's file too where a run starts afresh: rank 0 (or the --nproc launcher) reads it.
-    const char* rank = std::getenv("RANK");
+    // train.init_from's file too where a run starts afresh, in a process of its own or the --nproc launcher (a rank
+    // of a launch leaves it to the trainer's rank 0, which tells the others after the rendezvous instead of leaving
+    // them to wait for it).
+    const char* world = std::getenv("WORLD_SIZE");
     check_before_training(resolved, args.all("--set"),
-                          !args.flag("--resume") && (rank == nullptr || std::string(rank) == "0"));
+                          !args.flag("--resume") && (world == nullptr || std::string(world) == "1"));
   } catch (const ConfigError& e) {
     throw ConfigError(error_origin(e.what(), origins, config_path.string()) + ": " + e.what());
   }

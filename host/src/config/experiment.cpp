@@ -480,9 +480,8 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, c
 }
 
 namespace {
-// (train.init_from: a resumed run starts from its own checkpoint, whatever the key says now)
 const char* const kIncidentalKeys[] = {"train.max_steps", "train.log_every", "data.workers", "train.tensorboard",
-                                       "data.cache_dir", "description", "train.init_from"};
+                                       "data.cache_dir", "description"};
 }  // namespace
 
 bool is_incidental_key(const std::string& dotted_key) {

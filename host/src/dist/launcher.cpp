@@ -1,6 +1,7 @@
 #include "ijepa/host/dist/launcher.hpp"
 
 #include <arpa/inet.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -44,10 +45,17 @@ int free_tcp_port() {
   return ntohs(a.sin_port);
 }
 
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 int launch_local(const LaunchOptions& opts, std::ostream& log) {
   if (opts.nproc < 1) throw std::invalid_argument("--nproc must be >= 1");
   const int port = opts.port > 0 ? opts.port : free_tcp_port();
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const auto hw = static_cast<unsigned>(usable_cpus());
   const std::string threads = std::to_string(std::max(1u, hw / static_cast<unsigned>(opts.nproc)));
   const bool omp_set = std::getenv("OMP_NUM_THREADS") != nullptr;
 

@@ -55,6 +55,12 @@ std::optional<Checkpoint> check_resume(const nlohmann::json& resolved, const Reg
                                        int world) {
   nlohmann::json old = load_json_file(out / "config.resolved.json");
   fill_added_defaults(old, registry);  // keys added since the run was written count as their defaults
+  // A run with a checkpoint resumes from it, whatever train.init_from says now (its source may be gone); one without
+  // starts afresh, from the weights the key names, so the key must be the same.
+  std::error_code ec;
+  if (fs::exists(out / "checkpoints" / "LATEST", ec) && old.contains("train") && old["train"].is_object()) {
+    old["train"]["init_from"] = resolved.at("train").value("init_from", nlohmann::json(""));
+  }
   const std::string diff = first_material_difference(std::move(old), resolved);
   if (!diff.empty()) {
     throw ConfigError("--resume: the config differs from " + (out / "config.resolved.json").string() + " at '" + diff +
@@ -68,7 +74,6 @@ std::optional<Checkpoint> check_resume(const nlohmann::json& resolved, const Reg
                       " (the world size sets the data order and steps per epoch; resume with the same number)");
   }
   std::optional<Checkpoint> ckpt = read_latest(out / "checkpoints");
-  std::error_code ec;
   if (!ckpt) {
     for (const auto& e : fs::directory_iterator(out / "checkpoints", ec)) {
       if (e.path().filename().string().rfind("step_", 0) == 0) {
@@ -160,7 +165,15 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
     run.truncate_jsonl_after("metrics.jsonl", start_step);
     run.truncate_jsonl_after("eval.jsonl", start_step);
     run.enable_events(resolved.at("train").at("tensorboard").get<bool>(), start_step + 1);  // keeps step <= start
-    write_file_atomic(out / "config.resolved.json", resolved.dump(2) + "\n");  // records changed max_steps etc.
+    // Records changed max_steps etc.; a run resumed from a checkpoint keeps the train.init_from it started from.
+    nlohmann::json recorded = resolved;
+    if (start_step > 0) {
+      const nlohmann::json before = load_json_file(out / "config.resolved.json");
+      if (before.contains("train") && before["train"].is_object() && before["train"].contains("init_from")) {
+        recorded["train"]["init_from"] = before["train"]["init_from"];
+      }
+    }
+    write_file_atomic(out / "config.resolved.json", recorded.dump(2) + "\n");
     record_resume_env(out / "env.json", env_json(host, opts), start_step);
     logging::info("resuming " + out.string() + " at step " + std::to_string(start_step));
     return run;

@@ -465,23 +465,33 @@ std::string random_init_section(const ReportGroups& groups, const std::vector<st
     if (ri != std::string::npos && is_accuracy(c.substr(ri + 13))) cols.push_back(c);
   }
   if (cols.empty()) return "";
-  std::map<std::string, std::map<std::string, double>> by_seed;  // column -> seed -> value, over all groups
-  bool shared = true, overlap = false;  // agreeing on every seed two groups share; sharing one at least
-  std::size_t measured = 0;  // groups with a figure
-  for (const auto& g : groups.groups) {
+  // One row needs every measured group linked to the others through seeds they share (compared, directly or through
+  // a third), and the same figure wherever two share a seed.
+  std::map<std::string, std::map<std::string, std::pair<double, std::size_t>>> by_seed;  // column -> seed -> (value,
+                                                                                        // first group with it)
+  std::vector<std::size_t> parent(groups.groups.size());
+  for (std::size_t i = 0; i < parent.size(); ++i) parent[i] = i;
+  auto root = [&parent](std::size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  bool shared = true;
+  std::vector<std::size_t> measured;  // groups with a figure
+  for (std::size_t gi = 0; gi < groups.groups.size(); ++gi) {
     bool any = false;
     for (const auto& c : cols) {
-      for (const auto& [seed, v] : g.by_seed(c)) {
-        const auto [it, fresh] = by_seed[c].emplace(seed, v);  // (a group's seeds are distinct: another group's)
+      for (const auto& [seed, v] : groups.groups[gi].by_seed(c)) {
+        const auto [it, fresh] = by_seed[c].emplace(seed, std::make_pair(v, gi));  // (a group's seeds are distinct)
         if (!fresh) {
-          overlap = true;
-          if (it->second != v) shared = false;
+          parent[root(gi)] = root(it->second.second);
+          if (it->second.first != v) shared = false;
         }
         any = true;
       }
     }
-    measured += any ? 1 : 0;
+    if (any) measured.push_back(gi);
   }
+  for (std::size_t gi : measured) shared = shared && root(gi) == root(measured.front());
   std::string md = "\n## The random-init encoder\n\nThe same probes on an untrained encoder of each trial's "
                    "architecture and seed: mean ± the half-width of its 95 % confidence interval over seeds (Student "
                    "t; one seed: \"(1)\"). A trained figure near these has learned nothing the probe can use.\n\n";
@@ -491,14 +501,14 @@ std::string random_init_section(const ReportGroups& groups, const std::vector<st
     head.push_back(c.substr(8, ri - 8) + c.substr(ri + 12));
   }
   md += join_row(head, false) + md_rule(head.size());
-  if (shared && overlap && measured > 1) {
+  if (shared && measured.size() > 1) {
     std::vector<std::string> row{"every group (the same seed for seed)", ""};
     std::set<std::string> seeds;
     for (const auto& c : cols) {
       std::vector<double> xs;
       for (const auto& [seed, v] : by_seed[c]) {
         seeds.insert(seed);
-        xs.push_back(v);
+        xs.push_back(v.first);
       }
       row.push_back(group_cell(xs));
     }

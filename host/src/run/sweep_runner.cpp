@@ -189,9 +189,9 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
     p.trial = t;
     try {
       p.resolved = resolve_experiment(apply_sweep_point(base, t), sets, registry, source);
-      // What `ijepa train` would reject before training (ranges, the patch grid), rejected here before any trial
-      // runs, --dry-run included.
-      check_before_training(p.resolved, sets);
+      // What `ijepa train` would reject before training (ranges, the patch grid, train.init_from's file), rejected
+      // here before any trial runs, --dry-run included.
+      check_before_training(p.resolved, sets, /*init_file=*/true);
     } catch (const std::exception& e) {
       const std::string set_in = error_origin(e.what(), trial_origins, source);
       throw ConfigFileError(source + ": trial '" + t.name + "': " + (set_in == source ? "" : set_in + ": ") + e.what());

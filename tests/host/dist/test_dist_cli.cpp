@@ -349,5 +349,24 @@ TEST(DistributedCli, AnInitFromRankZeroCannotLoadIsSaidByEveryRank) {
   EXPECT_NE(log.find("train.init_from: rank 0 could not load the weights"), std::string::npos) << log;
   EXPECT_EQ(log.find("Connection"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(d / "run" / "metrics.jsonl"));
+  // A torchrun-style launch with a file that is not there: rank 0 says so after the rendezvous and rank 1 with it,
+  // at once (rank 1 is not left waiting out the timeout for a rank 0 that stopped before the rendezvous).
+  const int port = host::free_tcp_port();
+  const std::vector<std::string> args{"train", cfg.string(), "--out", (d / "env").string(), "--dist-timeout", "600",
+                                      "--set", "train.init_from=" + (d / "nowhere").string()};
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t p0 = spawn(args, launch_env(port, 0), d / "rank0.txt");
+  const pid_t p1 = spawn(args, launch_env(port, 1), d / "rank1.txt");
+  const int w0 = wait_for(p0, 60), w1 = wait_for(p1, 60);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(WIFEXITED(w0) && WEXITSTATUS(w0) != 0) << test::read_text(d / "rank0.txt");
+  EXPECT_TRUE(WIFEXITED(w1) && WEXITSTATUS(w1) != 0) << test::read_text(d / "rank1.txt");
+  EXPECT_LT(waited, 30.0);
+  EXPECT_NE(test::read_text(d / "rank0.txt").find("train.init_from: no such checkpoint file or run directory"),
+            std::string::npos)
+      << test::read_text(d / "rank0.txt");
+  EXPECT_NE(test::read_text(d / "rank1.txt").find("train.init_from: rank 0 could not load the weights"),
+            std::string::npos)
+      << test::read_text(d / "rank1.txt");
   fs::remove_all(d);
 }

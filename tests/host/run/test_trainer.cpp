@@ -365,6 +365,17 @@ TEST(Train, InitFromStartsANewRunFromAnotherRunsWeights) {
             0)
       << out;
   EXPECT_EQ(load_json_file(dir / "b/status.json")["step"], 6);
+  EXPECT_EQ(load_json_file(dir / "b/config.resolved.json")["train"]["init_from"], (dir / "a").string())
+      << "the run records what it started from";
+  // Without a checkpoint a resume starts afresh, from the weights the key names: it must be the same key.
+  fs::remove_all(dir / "b/checkpoints");
+  fs::create_directories(dir / "b/checkpoints");
+  EXPECT_NE(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "b").string() + sets +
+                        " --set train.max_steps=6 --resume",
+                    &out),
+            0);
+  EXPECT_NE(out.find("the config differs"), std::string::npos) << out;
+  EXPECT_NE(out.find("at 'train.init_from'"), std::string::npos) << out;
   // A path that is not there: one line, the key, the --set; no run directory.
   EXPECT_NE(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "c").string() +
                         " --set train.init_from=" + (dir / "nowhere").string(),

@@ -273,6 +273,9 @@ TEST(SweepPlan, EveryTrialIsResolvedWithPointThenSets) {
   plan_error(R"({"axes": {"train.lr": [1]}})"_json, {"train.lr=2"}, "'train.lr' is a sweep axis");
   plan_error(R"({"axes": {"train.lr": [1]}})"_json, {"seed=2"}, "sweep.seeds");
   plan_error(R"({"axes": {"+train.nope": [1]}})"_json, {}, "train.nope");
+  // The weights a trial starts from must be there before any trial runs (--dry-run included).
+  plan_error(R"({"axes": {"train.init_from": ["/nowhere/ckpt.safetensors"]}})"_json, {},
+             "train.init_from: no such checkpoint file or run directory '/nowhere/ckpt.safetensors'");
   // A --set of another type replaces the component after the trial's values: an axis of its keys would do nothing.
   plan_error(R"({"axes": {"components.masker.min_keep": [2, 3]}})"_json, {"components.masker.type=random"},
              "would change nothing; set the type in the sweep file");

@@ -423,6 +423,20 @@ TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {
   EXPECT_NE(section3.find("| masker=multiblock | 1 | 30 (1) | 40 (1) |\n| masker=block | 2 | 31.5 ± 6.4 | 40 |"),
             std::string::npos)
       << section3;
+  // Two of three groups sharing seeds do not speak for the third, which shares none.
+  write_masker_trials(d, {"multiblock", "block", "random"}, {{40, 42, 41}, {35, 37, 36}, {36, 38, 37}},
+                      {{50, 45, 52}, {48, 49, 47}, {44, 45, 46}});
+  for (const char* trial : {"random_s0", "random_s1"}) fs::remove(d / "trials" / trial / "eval.jsonl");
+  for (const char* trial : {"multiblock_s2", "block_s2"}) fs::remove(d / "trials" / trial / "eval.jsonl");
+  const std::string md4 = write_sweep_summary(d).md;
+  const std::string section4 = md4.substr(md4.find("## The random-init encoder"));
+  EXPECT_EQ(section4.find("every group"), std::string::npos) << section4;
+  EXPECT_NE(section4.find("| masker=random | 1 | 32 (1) | 40 (1) |"), std::string::npos) << section4;
+  // ... and with that third group sharing a seed with them, one row again.
+  write_masker_trials(d, {"multiblock", "block", "random"}, {{40, 42, 41}, {35, 37, 36}, {36, 38, 37}},
+                      {{50, 45, 52}, {48, 49, 47}, {44, 45, 46}});
+  const std::string md5 = write_sweep_summary(d).md;
+  EXPECT_NE(md5.find("| every group (the same seed for seed) | 3 |"), std::string::npos) << md5;
 }
 
 TEST(SweepReport, ReferenceBestByAndConstantColumns) {
