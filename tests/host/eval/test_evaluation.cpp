@@ -217,26 +217,11 @@ TEST(Evaluation, DuringTrainingWritesEvalJsonlWithTheRandomInitBaseline) {
   EXPECT_EQ(resolved["components"]["evaluators"][0]["temperature"], 0.07);
 }
 
-TEST(Evaluation, RandomInitBaselineIsTheRunsStepZeroEncoder) {
-  // The baseline encoder is built with the run's seed before anything else, i.e. it equals the run's initial
-  // target encoder; scoring it must give the same numbers as scoring that encoder directly.
-  nlohmann::json exp = test::tiny_experiment();
-  exp["data"]["synthetic_classes"] = 4;
-  const nlohmann::json resolved = resolve_experiment(test::layered(exp), {}, reg(), "test");
-  JepaModel init(resolved, reg());
-  nlohmann::json entry = reg().resolve(Kind::evaluator, {{"type", "knn"}}, "e");
-  entry["train_limit"] = 40;
-  entry["test_limit"] = 20;
-  EvaluatorSpec s = parse_evaluator(entry, "e");
-  Evaluation ev(resolved, {s}, reg(), experiment_context(resolved), at::kCPU);
-  const auto r = ev.run({{"target", init.target_encoder().ptr.get()}}, {0});
-  ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(r[0].trained, r[0].random_init);
-}
-
-// `ijepa eval` / `ijepa embed` show how far feature extraction is: each part (encoder, split) reports its images as
-// they are done, up to the total.
-TEST(Evaluation, ReportsTheProgressOfEachPartOfTheWork) {
+// The baseline encoder is built with the run's seed before anything else, i.e. it equals the run's initial target
+// encoder; scoring it must give the same numbers as scoring that encoder directly. And `ijepa eval` / `ijepa embed`
+// show how far feature extraction is: each part (encoder, split) reports its images as they are done, up to the
+// total.
+TEST(Evaluation, RandomInitBaselineIsTheRunsStepZeroEncoderAndEachPartReportsItsProgress) {
   nlohmann::json exp = test::tiny_experiment();
   exp["data"]["synthetic_classes"] = 4;
   const nlohmann::json resolved = resolve_experiment(test::layered(exp), {}, reg(), "test");
@@ -251,7 +236,9 @@ TEST(Evaluation, ReportsTheProgressOfEachPartOfTheWork) {
   ev.on_progress([&](const std::string& what, std::int64_t done, std::int64_t total) {
     seen.push_back(what + " " + std::to_string(done) + "/" + std::to_string(total));
   });
-  ev.run({{"target", init.target_encoder().ptr.get()}}, {0});
+  const auto r = ev.run({{"target", init.target_encoder().ptr.get()}}, {0});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].trained, r[0].random_init);
   // (the synthetic test split has 16 images: a limit above a split's size reads all of it)
   const std::vector<std::string> want = {
       "target encoder, train split 16/40",      "target encoder, train split 32/40",
