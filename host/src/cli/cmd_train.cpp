@@ -1,12 +1,10 @@
 // `ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume]`
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "cli/bench_util.hpp"
 #include "cli/commands.hpp"

@@ -467,8 +467,8 @@ std::string random_init_section(const ReportGroups& groups, const std::vector<st
   if (cols.empty()) return "";
   // One row needs every measured group linked to the others through seeds they share (compared, directly or through
   // a third), and the same figure wherever two share a seed.
-  std::map<std::string, std::map<std::string, std::pair<double, std::size_t>>> by_seed;  // column -> seed -> (value,
-                                                                                        // first group with it)
+  // column -> seed -> (value, the first group with it)
+  std::map<std::string, std::map<std::string, std::pair<double, std::size_t>>> by_seed;
   std::vector<std::size_t> parent(groups.groups.size());
   for (std::size_t i = 0; i < parent.size(); ++i) parent[i] = i;
   auto root = [&parent](std::size_t i) {
