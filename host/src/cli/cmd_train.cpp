@@ -142,7 +142,13 @@ std::string continue_command(const std::vector<std::string>& argv, const fs::pat
     if (argv[i] == "--resume" || argv[i].rfind("--out=", 0) == 0) continue;
     cmd += " " + shell_word(argv[i]);
   }
-  return cmd + " --out " + shell_word(run_dir.string()) + " --resume";
+  cmd += " --out " + shell_word(run_dir.string()) + " --resume";
+  // A rank of a launch this process did not start (torchrun, srun): the same launch, each rank with this command.
+  const char* world = std::getenv("WORLD_SIZE");
+  if (world != nullptr && std::string(world) != "1" && std::getenv("IJEPA_NPROC") == nullptr) {
+    return "the same " + std::string(world) + "-rank launch (torchrun, srun, ...), each rank running: " + cmd;
+  }
+  return cmd;
 }
 
 void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const fs::path& config_path,

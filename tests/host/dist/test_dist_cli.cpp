@@ -207,6 +207,12 @@ TEST(DistributedCli, ASignalToOneRankStopsEveryRankAtTheSameStep) {
   char want[32];
   std::snprintf(want, sizeof(want), "step_%08d", st.at("step").get<int>());
   EXPECT_EQ(latest.rfind(want, 0), 0u) << latest << " vs step " << st.at("step");
+  // Rank 0's summary says how to continue: the same 2-rank launch, each rank with --resume.
+  const std::string log0 = test::read_text(d / "rank0.txt");
+  EXPECT_NE(log0.find("continue: the same 2-rank launch (torchrun, srun, ...), each rank running: ijepa train " +
+                      cfg.string() + " --out " + (d / "run").string() + " --resume"),
+            std::string::npos)
+      << log0;
 }
 
 TEST(DistributedCli, TheLauncherStopsTheSurvivorsOfAKilledWorker) {
