@@ -148,7 +148,7 @@ TEST(DistributedCli, BackendChoiceIsCheckedUpFront) {
   std::tie(rc, out) = run({"train", cfg.string(), "--dist-backend", "mpi", "--out", (d / "b").string()});
   EXPECT_NE(rc, 0);
   EXPECT_NE(out.find("expected auto, gloo or nccl"), std::string::npos) << out;
-  // A --nproc beyond the machine's cores (a typo would fork until the machine stops) is refused before any worker.
+  // A --nproc far beyond the cores (over 4 per core: a typo would fork until the machine stops) is refused at once.
   std::tie(rc, out) = run({"train", cfg.string(), "--nproc", "100000", "--out", (d / "c").string()});
   EXPECT_NE(rc, 0);
   EXPECT_NE(out.find("--nproc 100000: far more workers than the"), std::string::npos) << out;
