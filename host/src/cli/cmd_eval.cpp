@@ -4,7 +4,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -83,6 +82,13 @@ std::string signed_pct(double v) {
 
 }  // namespace
 
+namespace {
+// An eval record's test images (the linear probe writes the count as a float); 0 when it has none.
+std::int64_t test_count(const nlohmann::json& rec) {
+  return rec.contains("test_n") && rec["test_n"].is_number() ? std::llround(rec["test_n"].get<double>()) : 0;
+}
+}  // namespace
+
 void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& records) {
   char line[256];
   // ("±" is two bytes: its column is one wider in the header)
@@ -92,15 +98,13 @@ void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& recor
   for (const auto& r : records) {
     // How finely the test images resolve an accuracy: the 95 % bootstrap interval's larger side (as the sweep
     // summaries give it), the same for the random-init figure.
-    const std::int64_t n =
-        r.contains("test_n") && r["test_n"].is_number() ? std::llround(r["test_n"].get<double>()) : 0;
+    const std::int64_t n = test_count(r);
     for (auto it = r.begin(); it != r.end(); ++it) {
       if (!is_accuracy(it.key()) || !it->is_number()) continue;
       const bool has_rand = r.contains("random_init") && r["random_init"].contains(it.key());
       std::string half = "-";
       if (n >= 1) {
-        const util::Interval iv = util::accuracy_bootstrap(it->get<double>(), n);
-        half = pct(std::max(it->get<double>() - iv.lo, iv.hi - it->get<double>()));
+        half = pct(util::accuracy_bootstrap(it->get<double>(), n).half_around(it->get<double>()));
       }
       std::snprintf(line, sizeof(line), "  %-16s %-8s %-12s %9s %7s %12s %8s %8s\n",
                     r.value("evaluator", "?").c_str(), r.value("features", "?").c_str(), it.key().c_str(),
@@ -182,7 +186,7 @@ void write_eval_report(const fs::path& out, const LoadedEncoder& le, const std::
     recs.push_back(r.to_json());
     nlohmann::json rec = recs.back();
     // Each accuracy's 95 % bootstrap interval over the test images, [lo, hi] in percent (the table's ±95%).
-    const auto n = rec.contains("test_n") && rec["test_n"].is_number() ? std::llround(rec["test_n"].get<double>()) : 0;
+    const std::int64_t n = test_count(rec);
     for (auto it = recs.back().begin(); n >= 1 && it != recs.back().end(); ++it) {
       if (!is_accuracy(it.key()) || !it->is_number()) continue;
       const util::Interval iv = util::accuracy_bootstrap(it->get<double>(), n);

@@ -1,4 +1,5 @@
 // `ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume]`
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -77,20 +78,32 @@ DistOptions dist_options(const Args& args, const nlohmann::json& resolved, Train
   return d;
 }
 
+// argv without the options `valued` (as "--x v" or "--x=v") and the flags `flags`.
+std::vector<std::string> without_options(const std::vector<std::string>& argv, const std::vector<std::string>& valued,
+                                         const std::vector<std::string>& flags) {
+  auto in = [](const std::vector<std::string>& names, const std::string& a) {
+    return std::find(names.begin(), names.end(), a) != names.end();
+  };
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (in(valued, a)) {
+      ++i;  // and its value
+      continue;
+    }
+    if (in(flags, a) || (a.find('=') != std::string::npos && in(valued, a.substr(0, a.find('='))))) continue;
+    out.push_back(a);
+  }
+  return out;
+}
+
 // --nproc N: N local workers of this command with the same arguments without --nproc, and one --out (a default
 // --out has a timestamp).
 int launch_workers(const Argv& argv, const DistOptions& d, const TrainOptions& opts) {
   LaunchOptions lo;
   lo.nproc = static_cast<int>(d.nproc);
   lo.args = {"train"};
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    if (argv[i] == "--nproc" || argv[i] == "--out") {
-      ++i;
-      continue;
-    }
-    if (argv[i].rfind("--nproc=", 0) == 0 || argv[i].rfind("--out=", 0) == 0) continue;
-    lo.args.push_back(argv[i]);
-  }
+  for (const auto& a : without_options(argv, {"--nproc", "--out"}, {})) lo.args.push_back(a);
   lo.args.push_back("--out");
   lo.args.push_back(fs::absolute(opts.out).string());
   std::cerr << "ijepa train: " << d.nproc << " local workers (" << d.backend << "), run " << opts.out.string() << "\n";
@@ -134,14 +147,9 @@ std::string shell_word(const std::string& w) {
 // with --out the run and --resume.
 std::string continue_command(const std::vector<std::string>& argv, const fs::path& run_dir) {
   std::string cmd = "ijepa train";
-  for (std::size_t i = 2; i < argv.size(); ++i) {  // after "ijepa train"
-    if (argv[i] == "--out") {
-      ++i;
-      continue;
-    }
-    if (argv[i] == "--resume" || argv[i].rfind("--out=", 0) == 0) continue;
-    cmd += " " + shell_word(argv[i]);
-  }
+  // (argv begins "ijepa train")
+  const std::vector<std::string> args(argv.begin() + std::min<std::size_t>(2, argv.size()), argv.end());
+  for (const auto& a : without_options(args, {"--out"}, {"--resume"})) cmd += " " + shell_word(a);
   cmd += " --out " + shell_word(run_dir.string()) + " --resume";
   // A rank of a launch this process did not start (torchrun, srun): the same launch, each rank with this command.
   const char* world = std::getenv("WORLD_SIZE");

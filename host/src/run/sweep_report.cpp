@@ -424,9 +424,8 @@ bool lower_is_better(const std::string& col) { return col.find("loss") != std::s
 
 // The larger side of a trial's bootstrap interval around its accuracy `key` (a summary.jsonl record).
 double bootstrap_half(const nlohmann::json& rec, const std::string& key) {
-  const double x = rec["metrics"][key].get<double>();
   const auto& b = rec["bootstrap"][key];
-  return std::max(x - b[0].get<double>(), b[1].get<double>() - x);
+  return util::Interval{b[0].get<double>(), b[1].get<double>()}.half_around(rec["metrics"][key].get<double>());
 }
 
 std::string median_text(std::vector<double> xs) { return xs.empty() ? "" : fmt_num(median(std::move(xs))); }

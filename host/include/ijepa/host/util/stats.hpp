@@ -34,6 +34,8 @@ std::vector<bool> holm_reject(const std::vector<double>& p, double alpha = 0.05)
 // that distribution's 2.5 % and 97.5 % quantiles (the bootstrap with infinitely many resamples), in percent.
 struct Interval {
   double lo = 0.0, hi = 0.0;
+  // The larger distance from x to an end: the "±" shown beside x.
+  double half_around(double x) const { return x - lo > hi - x ? x - lo : hi - x; }
 };
 Interval accuracy_bootstrap(double accuracy_percent, std::int64_t n);
 
