@@ -2,8 +2,10 @@
 #include "ijepa/host/log/logging.hpp"
 
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include <spdlog/logger.h>
@@ -19,6 +21,7 @@ struct State {
   std::mutex mu;
   std::shared_ptr<spdlog::sinks::stderr_color_sink_mt> console;
   std::vector<std::shared_ptr<spdlog::sinks::basic_file_sink_mt>> files;
+  std::function<void()> console_line;  // set_console_line
   std::shared_ptr<spdlog::logger> logger;  // private logger: never registered in spdlog's global registry
 
   State() {
@@ -65,7 +68,14 @@ void services_log(void* /*ctx*/, int level, const char* msg) {
 void write(Level level, const std::string& msg) {
   auto& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
+  if (s.console_line && s.console->should_log(to_spd(level))) s.console_line();
   s.logger->log(to_spd(level), "{}", msg);
+}
+
+void set_console_line(std::function<void()> erase) {
+  auto& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.console_line = std::move(erase);
 }
 
 void set_console_level(Level level) {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "ijepa/host/log/logging.hpp"
+
 namespace ijepa::host {
 
 namespace {
@@ -37,7 +39,7 @@ void ProgressLine::update(const std::string& what, std::int64_t done, std::int64
     what_ = what;
     t0_ = now;
     done0_ = done;
-  } else if (done < total && now - last_ < every_) {
+  } else if (done < total && now - last_ < every_ && !erased_) {
     return;
   }
   last_ = now;
@@ -46,12 +48,20 @@ void ProgressLine::update(const std::string& what, std::int64_t done, std::int64
   const double secs = std::chrono::duration<double>(now - t0_).count();
   const double rate = secs > 0 ? static_cast<double>(done - done0_) / secs : 0.0;
   out_ << "\r\033[K" << progress_text(what, done, total, rate) << std::flush;
+  erased_ = false;
+  if (!open_) {
+    logging::set_console_line([this] {
+      if (erased_.exchange(true)) return;
+      out_ << "\r\033[K" << std::flush;
+    });
+  }
   open_ = true;
 }
 
 void ProgressLine::finish() {
   if (!open_) return;
-  out_ << "\n" << std::flush;
+  logging::set_console_line({});
+  if (!erased_) out_ << "\n" << std::flush;
   open_ = false;
 }
 

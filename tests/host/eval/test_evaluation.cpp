@@ -13,6 +13,7 @@
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/eval/evaluation.hpp"
+#include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/log/progress_line.hpp"
 #include "host/run/test_util.hpp"
 #include "ijepa/host/eval/features.hpp"
@@ -281,6 +282,33 @@ TEST(ProgressLine, RewritesOneLinePerPartOnATerminalAndWritesNothingElsewhere) {
   const std::string sl = slow.str();
   EXPECT_EQ(std::count(sl.begin(), sl.end(), '\r'), 2) << sl;  // the first and the last
   EXPECT_NE(sl.find("a: 100/100 images"), std::string::npos) << sl;
+}
+
+TEST(ProgressLine, ALogMessageErasesTheOpenLineWhichIsDrawnAgainAfterIt) {
+  std::ostringstream tty;
+  {
+    ProgressLine p(tty, true, std::chrono::hours(1));
+    p.update("a", 1, 4);
+    logging::warn("ProgressLine test: a warning while the line is open");
+    EXPECT_EQ(tty.str(), "\r\033[Ka: 1/4 images (25 %)\r\033[K") << "the line is erased before the message";
+    p.update("a", 2, 4);  // within the interval, but the line is gone: drawn again at once
+    EXPECT_NE(tty.str().find("\r\033[Ka: 2/4 images (50 %)"), std::string::npos) << tty.str();
+    logging::warn("ProgressLine test: a second warning");
+  }  // the line was erased last: ending it adds no empty line
+  const std::string t = tty.str();
+  EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 0) << t;
+  EXPECT_EQ(t.substr(t.size() - 4), "\r\033[K") << t;
+  logging::warn("ProgressLine test: after the line");  // a closed line is not erased again
+  EXPECT_EQ(tty.str(), t);
+  // A message below the console's threshold does not reach it and leaves the line alone.
+  logging::set_console_level(logging::Level::info);  // the default, whatever IJEPA_LOG_LEVEL says
+  std::ostringstream quiet;
+  {
+    ProgressLine p(quiet, true, std::chrono::hours(1));
+    p.update("b", 1, 2);
+    logging::debug("ProgressLine test: a debug message");
+  }
+  EXPECT_EQ(quiet.str(), "\r\033[Kb: 1/2 images (50 %)\n");
 }
 
 TEST(EvalCli, TableJsonAndErrors) {

@@ -1,6 +1,7 @@
 #pragma once
 // Host logging facade. Its implementation is the only code that sees spdlog/fmt 9, and it is compiled
 // without torch's include directories (torch ships its own fmt; see docs/architecture-notes.md).
+#include <functional>
 #include <string>
 
 #include "ijepa/sdk/host_services.hpp"
@@ -15,6 +16,11 @@ inline void debug(const std::string& m) { write(Level::debug, m); }
 inline void info(const std::string& m) { write(Level::info, m); }
 inline void warn(const std::string& m) { write(Level::warn, m); }
 inline void error(const std::string& m) { write(Level::error, m); }
+
+// A line kept open on the console (a progress line rewritten in place): while one is set, a message that reaches the
+// console first calls `erase` (under the logging lock; it should erase the line and note that it did, so its owner
+// redraws it rather than ending it). An empty function: none.
+void set_console_line(std::function<void()> erase);
 
 // Console threshold (default info; IJEPA_LOG_LEVEL=debug|info|warn|error|off overrides at first use).
 void set_console_level(Level level);

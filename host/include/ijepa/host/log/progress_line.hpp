@@ -1,6 +1,8 @@
 #pragma once
 // A progress line for long work outside training (`ijepa eval`, `ijepa embed`): rewritten in place on a terminal, at
 // most a few times a second; nothing where the stream is not a terminal, so logs and pipes keep one line per fact.
+// A log message printed to the console while the line is open erases it first; the next update draws it again.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <ostream>
@@ -32,6 +34,7 @@ class ProgressLine {
   std::chrono::steady_clock::time_point t0_{}, last_{};
   std::int64_t done0_ = 0;  // images done at t0_ (the first report of a part comes after its first batch)
   bool open_ = false;
+  std::atomic<bool> erased_{false};  // a log message erased the open line (logging::set_console_line)
 };
 
 }  // namespace ijepa::host
