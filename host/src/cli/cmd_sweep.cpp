@@ -45,6 +45,9 @@ int cmd_sweep(const Argv& argv) {
     std::cout << "ijepa sweep " << plan.name << ": " << plan.trials.size() << " trials (" << plan.spec.mode
               << ", name template \"" << plan.name_template << "\") -> " << out.string() << "\n";
     print_trial_table(std::cout, plan, actions);
+    for (const auto& f : foreign_trial_dirs(out, plan)) {
+      std::cout << "note: " << f.string() << " is not a trial of this sweep (a run leaves it as it is)\n";
+    }
     for (const auto& a : actions) {
       if (a.action == "error") {
         std::cerr << "ijepa sweep: error: " << a.reason << "\n";

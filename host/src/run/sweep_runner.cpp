@@ -478,6 +478,20 @@ void check_sweep_out(const fs::path& dir, const SweepPlan& plan) {
   }
 }
 
+std::vector<fs::path> foreign_trial_dirs(const fs::path& dir, const SweepPlan& plan) {
+  std::set<std::string> names;
+  for (const auto& p : plan.trials) names.insert(p.trial.name);
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir / "trials", ec)) {
+    const std::string n = e.path().filename().string();
+    std::error_code ed;
+    if (e.is_directory(ed) && names.count(n) == 0 && n.find(".tmp-") == std::string::npos) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& os) {
   const fs::path dir = opts.out;
   std::error_code ec;
@@ -500,13 +514,8 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
   const nlohmann::json sweep_obj = sweep_json(plan, opts.plugin_dirs);
   const std::string sj = sweep_obj.dump(2) + "\n";
   if (read_file_text(dir / "sweep.json") != sj) write_file_atomic(dir / "sweep.json", sj);
-  std::set<std::string> names;
-  for (const auto& p : plan.trials) names.insert(p.trial.name);
-  for (const auto& e : fs::directory_iterator(dir / "trials", ec)) {
-    const std::string n = e.path().filename().string();
-    if (e.is_directory() && names.count(n) == 0 && n.find(".tmp-") == std::string::npos) {
-      os << "note: " << e.path().string() << " is not a trial of this sweep (left as it is)\n";
-    }
+  for (const auto& f : foreign_trial_dirs(dir, plan)) {
+    os << "note: " << f.string() << " is not a trial of this sweep (left as it is)\n";
   }
   std::size_t n_skip = 0, n_run = 0, n_resume = 0, n_rerun = 0, n_reuse = 0;
   std::deque<std::size_t> queue;

@@ -256,6 +256,16 @@ TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
   const auto r4 = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string(), "--dry-run"});
   EXPECT_EQ(r4.rc, 0) << r4.err;
   EXPECT_NE(r4.out.find("skip"), std::string::npos) << r4.out;
+  // A folder under trials/ that is no trial of this sweep (one dropped from the file): both say so, and leave it.
+  fs::create_directories(out / "trials" / "dropped_trial");
+  const std::string note = "note: " + (out / "trials" / "dropped_trial").string() + " is not a trial of this sweep";
+  const auto r5 = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string(), "--dry-run"});
+  EXPECT_EQ(r5.rc, 0) << r5.err;
+  EXPECT_NE(r5.out.find(note), std::string::npos) << r5.out;
+  const auto r6 = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string()});
+  EXPECT_EQ(r6.rc, 0) << r6.err;
+  EXPECT_NE(r6.out.find(note), std::string::npos) << r6.out;
+  EXPECT_TRUE(fs::is_directory(out / "trials" / "dropped_trial"));
 }
 
 TEST(SweepCli, ADirectoryOfAnotherSweepFileIsRefusedUntouched) {

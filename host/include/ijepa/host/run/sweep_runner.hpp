@@ -69,6 +69,9 @@ std::vector<ReusableRun> reusable_runs(const std::vector<std::filesystem::path>&
 // a file, a non-empty directory without sweep.json (a run, say), another format, or another sweep file's directory
 // (its trials would drop out of the summaries and sweep.json would be replaced).
 void check_sweep_out(const std::filesystem::path& dir, const SweepPlan& plan);
+// foreign_trial_dirs(dir, plan): the directories under DIR/trials that are not a trial of this plan (a trial dropped
+// from the sweep file, a hand-made folder), sorted; a sweep leaves them as they are and says so.
+std::vector<std::filesystem::path> foreign_trial_dirs(const std::filesystem::path& dir, const SweepPlan& plan);
 // decide_trials(dir, plan, restart_failed, reuse) -> one action per trial; reads only. A missing DIR means every
 // trial runs. A failed trial (an OOM kill, a crash) resumes from its last checkpoint when it has one and the same
 // config, unless restart_failed (`ijepa sweep --restart-failed`): then it starts again from step 0. A trial that
