@@ -77,7 +77,7 @@ void remove_half_made(const TrialPaths& tp) {
 // without a checkpoint; an earlier attempt's log is kept as <name>.log.1, as a re-run keeps it). The copy is made
 // in <name>.tmp-reuse-<pid> and renamed into place, so a trial directory is never half a copy. Its
 // config.resolved.json takes the trial's name and description (labels; the rest is as the source recorded it), so
-// the sweep's later runs skip it as their own completed trial.
+// the sweep's later runs skip it as their own completed trial; status.json's run_dir names the copy.
 void copy_reused_run(const fs::path& src, const TrialPaths& tp, const nlohmann::json& resolved) {
   std::error_code ec;
   if (fs::exists(tp.log, ec)) fs::rename(tp.log, tp.old_log, ec);  // an earlier attempt's, kept as a re-run keeps it
@@ -104,6 +104,14 @@ void copy_reused_run(const fs::path& src, const TrialPaths& tp, const nlohmann::
       }
     }
     write_file_atomic(tmp / "config.resolved.json", config.dump(2) + "\n");
+    // status.json says where the run is: here now (env.json and the eval records keep what made them, the source's).
+    if (fs::exists(tmp / "status.json", ec)) {
+      nlohmann::json status = load_json_file(tmp / "status.json");
+      if (status.contains("run_dir")) {
+        status["run_dir"] = fs::absolute(tp.run_dir).lexically_normal().string();
+        write_file_atomic(tmp / "status.json", status.dump(2) + "\n");
+      }
+    }
   } catch (const std::exception& e) {
     fs::remove_all(tmp, ec);
     throw std::runtime_error("--reuse " + src.string() + ": " + e.what());

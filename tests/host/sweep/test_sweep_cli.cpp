@@ -570,6 +570,12 @@ TEST(SweepCli, ReuseCopiesACompletedRunWithTheSameConfigInsteadOfTrainingIt) {
   EXPECT_EQ(load_json_file(b / "trials" / b_same / "config.resolved.json"), relabelled);
   copy.erase("config.resolved.json");
   orig.erase("config.resolved.json");
+  nlohmann::json moved = load_json_file(src / "status.json");  // status.json: where the run is
+  ASSERT_TRUE(moved.contains("run_dir")) << moved.dump();
+  moved["run_dir"] = fs::absolute(b / "trials" / b_same).lexically_normal().string();
+  EXPECT_EQ(load_json_file(b / "trials" / b_same / "status.json"), moved);
+  copy.erase("status.json");
+  orig.erase("status.json");
   ASSERT_EQ(copy.size(), orig.size());
   for (const auto& [rel, v] : orig) {
     ASSERT_TRUE(copy.count(rel)) << rel;
