@@ -7,8 +7,12 @@
 #endif
 #include "ijepa/host/dist/process_group.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <future>
 #include <map>
+#include <memory>
+#include <thread>
 #include <utility>
 
 #include <ATen/ATen.h>
@@ -48,6 +52,32 @@ std::string one_line(const std::exception& e) {
 DistributedError failed(int rank, const std::string& what, const std::exception& e) {
   return DistributedError("distributed: rank " + std::to_string(rank) + ": " + what + " failed (" + one_line(e) +
                           "); another rank has probably died or been killed");
+}
+
+// connect_store(addr, options): torch's TCPStore within its timeout and a grace. Its client retries the connection
+// for the timeout (a master that is not up yet), but then waits without one for the store's first answer: a program
+// on MASTER_PORT that accepts connections and never answers would hold the rank for as long as it stays there. The
+// store is made on a thread of its own; one that is not made by then is a one-line error, and the thread is left
+// behind blocked in its read (the process is about to exit with the error; a late answer only fills a promise).
+c10::intrusive_ptr<c10d::TCPStore> connect_store(const std::string& addr, const c10d::TCPStoreOptions& so) {
+  using Store = c10::intrusive_ptr<c10d::TCPStore>;
+  auto made = std::make_shared<std::promise<Store>>();
+  std::future<Store> store = made->get_future();
+  std::thread([made, addr, so] {
+    try {
+      made->set_value(c10::make_intrusive<c10d::TCPStore>(addr, so));
+    } catch (...) {
+      made->set_exception(std::current_exception());
+    }
+  }).detach();
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(so.timeout);
+  const auto grace = std::max(std::chrono::milliseconds(10000), timeout / 10);
+  if (store.wait_for(timeout + grace) != std::future_status::ready) {
+    throw std::runtime_error("connected to the port, but no answer came from a TCPStore there within " +
+                             std::to_string((timeout + grace).count() / 1000) +
+                             " s: is another program listening on MASTER_PORT?");
+  }
+  return store.get();
 }
 
 }  // namespace
@@ -108,7 +138,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistEnv& env, const st
     so.numWorkers = env.world;
     so.waitWorkers = true;
     so.timeout = timeout;
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+    auto tcp = connect_store(env.master_addr, so);
     impl->store = c10::make_intrusive<c10d::PrefixStore>("ijepa", tcp);
 #if IJEPA_HAVE_NCCL
     if (backend == "nccl") {

@@ -4,6 +4,11 @@
 #include <cstdio>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -188,6 +193,39 @@ TEST(Distributed, APeerThatNeverArrivesIsATimeoutNotAHang) {
   }
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
   EXPECT_THROW(ProcessGroup::connect(e, "mpi", std::chrono::seconds(1)), DistributedError);
+}
+
+TEST(Distributed, AForeignProgramOnMasterPortIsATimeoutNotAHang) {
+  // A listener that accepts connections (the kernel does, into its backlog) and never answers, as another program
+  // on MASTER_PORT would: torch's TCPStore client alone waits on it without end.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof(a);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  DistEnv e;
+  e.world = 2;
+  e.rank = 1;
+  e.master_port = ntohs(a.sin_port);
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    ProcessGroup::connect(e, "gloo", std::chrono::seconds(1));
+    FAIL() << "joined a group through a program that never answers";
+  } catch (const DistributedError& err) {
+    const std::string m = err.what();
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_NE(m.find("rank 1/2 could not join the group at 127.0.0.1:" + std::to_string(e.master_port)),
+              std::string::npos) << m;
+    EXPECT_NE(m.find("is another program listening on MASTER_PORT?"), std::string::npos) << m;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(secs, 30.0) << "the timeout (1 s) and the grace (10 s)";
+  ::close(fd);  // the store's thread, still reading, gets the reset and ends
 }
 
 // ---- gradient accumulation and clipping (issue #20, item 4) ---------------------------------------------------
