@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 
 #include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/data/mask_check.hpp"
 #include "ijepa/host/data/transforms.hpp"
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/eval/evaluation.hpp"
@@ -54,6 +55,14 @@ std::string one_line(const std::exception& e) {
   std::string s = e.what();
   if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
   return s;
+}
+
+// check_masks(ms, batch, ctx, type): what the masker returned keeps the SDK's contract (ids on the grid), else an
+// error naming it, shown in the panel (a bad id would otherwise fail later, far from its cause).
+void check_masks(const sdk::MaskSet& ms, std::int64_t batch, const sdk::BuildContext& ctx, const std::string& type) {
+  if (const std::string p = host::mask_set_problem(ms, batch, ctx.grid.count()); !p.empty()) {
+    throw std::runtime_error(type + ": " + p);
+  }
 }
 
 }  // namespace
@@ -185,15 +194,12 @@ MaskFrame Analysis::sample_masks(const MaskRequest& req) const {
     const auto masker = plugins_.registry().make_masker(req.masker, ctx, "masker");
     f.masker = masker.type + " (" + masker.plugin_id + ")";
     const sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(1, req.batch_number); });
-    if (ms.context.empty() || ms.target.empty()) throw std::runtime_error("masker returned no context or no target masks");
+    check_masks(ms, 1, ctx, masker.type);
     f.context = row0(ms.context.front());
     for (const auto& t : ms.target) f.targets.push_back(row0(t));
     f.k_enc = ms.context.front().size(1);
     f.k_pred = ms.target.front().size(1);
     f.fallbacks = ms.fallbacks;
-    for (auto id : f.context) {
-      if (id < 0 || id >= f.grid.count()) throw std::runtime_error("masker returned patch id " + std::to_string(id) + " outside the grid");
-    }
     if (images_) f.image = image(req.image_index, req.image_size).first;
   } catch (const std::exception& e) {
     f.error = one_line(e);
@@ -213,7 +219,7 @@ MaskStatsFrame Analysis::mask_stats(const MaskRequest& req, std::int64_t batches
     for (std::int64_t b = 0; b < batches; ++b) {
       const sdk::MaskSet ms = masker.call(
           [&](sdk::Masker& m) { return m.sample(batch_size, req.batch_number + static_cast<std::uint64_t>(b)); });
-      if (ms.context.empty() || ms.target.empty()) throw std::runtime_error("masker returned no context or no target masks");
+      check_masks(ms, batch_size, ctx, masker.type);
       const at::Tensor c = ms.context.front().to(at::kLong).contiguous();
       std::vector<at::Tensor> ts;
       for (const auto& t : ms.target) ts.push_back(t.to(at::kLong).contiguous());
@@ -382,7 +388,7 @@ PredictionFrame Analysis::predict(const MaskRequest& req_in) const {
     const sdk::BuildContext ctx = mask_context(req);
     const auto masker = plugins_.registry().make_masker(req.masker, ctx, "masker");
     const sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(1, req.batch_number); });
-    if (ms.context.empty() || ms.target.empty()) throw std::runtime_error("masker returned no context or no target masks");
+    check_masks(ms, 1, ctx, masker.type);
     f.grid = Grid{static_cast<int>(ctx.grid.h), static_cast<int>(ctx.grid.w)};
     f.context = row0(ms.context.front());
     for (const auto& t : ms.target) f.targets.push_back(row0(t));

@@ -198,9 +198,9 @@ int cmd_bench_data(const Argv& argv) {
   std::string masker_desc = "no masks";
   if (o.masks) {
     load_plugins(host, args);
-    const auto m = host.registry().make_masker({{"type", "multiblock"}},
-                                               build_context(o.image_size, o.patch, static_cast<std::uint64_t>(o.seed)),
-                                               "--masks");
+    const sdk::BuildContext ctx = build_context(o.image_size, o.patch, static_cast<std::uint64_t>(o.seed));
+    const auto m = host.registry().make_masker({{"type", "multiblock"}}, ctx, "--masks");
+    lo.num_patches = ctx.grid.count();
     masker = m.ptr;
     masker_desc = "masks multiblock (plugin " + m.plugin_id + ", patch " + std::to_string(o.patch) + ")";
     lo.masker_tag = "plugin " + m.plugin_id + ": multiblock";

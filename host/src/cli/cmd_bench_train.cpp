@@ -328,6 +328,7 @@ std::vector<Batch> make_batches(const nlohmann::json& resolved, const Registry& 
   lo.prefetch = 1;
   const Component<sdk::Masker> masker = make_rank_masker(resolved, registry, 0);
   lo.masker_tag = "plugin " + masker.plugin_id + ": " + masker.type;
+  lo.num_patches = experiment_context(resolved).grid.count();
   Loader loader(open_dataset(resolved.at("data"), "train"), masker.ptr, lo, 0);
   std::vector<Batch> batches;
   for (std::int64_t i = 0; i < total; ++i) batches.push_back(loader.make_batch(i));

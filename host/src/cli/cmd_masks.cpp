@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "ijepa/host/data/mask_check.hpp"
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/hosting/build_context.hpp"
@@ -56,17 +57,27 @@ nlohmann::json masker_config(const Args& args, const std::string& type) {
 struct MaskStats {
   double sum_enc = 0.0, sum_pred = 0.0;
   std::int64_t min_enc = std::numeric_limits<std::int64_t>::max(), max_enc = 0, fallbacks = 0;
+  double sum_targets = 0.0;  // target masks per step
+  std::int64_t min_targets = std::numeric_limits<std::int64_t>::max(), max_targets = 0;
   nlohmann::json steps = nlohmann::json::array();  // every step's masks, when kept
 };
 
+// Every step's masks are checked as the trainer's loader checks them (mask_check.hpp): a masker under development
+// is told here what training would refuse.
 MaskStats sample_masks(const Component<sdk::Masker>& masker, const std::string& type, long long batch,
-                       long long steps, bool keep) {
+                       long long steps, std::int64_t num_patches, bool keep) {
   MaskStats st;
   for (long long s = 0; s < steps; ++s) {
     const auto step = static_cast<std::uint64_t>(s);
     const sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(batch, step); });
-    if (ms.context.empty() || ms.target.empty())
-      throw std::runtime_error("masker " + type + " returned no context or no target masks");
+    if (const std::string p = mask_set_problem(ms, batch, num_patches); !p.empty()) {
+      throw std::runtime_error("plugin " + masker.plugin_id + ": masker/" + type + ": the masks of step " +
+                               std::to_string(s) + ": " + p);
+    }
+    const auto n_targets = static_cast<std::int64_t>(ms.target.size());
+    st.sum_targets += static_cast<double>(n_targets);
+    st.min_targets = std::min(st.min_targets, n_targets);
+    st.max_targets = std::max(st.max_targets, n_targets);
     const std::int64_t k_enc = ms.context.front().size(1);
     st.sum_enc += static_cast<double>(k_enc);
     st.sum_pred += static_cast<double>(ms.target.front().size(1));
@@ -128,7 +139,7 @@ int cmd_masks(const Argv& argv) {
     }
   }();
   const bool write_json = args.get("--out").has_value();
-  MaskStats st = sample_masks(masker, type, batch, steps, write_json);
+  MaskStats st = sample_masks(masker, type, batch, steps, ctx.grid.count(), write_json);
   const double n = static_cast<double>(steps), n_patches = static_cast<double>(ctx.grid.count());
   std::ostringstream os;
   os << std::fixed << std::setprecision(2);
@@ -138,6 +149,8 @@ int cmd_masks(const Argv& argv) {
      << std::setprecision(2) << "K_enc: mean " << st.sum_enc / n << ", min " << st.min_enc << ", max " << st.max_enc
      << "\n"
      << "K_pred: mean " << st.sum_pred / n << "\n"
+     << "target masks per step: mean " << st.sum_targets / n << ", min " << st.min_targets << ", max " << st.max_targets
+     << "\n"
      << "fallbacks: " << st.fallbacks << "\n";
   std::cout << os.str();
   if (write_json) {

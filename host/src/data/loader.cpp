@@ -1,4 +1,5 @@
 #include "ijepa/host/data/loader.hpp"
+#include "ijepa/host/data/mask_check.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -220,6 +221,11 @@ Batch Loader::make_batch(std::int64_t step) const {
   if (masker_) {
     try {
       b.masks = masker_->sample(B, static_cast<std::uint64_t>(step));
+      if (opts_.num_patches > 0) {
+        if (const std::string p = mask_set_problem(b.masks, B, opts_.num_patches); !p.empty()) {
+          throw std::runtime_error(p);  // the loader names the step, the catch below the masker
+        }
+      }
       if (opts.pinned_memory()) {  // index tensors too, so their copies to the GPU do not block the host either
         for (auto* set : {&b.masks.context, &b.masks.target}) {
           for (at::Tensor& m : *set) m = m.pin_memory();

@@ -6,6 +6,7 @@
 #define USE_C10D_NCCL 1
 #endif
 #include "ijepa/host/dist/process_group.hpp"
+#include "ijepa/host/util/errors.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -41,16 +42,9 @@ long long env_int(const char* name, long long lo, long long hi) {
   return x;
 }
 
-std::string one_line(const std::exception& e) {
-  std::string s = e.what();
-  if (const auto* c = dynamic_cast<const c10::Error*>(&e)) s = c->what_without_backtrace();
-  if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
-  return s;
-}
-
 // failed(rank, what, e) -> the one-line error of a collective that failed.
 DistributedError failed(int rank, const std::string& what, const std::exception& e) {
-  return DistributedError("distributed: rank " + std::to_string(rank) + ": " + what + " failed (" + one_line(e) +
+  return DistributedError("distributed: rank " + std::to_string(rank) + ": " + what + " failed (" + error_line(e) +
                           "); another rank has probably died or been killed");
 }
 
@@ -159,7 +153,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistEnv& env, const st
     impl->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, env.rank, env.world, opts);
   } catch (const std::exception& e) {
     throw DistributedError("distributed: " + where + " could not join the group at " + env.master_addr + ":" +
-                           std::to_string(env.master_port) + " (" + one_line(e) + ")");
+                           std::to_string(env.master_port) + " (" + error_line(e) + ")");
   }
   return std::shared_ptr<ProcessGroup>(new ProcessGroup(env, backend, std::move(impl)));
 }
@@ -170,7 +164,7 @@ ProcessGroup::Handle ProcessGroup::allreduce_sum_async(const at::Tensor& t) {
     return std::make_shared<Pending>(Pending{impl_->pg->allreduce(v)});
   } catch (const std::exception& e) {
     throw DistributedError("distributed: rank " + std::to_string(env_.rank) + ": all-reduce failed to start (" +
-                           one_line(e) + ")");
+                           error_line(e) + ")");
   }
 }
 

@@ -72,6 +72,16 @@ void write(Level level, const std::string& msg) {
   s.logger->log(to_spd(level), "{}", msg);
 }
 
+void write_files(Level level, const std::string& msg) {
+  auto& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  const spdlog::details::log_msg m(s.logger->name(), to_spd(level), msg);
+  for (auto& f : s.files) {
+    f->log(m);
+    f->flush();
+  }
+}
+
 void set_console_line(std::function<void()> erase) {
   auto& s = state();
   std::lock_guard<std::mutex> lock(s.mu);

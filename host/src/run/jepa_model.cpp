@@ -1,6 +1,8 @@
 #include "ijepa/host/run/jepa_model.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -252,7 +254,10 @@ JepaModel::StepResult JepaModel::train_step(const std::vector<Batch>& micro, std
   r.k_enc = mctx.front().size(1);
   r.k_pred = mtgt.front().size(1);
   if (reducer_) reducer_->finish();
-  if (observe) r.extra = observe_step(s, kept, mctx, mtgt);
+  // A non-finite loss is the error this step reports (the loss window says so at this sync point); the monitors'
+  // maths (an SVD of the features) would fail on its NaNs first, with an error that hides the cause. Log steps read
+  // the host anyway.
+  if (observe && std::isfinite(r.loss.item<double>())) r.extra = observe_step(s, kept, mctx, mtgt);
   if (clip_ > 0) {
     const at::Tensor norm = clip_gradients();
     if (observe) r.extra["grad_norm"] = norm.item<double>();  // log steps read the host anyway
@@ -314,7 +319,24 @@ sdk::LossOutput JepaModel::forward_loss(const at::Tensor& images, const std::vec
   in.masks_ctx = &mctx;
   in.masks_tgt = &mtgt;
   in.patch_size = ctx_.patch_size;
-  return loss_.call([&](sdk::Loss& l) { return l.compute(in); });
+  return loss_.call([&](sdk::Loss& l) {
+    sdk::LossOutput out = l.compute(in);
+    // The contract (sdk::Loss): one floating-point scalar that backward() can start from. Said here, with the
+    // plugin named, rather than by autograd's own words at backward().
+    const at::Tensor& t = out.loss;
+    if (!t.defined()) throw std::runtime_error("compute() returned an undefined loss tensor");
+    if (t.dim() != 0 || !at::isFloatingType(t.scalar_type())) {
+      std::string shape = "[";
+      for (std::int64_t d = 0; d < t.dim(); ++d) shape += (d ? ", " : "") + std::to_string(t.size(d));
+      throw std::runtime_error("compute() must return a 0-dim floating-point loss, got " +
+                               std::string(c10::toString(t.scalar_type())) + " of shape " + shape + "]");
+    }
+    if (at::GradMode::is_enabled() && !t.requires_grad()) {
+      throw std::runtime_error("compute() returned a loss that does not require grad: it is cut off from the "
+                               "prediction (made under no_grad, or through detach() or item())");
+    }
+    return out;
+  });
 }
 
 double JepaModel::eval_loss(const at::Tensor& images_cpu, const sdk::MaskSet& masks) {

@@ -10,6 +10,7 @@
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/io/safetensors.hpp"
 #include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/util/errors.hpp"
 #include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/training_data.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
@@ -150,10 +151,14 @@ void record_failure(Run& r, const std::exception& e) {
   r.progress.end_line();
   r.data.stop();
   try {
+    const std::int64_t failed_step = r.losses.failed_step() > 0 ? r.losses.failed_step() : r.step + 1;
+    const std::string error = error_line(e);  // one line: torch's backtrace stays out of status.json
+    // log.txt ends with why (the console gets the error from the command, once).
+    logging::write_files(logging::Level::error, "run failed at step " + std::to_string(failed_step) + ": " + error);
     nlohmann::json& st = r.progress.status();
     st["state"] = "failed";
-    st["error"] = e.what();
-    st["failed_step"] = r.losses.failed_step() > 0 ? r.losses.failed_step() : r.step + 1;
+    st["error"] = error;
+    st["failed_step"] = failed_step;
     st["ended"] = utc_now();
     r.progress.write_status();
   } catch (...) {  // keep the original error

@@ -27,6 +27,7 @@ TrainingData::TrainingData(const nlohmann::json& resolved, const Registry& regis
       masker_(make_rank_masker(resolved, registry, rank)),
       options_(loader_options(resolved, rank, world, pin_memory)) {
   options_.masker_tag = "plugin " + masker_.plugin_id + ": " + masker_.type;
+  options_.num_patches = experiment_context(resolved).grid.count();
   accum_ = resolved.at("train").at("accum_steps").get<std::int64_t>();
   if (accum_ < 1) throw ConfigError("train.accum_steps: must be >= 1, got " + std::to_string(accum_));
   micro_ipe_ = Loader::steps_for(dataset_->size(), options_);

@@ -165,4 +165,87 @@ TEST(CliPlugins, ANonFiniteLossFailsTheRunAtItsStepAndKeepsTheLastGoodCheckpoint
   EXPECT_TRUE(has(ijepa::test::read_text(tmp / "run" / "metrics.jsonl"), "\"step\":4,"));
 }
 
+
+// A component that breaks the SDK's contract is named, with what is wrong, before anything else trips over it
+// (an exercise saw out-of-range patch ids blamed on the predictor, an empty context train to "completed", a per-token
+// loss reported as autograd's "grad can be implicitly created only for scalar outputs").
+TEST(CliPlugins, AMaskerThatBreaksTheContractIsNamedBeforeTheRunExists) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["components"]["masker"] = {{"type", "abort_after"}, {"abort_at", 1000}};
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const std::vector<std::pair<std::string, std::string>> faults{
+      {"out_of_range", "target mask 0 has patch id 64 outside the 64 patches of the grid (ids 0..63)"},
+      {"negative", "context mask 0 has patch id -1, below 0"},
+      {"empty_context", "context mask 0 is empty (K = 0 patches)"},
+      {"wrong_batch", "target mask 0 has shape [9, 16], not [8, K]"},
+      {"int32", "context mask 0 has dtype Int, not int64"},
+      {"no_target", "returned no target mask"}};
+  for (const auto& [fault, says] : faults) {
+    const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / fault).string(), "--quiet",
+                              "--set", "components.masker.fault=" + fault, "--plugin-dir",
+                              fixture_dir("abort_after").string()});
+    EXPECT_EQ(r.rc, 1) << fault << show(r);
+    EXPECT_TRUE(has(r.err, "plugin org.ijepa.test.abort_after: masker/abort_after: " + says)) << fault << show(r);
+    EXPECT_FALSE(fs::exists(tmp / fault)) << fault << ": the first batch is checked before the run directory";
+    // `ijepa masks`, where a masker under development is tried, says the same.
+    const auto m = run_ijepa({"masks", "--masker", "abort_after", "--image-size", "32", "--patch-size", "4",
+                              "--batch", "8", "--steps", "1", "--seed", "0", "--set", "abort_at=1000", "--set",
+                              "fault=" + fault,
+                              "--plugin-dir", fixture_dir("abort_after").string()});
+    EXPECT_EQ(m.rc, 1) << fault << show(m);
+    EXPECT_TRUE(has(m.err, "masker/abort_after: the masks of step 0: " + says)) << fault << show(m);
+  }
+  const auto ok = run_ijepa({"masks", "--masker", "abort_after", "--image-size", "32", "--patch-size", "4",
+                             "--batch", "8", "--steps", "2", "--seed", "0", "--set", "abort_at=1000", "--plugin-dir",
+                             fixture_dir("abort_after").string()});
+  ASSERT_EQ(ok.rc, 0) << show(ok);
+  EXPECT_TRUE(has(ok.out, "target masks per step: mean 1.00, min 1, max 1")) << show(ok);
+}
+
+TEST(CliPlugins, ALossThatBreaksTheContractIsNamedAndTheRunRecordsWhy) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["components"]["loss"] = {{"type", "fixture_good"}};
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const std::vector<std::pair<std::string, std::string>> faults{
+      {"vector", "compute() must return a 0-dim floating-point loss, got Float of shape ["},
+      {"detached", "compute() returned a loss that does not require grad"}};
+  for (const auto& [fault, says] : faults) {
+    const fs::path run = tmp / fault;
+    const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", run.string(), "--quiet", "--set",
+                              "components.loss.fault=" + fault, "--plugin-dir", fixture_dir("good").string()});
+    EXPECT_EQ(r.rc, 1) << fault << show(r);
+    EXPECT_TRUE(has(r.err, "plugin org.ijepa.test.good: loss/fixture_good: " + says)) << fault << show(r);
+    // status.json holds the one line (no C++ backtrace), and log.txt ends with it.
+    const json st = json::parse(ijepa::test::read_text(run / "status.json"));
+    EXPECT_EQ(st.at("state"), "failed");
+    const std::string error = st.at("error");
+    EXPECT_TRUE(has(error, says)) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+    const std::string log = ijepa::test::read_text(run / "log.txt");
+    EXPECT_TRUE(has(log.substr(log.rfind('\n', log.size() - 2) + 1), "[error] run failed at step 1: plugin "))
+        << log;
+  }
+}
+
+// With the run-health diagnostics on (the default), a diverging run used to fail with the SVD of its NaN features
+// ("linalg.svd: The algorithm failed to converge ...") and a backtrace in status.json: the loss is looked at first.
+TEST(CliPlugins, ADivergingRunSaysItsLossIsNotFiniteWithTheDiagnosticsOn) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["train"]["health"] = true;
+  cfg["train"]["log_every"] = 2;
+  cfg["train"]["lr"] = 1e6;
+  cfg["train"]["start_lr"] = 1e6;
+  cfg["train"]["epochs"] = 5;
+  cfg["components"]["evaluators"] = json::array();
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "run").string(), "--quiet"});
+  ASSERT_EQ(r.rc, 1) << show(r);
+  EXPECT_TRUE(has(r.err, "error: loss is ")) << show(r);
+  EXPECT_FALSE(has(r.err, "svd")) << show(r);
+  const json st = json::parse(ijepa::test::read_text(tmp / "run" / "status.json"));
+  EXPECT_TRUE(has(st.at("error").get<std::string>(), "loss is ")) << st.dump();
+}
 }  // namespace

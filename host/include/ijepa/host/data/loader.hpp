@@ -42,6 +42,7 @@ struct DataLoaderOptions {
   bool drop_last = true;
   bool pin_memory = false;  // allocate images in pinned host memory when CUDA is available
   std::string masker_tag = "masker";  // names the masker plugin in errors ("plugin <id>: masker/<type>")
+  std::int64_t num_patches = 0;  // > 0: each batch's masks are checked against the patch grid (mask_check.hpp)
 };
 
 // Images that failed to load (undecodable, unreadable, too small). Each is replaced by the next usable image of the

@@ -22,6 +22,10 @@ inline void error(const std::string& m) { write(Level::error, m); }
 // redraws it rather than ending it). An empty function: none.
 void set_console_line(std::function<void()> erase);
 
+// [thread-safe] Writes one line to the file sinks only (a run's log.txt): what the console already shows another way,
+// such as the error a command prints last.
+void write_files(Level level, const std::string& msg);
+
 // Console threshold (default info; IJEPA_LOG_LEVEL=debug|info|warn|error|off overrides at first use).
 void set_console_level(Level level);
 // Adds a file sink (e.g. a run's log.txt); all levels >= debug go there. Returns false if it cannot be opened.
