@@ -253,6 +253,7 @@ util::MeanCi paired(const ReportGroup& g, const ReportGroup& ref, const std::str
 std::string diff_cell(const util::MeanCi& d) {
   if (d.n == 0) return "—";
   if (d.n == 1) return signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair: undecided)";
+  if (d.no_spread()) return signed_text(util::round_like(d.mean, std::nan(""))) + " (no spread over seeds: undecided)";
   const std::string v = signed_text(util::round_to_uncertainty(d.mean, d.half));
   return v + (d.separated_from_zero() ? (d.mean > 0 ? " above" : " below") : " undecided");
 }
@@ -350,8 +351,9 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
   }
   std::string md = "\n## Orderings\n\nEach claim \"A > B\" judged on the paired difference A − B of the same seed, over "
                    "the seeds both completed (mean ± 95 % CI, Student t): **holds** — the interval is above 0; "
-                   "**fails** — it is below 0 (the other way round); **undecided** — it includes 0, or there are fewer "
-                   "than two pairs. Overall: holds (or fails) on at least one metric and the other way on none; "
+                   "**fails** — it is below 0 (the other way round); **undecided** — it includes 0, there are fewer "
+                   "than two pairs, or every pair differs by the same amount (no spread over seeds: an interval of "
+                   "width 0 is no evidence, and accuracies on a finite test set tie by chance). Overall: holds (or fails) on at least one metric and the other way on none; "
                    "mixed where the metrics disagree. Many claims at 95 % each let some pass by chance, so the last "
                    "column keeps only the differences that survive Holm's correction over every test in this table "
                    "(paired t tests, family-wise error 5 %).\n\n";
@@ -395,8 +397,9 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
         row.push_back("undecided");
         continue;
       }
-      row.push_back(d.n == 1 ? signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair)"
-                             : signed_text(util::round_to_uncertainty(d.mean, d.half)));
+      row.push_back(d.n == 1      ? signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair)"
+                    : d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) + " (no spread)"
+                                    : signed_text(util::round_to_uncertainty(d.mean, d.half)));
       const bool hold = d.separated_from_zero() && d.mean > 0, fail = d.separated_from_zero() && d.mean < 0;
       any_hold = any_hold || hold;
       any_fail = any_fail || fail;
@@ -574,9 +577,13 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
     const util::MeanCi a = util::mean_ci(best.completed_values(col)), b = util::mean_ci(second.completed_values(col));
     md += "- Runner-up: `" + second.label + "`: " + group_cell(second.completed_values(col)) + ". ";
     if (d.n >= 2) {
-      md += "Paired difference over " + std::to_string(d.n) + " seeds: " + signed_text(util::round_to_uncertainty(d.mean, d.half)) +
-            (d.separated_from_zero() ? ": the best is told apart from the runner-up.\n"
-                                     : ": the interval includes 0, so these two cannot be ranked at this scale.\n");
+      md += "Paired difference over " + std::to_string(d.n) + " seeds: " +
+            (d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) +
+                                 " on every seed: no spread to judge by, so these two cannot be ranked at this scale.\n"
+             : d.separated_from_zero()
+                 ? signed_text(util::round_to_uncertainty(d.mean, d.half)) + ": the best is told apart from the runner-up.\n"
+                 : signed_text(util::round_to_uncertainty(d.mean, d.half)) +
+                       ": the interval includes 0, so these two cannot be ranked at this scale.\n");
     } else if (a.n >= 2 && b.n >= 2) {
       const bool apart = a.mean - a.half > b.mean + b.half || a.mean + a.half < b.mean - b.half;
       md += apart ? "Their intervals do not overlap: the best is told apart.\n"

@@ -86,7 +86,7 @@ double t_two_sided_p(double t, double df) {
 
 double paired_t_p(const MeanCi& d) {
   if (d.n < 2 || std::isnan(d.mean)) return std::nan("");
-  if (!(d.sd > 0.0)) return d.mean == 0.0 ? 1.0 : 0.0;
+  if (d.no_spread()) return std::nan("");
   return t_two_sided_p(d.mean / (d.sd / std::sqrt(static_cast<double>(d.n))), static_cast<double>(d.n - 1));
 }
 

@@ -319,8 +319,12 @@ TEST(ReportStats, IntervalsAndRounding) {
   EXPECT_DOUBLE_EQ(util::t_two_sided_p(0.0, 5), 1.0);
   EXPECT_TRUE(std::isnan(util::t_two_sided_p(1.0, 0.5)));
   // Paired test on differences: every pair equal -> 0 (or 1 for zeros); one pair -> NaN.
-  EXPECT_DOUBLE_EQ(util::paired_t_p(util::mean_ci({2.0, 2.0, 2.0})), 0.0);
-  EXPECT_DOUBLE_EQ(util::paired_t_p(util::mean_ci({0.0, 0.0})), 1.0);
+  // No spread over the pairs (two seeds tied, as finite test sets make likely): no test, never "separated".
+  EXPECT_TRUE(std::isnan(util::paired_t_p(util::mean_ci({2.0, 2.0, 2.0}))));
+  EXPECT_TRUE(std::isnan(util::paired_t_p(util::mean_ci({0.0, 0.0}))));
+  EXPECT_FALSE(util::mean_ci({0.2, 0.2}).separated_from_zero());
+  EXPECT_TRUE(util::mean_ci({0.2, 0.2}).no_spread());
+  EXPECT_FALSE(util::mean_ci({0.2, 0.3}).no_spread());
   EXPECT_TRUE(std::isnan(util::paired_t_p(util::mean_ci({2.0}))));
   EXPECT_NEAR(util::paired_t_p(util::mean_ci({1.0, 0.3, 1.2, 0.9, 0.1})), 0.02999, 2e-4);
   // Holm: sorted 0.01, 0.02, 0.04 against 0.05/3, 0.05/2, 0.05/1 -> all three; 0.02, 0.03 against 0.025 -> none.
@@ -355,7 +359,7 @@ TEST(ReportStats, IntervalsAndRounding) {
 TEST(SweepReport, PairedDifferencesLeaveOutSettingsAndIncomparableLosses) {
   test::TempDir tmp;
   const fs::path d = tmp.path();
-  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 36}}, {{50, 45, 52}, {48, 49, 47}});
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 37}}, {{50, 45, 52}, {48, 49, 47}});
   for (const std::string m : {"multiblock", "block"}) {  // a setting that varies, as the linear probe's chosen l2
     for (int seed = 0; seed < 3; ++seed) {
       const fs::path f = d / "trials" / (m + "_s" + std::to_string(seed)) / "eval.jsonl";
@@ -371,7 +375,9 @@ TEST(SweepReport, PairedDifferencesLeaveOutSettingsAndIncomparableLosses) {
   EXPECT_NE(same.find("| knn.l2 |"), std::string::npos) << "the trials' table shows it\n" << same;
   const std::string paired = same.substr(same.find("## Paired differences"));
   EXPECT_EQ(paired.find("knn.l2"), std::string::npos) << paired;
-  EXPECT_NE(paired.find("| masker=multiblock | 3 | +0 undecided |"), std::string::npos) << paired;
+  // The final losses are equal in every seed: no spread, so no verdict (an interval of width 0 is no evidence).
+  EXPECT_NE(paired.find("| masker=multiblock | 3 | +0 (no spread over seeds: undecided) |"), std::string::npos)
+      << paired;
   // The same groups told apart by a component's key: their losses are not compared.
   sw["axis_keys"] = {"components.masker.type", "seed"};
   for (auto& t : sw["trials"]) {
@@ -382,14 +388,14 @@ TEST(SweepReport, PairedDifferencesLeaveOutSettingsAndIncomparableLosses) {
   oc.reference = "type=block";
   const std::string other = write_sweep_summary(d, oc).md;
   const std::string paired2 = other.substr(other.find("## Paired differences"));
-  EXPECT_NE(paired2.find("| 3 | not comparable | +5 above |"), std::string::npos) << paired2;
+  EXPECT_NE(paired2.find("| 3 | not comparable | +4.7 ± 1.4 above |"), std::string::npos) << paired2;
 }
 
 TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {
   test::TempDir tmp;
   const fs::path d = tmp.path();
   // Random init: k-NN 30, 31, 32 for seeds 0-2 in both groups, linear probe 40.
-  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 36}}, {{50, 45, 52}, {48, 49, 47}});
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 37}}, {{50, 45, 52}, {48, 49, 47}});
   const std::string md = write_sweep_summary(d).md;
   const auto at = md.find("## The random-init encoder");
   ASSERT_NE(at, std::string::npos) << md;
@@ -442,7 +448,7 @@ TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {
 TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   test::TempDir tmp;
   const fs::path d = tmp.path();
-  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 36}}, {{50, 45, 52}, {48, 49, 47}});
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 37}}, {{50, 45, 52}, {48, 49, 47}});
   ReportOptions o;
   o.reference = "masker=block";
   o.best_by = "knn.gain.top1";
@@ -450,9 +456,10 @@ TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   EXPECT_EQ(md.find("| knn.k |"), std::string::npos) << md;
   EXPECT_NE(md.find("The same in every trial (left out above): knn.k = 20."), std::string::npos) << md;
   EXPECT_NE(md.find("## Paired differences against `masker=block`"), std::string::npos) << md;
-  // knn: +5 in every seed (sd 0: an interval of width 0 excludes 0); linear: +2, -4, +5 (mean 1, undecided).
-  EXPECT_NE(md.find("| masker=multiblock | 3 | +0 undecided |"), std::string::npos) << md;
-  EXPECT_NE(md.find("+5 above"), std::string::npos) << md;
+  // knn: +5, +5, +4 (above); linear: +2, -4, +5 (mean 1, undecided); the final loss the same in every seed (no
+  // spread: undecided, not "above" or "below" on an interval of width 0).
+  EXPECT_NE(md.find("| masker=multiblock | 3 | +0 (no spread over seeds: undecided) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("+4.7 ± 1.4 above"), std::string::npos) << md;
   EXPECT_NE(md.find("undecided"), std::string::npos) << md;
   EXPECT_NE(md.find("- Best group: `masker=multiblock`"), std::string::npos) << md;
   EXPECT_NE(md.find("the best is told apart from the runner-up"), std::string::npos) << md;
@@ -512,15 +519,15 @@ TEST(SweepReport, OrderingsCorrectForManyComparisons) {
 }
 
 // --order "A > B": each claim judged per top-1 accuracy on the paired differences by seed. Three maskers x three
-// seeds: knn puts multiblock 5 above block every seed (holds) and random 1 above block every seed; the linear probe
-// has multiblock - block = +2, -4, +5 (undecided) and random 10 below block every seed (so "random > block" is
-// mixed: knn holds, linear fails); "block > multiblock" fails on knn.
+// seeds: knn puts multiblock +5, +5, +4 above block (holds) and random +2, +2, +1; the linear probe has multiblock -
+// block = +2, -4, +5 (undecided) and random -10, -9, -10 (so "random > block" is mixed: knn holds, linear fails);
+// "block > multiblock" fails on knn. (Differences equal in every seed would be undecided: no spread.)
 TEST(SweepReport, OrderingsHoldFailOrStayUndecidedPerMetric) {
   test::TempDir tmp;
   const fs::path d = tmp.path();
   const std::vector<nlohmann::json> trials =
-      write_masker_trials(d, {"multiblock", "block", "random"}, {{40, 42, 41}, {35, 37, 36}, {36, 38, 37}},
-                          {{50, 45, 52}, {48, 49, 47}, {38, 39, 37}}, {{"top5", 90.0}});
+      write_masker_trials(d, {"multiblock", "block", "random"}, {{40, 42, 41}, {35, 37, 37}, {37, 39, 38}},
+                          {{50, 45, 52}, {48, 49, 47}, {38, 40, 37}}, {{"top5", 90.0}});
   ReportOptions o;
   // A group by KEY=VALUE, by a bare value, by one of its trials' names; spaces around '>' optional.
   o.orderings = {"masker=multiblock > masker=block", "random>block", "block_s2 > multiblock"};
@@ -529,17 +536,19 @@ TEST(SweepReport, OrderingsHoldFailOrStayUndecidedPerMetric) {
   EXPECT_NE(md.find("| ordering | pairs | knn.top1: A − B | verdict | linear_probe.top1: A − B | verdict | overall |"),
             std::string::npos)
       << "top-1 accuracies only (no top5, no random-init column)\n" << md;
-  EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` | 3 | +5 | holds | +1 ± 11 | undecided | **holds** |"),
+  EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` | 3 | +4.7 ± 1.4 | holds | +1 ± 11 | undecided | **holds** |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| `masker=random` > `masker=block` | 3 | +1 | holds | -10 | fails | mixed |"), std::string::npos)
-      << md;
-  EXPECT_NE(md.find("| `masker=block` > `masker=multiblock` | 3 | -5 | fails | -1 ± 11 | undecided | **fails** |"),
+  EXPECT_NE(md.find("| `masker=random` > `masker=block` | 3 | +1.7 ± 1.4 | holds | -9.7 ± 1.4 | fails | mixed | **fails** |"),
             std::string::npos)
       << md;
-  // Differences equal in every seed have p = 0: Holm keeps them all (the linear +1 ± 11 was never separated).
+  EXPECT_NE(md.find("| `masker=block` > `masker=multiblock` | 3 | -4.7 ± 1.4 | fails | -1 ± 11 | undecided | **fails** |"),
+            std::string::npos)
+      << md;
+  // Holm over the six tests keeps the two ±4.7 differences (p 0.005 each) and random's linear -9.7 (p 0.0012), not
+  // its knn +1.7 (p 0.038), so that claim fails rather than mixed (the linear +1 ± 11 was never separated).
   EXPECT_NE(md.find("Of 3 claims: 1 hold, 1 fail, 1 mixed, 0 undecided; with Holm's correction over the 6 tests: "
-                    "1 hold, 1 fail, 1 mixed, 0 undecided."),
+                    "1 hold, 2 fail, 0 mixed, 0 undecided."),
             std::string::npos)
       << md;
   // With one seed a claim cannot be decided, whatever the difference.
@@ -634,14 +643,14 @@ TEST(SweepReport, ObjectAxisValuesShowWhatTellsThemApart) {
 TEST(SweepReport, TheSweepFilesReportBlockIsTheDefault) {
   test::TempDir tmp;
   const fs::path d = tmp.path();
-  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 36}}, {{50, 45, 52}, {48, 49, 47}});
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 37}}, {{50, 45, 52}, {48, 49, 47}});
   nlohmann::json sw = load_json_file(d / "sweep.json");
   sw["sweep"] = {{"seeds", {0, 1, 2}},
                  {"report", {{"reference", "block"}, {"best_by", "knn.gain.top5"}, {"orderings", {"multiblock > block"}}}}};
   write(d / "sweep.json", sw.dump(2));
   const std::string md = write_sweep_summary(d).md;
   EXPECT_NE(md.find("## Paired differences against `masker=block`"), std::string::npos) << md;
-  EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` | 3 | +5 | holds |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` | 3 | +4.7 ± 1.4 | holds |"), std::string::npos) << md;
   EXPECT_NE(md.find("## Best by `knn.gain.top5`\n\nNo trial has this metric: " + (d / "sweep.json").string() +
                     ": sweep.report.best_by names none of theirs (known: final_loss, knn.k, "),
             std::string::npos)
@@ -659,7 +668,7 @@ TEST(SweepReport, TheSweepFilesReportBlockIsTheDefault) {
   o.best_by = "knn.gain.top1";
   const std::string md2 = write_sweep_summary(d, o).md;
   EXPECT_EQ(md2.find("| `masker=multiblock` > `masker=block` |"), std::string::npos) << md2;
-  EXPECT_NE(md2.find("| `masker=block` > `masker=multiblock` | 3 | -5 | fails |"), std::string::npos) << md2;
+  EXPECT_NE(md2.find("| `masker=block` > `masker=multiblock` | 3 | -4.7 ± 1.4 | fails |"), std::string::npos) << md2;
   EXPECT_NE(md2.find("- Best group: `masker=multiblock`"), std::string::npos) << md2;
   EXPECT_NE(md2.find("## Paired differences against `masker=block`"), std::string::npos) << "the file's reference stays";
   o.best_by = "knn.gain.top5";  // from the command line an unknown metric is still an error
@@ -741,7 +750,8 @@ TEST(SweepReport, AmbiguousGroupSelectionsAreErrors) {
   o.orderings = {"min_keep=4,[0.2,0.3] > min_keep=3,[0.2,0.3]"};
   const std::string md = write_sweep_summary(d, o).md;
   EXPECT_NE(md.find("## Paired differences against `min_keep=4, scale=[0.2,0.3]`"), std::string::npos) << md;
-  EXPECT_NE(md.find("| `min_keep=4, scale=[0.2,0.3]` > `min_keep=3, scale=[0.2,0.3]` | 2 | +1 | holds |"),
+  // +1 in both seeds: no spread, so no verdict
+  EXPECT_NE(md.find("| `min_keep=4, scale=[0.2,0.3]` > `min_keep=3, scale=[0.2,0.3]` | 2 | +1 (no spread) | undecided |"),
             std::string::npos)
       << md;
 }

@@ -14,7 +14,10 @@ double t975(std::int64_t df);
 struct MeanCi {
   double mean = 0.0, half = 0.0, sd = 0.0;  // sd: the sample standard deviation (n - 1); NaN for n < 2
   std::size_t n = 0;
-  bool separated_from_zero() const { return n >= 2 && (mean - half > 0.0 || mean + half < 0.0); }
+  // Two or more values, all the same: the t interval has width 0, which is no evidence (accuracies on a finite test
+  // set are discrete, so two seeds can tie by chance); such a mean is never "separated".
+  bool no_spread() const { return n >= 2 && !(sd > 0.0); }
+  bool separated_from_zero() const { return n >= 2 && !no_spread() && (mean - half > 0.0 || mean + half < 0.0); }
 };
 MeanCi mean_ci(const std::vector<double>& xs);
 
@@ -23,7 +26,7 @@ MeanCi mean_ci(const std::vector<double>& xs);
 double t_two_sided_p(double t, double df);
 
 // The two-sided p-value of a one-sample t test that the mean of `d` is 0 (d: paired differences). NaN for fewer than
-// two values; 0 or 1 where every difference is the same (non-zero or zero).
+// two values and where every difference is the same (no spread: no test; Holm's correction leaves it out).
 double paired_t_p(const MeanCi& d);
 
 // Holm's step-down correction: which of the p-values are rejected at family-wise level alpha (NaN: never).
