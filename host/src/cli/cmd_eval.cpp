@@ -164,13 +164,22 @@ std::vector<EvaluatorSpec> evaluator_specs(const Args& args, const std::vector<s
   return specs;
 }
 
-// --out, or RUN_DIR/eval/<types>_step<N>.json, or <types>_<checkpoint stem>.eval.json.
+// --out, or RUN_DIR/eval/<types>_step<N>.json, or <types>_<checkpoint stem>.eval.json; a default name that is taken
+// (an earlier evaluation of the same step with other settings, another run's checkpoint of the same name) gets the
+// first free "-2", "-3", ... before its extension: an evaluation never replaces another one's file unless --out says so.
 fs::path eval_output(const Args& args, const std::vector<std::string>& types, const LoadedEncoder& le) {
   if (auto o = args.get("--out")) return *o;
   std::string name;
   for (const auto& t : types) name += (name.empty() ? "" : "+") + t;
-  if (!le.run_dir.empty()) return le.run_dir / "eval" / (name + "_step" + std::to_string(le.step) + ".json");
-  return fs::path(name + "_" + fs::path(le.origin).stem().string() + ".eval.json");
+  const bool in_run = !le.run_dir.empty();
+  const fs::path dir = in_run ? le.run_dir / "eval" : fs::path();
+  const std::string stem = in_run ? name + "_step" + std::to_string(le.step)
+                                  : name + "_" + fs::path(le.origin).stem().string();
+  const std::string ext = in_run ? ".json" : ".eval.json";
+  std::error_code ec;
+  fs::path out = dir / (stem + ext);
+  for (int i = 2; fs::exists(fs::symlink_status(out, ec)); ++i) out = dir / (stem + "-" + std::to_string(i) + ext);
+  return out;
 }
 
 void write_eval_report(const fs::path& out, const LoadedEncoder& le, const std::string& which,

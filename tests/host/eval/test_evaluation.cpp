@@ -356,6 +356,29 @@ TEST(EvalCli, TableJsonAndErrors) {
   EXPECT_NE(c.out.find("--evaluator"), std::string::npos) << c.out;
 }
 
+// Two evaluations of one step with other settings used to write the same RUN_DIR/eval/knn_step<N>.json, the second
+// replacing the first.
+TEST(EvalCli, ADefaultNameThatIsTakenGetsTheNextFreeOne) {
+  const fs::path dir = test::temp_dir("eval_names");
+  const fs::path run = dir / "run";
+  fs::copy(tiny_run(), run, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  fs::remove_all(run / "eval");
+  std::vector<std::string> written;
+  for (const char* limit : {"20", "12"}) {
+    Cli c = run_cli("eval " + run.string() + " --evaluator knn --set train_limit=32 --set test_limit=" + limit);
+    ASSERT_EQ(c.rc, 0) << c.out;
+  }
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(run / "eval")) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  ASSERT_EQ(names.size(), 2u);
+  const std::string first = names[1], second = names[0];  // "knn_step<N>.json" sorts after "knn_step<N>-2.json"
+  EXPECT_EQ(second, first.substr(0, first.size() - 5) + "-2.json");
+  EXPECT_EQ(load_json_file(run / "eval" / first)["results"][0]["test_n"], 20) << "the first evaluation is kept";
+  EXPECT_EQ(load_json_file(run / "eval" / second)["results"][0]["test_n"], 12);
+  fs::remove_all(dir);
+}
+
 TEST(EmbedCli, WritesTheFeaturesOfTheCheckpoint) {
   const fs::path run = tiny_run();
   const fs::path dir = test::temp_dir("embed_cli");
