@@ -190,12 +190,14 @@ int main(int argc, char** argv) {
             std::cerr << "ijepa-viewer: error: " << err << "\n";
             rc = 1;
           } else {
-            std::ofstream(opt.screenshot + ".json") << viewer->capture().to_json().dump(2) << "\n";
+            // A run or checkpoint that did not load, or a panel showing an error: the picture shows an error message,
+            // so the exit code and the capture's record say so too.
+            const std::string why = !viewer->model_error().empty() ? viewer->model_error() : viewer->capture().error;
+            nlohmann::json info = viewer->capture().to_json();
+            if (!why.empty()) info["error"] = why;
+            std::ofstream(opt.screenshot + ".json") << info.dump(2) << "\n";
             std::cout << "wrote " << opt.screenshot << " (" << fw << "x" << fh << ", panel "
                       << viewer->capture().panel << ")\n";
-            // A run or checkpoint that did not load, or a panel showing an error: the picture shows an error message,
-            // so the exit code says so too.
-            const std::string why = !viewer->model_error().empty() ? viewer->model_error() : viewer->capture().error;
             if (!why.empty()) {
               std::cerr << "ijepa-viewer: error: " << why << "\n";
               rc = 1;

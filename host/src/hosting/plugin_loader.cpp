@@ -155,8 +155,12 @@ bool PluginHost::load_file(const fs::path& file, bool allow_insecure, bool trust
     return reject("cannot load: " + dl_message(e));
   }
   keep_for_process(lib);  // never unloaded, whatever happens next
-  if (!lib->has("ijepa_plugin_abi") || !lib->has("ijepa_plugin_register")) {
-    return reject("missing entry points ijepa_plugin_abi / ijepa_plugin_register (not an ijepa plugin)");
+  const bool has_abi = lib->has("ijepa_plugin_abi"), has_register = lib->has("ijepa_plugin_register");
+  if (!has_abi || !has_register) {
+    return reject(!has_abi && !has_register
+                      ? "missing entry points ijepa_plugin_abi / ijepa_plugin_register (not an ijepa plugin)"
+                      : std::string("missing entry point ") + (has_abi ? "ijepa_plugin_register" : "ijepa_plugin_abi") +
+                            " (IJEPA_PLUGIN_ABI and IJEPA_PLUGIN_REGISTER both belong in the plugin)");
   }
   const IjepaAbiInfo* abi = nullptr;
   try {
