@@ -265,6 +265,11 @@ std::string error_origin(const std::string& what, const KeyOrigins& origins, con
   return found.empty() ? file : found;
 }
 
+std::string located_error(const std::string& what, const KeyOrigins& origins, const std::string& file) {
+  if (what.find(" (from --set ") != std::string::npos || what.rfind("--set ", 0) == 0) return what;
+  return error_origin(what, origins, file) + ": " + what;
+}
+
 namespace {
 
 // The single components of an experiment and their registry kinds (the evaluators are a list).
@@ -280,6 +285,11 @@ nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) 
   nlohmann::json shallow = out;
   shallow["components"] = nlohmann::json::object();
   validate_keys(top, shallow, "", "the experiment", true);
+  if (const auto v = out.find("schema_version");
+      v != out.end() && !(v->is_number_integer() && v->get<std::int64_t>() == kExperimentSchemaVersion)) {
+    throw ConfigError("schema_version: " + v->dump() + " is not supported (this workbench reads " +
+                      std::to_string(kExperimentSchemaVersion) + ")");
+  }
   if (const std::string name = out.value("name", std::string()); name.empty() || name == "." || name == ".." ||
                                                                    name.find('/') != std::string::npos ||
                                                                    name.find('\0') != std::string::npos) {
@@ -424,7 +434,10 @@ nlohmann::json resolve_experiment(const nlohmann::json& layered, const std::vect
     const auto& enc = cfg.contains("components") ? cfg["components"].value("encoder", nlohmann::json::object())
                                                   : nlohmann::json::object();
     if (!img_size_set && ((enc.is_object() && !enc.contains("img_size")) || encoder_replaced)) {
-      full["components"]["encoder"].erase("img_size");
+      // (a --set may have made components or the encoder something else: materialise says what, below)
+      if (const auto c = full.find("components"); c != full.end() && c->is_object()) {
+        if (const auto e = c->find("encoder"); e != c->end() && e->is_object()) e->erase("img_size");
+      }
     }
     try {
       return materialise(full, registry);

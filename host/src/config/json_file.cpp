@@ -90,17 +90,34 @@ nlohmann::json load_json_file(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw ConfigFileError(path.string() + ": file not found");
   if (fs::is_directory(path, ec)) throw ConfigFileError(path.string() + ": is a directory, expected a JSON file");
+  // A device (/dev/zero) would be read without end: a regular file or a pipe (`<(jq ...)`), read up to a bound.
+  const fs::file_status st = fs::status(path, ec);
+  if (!fs::is_regular_file(st) && !fs::is_fifo(st)) {
+    throw ConfigFileError(path.string() + ": not a regular file (a device or a socket), expected a JSON file");
+  }
+  constexpr std::size_t kMaxJsonBytes = std::size_t{256} << 20;
+  const auto too_big = [&] {
+    return ConfigFileError(path.string() + ": larger than " + std::to_string(kMaxJsonBytes >> 20) +
+                           " MiB; not a JSON file this workbench reads");
+  };
+  if (fs::is_regular_file(st) && fs::file_size(path, ec) > kMaxJsonBytes) throw too_big();
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigFileError(path.string() + ": cannot read: " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_json_text(ss.str(), path.string());
+  std::string text;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxJsonBytes) throw too_big();
+  }
+  return parse_json_text(text, path.string());
 }
 
 nlohmann::json::json_pointer dotted_to_pointer(const std::string& dotted) {
   std::string ptr;
   std::stringstream ss(dotted);
   std::string seg;
+  // getline drops a trailing empty segment: "train.lr." would silently be "train.lr"
+  if (dotted.empty() || dotted.back() == '.') throw std::invalid_argument("empty segment in path '" + dotted + "'");
   while (std::getline(ss, seg, '.')) {
     if (seg.empty()) throw std::invalid_argument("empty segment in path '" + dotted + "'");
     std::string esc;
@@ -124,8 +141,19 @@ void set_path(nlohmann::json& cfg, const std::string& dotted, const nlohmann::js
   }
   if (!cfg.contains(ptr)) {
     if (!allow_create) {
-      throw ConfigFileError(origin + ": key '" + dotted +
-                            "' does not exist in the config (prefix it with '+' to create it)");
+      // A typo is likelier than a new key: the keys that are there, then how to create one.
+      std::string there;
+      if (const auto parent = ptr.parent_pointer(); cfg.contains(parent) && cfg[parent].is_object()) {
+        std::size_t n = 0;
+        for (auto it = cfg[parent].begin(); it != cfg[parent].end() && n < 16; ++it, ++n) {
+          there += (n ? ", " : "") + it.key();
+        }
+        if (cfg[parent].size() > n) there += ", ...";
+        const std::string where = dotted.rfind('.') == std::string::npos ? "the config" : "'" + dotted.substr(0, dotted.rfind('.')) + "'";
+        there = "; " + where + " has: " + there;
+      }
+      throw ConfigFileError(origin + ": key '" + dotted + "' does not exist in the config" + there +
+                            " (a key it does not have yet: '+" + dotted + "=...')");
     }
   }
   try {

@@ -310,7 +310,7 @@ LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const
   try {  // a value error names the file (a base file of --config's included) that set the key
     le.resolved = resolve_experiment(layered, sets, registry, recorded_from);
   } catch (const ConfigError& e) {
-    throw ConfigError(error_origin(e.what(), origins, recorded_from) + ": " + e.what());
+    throw ConfigError(located_error(e.what(), origins, recorded_from));
   }
   le.encoder = encoder_from(le, weights, which, registry);
   if (weights_out != nullptr) *weights_out = std::move(weights);

@@ -65,7 +65,7 @@ TEST(CliBadInput, SizesBeyondTheMachineStopBeforeAnyAllocation) {
                   "ema");
   // Whether a value came from the file or from the command line.
   expect_one_line(run_bad(train + "--set train.lr=abc"), 1,
-                  {"e.json: key 'train.lr' of the experiment: expected number, got \"abc\" (from --set train.lr=abc)"},
+                  {"error: key 'train.lr' of the experiment: expected number, got \"abc\" (from --set train.lr=abc)"},
                   "lr from --set");
   nlohmann::json bad = ijepa::test::tiny_experiment();
   bad["train"]["lr"] = -1;
@@ -137,7 +137,7 @@ TEST(CliBadInput, AValueErrorNamesTheFileThatSetTheKey) {
                   {"error: " + top + ": data.workers: expected 0..256 loader threads, got 1000"}, "data.workers");
   expect_one_line(run_bad("train '" + top + "' --out '" + out.string() +
                           "' --set data.source=synthetic --set data.workers=1 --set data.limit=-1"),
-                  1, {"error: " + top + ": data.limit: must be >= 0", "(from --set data.limit=-1)"}, "data.limit");
+                  1, {"error: data.limit: must be >= 0", "(from --set data.limit=-1)"}, "data.limit");
   // A component that rejects its config when it is built names the file that set the key, too.
   base["data"]["source"] = "synthetic";
   base["components"]["masker"]["min_keep"] = 100;
@@ -204,4 +204,32 @@ TEST(CliBadInput, AMasksErrorNamesTheSetAsWritten) {
                   {"--set type=random: the masker's type is --masker's"}, "type by --set");
   expect_one_line(run_bad(masks + "--masker nosuch"), 1,
                   {"--masker: no masker plugin 'nosuch' is loaded", "--plugin-dir"}, "unknown masker");
+}
+
+// What two exercises found: a --set key with a trailing dot ("train.lr.") was taken as "train.lr" (mislabelled sweep
+// results), --set components=null threw a JSON library error, a --set schema_version was recorded unchecked, an
+// error the --set caused was prefixed with the experiment file, a "base" of /dev/zero was read until memory ran out.
+TEST(CliBadInput, SetKeysAreCheckedAsStrictlyAsTheFile) {
+  const fs::path dir = ijepa::test::temp_dir("cli_bad_set");
+  const fs::path exp = dir / "e.json", out = dir / "run";
+  ijepa::test::write_text(exp, ijepa::test::tiny_experiment().dump());
+  const std::string train = "train '" + exp.string() + "' --out '" + out.string() + "' ";
+  expect_one_line(run_bad(train + "--set train.lr.=1"), 1, {"empty segment in path 'train.lr.'"}, "trailing dot");
+  expect_one_line(run_bad(train + "--set components=null"), 1,
+                  {"error: components: expected an object (from --set components=null)"}, "components=null");
+  expect_one_line(run_bad(train + "--set schema_version=2"), 1,
+                  {"schema_version: 2 is not supported (this workbench reads 1) (from --set schema_version=2)"},
+                  "schema_version");
+  // The error names the --set, not the file that never had the key; an unknown key lists what is there.
+  const BadOut typed = run_bad(train + "--set components.loss.beta=true");
+  expect_one_line(typed, 1, {"error: key 'components.loss.beta'", "(from --set components.loss.beta=true)"}, "type");
+  EXPECT_EQ(typed.text.find(exp.string()), std::string::npos) << typed.text;
+  expect_one_line(run_bad(train + "--set components.masker.min_keeep=3"), 1,
+                  {"key 'components.masker.min_keeep' does not exist in the config; 'components.masker' has: ",
+                   "min_keep", "(a key it does not have yet: '+components.masker.min_keeep=...')"},
+                  "typo");
+  ijepa::test::write_text(dir / "z.json", R"({"base": ["/dev/zero"]})");
+  expect_one_line(run_bad("train '" + (dir / "z.json").string() + "' --out '" + out.string() + "'"), 1,
+                  {"/dev/zero: not a regular file"}, "a device as a base file");
+  EXPECT_FALSE(fs::exists(out));
 }

@@ -71,7 +71,10 @@ TEST(JsonFile, OverridesParseJsonOrFallBackToStrings) {
 TEST(JsonFile, OverridesOfMissingKeysNeedAPlus) {
   json cfg = {{"opt", {{"lr", 0.1}}}};
   EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "opt.lrr=0.5", "cli"); }),
-            "cli (opt.lrr=0.5): key 'opt.lrr' does not exist in the config (prefix it with '+' to create it)");
+            "cli (opt.lrr=0.5): key 'opt.lrr' does not exist in the config; 'opt' has: lr (a key it does not have "
+            "yet: '+opt.lrr=...')");
+  EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "opt.lr.=0.5", "cli"); }),
+            "cli (opt.lr.=0.5): empty segment in path 'opt.lr.'");
   EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "opt.lr", "cli"); }),
             "cli: expected key=value, got 'opt.lr'");
   EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "=1", "cli"); }), "cli: expected key=value, got '=1'");

@@ -34,6 +34,9 @@ std::string key_origin(const std::string& what, const KeyOrigins& origins);
 // error_origin(what, origins, file) -> the place a config error should name in front of `what`: key_origin, else
 // `file` (also when the error came from a --set: " (from --set ").
 std::string error_origin(const std::string& what, const KeyOrigins& origins, const std::string& file);
+// located_error(what, origins, file) -> the one-line error: "<error_origin>: what", or `what` alone where it already
+// names the --set that caused it (the file did not).
+std::string located_error(const std::string& what, const KeyOrigins& origins, const std::string& file);
 // forget_origins(origins, key): `key` (a --set or a sweep axis, '+' allowed) is written after the files: it and the
 // keys above and below it are no file's any more; "components.X.type" forgets the whole component.
 void forget_origins(KeyOrigins& origins, const std::string& key);
