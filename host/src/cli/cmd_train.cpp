@@ -199,6 +199,10 @@ TrainOptions train_options(const Args& args, const Argv& argv, const nlohmann::j
   opts.argv.insert(opts.argv.begin(), "ijepa");
   if (auto out = args.get("--out")) {
     opts.out = *out;
+    // "runs/x/" is the directory runs/x (its empty last name would put the run's temporary folder inside it)
+    while (!opts.out.has_filename() && opts.out.has_parent_path() && opts.out != opts.out.root_path()) {
+      opts.out = opts.out.parent_path();
+    }
   } else {
     if (opts.resume) throw UsageError("--resume needs --out DIR (the run to continue)");
     opts.out = fs::path("runs") / resolved.at("name").get<std::string>() / timestamp();
@@ -234,7 +238,7 @@ int cmd_train(const Argv& argv) {
     check_before_training(resolved, args.all("--set"),
                           !args.flag("--resume") && (world == nullptr || std::string(world) == "1"));
   } catch (const ConfigError& e) {
-    throw ConfigError(error_origin(e.what(), origins, config_path.string()) + ": " + e.what());
+    throw ConfigError(located_error(e.what(), origins, config_path.string()));
   }
   TrainOptions opts = train_options(args, argv, resolved, config_path);
   // Distributed: --nproc N starts N local workers of this command; a worker (or a torchrun/SLURM-launched process)

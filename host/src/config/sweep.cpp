@@ -374,6 +374,10 @@ std::vector<SweepTrial> expand_sweep(const SweepSpec& spec, const nlohmann::json
       }
       t.name = sanitize_trial_name(name);
       if (t.name.empty()) throw ConfigFileError(where + ".name_template: \"" + tmpl + "\" gives an empty trial name");
+      if (t.name.find(".tmp-") != std::string::npos) {  // the workbench's names for folders being built
+        throw ConfigFileError(where + ".name_template: trial " + std::to_string(t.index) + " gets the name '" + t.name +
+                              "', and names with '.tmp-' are the workbench's for folders being built");
+      }
       if (t.name.size() > 200) {
         throw ConfigFileError(where + ".name_template: trial " + std::to_string(t.index) + " gets a name of " +
                               std::to_string(t.name.size()) + " characters (at most 200): " + t.name.substr(0, 40) +

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -48,22 +50,41 @@ void check_writable_parent(const fs::path& dir) {
   ::unlink(test_file.c_str());
 }
 
+void make_partial_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error(dir.string() + ": cannot create: " + ec.message());
+  std::ofstream marker(dir / kPartialMarker);
+  marker << "being built by ijepa (pid " << ::getpid() << "); removed as a leftover once that process is gone\n";
+  marker.close();
+  if (!marker) throw std::runtime_error((dir / kPartialMarker).string() + ": cannot write");
+}
+
+bool leftover_partial_dir(const fs::path& entry, const std::string& base, const std::string& tag) {
+  const std::string prefix = base + ".tmp-" + tag;
+  const std::string f = entry.filename().string();
+  if (f.size() <= prefix.size() || f.compare(0, prefix.size(), prefix) != 0 || f.size() - prefix.size() > 9) {
+    return false;
+  }
+  const std::string digits = f.substr(prefix.size());
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(entry, ec)) || !fs::is_regular_file(entry / kPartialMarker, ec)) {
+    return false;
+  }
+  return !proc::process_alive(std::stol(digits));
+}
+
 std::size_t remove_stale_temp_dirs(const fs::path& root) {
-  const std::string prefix = root.filename().string() + ".tmp-";
+  const std::string base = root.filename().string();
   const fs::path parent = fs::absolute(root).parent_path();
   std::size_t removed = 0;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(parent, ec)) {
-    const std::string f = e.path().filename().string();
-    if (f.rfind(prefix, 0) != 0) continue;
-    long pid = 0;
-    try {
-      pid = std::stol(f.substr(prefix.size()));
-    } catch (const std::exception&) {
-      continue;
-    }
     std::error_code rm;
-    if (!proc::process_alive(pid) && fs::remove_all(e.path(), rm) > 0) ++removed;
+    if (leftover_partial_dir(e.path(), base, "") && fs::remove_all(e.path(), rm) > 0) ++removed;
   }
   return removed;
 }
@@ -75,13 +96,20 @@ RunDir RunDir::create_fresh(const fs::path& root, const std::map<std::string, st
   if (ec) throw std::runtime_error(root.parent_path().string() + ": cannot create: " + ec.message());
   const fs::path tmp = fs::path(root.string() + ".tmp-" + std::to_string(::getpid()));
   remove_stale_temp_dirs(root);
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp / "checkpoints", ec);
-  if (ec) throw std::runtime_error(tmp.string() + ": cannot create: " + ec.message());
+  if (fs::exists(fs::symlink_status(tmp, ec))) {  // this pid's name, from before: an earlier process's with it
+    if (!fs::is_regular_file(tmp / kPartialMarker, ec)) {
+      throw std::runtime_error(tmp.string() + ": exists and was not made by ijepa; move it away");
+    }
+    fs::remove_all(tmp, ec);
+  }
   try {
+    make_partial_dir(tmp);
+    fs::create_directories(tmp / "checkpoints", ec);
+    if (ec) throw std::runtime_error(tmp.string() + ": cannot create: " + ec.message());
     for (const auto& [name, text] : files) write_file_atomic(tmp / name, text);
   } catch (...) {
-    fs::remove_all(tmp, ec);
+    std::error_code ignore;
+    if (fs::is_regular_file(tmp / kPartialMarker, ignore)) fs::remove_all(tmp, ignore);
     throw;
   }
   fs::rename(tmp, root, ec);
@@ -93,6 +121,7 @@ RunDir RunDir::create_fresh(const fs::path& root, const std::map<std::string, st
     fs::remove_all(tmp, ignore);
     throw std::runtime_error(root.string() + ": cannot create the run directory: " + why);
   }
+  fs::remove(root / kPartialMarker, ec);  // in place: a run directory, no longer a partial one
   return RunDir(root);
 }
 
@@ -111,11 +140,15 @@ nlohmann::json RunDir::read_status() const {
 }
 
 void RunDir::append_jsonl(const std::string& file, const nlohmann::json& record) const {
+  errno = 0;
   std::ofstream out(root_ / file, std::ios::app);
-  if (!out) throw std::runtime_error((root_ / file).string() + ": cannot append");
+  if (!out) throw std::runtime_error((root_ / file).string() + ": cannot append: " + std::strerror(errno));
   out << record.dump() << "\n";
   out.flush();
-  if (!out) throw std::runtime_error((root_ / file).string() + ": write failed");
+  if (!out) {
+    throw std::runtime_error((root_ / file).string() + ": write failed" +
+                             (errno != 0 ? std::string(": ") + std::strerror(errno) : std::string()));
+  }
 }
 
 void RunDir::enable_events(bool on, std::int64_t purge_step) {

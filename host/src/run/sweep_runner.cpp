@@ -65,11 +65,15 @@ std::string changed_reason(const std::string& name, const std::string& state, co
 
 // Removes the half-made directories earlier attempts at a trial left: <name>.tmp-<pid> of `ijepa train`,
 // <name>.tmp-reuse-<pid> of a stopped --reuse copy.
+// Only directories with the marker whose process is gone (run_dir.hpp), never another trial named like one.
 void remove_half_made(const TrialPaths& tp) {
   std::error_code ec;
-  const std::string prefix = tp.run_dir.filename().string() + ".tmp-";
+  const std::string base = tp.run_dir.filename().string();
   for (const auto& e : fs::directory_iterator(tp.run_dir.parent_path(), ec)) {
-    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove_all(e.path(), ec);
+    std::error_code rm;
+    if (leftover_partial_dir(e.path(), base, "") || leftover_partial_dir(e.path(), base, "reuse-")) {
+      fs::remove_all(e.path(), rm);
+    }
   }
 }
 
@@ -86,6 +90,13 @@ void copy_reused_run(const fs::path& src, const TrialPaths& tp, const nlohmann::
   remove_half_made(tp);
   const fs::path tmp = tp.run_dir.string() + ".tmp-reuse-" + std::to_string(::getpid());
   const std::string started = utc_now();
+  if (fs::exists(fs::symlink_status(tmp, ec))) {  // this pid's name, from before: an earlier process's with it
+    if (!fs::is_regular_file(tmp / kPartialMarker, ec)) {
+      throw std::runtime_error(tmp.string() + ": exists and was not made by ijepa; move it away");
+    }
+    fs::remove_all(tmp, ec);
+  }
+  make_partial_dir(tmp);    // marked first, so a copy stopped half-way is known as one
   fs::copy(src, tmp, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
   if (ec) {
     const std::string why = ec.message();
@@ -122,6 +133,7 @@ void copy_reused_run(const fs::path& src, const TrialPaths& tp, const nlohmann::
     fs::remove_all(tmp, ec);
     throw std::runtime_error(tp.run_dir.string() + ": cannot move the copy of " + src.string() + " into place: " + why);
   }
+  fs::remove(tp.run_dir / kPartialMarker, ec);
   // The log: what happened, then the source's own sweep log when it was a sweep's trial (its log.txt is in the copy).
   std::string log = "==== ijepa sweep: trial reused at " + started + ": a copy of " + src.string() +
                     " (completed; its config differs from this trial's only in labels and incidental keys); "
@@ -161,7 +173,7 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
   try {
     experiment = resolve_experiment(base, {}, registry, source);
   } catch (const ConfigError& e) {
-    throw ConfigError(error_origin(e.what(), origins, source) + ": " + e.what());
+    throw ConfigError(located_error(e.what(), origins, source));
   }
   plan.name = experiment.value("name", std::string("experiment"));
   plan.name_template = plan.spec.name_template.empty() ? default_name_template(plan.spec.axes) : plan.spec.name_template;
@@ -464,7 +476,11 @@ void check_sweep_out(const fs::path& dir, const SweepPlan& plan) {
   if (!fs::exists(dir, ec)) return;
   if (!fs::is_directory(dir, ec)) throw ConfigFileError(dir.string() + ": exists and is not a directory");
   if (!fs::exists(dir / "sweep.json", ec)) {
-    if (!fs::is_empty(dir, ec)) {
+    // Empty, or the start a sweep stopped before its first file (a full disk): its lock file and an empty trials/.
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string n = e.path().filename().string();
+      std::error_code e2;
+      if (n == ".lock" || (n == "trials" && fs::is_directory(e.path(), e2) && fs::is_empty(e.path(), e2))) continue;
       throw ConfigFileError(dir.string() + ": exists and is not a sweep directory (no sweep.json); choose another --out");
     }
     return;

@@ -190,10 +190,21 @@ TEST(Resume, LeftoverTemporaryFilesAndStaleStartsAreRemoved) {
   exp["train"]["max_steps"] = 4;
   ijepa::test::write_text(dir / "e.json", exp.dump());
   fs::create_directories(dir / "r.tmp-999999999" / "checkpoints");  // a start killed before its rename
+  ijepa::test::write_text(dir / "r.tmp-999999999" / ".ijepa-partial", "");
+  // Named like one, but not made by the workbench (no marker), or not exactly <run>.tmp-<pid>: left alone (an
+  // exercise lost a folder of notes and a sweep trial named "a.tmp-99999" this way).
+  fs::create_directories(dir / "r.tmp-999999998");
+  ijepa::test::write_text(dir / "r.tmp-999999998" / "notes.txt", "mine");
+  ijepa::test::write_text(dir / "r.tmp-12345-notes.txt", "mine");
   std::string out;
-  ASSERT_EQ(ijepa::test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --quiet",
+  // "--out DIR/": the run directory DIR (it used to make DIR and fail with "it exists now").
+  ASSERT_EQ(ijepa::test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + "/ --quiet",
                                  &out), 0) << out;
   EXPECT_FALSE(fs::exists(dir / "r.tmp-999999999")) << "a dead process's half-made run directory";
+  EXPECT_EQ(ijepa::test::read_text(dir / "r.tmp-999999998" / "notes.txt"), "mine");
+  EXPECT_EQ(ijepa::test::read_text(dir / "r.tmp-12345-notes.txt"), "mine");
+  EXPECT_FALSE(fs::exists(dir / "r" / ".ijepa-partial")) << "a run in place is not a partial one";
+  EXPECT_TRUE(fs::exists(dir / "r" / "status.json"));
   // What a kill -9 inside a write leaves behind.
   ijepa::test::write_text(dir / "r" / ".status.json.tmp.999999999", "{");
   ijepa::test::write_text(dir / "r" / "checkpoints" / ".step_00000006.safetensors.tmp.999999999", "partial");

@@ -604,6 +604,7 @@ TEST(SweepCli, ReuseCopiesACompletedRunWithTheSameConfigInsteadOfTrainingIt) {
   test::write_text(b / "trials" / (b_same + ".log"), "the failed attempt\n");
   const fs::path leftover = b / "trials" / (b_same + ".tmp-reuse-999999");
   fs::create_directories(leftover / "checkpoints");
+  test::write_text(leftover / ".ijepa-partial", "");  // the workbench's mark of a folder being built
   const auto rb1 = test::run_ijepa(args);
   ASSERT_EQ(rb1.rc, 0) << rb1.out << rb1.err;
   EXPECT_NE(rb1.out.find("0 to run, 1 completed, skipped, 1 copied"), std::string::npos) << rb1.out;
@@ -699,6 +700,19 @@ TEST(SweepCli, IncompatibleOrForeignDirectoryIsRefusedAndLeftUnchanged) {
   EXPECT_EQ(r2.rc, 1);
   EXPECT_NE(r2.err.find("not a sweep directory"), std::string::npos) << r2.err;
   EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 1);
+  // What a sweep stopped before its first file leaves (its lock and an empty trials/, as a full disk did) is taken
+  // by the same command again, not refused as a foreign directory.
+  const fs::path started = tmp / "started";
+  fs::create_directories(started / "trials");
+  test::write_text(started / ".lock", "");
+  const auto r3 =
+      test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", started.string(), "--dry-run"});
+  EXPECT_EQ(r3.rc, 0) << r3.out << r3.err;
+  test::write_text(started / "trials" / "x.json", "{}");  // not empty: someone's
+  const auto r4 =
+      test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", started.string(), "--dry-run"});
+  EXPECT_EQ(r4.rc, 1);
+  EXPECT_NE(r4.err.find("not a sweep directory"), std::string::npos) << r4.err;
 }
 
 // Every experiment and sweep file the repository ships resolves against the built plugins (a sweep file: each of

@@ -54,8 +54,17 @@ io::Scalars train_scalars(const nlohmann::json& record);
 // (sizes, seconds and the step are left out).
 io::Scalars eval_scalars(const nlohmann::json& record, const std::string& label);
 
-// remove_stale_temp_dirs(root): removes <root>.tmp-<pid> directories that a killed start left beside root (only
-// those whose process is gone). create_fresh calls it. Returns how many it removed.
+// A directory this workbench builds beside its final name (<root>.tmp-<pid>, <trial>.tmp-reuse-<pid>) holds this
+// marker file until it is renamed into place: only directories with it are ever removed as leftovers, never a
+// user's folder or a run whose name merely looks like one.
+inline constexpr const char* kPartialMarker = ".ijepa-partial";
+// make_partial_dir(dir): creates dir (not there before) with the marker in it; throws naming the path.
+void make_partial_dir(const std::filesystem::path& dir);
+// leftover_partial_dir(entry, base, tag) -> whether `entry` is exactly <base>.tmp-<tag><pid> (tag "" or "reuse-"),
+// a directory holding the marker, whose process is gone.
+bool leftover_partial_dir(const std::filesystem::path& entry, const std::string& base, const std::string& tag);
+// remove_stale_temp_dirs(root): removes the <root>.tmp-<pid> directories a killed start left beside root (those
+// leftover_partial_dir names). create_fresh calls it. Returns how many it removed.
 std::size_t remove_stale_temp_dirs(const std::filesystem::path& root);
 
 // Checks that `dir`'s parent can be created and written; throws a one-line error naming the path otherwise.
