@@ -26,6 +26,7 @@
 #include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/sweep_dir.hpp"
 #include "ijepa/host/run/sweep_report.hpp"
+#include "ijepa/host/run/training_data.hpp"
 
 namespace fs = std::filesystem;
 
@@ -204,6 +205,7 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
   for (const auto& a : plan.spec.axes) forget_origins(trial_origins, a.key);
   forget_origins(trial_origins, "seed");
   for (const auto& s : sets) forget_origins(trial_origins, s.substr(0, s.find('=')));
+  std::set<std::string> maskers_built;
   for (const auto& t : trials) {
     PlannedTrial p;
     p.trial = t;
@@ -212,6 +214,19 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
       // What `ijepa train` would reject before training (ranges, the patch grid, train.init_from's file), rejected
       // here before any trial runs, --dry-run included.
       check_before_training(p.resolved, sets, /*init_file=*/true);
+      // The masker as training builds it, whose factory checks its own values against the grid (min_keep, the
+      // scales): cheap, so each distinct one is built here. An encoder, predictor or loss checks its values when a
+      // trial builds its model (a model per distinct config would cost a sweep of large models minutes here).
+      const sdk::PatchGrid g = experiment_context(p.resolved).grid;
+      const std::string key = p.resolved.at("components").at("masker").dump() + " " + std::to_string(g.h) + "x" +
+                              std::to_string(g.w);
+      if (maskers_built.insert(key).second) {
+        try {
+          (void)make_rank_masker(p.resolved, registry, 0);
+        } catch (const ConfigError& e) {
+          throw ConfigError(with_set_origin(e.what(), sets));
+        }
+      }
     } catch (const std::exception& e) {
       const std::string set_in = error_origin(e.what(), trial_origins, source);
       throw ConfigFileError(source + ": trial '" + t.name + "': " + (set_in == source ? "" : set_in + ": ") + e.what());

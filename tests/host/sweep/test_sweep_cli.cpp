@@ -115,10 +115,13 @@ TEST(SweepCli, BadInputIsOneLineAndCreatesNothing) {
     attempt(R"({"axes": {"train.lr": [-1, 0.001]}})"_json, extra, 1, {"trial 'lr-1_s3'", "train.lr: must be >= 0"});
     attempt(R"({"axes": {"train.ema": [[0.996, 1.0], [1.5, 1.0]]}})"_json, extra, 1,
             {"train.ema: each momentum must be within [0, 1]"});
-    attempt(R"({"axes": {"components.encoder.patch_size": [8, 5]}})"_json, extra, 1,
+    attempt(R"({"axes": {"components.encoder.patch_size": [4, 5]}})"_json, extra, 1,
             {"components.encoder.patch_size (5) does not divide data.image_size"});
     attempt(R"({"axes": {"train.lr": [0.001]}})"_json, {"--set", "train.batch_size=0"}, 1,
             {"train.batch_size: must be > 0"});
+    // A value the masker's factory refuses for the grid (it trained trial 0, then failed trial 1).
+    attempt(R"({"axes": {"components.masker.min_keep": [4, 100]}})"_json, extra, 1,
+            {"trial 'min_keep100_s3'", "components.masker", "min_keep"});
   }
   // A file that is not a sweep.
   test::write_text(tmp / "plain.json", test::tiny_experiment().dump());
