@@ -94,7 +94,7 @@ void print_plugins_table(const PluginHost& host) {
 
 int cmd_plugins(const Argv& argv) {
   std::set<std::string> flags = kPluginFlags;
-  flags.insert("--json");
+  flags.insert({"--json", "--strict"});
   Args args(argv, kPluginOptions, flags);
   if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
   PluginHost host;
@@ -116,6 +116,11 @@ int cmd_plugins(const Argv& argv) {
   if (!builtin_ok) {
     std::cerr << "ijepa plugins: the built-in plugins did not all load"
               << (builtin.empty() ? " (no built-in plugin directory found next to the executable)" : "") << "\n";
+    return 1;
+  }
+  if (args.flag("--strict") && !host.rejected().empty()) {
+    std::cerr << "ijepa plugins: " << host.rejected().size() << " plugin file(s) or director(ies) rejected (--strict): "
+              << host.rejected().front().path << ": " << host.rejected().front().reason << "\n";
     return 1;
   }
   return 0;
@@ -140,8 +145,8 @@ int cmd_describe(const Argv& argv) {
   if (e == nullptr) {
     std::string known;
     for (const auto& t : host.registry().types(kind)) known += (known.empty() ? "" : ", ") + t;
-    std::cerr << "ijepa describe: no " << kind_name(kind) << " plugin '" << type << "' (available: "
-              << (known.empty() ? "none" : known) << ")\n";
+    std::cerr << "ijepa describe: error: no " << kind_name(kind) << " plugin '" << type << "' is loaded (available: "
+              << (known.empty() ? "none" : known) << "; a plugin of your own: --plugin-dir DIR)\n";
     return 1;
   }
   nlohmann::json out;

@@ -106,7 +106,10 @@ const std::vector<CommandHelp>& all_help() {
                      {"--out F.json", "every step's masks", ""}}),
        {"ijepa masks --masker multiblock --image-size 224 --patch-size 16 --batch 4 --steps 2 --seed 0"}},
       {"plugins", "[options]", "List the loaded components, the rejected plugin files with the reason, and ignored files.",
-       with_plugins({{"--json", "machine-readable", ""}}), {"ijepa plugins --plugin-dir build/my_plugins"}},
+       with_plugins({{"--json", "machine-readable", ""},
+                     {"--strict", "exit 1 when any plugin file or --plugin-dir was rejected (a CI check that yours "
+                                  "loads; without it only the built-ins must)", ""}}),
+       {"ijepa plugins --plugin-dir build/my_plugins", "ijepa plugins --plugin-dir build/my_plugins --strict"}},
       {"describe", "KIND/TYPE", "A plugin's default config, every key documented.", kPluginHelp,
        {"ijepa describe encoder/vit", "ijepa describe masker/multiblock"}},
       {"bench train", "--model M --patch P --image-size N --batch B [options]",

@@ -3,13 +3,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <fstream>
 #include <iomanip>
 #include <set>
 #include <sstream>
+#include <mutex>
+#include <thread>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -24,6 +28,7 @@
 #include "ijepa/host/hosting/build_context.hpp"
 #include "ijepa/host/io/files.hpp"
 #include "ijepa/host/log/logging.hpp"
+#include "ijepa/host/proc/process.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
 #include "ijepa/host/util/sdpa.hpp"
 #include "ijepa/sdk/version.hpp"
@@ -511,13 +516,58 @@ double TrainingEvals::catch_up(JepaModel& model, const StepPlan& plan, RunDir& r
   return this->run(model, missing, plan.start, plan.ipe, run, progress);
 }
 
+namespace {
+
+// While an in-run evaluation works (minutes for a probe on whole splits), a first Ctrl-C or SIGTERM is answered at
+// once rather than with silence until the evaluation ends.
+class StopNotice {
+ public:
+  explicit StopNotice(std::string message) : message_(std::move(message)), watcher_([this] { watch(); }) {}
+  ~StopNotice() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    watcher_.join();
+  }
+  StopNotice(const StopNotice&) = delete;
+  StopNotice& operator=(const StopNotice&) = delete;
+
+ private:
+  void watch() {
+    const bool before = proc::stop_requested().load();  // a stop asked before the evaluation was said then
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!done_) {
+      if (!before && proc::stop_requested().load()) {
+        logging::warn(message_);
+        return;
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+  }
+  std::string message_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread watcher_;  // last: starts once the members it reads exist
+};
+
+}  // namespace
+
 double TrainingEvals::run(JepaModel& model, const std::vector<std::size_t>& due, std::int64_t done, std::int64_t ipe,
                           RunDir& run, ProgressLog& progress) {
   if (!evaluation_ || due.empty()) return 0.0;
   progress.end_line();
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<EvalResult> results =
-      evaluation_->run({{"target", model.target_encoder().ptr.get()}, {"context", model.encoder().ptr.get()}}, due);
+  std::vector<EvalResult> results;
+  {
+    const StopNotice notice("stopping after the evaluation of step " + std::to_string(done) + ", which runs to its "
+                            "end first (a second Ctrl-C ends the process at once; --resume continues from the last "
+                            "checkpoint)");
+    results =
+        evaluation_->run({{"target", model.target_encoder().ptr.get()}, {"context", model.encoder().ptr.get()}}, due);
+  }
   for (const EvalResult& er : results) {
     nlohmann::json rec = {{"step", done}, {"epoch", done / ipe}};
     rec.update(er.to_json());

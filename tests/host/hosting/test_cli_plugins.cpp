@@ -87,8 +87,9 @@ TEST(CliDescribe, PrintsDefaultsAndDocs) {
 TEST(CliDescribe, UnknownTypeListsTheAvailableOnes) {
   const auto r = run_ijepa({"describe", "loss/nope"});
   EXPECT_EQ(r.rc, 1) << show(r);
-  EXPECT_TRUE(has(r.err, "no loss plugin 'nope' (available: ")) << show(r);
+  EXPECT_TRUE(has(r.err, "ijepa describe: error: no loss plugin 'nope' is loaded (available: ")) << show(r);
   EXPECT_TRUE(has(r.err, "cosine")) << show(r);
+  EXPECT_TRUE(has(r.err, "; a plugin of your own: --plugin-dir DIR)")) << show(r);
 }
 
 TEST(CliPlugins, ExtraPluginDirAddsItsComponents) {
@@ -114,6 +115,13 @@ TEST(CliPlugins, BadPluginDirsAreReportedOnOneLineEachAndBuiltInsStillLoad) {
   const auto r = run_ijepa({"plugins", "--plugin-dir", bad.parent_path().string(), "--plugin-dir", missing.string(),
                             "--plugin-dir", (tmp / "plugins").string()});
   EXPECT_EQ(r.rc, 0) << "built-ins loaded, so success\n" << show(r);
+  // --strict: any refusal fails the command (a CI check that a plugin loads), naming the first.
+  const auto strict = run_ijepa({"plugins", "--strict", "--plugin-dir", missing.string()});
+  EXPECT_EQ(strict.rc, 1) << show(strict);
+  EXPECT_TRUE(has(strict.err, "ijepa plugins: 1 plugin file(s) or director(ies) rejected (--strict): " +
+                                  missing.string() + ": plugin directory does not exist"))
+      << show(strict);
+  EXPECT_EQ(run_ijepa({"plugins", "--strict"}).rc, 0);
   EXPECT_TRUE(has(r.out, "org.ijepa.template.cosine")) << show(r);
   EXPECT_FALSE(has(r.out, "org.ijepa.test.good")) << "the insecure copy must not load\n" << show(r);
   EXPECT_TRUE(has(r.out, "\nrejected:\n")) << show(r);
