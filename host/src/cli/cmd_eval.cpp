@@ -166,7 +166,8 @@ std::vector<EvaluatorSpec> evaluator_specs(const Args& args, const std::vector<s
 
 // --out, or RUN_DIR/eval/<types>_step<N>.json, or <types>_<checkpoint stem>.eval.json; a default name that is taken
 // (an earlier evaluation of the same step with other settings, another run's checkpoint of the same name) gets the
-// first free "-2", "-3", ... before its extension: an evaluation never replaces another one's file unless --out says so.
+// first free "-2", "-3", ... before its extension: an evaluation never replaces another one's file unless --out
+// says so.
 fs::path eval_output(const Args& args, const std::vector<std::string>& types, const LoadedEncoder& le) {
   if (auto o = args.get("--out")) return *o;
   std::string name;

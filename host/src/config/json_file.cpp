@@ -149,7 +149,8 @@ void set_path(nlohmann::json& cfg, const std::string& dotted, const nlohmann::js
           there += (n ? ", " : "") + it.key();
         }
         if (cfg[parent].size() > n) there += ", ...";
-        const std::string where = dotted.rfind('.') == std::string::npos ? "the config" : "'" + dotted.substr(0, dotted.rfind('.')) + "'";
+        const std::size_t dot = dotted.rfind('.');
+        const std::string where = dot == std::string::npos ? "the config" : "'" + dotted.substr(0, dot) + "'";
         there = "; " + where + " has: " + there;
       }
       throw ConfigFileError(origin + ": key '" + dotted + "' does not exist in the config" + there +

@@ -108,12 +108,12 @@ SweepSpec parse_sweep(const nlohmann::json& sweep, const std::string& origin) {
         a.create = true;
         a.key = a.key.substr(1);
       }
+      if (a.key.empty()) throw ConfigFileError(where + ".axes: an axis has an empty key");
       try {
         (void)dotted_to_pointer(a.key);
       } catch (const std::exception& e) {
         throw ConfigFileError(where + ".axes." + it.key() + ": " + e.what());
       }
-      if (a.key.empty()) throw ConfigFileError(where + ".axes: an axis has an empty key");
       if (!it->is_array()) {
         throw ConfigFileError(where + ".axes." + it.key() + ": expected a list of values, got " + it->dump());
       }

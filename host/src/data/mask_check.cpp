@@ -20,11 +20,13 @@ std::string one_problem(const at::Tensor& m, std::int64_t batch, std::int64_t n)
            ")";
   }
   if (m.size(1) < 1) return "is empty (K = 0 patches)";
+  if (!m.device().is_cpu()) return "is on " + m.device().str() + " (masks are CPU tensors; the host moves them)";
+  if (m.numel() == 0) return "";  // batch 0: no ids to check
   const std::int64_t lo = m.min().item<std::int64_t>(), hi = m.max().item<std::int64_t>();
   if (lo < 0) return "has patch id " + std::to_string(lo) + ", below 0";
   if (hi >= n) {
-    return "has patch id " + std::to_string(hi) + " outside the " + std::to_string(n) + " patches of the grid (ids 0.." +
-           std::to_string(n - 1) + ")";
+    return "has patch id " + std::to_string(hi) + " outside the " + std::to_string(n) +
+           " patches of the grid (ids 0.." + std::to_string(n - 1) + ")";
   }
   return "";
 }

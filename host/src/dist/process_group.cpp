@@ -66,9 +66,10 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const std::string& addr, const 
   }).detach();
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(so.timeout);
   const auto grace = std::max(std::chrono::milliseconds(10000), timeout / 10);
-  if (store.wait_for(timeout + grace) != std::future_status::ready) {
-    throw std::runtime_error("connected to the port, but no answer came from a TCPStore there within " +
-                             std::to_string((timeout + grace).count() / 1000) +
+  // (at most a year: wait_for's deadline in nanoseconds would overflow for a --dist-timeout past ~290 years)
+  const auto limit = std::min<std::chrono::milliseconds>(timeout + grace, std::chrono::hours(24 * 365));
+  if (store.wait_for(limit) != std::future_status::ready) {
+    throw std::runtime_error("no answer from a TCPStore there within " + std::to_string(limit.count() / 1000) +
                              " s: is another program listening on MASTER_PORT?");
   }
   return store.get();

@@ -82,6 +82,12 @@ void write_files(Level level, const std::string& msg) {
   }
 }
 
+void with_console(const std::function<void()>& draw) {
+  auto& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  draw();
+}
+
 void set_console_line(std::function<void()> erase) {
   auto& s = state();
   std::lock_guard<std::mutex> lock(s.mu);

@@ -47,21 +47,24 @@ void ProgressLine::update(const std::string& what, std::int64_t done, std::int64
   // The rate from the images done since this part's first report, over the time since (both after its first batch).
   const double secs = std::chrono::duration<double>(now - t0_).count();
   const double rate = secs > 0 ? static_cast<double>(done - done0_) / secs : 0.0;
-  out_ << "\r\033[K" << progress_text(what, done, total, rate) << std::flush;
-  erased_ = false;
-  if (!open_) {
+  if (!open_) {  // registered before the first draw: a message from another thread erases it, never joins it
     logging::set_console_line([this] {
       if (erased_.exchange(true)) return;
       out_ << "\r\033[K" << std::flush;
     });
   }
+  const std::string text = progress_text(what, done, total, rate);
+  logging::with_console([&] {  // drawn and marked shown as one, between log messages
+    out_ << "\r\033[K" << text << std::flush;
+    erased_ = false;
+  });
   open_ = true;
 }
 
 void ProgressLine::finish() {
   if (!open_) return;
   logging::set_console_line({});
-  if (!erased_) out_ << "\n" << std::flush;
+  if (!erased_) logging::with_console([&] { out_ << "\n" << std::flush; });
   open_ = false;
 }
 

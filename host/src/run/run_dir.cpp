@@ -50,14 +50,27 @@ void check_writable_parent(const fs::path& dir) {
   ::unlink(test_file.c_str());
 }
 
+std::string partial_marker_text(long pid) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return "ijepa-partial pid " + std::to_string(pid) + " host " + host + "\n";
+}
+
 void make_partial_dir(const fs::path& dir) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error(dir.string() + ": cannot create: " + ec.message());
+  fs::create_directories(dir.parent_path(), ec);
+  if (!fs::create_directory(dir, ec)) {  // never mark a folder that was there before (another's)
+    throw std::runtime_error(dir.string() + ": cannot create" + (ec ? ": " + ec.message() : ": it exists"));
+  }
   std::ofstream marker(dir / kPartialMarker);
-  marker << "being built by ijepa (pid " << ::getpid() << "); removed as a leftover once that process is gone\n";
+  marker << partial_marker_text(::getpid());
   marker.close();
-  if (!marker) throw std::runtime_error((dir / kPartialMarker).string() + ": cannot write");
+  if (!marker) {
+    std::error_code rm;
+    fs::remove(dir / kPartialMarker, rm);
+    fs::remove(dir, rm);  // empty again: nothing else was written into it
+    throw std::runtime_error((dir / kPartialMarker).string() + ": cannot write");
+  }
 }
 
 bool leftover_partial_dir(const fs::path& entry, const std::string& base, const std::string& tag) {
@@ -74,7 +87,11 @@ bool leftover_partial_dir(const fs::path& entry, const std::string& base, const 
   if (!fs::is_directory(fs::symlink_status(entry, ec)) || !fs::is_regular_file(entry / kPartialMarker, ec)) {
     return false;
   }
-  return !proc::process_alive(std::stol(digits));
+  const long pid = std::stol(digits);
+  std::ifstream in(entry / kPartialMarker);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text != partial_marker_text(pid)) return false;  // another host's, or a marker that moved with a folder
+  return !proc::process_alive(pid);
 }
 
 std::size_t remove_stale_temp_dirs(const fs::path& root) {

@@ -536,10 +536,9 @@ class StopNotice {
 
  private:
   void watch() {
-    const bool before = proc::stop_requested().load();  // a stop asked before the evaluation was said then
     std::unique_lock<std::mutex> lock(mu_);
     while (!done_) {
-      if (!before && proc::stop_requested().load()) {
+      if (proc::stop_requested().load()) {  // asked during the evaluation, or during the step before it
         logging::warn(message_);
         return;
       }
@@ -562,8 +561,8 @@ double TrainingEvals::run(JepaModel& model, const std::vector<std::size_t>& due,
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<EvalResult> results;
   {
-    const StopNotice notice("stopping after the evaluation of step " + std::to_string(done) + ", which runs to its "
-                            "end first (a second Ctrl-C ends the process at once; --resume continues from the last "
+    const StopNotice notice("stopping: the evaluation of step " + std::to_string(done) + " runs to its end first "
+                            "(a second Ctrl-C ends the process at once; --resume continues from the last "
                             "checkpoint)");
     results =
         evaluation_->run({{"target", model.target_encoder().ptr.get()}, {"context", model.encoder().ptr.get()}}, due);

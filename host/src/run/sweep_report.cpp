@@ -353,7 +353,8 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
                    "the seeds both completed (mean ± 95 % CI, Student t): **holds** — the interval is above 0; "
                    "**fails** — it is below 0 (the other way round); **undecided** — it includes 0, there are fewer "
                    "than two pairs, or every pair differs by the same amount (no spread over seeds: an interval of "
-                   "width 0 is no evidence, and accuracies on a finite test set tie by chance). Overall: holds (or fails) on at least one metric and the other way on none; "
+                   "width 0 is no evidence, and accuracies on a finite test set tie by chance). Overall: holds (or "
+                   "fails) on at least one metric and the other way on none; "
                    "mixed where the metrics disagree. Many claims at 95 % each let some pass by chance, so the last "
                    "column keeps only the differences that survive Holm's correction over every test in this table "
                    "(paired t tests, family-wise error 5 %).\n\n";
@@ -581,13 +582,18 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
             (d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) +
                                  " on every seed: no spread to judge by, so these two cannot be ranked at this scale.\n"
              : d.separated_from_zero()
-                 ? signed_text(util::round_to_uncertainty(d.mean, d.half)) + ": the best is told apart from the runner-up.\n"
+                 ? signed_text(util::round_to_uncertainty(d.mean, d.half)) +
+                       ": the best is told apart from the runner-up.\n"
                  : signed_text(util::round_to_uncertainty(d.mean, d.half)) +
                        ": the interval includes 0, so these two cannot be ranked at this scale.\n");
     } else if (a.n >= 2 && b.n >= 2) {
-      const bool apart = a.mean - a.half > b.mean + b.half || a.mean + a.half < b.mean - b.half;
+      const bool apart = !a.no_spread() && !b.no_spread() &&
+                         (a.mean - a.half > b.mean + b.half || a.mean + a.half < b.mean - b.half);
       md += apart ? "Their intervals do not overlap: the best is told apart.\n"
-                  : "Their intervals overlap, so these two cannot be ranked at this scale.\n";
+             : a.no_spread() || b.no_spread()
+                 ? "A group with the same value in every seed has no interval, so these two cannot be ranked at this "
+                   "scale.\n"
+                 : "Their intervals overlap, so these two cannot be ranked at this scale.\n";
     } else {
       md += "With one seed per group these two cannot be ranked (run more seeds).\n";
     }
@@ -893,7 +899,8 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     const ReportGroup& ref = find_group(groups, opts.reference, opts.reference_from);
     out.md += "\n## Paired differences against `" + ref.label + "`\n\nEach group's trial minus the reference's trial "
               "of the same seed, over the seeds both completed: mean ± 95 % CI (Student t). \"above\"/\"below\": the "
-              "interval excludes 0; \"undecided\": it does not, or there is one pair. Accuracies and their gains "
+              "interval excludes 0; \"undecided\": it does not, there is one pair, or every pair differs by the "
+              "same amount (no spread: no interval to judge by). Accuracies and their gains "
               "only (a probe's chosen settings such as its l2 are not results); the final loss is compared only "
               "where the components are the same (another masker or loss changes what the loss measures).\n\n";
     std::vector<std::string> h{"group", "pairs"};

@@ -97,8 +97,14 @@ void copy_reused_run(const fs::path& src, const TrialPaths& tp, const nlohmann::
     }
     fs::remove_all(tmp, ec);
   }
-  make_partial_dir(tmp);    // marked first, so a copy stopped half-way is known as one
-  fs::copy(src, tmp, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+  try {
+    make_partial_dir(tmp);  // marked first, so a copy stopped half-way is known as one
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--reuse " + src.string() + ": " + e.what());
+  }
+  // (overwrite: a marker the source kept, if its removal was cut short; the copy's is removed once in place)
+  fs::copy(src, tmp,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks | fs::copy_options::overwrite_existing, ec);
   if (ec) {
     const std::string why = ec.message();
     fs::remove_all(tmp, ec);
@@ -217,9 +223,9 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
       // The masker as training builds it, whose factory checks its own values against the grid (min_keep, the
       // scales): cheap, so each distinct one is built here. An encoder, predictor or loss checks its values when a
       // trial builds its model (a model per distinct config would cost a sweep of large models minutes here).
-      const sdk::PatchGrid g = experiment_context(p.resolved).grid;
-      const std::string key = p.resolved.at("components").at("masker").dump() + " " + std::to_string(g.h) + "x" +
-                              std::to_string(g.w);
+      const sdk::BuildContext c = experiment_context(p.resolved);
+      const std::string key = p.resolved.at("components").at("masker").dump() + " " + std::to_string(c.image_size) +
+                              "/" + std::to_string(c.patch_size) + "/" + std::to_string(c.in_chans);
       if (maskers_built.insert(key).second) {
         try {
           (void)make_rank_masker(p.resolved, registry, 0);
@@ -495,7 +501,10 @@ void check_sweep_out(const fs::path& dir, const SweepPlan& plan) {
     for (const auto& e : fs::directory_iterator(dir, ec)) {
       const std::string n = e.path().filename().string();
       std::error_code e2;
-      if (n == ".lock" || (n == "trials" && fs::is_directory(e.path(), e2) && fs::is_empty(e.path(), e2))) continue;
+      if (n == ".lock" || n.rfind(".sweep.json.tmp.", 0) == 0 ||  // its first write, cut short
+          (n == "trials" && fs::is_directory(e.path(), e2) && fs::is_empty(e.path(), e2))) {
+        continue;
+      }
       throw ConfigFileError(dir.string() + ": exists and is not a sweep directory (no sweep.json); choose another --out");
     }
     return;

@@ -29,6 +29,15 @@ MeanCi mean_ci(const std::vector<double>& xs) {
     r.half = r.sd = std::nan("");
     return r;
   }
+  // Values equal but for rounding (differences of accuracies such as 40.1 - 39.9 and 41.1 - 40.9, or a mean that is
+  // not bit-equal to them) have no spread: sd 0, not 1e-14, which would make an interval of width ~0 "exclude" 0.
+  const auto [lo, hi] = std::minmax_element(xs.begin(), xs.end());
+  double scale = 1.0;
+  for (double x : xs) scale = std::max(scale, std::fabs(x));
+  if (*hi - *lo <= 1e-9 * scale) {
+    r.sd = r.half = 0.0;
+    return r;
+  }
   double ss = 0.0;
   for (double x : xs) ss += (x - r.mean) * (x - r.mean);
   r.sd = std::sqrt(ss / static_cast<double>(xs.size() - 1));

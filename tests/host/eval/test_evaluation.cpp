@@ -285,6 +285,7 @@ TEST(ProgressLine, RewritesOneLinePerPartOnATerminalAndWritesNothingElsewhere) {
 }
 
 TEST(ProgressLine, ALogMessageErasesTheOpenLineWhichIsDrawnAgainAfterIt) {
+  logging::set_console_level(logging::Level::info);  // the default, whatever IJEPA_LOG_LEVEL says
   std::ostringstream tty;
   {
     ProgressLine p(tty, true, std::chrono::hours(1));
@@ -301,7 +302,6 @@ TEST(ProgressLine, ALogMessageErasesTheOpenLineWhichIsDrawnAgainAfterIt) {
   logging::warn("ProgressLine test: after the line");  // a closed line is not erased again
   EXPECT_EQ(tty.str(), t);
   // A message below the console's threshold does not reach it and leaves the line alone.
-  logging::set_console_level(logging::Level::info);  // the default, whatever IJEPA_LOG_LEVEL says
   std::ostringstream quiet;
   {
     ProgressLine p(quiet, true, std::chrono::hours(1));

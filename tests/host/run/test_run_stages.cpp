@@ -190,7 +190,10 @@ TEST(Resume, LeftoverTemporaryFilesAndStaleStartsAreRemoved) {
   exp["train"]["max_steps"] = 4;
   ijepa::test::write_text(dir / "e.json", exp.dump());
   fs::create_directories(dir / "r.tmp-999999999" / "checkpoints");  // a start killed before its rename
-  ijepa::test::write_text(dir / "r.tmp-999999999" / ".ijepa-partial", "");
+  ijepa::test::write_text(dir / "r.tmp-999999999" / ".ijepa-partial", ijepa::host::partial_marker_text(999999999));
+  // A marker of another pid than the name's (moved with a folder) is not a leftover.
+  fs::create_directories(dir / "r.tmp-999999997");
+  ijepa::test::write_text(dir / "r.tmp-999999997" / ".ijepa-partial", ijepa::host::partial_marker_text(5));
   // Named like one, but not made by the workbench (no marker), or not exactly <run>.tmp-<pid>: left alone (an
   // exercise lost a folder of notes and a sweep trial named "a.tmp-99999" this way).
   fs::create_directories(dir / "r.tmp-999999998");
@@ -203,6 +206,7 @@ TEST(Resume, LeftoverTemporaryFilesAndStaleStartsAreRemoved) {
   EXPECT_FALSE(fs::exists(dir / "r.tmp-999999999")) << "a dead process's half-made run directory";
   EXPECT_EQ(ijepa::test::read_text(dir / "r.tmp-999999998" / "notes.txt"), "mine");
   EXPECT_EQ(ijepa::test::read_text(dir / "r.tmp-12345-notes.txt"), "mine");
+  EXPECT_TRUE(fs::exists(dir / "r.tmp-999999997"));
   EXPECT_FALSE(fs::exists(dir / "r" / ".ijepa-partial")) << "a run in place is not a partial one";
   EXPECT_TRUE(fs::exists(dir / "r" / "status.json"));
   // What a kill -9 inside a write leaves behind.

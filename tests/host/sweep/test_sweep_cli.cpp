@@ -14,6 +14,7 @@
 #include "ijepa/host/config/json_file.hpp"
 #include "host/hosting/fixture_plugins.hpp"
 #include "host/run/test_util.hpp"
+#include "ijepa/host/run/run_dir.hpp"
 #include "ijepa/host/run/sweep_dir.hpp"
 
 using namespace ijepa;
@@ -607,7 +608,7 @@ TEST(SweepCli, ReuseCopiesACompletedRunWithTheSameConfigInsteadOfTrainingIt) {
   test::write_text(b / "trials" / (b_same + ".log"), "the failed attempt\n");
   const fs::path leftover = b / "trials" / (b_same + ".tmp-reuse-999999");
   fs::create_directories(leftover / "checkpoints");
-  test::write_text(leftover / ".ijepa-partial", "");  // the workbench's mark of a folder being built
+  test::write_text(leftover / ".ijepa-partial", partial_marker_text(999999));  // the mark of a folder being built
   const auto rb1 = test::run_ijepa(args);
   ASSERT_EQ(rb1.rc, 0) << rb1.out << rb1.err;
   EXPECT_NE(rb1.out.find("0 to run, 1 completed, skipped, 1 copied"), std::string::npos) << rb1.out;

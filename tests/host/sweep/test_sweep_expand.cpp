@@ -230,13 +230,14 @@ TEST(SweepExpand, ApplySweepPointSetsValuesAndSeedAndSwitchesComponentTypes) {
 TEST(SweepPlan, EveryTrialIsResolvedWithPointThenSets) {
   test::TempDir tmp;
   nlohmann::json e = test::tiny_experiment();
-  e["sweep"] = nlohmann::json::parse(R"({"axes": {"data.image_size": [16, 32]}, "seeds": [0, 1]})");
+  // (16 px would be a 4x4 grid, where the masker's min_keep 4 is refused when the sweep is planned)
+  e["sweep"] = nlohmann::json::parse(R"({"axes": {"data.image_size": [32, 64]}, "seeds": [0, 1]})");
   test::write_text(tmp / "e.json", e.dump());
   const auto& reg = test::builtin_plugins().registry();
   const SweepPlan plan = plan_sweep(load_layered(tmp / "e.json"), {"train.lr=0.25"}, reg, "e.json");
   ASSERT_EQ(plan.trials.size(), 4u);
   EXPECT_EQ(plan.name, "tiny");
-  EXPECT_EQ(plan.trials[2].trial.name, "image_size32_s0");
+  EXPECT_EQ(plan.trials[2].trial.name, "image_size64_s0");
   for (const auto& p : plan.trials) {
     EXPECT_FALSE(p.resolved.contains("sweep"));
     EXPECT_EQ(p.resolved["seed"], p.trial.seed);
@@ -251,8 +252,8 @@ TEST(SweepPlan, EveryTrialIsResolvedWithPointThenSets) {
   const nlohmann::json sj = sweep_json(plan, {});
   EXPECT_EQ(sj["format"], "ijepa-sweep");
   EXPECT_EQ(sj["version"], 1);
-  EXPECT_EQ(sj["trials"][3]["name"], "image_size32_s1");
-  EXPECT_EQ(sj["trials"][3]["values"], nlohmann::json({{"data.image_size", 32}}));
+  EXPECT_EQ(sj["trials"][3]["name"], "image_size64_s1");
+  EXPECT_EQ(sj["trials"][3]["values"], nlohmann::json({{"data.image_size", 64}}));
 
   auto plan_error = [&](const nlohmann::json& sweep, const std::vector<std::string>& sets, const std::string& needle) {
     nlohmann::json x = test::tiny_experiment();

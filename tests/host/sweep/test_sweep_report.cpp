@@ -325,6 +325,12 @@ TEST(ReportStats, IntervalsAndRounding) {
   EXPECT_FALSE(util::mean_ci({0.2, 0.2}).separated_from_zero());
   EXPECT_TRUE(util::mean_ci({0.2, 0.2}).no_spread());
   EXPECT_FALSE(util::mean_ci({0.2, 0.3}).no_spread());
+  // Ties that floating point does not make bit-equal: one image of 1000 in every seed, as differences of accuracies.
+  const util::MeanCi tie = util::mean_ci({40.1 - 39.9, 41.1 - 40.9, 0.1 + 0.1});
+  EXPECT_TRUE(tie.no_spread()) << tie.sd;
+  EXPECT_FALSE(tie.separated_from_zero());
+  EXPECT_TRUE(std::isnan(util::paired_t_p(tie)));
+  EXPECT_TRUE(util::mean_ci({0.1, 0.1, 0.1}).no_spread());
   EXPECT_TRUE(std::isnan(util::paired_t_p(util::mean_ci({2.0}))));
   EXPECT_NEAR(util::paired_t_p(util::mean_ci({1.0, 0.3, 1.2, 0.9, 0.1})), 0.02999, 2e-4);
   // Holm: sorted 0.01, 0.02, 0.04 against 0.05/3, 0.05/2, 0.05/1 -> all three; 0.02, 0.03 against 0.025 -> none.
@@ -536,13 +542,16 @@ TEST(SweepReport, OrderingsHoldFailOrStayUndecidedPerMetric) {
   EXPECT_NE(md.find("| ordering | pairs | knn.top1: A − B | verdict | linear_probe.top1: A − B | verdict | overall |"),
             std::string::npos)
       << "top-1 accuracies only (no top5, no random-init column)\n" << md;
-  EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` | 3 | +4.7 ± 1.4 | holds | +1 ± 11 | undecided | **holds** |"),
+  EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` "
+                    "| 3 | +4.7 ± 1.4 | holds | +1 ± 11 | undecided | **holds** |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| `masker=random` > `masker=block` | 3 | +1.7 ± 1.4 | holds | -9.7 ± 1.4 | fails | mixed | **fails** |"),
+  EXPECT_NE(md.find("| `masker=random` > `masker=block` "
+                    "| 3 | +1.7 ± 1.4 | holds | -9.7 ± 1.4 | fails | mixed | **fails** |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| `masker=block` > `masker=multiblock` | 3 | -4.7 ± 1.4 | fails | -1 ± 11 | undecided | **fails** |"),
+  EXPECT_NE(md.find("| `masker=block` > `masker=multiblock` "
+                    "| 3 | -4.7 ± 1.4 | fails | -1 ± 11 | undecided | **fails** |"),
             std::string::npos)
       << md;
   // Holm over the six tests keeps the two ±4.7 differences (p 0.005 each) and random's linear -9.7 (p 0.0012), not
@@ -751,7 +760,8 @@ TEST(SweepReport, AmbiguousGroupSelectionsAreErrors) {
   const std::string md = write_sweep_summary(d, o).md;
   EXPECT_NE(md.find("## Paired differences against `min_keep=4, scale=[0.2,0.3]`"), std::string::npos) << md;
   // +1 in both seeds: no spread, so no verdict
-  EXPECT_NE(md.find("| `min_keep=4, scale=[0.2,0.3]` > `min_keep=3, scale=[0.2,0.3]` | 2 | +1 (no spread) | undecided |"),
+  EXPECT_NE(md.find("| `min_keep=4, scale=[0.2,0.3]` > `min_keep=3, scale=[0.2,0.3]` "
+                    "| 2 | +1 (no spread) | undecided |"),
             std::string::npos)
       << md;
 }

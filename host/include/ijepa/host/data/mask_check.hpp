@@ -9,7 +9,7 @@
 namespace ijepa::host {
 
 // mask_set_problem(ms, batch, num_patches) -> "" when the masks keep the contract: at least one context and one
-// target mask, each an int64 [batch, K] tensor with K >= 1 and every id in [0, num_patches); else what is wrong,
+// target mask, each an int64 [batch, K] CPU tensor with K >= 1 and every id in [0, num_patches); else what is wrong,
 // in words ("target mask 2: patch id 69 outside the 64 patches of the grid"). Reads the ids (B x K integers).
 std::string mask_set_problem(const sdk::MaskSet& ms, std::int64_t batch, std::int64_t num_patches);
 

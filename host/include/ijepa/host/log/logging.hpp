@@ -20,7 +20,10 @@ inline void error(const std::string& m) { write(Level::error, m); }
 // A line kept open on the console (a progress line rewritten in place): while one is set, a message that reaches the
 // console first calls `erase` (under the logging lock; it should erase the line and note that it did, so its owner
 // redraws it rather than ending it). An empty function: none.
+// `erase` must not log (the logging lock is held and not recursive).
 void set_console_line(std::function<void()> erase);
+// Runs `draw` under the logging lock, so a line drawn on the console and a log message never interleave.
+void with_console(const std::function<void()>& draw);
 
 // [thread-safe] Writes one line to the file sinks only (a run's log.txt): what the console already shows another way,
 // such as the error a command prints last.

@@ -58,10 +58,14 @@ io::Scalars eval_scalars(const nlohmann::json& record, const std::string& label)
 // marker file until it is renamed into place: only directories with it are ever removed as leftovers, never a
 // user's folder or a run whose name merely looks like one.
 inline constexpr const char* kPartialMarker = ".ijepa-partial";
+// The marker's text for a folder being built by process `pid` on this host. A leftover is only a folder whose
+// marker names the pid of its name and this host (one that another machine builds on a shared file system is not
+// this machine's to judge).
+std::string partial_marker_text(long pid);
 // make_partial_dir(dir): creates dir (not there before) with the marker in it; throws naming the path.
 void make_partial_dir(const std::filesystem::path& dir);
 // leftover_partial_dir(entry, base, tag) -> whether `entry` is exactly <base>.tmp-<tag><pid> (tag "" or "reuse-"),
-// a directory holding the marker, whose process is gone.
+// a directory holding that pid's marker of this host, whose process is gone.
 bool leftover_partial_dir(const std::filesystem::path& entry, const std::string& base, const std::string& tag);
 // remove_stale_temp_dirs(root): removes the <root>.tmp-<pid> directories a killed start left beside root (those
 // leftover_partial_dir names). create_fresh calls it. Returns how many it removed.
