@@ -73,6 +73,17 @@ void make_partial_dir(const fs::path& dir) {
   }
 }
 
+void clear_own_partial_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(dir, ec))) return;
+  std::ifstream in(dir / kPartialMarker);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!fs::is_directory(fs::symlink_status(dir, ec)) || text != partial_marker_text(::getpid())) {
+    throw std::runtime_error(dir.string() + ": exists and is not a leftover of this host's ijepa; move it away");
+  }
+  fs::remove_all(dir, ec);  // an earlier process's with this pid (gone: the pid is ours now)
+}
+
 bool leftover_partial_dir(const fs::path& entry, const std::string& base, const std::string& tag) {
   const std::string prefix = base + ".tmp-" + tag;
   const std::string f = entry.filename().string();
@@ -113,12 +124,7 @@ RunDir RunDir::create_fresh(const fs::path& root, const std::map<std::string, st
   if (ec) throw std::runtime_error(root.parent_path().string() + ": cannot create: " + ec.message());
   const fs::path tmp = fs::path(root.string() + ".tmp-" + std::to_string(::getpid()));
   remove_stale_temp_dirs(root);
-  if (fs::exists(fs::symlink_status(tmp, ec))) {  // this pid's name, from before: an earlier process's with it
-    if (!fs::is_regular_file(tmp / kPartialMarker, ec)) {
-      throw std::runtime_error(tmp.string() + ": exists and was not made by ijepa; move it away");
-    }
-    fs::remove_all(tmp, ec);
-  }
+  clear_own_partial_dir(tmp);  // this pid's name, from before
   try {
     make_partial_dir(tmp);
     fs::create_directories(tmp / "checkpoints", ec);

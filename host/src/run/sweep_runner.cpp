@@ -91,13 +91,8 @@ void copy_reused_run(const fs::path& src, const TrialPaths& tp, const nlohmann::
   remove_half_made(tp);
   const fs::path tmp = tp.run_dir.string() + ".tmp-reuse-" + std::to_string(::getpid());
   const std::string started = utc_now();
-  if (fs::exists(fs::symlink_status(tmp, ec))) {  // this pid's name, from before: an earlier process's with it
-    if (!fs::is_regular_file(tmp / kPartialMarker, ec)) {
-      throw std::runtime_error(tmp.string() + ": exists and was not made by ijepa; move it away");
-    }
-    fs::remove_all(tmp, ec);
-  }
   try {
+    clear_own_partial_dir(tmp);  // this pid's name, from before
     make_partial_dir(tmp);  // marked first, so a copy stopped half-way is known as one
   } catch (const std::exception& e) {
     throw std::runtime_error("--reuse " + src.string() + ": " + e.what());

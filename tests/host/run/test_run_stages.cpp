@@ -266,6 +266,34 @@ TEST(RunDirRace, TheLoserSaysTheDirectoryExistsNow) {
   fs::remove_all(dir);
 }
 
+// A folder with this process's own <run>.tmp-<pid> name: an earlier process's leftover with the same pid (its mark
+// names this pid and host) is cleared; anything else there is refused, never removed.
+TEST(RunDirRace, AFolderWithThisPidsNameIsClearedOnlyWhenItIsThisHostsLeftover) {
+  const fs::path dir = ijepa::test::temp_dir("own_pid");
+  const fs::path tmp = dir / ("r.tmp-" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  ijepa::test::write_text(tmp / ".ijepa-partial", partial_marker_text(::getpid()));
+  ijepa::test::write_text(tmp / "half.txt", "left by an earlier process with this pid");
+  (void)RunDir::create_fresh(dir / "r", {{"config.resolved.json", "{}\n"}});
+  EXPECT_TRUE(fs::exists(dir / "r" / "config.resolved.json"));
+  EXPECT_FALSE(fs::exists(dir / "r" / "half.txt"));
+  EXPECT_FALSE(fs::exists(dir / "r" / ".ijepa-partial"));
+  const fs::path tmp2 = dir / ("s.tmp-" + std::to_string(::getpid()));
+  fs::create_directories(tmp2);
+  ijepa::test::write_text(tmp2 / "notes.txt", "mine");
+  try {
+    (void)RunDir::create_fresh(dir / "s", {{"config.resolved.json", "{}\n"}});
+    ADD_FAILURE() << "created over a folder that is not a leftover";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("exists and is not a leftover of this host's ijepa; move it away"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(ijepa::test::read_text(tmp2 / "notes.txt"), "mine");
+  EXPECT_FALSE(fs::exists(dir / "s"));
+  fs::remove_all(dir);
+}
+
 // Issue #16, item 1: the CUDA attention backends are chosen explicitly (train.sdpa), not left to torch's preference
 // for cuDNN attention on Hopper (a plan per sequence length). The switches are process-wide ATen state.
 TEST(Sdpa, FusedTurnsCuDnnAttentionOffAndTorchAllowsIt) {

@@ -64,6 +64,9 @@ inline constexpr const char* kPartialMarker = ".ijepa-partial";
 std::string partial_marker_text(long pid);
 // make_partial_dir(dir): creates dir (not there before) with the marker in it; throws naming the path.
 void make_partial_dir(const std::filesystem::path& dir);
+// clear_own_partial_dir(dir): removes dir when it is a partial folder of this pid on this host (an earlier process
+// with the same pid left it); throws when something else is there. Nothing there: nothing to do.
+void clear_own_partial_dir(const std::filesystem::path& dir);
 // leftover_partial_dir(entry, base, tag) -> whether `entry` is exactly <base>.tmp-<tag><pid> (tag "" or "reuse-"),
 // a directory holding that pid's marker of this host, whose process is gone.
 bool leftover_partial_dir(const std::filesystem::path& entry, const std::string& base, const std::string& tag);
