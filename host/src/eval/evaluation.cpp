@@ -307,6 +307,19 @@ LoadedEncoder load_encoder(const fs::path& path, const std::string& which, const
   layered.merge_patch(recorded);
   layered["components"]["evaluators"] = nlohmann::json::array();
   if (layered.contains("sweep")) layered.erase("sweep");
+  // Only the encoder is built here: a run trained with a masker, predictor or loss plugin that is not loaded (a
+  // shared checkpoint without its .so files) still loads, with the built-in component in the unused one's place.
+  const std::pair<const char*, Kind> unused[] = {
+      {"masker", Kind::masker}, {"predictor", Kind::predictor}, {"loss", Kind::loss}};
+  for (const auto& [name, kind] : unused) {
+    nlohmann::json& c = layered["components"][name];
+    if (c.is_object() && c.contains("type") && c["type"].is_string() &&
+        registry.find(kind, c["type"].get<std::string>()) == nullptr) {
+      logging::info(recorded_from + ": components." + name + " '" + c["type"].get<std::string>() +
+                    "' is not loaded; not needed to load the encoder");
+      c = experiment_defaults()["components"][name];
+    }
+  }
   try {  // a value error names the file (a base file of --config's included) that set the key
     le.resolved = resolve_experiment(layered, sets, registry, recorded_from);
   } catch (const ConfigError& e) {

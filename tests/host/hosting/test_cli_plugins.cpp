@@ -256,4 +256,26 @@ TEST(CliPlugins, ADivergingRunSaysItsLossIsNotFiniteWithTheDiagnosticsOn) {
   const json st = json::parse(ijepa::test::read_text(tmp / "run" / "status.json"));
   EXPECT_TRUE(has(st.at("error").get<std::string>(), "loss is ")) << st.dump();
 }
+
+// eval, embed and export build the encoder alone: a run trained with a loss plugin that is not loaded here (a
+// checkpoint shared without its .so files) still loads.
+TEST(CliPlugins, TheEncoderOfARunLoadsWithoutItsLossPlugin) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["components"]["loss"] = {{"type", "fixture_good"}};
+  cfg["train"]["max_steps"] = 2;
+  cfg["components"]["evaluators"] = json::array();
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const fs::path run = tmp / "run";
+  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", run.string(), "--quiet", "--plugin-dir",
+                            fixture_dir("good").string()});
+  ASSERT_EQ(r.rc, 0) << show(r);
+  const auto ex = run_ijepa({"export", run.string(), "--format", "timm", "--out", (tmp / "timm").string()});
+  EXPECT_EQ(ex.rc, 0) << show(ex);
+  EXPECT_TRUE(fs::exists(tmp / "timm" / "model.safetensors")) << show(ex);
+  const auto em = run_ijepa({"embed", "--checkpoint", run.string(), "--data", "synthetic", "--limit", "4", "--out",
+                             (tmp / "f.safetensors").string()});
+  EXPECT_EQ(em.rc, 0) << show(em);
+  EXPECT_TRUE(fs::exists(tmp / "f.safetensors")) << show(em);
+}
 }  // namespace
