@@ -167,9 +167,18 @@ std::vector<EvaluatorSpec> evaluator_specs(const Args& args, const std::vector<s
 // --out, or RUN_DIR/eval/<types>_step<N>.json, or <types>_<checkpoint stem>.eval.json; a default name that is taken
 // (an earlier evaluation of the same step with other settings, another run's checkpoint of the same name) gets the
 // first free "-2", "-3", ... before its extension: an evaluation never replaces another one's file unless --out
-// says so.
-fs::path eval_output(const Args& args, const std::vector<std::string>& types, const LoadedEncoder& le) {
-  if (auto o = args.get("--out")) return *o;
+// says so. The name is claimed when the report is written (write_file_new), so two evaluations finishing at once
+// get two names.
+struct EvalOutput {
+  fs::path path;        // --out, or the first candidate of the default name: dir / (stem + ext)
+  bool chosen = false;  // --out: written over whatever is there
+  fs::path dir;
+  std::string stem, ext;
+  fs::path candidate(int i) const { return dir / (stem + (i < 2 ? "" : "-" + std::to_string(i)) + ext); }
+};
+
+EvalOutput eval_output(const Args& args, const std::vector<std::string>& types, const LoadedEncoder& le) {
+  if (auto o = args.get("--out")) return {*o, true, {}, {}, {}};
   std::string name;
   for (const auto& t : types) name += (name.empty() ? "" : "+") + t;
   const bool in_run = !le.run_dir.empty();
@@ -177,13 +186,10 @@ fs::path eval_output(const Args& args, const std::vector<std::string>& types, co
   const std::string stem = in_run ? name + "_step" + std::to_string(le.step)
                                   : name + "_" + fs::path(le.origin).stem().string();
   const std::string ext = in_run ? ".json" : ".eval.json";
-  std::error_code ec;
-  fs::path out = dir / (stem + ext);
-  for (int i = 2; fs::exists(fs::symlink_status(out, ec)); ++i) out = dir / (stem + "-" + std::to_string(i) + ext);
-  return out;
+  return {dir / (stem + ext), false, dir, stem, ext};
 }
 
-void write_eval_report(const fs::path& out, const LoadedEncoder& le, const std::string& which,
+void write_eval_report(const EvalOutput& where, const LoadedEncoder& le, const std::string& which,
                        const std::vector<EvalResult>& results) {
   nlohmann::json doc = {{"weights", le.origin},
                         {"step", le.step},
@@ -204,8 +210,13 @@ void write_eval_report(const fs::path& out, const LoadedEncoder& le, const std::
     }
     doc["results"].push_back(rec);
   }
-  if (!out.parent_path().empty()) fs::create_directories(out.parent_path());
-  write_file_atomic(out, doc.dump(2) + "\n");
+  if (!where.path.parent_path().empty()) fs::create_directories(where.path.parent_path());
+  fs::path out = where.path;
+  if (where.chosen) {
+    write_file_atomic(out, doc.dump(2) + "\n");
+  } else {
+    for (int i = 2; !write_file_new(out, doc.dump(2) + "\n"); ++i) out = where.candidate(i);
+  }
   std::cout << "== ijepa eval: " << le.origin << (le.step >= 0 ? " (step " + std::to_string(le.step) + ")" : "")
             << ", " << which << " encoder ==\n";
   print_eval_table(std::cout, recs);

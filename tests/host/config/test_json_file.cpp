@@ -1,13 +1,18 @@
 // host/src/config/json_file.cpp: JSON files with FILE:LINE:COL errors, dotted overrides, atomic writes.
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <functional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/io/files.hpp"
 #include "host/hosting/fixture_plugins.hpp"
 
 namespace {
@@ -97,6 +102,55 @@ TEST(JsonFile, WriteFileAtomicReplacesTheFileAndLeavesNoTemporaries) {
   ASSERT_EQ(::stat(p.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0022, 0u) << "never group/other-writable";
   EXPECT_THROW(ijepa::host::write_file_atomic(tmp / "no-such-dir" / "x.json", "x"), std::runtime_error);
+}
+
+// Two evaluations of one step finishing together each claim a default name: write_file_new takes a name in one step,
+// so eight processes racing down the same list of names end with eight files, each holding its own writer's text.
+TEST(JsonFile, WriteFileNewGivesRacingProcessesDistinctNames) {
+  ijepa::test::TempDir tmp;
+  ijepa::host::write_file_atomic(tmp / "r.json", "taken");
+  EXPECT_FALSE(ijepa::host::write_file_new(tmp / "r.json", "x"));
+  EXPECT_EQ(ijepa::test::read_text(tmp / "r.json"), "taken");
+  fs::create_directory(tmp / "d.json");
+  EXPECT_FALSE(ijepa::host::write_file_new(tmp / "d.json", "x")) << "a folder of that name is taken too";
+  constexpr int kProcs = 8;
+  std::vector<pid_t> kids;
+  for (int k = 0; k < kProcs; ++k) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int code = 1;
+      try {
+        for (int i = 2; i < 2 + 2 * kProcs; ++i) {
+          if (ijepa::host::write_file_new(tmp / ("r-" + std::to_string(i) + ".json"), "writer " + std::to_string(k))) {
+            code = 0;
+            break;
+          }
+        }
+      } catch (...) {
+        code = 2;
+      }
+      ::_exit(code);
+    }
+    kids.push_back(pid);
+  }
+  for (const pid_t pid : kids) {
+    int st = 0;
+    ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
+  std::set<std::string> writers;
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(tmp.path())) {
+    const std::string f = e.path().filename().string();
+    EXPECT_EQ(f.find(".tmp."), std::string::npos) << "temporary left: " << f;
+    if (f.rfind("r-", 0) != 0) continue;
+    ++files;
+    writers.insert(ijepa::test::read_text(e.path()));
+  }
+  EXPECT_EQ(files, kProcs);
+  EXPECT_EQ(writers.size(), static_cast<std::size_t>(kProcs)) << "each name holds one writer's text, none twice";
+  EXPECT_THROW((void)ijepa::host::write_file_new(tmp / "no-such-dir" / "x.json", "x"), std::runtime_error);
 }
 
 }  // namespace
