@@ -1,6 +1,10 @@
 #include "core/run_reader.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -22,7 +26,32 @@ std::string where_index(const std::string& where) {
 
 }  // namespace
 
-RunReader::RunReader(fs::path dir) {
+std::string local_host_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) return "";
+  return host;
+}
+
+std::string status_state(const nlohmann::json& status, const std::string& this_host) {
+  if (!status.is_object() || !status.contains("state") || !status["state"].is_string()) return "unknown";
+  std::string state = status["state"].get<std::string>();
+  if (state != "running" || this_host.empty()) return state;
+  const auto host = status.find("host");
+  const auto pid = status.find("pid");
+  if (host == status.end() || !host->is_string() || host->get<std::string>() != this_host) return state;
+  if (pid == status.end() || !pid->is_number_integer() || pid->get<long long>() <= 0) return state;
+  const long long p = pid->get<long long>();
+  bool alive = ::kill(static_cast<pid_t>(p), 0) == 0 || errno == EPERM;
+  if (alive) {
+    // A live process with that pid may be another program (the pid reused): it counts when it runs ijepa.
+    std::ifstream in("/proc/" + std::to_string(p) + "/cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    alive = !in.is_open() || cmd.find("ijepa") != std::string::npos;
+  }
+  return alive ? state : "stopped (pid " + std::to_string(p) + " ended without recording it)";
+}
+
+RunReader::RunReader(fs::path dir) : host_(local_host_name()) {
   data_.dir = std::move(dir);
   data_.name = data_.dir.filename().string();
   if (data_.name.empty()) data_.name = data_.dir.parent_path().filename().string();
@@ -158,11 +187,12 @@ bool RunReader::poll() {
     }
     return false;
   }
-  if (reread_json("status.json", data_.status, status_time_, status_size_)) {
-    changed = true;
-    if (data_.status.is_object() && data_.status.contains("state") && data_.status["state"].is_string()) {
-      data_.state = data_.status["state"].get<std::string>();
-    }
+  if (reread_json("status.json", data_.status, status_time_, status_size_)) changed = true;
+  // Checked at every poll: a writer that dies changes nothing on disk.
+  if (data_.status.is_object()) {
+    std::string state = status_state(data_.status, host_);
+    if (state != data_.state) changed = true;
+    data_.state = std::move(state);
   }
   if (reread_json("config.resolved.json", data_.config, config_time_, config_size_)) changed = true;
   changed |= tail("metrics.jsonl", metrics_tail_, true);
@@ -184,12 +214,10 @@ std::string run_state(const fs::path& dir) {
   std::ifstream in(dir / "status.json", std::ios::binary);
   if (!in) return "no status";
   try {
-    const auto j = nlohmann::json::parse(in);
-    if (j.contains("state") && j["state"].is_string()) return j["state"].get<std::string>();
+    return status_state(nlohmann::json::parse(in), local_host_name());
   } catch (const std::exception&) {
     return "status being written";
   }
-  return "unknown";
 }
 
 void add_sweep(const fs::path& sweep, const std::string& prefix, std::vector<RunEntry>& out) {

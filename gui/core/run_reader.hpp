@@ -21,7 +21,7 @@ struct Series {
 struct RunData {
   std::filesystem::path dir;
   std::string name;                       // the directory name
-  std::string state = "unknown";          // status.json "state" (running, completed, failed, ...)
+  std::string state = "unknown";          // status_state(status.json): running, completed, failed, stopped ...
   nlohmann::json status;                  // last good status.json (null before one was read)
   nlohmann::json config;                  // config.resolved.json (null when missing)
   std::map<std::string, Series> metrics;  // metrics.jsonl numeric keys; "val/<key>" for non-train splits
@@ -50,11 +50,21 @@ class RunReader {
                    std::uintmax_t& size);
   void problem(std::string msg);
 
+  std::string host_;
   RunData data_;
   Tail metrics_tail_, eval_tail_;
   std::filesystem::file_time_type status_time_{}, config_time_{};
   std::uintmax_t status_size_ = 0, config_size_ = 0;
 };
+
+// status_state(status, this_host) -> status.json's "state"; "unknown" without one. A "running" status whose
+// writer is gone reads "stopped (pid N ended without recording it)": a run killed outright (a second Ctrl-C,
+// SIGKILL, the OOM killer) cannot write its status, so its file still says running. The writer is judged gone only
+// when status names this host ("host") and its "pid" is no live process running ijepa; a run written on another
+// machine (a shared file system) or before status.json named its host is taken at its word.
+std::string status_state(const nlohmann::json& status, const std::string& this_host);
+// This machine's host name, as the trainer records it.
+std::string local_host_name();
 
 enum class DirKind { run, sweep, other, missing };
 // classify(dir): run (has config.resolved.json), sweep (has sweep.json), other directory, or missing.
@@ -64,7 +74,7 @@ struct RunEntry {
   std::filesystem::path dir;
   std::string name;     // relative to the browsed root ("t6/trials/t6_block_s0")
   DirKind kind = DirKind::other;
-  std::string state;    // runs: status.json state, or "not started" for a sweep trial without a directory
+  std::string state;    // runs: status_state(status.json), or "not started" for a sweep trial without a directory
 };
 // list_runs(root, depth) -> root itself when it is a run; a sweep's trials (sweep.json order of trials/*.json, then
 // any other trial directory); for another directory, the runs and sweeps found up to `depth` levels below it

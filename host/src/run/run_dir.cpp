@@ -50,10 +50,14 @@ void check_writable_parent(const fs::path& dir) {
   ::unlink(test_file.c_str());
 }
 
-std::string partial_marker_text(long pid) {
+std::string host_name() {
   char host[256] = {};
   if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  return "ijepa-partial pid " + std::to_string(pid) + " host " + host + "\n";
+  return host;
+}
+
+std::string partial_marker_text(long pid) {
+  return "ijepa-partial pid " + std::to_string(pid) + " host " + host_name() + "\n";
 }
 
 void make_partial_dir(const fs::path& dir) {

@@ -147,9 +147,7 @@ nlohmann::json env_json(const PluginHost& host, const TrainOptions& opts) {
   env["sdpa"] = util::sdpa_description();
   env["torch_config"] = at::show_config();
   env["threads"] = at::get_num_threads();
-  char hostname[256] = {};
-  ::gethostname(hostname, sizeof(hostname) - 1);
-  env["hostname"] = hostname;
+  env["hostname"] = host_name();
   env["started"] = utc_now();
   env["argv"] = opts.argv;
   env["plugins"] = nlohmann::json::array();
@@ -189,7 +187,8 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
     overrides[s.substr(0, eq)] = s.substr(eq + 1);
   }
   const nlohmann::json status0 = {{"state", "running"}, {"step", 0}, {"total_steps", end_step},
-                                  {"started", utc_now()}, {"config_sha", config_hash(resolved)}};
+                                  {"started", utc_now()}, {"config_sha", config_hash(resolved)},
+                                  {"pid", static_cast<long long>(::getpid())}, {"host", host_name()}};
   RunDir run = RunDir::create_fresh(out, {{"config.resolved.json", resolved.dump(2) + "\n"},
                                           {"overrides.json", overrides.dump(2) + "\n"},
                                           {"env.json", env_json(host, opts).dump(2) + "\n"},

@@ -58,6 +58,7 @@ nlohmann::json running_status(RunDir* run, const StepPlan& plan, const fs::path&
   status["steps_per_epoch"] = plan.ipe;
   status["run_dir"] = fs::absolute(out).string();
   status["pid"] = static_cast<long long>(::getpid());
+  status["host"] = host_name();  // with pid: a reader on this host can tell a writer that was killed outright
   status["world_size"] = world;
   return status;
 }

@@ -1,8 +1,11 @@
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/run_reader.hpp"
@@ -92,6 +95,75 @@ TEST(RunReader, AHalfWrittenStatusKeepsTheLastGoodOne) {
   write(d / "status.json", "{\"state\": \"completed\"}");
   r.poll();
   EXPECT_EQ(r.data().state, "completed");
+}
+
+namespace {
+
+// A child that sleeps with argv[0] = name, so its /proc/<pid>/cmdline reads like that program.
+pid_t sleeper(const char* name) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execlp("sleep", name, "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Until the exec, the child's command line is still this test's.
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.rfind(std::string(name) + '\0', 0) == 0) break;
+    ::usleep(10000);
+  }
+  return pid;
+}
+
+void end(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+}
+
+std::string running_status(long long pid, const std::string& host) {
+  nlohmann::json j = {{"state", "running"}, {"pid", pid}};
+  if (!host.empty()) j["host"] = host;
+  return j.dump();
+}
+
+}  // namespace
+
+// A run killed outright (second Ctrl-C, SIGKILL) leaves status.json "running": the viewer shows it stopped once its
+// process is gone from this host, and notices without any file changing.
+TEST(RunReader, ARunWhoseProcessIsGoneReadsStopped) {
+  const std::string host = local_host_name();
+  ASSERT_FALSE(host.empty());
+  const fs::path d = fresh("killed");
+  write(d / "config.resolved.json", "{}");
+  const pid_t trainer = sleeper("ijepa");
+  ASSERT_GT(trainer, 0);
+  write(d / "status.json", running_status(trainer, host));
+  RunReader r(d);
+  r.poll();
+  EXPECT_EQ(r.data().state, "running");
+  EXPECT_EQ(list_runs(d).at(0).state, "running");
+  end(trainer);
+  EXPECT_TRUE(r.poll()) << "the state changed though no file did";
+  const std::string stopped = "stopped (pid " + std::to_string(trainer) + " ended without recording it)";
+  EXPECT_EQ(r.data().state, stopped);
+  EXPECT_EQ(list_runs(d).at(0).state, stopped);
+  EXPECT_FALSE(r.poll());
+
+  // Taken at its word: written on another machine, or before status.json named its host.
+  EXPECT_EQ(status_state(nlohmann::json::parse(running_status(trainer, host + "-elsewhere")), host), "running");
+  EXPECT_EQ(status_state(nlohmann::json::parse(running_status(trainer, "")), host), "running");
+  // A live process with that pid that is not ijepa (the pid reused) does not keep the run running.
+  const pid_t other = sleeper("sleep");
+  ASSERT_GT(other, 0);
+  EXPECT_EQ(status_state(nlohmann::json::parse(running_status(other, host)), host).rfind("stopped (pid ", 0), 0u);
+  end(other);
+  // Other states are as written.
+  EXPECT_EQ(status_state(nlohmann::json::parse("{\"state\": \"completed\", \"pid\": 1, \"host\": \"" + host +
+                                               "\"}"), host), "completed");
+  EXPECT_EQ(status_state(nlohmann::json::parse("{}"), host), "unknown");
+  fs::remove_all(d);
 }
 
 TEST(RunReader, AMissingDirectoryIsAProblemNotACrash) {

@@ -54,6 +54,9 @@ io::Scalars train_scalars(const nlohmann::json& record);
 // (sizes, seconds and the step are left out).
 io::Scalars eval_scalars(const nlohmann::json& record, const std::string& label);
 
+// This machine's host name (gethostname; "" when it fails), as status.json's "host" and the partial mark name it.
+std::string host_name();
+
 // A directory this workbench builds beside its final name (<root>.tmp-<pid>, <trial>.tmp-reuse-<pid>) holds this
 // marker file until it is renamed into place: only directories with it are ever removed as leftovers, never a
 // user's folder or a run whose name merely looks like one.
