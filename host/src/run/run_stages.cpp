@@ -123,6 +123,10 @@ RunTarget check_run_target(const nlohmann::json& resolved, const Registry& regis
   const fs::path& out = opts.out;
   std::error_code ec;
   if (opts.resume) {
+    if (!fs::exists(fs::symlink_status(out, ec))) {
+      throw ConfigError("--resume: " + out.string() + " does not exist (nothing to resume; without --resume a new "
+                        "run starts there)");
+    }
     if (!fs::exists(out / "config.resolved.json", ec)) {
       throw ConfigError("--resume: " + out.string() + " is not a run directory (no config.resolved.json)");
     }

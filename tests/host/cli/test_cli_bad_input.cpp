@@ -233,3 +233,19 @@ TEST(CliBadInput, SetKeysAreCheckedAsStrictlyAsTheFile) {
                   {"/dev/zero: not a regular file"}, "a device as a base file");
   EXPECT_FALSE(fs::exists(out));
 }
+
+// --resume names what is wrong with the folder: missing altogether (a typo in --out) or not a run.
+TEST(CliBadInput, ResumeSaysWhetherTheFolderIsMissingOrNotARun) {
+  const fs::path dir = ijepa::test::temp_dir("cli_bad_resume");
+  const fs::path exp = dir / "e.json";
+  ijepa::test::write_text(exp, ijepa::test::tiny_experiment().dump());
+  const std::string train = "train '" + exp.string() + "' --resume --out ";
+  expect_one_line(run_bad(train + "'" + (dir / "typo").string() + "'"), 1,
+                  {"--resume: " + (dir / "typo").string() + " does not exist (nothing to resume"}, "missing");
+  EXPECT_FALSE(fs::exists(dir / "typo"));
+  fs::create_directories(dir / "notes");
+  expect_one_line(run_bad(train + "'" + (dir / "notes").string() + "'"), 1,
+                  {"--resume: " + (dir / "notes").string() + " is not a run directory (no config.resolved.json)"},
+                  "not a run");
+  EXPECT_TRUE(fs::is_empty(dir / "notes"));
+}
