@@ -3,6 +3,11 @@
 saw, and prints the largest relative differences from embed's features as JSON (the export test's independent side).
 
 usage: check_export.py --timm DIR --hf DIR --tokens F.safetensors --pooled F.safetensors --images DIR
+                       [--eval-images DIR --eval-pooled F.safetensors]
+With --eval-images (images of another size than the model's, embedded with `--transform eval --pooled`), the
+preprocessing each export declares (timm's pretrained_cfg through timm.data.create_transform, transformers'
+preprocessor_config.json through AutoImageProcessor) is applied to the original files and the pooled features are
+compared with the workbench's (they differ only by PIL's 8-bit resize against the workbench's float one).
 exit 3 when timm or transformers is missing (the test skips).
 """
 import argparse
@@ -25,12 +30,21 @@ except ImportError as e:
 p = argparse.ArgumentParser()
 for a in ("--timm", "--hf", "--tokens", "--pooled", "--images"):
     p.add_argument(a, required=True)
+p.add_argument("--eval-images")
+p.add_argument("--eval-pooled")
 args = p.parse_args()
 
-# The images in the image-folder order (classes, then files, sorted), normalised as the workbench does.
-files = []
-for c in sorted(os.listdir(args.images)):
-    files += [os.path.join(args.images, c, f) for f in sorted(os.listdir(os.path.join(args.images, c)))]
+
+def folder_files(root):
+    """The images in the image-folder order (classes, then files, sorted)."""
+    out = []
+    for c in sorted(os.listdir(root)):
+        out += [os.path.join(root, c, f) for f in sorted(os.listdir(os.path.join(root, c)))]
+    return out
+
+
+# Normalised as the workbench does.
+files = folder_files(args.images)
 tok = load_file(args.tokens)
 pool = load_file(args.pooled)
 idx = tok["indices"].tolist()
@@ -66,5 +80,18 @@ with warnings.catch_warnings(record=True) as caught:
     h = hf(pixel_values=x).last_hidden_state
     out["hf_tokens_rel"] = rel(h, tok["features"])
     out["hf_pooled_rel"] = rel(h.mean(1), pool["features"])
+    if args.eval_images:
+        efiles = folder_files(args.eval_images)
+        epool = load_file(args.eval_pooled)
+        eidx = epool["indices"].tolist()
+        data_cfg = timm.data.resolve_data_config({}, model=m)
+        tf = timm.data.create_transform(**data_cfg)
+        xt = torch.stack([tf(Image.open(efiles[i]).convert("RGB")) for i in eidx])
+        out["timm_eval_pooled_rel"] = rel(m(xt), epool["features"])
+        out["timm_data_config"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in data_cfg.items()}
+        proc = transformers.AutoImageProcessor.from_pretrained(args.hf)
+        xh = proc(images=[Image.open(efiles[i]).convert("RGB") for i in eidx], return_tensors="pt")["pixel_values"]
+        out["hf_processor"] = type(proc).__name__
+        out["hf_eval_pooled_rel"] = rel(hf(pixel_values=xh).last_hidden_state.mean(1), epool["features"])
 out["warnings"] = [str(w.message) for w in caught if "missing" in str(w.message).lower() or "unexpected" in str(w.message).lower()]
 print(json.dumps(out))

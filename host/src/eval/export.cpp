@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "ijepa/host/data/transforms.hpp"
 #include "ijepa/host/io/files.hpp"
 #include "ijepa/host/util/errors.hpp"
 
@@ -117,6 +118,11 @@ std::string timm_architecture(const VitShape& s) {
   return "vit_base_patch16_gap_224";
 }
 
+double eval_crop_pct(std::int64_t size) {
+  // timm resizes the shorter side to floor(size / crop_pct): R + 0.5 lands it on R whatever the rounding.
+  return static_cast<double>(size) / (static_cast<double>(eval_resize_size(size)) + 0.5);
+}
+
 nlohmann::json timm_config(const VitShape& s) {
   const nlohmann::json mean = {0.485, 0.456, 0.406}, std = {0.229, 0.224, 0.225};
   nlohmann::json model_args = {{"img_size", s.img_size},     {"patch_size", s.patch_size}, {"in_chans", s.in_chans},
@@ -134,8 +140,8 @@ nlohmann::json timm_config(const VitShape& s) {
             {"custom_load", false},
             {"input_size", {s.in_chans, s.img_size, s.img_size}},
             {"fixed_input_size", true},
-            {"interpolation", "bicubic"},
-            {"crop_pct", 1.0},
+            {"interpolation", "bilinear"},
+            {"crop_pct", eval_crop_pct(s.img_size)},
             {"crop_mode", "center"},
             {"mean", mean},
             {"std", std},
@@ -166,6 +172,23 @@ nlohmann::json hf_config(const VitShape& s) {
           {"dtype", "float32"}};
 }
 
+nlohmann::json hf_preprocessor_config(const VitShape& s) {
+  // BitImageProcessor is the shorter-side resize + centre crop the workbench evaluates with (ViTImageProcessor would
+  // squash the whole image to size x size).
+  return {{"image_processor_type", "BitImageProcessor"},
+          {"do_convert_rgb", true},
+          {"do_resize", true},
+          {"size", {{"shortest_edge", eval_resize_size(s.img_size)}}},
+          {"resample", 2},  // PIL.Image.BILINEAR
+          {"do_center_crop", true},
+          {"crop_size", {{"height", s.img_size}, {"width", s.img_size}}},
+          {"do_rescale", true},
+          {"rescale_factor", 1.0 / 255.0},
+          {"do_normalize", true},
+          {"image_mean", {0.485, 0.456, 0.406}},
+          {"image_std", {0.229, 0.224, 0.225}}};
+}
+
 ExportResult export_encoder(const LoadedEncoder& le, ExportFormat format, const fs::path& out) {
   std::error_code ec;
   if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec))) {
@@ -184,6 +207,7 @@ ExportResult export_encoder(const LoadedEncoder& le, ExportFormat format, const 
   }
   try {
     write_file_atomic(tmp / "config.json", cfg.dump(2) + "\n");
+    if (!timm) write_file_atomic(tmp / "preprocessor_config.json", hf_preprocessor_config(r.shape).dump(2) + "\n");
     write_safetensors((tmp / "model.safetensors").string(), tensors, {{"format", "pt"}});
     if (fs::exists(out, ec)) fs::remove(out);  // the empty directory checked above
     fs::rename(tmp, out);

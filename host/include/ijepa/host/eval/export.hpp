@@ -34,6 +34,11 @@ TensorMap encoder_state(sdk::Encoder& encoder, VitShape& shape);
 TensorMap hf_state(const TensorMap& official, const VitShape& shape);
 nlohmann::json timm_config(const VitShape& shape);
 nlohmann::json hf_config(const VitShape& shape);
+// The preprocessing the workbench evaluates with (shorter side to round(S*256/224), bilinear, centre crop S, ImageNet
+// mean/std) in each library's terms: timm's crop_pct (S / (R + 0.5), so that timm's floor(S / crop_pct) is R) and
+// transformers' preprocessor_config.json (BitImageProcessor).
+double eval_crop_pct(std::int64_t size);
+nlohmann::json hf_preprocessor_config(const VitShape& shape);
 std::string timm_architecture(const VitShape& shape);  // vit_<size>_patch<p>_gap_<S> when timm has it, else the nearest
 
 struct ExportResult {
