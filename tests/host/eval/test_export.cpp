@@ -113,7 +113,8 @@ TEST(Export, TimmAndTransformersLoadItAndMatchEmbed) {
   for (int i = 0; i < 4; ++i) {
     fs::create_directories(dir / "eval_img" / "a");
     test::write_bytes(dir / "eval_img" / "a" / ("im" + std::to_string(i) + ".png"),
-                      test::encode_png(i % 2 == 0 ? test::pattern_rgb(48, 61, 10 + i) : test::pattern_rgb(70, 45, 10 + i)));
+                      test::encode_png(i % 2 == 0 ? test::pattern_rgb(48, 61, 10 + i)
+                                                  : test::pattern_rgb(70, 45, 10 + i)));
   }
   ASSERT_EQ(test::run_cli("embed --checkpoint " + (dir / "run").string() + " --data " + (dir / "eval_img").string() +
                               " --transform eval --pooled --out " + (dir / "eval_pooled.safetensors").string(),
