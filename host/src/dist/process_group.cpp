@@ -79,7 +79,14 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const std::string& addr, const 
 
 std::optional<DistEnv> dist_env_from_environment() {
   const char* ws = std::getenv("WORLD_SIZE");
-  if (!ws || !*ws) return std::nullopt;
+  if (!ws || !*ws) {
+    // RANK alone is a launch that lost WORLD_SIZE (a launcher script's typo): training alone would go unnoticed.
+    if (const char* r = std::getenv("RANK"); r && *r) {
+      throw std::invalid_argument(std::string("distributed launch: RANK='") + r + "' is set but WORLD_SIZE is not "
+                                  "(set both, or neither for one process)");
+    }
+    return std::nullopt;
+  }
   DistEnv e;
   e.world = static_cast<int>(env_int("WORLD_SIZE", 1, 1 << 20));
   e.rank = static_cast<int>(env_int("RANK", 0, e.world - 1));

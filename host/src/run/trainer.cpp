@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <optional>
 #include <sstream>
 
 #include <ATen/ATen.h>
 
+#include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/io/safetensors.hpp"
 #include "ijepa/host/log/logging.hpp"
@@ -23,16 +25,72 @@ std::atomic<bool>& stop_requested() { return proc::stop_requested(); }
 
 namespace {
 
+// What every rank of a launch must agree on: the resolved config but for the keys that may differ per machine (where
+// the data sits, loader threads, TensorBoard, which only rank 0 writes), and what each rank found in its data.
+nlohmann::json launch_view(const nlohmann::json& resolved, const TrainingData& data) {
+  nlohmann::json v = resolved;
+  for (const char* k : {"root", "val_root", "file_list", "cache_dir", "workers"}) v["data"].erase(k);
+  v["train"].erase("tensorboard");
+  v.erase("description");
+  v["data"]["images found"] = data.dataset().size();
+  v["data"]["steps per epoch"] = data.steps_per_epoch();
+  return v;
+}
+
+// value_at(j, "a.b.c") -> that value as JSON text, or "absent".
+std::string value_at(const nlohmann::json& j, const std::string& dotted) {
+  const nlohmann::json* v = &j;
+  std::size_t from = 0;
+  while (from <= dotted.size()) {
+    const std::size_t dot = std::min(dotted.find('.', from), dotted.size());
+    const std::string k = dotted.substr(from, dot - from);
+    if (!v->is_object() || !v->contains(k)) return "absent";
+    v = &v->at(k);
+    from = dot + 1;
+  }
+  return v->dump();
+}
+
+// Distributed: a rank started with another config (a --set on one node's command line, a stale copy of the file)
+// would step with other hyperparameters, or issue other collectives, while config.resolved.json records rank 0's.
+// Rank 0's view goes to every rank; each compares it with its own. Returns this rank's one-line error ("" when it
+// agrees with rank 0); check_same_start tells every rank whether any differed.
+std::string differs_from_rank0(ProcessGroup& pg, const nlohmann::json& resolved, const TrainingData& data) {
+  const std::string text = launch_view(resolved, data).dump();
+  at::Tensor len = at::full({1}, static_cast<std::int64_t>(text.size()), at::TensorOptions().dtype(at::kLong));
+  pg.broadcast({len}, 0, "the config check");
+  at::Tensor bytes = at::zeros({len.item<std::int64_t>()}, at::TensorOptions().dtype(at::kByte));
+  if (pg.rank() == 0) std::memcpy(bytes.data_ptr(), text.data(), text.size());
+  pg.broadcast({bytes}, 0, "the config check");
+  const std::string theirs_text(static_cast<const char*>(bytes.data_ptr()), static_cast<std::size_t>(bytes.numel()));
+  if (pg.rank() == 0 || theirs_text == text) return "";
+  const nlohmann::json mine = nlohmann::json::parse(text);
+  const nlohmann::json theirs = nlohmann::json::parse(theirs_text, nullptr, /*allow_exceptions=*/false);
+  const std::string key = first_difference(theirs, mine);
+  return "distributed launch: rank " + std::to_string(pg.rank()) + " was started with another config than rank 0: '" +
+         key + "' is " + value_at(mine, key) + " here, " + value_at(theirs, key) + " on rank 0 (every rank must run "
+         "the same CONFIG and --set, and find the same data); nothing was trained";
+}
+
 // Distributed: every rank must resume from the same step (a rank that sees another checkpoint would silently
 // diverge).
 // It also carries whether rank 0 failed to load train.init_from's weights, so the other ranks say that rather than
 // a broken connection.
-void check_same_start(ProcessGroup& pg, std::int64_t start_step, const fs::path& out, bool init_failed) {
-  const at::Tensor st = at::full({3}, 0.0, at::TensorOptions().dtype(at::kDouble));
+void check_same_start(ProcessGroup& pg, std::int64_t start_step, const fs::path& out, bool init_failed,
+                      const std::string& config_error) {
+  const bool config_differs = !config_error.empty();
+  const at::Tensor st = at::full({4}, 0.0, at::TensorOptions().dtype(at::kDouble));
   st[0] = static_cast<double>(start_step);
   st[1] = static_cast<double>(start_step) * static_cast<double>(start_step);
   st[2] = init_failed ? 1.0 : 0.0;
+  st[3] = config_differs ? 1.0 : 0.0;
   pg.allreduce_sum(st, "the start check");
+  if (const auto n = static_cast<long long>(st[3].item<double>()); n > 0) {
+    throw ConfigError(config_differs ? config_error
+                                     : "distributed launch: " + std::to_string(n) + " rank(s) were started with "
+                                       "another config than rank 0's (their error lines say where); nothing was "
+                                       "trained");
+  }
   if (st[2].item<double>() > 0 && !init_failed) {
     throw ConfigError("train.init_from: rank 0 could not load the weights (its own error line says why)");
   }
@@ -217,7 +275,7 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
       init_error = what.rfind("train.init_from: ", 0) == 0 ? what : "train.init_from: " + what;
     }
   }
-  if (pg) check_same_start(*pg, start, opts.out, !init_error.empty());
+  if (pg) check_same_start(*pg, start, opts.out, !init_error.empty(), differs_from_rank0(*pg, resolved, data));
   if (!init_error.empty()) throw ConfigError(init_error);
   if (pg) model.distribute(pg, opts.bucket_bytes);
   // Pre-flight: the first batch must decode and mask before the run directory exists.

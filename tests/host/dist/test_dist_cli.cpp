@@ -376,3 +376,43 @@ TEST(DistributedCli, AnInitFromRankZeroCannotLoadIsSaidByEveryRank) {
       << test::read_text(d / "rank1.txt");
   fs::remove_all(d);
 }
+
+// Ranks started with other configs (a --set on one node's command line) trained apart while config.resolved.json
+// recorded rank 0's, or died in gloo's size check with a backtrace: now every rank stops after the rendezvous, the
+// odd one naming the key and both values, before anything is written.
+TEST(DistributedCli, RanksStartedWithAnotherConfigAreNamedBeforeAnyTraining) {
+  const fs::path d = test::temp_dir("dist_config_differs");
+  const fs::path cfg = write_config(d, 1, 4);
+  struct Case {
+    std::string set, want;
+  };
+  const std::vector<Case> cases = {
+      {"train.lr=0.005", "'train.lr' is 0.005 here, 0.001 on rank 0"},
+      {"components.encoder.depth=3", "'components.encoder.depth' is 3 here, 2 on rank 0"},
+      {"data.synthetic_count=128", "'data.images found' is 128 here, 256 on rank 0"}};
+  for (const Case& c : cases) {
+    const int port = host::free_tcp_port();
+    const fs::path out = d / "run";
+    const std::vector<std::string> args{"train", cfg.string(), "--out", out.string()};
+    std::vector<std::string> odd = args;
+    odd.insert(odd.end(), {"--set", c.set});
+    const pid_t p0 = spawn(args, launch_env(port, 0), d / "rank0.txt");
+    const pid_t p1 = spawn(odd, launch_env(port, 1), d / "rank1.txt");
+    const int w0 = wait_for(p0, 90), w1 = wait_for(p1, 90);
+    const std::string l0 = test::read_text(d / "rank0.txt"), l1 = test::read_text(d / "rank1.txt");
+    EXPECT_TRUE(WIFEXITED(w0) && WEXITSTATUS(w0) == 1) << c.set << "\n" << l0;
+    EXPECT_TRUE(WIFEXITED(w1) && WEXITSTATUS(w1) == 1) << c.set << "\n" << l1;
+    EXPECT_NE(l1.find("distributed launch: rank 1 was started with another config than rank 0: " + c.want),
+              std::string::npos)
+        << l1;
+    EXPECT_NE(l0.find("distributed launch: 1 rank(s) were started with another config than rank 0's"),
+              std::string::npos)
+        << l0;
+    for (const std::string& l : {l0, l1}) {
+      EXPECT_EQ(l.find("another rank has probably died"), std::string::npos) << l;
+      EXPECT_EQ(l.find("Enforce"), std::string::npos) << l;
+    }
+    EXPECT_FALSE(fs::exists(out)) << c.set;
+  }
+  fs::remove_all(d);
+}

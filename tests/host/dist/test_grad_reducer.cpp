@@ -138,7 +138,16 @@ TEST(Distributed, EveryRankSamplesItsOwnMasks) {
 
 TEST(Distributed, LaunchVariablesAreCheckedWithOneLineErrors) {
   ::unsetenv("WORLD_SIZE");
+  ::unsetenv("RANK");
   EXPECT_FALSE(dist_env_from_environment().has_value());
+  // RANK without WORLD_SIZE trained a whole run alone, exit 0.
+  ::setenv("RANK", "1", 1);
+  try {
+    dist_env_from_environment();
+    FAIL() << "RANK without WORLD_SIZE";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("RANK='1' is set but WORLD_SIZE is not"), std::string::npos) << e.what();
+  }
   ::setenv("WORLD_SIZE", "2", 1);
   ::setenv("RANK", "2", 1);
   ::setenv("MASTER_ADDR", "127.0.0.1", 1);
