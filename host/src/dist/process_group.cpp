@@ -44,8 +44,14 @@ long long env_int(const char* name, long long lo, long long hi) {
 
 // failed(rank, what, e) -> the one-line error of a collective that failed.
 DistributedError failed(int rank, const std::string& what, const std::exception& e) {
-  return DistributedError("distributed: rank " + std::to_string(rank) + ": " + what + " failed (" + error_line(e) +
-                          "); another rank has probably died or been killed");
+  const std::string line = error_line(e);
+  // A timeout is also what a rank sees while rank 0 alone evaluates or saves for longer than the timeout.
+  const bool timed_out = line.find("Timed out") != std::string::npos || line.find("timed out") != std::string::npos;
+  return DistributedError("distributed: rank " + std::to_string(rank) + ": " + what + " failed (" + line +
+                          "); another rank has probably died or been killed" +
+                          (timed_out ? ", or is still busy: rank 0 runs the in-run evaluations and checkpoints while "
+                                       "the others wait, so --dist-timeout must cover the longest of them"
+                                     : ""));
 }
 
 // connect_store(addr, options): torch's TCPStore within its timeout and a grace. Its client retries the connection

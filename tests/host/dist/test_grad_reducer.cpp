@@ -204,6 +204,33 @@ TEST(Distributed, APeerThatNeverArrivesIsATimeoutNotAHang) {
   EXPECT_THROW(ProcessGroup::connect(e, "mpi", std::chrono::seconds(1)), DistributedError);
 }
 
+// A rank left waiting past the timeout (rank 0 evaluating alone for longer, say) is told that, not only that a rank
+// may have died: the helper's --dist-timeout of 3 s against a k-NN evaluation read as a crash.
+TEST(Distributed, ATimeoutSaysTheOtherRankMayBeBusyPastTheTimeout) {
+  DistEnv e0, e1;
+  e0.world = e1.world = 2;
+  e1.rank = 1;
+  e0.master_port = e1.master_port = free_tcp_port();
+  std::shared_ptr<ProcessGroup> pg1;
+  std::string error;
+  std::thread t1([&] {
+    pg1 = ProcessGroup::connect(e1, "gloo", std::chrono::seconds(2));
+    try {
+      pg1->allreduce_sum(at::ones({4}), "the loss all-reduce of step 8");
+    } catch (const DistributedError& err) {
+      error = err.what();
+    }
+  });
+  const auto pg0 = ProcessGroup::connect(e0, "gloo", std::chrono::seconds(60));
+  t1.join();  // rank 0 is "busy": it never joins the all-reduce
+  EXPECT_NE(error.find("distributed: rank 1: the loss all-reduce of step 8 failed ("), std::string::npos) << error;
+  EXPECT_NE(error.find("or is still busy: rank 0 runs the in-run evaluations and checkpoints while the others wait, "
+                       "so --dist-timeout must cover the longest of them"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
 TEST(Distributed, AForeignProgramOnMasterPortIsATimeoutNotAHang) {
   // A listener that accepts connections (the kernel does, into its backlog) and never answers, as another program
   // on MASTER_PORT would: torch's TCPStore client alone waits on it without end.
