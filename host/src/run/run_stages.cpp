@@ -236,6 +236,14 @@ void validate_train(const nlohmann::json& resolved) {
   positive("batch_size");
   positive("log_every");
   positive("ipe_scale");
+  // Below 1 the schedules end before the run does: past T the EMA momentum passes ema[1] (above 1, the target moves
+  // away from the encoder) and the lr's cosine climbs again; the official momentum iterator runs out there instead.
+  if (const double sc = train.at("ipe_scale").get<double>(); sc < 1.0) {
+    std::ostringstream os;
+    os << "train.ipe_scale: must be >= 1, got " << sc << " (the schedules would end before the run: past that "
+       << "step the EMA momentum would exceed train.ema's end)";
+    throw ConfigError(os.str());
+  }
   for (const char* k : {"lr", "start_lr", "final_lr", "weight_decay", "final_weight_decay", "warmup_epochs"}) {
     if (train.at(k).get<double>() < 0) throw ConfigError(std::string("train.") + k + ": must be >= 0");
   }

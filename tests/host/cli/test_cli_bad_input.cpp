@@ -249,3 +249,16 @@ TEST(CliBadInput, ResumeSaysWhetherTheFolderIsMissingOrNotARun) {
                   "not a run");
   EXPECT_TRUE(fs::is_empty(dir / "notes"));
 }
+
+// train.ipe_scale below 1 ended the schedules before the run: past T the EMA momentum rose above 1 (0.2 gave a
+// fitted 1.0135: the target moving away from the encoder), trained without a word.
+TEST(CliBadInput, AnIpeScaleBelowOneIsRefused) {
+  const fs::path dir = ijepa::test::temp_dir("cli_bad_ipe_scale");
+  const fs::path exp = dir / "e.json";
+  ijepa::test::write_text(exp, ijepa::test::tiny_experiment().dump());
+  expect_one_line(run_bad("train '" + exp.string() + "' --out '" + (dir / "run").string() +
+                          "' --set train.ipe_scale=0.5"),
+                  1, {"train.ipe_scale: must be >= 1, got 0.5", "EMA momentum", "(from --set train.ipe_scale=0.5)"},
+                  "ipe_scale");
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
