@@ -192,14 +192,16 @@ int main(int argc, char** argv) {
           } else {
             // A run or checkpoint that did not load, or a panel showing an error: the picture shows an error message,
             // so the exit code and the capture's record say so too.
-            const std::string why = !viewer->model_error().empty() ? viewer->model_error() : viewer->capture().error;
+            std::string why = !viewer->model_error().empty() ? viewer->model_error() : viewer->option_error();
+            if (why.empty()) why = viewer->capture().error;
             nlohmann::json info = viewer->capture().to_json();
             if (!why.empty()) info["error"] = why;
             std::ofstream(opt.screenshot + ".json") << info.dump(2) << "\n";
             std::cout << "wrote " << opt.screenshot << " (" << fw << "x" << fh << ", panel "
                       << viewer->capture().panel << ")\n";
             if (!why.empty()) {
-              std::cerr << "ijepa-viewer: error: " << why << "\n";
+              // (an option out of range was said when it was found)
+              if (why != viewer->option_error()) std::cerr << "ijepa-viewer: error: " << why << "\n";
               rc = 1;
             }
           }

@@ -16,6 +16,7 @@ void Viewer::draw_attention() {
   if (model_controls(model_path_, model_pending_, model_.description, model_error_)) post_open_model(model_path_);
   ImGui::Separator();
   bool changed = data_controls();
+  if (!option_error_.empty()) ImGui::TextColored(ImVec4(1.0f, 0.6f, 0.3f, 1.0f), "%s", option_error_.c_str());
   if (model_.ok) {
     ImGui::Separator();
     if (ImGui::BeginCombo("encoder", encoder_.c_str())) {

@@ -35,7 +35,9 @@ void Viewer::select_run(std::size_t index, bool add) {
     summary_rows_ = read_jsonl(e.dir / "summary.jsonl", &summary_problems_);
     // A sweep selects all of its trials for comparison.
     selected_.push_back(index);
-    for (std::size_t i = index + 1; i < runs_.size() && runs_[i].name.rfind(e.name + "/", 0) == 0; ++i) {
+    // (its trials follow it in the list; names are relative to the browsed root, so the sweep itself may be the
+    // root, whose trials are named trials/<name>)
+    for (std::size_t i = index + 1; i < runs_.size() && runs_[i].dir.parent_path() == e.dir / "trials"; ++i) {
       selected_.push_back(i);
       readers_.push_back(std::make_unique<RunReader>(runs_[i].dir));
       readers_.back()->poll();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <stdexcept>
 
 #include <imgui.h>
@@ -90,6 +91,13 @@ Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions 
 
   std::error_code ec;
   const DirKind kind = opts_.run.empty() ? DirKind::missing : classify(opts_.run);
+  if (!opts_.run.empty() && !fs::exists(opts_.run, ec)) {
+    throw std::invalid_argument("--run " + opts_.run + ": no such run directory, sweep directory or checkpoint");
+  }
+  if (kind == DirKind::other && (opts_.panel == Panel::attention || opts_.panel == Panel::prediction)) {
+    throw std::invalid_argument("--run " + opts_.run + ": not a run directory (no config.resolved.json) or a "
+                                "checkpoint file, which the " + panel_name(opts_.panel) + " panel needs");
+  }
   if (!opts_.run.empty()) {
     if (kind == DirKind::run || fs::is_regular_file(opts_.run, ec)) model_path_ = opts_.run;
     runs_root_ = fs::is_regular_file(opts_.run, ec) ? "" : opts_.run;
@@ -97,8 +105,9 @@ Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions 
   if (runs_root_.empty()) runs_root_ = fs::current_path(ec).string();
   open_runs(runs_root_);
   if (kind == DirKind::run || kind == DirKind::sweep) {
+    // A run selects itself; a sweep selects its own entry (listed first), which selects all of its trials.
     for (std::size_t i = 0; i < runs_.size(); ++i) {
-      if (runs_[i].kind == DirKind::run) {
+      if (runs_[i].kind == kind) {
         select_run(i, false);
         break;
       }
@@ -236,11 +245,23 @@ void Viewer::set_attention_query(std::int64_t q) {
   post_attention();
 }
 
+void Viewer::note_option(const std::string& msg) {
+  std::cerr << "ijepa-viewer: " << msg << "\n";
+  if (option_error_.empty()) option_error_ = msg;
+}
+
 void Viewer::collect() {
   if (auto d = data_slot_.take()) {
     data_pending_ = false;
     data_ = std::move(*d);
     data_error_ = data_.error;
+    if (!options_checked_data_ && data_.error.empty() && data_.count > 0) {
+      options_checked_data_ = true;
+      if (opts_.image_index >= data_.count) {
+        note_option("--index " + std::to_string(opts_.image_index) + ": the data has " + std::to_string(data_.count) +
+                    " images (0.." + std::to_string(data_.count - 1) + "); showing image 0");
+      }
+    }
     if (image_index_ >= data_.count) image_index_ = 0;
   }
   if (auto m = model_slot_.take()) {
@@ -248,9 +269,24 @@ void Viewer::collect() {
     model_error_ = m->error;
     if (m->ok || !model_.ok) model_ = std::move(*m);
     if (model_.ok) {
+      const std::int64_t gh = model_.patch_size > 0 ? model_.image_size / model_.patch_size : 0;
+      if (!options_checked_model_) {
+        options_checked_model_ = true;
+        if (opts_.block >= model_.depth) {
+          note_option("--block " + std::to_string(opts_.block) + ": the model has " + std::to_string(model_.depth) +
+                      " blocks (0.." + std::to_string(model_.depth - 1) + "); showing the last");
+        }
+        if (opts_.head >= model_.heads) {
+          note_option("--head " + std::to_string(opts_.head) + ": the model has " + std::to_string(model_.heads) +
+                      " heads (0.." + std::to_string(model_.heads - 1) + ", or -1 for their mean); showing the mean");
+        }
+        if (opts_.query >= gh * gh) {
+          note_option("--query " + std::to_string(opts_.query) + ": the model's grid has " + std::to_string(gh * gh) +
+                      " patches (0.." + std::to_string(gh * gh - 1) + "); showing the centre patch");
+        }
+      }
       if (block_ < 0 || block_ >= model_.depth) block_ = model_.depth - 1;
       if (head_ >= model_.heads) head_ = -1;
-      const std::int64_t gh = model_.patch_size > 0 ? model_.image_size / model_.patch_size : 0;
       if (query_ < 0 || query_ >= gh * gh) query_ = (gh / 2) * gh + gh / 2;
       post_attention();
       post_prediction();

@@ -69,12 +69,16 @@ class Viewer {
   // Messages shown in the panels (errors of the last operations), for tests.
   std::string mask_error() const { return mask_.error; }
   std::string model_error() const { return model_error_; }
+  // A command-line option out of the range of what opened (--block 7 on a 2-block model, --index past the data):
+  // shown instead of the nearest valid value, and the screenshot's error.
+  std::string option_error() const { return option_error_; }
   std::string data_error() const { return data_error_; }
   const AttentionFrame& attention_frame() const { return att_; }
   const PredictionFrame& prediction_frame() const { return pred_; }
   const MaskFrame& mask_frame() const { return mask_; }
   const MaskStatsFrame& stats_frame() const { return stats_; }
   std::size_t runs_listed() const { return runs_.size(); }
+  std::size_t runs_selected() const { return selected_.size(); }
   // set_masker_config(cfg): replaces the mask lab's masker config (as editing it would) and resamples.
   void set_masker_config(const nlohmann::json& cfg);
   void set_attention_query(std::int64_t q);
@@ -139,6 +143,9 @@ class Viewer {
   std::string model_path_;
   ModelInfo model_;
   std::string model_error_;
+  std::string option_error_;
+  void note_option(const std::string& msg);
+  bool options_checked_model_ = false, options_checked_data_ = false;
   std::string encoder_ = "target";
   int block_ = -1, head_ = -1;
   std::int64_t query_ = -1;

@@ -237,3 +237,79 @@ TEST(ViewerHeadless, BadInputIsAMessageInThePanelNeverACrash) {
     EXPECT_FALSE(v.capture().ready);
   }
 }
+
+// What a researcher's typo gave: --run on a path that is not there opened an empty viewer (a "successful" blank
+// screenshot); options past the model or data were clamped without a word; a sweep opened one trial.
+TEST(ViewerHeadless, CommandLineMistakesAreSaidAndASweepOpensAllItsTrials) {
+  Headless g;
+  NullTextureCache tex;
+  const fs::path d = test::temp_dir("gui_cli");
+  auto error_of = [&](const ViewerOptions& o) -> std::string {
+    try {
+      Viewer v(test::builtin_plugins(), tex, o);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  ViewerOptions missing;
+  missing.run = (d / "typo").string();
+  EXPECT_EQ(error_of(missing), "--run " + (d / "typo").string() +
+                                   ": no such run directory, sweep directory or checkpoint");
+  fs::create_directories(d / "empty");
+  ViewerOptions empty;
+  empty.run = (d / "empty").string();
+  empty.panel = Panel::attention;
+  EXPECT_NE(error_of(empty).find("not a run directory (no config.resolved.json) or a checkpoint file, which the "
+                                 "attention panel needs"),
+            std::string::npos)
+      << error_of(empty);
+  empty.panel = Panel::runs;  // browsing a folder with no runs in it yet is fine
+  EXPECT_EQ(error_of(empty), "");
+
+  ViewerOptions far;
+  far.run = tiny_run().string();
+  far.panel = Panel::attention;
+  far.block = 7;
+  far.head = 99;
+  {
+    Viewer v(test::builtin_plugins(), tex, far);
+    g.settle(v);
+    EXPECT_EQ(v.option_error(), "--block 7: the model has 2 blocks (0..1); showing the last");
+    EXPECT_EQ(v.attention_frame().block, 1);
+  }
+  far.block = -1;
+  {
+    Viewer v(test::builtin_plugins(), tex, far);
+    g.settle(v);
+    EXPECT_EQ(v.option_error().rfind("--head 99: the model has ", 0), 0u) << v.option_error();
+  }
+  far.head = -1;
+  far.image_index = 1000000;
+  {
+    Viewer v(test::builtin_plugins(), tex, far);
+    g.settle(v);
+    EXPECT_EQ(v.option_error().rfind("--index 1000000: the data has ", 0), 0u) << v.option_error();
+    EXPECT_NE(v.option_error().find(" images (0.."), std::string::npos) << v.option_error();
+  }
+  far.image_index = 0;
+  {
+    Viewer v(test::builtin_plugins(), tex, far);
+    g.settle(v);
+    EXPECT_EQ(v.option_error(), "");
+  }
+
+  // A sweep given as --run: its entry and all of its trials are selected.
+  const fs::path sweep = d / "sw";
+  fs::create_directories(sweep / "trials");
+  test::write_text(sweep / "sweep.json", "{}");
+  for (const char* t : {"b_s0", "a_s0", "c_s1"}) fs::copy(tiny_run(), sweep / "trials" / t, fs::copy_options::recursive);
+  ViewerOptions sw;
+  sw.run = sweep.string();
+  sw.panel = Panel::runs;
+  Viewer v(test::builtin_plugins(), tex, sw);
+  g.settle(v);
+  EXPECT_EQ(v.runs_listed(), 4u);
+  EXPECT_EQ(v.runs_selected(), 4u) << "the sweep and its three trials";
+  fs::remove_all(d);
+}
