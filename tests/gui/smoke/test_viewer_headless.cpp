@@ -303,7 +303,9 @@ TEST(ViewerHeadless, CommandLineMistakesAreSaidAndASweepOpensAllItsTrials) {
   const fs::path sweep = d / "sw";
   fs::create_directories(sweep / "trials");
   test::write_text(sweep / "sweep.json", "{}");
-  for (const char* t : {"b_s0", "a_s0", "c_s1"}) fs::copy(tiny_run(), sweep / "trials" / t, fs::copy_options::recursive);
+  for (const char* t : {"b_s0", "a_s0", "c_s1"}) {
+    fs::copy(tiny_run(), sweep / "trials" / t, fs::copy_options::recursive);
+  }
   ViewerOptions sw;
   sw.run = sweep.string();
   sw.panel = Panel::runs;
