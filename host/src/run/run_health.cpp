@@ -105,7 +105,10 @@ std::vector<std::string> HealthWatch::check(std::int64_t step, const sdk::Metric
   }
   if (auto it = m.find("health.rank_target"); it != m.end()) {
     if (!first_rank_) first_rank_ = it->second;
-    if (it->second < std::max(2.0, 0.25 * *first_rank_)) {
+    // The floor of 2 counts once the rank has fallen through it: a run whose features start below it (a tiny model
+    // on tiny images) has not collapsed by being logged.
+    const double floor = *first_rank_ >= 2.0 ? 2.0 : 0.0;
+    if (it->second < std::max(floor, 0.25 * *first_rank_)) {
       once("rank_target", "effective rank of the target features " + fmt(it->second) + " (first logged " +
                               fmt(*first_rank_) + "): a dimensional collapse");
     }

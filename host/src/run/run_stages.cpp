@@ -393,6 +393,24 @@ ProgressLog::ProgressLog(RunDir* run, const StepPlan& plan, std::int64_t images_
     : run_(run), plan_(plan), images_per_step_(images_per_step), quiet_(quiet || run == nullptr),
       tty_(!quiet_ && ::isatty(STDERR_FILENO) != 0), status_(std::move(status)) {
   t0_ = t_log_ = std::chrono::steady_clock::now();
+  // A resumed run: its kept metrics.jsonl records (those up to the start) replayed silently, so the health watch
+  // judges against the run's first logged values and does not warn again about what it warned of before, and the
+  // summary's first loss is the run's, not this session's.
+  if (run_ == nullptr || plan_.start == 0) return;
+  std::ifstream in(run_->root() / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json rec = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!rec.is_object() || rec.value("split", "train") != "train" || !rec.contains("step")) continue;
+    sdk::Metrics m;
+    for (auto it = rec.begin(); it != rec.end(); ++it) {
+      if (it.key().rfind("health.", 0) == 0 && it->is_number()) m[it.key()] = it->get<double>();
+    }
+    (void)health_.check(rec["step"].get<std::int64_t>(), m);
+    if (!first_window_done_ && rec.contains("loss_avg") && rec["loss_avg"].is_number()) {
+      first_loss_ = rec["loss_avg"].get<double>();
+      first_window_done_ = true;
+    }
+  }
 }
 
 double ProgressLog::seconds() const {

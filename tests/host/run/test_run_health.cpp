@@ -81,6 +81,57 @@ TEST(HealthWatch, WarnsOncePerKindWhenAThresholdIsCrossed) {
   EXPECT_TRUE(w.check(30, {{"health.positional_share", 0.97}, {"health.rank_target", 3.0}}).empty()) << "once";
 }
 
+// A tiny model's features can start below an effective rank of 2: that is no collapse (every tiny run warned at its
+// first log); falling through 2 from above is.
+TEST(HealthWatch, TheRankFloorCountsOnlyForARankThatStartedAboveIt) {
+  HealthWatch low;
+  EXPECT_TRUE(low.check(1, {{"health.rank_target", 1.94}}).empty());
+  EXPECT_TRUE(low.check(2, {{"health.rank_target", 1.9}}).empty());
+  EXPECT_EQ(low.check(3, {{"health.rank_target", 0.4}}).size(), 1u) << "below a quarter of its first value";
+  HealthWatch high;
+  EXPECT_TRUE(high.check(1, {{"health.rank_target", 3.0}}).empty());
+  EXPECT_EQ(high.check(2, {{"health.rank_target", 1.9}}).size(), 1u);
+}
+
+// "First logged" and "once" are the run's across --resume: the kept metrics.jsonl is replayed before the session goes
+// on (a run resumed 7 times had 8 copies of one warning, each judged against its session's first value), and the
+// summary's first loss is the run's.
+TEST(RunHealth, AResumedRunJudgesAgainstTheRunsFirstValuesAndWarnsOnce) {
+  auto dir = test::temp_dir("health_resume");
+  nlohmann::json exp = test::tiny_experiment();
+  exp["train"]["log_every"] = 1;
+  test::write_text(dir / "e.json", exp.dump());
+  const std::string train = "train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --quiet";
+  std::string out;
+  ASSERT_EQ(test::run_cli(train + " --set train.max_steps=3", &out), 0) << out;
+  // The run's first record as if its features had started far higher, and its loss with them; the rest dropped.
+  std::ifstream in(dir / "r" / "metrics.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  nlohmann::json first = nlohmann::json::parse(line);
+  first["health.rank_target"] = 1000.0;
+  first["loss_avg"] = 123.0;
+  test::write_text(dir / "r" / "metrics.jsonl", first.dump() + "\n");
+  auto warnings = [&] {  // the rank warnings (a tiny run's positional share may cross its threshold too)
+    const auto st = nlohmann::json::parse(test::read_text(dir / "r" / "status.json"));
+    nlohmann::json rank = nlohmann::json::array();
+    for (const auto& w : st.value("health_warnings", nlohmann::json::array())) {
+      if (w.get<std::string>().find("effective rank") != std::string::npos) rank.push_back(w);
+    }
+    return rank;
+  };
+  ASSERT_TRUE(warnings().empty()) << warnings().dump();
+  ASSERT_EQ(test::run_cli(train + " --set train.max_steps=5 --resume", &out), 0) << out;
+  ASSERT_EQ(warnings().size(), 1u) << warnings().dump();
+  EXPECT_NE(warnings()[0].get<std::string>().find("(first logged 1e+03): a dimensional collapse"), std::string::npos)
+      << warnings().dump();
+  EXPECT_NE(out.find("123 (first 1 steps)"), std::string::npos) << out;
+  // Resumed again: the warning was the run's, once.
+  ASSERT_EQ(test::run_cli(train + " --set train.max_steps=7 --resume", &out), 0) << out;
+  EXPECT_EQ(warnings().size(), 1u) << warnings().dump();
+  fs::remove_all(dir);
+}
+
 TEST(RunHealth, ATrainingRunLogsTheMetrics) {
   auto dir = test::temp_dir("health");
   test::write_text(dir / "e.json", test::tiny_experiment().dump());

@@ -38,7 +38,8 @@ class RunHealth final : public sdk::StepMonitor {
 
 // Warning lines when a metric crosses its documented threshold, each kind once per run:
 //   positional_share > 0.9          the targets are mostly token position (predictable without the image)
-//   rank_target < max(2, 0.25 x its first logged value)   a dimensional collapse
+//   rank_target < max(2, 0.25 x its first logged value)   a dimensional collapse (the 2 only when the first logged
+//                                                          value was at least 2)
 //   std_target < 0.1 x its first logged value              the features collapse to one point
 class HealthWatch {
  public:
