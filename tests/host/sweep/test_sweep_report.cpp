@@ -306,10 +306,14 @@ TEST(SweepReport, IncompatibleSweepJsonIsRefused) {
 }
 
 TEST(ReportStats, IntervalsAndRounding) {
-  EXPECT_DOUBLE_EQ(util::t975(1), 12.706);
-  EXPECT_DOUBLE_EQ(util::t975(2), 4.303);
-  EXPECT_NEAR(util::t975(60), 2.000, 0.002);
-  EXPECT_NEAR(util::t975(1000), 1.962, 0.002);
+  // Exact quantiles (scipy.stats.t.ppf(0.975, df)); a table rounded to 4.303 made the intervals 8e-5 too wide.
+  EXPECT_NEAR(util::t975(1), 12.706204736174698, 1e-9);
+  EXPECT_NEAR(util::t975(2), 4.302652729749464, 1e-10);
+  EXPECT_NEAR(util::t975(4), 2.7764451051977934, 1e-10);
+  EXPECT_NEAR(util::t975(60), 2.0002978220142578, 1e-10);
+  EXPECT_NEAR(util::t975(1000), 1.9623390808264078, 1e-10);
+  EXPECT_NEAR(util::t975(1000000), 1.959966, 1e-6);
+  EXPECT_TRUE(std::isnan(util::t975(0)));
   // Two-sided p-values of Student's t: the 0.975 quantiles give 0.05; reference values (scipy.stats.t.sf * 2).
   EXPECT_NEAR(util::t_two_sided_p(12.706, 1), 0.05, 1e-4);
   EXPECT_NEAR(util::t_two_sided_p(-2.776, 4), 0.05, 1e-4);
@@ -339,7 +343,7 @@ TEST(ReportStats, IntervalsAndRounding) {
   EXPECT_EQ(util::holm_reject({0.001, 0.3, std::nan("")}), (std::vector<bool>{true, false, false}));
   const util::MeanCi c = util::mean_ci({10.0, 11.0, 12.0});  // sd 1, n 3: 4.303 / sqrt(3) = 2.48
   EXPECT_DOUBLE_EQ(c.mean, 11.0);
-  EXPECT_NEAR(c.half, 4.303 / std::sqrt(3.0), 1e-12);
+  EXPECT_NEAR(c.half, 4.302652729749464 / std::sqrt(3.0), 1e-10);
   EXPECT_TRUE(c.separated_from_zero());
   EXPECT_FALSE(util::mean_ci({1.0, 2.0, 3.0}).separated_from_zero()) << "2 ± 2.48 includes 0";
   EXPECT_TRUE(std::isnan(util::mean_ci({5.0}).half));

@@ -7,7 +7,8 @@
 
 namespace ijepa::host::util {
 
-// The 0.975 quantile of Student's t with df degrees of freedom (exact table to 30, then 1.96 + 2.4/df, within 0.002).
+// The 0.975 quantile of Student's t with df degrees of freedom, to double precision (the inverse of
+// t_two_sided_p at 0.05); NaN for df < 1.
 double t975(std::int64_t df);
 
 // Mean and the half-width of its 95 % confidence interval (t over n - 1 degrees of freedom); NaN half-width for n < 2.
