@@ -115,8 +115,8 @@ void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& recor
       os << line;
     }
   }
-  os << "  ±95%: half-width of the 95 % bootstrap interval over the test images (a gain smaller than it is not "
-        "resolved by this test set)\n";
+  os << "  ±95%: the larger side of the 95 % bootstrap interval over the test images (asymmetric near 0 and 100 %: "
+        "its ends are the JSON's interval95; a gain smaller than it is not resolved by this test set)\n";
 }
 
 namespace {
