@@ -3,38 +3,12 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "ijepa/host/util/nearest.hpp"
+
 namespace ijepa::host::cli {
 
-namespace {
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-}  // namespace
-
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;  // a typo, not another word
-  for (const auto& c : candidates) {
-    const std::size_t d = edit_distance(word, c);
-    if (d < best_d || (c.rfind(word, 0) == 0 && best.empty())) {
-      best = c;
-      best_d = std::min(best_d, d);
-    }
-  }
-  return best;
+  return util::nearest(word, candidates);
 }
 
 Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& valued,

@@ -157,7 +157,12 @@ std::vector<EvaluatorSpec> evaluator_specs(const Args& args, const std::vector<s
     if (args.flag("--no-random-init")) entry["random_init"] = false;
     for (const auto& s : eval_sets) apply_override(entry, "+" + s, "--set");
     auto [host_keys, plugin_cfg] = split_evaluator_entry(entry, where);
-    nlohmann::json resolved_entry = registry.resolve(Kind::evaluator, plugin_cfg, where);
+    nlohmann::json resolved_entry;
+    try {  // key paths as the --set wrote them ('foo', not '--evaluator knn.foo'), the flag in front
+      resolved_entry = registry.resolve(Kind::evaluator, plugin_cfg, "");
+    } catch (const ConfigError& e) {
+      throw ConfigError(where + ": " + e.what());
+    }
     for (auto it = host_keys.begin(); it != host_keys.end(); ++it) resolved_entry[it.key()] = it.value();
     specs.push_back(parse_evaluator(resolved_entry, where));
   }

@@ -10,6 +10,8 @@
 #include <vector>
 #include <sstream>
 
+#include "ijepa/host/util/nearest.hpp"
+
 namespace fs = std::filesystem;
 
 namespace ijepa::host {
@@ -131,6 +133,31 @@ nlohmann::json::json_pointer dotted_to_pointer(const std::string& dotted) {
   return nlohmann::json::json_pointer(ptr);
 }
 
+namespace {
+
+// The dotted key a mistyped one most likely meant: its first level missing from cfg replaced by the nearest key there
+// (the levels below kept as written), or "".
+std::string nearest_key(const nlohmann::json& cfg, const std::string& dotted) {
+  const nlohmann::json* at = &cfg;
+  std::size_t from = 0;
+  while (from <= dotted.size()) {
+    const std::size_t dot = std::min(dotted.find('.', from), dotted.size());
+    const std::string k = dotted.substr(from, dot - from);
+    if (!at->is_object()) return "";
+    if (!at->contains(k)) {
+      std::vector<std::string> known;
+      for (auto it = at->begin(); it != at->end(); ++it) known.push_back(it.key());
+      const std::string guess = util::nearest(k, known);
+      return guess.empty() ? "" : dotted.substr(0, from) + guess + dotted.substr(dot);
+    }
+    at = &at->at(k);
+    from = dot + 1;
+  }
+  return "";
+}
+
+}  // namespace
+
 void set_path(nlohmann::json& cfg, const std::string& dotted, const nlohmann::json& value, bool allow_create,
               const std::string& origin) {
   nlohmann::json::json_pointer ptr;
@@ -141,7 +168,12 @@ void set_path(nlohmann::json& cfg, const std::string& dotted, const nlohmann::js
   }
   if (!cfg.contains(ptr)) {
     if (!allow_create) {
-      // A typo is likelier than a new key: the keys that are there, then how to create one.
+      // A typo is likelier than a new key: the key meant, if one is near (at the first level that does not exist:
+      // 'trian.lr' -> 'train.lr'), else the keys that are there, then how to create one.
+      if (const std::string guess = nearest_key(cfg, dotted); !guess.empty()) {
+        throw ConfigFileError(origin + ": key '" + dotted + "' does not exist in the config (did you mean '" + guess +
+                              "'? a key it does not have yet: '+" + dotted + "=...')");
+      }
       std::string there;
       if (const auto parent = ptr.parent_pointer(); cfg.contains(parent) && cfg[parent].is_object()) {
         std::size_t n = 0;

@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <limits>
 #include <new>
+#include <string>
+#include <vector>
+
+#include "ijepa/host/util/nearest.hpp"
 
 namespace ijepa::host {
 
@@ -53,7 +57,11 @@ void validate_keys(const nlohmann::json& defaults, const nlohmann::json& user, c
     const std::string path = where.empty() ? key : where + "." + key;
     auto d = defaults.find(key);
     if (d == defaults.end()) {
-      throw ConfigError("unknown key '" + path + "' for " + plugin);
+      std::vector<std::string> known;
+      for (auto k = defaults.begin(); k != defaults.end(); ++k) known.push_back(k.key());
+      const std::string guess = util::nearest(key, known);
+      throw ConfigError("unknown key '" + path + "' for " + plugin +
+                        (guess.empty() ? "" : " (did you mean '" + (where.empty() ? "" : where + ".") + guess + "'?)"));
     }
     if (key == "extra" && d->is_object()) continue;  // the documented escape: free-form keys
     if (it->is_null()) continue;                     // merge-patch: null restores the default

@@ -225,8 +225,8 @@ TEST(CliBadInput, SetKeysAreCheckedAsStrictlyAsTheFile) {
   expect_one_line(typed, 1, {"error: key 'components.loss.beta'", "(from --set components.loss.beta=true)"}, "type");
   EXPECT_EQ(typed.text.find(exp.string()), std::string::npos) << typed.text;
   expect_one_line(run_bad(train + "--set components.masker.min_keeep=3"), 1,
-                  {"key 'components.masker.min_keeep' does not exist in the config; 'components.masker' has: ",
-                   "min_keep", "(a key it does not have yet: '+components.masker.min_keeep=...')"},
+                  {"key 'components.masker.min_keeep' does not exist in the config (did you mean "
+                   "'components.masker.min_keep'? a key it does not have yet: '+components.masker.min_keeep=...')"},
                   "typo");
   ijepa::test::write_text(dir / "z.json", R"({"base": ["/dev/zero"]})");
   expect_one_line(run_bad("train '" + (dir / "z.json").string() + "' --out '" + out.string() + "'"), 1,

@@ -56,7 +56,8 @@ class ComponentConfig : public ::testing::Test {
 
 TEST_F(ComponentConfig, UnknownKeyNamesTheKeyTheComponentAndThePlugin) {
   const std::string w = error_of({{"type", "blocks"}, {"ratoi", 0.3}});
-  EXPECT_EQ(w, "unknown key 'components.masker.ratoi' for masker/blocks (plugin org.ijepa.test.cfg)");
+  EXPECT_EQ(w, "unknown key 'components.masker.ratoi' for masker/blocks (plugin org.ijepa.test.cfg) (did you mean "
+               "'components.masker.ratio'?)");
 }
 
 TEST_F(ComponentConfig, UnknownNestedKeyNamesTheFullPath) {
@@ -190,7 +191,8 @@ TEST(ComponentConfigFromPlugin, TheGoodFixtureDefaultsAndErrors) {
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "unknown key 'components.loss.scael' for loss/fixture_good (plugin org.ijepa.test.good)");
+              "unknown key 'components.loss.scael' for loss/fixture_good (plugin org.ijepa.test.good) (did you "
+              "mean 'components.loss.scale'?)");
   }
   try {
     r.make_loss({{"type", "fixture_good"}, {"repeat", true}}, {}, "components.loss");

@@ -76,8 +76,15 @@ TEST(JsonFile, OverridesParseJsonOrFallBackToStrings) {
 TEST(JsonFile, OverridesOfMissingKeysNeedAPlus) {
   json cfg = {{"opt", {{"lr", 0.1}}}};
   EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "opt.lrr=0.5", "cli"); }),
-            "cli (opt.lrr=0.5): key 'opt.lrr' does not exist in the config; 'opt' has: lr (a key it does not have "
-            "yet: '+opt.lrr=...')");
+            "cli (opt.lrr=0.5): key 'opt.lrr' does not exist in the config (did you mean 'opt.lr'? a key it does not "
+            "have yet: '+opt.lrr=...')");
+  // The first level that does not exist is the one mistyped; without a near key, the keys that are there.
+  EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "otp.lr=0.5", "cli"); }),
+            "cli (otp.lr=0.5): key 'otp.lr' does not exist in the config (did you mean 'opt.lr'? a key it does not "
+            "have yet: '+otp.lr=...')");
+  EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "opt.momentum=0.5", "cli"); }),
+            "cli (opt.momentum=0.5): key 'opt.momentum' does not exist in the config; 'opt' has: lr (a key it does "
+            "not have yet: '+opt.momentum=...')");
   EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "opt.lr.=0.5", "cli"); }),
             "cli (opt.lr.=0.5): empty segment in path 'opt.lr.'");
   EXPECT_EQ(error_of([&] { ijepa::host::apply_override(cfg, "opt.lr", "cli"); }),
