@@ -235,6 +235,8 @@ std::string group_cell(const std::vector<double>& xs) {
   if (xs.empty()) return "—";
   if (xs.size() == 1) return util::round_like(xs[0], std::nan("")) + " (1)";
   const util::MeanCi ci = util::mean_ci(xs);
+  // Every seed the same (a tie on a finite test set): said, so that it reads neither as one trial nor as exact.
+  if (ci.no_spread()) return util::round_like(ci.mean, std::nan("")) + " (" + std::to_string(xs.size()) + " equal)";
   return util::round_to_uncertainty(ci.mean, ci.half);
 }
 
@@ -497,7 +499,8 @@ std::string random_init_section(const ReportGroups& groups, const std::vector<st
   for (std::size_t gi : measured) shared = shared && root(gi) == root(measured.front());
   std::string md = "\n## The random-init encoder\n\nThe same probes on an untrained encoder of each trial's "
                    "architecture and seed: mean ± the half-width of its 95 % confidence interval over seeds (Student "
-                   "t; one seed: \"(1)\"). A trained figure near these has learned nothing the probe can use.\n\n";
+                   "t; one seed: \"(1)\"; every seed the same value: \"(n equal)\", no interval). A trained figure "
+                   "near these has learned nothing the probe can use.\n\n";
   std::vector<std::string> head{"group", "seeds"};
   for (const auto& c : cols) {
     const auto ri = c.find(".random_init.");
@@ -838,7 +841,8 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   // Grouped: trials whose values differ only by the seed, in order of first appearance.
   const ReportGroups groups = group_over_seeds(records, axis_keys, shorts, shown);
   out.md += "\n## Grouped over seeds\n\nMean ± the half-width of its 95 % confidence interval over the completed trials "
-            "of each group (Student t over seeds; one trial: its value and \"(1)\"; none: —).\n\n";
+            "of each group (Student t over seeds; one trial: its value and \"(1)\"; every seed the same value: "
+            "\"(n equal)\", no interval; none: —).\n\n";
   std::vector<std::string> ghead, gchead;
   for (std::size_t i : groups.value_axes) {
     ghead.push_back(shorts[i]);

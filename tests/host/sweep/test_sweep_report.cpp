@@ -412,7 +412,7 @@ TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {
   const std::string section = md.substr(at, md.find("## Test-set resolution") - at);
   // mean 31, sd 1, t(2) 4.303 / sqrt(3) -> ±2.5; one row: the groups agree seed for seed.
   EXPECT_NE(section.find("| group | seeds | knn.top1 | linear_probe.top1 |\n|---|---|---|---|\n"
-                         "| every group (the same seed for seed) | 3 | 31.0 ± 2.5 | 40 |\n"),
+                         "| every group (the same seed for seed) | 3 | 31.0 ± 2.5 | 40 (3 equal) |\n"),
             std::string::npos)
       << section;
   // A trial's gain carries both intervals: knn 40 vs 30 on 2000 images.
@@ -427,7 +427,7 @@ TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {
   write(f, text);
   const std::string md2 = write_sweep_summary(d).md;
   const std::string section2 = md2.substr(md2.find("## The random-init encoder"));
-  EXPECT_NE(section2.find("| masker=multiblock | 3 | 31.0 ± 2.5 | 40 |\n| masker=block | 3 | 28 ± 17 | 40 |"),
+  EXPECT_NE(section2.find("| masker=multiblock | 3 | 31.0 ± 2.5 | 40 (3 equal) |\n| masker=block | 3 | 28 ± 17 | 40 (3 equal) |"),
             std::string::npos)
       << section2;
   // Groups that share no seed were not compared: one row each, even where the figures could agree.
@@ -436,7 +436,7 @@ TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {
   }
   const std::string md3 = write_sweep_summary(d).md;
   const std::string section3 = md3.substr(md3.find("## The random-init encoder"));
-  EXPECT_NE(section3.find("| masker=multiblock | 1 | 30 (1) | 40 (1) |\n| masker=block | 2 | 31.5 ± 6.4 | 40 |"),
+  EXPECT_NE(section3.find("| masker=multiblock | 1 | 30 (1) | 40 (1) |\n| masker=block | 2 | 31.5 ± 6.4 | 40 (2 equal) |"),
             std::string::npos)
       << section3;
   // Two of three groups sharing seeds do not speak for the third, which shares none.
