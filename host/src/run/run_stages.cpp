@@ -499,9 +499,19 @@ void Checkpointer::save(const JepaModel& model, std::int64_t step_done, bool epo
                 {"config", config_dump_}, {"step", std::to_string(step_done)}};
   write_checkpoint(run_->checkpoints(), c);
   if (epoch_copy) {
+    // A byte copy of the step's weights file, metadata included (step, epoch, name, the CRC-32s that
+    // verify_checksums reads), made beside it and renamed into place.
     char ename[32];
     std::snprintf(ename, sizeof(ename), "epoch_%04lld.safetensors", static_cast<long long>(c.epoch));
-    write_safetensors((run_->checkpoints() / ename).string(), c.weights, c.metadata);
+    const fs::path dst = run_->checkpoints() / ename;
+    const fs::path tmp = run_->checkpoints() / ("." + std::string(ename) + ".tmp." + std::to_string(::getpid()));
+    std::error_code ec;
+    fs::copy_file(run_->checkpoints() / (c.name + ".safetensors"), tmp, fs::copy_options::overwrite_existing, ec);
+    if (!ec) fs::rename(tmp, dst, ec);
+    if (ec) {
+      fs::remove(tmp);
+      throw std::runtime_error(dst.string() + ": cannot write the epoch copy: " + ec.message());
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/data/loader.hpp"
+#include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/io/safetensors.hpp"
 #include "ijepa/host/run/trainer.hpp"
 #include "test_util.hpp"
@@ -479,6 +480,38 @@ TEST(Train, BadInputFailsWithOneLineAndLeavesNoRunDirectory) {
     EXPECT_NE(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "r1").string() + " --quiet", &text), 0);
     EXPECT_NE(text.find("already exists"), std::string::npos) << text;
     EXPECT_EQ(load_json_file(dir / "r1" / "status.json")["state"], "completed");
+  }
+  fs::remove_all(dir);
+}
+
+// train.keep_epoch_checkpoints: each epoch_NNNN.safetensors is the step's weights file byte for byte, metadata
+// included (step, epoch, name, the CRC-32s that loading verifies); it used to lack all but the config.
+TEST(Trainer, EpochCopiesCarryTheStepFilesMetadata) {
+  const fs::path dir = test::temp_dir("epoch_copies");
+  nlohmann::json exp = test::tiny_experiment();
+  exp["train"]["keep_epoch_checkpoints"] = 1;
+  exp["train"]["checkpoint_every"] = 0;
+  test::write_text(dir / "e.json", exp.dump());
+  std::string out;
+  ASSERT_EQ(test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --quiet", &out),
+            0)
+      << out;
+  const fs::path ck = dir / "r" / "checkpoints";
+  for (int epoch : {1, 2}) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "epoch_%04d.safetensors", epoch);
+    ASSERT_TRUE(fs::exists(ck / name)) << name;
+    StringMap meta;
+    const TensorMap w = read_safetensors((ck / name).string(), &meta);
+    EXPECT_EQ(meta.at("epoch"), std::to_string(epoch)) << name;
+    EXPECT_EQ(meta.at("name").rfind("step_", 0), 0u) << name;
+    ASSERT_TRUE(meta.count("crc32")) << name;
+    EXPECT_NO_THROW(verify_checksums(w, meta, name));
+  }
+  // The last one is the final step's file itself.
+  EXPECT_EQ(test::read_text(ck / "epoch_0002.safetensors"), test::read_text(ck / "latest.safetensors"));
+  for (const auto& e : fs::directory_iterator(ck)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
   }
   fs::remove_all(dir);
 }
