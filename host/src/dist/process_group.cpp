@@ -8,6 +8,9 @@
 #include "ijepa/host/dist/process_group.hpp"
 #include "ijepa/host/util/errors.hpp"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <future>
@@ -17,6 +20,7 @@
 #include <utility>
 
 #include <ATen/ATen.h>
+#include <c10/util/Logging.h>
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -81,6 +85,35 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const std::string& addr, const 
   return store.get();
 }
 
+// While ranks meet, torch's own c10d log lines (a warning with a 30-frame backtrace for every retried connection)
+// would bury the one-line error this file gives: they are held back unless TORCH_CPP_LOG_LEVEL asks for them.
+class QuietTorchLog {
+ public:
+  QuietTorchLog() : was_(FLAGS_caffe2_log_level) {
+    const char* asked = std::getenv("TORCH_CPP_LOG_LEVEL");
+    if (asked == nullptr || *asked == '\0') FLAGS_caffe2_log_level = std::max(was_, 3);  // 3: fatal only
+  }
+  ~QuietTorchLog() { FLAGS_caffe2_log_level = was_; }
+  QuietTorchLog(const QuietTorchLog&) = delete;
+  QuietTorchLog& operator=(const QuietTorchLog&) = delete;
+
+ private:
+  int was_;
+};
+
+// The master's address must resolve before anyone waits on it: an unknown host name read as a timeout.
+void check_resolves(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (res != nullptr) ::freeaddrinfo(res);
+  if (rc != 0) {
+    throw std::runtime_error("MASTER_ADDR '" + host + "' does not resolve: " + ::gai_strerror(rc));
+  }
+}
+
 }  // namespace
 
 std::optional<DistEnv> dist_env_from_environment() {
@@ -139,7 +172,9 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistEnv& env, const st
     c10::cuda::set_device(static_cast<c10::DeviceIndex>(env.local_rank % n));
   }
 #endif
+  const QuietTorchLog quiet;
   try {
+    if (env.world > 1) check_resolves(env.master_addr);
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(env.master_port);
     so.isServer = env.rank == 0;

@@ -416,3 +416,28 @@ TEST(DistributedCli, RanksStartedWithAnotherConfigAreNamedBeforeAnyTraining) {
   }
   fs::remove_all(d);
 }
+
+// A rank whose master is not there says so in one line: torch's own c10d log lines (a warning with a 30-frame
+// backtrace per retried connection) are held back while ranks meet, and a MASTER_ADDR that does not resolve is
+// named as such, not as a timeout.
+TEST(DistributedCli, AMasterThatIsNotThereIsOneLine) {
+  const fs::path d = test::temp_dir("dist_no_master");
+  const fs::path cfg = write_config(d, 1, 2);
+  const std::vector<std::string> args{"train", cfg.string(), "--out", (d / "run").string(), "--dist-timeout", "2"};
+  std::vector<std::string> env = launch_env(host::free_tcp_port(), 1);
+  const pid_t p = spawn(args, env, d / "absent.txt");
+  const int w = wait_for(p, 60);
+  const std::string absent = test::read_text(d / "absent.txt");
+  EXPECT_TRUE(WIFEXITED(w) && WEXITSTATUS(w) == 1) << absent;
+  EXPECT_EQ(test::count_lines(absent), 1u) << absent;
+  EXPECT_NE(absent.find("distributed: rank 1/2 could not join the group at 127.0.0.1:"), std::string::npos) << absent;
+  env[1] = "MASTER_ADDR=nosuchhost.invalid";
+  const pid_t q = spawn(args, env, d / "unknown.txt");
+  const int wq = wait_for(q, 60);
+  const std::string unknown = test::read_text(d / "unknown.txt");
+  EXPECT_TRUE(WIFEXITED(wq) && WEXITSTATUS(wq) == 1) << unknown;
+  EXPECT_EQ(test::count_lines(unknown), 1u) << unknown;
+  EXPECT_NE(unknown.find("(MASTER_ADDR 'nosuchhost.invalid' does not resolve: "), std::string::npos) << unknown;
+  EXPECT_FALSE(fs::exists(d / "run"));
+  fs::remove_all(d);
+}
