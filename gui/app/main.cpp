@@ -72,13 +72,18 @@ Options parse(int argc, char** argv) {
     if (a == "--run") vo.run = v;
     else if (a == "--data" || a == "--image") vo.data = v;
     else if (a == "--panel") vo.panel = ijepa::gui::parse_panel(v);
-    else if (a == "--masker") vo.masker = v;
+    else if (a == "--masker") {
+      vo.masker = v;
+      vo.masker_given = true;
+    }
     else if (a == "--set") vo.masker_sets.push_back(v);
     else if (a == "--seed") vo.seed = static_cast<std::uint64_t>(to_int(a, v, 0));
     else if (a == "--batch") vo.batch_number = static_cast<std::uint64_t>(to_int(a, v, 0));
     else if (a == "--index") vo.image_index = to_int(a, v, 0);
-    else if (a == "--image-size") vo.image_size = to_int(a, v, 1);
-    else if (a == "--patch-size") vo.patch_size = to_int(a, v, 1);
+    else if (a == "--image-size" || a == "--patch-size") {
+      (a == "--image-size" ? vo.image_size : vo.patch_size) = to_int(a, v, 1);
+      vo.grid_given = true;
+    }
     else if (a == "--block") vo.block = static_cast<int>(to_int(a, v, 0));
     else if (a == "--head") vo.head = static_cast<int>(to_int(a, v, -1));
     else if (a == "--query") vo.query = to_int(a, v, 0);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <stdexcept>
 
@@ -75,8 +76,28 @@ Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions 
     stats_batch_size_ = opts_.stats_batch_size;
   }
   masker_types_ = analysis_.masker_types();
+  // A run opened without --masker: the mask lab starts from the run's own masker, on the run's patch grid, so what
+  // it shows is what trained the model (its --set keys apply on top).
+  nlohmann::json run_masker;
+  {
+    std::error_code ec;
+    if (!opts_.run.empty() && classify(opts_.run) == DirKind::run) {
+      try {
+        std::ifstream in(fs::path(opts_.run) / "config.resolved.json");
+        const nlohmann::json cfg = nlohmann::json::parse(in);
+        if (!opts_.masker_given) run_masker = cfg.at("components").at("masker");
+        if (!opts_.grid_given) {
+          image_size_ = cfg.at("data").at("image_size").get<std::int64_t>();
+          patch_size_ = cfg.at("components").at("encoder").at("patch_size").get<std::int64_t>();
+        }
+      } catch (const std::exception&) {
+        run_masker = nlohmann::json();  // an unreadable config: the model panels say why; the lab keeps its defaults
+      }
+    }
+  }
   try {
-    nlohmann::json cfg = analysis_.masker_defaults(opts_.masker);
+    if (run_masker.is_object() && run_masker.contains("type")) opts_.masker = run_masker["type"].get<std::string>();
+    nlohmann::json cfg = run_masker.is_object() ? run_masker : analysis_.masker_defaults(opts_.masker);
     for (const auto& s : opts_.masker_sets) {
       auto [k, v] = parse_set(s);
       if (!cfg.contains(k)) throw std::invalid_argument("masker " + opts_.masker + " has no key '" + k + "'");

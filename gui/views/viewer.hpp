@@ -25,7 +25,9 @@ const char* panel_name(Panel p);
 struct ViewerOptions {
   std::string run;          // run directory, sweep directory or checkpoint (attention, predictions, runs)
   std::string data;         // data source, image folder or image file ('' = the run's data, else fashion_mnist)
-  std::string masker = "multiblock";
+  std::string masker = "multiblock";  // the mask lab's masker when masker_given, or when --run is not a run
+  bool masker_given = false;          // --masker on the command line: else a run's own masker (and its grid)
+  bool grid_given = false;            // --image-size or --patch-size on the command line
   std::vector<std::string> masker_sets;  // key=value on the masker config
   std::uint64_t seed = 0;
   std::uint64_t batch_number = 0;

@@ -88,10 +88,10 @@ TEST(ViewerHeadless, EveryPanelDrawsOnATrainedRun) {
   }
   EXPECT_EQ(v.model_error(), "");
   EXPECT_EQ(v.data_error(), "");
-  // Mask lab: the default multi-block masker on the paper's 14x14 grid.
+  // Mask lab: the run's own masker (multi-block, min_keep 4) on the run's 8x8 grid (32 px, patch 4).
   const MaskFrame& m = v.mask_frame();
   EXPECT_EQ(m.error, "");
-  EXPECT_EQ(m.grid.count(), 196);
+  EXPECT_EQ(m.grid.count(), 64);
   EXPECT_FALSE(m.context.empty());
   EXPECT_EQ(m.targets.size(), 4u);
   EXPECT_GT(m.image.width, 0);
@@ -124,6 +124,39 @@ TEST(ViewerHeadless, EveryPanelDrawsOnATrainedRun) {
   // Runs: the run itself, its metrics read.
   EXPECT_EQ(v.runs_listed(), 1u);
   EXPECT_GT(tex.uploads(), 5u);
+}
+
+// The mask lab opened on a run shows the run's masker on the run's grid (it showed the default multi-block masker on
+// 224 px whatever had trained the model); --masker or a grid on the command line still choose.
+TEST(ViewerHeadless, TheMaskLabOfARunStartsFromItsMasker) {
+  Headless g;
+  NullTextureCache tex;
+  const fs::path d = test::temp_dir("gui_run_masker");
+  fs::copy(tiny_run(), d / "r", fs::copy_options::recursive);
+  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(d / "r" / "config.resolved.json"));
+  cfg["components"]["masker"]["num_pred_masks"] = 2;
+  test::write_text(d / "r" / "config.resolved.json", cfg.dump());
+  ViewerOptions o;
+  o.run = (d / "r").string();
+  {
+    Viewer v(test::builtin_plugins(), tex, o);
+    g.settle(v);
+    EXPECT_EQ(v.mask_frame().error, "");
+    EXPECT_EQ(v.mask_frame().grid.count(), 64);
+    EXPECT_EQ(v.mask_frame().targets.size(), 2u) << "the run's num_pred_masks";
+  }
+  o.masker = "multiblock";
+  o.masker_given = true;
+  o.image_size = 224;
+  o.patch_size = 16;
+  o.grid_given = true;
+  {
+    Viewer v(test::builtin_plugins(), tex, o);
+    g.settle(v);
+    EXPECT_EQ(v.mask_frame().grid.count(), 196);
+    EXPECT_EQ(v.mask_frame().targets.size(), 4u) << "the plugin's defaults";
+  }
+  fs::remove_all(d);
 }
 
 TEST(ViewerHeadless, AttentionFollowsTheChosenQueryAndHead) {
