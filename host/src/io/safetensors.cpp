@@ -144,7 +144,12 @@ TensorMap parse_view(const char* bytes, std::uint64_t size, const std::string& o
       throw fail("tensor '" + name + "': bad data_offsets " + off.dump());
     const auto b = off[0].get<std::uint64_t>();
     const auto en = off[1].get<std::uint64_t>();
-    if (b > en || en > buffer_size) throw fail("tensor '" + name + "': data_offsets out of range");
+    if (b > en) throw fail("tensor '" + name + "': data_offsets out of range");
+    if (en > buffer_size) {
+      throw fail("truncated: the header places tensor '" + name + "' up to byte " + std::to_string(8 + n + en) +
+                 ", but the file has " + std::to_string(size) + " bytes (cut short: an interrupted copy, download or "
+                 "write?)");
+    }
     if (en - b != numel * dt->size)
       throw fail("tensor '" + name + "': " + std::to_string(en - b) + " bytes for " + std::to_string(numel) + " x " +
                  dt->name);
