@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/io/files.hpp"
 #include "ijepa/host/run/sweep_dir.hpp"
 #include "ijepa/host/run/sweep_report.hpp"
 #include "ijepa/host/run/sweep_runner.hpp"
@@ -68,18 +69,34 @@ int cmd_sweep(const Argv& argv) {
 }
 
 int cmd_report(const Argv& argv) {
-  Args args(argv, {"--reference", "--best-by", "--order"}, {});
+  Args args(argv, {"--reference", "--best-by", "--order"}, {"--defaults"});
   if (args.positionals().size() != 1) {
-    throw UsageError("usage: ijepa report SWEEP_DIR [--reference GROUP] [--best-by METRIC] [--order 'A > B']...");
+    throw UsageError("usage: ijepa report SWEEP_DIR [--reference GROUP] [--best-by METRIC] [--order 'A > B']... "
+                     "[--defaults]");
   }
   const fs::path dir = args.positionals()[0];
   ReportOptions opts;
   opts.reference = args.get("--reference").value_or("");
   opts.best_by = args.get("--best-by").value_or("");
   opts.orderings = args.all("--order");
-  const SweepSummaryText text = write_sweep_summary(dir, opts);
-  std::cout << text.md << "\nwritten: " << (dir / "summary.md").string() << ", summary.csv, summary_grouped.csv, "
-            << "summary.jsonl" << std::endl;
+  const bool defaults = args.flag("--defaults");
+  if (defaults && !opts.empty()) throw UsageError("--defaults: drops the saved options; give it alone");
+  std::error_code ec;
+  const fs::path saved = dir / kSavedReportOptions;
+  std::string note;
+  if (defaults) {
+    (void)read_sweep_json(dir);  // a sweep directory, before anything is removed
+    if (fs::remove(saved, ec)) note = "dropped the options saved in " + saved.string() + "\n";
+  } else if (opts.empty() && !saved_report_options(dir).empty()) {
+    note = "with the options saved in " + saved.string() + " by the last ijepa report: " +
+           saved_report_options(dir).to_json().dump() + " (--defaults drops them)\n";
+  }
+  const SweepSummaryText text = write_sweep_summary(dir, defaults ? ReportOptions{} : opts);
+  // Kept once they have given a summary (a bad group or metric is refused above, with nothing written).
+  if (!opts.empty()) write_file_atomic(saved, opts.to_json().dump(2) + "\n");
+  std::cout << text.md << "\n" << note << "written: " << (dir / "summary.md").string()
+            << ", summary.csv, summary_grouped.csv, summary.jsonl" << (opts.empty() ? "" : "; options kept in " +
+            saved.string()) << std::endl;
   return 0;
 }
 

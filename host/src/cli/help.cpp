@@ -48,14 +48,16 @@ const std::vector<CommandHelp>& all_help() {
       {"report", "SWEEP_DIR [options]",
        "Regenerate a sweep's summary.md / summary.csv / summary.jsonl from its trials: probe gains over random init, "
        "95 % intervals over seeds and bootstrap intervals over test images, numbers rounded to their uncertainty "
-       "(experiments/README.md).",
+       "(experiments/README.md). The options given are kept in SWEEP_DIR/report.json: later summaries (a re-run of "
+       "the sweep, ijepa report alone) use them.",
        {{"--reference GROUP", "add paired differences (by seed) against this group: its label in the grouped table, "
                               "e.g. masker=multiblock, or one of its trials' names", ""},
         {"--best-by METRIC", "add the best group and trial by METRIC (e.g. knn.gain.top1, linear_probe.top1, "
                              "final_loss) and whether the runner-up is told apart", ""},
         {"--order 'A > B'", "judge the claim that group A beats group B on the paired differences of every top-1 "
                             "accuracy: holds, fails or undecided, each and after Holm's correction over all (repeatable; groups as "
-                            "for --reference; a label with a '>' of its own takes ' > ' between the two)", ""}},
+                            "for --reference; a label with a '>' of its own takes ' > ' between the two)", ""},
+        {"--defaults", "drop the options kept in report.json: the sweep file's report block alone", ""}},
        {"ijepa report runs/masking/sweep", "ijepa report runs/masking/sweep --reference masker=multiblock --best-by knn.gain.top1",
         "ijepa report runs/masking/sweep --order 'masker=multiblock > masker=block' --order 'masker=block > masker=random'"}},
       {"eval", "RUN_DIR|CHECKPOINT --evaluator TYPE [options]",

@@ -994,11 +994,52 @@ void check_sweep_report(const nlohmann::json& sweep_json, const std::string& ori
   (void)render_sweep_summary(sweep_json, records, o);
 }
 
+bool ReportOptions::empty() const { return reference.empty() && best_by.empty() && orderings.empty(); }
+
+nlohmann::json ReportOptions::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  if (!reference.empty()) j["reference"] = reference;
+  if (!best_by.empty()) j["best_by"] = best_by;
+  if (!orderings.empty()) j["orderings"] = orderings;
+  return j;
+}
+
+ReportOptions saved_report_options(const fs::path& dir) {
+  ReportOptions o;
+  const fs::path file = dir / kSavedReportOptions;
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return o;
+  const nlohmann::json j = load_json_file(file);
+  const std::string at = file.string();
+  if (!j.is_object()) throw ConfigFileError(at + ": expected an object {reference, best_by, orderings}");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const bool list = it.key() == "orderings";
+    if ((it.key() != "reference" && it.key() != "best_by" && !list) || (list ? !it->is_array() : !it->is_string())) {
+      throw ConfigFileError(at + ": unexpected key or value '" + it.key() + "' (reference and best_by: strings; "
+                            "orderings: a list of strings; written by ijepa report)");
+    }
+  }
+  o.reference = j.value("reference", std::string());
+  o.best_by = j.value("best_by", std::string());
+  for (const auto& x : j.value("orderings", nlohmann::json::array())) {
+    if (!x.is_string()) throw ConfigFileError(at + ": orderings: expected strings, got " + x.dump());
+    o.orderings.push_back(x.get<std::string>());
+  }
+  o.reference_from = at + " (reference)";
+  o.best_by_from = at + " (best_by)";
+  o.order_from = at + " (orderings)";
+  o.best_by_lenient = true;  // a summary written mid-sweep may have no trial with the metric yet
+  return o;
+}
+
 SweepSummaryText write_sweep_summary(const fs::path& dir, const ReportOptions& cli) {
   const nlohmann::json sweep = read_sweep_json(dir);
   std::vector<nlohmann::json> records;
   for (const auto& t : sweep["trials"]) records.push_back(trial_summary(dir, t));
-  const ReportOptions opts = merged_options(sweep, (dir / "sweep.json").string(), cli);
+  // Without options of its own (the sweep refreshing its summary, a plain `ijepa report`), the summary keeps those
+  // the last `ijepa report` was given: a re-run of the sweep no longer drops the orderings someone asked for.
+  const ReportOptions opts = merged_options(sweep, (dir / "sweep.json").string(),
+                                            cli.empty() ? saved_report_options(dir) : cli);
   SweepSummaryText text = render_sweep_summary(sweep, records, opts);
   // Written atomically, and only when the text changes (a re-run that skips every trial touches nothing).
   auto put = [&](const char* name, const std::string& content) {

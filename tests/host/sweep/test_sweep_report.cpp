@@ -721,6 +721,50 @@ TEST(SweepReport, TheSweepFilesReportBlockIsTheDefault) {
   }
 }
 
+// The claims someone asked `ijepa report` to judge survived only until the sweep rewrote its summary (a re-run to
+// add seeds): now the options of the last report that wrote a summary are kept in report.json and used by every
+// summary written without options of its own; --defaults drops them.
+TEST(SweepReport, TheLastReportsOptionsAreKeptForLaterSummaries) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 37}}, {{50, 45, 52}, {48, 49, 47}});
+  const std::string claim = "| `masker=multiblock` > `masker=block` | 3 | +4.7 ± 1.4 | holds |";
+  EXPECT_EQ(write_sweep_summary(d).md.find(claim), std::string::npos);
+  const auto first = test::run_ijepa({"report", d.string(), "--order", "multiblock > block"});
+  ASSERT_EQ(first.rc, 0) << first.out << first.err;
+  EXPECT_NE(first.out.find("options kept in " + (d / "report.json").string()), std::string::npos) << first.out;
+  EXPECT_EQ(load_json_file(d / "report.json"), nlohmann::json::parse(R"({"orderings": ["multiblock > block"]})"));
+  // What the sweep does after each trial: no options of its own.
+  EXPECT_NE(write_sweep_summary(d).md.find(claim), std::string::npos);
+  EXPECT_NE(test::read_text(d / "summary.md").find(claim), std::string::npos);
+  const auto plain = test::run_ijepa({"report", d.string()});
+  ASSERT_EQ(plain.rc, 0) << plain.err;
+  EXPECT_NE(plain.out.find("with the options saved in " + (d / "report.json").string()), std::string::npos)
+      << plain.out;
+  EXPECT_NE(plain.out.find(claim), std::string::npos);
+  // A report that fails keeps the saved options and the summaries as they were.
+  const std::string before = test::read_text(d / "summary.md");
+  const auto bad = test::run_ijepa({"report", d.string(), "--order", "multiblock > mae"});
+  EXPECT_EQ(bad.rc, 1) << bad.out << bad.err;
+  EXPECT_EQ(load_json_file(d / "report.json"), nlohmann::json::parse(R"({"orderings": ["multiblock > block"]})"));
+  EXPECT_EQ(test::read_text(d / "summary.md"), before);
+  EXPECT_EQ(test::run_ijepa({"report", d.string(), "--defaults", "--order", "a > b"}).rc, 2);
+  const auto reset = test::run_ijepa({"report", d.string(), "--defaults"});
+  ASSERT_EQ(reset.rc, 0) << reset.err;
+  EXPECT_FALSE(fs::exists(d / "report.json"));
+  EXPECT_EQ(test::read_text(d / "summary.md").find(claim), std::string::npos);
+  // A report.json edited into something else is named.
+  write(d / "report.json", R"({"orderings": "multiblock > block"})");
+  try {
+    (void)write_sweep_summary(d);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigFileError& e) {
+    EXPECT_NE(std::string(e.what()).find((d / "report.json").string() + ": unexpected key or value 'orderings'"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // A selection that fits several groups is an error naming them, never a silent first pick; a whole KEY=VALUE whose
 // value has commas selects on its own; several parts narrow it down.
 TEST(SweepReport, AmbiguousGroupSelectionsAreErrors) {

@@ -34,7 +34,15 @@ struct ReportOptions {
   // best_by from the sweep file: a metric no trial has is said in the section, not an error (a sweep writes its
   // summary before any trial has evaluated, and a long sweep must not fail over its summary).
   bool best_by_lenient = false;
+  bool empty() const;                 // no reference, best_by or ordering given
+  nlohmann::json to_json() const;     // {reference, best_by, orderings}: those given
 };
+
+// The options the last `ijepa report` was given, kept in SWEEP_DIR/report.json: a summary written without options
+// of its own (`ijepa sweep` refreshing it, `ijepa report DIR` alone) uses them over the sweep file's block.
+inline constexpr const char* kSavedReportOptions = "report.json";
+// saved_report_options(dir) -> report.json's options (none when absent); ConfigFileError naming it when malformed.
+ReportOptions saved_report_options(const std::filesystem::path& dir);
 
 // The sweep file's "report" block, as sweep.json keeps it ("sweep"."report": {"reference", "best_by", "orderings"}):
 // the options `ijepa sweep` and `ijepa report` use where the command line gives none (a command-line option replaces
