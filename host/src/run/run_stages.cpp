@@ -109,6 +109,26 @@ void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at
                   " is not an env.json object with a \"resumes\" array");
     return;
   }
+  // Plugins rebuilt since the session before (a fixed bug, an edited loss): the run's steps from here on come from
+  // another build than those before, which the run's record should not hide.
+  const bool resumed = env.contains("resumes") && !env["resumes"].empty() && env["resumes"].back().is_object() &&
+                       env["resumes"].back().contains("plugins");
+  const nlohmann::json last = resumed ? env["resumes"].back()["plugins"] : env.value("plugins", nlohmann::json::array());
+  std::string changed;
+  std::size_t n_changed = 0;
+  for (const auto& p : now.value("plugins", nlohmann::json::array())) {
+    for (const auto& q : last.is_array() ? last : nlohmann::json::array()) {
+      if (!q.is_object() || q.value("id", "") != p.value("id", "") || q.value("sha256", "") == p.value("sha256", "")) {
+        continue;
+      }
+      changed += std::string(n_changed++ ? ", " : "") + p.value("id", "?") + " (sha256 " +
+                 q.value("sha256", "").substr(0, 12) + " then, " + p.value("sha256", "").substr(0, 12) + " now)";
+    }
+  }
+  if (n_changed > 0) {
+    logging::warn("resume: " + std::to_string(n_changed) + " plugin(s) differ from the build the run last used: " +
+                  changed + "; steps from " + std::to_string(at_step) + " on use this build (env.json records both)");
+  }
   if (env.contains("torch_config") && env["torch_config"] == now["torch_config"]) now.erase("torch_config");
   now["at_step"] = at_step;
   env["resumes"].push_back(std::move(now));

@@ -515,3 +515,27 @@ TEST(Trainer, EpochCopiesCarryTheStepFilesMetadata) {
   }
   fs::remove_all(dir);
 }
+
+// A plugin rebuilt between two sessions of a run (a fixed loss, say) is said at the resume, against the build the
+// session before used; env.json keeps both.
+TEST(Trainer, AResumeWithARebuiltPluginSaysSo) {
+  const fs::path dir = test::temp_dir("resume_rebuilt_plugin");
+  test::write_text(dir / "e.json", test::tiny_experiment().dump());
+  const std::string train = "train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --quiet";
+  std::string out;
+  ASSERT_EQ(test::run_cli(train + " --set train.max_steps=2", &out), 0) << out;
+  nlohmann::json env = nlohmann::json::parse(test::read_text(dir / "r" / "env.json"));
+  ASSERT_FALSE(env["plugins"].empty());
+  const std::string id = env["plugins"][0]["id"].get<std::string>();
+  env["plugins"][0]["sha256"] = std::string(64, '0');  // as if it had been another build
+  test::write_text(dir / "r" / "env.json", env.dump(2));
+  ASSERT_EQ(test::run_cli(train + " --set train.max_steps=4 --resume", &out), 0) << out;
+  EXPECT_NE(out.find("resume: 1 plugin(s) differ from the build the run last used: " + id + " (sha256 000000000000 "
+                     "then, "),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("steps from 2 on use this build"), std::string::npos) << out;
+  ASSERT_EQ(test::run_cli(train + " --set train.max_steps=6 --resume", &out), 0) << out;
+  EXPECT_EQ(out.find("plugin(s) differ"), std::string::npos) << "against the last session's build: " << out;
+  fs::remove_all(dir);
+}
