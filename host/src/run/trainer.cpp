@@ -26,12 +26,12 @@ std::atomic<bool>& stop_requested() { return proc::stop_requested(); }
 namespace {
 
 // What every rank of a launch must agree on: the resolved config but for the keys that may differ per machine (where
-// the data sits, loader threads, TensorBoard, which only rank 0 writes, the device's index), and what each rank
-// found in its data.
+// the data sits, loader and compute threads, TensorBoard, which only rank 0 writes, the device's index), and what
+// each rank found in its data.
 nlohmann::json launch_view(const nlohmann::json& resolved, const TrainingData& data) {
   nlohmann::json v = resolved;
   for (const char* k : {"root", "val_root", "file_list", "cache_dir", "workers"}) v["data"].erase(k);
-  v["train"].erase("tensorboard");
+  for (const char* k : {"tensorboard", "threads"}) v["train"].erase(k);
   v.erase("description");
   // The device's kind must agree; its index may be the rank's own (--set train.device=cuda:$LOCAL_RANK).
   if (auto d = v["train"].find("device"); d != v["train"].end() && d->is_string()) {
