@@ -294,6 +294,35 @@ void validate_train(const nlohmann::json& resolved) {
   }
 }
 
+std::vector<std::string> train_warnings(const nlohmann::json& train) {
+  std::vector<std::string> out;
+  auto num = [&](const char* k) { return train.at(k).get<double>(); };
+  auto text = [](double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  };
+  if (num("warmup_epochs") > num("epochs")) {
+    out.push_back("train.warmup_epochs (" + text(num("warmup_epochs")) + ") is longer than train.epochs (" +
+                  text(num("epochs")) + "): the learning rate never reaches train.lr");
+  }
+  if (num("start_lr") > num("lr")) {
+    out.push_back("train.start_lr (" + text(num("start_lr")) + ") is above train.lr (" + text(num("lr")) +
+                  "): the warm-up lowers the learning rate");
+  }
+  if (num("final_lr") > num("lr")) {
+    out.push_back("train.final_lr (" + text(num("final_lr")) + ") is above train.lr (" + text(num("lr")) +
+                  "): the cosine schedule raises the learning rate");
+  }
+  const auto& ema = train.at("ema");
+  if (ema.is_array() && ema.size() == 2 && ema[0].is_number() && ema[1].is_number() &&
+      ema[0].get<double>() > ema[1].get<double>()) {
+    out.push_back("train.ema " + ema.dump() + " falls: the target encoder follows the context encoder ever more "
+                  "closely (the official schedule rises, 0.996 to 1.0)");
+  }
+  return out;
+}
+
 void check_before_training(const nlohmann::json& resolved, const std::vector<std::string>& sets, bool init_file) {
   try {
     (void)experiment_context(resolved);

@@ -300,6 +300,9 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
                             std::to_string(model.reducer()->bucket_count()) + " gradient buckets)"
                       : std::string()));
     if (!init_note.empty()) logging::info("train.init_from: " + init_note);
+    if (start == 0) {
+      for (const std::string& w : train_warnings(train)) logging::warn(w);
+    }
   }
   std::optional<double> earlier_final_loss;
   if (dir) {

@@ -262,3 +262,22 @@ TEST(CliBadInput, AnIpeScaleBelowOneIsRefused) {
                   "ipe_scale");
   EXPECT_FALSE(fs::exists(dir / "run"));
 }
+
+// Valid but probably unintended schedules train as asked, with a warning each at the start (they were silent).
+TEST(CliBadInput, SchedulesThatWorkAgainstThemselvesAreWarnedOf) {
+  const fs::path dir = ijepa::test::temp_dir("cli_warn_schedules");
+  const fs::path exp = dir / "e.json";
+  ijepa::test::write_text(exp, ijepa::test::tiny_experiment().dump());
+  const BadOut o = run_bad("train '" + exp.string() + "' --out '" + (dir / "run").string() +
+                           "' --quiet --set train.max_steps=1 --set train.warmup_epochs=3 --set train.start_lr=0.01 "
+                           "--set train.final_lr=0.01 --set 'train.ema=[1.0,0.99]'");
+  EXPECT_EQ(o.rc, 0) << o.text;
+  for (const char* w : {"train.warmup_epochs (3) is longer than train.epochs (2)", "train.start_lr (0.01) is above",
+                        "train.final_lr (0.01) is above", "train.ema [1.0,0.99] falls"}) {
+    EXPECT_NE(o.text.find(w), std::string::npos) << w << "\n" << o.text;
+  }
+  const BadOut quiet = run_bad("train '" + exp.string() + "' --out '" + (dir / "run2").string() +
+                               "' --quiet --set train.max_steps=1");
+  EXPECT_EQ(quiet.rc, 0) << quiet.text;
+  EXPECT_EQ(quiet.text.find("warning"), std::string::npos) << quiet.text;
+}

@@ -63,6 +63,9 @@ Schedules make_schedules(const nlohmann::json& train, std::int64_t ipe);
 // validate_train(resolved): the train keys' ranges (ConfigError naming the key), train.ema within [0, 1], and one
 // batch of float images (train.batch_size x 3 x data.image_size²) within this machine's memory.
 void validate_train(const nlohmann::json& resolved);
+// train_warnings(train) -> one line per valid but probably unintended setting (a warm-up longer than the run, an lr
+// schedule that rises, an EMA momentum that falls): trained as asked, but said (rank 0 logs them at the start).
+std::vector<std::string> train_warnings(const nlohmann::json& train);
 // init_from_file(train) -> the weights file train.init_from names (a checkpoint file, or a run directory's
 // checkpoints/latest.safetensors); empty when the key is empty; ConfigError naming the key when there is none.
 // Checked where a run starts afresh (`ijepa train` without --resume, on rank 0; the trainer), never on a resume.
