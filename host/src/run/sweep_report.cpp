@@ -179,6 +179,10 @@ namespace {
 // Trials whose values differ only by the seed.
 struct ReportGroup {
   std::string label;  // "lr=0.1, masker=block" (short axis names), "all" without axes
+  struct Part {
+    std::string key, short_key, value;  // "train.lr", "lr", "0.1" (the value as the label shows it)
+  };
+  std::vector<Part> parts;  // the label's, one per axis
   std::vector<const nlohmann::json*> members;
   std::vector<double> completed_values(const std::string& col) const {
     std::vector<double> xs;
@@ -222,6 +226,7 @@ ReportGroups group_over_seeds(const std::vector<nlohmann::json>& records, const 
       for (std::size_t i : out.value_axes) {
         const nlohmann::json x = v.contains(axis_keys[i]) ? v[axis_keys[i]] : nlohmann::json();
         g.label += (g.label.empty() ? "" : ", ") + shorts[i] + "=" + shown[i].at(x.dump());
+        g.parts.push_back({axis_keys[i], shorts[i], shown[i].at(x.dump())});
       }
       if (g.label.empty()) g.label = "all";
       out.groups.push_back(g);
@@ -267,7 +272,7 @@ std::string trim(std::string s) {
 }
 
 // Matches a group: its label, one of its trials' names, or a selection on the axes: KEY=VALUE[,KEY=VALUE] (full or
-// short names) or a bare VALUE of any axis. A selection that fits several groups is an error naming them, never a
+// short names, whole values) or a bare VALUE of any axis. A selection that fits several groups is an error naming them, never a
 // silent first pick. `what` says where the spec came from, for the errors ("--reference",
 // "e.json: sweep.report.orderings 'a > b'").
 const ReportGroup& find_group(const ReportGroups& gs, const std::string& spec, const std::string& what) {
@@ -288,11 +293,22 @@ const ReportGroup& find_group(const ReportGroups& gs, const std::string& spec, c
     }
     return m.empty() ? nullptr : m.front();
   };
-  // The whole spec as one axis's value, commas and all ("pred_mask_scale=[0.15,0.2]", "[0.15,0.2]").
-  const std::string whole = (spec.find('=') == std::string::npos ? "=" : ", ") + spec + ",";
+  // One selector against one axis of a group, whole values only (a prefix such as "[0.85" selects nothing): a bare
+  // VALUE on any axis, or KEY=VALUE with the axis's short or full name ("masker=block", "components.masker=block").
+  auto holds = [](const ReportGroup& g, const std::string& sel) {
+    for (const auto& part : g.parts) {
+      if (part.value == sel) return true;
+      const std::size_t eq = sel.find('=');
+      if (eq == std::string::npos) continue;
+      const std::string key = sel.substr(0, eq);
+      if ((key == part.short_key || key == part.key) && sel.substr(eq + 1) == part.value) return true;
+    }
+    return false;
+  };
+  // The whole spec as one axis's value, commas and all ("pred_mask_scale=[0.15,0.2]", "[0.15,0.2]", "x, y").
   std::vector<const ReportGroup*> m;
   for (const auto& g : gs.groups) {
-    if ((", " + g.label + ",").find(whole) != std::string::npos) m.push_back(&g);
+    if (holds(g, spec)) m.push_back(&g);
   }
   if (const ReportGroup* g = unique(m)) return *g;
   // Comma-separated parts (commas inside [...] or {...} belong to a value), each KEY=VALUE on that axis or a bare
@@ -313,11 +329,8 @@ const ReportGroup& find_group(const ReportGroups& gs, const std::string& spec, c
   }
   m.clear();
   for (const auto& g : gs.groups) {
-    const std::string label = ", " + g.label + ",";
     bool all = parts.size() > 1;  // one part is the whole spec, tried above
-    for (const auto& p : parts) {
-      all = all && label.find((p.find('=') == std::string::npos ? "=" : ", ") + p + ",") != std::string::npos;
-    }
+    for (const auto& p : parts) all = all && holds(g, p);
     if (all) m.push_back(&g);
   }
   if (const ReportGroup* g = unique(m)) return *g;

@@ -812,4 +812,39 @@ TEST(SweepReport, AmbiguousGroupSelectionsAreErrors) {
                     "| 2 | +1 (no spread) | undecided |"),
             std::string::npos)
       << md;
+  // Whole values only: a list cut short at its comma ('[0.2' for [0.2,0.3]) matched by substring and selected a
+  // group without a word.
+  o.orderings.clear();
+  for (const char* cut : {"min_keep=4, scale=[0.2", "min_keep=4,[0.2", "scale=[0.2, min_keep=4"}) {
+    o.reference = cut;
+    try {
+      write_sweep_summary(d, o);
+      ADD_FAILURE() << cut << ": no error";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("no group of trials matches"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Groups are named by the axis's short name or its full key (the shipped T6 GPU sweep's description says
+// `--reference components.masker=multiblock`).
+TEST(SweepReport, AGroupIsNamedByTheAxissShortOrFullKey) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  write_masker_trials(d, {"multiblock", "block"}, {{40, 42, 41}, {35, 37, 37}}, {{50, 45, 52}, {48, 49, 47}});
+  nlohmann::json sw = load_json_file(d / "sweep.json");
+  for (auto& t : sw["trials"]) t["values"] = {{"components.masker", t["values"]["masker"]}, {"seed", t["seed"]}};
+  sw["axis_keys"] = {"components.masker", "seed"};
+  write(d / "sweep.json", sw.dump(2));
+  for (const char* ref : {"masker=block", "components.masker=block", "block"}) {
+    ReportOptions o;
+    o.reference = ref;
+    EXPECT_NE(write_sweep_summary(d, o).md.find("## Paired differences against `masker=block`"), std::string::npos)
+        << ref;
+  }
+  for (const char* bad : {"asker=block", "components.maske=block", "masker=bloc"}) {
+    ReportOptions o;
+    o.reference = bad;
+    EXPECT_THROW(write_sweep_summary(d, o), ConfigError) << bad;
+  }
 }
