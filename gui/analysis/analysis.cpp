@@ -37,11 +37,12 @@ bool is_image_file(const fs::path& p) {
   return e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".bmp" || e == ".tga";
 }
 
-std::vector<std::int64_t> row0(const at::Tensor& masks) {
-  const at::Tensor m = masks.to(at::kLong).contiguous();
+std::vector<std::int64_t> row_of(const at::Tensor& masks, std::int64_t row) {
+  const at::Tensor m = masks[row].to(at::kLong).contiguous();
   const std::int64_t* p = m.data_ptr<std::int64_t>();
-  return std::vector<std::int64_t>(p, p + m.size(1));
+  return std::vector<std::int64_t>(p, p + m.size(0));
 }
+
 
 sdk::BuildContext mask_context(const MaskRequest& req) {
   try {
@@ -63,6 +64,15 @@ void check_masks(const sdk::MaskSet& ms, std::int64_t batch, const sdk::BuildCon
   if (const std::string p = host::mask_set_problem(ms, batch, ctx.grid.count()); !p.empty()) {
     throw std::runtime_error(type + ": " + p);
   }
+}
+
+// The masks of the batch req.batch_size that training would draw at req.batch_number, and the row shown.
+std::pair<sdk::MaskSet, std::int64_t> sample_batch(const host::Component<sdk::Masker>& masker, const MaskRequest& req,
+                                                    const sdk::BuildContext& ctx) {
+  const std::int64_t b = std::max<std::int64_t>(1, req.batch_size);
+  sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(b, req.batch_number); });
+  check_masks(ms, b, ctx, masker.type);
+  return {std::move(ms), std::max<std::int64_t>(0, req.image_index) % b};
 }
 
 }  // namespace
@@ -193,10 +203,11 @@ MaskFrame Analysis::sample_masks(const MaskRequest& req) const {
     f.grid = Grid{static_cast<int>(ctx.grid.h), static_cast<int>(ctx.grid.w)};
     const auto masker = plugins_.registry().make_masker(req.masker, ctx, "masker");
     f.masker = masker.type + " (" + masker.plugin_id + ")";
-    const sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(1, req.batch_number); });
-    check_masks(ms, 1, ctx, masker.type);
-    f.context = row0(ms.context.front());
-    for (const auto& t : ms.target) f.targets.push_back(row0(t));
+    const auto [ms, row] = sample_batch(masker, req, ctx);
+    f.context = row_of(ms.context.front(), row);
+    for (const auto& t : ms.target) f.targets.push_back(row_of(t, row));
+    f.row = row;
+    f.batch_size = std::max<std::int64_t>(1, req.batch_size);
     f.k_enc = ms.context.front().size(1);
     f.k_pred = ms.target.front().size(1);
     f.fallbacks = ms.fallbacks;
@@ -387,17 +398,18 @@ PredictionFrame Analysis::predict(const MaskRequest& req_in) const {
     req.patch_size = model_->patch_size;
     const sdk::BuildContext ctx = mask_context(req);
     const auto masker = plugins_.registry().make_masker(req.masker, ctx, "masker");
-    const sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(1, req.batch_number); });
-    check_masks(ms, 1, ctx, masker.type);
+    const auto [ms, row] = sample_batch(masker, req, ctx);
     f.grid = Grid{static_cast<int>(ctx.grid.h), static_cast<int>(ctx.grid.w)};
-    f.context = row0(ms.context.front());
-    for (const auto& t : ms.target) f.targets.push_back(row0(t));
+    f.context = row_of(ms.context.front(), row);
+    for (const auto& t : ms.target) f.targets.push_back(row_of(t, row));
     auto [rgba, x] = image(req.image_index, req.image_size);
     f.image = std::move(rgba);
 
     at::NoGradGuard no_grad;
     const at::Tensor images = x.unsqueeze(0);
-    const std::vector<at::Tensor> mctx(ms.context.begin(), ms.context.end()), mtgt(ms.target.begin(), ms.target.end());
+    std::vector<at::Tensor> mctx, mtgt;  // the shown row's masks, for the one image
+    for (const auto& c : ms.context) mctx.push_back(c.narrow(0, row, 1));
+    for (const auto& t : ms.target) mtgt.push_back(t.narrow(0, row, 1));
     // The model's own forward (the trainer's), then the loss's target: F.layer_norm over the features (spec §4).
     const host::JepaForward fw =
         host::jepa_forward(model_->target, model_->context, model_->predictor, images, mctx, mtgt, true);

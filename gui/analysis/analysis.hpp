@@ -23,6 +23,9 @@ struct MaskRequest {
   std::uint64_t seed = 0;          // the masker's run seed
   std::uint64_t batch_number = 0;  // which batch to sample (deterministic in seed and batch number)
   std::int64_t image_index = 0;
+  // The batch the masks are drawn for, as training draws them (a multi-block context is cut to the batch's smallest
+  // K_enc): image_index % batch_size is the row shown.
+  std::int64_t batch_size = 1;
 };
 
 class Analysis {

@@ -26,7 +26,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: ijepa-viewer [--run RUN|SWEEP|CHECKPOINT] [--data SOURCE|DIR|IMAGE] [--image FILE]\n"
     "                    [--panel mask|attention|prediction|runs] [--masker TYPE] [--set key=value]...\n"
-    "                    [--seed N] [--batch N] [--index N] [--image-size S] [--patch-size P]\n"
+    "                    [--seed N] [--batch N] [--index N] [--mask-batch-size B] [--image-size S] [--patch-size P]\n"
     "                    [--block B] [--head H] [--query Q] [--stats BATCHES] [--stats-batch-size N]\n"
     "                    [--size WxH] [--screenshot OUT.png [--frames N] [--timeout SECONDS]]\n"
     "                    [--plugin-dir DIR]... [--allow-insecure-plugins]";
@@ -80,6 +80,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--seed") vo.seed = static_cast<std::uint64_t>(to_int(a, v, 0));
     else if (a == "--batch") vo.batch_number = static_cast<std::uint64_t>(to_int(a, v, 0));
     else if (a == "--index") vo.image_index = to_int(a, v, 0);
+    else if (a == "--mask-batch-size") vo.mask_batch_size = to_int(a, v, 1);
     else if (a == "--image-size" || a == "--patch-size") {
       (a == "--image-size" ? vo.image_size : vo.patch_size) = to_int(a, v, 1);
       vo.grid_given = true;

@@ -19,6 +19,7 @@ struct MaskFrame {
   std::int64_t k_enc = 0, k_pred = 0, fallbacks = 0;
   std::string masker;                            // "multiblock (ijepa_masker_multiblock)"
   std::uint64_t batch_number = 0;
+  std::int64_t row = 0, batch_size = 1;          // the row shown of the batch the masks were drawn for
   std::string error;                             // non-empty: what went wrong (shown in the panel)
 };
 

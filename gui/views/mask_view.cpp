@@ -191,9 +191,11 @@ void Viewer::draw_mask_lab() {
   capture_.error = mask_.error;
   mask_legend(static_cast<int>(mask_.targets.size()));
   const double n = std::max(1, mask_.grid.count());
-  ImGui::Text("grid %dx%d   K_enc %lld (%.1f %%)   K_pred %lld x %zu targets   fallbacks %lld", mask_.grid.h,
-              mask_.grid.w, static_cast<long long>(mask_.k_enc), 100.0 * static_cast<double>(mask_.k_enc) / n,
-              static_cast<long long>(mask_.k_pred), mask_.targets.size(), static_cast<long long>(mask_.fallbacks));
+  ImGui::Text("grid %dx%d   K_enc %lld (%.1f %%)   K_pred %lld x %zu targets   fallbacks %lld   row %lld of a "
+              "batch of %lld", mask_.grid.h, mask_.grid.w, static_cast<long long>(mask_.k_enc),
+              100.0 * static_cast<double>(mask_.k_enc) / n, static_cast<long long>(mask_.k_pred),
+              mask_.targets.size(), static_cast<long long>(mask_.fallbacks), static_cast<long long>(mask_.row),
+              static_cast<long long>(mask_.batch_size));
 
   if (!stats_.error.empty()) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "statistics: %s", stats_.error.c_str());
   const MaskStatsSummary& s = stats_.summary;

@@ -86,6 +86,7 @@ Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions 
         std::ifstream in(fs::path(opts_.run) / "config.resolved.json");
         const nlohmann::json cfg = nlohmann::json::parse(in);
         if (!opts_.masker_given) run_masker = cfg.at("components").at("masker");
+        mask_batch_size_ = cfg.at("train").at("batch_size").get<std::int64_t>();
         if (!opts_.grid_given) {
           image_size_ = cfg.at("data").at("image_size").get<std::int64_t>();
           patch_size_ = cfg.at("components").at("encoder").at("patch_size").get<std::int64_t>();
@@ -95,6 +96,7 @@ Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions 
       }
     }
   }
+  if (opts_.mask_batch_size > 0) mask_batch_size_ = opts_.mask_batch_size;
   try {
     if (run_masker.is_object() && run_masker.contains("type")) opts_.masker = run_masker["type"].get<std::string>();
     nlohmann::json cfg = run_masker.is_object() ? run_masker : analysis_.masker_defaults(opts_.masker);
@@ -168,6 +170,7 @@ MaskRequest Viewer::mask_request() const {
   r.seed = seed_;
   r.batch_number = batch_number_;
   r.image_index = image_index_;
+  r.batch_size = mask_batch_size_;
   return r;
 }
 

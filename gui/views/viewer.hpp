@@ -28,6 +28,7 @@ struct ViewerOptions {
   std::string masker = "multiblock";  // the mask lab's masker when masker_given, or when --run is not a run
   bool masker_given = false;          // --masker on the command line: else a run's own masker (and its grid)
   bool grid_given = false;            // --image-size or --patch-size on the command line
+  std::int64_t mask_batch_size = 0;   // the batch the masks are drawn for (0: a --run run's train.batch_size, else 1)
   std::vector<std::string> masker_sets;  // key=value on the masker config
   std::uint64_t seed = 0;
   std::uint64_t batch_number = 0;
@@ -146,6 +147,7 @@ class Viewer {
   ModelInfo model_;
   std::string model_error_;
   std::string option_error_;
+  std::int64_t mask_batch_size_ = 1;
   void note_option(const std::string& msg);
   bool options_checked_model_ = false, options_checked_data_ = false;
   std::string encoder_ = "target";

@@ -1,5 +1,6 @@
 // The headless tier: the whole viewer UI drawn with a Dear ImGui context and no window, no backend, no GL
 // (textures through NullTextureCache), on the built-in plugins and a tiny trained run.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -138,13 +139,35 @@ TEST(ViewerHeadless, TheMaskLabOfARunStartsFromItsMasker) {
   test::write_text(d / "r" / "config.resolved.json", cfg.dump());
   ViewerOptions o;
   o.run = (d / "r").string();
+  std::vector<std::int64_t> ctx8;
   {
     Viewer v(test::builtin_plugins(), tex, o);
     g.settle(v);
     EXPECT_EQ(v.mask_frame().error, "");
     EXPECT_EQ(v.mask_frame().grid.count(), 64);
     EXPECT_EQ(v.mask_frame().targets.size(), 2u) << "the run's num_pred_masks";
+    // Drawn as training draws them: a batch of the run's train.batch_size (8), whose multi-block contexts are cut
+    // to the batch's smallest; it showed a batch of one, with a context training never sees.
+    EXPECT_EQ(v.mask_frame().batch_size, 8);
+    EXPECT_EQ(v.mask_frame().row, 0);
+    ctx8 = v.mask_frame().context;
   }
+  o.mask_batch_size = 1;
+  {
+    Viewer v(test::builtin_plugins(), tex, o);
+    g.settle(v);
+    const std::vector<std::int64_t>& ctx1 = v.mask_frame().context;
+    EXPECT_LE(ctx8.size(), ctx1.size());
+    EXPECT_TRUE(std::equal(ctx8.begin(), ctx8.end(), ctx1.begin())) << "the same draw, cut to the batch's smallest";
+  }
+  o.mask_batch_size = 0;
+  o.image_index = 11;
+  {
+    Viewer v(test::builtin_plugins(), tex, o);
+    g.settle(v);
+    EXPECT_EQ(v.mask_frame().row, 3) << "image 11 is row 11 % 8 of its batch";
+  }
+  o.image_index = 0;
   o.masker = "multiblock";
   o.masker_given = true;
   o.image_size = 224;
