@@ -257,12 +257,24 @@ util::MeanCi paired(const ReportGroup& g, const ReportGroup& ref, const std::str
   return util::mean_ci(d);
 }
 
+// A p-value to two significant digits ("0.031", "0.13").
+std::string p_text(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2g", p);
+  return buf;
+}
+
 std::string diff_cell(const util::MeanCi& d) {
   if (d.n == 0) return "—";
   if (d.n == 1) return signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair: undecided)";
-  if (d.no_spread()) return signed_text(util::round_like(d.mean, std::nan(""))) + " (no spread over seeds: undecided)";
-  const std::string v = signed_text(util::round_to_uncertainty(d.mean, d.half));
-  return v + (d.separated_from_zero() ? (d.mean > 0 ? " above" : " below") : " undecided");
+  const int verdict = util::paired_verdict(d);
+  const std::string side = verdict > 0 ? " above" : verdict < 0 ? " below" : " undecided";
+  if (d.no_spread()) {
+    const double p = util::no_spread_sign_p(d);
+    return signed_text(util::round_like(d.mean, std::nan(""))) + " (no spread over seeds" +
+           (std::isnan(p) ? "" : ", sign test p " + p_text(p)) + ":" + side + ")";
+  }
+  return signed_text(util::round_to_uncertainty(d.mean, d.half)) + side;
 }
 
 std::string trim(std::string s) {
@@ -367,12 +379,14 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
   std::string md = "\n## Orderings\n\nEach claim \"A > B\" judged on the paired difference A − B of the same seed, over "
                    "the seeds both completed (mean ± 95 % CI, Student t): **holds** — the interval is above 0; "
                    "**fails** — it is below 0 (the other way round); **undecided** — it includes 0, there are fewer "
-                   "than two pairs, or every pair differs by the same amount (no spread over seeds: an interval of "
-                   "width 0 is no evidence, and accuracies on a finite test set tie by chance). Overall: holds (or "
+                   "than two pairs, or every pair differs by the same amount with fewer than six pairs (no spread over "
+                   "seeds: an interval of width 0 is no evidence, and accuracies on a finite test set tie by chance; "
+                   "such a claim is judged by the exact sign test instead, whose p, 2 × 0.5^n, is below 0.05 from "
+                   "six pairs on). Overall: holds (or "
                    "fails) on at least one metric and the other way on none; "
                    "mixed where the metrics disagree. Many claims at 95 % each let some pass by chance, so the last "
                    "column keeps only the differences that survive Holm's correction over every test in this table "
-                   "(paired t tests, family-wise error 5 %).\n\n";
+                   "(paired t tests, and sign tests where the pairs have no spread; family-wise error 5 %).\n\n";
   if (cols.empty()) return md + "No trial has a top-1 accuracy (an evaluator's `top1`) yet: nothing to judge.\n";
   // Every (claim, metric) difference and its p-value, then Holm over all of them.
   std::vector<std::vector<util::MeanCi>> diffs(claims.size());
@@ -380,7 +394,7 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
   for (std::size_t i = 0; i < claims.size(); ++i) {
     for (const auto& c : cols) {
       diffs[i].push_back(paired(*claims[i].a, *claims[i].b, c));
-      pvals.push_back(util::paired_t_p(diffs[i].back()));
+      pvals.push_back(util::paired_p(diffs[i].back()));
     }
   }
   const std::vector<bool> holm = util::holm_reject(pvals, 0.05);
@@ -413,10 +427,13 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
         row.push_back("undecided");
         continue;
       }
-      row.push_back(d.n == 1      ? signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair)"
-                    : d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) + " (no spread)"
+      const double sign_p = util::no_spread_sign_p(d);
+      const std::string sign = std::isnan(sign_p) ? "" : ", sign test p " + p_text(sign_p);
+      row.push_back(d.n == 1        ? signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair)"
+                    : d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) + " (no spread" + sign + ")"
                                     : signed_text(util::round_to_uncertainty(d.mean, d.half)));
-      const bool hold = d.separated_from_zero() && d.mean > 0, fail = d.separated_from_zero() && d.mean < 0;
+      const int verdict = util::paired_verdict(d);
+      const bool hold = verdict > 0, fail = verdict < 0;
       any_hold = any_hold || hold;
       any_fail = any_fail || fail;
       const bool kept = holm[i * cols.size() + j];

@@ -103,6 +103,18 @@ double paired_t_p(const MeanCi& d) {
   return t_two_sided_p(d.mean / (d.sd / std::sqrt(static_cast<double>(d.n))), static_cast<double>(d.n - 1));
 }
 
+double no_spread_sign_p(const MeanCi& d) {
+  if (!d.no_spread() || !(d.mean != 0.0)) return std::nan("");
+  return std::min(1.0, 2.0 * std::pow(0.5, static_cast<double>(d.n)));
+}
+
+double paired_p(const MeanCi& d) { return d.no_spread() ? no_spread_sign_p(d) : paired_t_p(d); }
+
+int paired_verdict(const MeanCi& d) {
+  const bool apart = d.no_spread() ? no_spread_sign_p(d) < 0.05 : d.separated_from_zero();
+  return !apart ? 0 : d.mean > 0 ? 1 : -1;
+}
+
 std::vector<bool> holm_reject(const std::vector<double>& p, double alpha) {
   std::vector<std::size_t> order;
   for (std::size_t i = 0; i < p.size(); ++i) {

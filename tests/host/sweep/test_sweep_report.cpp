@@ -335,6 +335,17 @@ TEST(ReportStats, IntervalsAndRounding) {
   EXPECT_FALSE(tie.separated_from_zero());
   EXPECT_TRUE(std::isnan(util::paired_t_p(tie)));
   EXPECT_TRUE(util::mean_ci({0.1, 0.1, 0.1}).no_spread());
+  // No spread is judged by the exact sign test: every pair on one side, p = 2 x 0.5^n; six pairs reach 0.05. (Five
+  // points ahead on each of four seeds read as weaker than 2, 2, 2, 3; now both are said consistently.)
+  EXPECT_DOUBLE_EQ(util::no_spread_sign_p(util::mean_ci({5, 5, 5, 5})), 0.125);
+  EXPECT_EQ(util::paired_verdict(util::mean_ci({5, 5, 5, 5})), 0);
+  EXPECT_DOUBLE_EQ(util::no_spread_sign_p(util::mean_ci({-1, -1, -1, -1, -1, -1})), 0.03125);
+  EXPECT_EQ(util::paired_verdict(util::mean_ci({-1, -1, -1, -1, -1, -1})), -1);
+  EXPECT_EQ(util::paired_verdict(util::mean_ci({2, 2, 2, 3})), 1);
+  EXPECT_TRUE(std::isnan(util::no_spread_sign_p(util::mean_ci({0, 0, 0, 0, 0, 0, 0}))));
+  EXPECT_EQ(util::paired_verdict(util::mean_ci({0, 0, 0, 0, 0, 0, 0})), 0);
+  EXPECT_TRUE(std::isnan(util::no_spread_sign_p(util::mean_ci({1, 2}))));
+  EXPECT_DOUBLE_EQ(util::paired_p(util::mean_ci({3, 3, 3, 3, 3, 3, 3})), 2.0 / 128.0);
   EXPECT_TRUE(std::isnan(util::paired_t_p(util::mean_ci({2.0}))));
   EXPECT_NEAR(util::paired_t_p(util::mean_ci({1.0, 0.3, 1.2, 0.9, 0.1})), 0.02999, 2e-4);
   // Holm: sorted 0.01, 0.02, 0.04 against 0.05/3, 0.05/2, 0.05/1 -> all three; 0.02, 0.03 against 0.025 -> none.
@@ -807,9 +818,9 @@ TEST(SweepReport, AmbiguousGroupSelectionsAreErrors) {
   o.orderings = {"min_keep=4,[0.2,0.3] > min_keep=3,[0.2,0.3]"};
   const std::string md = write_sweep_summary(d, o).md;
   EXPECT_NE(md.find("## Paired differences against `min_keep=4, scale=[0.2,0.3]`"), std::string::npos) << md;
-  // +1 in both seeds: no spread, so no verdict
+  // +1 in both seeds: no spread; the sign test of two pairs, p 0.5, decides nothing
   EXPECT_NE(md.find("| `min_keep=4, scale=[0.2,0.3]` > `min_keep=3, scale=[0.2,0.3]` "
-                    "| 2 | +1 (no spread) | undecided |"),
+                    "| 2 | +1 (no spread, sign test p 0.5) | undecided |"),
             std::string::npos)
       << md;
   // Whole values only: a list cut short at its comma ('[0.2' for [0.2,0.3]) matched by substring and selected a

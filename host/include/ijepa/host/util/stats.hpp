@@ -30,6 +30,15 @@ double t_two_sided_p(double t, double df);
 // two values and where every difference is the same (no spread: no test; Holm's correction leaves it out).
 double paired_t_p(const MeanCi& d);
 
+// no_spread_sign_p(d): the n paired differences all the same and not 0 (no spread: no t test) -> the exact two-sided
+// sign test's p-value, 2 x 0.5^n (all n on one side): six pairs are the fewest that reach p < 0.05. NaN otherwise.
+double no_spread_sign_p(const MeanCi& d);
+// paired_p(d): paired_t_p, or no_spread_sign_p where the differences have no spread (the p Holm's family takes).
+double paired_p(const MeanCi& d);
+// paired_verdict(d): +1 / -1 where the mean difference is told apart from 0 (its 95 % t interval excludes 0, or with
+// no spread the sign test's p < 0.05), else 0.
+int paired_verdict(const MeanCi& d);
+
 // Holm's step-down correction: which of the p-values are rejected at family-wise level alpha (NaN: never).
 std::vector<bool> holm_reject(const std::vector<double>& p, double alpha = 0.05);
 
