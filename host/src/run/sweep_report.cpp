@@ -612,8 +612,12 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
     md += "- Runner-up: `" + second.label + "`: " + group_cell(second.completed_values(col)) + ". ";
     if (d.n >= 2) {
       md += "Paired difference over " + std::to_string(d.n) + " seeds: " +
-            (d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) +
-                                 " on every seed: no spread to judge by, so these two cannot be ranked at this scale.\n"
+            (d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) + " on every seed" +
+                                 (util::paired_verdict(d) != 0
+                                      ? " (sign test p " + p_text(util::no_spread_sign_p(d)) +
+                                            "): the best is told apart from the runner-up.\n"
+                                      : ": no spread to judge by, and too few seeds for a sign test (six), so these "
+                                        "two cannot be ranked at this scale.\n")
              : d.separated_from_zero()
                  ? signed_text(util::round_to_uncertainty(d.mean, d.half)) +
                        ": the best is told apart from the runner-up.\n"
