@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include "ijepa/host/config/experiment.hpp"
+#include "ijepa/host/config/json_file.hpp"
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/io/safetensors.hpp"
 #include "ijepa/host/log/logging.hpp"
@@ -45,16 +46,12 @@ nlohmann::json launch_view(const nlohmann::json& resolved, const TrainingData& d
 
 // value_at(j, "a.b.c") -> that value as JSON text, or "absent".
 std::string value_at(const nlohmann::json& j, const std::string& dotted) {
-  const nlohmann::json* v = &j;
-  std::size_t from = 0;
-  while (from <= dotted.size()) {
-    const std::size_t dot = std::min(dotted.find('.', from), dotted.size());
-    const std::string k = dotted.substr(from, dot - from);
-    if (!v->is_object() || !v->contains(k)) return "absent";
-    v = &v->at(k);
-    from = dot + 1;
+  try {
+    const nlohmann::json::json_pointer ptr = dotted_to_pointer(dotted);
+    return j.contains(ptr) ? j.at(ptr).dump() : "absent";
+  } catch (const std::exception&) {
+    return "absent";
   }
-  return v->dump();
 }
 
 // Distributed: a rank started with another config (a --set on one node's command line, a stale copy of the file)
