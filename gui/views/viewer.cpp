@@ -80,7 +80,6 @@ Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions 
   // it shows is what trained the model (its --set keys apply on top).
   nlohmann::json run_masker;
   {
-    std::error_code ec;
     if (!opts_.run.empty() && classify(opts_.run) == DirKind::run) {
       try {
         std::ifstream in(fs::path(opts_.run) / "config.resolved.json");

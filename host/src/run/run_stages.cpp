@@ -113,7 +113,8 @@ void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at
   // another build than those before, which the run's record should not hide.
   const bool resumed = env.contains("resumes") && !env["resumes"].empty() && env["resumes"].back().is_object() &&
                        env["resumes"].back().contains("plugins");
-  const nlohmann::json last = resumed ? env["resumes"].back()["plugins"] : env.value("plugins", nlohmann::json::array());
+  const nlohmann::json last =
+      resumed ? env["resumes"].back()["plugins"] : env.value("plugins", nlohmann::json::array());
   std::string changed;
   std::size_t n_changed = 0;
   for (const auto& p : now.value("plugins", nlohmann::json::array())) {
@@ -449,7 +450,10 @@ ProgressLog::ProgressLog(RunDir* run, const StepPlan& plan, std::int64_t images_
   std::ifstream in(run_->root() / "metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
     const nlohmann::json rec = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!rec.is_object() || rec.value("split", "train") != "train" || !rec.contains("step")) continue;
+    if (!rec.is_object() || rec.value("split", "train") != "train" || !rec.contains("step") ||
+        !rec["step"].is_number_integer()) {
+      continue;  // a torn or hand-edited line is not a record
+    }
     sdk::Metrics m;
     for (auto it = rec.begin(); it != rec.end(); ++it) {
       if (it.key().rfind("health.", 0) == 0 && it->is_number()) m[it.key()] = it->get<double>();
@@ -558,7 +562,8 @@ void Checkpointer::save(const JepaModel& model, std::int64_t step_done, bool epo
     fs::copy_file(run_->checkpoints() / (c.name + ".safetensors"), tmp, fs::copy_options::overwrite_existing, ec);
     if (!ec) fs::rename(tmp, dst, ec);
     if (ec) {
-      fs::remove(tmp);
+      std::error_code rm;
+      fs::remove(tmp, rm);
       throw std::runtime_error(dst.string() + ": cannot write the epoch copy: " + ec.message());
     }
   }

@@ -284,8 +284,8 @@ std::string trim(std::string s) {
 }
 
 // Matches a group: its label, one of its trials' names, or a selection on the axes: KEY=VALUE[,KEY=VALUE] (full or
-// short names, whole values) or a bare VALUE of any axis. A selection that fits several groups is an error naming them, never a
-// silent first pick. `what` says where the spec came from, for the errors ("--reference",
+// short names, whole values) or a bare VALUE of any axis. A selection that fits several groups is an error naming
+// them, never a silent first pick. `what` says where the spec came from, for the errors ("--reference",
 // "e.json: sweep.report.orderings 'a > b'").
 const ReportGroup& find_group(const ReportGroups& gs, const std::string& spec, const std::string& what) {
   for (const auto& g : gs.groups) {

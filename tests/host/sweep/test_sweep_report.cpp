@@ -438,7 +438,8 @@ TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {
   write(f, text);
   const std::string md2 = write_sweep_summary(d).md;
   const std::string section2 = md2.substr(md2.find("## The random-init encoder"));
-  EXPECT_NE(section2.find("| masker=multiblock | 3 | 31.0 ± 2.5 | 40 (3 equal) |\n| masker=block | 3 | 28 ± 17 | 40 (3 equal) |"),
+  EXPECT_NE(section2.find("| masker=multiblock | 3 | 31.0 ± 2.5 | 40 (3 equal) |\n"
+                          "| masker=block | 3 | 28 ± 17 | 40 (3 equal) |"),
             std::string::npos)
       << section2;
   // Groups that share no seed were not compared: one row each, even where the figures could agree.
@@ -447,7 +448,8 @@ TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {
   }
   const std::string md3 = write_sweep_summary(d).md;
   const std::string section3 = md3.substr(md3.find("## The random-init encoder"));
-  EXPECT_NE(section3.find("| masker=multiblock | 1 | 30 (1) | 40 (1) |\n| masker=block | 2 | 31.5 ± 6.4 | 40 (2 equal) |"),
+  EXPECT_NE(section3.find("| masker=multiblock | 1 | 30 (1) | 40 (1) |\n"
+                          "| masker=block | 2 | 31.5 ± 6.4 | 40 (2 equal) |"),
             std::string::npos)
       << section3;
   // Two of three groups sharing seeds do not speak for the third, which shares none.
