@@ -6,8 +6,12 @@
 #include "ijepa/sdk/abi.hpp"
 #include "ijepa/sdk/capabilities.hpp"
 #include "ijepa/sdk/config.hpp"
+#include "ijepa/sdk/distance.hpp"
 #include "ijepa/sdk/host_services.hpp"
+#include "ijepa/sdk/linear.hpp"
+#include "ijepa/sdk/monitor.hpp"
 #include "ijepa/sdk/registrar.hpp"
+#include "ijepa/sdk/seeds.hpp"
 #include "ijepa/sdk/tensor_ops.hpp"
 #include "ijepa/sdk/version.hpp"
 
