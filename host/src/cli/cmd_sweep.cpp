@@ -87,9 +87,9 @@ int cmd_report(const Argv& argv) {
   if (defaults) {
     (void)read_sweep_json(dir);  // a sweep directory, before anything is removed
     if (fs::remove(saved, ec)) note = "dropped the options saved in " + saved.string() + "\n";
-  } else if (opts.empty() && !saved_report_options(dir).empty()) {
-    note = "with the options saved in " + saved.string() + " by the last ijepa report: " +
-           saved_report_options(dir).to_json().dump() + " (--defaults drops them)\n";
+  } else if (const ReportOptions kept = opts.empty() ? saved_report_options(dir) : ReportOptions{}; !kept.empty()) {
+    note = "with the options saved in " + saved.string() + " by the last ijepa report: " + kept.to_json().dump() +
+           " (--defaults drops them)\n";
   }
   const SweepSummaryText text = write_sweep_summary(dir, defaults ? ReportOptions{} : opts);
   // Kept once they have given a summary (a bad group or metric is refused above, with nothing written).
