@@ -564,6 +564,19 @@ std::string random_init_section(const ReportGroups& groups, const std::vector<st
   return md;
 }
 
+// The best group against the runner-up where their paired differences are all alike: the sign test decides from six
+// seeds on; the same value in every seed is a tie, whatever the number of seeds.
+std::string best_no_spread_text(const util::MeanCi& d) {
+  if (d.mean == 0.0) return "the same on every seed, so these two cannot be ranked.\n";
+  const std::string head = signed_text(util::round_like(d.mean, std::nan(""))) + " on every seed";
+  if (util::paired_verdict(d) != 0) {
+    return head + " (sign test p " + p_text(util::no_spread_sign_p(d)) +
+           "): the best is told apart from the runner-up.\n";
+  }
+  return head + ": no spread to judge by, and too few seeds for a sign test (six), so these two cannot be ranked at "
+                "this scale.\n";
+}
+
 // --best-by METRIC: the best group (mean over seeds) and trial, and whether the runner-up can be told apart.
 // `lenient` (the sweep file's best_by): a metric no trial has is a note in the section, not an error, so a sweep
 // never fails over its summary.
@@ -612,12 +625,7 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
     md += "- Runner-up: `" + second.label + "`: " + group_cell(second.completed_values(col)) + ". ";
     if (d.n >= 2) {
       md += "Paired difference over " + std::to_string(d.n) + " seeds: " +
-            (d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) + " on every seed" +
-                                 (util::paired_verdict(d) != 0
-                                      ? " (sign test p " + p_text(util::no_spread_sign_p(d)) +
-                                            "): the best is told apart from the runner-up.\n"
-                                      : ": no spread to judge by, and too few seeds for a sign test (six), so these "
-                                        "two cannot be ranked at this scale.\n")
+            (d.no_spread() ? best_no_spread_text(d)
              : d.separated_from_zero()
                  ? signed_text(util::round_to_uncertainty(d.mean, d.half)) +
                        ": the best is told apart from the runner-up.\n"

@@ -2,6 +2,7 @@
 // template plugin and the fixture plugins; `ijepa train` meeting a plugin loss that turns NaN.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -209,6 +210,47 @@ TEST(CliPlugins, AMaskerThatBreaksTheContractIsNamedBeforeTheRunExists) {
                              fixture_dir("abort_after").string()});
   ASSERT_EQ(ok.rc, 0) << show(ok);
   EXPECT_TRUE(has(ok.out, "target masks per step: mean 1.00, min 1, max 1")) << show(ok);
+}
+
+// A Ctrl-C (or SIGTERM) during an in-run evaluation is answered at once, not with silence until the evaluation ends
+// (run_stages.cpp's StopNotice); the evaluation runs to its end and is recorded, the run stops at that step with its
+// checkpoint, and --resume goes on without evaluating that step again. The fixture evaluator signals its own
+// process, so there is no timing race.
+TEST(CliPlugins, AStopDuringAnInRunEvaluationIsAnsweredAtOnceAndTheEvaluationIsKept) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["train"]["max_steps"] = 4;
+  cfg["data"]["synthetic_classes"] = 4;
+  cfg["components"]["evaluators"] = json::array({{{"type", "signal_self"}, {"every_steps", 2}, {"at_end", false},
+                                                  {"random_init", false}, {"train_limit", 16}, {"test_limit", 8}}});
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  for (const std::string sig : {"INT", "TERM"}) {
+    const fs::path run = tmp / sig;
+    const std::string args = " train " + ijepa::test::shell_quote((tmp / "e.json").string()) + " --out " +
+                             ijepa::test::shell_quote(run.string()) + " --plugin-dir " +
+                             ijepa::test::shell_quote(fixture_dir("abort_after").string());
+    const std::string exe = ijepa::test::shell_quote(IJEPA_CLI_EXE);
+    const auto r =
+        ijepa::test::run_command("env -u IJEPA_PLUGIN_PATH IJEPA_LOG_LEVEL=warn IJEPA_FIXTURE_EVAL_SIGNAL=" + sig +
+                                 " " + exe + args);
+    EXPECT_EQ(r.rc, 130) << sig << show(r);
+    EXPECT_TRUE(has(r.err, "stopping: the evaluation of step 2 runs to its end first (a second Ctrl-C ends the "
+                           "process at once; --resume continues from the last checkpoint)"))
+        << sig << show(r);
+    const json st = json::parse(ijepa::test::read_text(run / "status.json"));
+    EXPECT_EQ(st.at("state"), "interrupted") << sig;
+    EXPECT_EQ(st.at("step"), 2) << sig;
+    EXPECT_TRUE(fs::exists(run / "checkpoints" / "step_00000002.safetensors")) << sig;
+    std::string evals = ijepa::test::read_text(run / "eval.jsonl");
+    ASSERT_EQ(std::count(evals.begin(), evals.end(), '\n'), 1) << sig << evals;
+    EXPECT_EQ(json::parse(evals).at("step"), 2) << sig << evals;
+    const auto resumed = ijepa::test::run_command("env -u IJEPA_PLUGIN_PATH IJEPA_LOG_LEVEL=warn " + exe + args +
+                                                  " --resume --quiet");
+    ASSERT_EQ(resumed.rc, 0) << sig << show(resumed);
+    evals = ijepa::test::read_text(run / "eval.jsonl");
+    EXPECT_EQ(std::count(evals.begin(), evals.end(), '\n'), 2) << "steps 2 and 4, once each\n" << evals;
+    EXPECT_EQ(json::parse(ijepa::test::read_text(run / "status.json")).at("state"), "completed") << sig;
+  }
 }
 
 TEST(CliPlugins, ALossThatBreaksTheContractIsNamedAndTheRunRecordsWhy) {

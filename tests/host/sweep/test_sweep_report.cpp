@@ -507,6 +507,47 @@ TEST(SweepReport, ReferenceBestByAndConstantColumns) {
   EXPECT_EQ(test::read_text(d / "summary.md"), before);
 }
 
+// --best-by where the best leads the runner-up by the same amount in every seed (no spread, so no t interval): the
+// exact sign test decides from six seeds on (p = 2 x 0.5^6 = 0.031), fewer seeds cannot rank them, and the same
+// value in every seed is a tie at any number of seeds.
+TEST(SweepReport, TheBestGroupWithoutSpreadIsJudgedByTheSignTest) {
+  const auto best_line = [](int seeds, double lead) {
+    test::TempDir tmp;
+    const fs::path d = tmp.path();
+    std::vector<nlohmann::json> trials;
+    int index = 0;
+    for (const char* masker : {"multiblock", "block"}) {
+      for (int seed = 0; seed < seeds; ++seed) {
+        const std::string name = std::string(masker) + "_s" + std::to_string(seed);
+        trials.push_back({{"index", index++}, {"name", name}, {"values", {{"masker", masker}, {"seed", seed}}},
+                          {"seed", seed}});
+        write(d / "trials" / name / "status.json", R"({"state": "completed", "step": 1, "total_steps": 1})");
+        const double top1 = 40.0 + 2 * seed + (std::string(masker) == "multiblock" ? lead : 0.0);
+        write(d / "trials" / name / "eval.jsonl",
+              nlohmann::json({{"evaluator", "knn"}, {"top1", top1}, {"test_n", 1000}}).dump() + "\n");
+      }
+    }
+    nlohmann::json sw = sweep_with(trials);
+    sw["axis_keys"] = {"masker", "seed"};
+    write(d / "sweep.json", sw.dump(2));
+    ReportOptions o;
+    o.best_by = "knn.top1";
+    const std::string md = write_sweep_summary(d, o).md;
+    const auto at = md.find("- Runner-up:");
+    return at == std::string::npos ? md : md.substr(at, md.find('\n', at) - at);
+  };
+  EXPECT_EQ(best_line(6, 3.0), "- Runner-up: `masker=block`: 45.0 ± 3.9. Paired difference over 6 seeds: +3 on "
+                               "every seed (sign test p 0.031): the best is told apart from the runner-up.");
+  EXPECT_NE(best_line(5, 3.0).find("+3 on every seed: no spread to judge by, and too few seeds for a sign test (six), "
+                                   "so these two cannot be ranked at this scale."),
+            std::string::npos)
+      << best_line(5, 3.0);
+  EXPECT_NE(best_line(6, 0.0).find("Paired difference over 6 seeds: the same on every seed, so these two cannot be "
+                                   "ranked."),
+            std::string::npos)
+      << best_line(6, 0.0);
+}
+
 // Two differences that each pass at 95 % alone (p = 0.030) do not both survive Holm's correction over the two
 // (the smaller must be below 0.025): the claim holds on each probe, and is undecided once corrected.
 TEST(SweepReport, OrderingsCorrectForManyComparisons) {
