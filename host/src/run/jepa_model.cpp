@@ -64,6 +64,30 @@ std::vector<at::Tensor> masks_to(const std::vector<at::Tensor>& m, const at::Dev
   return out;
 }
 
+// The encoder's grid checked against the config's, then the predictor and the loss built for that encoder, with
+// the predictor's output width checked against what the loss wants. Returns the context with the encoder's widths.
+sdk::BuildContext build_heads(const nlohmann::json& comps, const Registry& registry, const sdk::BuildContext& ctx,
+                              const sdk::Encoder& encoder, Component<sdk::Predictor>& predictor,
+                              Component<sdk::Loss>& loss) {
+  const sdk::PatchGrid g = encoder.grid();
+  if (g.h != ctx.grid.h || g.w != ctx.grid.w) {
+    throw ConfigError("components.encoder: its patch grid " + std::to_string(g.h) + "x" + std::to_string(g.w) +
+                      " does not match data.image_size / patch_size = " + std::to_string(ctx.grid.h) + "x" +
+                      std::to_string(ctx.grid.w));
+  }
+  const sdk::BuildContext out = with_encoder(ctx, encoder);
+  predictor = registry.make_predictor(comps.at("predictor"), out, "components.predictor");
+  loss = registry.make_loss(comps.at("loss"), out, "components.loss");
+  const std::int64_t want = loss->prediction_dim(out);
+  const std::int64_t have = predictor->output_dim();
+  if ((want == 0 ? out.encoder_dim : want) != have) {
+    throw ConfigError("components.predictor: output width " + std::to_string(have) + " but " + loss.type +
+                      " expects " + std::to_string(want == 0 ? out.encoder_dim : want) +
+                      " (set components.predictor.output_dim)");
+  }
+  return out;
+}
+
 }  // namespace
 
 JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) : cfg_(resolved) {
@@ -102,22 +126,7 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) :
       p.value().set_requires_grad(false);
     }
   }
-  const sdk::PatchGrid g = encoder_->grid();
-  if (g.h != ctx_.grid.h || g.w != ctx_.grid.w) {
-    throw ConfigError("components.encoder: its patch grid " + std::to_string(g.h) + "x" + std::to_string(g.w) +
-                      " does not match data.image_size / patch_size = " + std::to_string(ctx_.grid.h) + "x" +
-                      std::to_string(ctx_.grid.w));
-  }
-  ctx_ = with_encoder(ctx_, *encoder_);
-  predictor_ = registry.make_predictor(comps.at("predictor"), ctx_, "components.predictor");
-  loss_ = registry.make_loss(comps.at("loss"), ctx_, "components.loss");
-  const std::int64_t want = loss_->prediction_dim(ctx_);
-  const std::int64_t have = predictor_->output_dim();
-  if ((want == 0 ? ctx_.encoder_dim : want) != have) {
-    throw ConfigError("components.predictor: output width " + std::to_string(have) + " but loss " + loss_.type +
-                      " expects " + std::to_string(want == 0 ? ctx_.encoder_dim : want) +
-                      " (set components.predictor.output_dim)");
-  }
+  ctx_ = build_heads(comps, registry, ctx_, *encoder_, predictor_, loss_);
 
   encoder_->to(device_);
   target_->to(device_);
@@ -391,6 +400,15 @@ void JepaModel::load(const TensorMap& weights, const TensorMap& trainer, std::in
   } catch (const std::exception& e) {
     throw std::runtime_error(origin + ": " + e.what());
   }
+}
+
+void check_model_config(const nlohmann::json& resolved, const Registry& registry) {
+  const auto& comps = resolved.at("components");
+  const sdk::BuildContext ctx = experiment_context(resolved);
+  const Component<sdk::Encoder> encoder = registry.make_encoder(comps.at("encoder"), ctx, "components.encoder");
+  Component<sdk::Predictor> predictor;
+  Component<sdk::Loss> loss;
+  (void)build_heads(comps, registry, ctx, *encoder, predictor, loss);
 }
 
 }  // namespace ijepa::host

@@ -22,6 +22,7 @@
 
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
+#include "ijepa/host/run/jepa_model.hpp"
 #include "ijepa/host/run/run_dir.hpp"
 #include "ijepa/host/run/run_stages.hpp"
 #include "ijepa/host/run/sweep_dir.hpp"
@@ -206,7 +207,7 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
   for (const auto& a : plan.spec.axes) forget_origins(trial_origins, a.key);
   forget_origins(trial_origins, "seed");
   for (const auto& s : sets) forget_origins(trial_origins, s.substr(0, s.find('=')));
-  std::set<std::string> maskers_built;
+  std::set<std::string> maskers_built, models_built;
   for (const auto& t : trials) {
     PlannedTrial p;
     p.trial = t;
@@ -215,18 +216,23 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
       // What `ijepa train` would reject before training (ranges, the patch grid, train.init_from's file), rejected
       // here before any trial runs, --dry-run included.
       check_before_training(p.resolved, sets, /*init_file=*/true);
-      // The masker as training builds it, whose factory checks its own values against the grid (min_keep, the
-      // scales): cheap, so each distinct one is built here. An encoder, predictor or loss checks its values when a
-      // trial builds its model (a model per distinct config would cost a sweep of large models minutes here).
+      // The masker and the model as training builds them, whose factories check their own values (min_keep and the
+      // scales against the grid; heads against the width, depths, the predictor's width against the loss's): each
+      // distinct masker, and each distinct (encoder, predictor, loss), is built once here, so a bad value in the
+      // last trial is not found after hours of the others. Only the trial's own values are built: a sweep that keeps
+      // one model builds it once (+1.4 s for a ViT-B/16 on two cores, docs/hostile-inputs.md).
       const sdk::BuildContext c = experiment_context(p.resolved);
-      const std::string key = p.resolved.at("components").at("masker").dump() + " " + std::to_string(c.image_size) +
-                              "/" + std::to_string(c.patch_size) + "/" + std::to_string(c.in_chans);
-      if (maskers_built.insert(key).second) {
-        try {
+      const std::string grid = " " + std::to_string(c.image_size) + "/" + std::to_string(c.patch_size) + "/" +
+                               std::to_string(c.in_chans);
+      const nlohmann::json& comps = p.resolved.at("components");
+      const std::string model = comps.at("encoder").dump() + comps.at("predictor").dump() + comps.at("loss").dump();
+      try {
+        if (maskers_built.insert(comps.at("masker").dump() + grid).second) {
           (void)make_rank_masker(p.resolved, registry, 0);
-        } catch (const ConfigError& e) {
-          throw ConfigError(with_set_origin(e.what(), sets));
         }
+        if (models_built.insert(model + grid).second) check_model_config(p.resolved, registry);
+      } catch (const ConfigError& e) {
+        throw ConfigError(with_set_origin(e.what(), sets));
       }
     } catch (const std::exception& e) {
       const std::string set_in = error_origin(e.what(), trial_origins, source);

@@ -123,6 +123,17 @@ TEST(SweepCli, BadInputIsOneLineAndCreatesNothing) {
     // A value the masker's factory refuses for the grid (it trained trial 0, then failed trial 1).
     attempt(R"({"axes": {"components.masker.min_keep": [4, 100]}})"_json, extra, 1,
             {"trial 'min_keep100_s3'", "components.masker", "min_keep"});
+    // Values only the encoder's, predictor's or loss's factory checks: the last trial's model is built in the plan
+    // too (it failed after the other trials had trained).
+    attempt(R"({"axes": {"components.encoder.num_heads": [2, 3]}})"_json, extra, 1,
+            {"trial 'num_heads3_s3'", "components.encoder: encoder/vit",
+             "'num_heads': 3 does not divide embed_dim 32"});
+    attempt(R"({"axes": {"components.predictor.depth": [1, -1]}})"_json, extra, 1,
+            {"trial 'depth-1_s3'", "components.predictor: predictor/vit_predictor", "'depth': must be > 0, got -1"});
+    attempt(R"({"axes": {"components.predictor.output_dim": [0, 24]}})"_json, extra, 1,
+            {"trial 'output_dim24_s3'", "components.predictor: output width 24 but loss/smooth_l1 expects 32"});
+    attempt(R"({"axes": {"components.loss.beta": [1, -1]}})"_json, extra, 1,
+            {"trial 'beta-1_s3'", "components.loss: loss/smooth_l1", "'beta': must be > 0"});
   }
   // A file that is not a sweep.
   test::write_text(tmp / "plain.json", test::tiny_experiment().dump());

@@ -38,6 +38,12 @@ class TrainingError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// check_model_config(resolved, registry): builds components.encoder, .predictor and .loss once on the CPU as JepaModel
+// does (one encoder, no target copy, no optimiser, no device) and runs its checks on them (the patch grid, the
+// predictor's width against the loss's), so a config whose model cannot be built fails here: `ijepa sweep`'s plan
+// checks every trial's model before the first trial runs. Throws what JepaModel would (ConfigError, PluginError).
+void check_model_config(const nlohmann::json& resolved, const Registry& registry);
+
 // The models and optimisation state of one I-JEPA run, independent of files (tests use it directly).
 class JepaModel {
  public:
