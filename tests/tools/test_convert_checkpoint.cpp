@@ -219,7 +219,7 @@ void ConvertCheckpoint::check_case(const Case& c) {
     o.resize_crop = false;
     for (const FeatureKind kind : {FeatureKind::last, FeatureKind::tokens}) {
       o.kind = kind;
-      const Features f = extract_features(*le.encoder, *data, o, at::kCPU);
+      const Features f = extract_features(le.encoder, *data, o, at::kCPU);
       const std::string key = (kind == FeatureKind::last ? "pooled." : "tokens.") + which;
       EXPECT_LE(rel_err(f.features, ref.at(key)), kTol) << key;
       EXPECT_TRUE(at::equal(f.labels, ref.at("labels"))) << f.labels;

@@ -1,6 +1,10 @@
 #include "cli/args.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "ijepa/host/util/nearest.hpp"
@@ -86,6 +90,14 @@ void check_output_file(const std::string& option, const std::string& path, bool 
   }
   if (!may_replace && fs::exists(p, ec)) {
     throw UsageError(option + " " + path + ": exists; it is never overwritten (remove it or choose another path)");
+  }
+  check_writable_folder(option + " " + path, p.parent_path());
+}
+
+void check_writable_folder(const std::string& what, const std::filesystem::path& dir) {
+  // access(W_OK) also says EROFS for root, whom permission bits do not stop.
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw UsageError(what + ": the folder " + dir.string() + " cannot be written: " + std::strerror(errno));
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // A small argument parser for the `ijepa` subcommands: flags, repeatable options, positionals.
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -20,6 +21,9 @@ std::string nearest(const std::string& word, const std::vector<std::string>& can
 // check_output_file(option, path, may_replace): a file the command will write, checked before any work: UsageError
 // naming the option when PATH is a directory, its folder does not exist, or (unless may_replace) it exists already.
 void check_output_file(const std::string& option, const std::string& path, bool may_replace);
+// check_writable_folder(what, dir): UsageError "<what>: the folder DIR cannot be written: <why>" (read-only file
+// system, permissions) unless this process may create files in dir.
+void check_writable_folder(const std::string& what, const std::filesystem::path& dir);
 
 class Args {
  public:

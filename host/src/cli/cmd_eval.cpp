@@ -195,7 +195,7 @@ EvalOutput eval_output(const Args& args, const std::vector<std::string>& types, 
 }
 
 void write_eval_report(const EvalOutput& where, const LoadedEncoder& le, const std::string& which,
-                       const std::vector<EvalResult>& results) {
+                       const std::vector<EvalResult>& results, const std::vector<EvalFailure>& failed) {
   nlohmann::json doc = {{"weights", le.origin},
                         {"step", le.step},
                         {"encoder", which},
@@ -214,6 +214,9 @@ void write_eval_report(const EvalOutput& where, const LoadedEncoder& le, const s
       rec["interval95"][it.key()] = {iv.lo, iv.hi};
     }
     doc["results"].push_back(rec);
+  }
+  for (const EvalFailure& f : failed) {
+    doc["failed"].push_back({{"evaluator", f.evaluator}, {"where", f.where}, {"error", f.error}});
   }
   if (!where.path.parent_path().empty()) fs::create_directories(where.path.parent_path());
   fs::path out = where.path;
@@ -271,7 +274,21 @@ void write_features(const std::string& out, const Features& f, const Dataset& da
                           {"image_size", std::to_string(image_size)},
                           {"class_names", classes.dump()},
                           {"encoder_config", le.resolved.at("components").at("encoder").dump()}};
-  write_safetensors(out, {{"features", f.features}, {"labels", f.labels}, {"indices", f.indices}}, meta);
+  // Claimed, not overwritten: a file that appeared at --out while the features were computed (another embed, the
+  // user's) stays as it is, and these features go beside it under a name of their own.
+  const std::string bytes =
+      serialize_safetensors({{"features", f.features}, {"labels", f.labels}, {"indices", f.indices}}, meta);
+  if (!write_file_new(out, bytes)) {
+    const fs::path o(out);
+    const fs::path beside = o.parent_path() / (o.stem().string() + "." + std::to_string(::getpid()) +
+                                               o.extension().string());
+    if (!write_file_new(beside, bytes)) {
+      throw ConfigError("--out " + out + ": appeared while embed worked, and so did " + beside.string() +
+                        "; nothing written");
+    }
+    throw ConfigError("--out " + out + ": appeared while embed worked (another process made it) and is left as it "
+                      "is; the features were written to " + beside.string());
+  }
   std::ostringstream shape;
   for (std::int64_t d = 0; d < f.features.dim(); ++d) shape << (d ? " x " : "") << f.features.size(d);
   std::cout << "== ijepa embed: " << f.features.size(0) << " images of " << data.describe() << " ==\n"
@@ -306,6 +323,13 @@ int cmd_eval(const Argv& argv) {
   LoadedEncoder le =
       load_encoder(args.positionals()[0], which, host.registry(), exp_sets, args.get("--config").value_or(""));
   check_data_values(le, exp_sets);
+  const EvalOutput output = eval_output(args, types, le);
+  if (!output.chosen) {  // RUN_DIR/eval (made with the report) or the current folder, checked before the work
+    const fs::path folder = output.dir.empty()        ? fs::path(".")
+                            : fs::exists(output.dir) ? output.dir
+                                                     : output.dir.parent_path();
+    check_writable_folder("the report " + output.path.string(), folder);
+  }
   const at::Device device = cli_device(args.get("--device"));
   le.encoder->to(device);
   const std::vector<EvaluatorSpec> specs = evaluator_specs(args, types, eval_sets, which, host.registry());
@@ -326,10 +350,12 @@ int cmd_eval(const Argv& argv) {
   evaluation.on_progress([&progress](const std::string& what, std::int64_t done, std::int64_t total) {
     progress.update(what, done, total);
   });
-  const std::vector<EvalResult> results = evaluation.run({{which, le.encoder.ptr.get()}}, all);
+  std::vector<EvalFailure> failed;  // one evaluator's failure does not cost the others' results
+  const std::vector<EvalResult> results = evaluation.run({{which, &le.encoder}}, all, &failed);
   progress.finish();
-  write_eval_report(eval_output(args, types, le), le, which, results);
-  return 0;
+  if (!results.empty()) write_eval_report(output, le, which, results, failed);
+  for (const EvalFailure& f : failed) std::cerr << "ijepa eval: error: " << f.where << ": " << f.error << "\n";
+  return failed.empty() ? 0 : 1;
 }
 
 int cmd_embed(const Argv& argv) {
@@ -367,7 +393,7 @@ int cmd_embed(const Argv& argv) {
   const std::string what = which + " encoder, " + e.split + " split";
   o.on_batch = [&](std::int64_t done, std::int64_t total) { progress.update(what, done, total); };
   const auto t0 = std::chrono::steady_clock::now();
-  Features f = extract_features(*le.encoder, *data, o, device);
+  Features f = extract_features(le.encoder, *data, o, device);
   progress.finish();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   write_features(out, f, *data, le, which, e, o.image_size, secs);

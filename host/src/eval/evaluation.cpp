@@ -88,7 +88,8 @@ std::pair<std::int64_t, std::int64_t> Evaluation::images_of(std::size_t i) const
   return {limited(train_data_->size(), s.train_limit), limited(test_data_->size(), s.test_limit)};
 }
 
-Evaluation::Split Evaluation::extract(sdk::Encoder& enc, const EvaluatorSpec& s, const std::string& encoder_name) {
+Evaluation::Split Evaluation::extract(const Component<sdk::Encoder>& enc, const EvaluatorSpec& s,
+                                      const std::string& encoder_name) {
   ExtractOptions o;
   o.kind = s.features;
   o.image_size = image_size_;
@@ -111,7 +112,7 @@ Evaluation::Split Evaluation::extract(sdk::Encoder& enc, const EvaluatorSpec& s,
   return sp;
 }
 
-sdk::Encoder& Evaluation::random_encoder() {
+const Component<sdk::Encoder>& Evaluation::random_encoder() {
   if (!random_) {
     // The run's own initialisation: the trainer seeds torch with the run seed, then builds the encoder first.
     auto gen = at::detail::getDefaultCPUGenerator();
@@ -123,7 +124,7 @@ sdk::Encoder& Evaluation::random_encoder() {
     gen.set_state(state);
     random_->to(device_);
   }
-  return *random_;
+  return random_;
 }
 
 namespace {
@@ -140,10 +141,35 @@ void require_two_classes(const at::Tensor& labels, const std::string& what) {
   }
 }
 
+// The version counters of an evaluator's inputs, summed: any in-place change to one of them raises it.
+std::int64_t features_version(const sdk::EvalInput& in) {
+  return static_cast<std::int64_t>(in.train.features._version() + in.train.labels._version() +
+                                   in.test.features._version() + in.test.labels._version());
+}
+
+// An evaluator's metric may not take the name of a field the host writes beside it in eval.jsonl and `ijepa eval`'s
+// JSON: it would replace that field (a "step" of -1, an "evaluator" that is a number) and break what reads them.
+// train_n and test_n may be reported (the linear probe does), as the counts the evaluator was given.
+void check_metric_names(const sdk::Metrics& m, const Component<sdk::Evaluator>& ev, const sdk::EvalInput& in) {
+  static const std::set<std::string> host_fields{"evaluator", "where", "features", "encoder",  "seconds",
+                                                 "random_init", "gain", "step",  "epoch", "interval95"};
+  for (const auto& [k, v] : m) {
+    if (host_fields.count(k)) {
+      throw PluginError(ev.plugin_id, ev.type + ": evaluate() returned a metric named '" + k + "', a field the host "
+                        "records itself (rename the metric)");
+    }
+    const at::Tensor* given = k == "train_n" ? &in.train.labels : k == "test_n" ? &in.test.labels : nullptr;
+    if (given != nullptr && v != static_cast<double>(given->size(0))) {
+      throw PluginError(ev.plugin_id, ev.type + ": evaluate() returned " + k + " " + std::to_string(v) + ", but was "
+                        "given " + std::to_string(given->size(0)) + " images (the host records " + k + " itself)");
+    }
+  }
+}
+
 }  // namespace
 
-std::vector<EvalResult> Evaluation::run(const std::map<std::string, sdk::Encoder*>& encoders,
-                                        const std::vector<std::size_t>& which) {
+std::vector<EvalResult> Evaluation::run(const std::map<std::string, const Component<sdk::Encoder>*>& encoders,
+                                        const std::vector<std::size_t>& which, std::vector<EvalFailure>* failed) {
   std::vector<EvalResult> out;
   // Features are shared by evaluators with the same setting (encoder, features, limits, transform).
   std::map<std::string, Split> cache, random_feats;
@@ -185,19 +211,37 @@ std::vector<EvalResult> Evaluation::run(const std::map<std::string, sdk::Encoder
       // Evaluators may draw from torch's global generator (module init): keep the host's stream unchanged.
       auto gen = at::detail::getDefaultCPUGenerator();
       const at::Tensor state = gen.get_state();
+      const std::int64_t versions = features_version(in);
       sdk::Metrics m = evaluators_[i].call([&](sdk::Evaluator& e) { return e.evaluate(in); });
       gen.set_state(state);
+      // The features are shared with the other evaluators of this setting (and the random-init ones are kept for
+      // the run): one changed in place would change their results without a word.
+      if (features_version(in) != versions) {
+        throw PluginError(evaluators_[i].plugin_id, evaluators_[i].type + ": evaluate() changed its input features "
+                          "or labels in place; they are shared with the other evaluators (work on a copy)");
+      }
+      check_metric_names(m, evaluators_[i], in);
       return m;
     };
-    r.trained = score(sp);
-    if (s.random_init) {
-      const std::string rkey = spec_key(es);
-      if (!random_cache_.count(rkey)) {
-        const std::string frkey = fkey.substr(fkey.find('|'));  // the random encoder is the same for both roles
-        if (!random_feats.count(frkey)) random_feats[frkey] = extract(random_encoder(), es, "random-init");
-        random_cache_[rkey] = score(random_feats[frkey]);
+    try {
+      r.trained = score(sp);
+      if (s.random_init) {
+        const std::string rkey = spec_key(es);
+        if (!random_cache_.count(rkey)) {
+          const std::string frkey = fkey.substr(fkey.find('|'));  // the random encoder is the same for both roles
+          if (!random_feats.count(frkey)) random_feats[frkey] = extract(random_encoder(), es, "random-init");
+          random_cache_[rkey] = score(random_feats[frkey]);
+        }
+        r.random_init = random_cache_[rkey];
       }
-      r.random_init = random_cache_[rkey];
+    } catch (const PluginError& e) {
+      // The evaluator's own failure: with `failed`, the others still run; an error in the features themselves (the
+      // encoder's) is every evaluator's and ends the run.
+      if (failed == nullptr || e.plugin_id() != evaluators_[i].plugin_id) throw;
+      failed->push_back({s.type, s.where, e.what()});
+      cache.erase(fkey);  // it may have changed them in place: the next evaluator extracts its own
+      random_feats.erase(fkey.substr(fkey.find('|')));
+      continue;
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out.push_back(std::move(r));

@@ -58,31 +58,50 @@ at::Tensor load_one(const Dataset& data, std::int64_t index, const ExtractOption
   return crop_resize_normalize(img.pixels, CropBox{0, 0, h, w}, o.image_size, /*flip=*/false);
 }
 
-at::Tensor pooled(sdk::Encoder& enc, const at::Tensor& x, FeatureKind kind) {
-  if (kind == FeatureKind::tokens) return enc.encode(x, nullptr);
-  if (kind == FeatureKind::last) return enc.encode(x, nullptr).mean(1);
-  const auto* lo = static_cast<const sdk::LayerOutputs*>(enc.capability(sdk::kLayerOutputsId));
+// The encoder's output for a batch: mean-pooled, as tokens, or the last four blocks' means. The plugin's calls are
+// tagged with its id (a throw from encode() names the plugin, as in training).
+at::Tensor pooled(const Component<sdk::Encoder>& enc, const at::Tensor& x, FeatureKind kind) {
+  if (kind == FeatureKind::tokens) return enc.call([&](sdk::Encoder& e) { return e.encode(x, nullptr); });
+  if (kind == FeatureKind::last) return enc.call([&](sdk::Encoder& e) { return e.encode(x, nullptr); }).mean(1);
+  const auto* lo = static_cast<const sdk::LayerOutputs*>(enc->capability(sdk::kLayerOutputsId));
   if (lo == nullptr) {
     throw ConfigError(std::string("features 'last4': the encoder does not offer the ") + sdk::kLayerOutputsId +
                       " capability");
   }
-  std::vector<at::Tensor> layers = lo->last_layers(x, std::min<std::int64_t>(4, enc.depth()));
+  const std::int64_t depth = enc.call([](sdk::Encoder& e) { return e.depth(); });
+  std::vector<at::Tensor> layers =
+      enc.call([&](sdk::Encoder&) { return lo->last_layers(x, std::min<std::int64_t>(4, depth)); });
   std::vector<at::Tensor> means;
   means.reserve(layers.size());
   for (const auto& t : layers) means.push_back(t.mean(1));
   return at::cat(means, 1);
 }
 
+// Eval mode for the extraction, and the encoder's own mode back afterwards: the trainer keeps its target encoder in
+// training mode (as the official code does), and an in-run evaluation must not change that (a plugin encoder with
+// dropout or batch norm would otherwise train differently after the first evaluation).
+class EvalModeScope {
+ public:
+  explicit EvalModeScope(sdk::Encoder& m) : m_(m), was_training_(m.is_training()) { m_.eval(); }
+  ~EvalModeScope() { m_.train(was_training_); }
+  EvalModeScope(const EvalModeScope&) = delete;
+  EvalModeScope& operator=(const EvalModeScope&) = delete;
+
+ private:
+  sdk::Encoder& m_;
+  bool was_training_;
+};
+
 }  // namespace
 
-Features extract_features(sdk::Encoder& encoder, const Dataset& data, const ExtractOptions& o,
+Features extract_features(const Component<sdk::Encoder>& encoder, const Dataset& data, const ExtractOptions& o,
                           const at::Device& device) {
   if (o.batch_size < 1) throw ConfigError("feature extraction: batch size must be >= 1");
   const std::vector<std::int64_t> idx = subset_indices(data.size(), o.limit, o.seed);
   const auto n = static_cast<std::int64_t>(idx.size());
   if (n == 0) throw DataError(data.describe() + ": no images to extract features from");
   at::NoGradGuard no_grad;
-  encoder.eval();
+  const EvalModeScope eval_mode(*encoder);
   std::vector<at::Tensor> chunks;
   at::Tensor labels = at::empty({n}, at::kLong);
   auto* lab = labels.data_ptr<std::int64_t>();

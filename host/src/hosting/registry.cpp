@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "ijepa/host/config/evaluator_spec.hpp"
 #include "ijepa/host/util/nearest.hpp"
 
 namespace ijepa::host {
@@ -47,7 +48,7 @@ bool same_category(const nlohmann::json& def, const nlohmann::json& val) {
 }  // namespace
 
 void validate_keys(const nlohmann::json& defaults, const nlohmann::json& user, const std::string& where,
-                   const std::string& plugin, bool top_level) {
+                   const std::string& plugin, bool top_level, const std::vector<std::string>& also_known) {
   if (!user.is_object()) {
     throw ConfigError(where + ": expected a JSON object, got " + std::string(user.type_name()));
   }
@@ -59,6 +60,7 @@ void validate_keys(const nlohmann::json& defaults, const nlohmann::json& user, c
     if (d == defaults.end()) {
       std::vector<std::string> known;
       for (auto k = defaults.begin(); k != defaults.end(); ++k) known.push_back(k.key());
+      known.insert(known.end(), also_known.begin(), also_known.end());
       const std::string guess = util::nearest(key, known);
       throw ConfigError("unknown key '" + path + "' for " + plugin +
                         (guess.empty() ? "" : " (did you mean '" + (where.empty() ? "" : where + ".") + guess + "'?)"));
@@ -200,7 +202,12 @@ nlohmann::json Registry::resolve(Kind kind, const nlohmann::json& cfg, const std
                       "does not load)");
   }
   const std::string plugin = std::string(kind_name(kind)) + "/" + type + " (plugin " + info->origin.plugin_id + ")";
-  validate_keys(info->defaults, cfg, where, plugin, true);
+  std::vector<std::string> host_keys;  // an evaluator entry's host keys (every_steps, ...), for a misspelt one
+  if (kind == Kind::evaluator) {
+    const nlohmann::json host = evaluator_host_defaults();
+    for (auto it = host.begin(); it != host.end(); ++it) host_keys.push_back(it.key());
+  }
+  validate_keys(info->defaults, cfg, where, plugin, true, host_keys);
   nlohmann::json merged = info->defaults;
   nlohmann::json patch = cfg;
   patch.erase("type");
@@ -248,11 +255,14 @@ Component<T> Registry::make(Kind kind, const Table<T>& table, const nlohmann::js
   } catch (const std::bad_alloc&) {
     throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") ran out of memory while being built "
                       "(std::bad_alloc): its config asks for more than this process may allocate");
-  } catch (const std::exception& e) {
+  } catch (const c10::Error& e) {
     // One line: torch's errors (an allocation that failed, say) carry their C++ frames on the lines below.
-    std::string what = e.what();
+    std::string what = e.what_without_backtrace();
     if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
     throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") rejected its config: " + what);
+  } catch (const std::exception& e) {  // the plugin's own words, each line kept, on one line
+    throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") rejected its config: " +
+                      joined_lines(e.what()));
   } catch (...) {
     throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") failed with an unknown exception");
   }

@@ -3,14 +3,19 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace ijepa::host::io {
 
 namespace {
+
+// ": <why>" from errno after a stream operation failed (the stream itself keeps no reason), or "" when none is set.
+std::string errno_text() { return errno != 0 ? std::string(": ") + std::strerror(errno) : std::string(); }
 
 std::array<std::uint32_t, 256> make_table() {
   std::array<std::uint32_t, 256> t{};
@@ -143,8 +148,9 @@ EventWriter::EventWriter(const std::filesystem::path& dir, std::int64_t purge_st
       break;
     }
   }
+  errno = 0;
   out_.open(path_, std::ios::binary | std::ios::app);
-  if (!out_) throw std::runtime_error(path_.string() + ": cannot create the TensorBoard event file");
+  if (!out_) throw std::runtime_error(path_.string() + ": cannot create the TensorBoard event file" + errno_text());
   write(event_file_version(now, purge_step > 0 ? purge_step : 0));
   if (purge_step >= 0) write(event_session_start(now, purge_step));
   flush();
@@ -152,8 +158,9 @@ EventWriter::EventWriter(const std::filesystem::path& dir, std::int64_t purge_st
 
 void EventWriter::write(const std::string& event) {
   const std::string r = tfrecord(event);
+  errno = 0;
   out_.write(r.data(), static_cast<std::streamsize>(r.size()));
-  if (!out_) throw std::runtime_error(path_.string() + ": write failed");
+  if (!out_) throw std::runtime_error(path_.string() + ": write failed" + errno_text());
 }
 
 void EventWriter::scalars(std::int64_t step, const Scalars& values, double wall_time) {
@@ -163,8 +170,9 @@ void EventWriter::scalars(std::int64_t step, const Scalars& values, double wall_
 }
 
 void EventWriter::flush() {
+  errno = 0;
   out_.flush();
-  if (!out_) throw std::runtime_error(path_.string() + ": write failed");
+  if (!out_) throw std::runtime_error(path_.string() + ": write failed" + errno_text());
 }
 
 }  // namespace ijepa::host::io

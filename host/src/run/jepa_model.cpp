@@ -1,7 +1,9 @@
 #include "ijepa/host/run/jepa_model.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -64,6 +66,14 @@ std::vector<at::Tensor> masks_to(const std::vector<at::Tensor>& m, const at::Dev
   return out;
 }
 
+// The fields of a metrics.jsonl record that the host writes (ProgressLog::log_step, the clip's grad_norm, the run
+// health's "health.*"): a component's metric of that name would replace them.
+bool is_host_step_field(const std::string& key) {
+  static const std::set<std::string> fields{"step", "epoch",  "split", "loss",  "loss_avg",     "lr",     "wd",
+                                            "ema_m", "k_enc", "k_pred", "images_per_s", "time_s", "grad_norm"};
+  return fields.count(key) > 0 || key.rfind("health.", 0) == 0;
+}
+
 // The encoder's grid checked against the config's, then the predictor and the loss built for that encoder, with
 // the predictor's output width checked against what the loss wants. Returns the context with the encoder's widths.
 sdk::BuildContext build_heads(const nlohmann::json& comps, const Registry& registry, const sdk::BuildContext& ctx,
@@ -86,6 +96,32 @@ sdk::BuildContext build_heads(const nlohmann::json& comps, const Registry& regis
                       " (set components.predictor.output_dim)");
   }
   return out;
+}
+
+// The SDK's output contracts (encoder.hpp, predictor.hpp) checked where the outputs come back, so that a wrong shape
+// or dtype names the plugin that made it, not the next component that trips over it, or nothing where broadcasting
+// hides it (a [1, K, D] prediction against [B, K, D] targets). Floating point, not float64 (the host trains in float32,
+// bf16 under autocast).
+template <class T>
+void check_tokens(const Component<T>& who, const at::Tensor& t, const std::array<std::int64_t, 3>& want,
+                  const std::string& call, const std::string& names) {
+  auto dims = [](const auto& v, std::size_t n) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < n; ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+    return out + "]";
+  };
+  if (!t.defined()) throw PluginError(who.plugin_id, who.type + ": " + call + " returned an undefined tensor");
+  const bool shape_ok = t.dim() == 3 && t.size(0) == want[0] && t.size(1) == want[1] && t.size(2) == want[2];
+  if (!shape_ok) {
+    throw PluginError(who.plugin_id, who.type + ": " + call + " returned shape " +
+                                         dims(t.sizes(), static_cast<std::size_t>(t.dim())) + ", not " +
+                                         dims(want, 3) + " " + names);
+  }
+  const at::ScalarType st = t.scalar_type();
+  if (st != at::kFloat && st != at::kBFloat16 && st != at::kHalf) {
+    throw PluginError(who.plugin_id, who.type + ": " + call + " returned " + c10::toString(st) +
+                                         " tokens, not float32 (or bf16/float16 under autocast)");
+  }
 }
 
 }  // namespace
@@ -121,8 +157,21 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) :
     at::NoGradGuard no_grad;
     auto src = encoder_->named_parameters(true);
     auto dst = target_->named_parameters(true);
+    // The target is a second build from the same config: a factory that builds another structure each time (random
+    // depth, a parameter added on the second call) is named here, not by a size error of the copy.
+    auto differ = [&](const std::string& why) {
+      return ConfigError("components.encoder: " + encoder_.type + " (plugin " + encoder_.plugin_id + ") built two "
+                         "different modules from one config (" + why + "); its factory must build the same one "
+                         "every time (the target encoder is a second build)");
+    };
+    if (src.size() != dst.size()) {
+      throw differ(std::to_string(src.size()) + " and " + std::to_string(dst.size()) + " parameters");
+    }
     for (auto& p : dst) {
-      p.value().copy_(src[p.key()]);
+      const at::Tensor* from = src.find(p.key());
+      if (from == nullptr) throw differ("parameter '" + p.key() + "' is in the second only");
+      if (!from->sizes().equals(p.value().sizes())) throw differ("parameter '" + p.key() + "' has another shape");
+      p.value().copy_(*from);
       p.value().set_requires_grad(false);
     }
   }
@@ -275,7 +324,14 @@ JepaModel::StepResult JepaModel::train_step(const std::vector<Batch>& micro, std
   opt_->zero_grad();
   r.ema_m = sched_.ema(step);
   ema_update(r.ema_m);
-  for (const auto& [key, v] : last.metrics) r.extra[key] = v;
+  for (const auto& [key, v] : last.metrics) {
+    // A loss metric beside the host's fields in metrics.jsonl (ProgressLog::log_step) may not replace one of them.
+    if (is_host_step_field(key)) {
+      throw PluginError(loss_.plugin_id, loss_.type + ": compute() returned a metric named '" + key + "', a field the "
+                        "host records itself (rename the metric)");
+    }
+    r.extra[key] = v;
+  }
   return r;
 }
 
@@ -284,12 +340,24 @@ JepaForward jepa_forward(const Component<sdk::Encoder>& target, const Component<
                          const std::vector<at::Tensor>& masks_ctx, const std::vector<at::Tensor>& masks_tgt,
                          bool with_target) {
   JepaForward f;
+  const std::int64_t b = images.size(0);
+  const auto nenc = static_cast<std::int64_t>(masks_ctx.size()), npred = static_cast<std::int64_t>(masks_tgt.size());
   if (with_target) {
     at::NoGradGuard no_grad;
     f.target_tokens = target.call([&](sdk::Encoder& e) { return e.encode(images, nullptr); });
+    check_tokens(target, f.target_tokens, {b, target->grid().count(), target->embed_dim()},
+                 "encode(images) (the target encoder, all patches)", "[B, N, D]");
   }
   const at::Tensor z = context.call([&](sdk::Encoder& e) { return e.encode(images, &masks_ctx); });
+  check_tokens(context, z, {nenc * b, masks_ctx.front().size(1), context->embed_dim()},
+               "encode(images, context masks)", "[nenc*B, K_enc, D]");
   f.prediction = predictor.call([&](sdk::Predictor& p) { return p.predict(z, masks_ctx, masks_tgt); });
+  check_tokens(predictor, f.prediction, {npred * nenc * b, masks_tgt.front().size(1), predictor->output_dim()},
+               "predict()", "[npred*nenc*B, K_pred, D_out]");
+  if (at::GradMode::is_enabled() && !f.prediction.requires_grad()) {
+    throw PluginError(predictor.plugin_id, predictor.type + ": predict() returned a prediction cut off from autograd "
+                      "(made under no_grad, or through detach()): nothing would learn");
+  }
   return f;
 }
 

@@ -66,14 +66,16 @@ void make_partial_dir(const fs::path& dir) {
   if (!fs::create_directory(dir, ec)) {  // never mark a folder that was there before (another's)
     throw std::runtime_error(dir.string() + ": cannot create" + (ec ? ": " + ec.message() : ": it exists"));
   }
+  errno = 0;
   std::ofstream marker(dir / kPartialMarker);
   marker << partial_marker_text(::getpid());
   marker.close();
   if (!marker) {
+    const std::string why = errno != 0 ? std::string(": ") + std::strerror(errno) : std::string();
     std::error_code rm;
     fs::remove(dir / kPartialMarker, rm);
     fs::remove(dir, rm);  // empty again: nothing else was written into it
-    throw std::runtime_error((dir / kPartialMarker).string() + ": cannot write");
+    throw std::runtime_error((dir / kPartialMarker).string() + ": cannot write" + why);
   }
 }
 

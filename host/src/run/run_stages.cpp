@@ -50,7 +50,8 @@ proc::FileLock lock_run(const fs::path& dir) {
   std::optional<proc::FileLock> lock;
   try {
     lock = proc::FileLock::try_acquire(dir / ".lock");
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {  // a read-only or full file system: say so, not "in use"
+    throw ConfigError(std::string(e.what()) + " (the run cannot be written here)");
   }
   if (!lock) throw ConfigError(dir.string() + ": the run is in use by another ijepa process");
   return std::move(*lock);
@@ -551,22 +552,35 @@ void Checkpointer::save(const JepaModel& model, std::int64_t step_done, bool epo
   c.metadata = {{"format", "ijepa-cpp"}, {"sdk", IJEPA_SDK_VERSION_STRING}, {"config_sha", config_sha_},
                 {"config", config_dump_}, {"step", std::to_string(step_done)}};
   write_checkpoint(run_->checkpoints(), c);
-  if (epoch_copy) {
-    // A byte copy of the step's weights file, metadata included (step, epoch, name, the CRC-32s that
-    // verify_checksums reads), made beside it and renamed into place.
-    char ename[32];
-    std::snprintf(ename, sizeof(ename), "epoch_%04lld.safetensors", static_cast<long long>(c.epoch));
-    const fs::path dst = run_->checkpoints() / ename;
-    const fs::path tmp = run_->checkpoints() / ("." + std::string(ename) + ".tmp." + std::to_string(::getpid()));
-    std::error_code ec;
-    fs::copy_file(run_->checkpoints() / (c.name + ".safetensors"), tmp, fs::copy_options::overwrite_existing, ec);
-    if (!ec) fs::rename(tmp, dst, ec);
-    if (ec) {
-      std::error_code rm;
-      fs::remove(tmp, rm);
-      throw std::runtime_error(dst.string() + ": cannot write the epoch copy: " + ec.message());
-    }
+  if (epoch_copy) copy_epoch(step_done);
+}
+
+void Checkpointer::copy_epoch(std::int64_t step_done) {
+  // A byte copy of the step's weights file, metadata included (step, epoch, name, the CRC-32s that
+  // verify_checksums reads), made beside it and renamed into place.
+  char name[48], ename[48];
+  std::snprintf(name, sizeof(name), "step_%08lld.safetensors", static_cast<long long>(step_done));
+  std::snprintf(ename, sizeof(ename), "epoch_%04lld.safetensors", static_cast<long long>(step_done / ipe_));
+  const fs::path dst = run_->checkpoints() / ename;
+  const fs::path tmp = run_->checkpoints() / ("." + std::string(ename) + ".tmp." + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::copy_file(run_->checkpoints() / name, tmp, fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::rename(tmp, dst, ec);
+  if (ec) {
+    std::error_code rm;
+    fs::remove(tmp, rm);
+    throw std::runtime_error(dst.string() + ": cannot write the epoch copy: " + ec.message());
   }
+}
+
+void Checkpointer::restore_epoch_copy(std::int64_t step) {
+  if (run_ == nullptr || step <= 0) return;
+  char ename[48];
+  std::snprintf(ename, sizeof(ename), "epoch_%04lld.safetensors", static_cast<long long>(step / ipe_));
+  if (fs::exists(run_->checkpoints() / ename)) return;
+  copy_epoch(step);
+  logging::info(std::string("resume: checkpoints/") + ename + " was missing (the run stopped between its step file "
+                "and the copy); made now from the step file");
 }
 
 // ---- evaluations -------------------------------------------------------------------------------------------------
@@ -658,7 +672,7 @@ double TrainingEvals::run(JepaModel& model, const std::vector<std::size_t>& due,
                             "(a second Ctrl-C ends the process at once; --resume continues from the last "
                             "checkpoint)");
     results =
-        evaluation_->run({{"target", model.target_encoder().ptr.get()}, {"context", model.encoder().ptr.get()}}, due);
+        evaluation_->run({{"target", &model.target_encoder()}, {"context", &model.encoder()}}, due);
   }
   for (const EvalResult& er : results) {
     nlohmann::json rec = {{"step", done}, {"epoch", done / ipe}};

@@ -207,30 +207,11 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
   for (const auto& a : plan.spec.axes) forget_origins(trial_origins, a.key);
   forget_origins(trial_origins, "seed");
   for (const auto& s : sets) forget_origins(trial_origins, s.substr(0, s.find('=')));
-  std::set<std::string> maskers_built, models_built;
-  for (const auto& t : trials) {
-    PlannedTrial p;
-    p.trial = t;
+  // f() for trial t, with an error named as the trial's (and the file or --set that gave the bad value).
+  auto for_trial = [&](const SweepTrial& t, const std::function<void()>& f) {
     try {
-      p.resolved = resolve_experiment(apply_sweep_point(base, t), sets, registry, source);
-      // What `ijepa train` would reject before training (ranges, the patch grid, train.init_from's file), rejected
-      // here before any trial runs, --dry-run included.
-      check_before_training(p.resolved, sets, /*init_file=*/true);
-      // The masker and the model as training builds them, whose factories check their own values (min_keep and the
-      // scales against the grid; heads against the width, depths, the predictor's width against the loss's): each
-      // distinct masker, and each distinct (encoder, predictor, loss), is built once here, so a bad value in the
-      // last trial is not found after hours of the others. Only the trial's own values are built: a sweep that keeps
-      // one model builds it once (+1.4 s for a ViT-B/16 on two cores, docs/hostile-inputs.md).
-      const sdk::BuildContext c = experiment_context(p.resolved);
-      const std::string grid = " " + std::to_string(c.image_size) + "/" + std::to_string(c.patch_size) + "/" +
-                               std::to_string(c.in_chans);
-      const nlohmann::json& comps = p.resolved.at("components");
-      const std::string model = comps.at("encoder").dump() + comps.at("predictor").dump() + comps.at("loss").dump();
       try {
-        if (maskers_built.insert(comps.at("masker").dump() + grid).second) {
-          (void)make_rank_masker(p.resolved, registry, 0);
-        }
-        if (models_built.insert(model + grid).second) check_model_config(p.resolved, registry);
+        f();
       } catch (const ConfigError& e) {
         throw ConfigError(with_set_origin(e.what(), sets));
       }
@@ -238,8 +219,45 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
       const std::string set_in = error_origin(e.what(), trial_origins, source);
       throw ConfigFileError(source + ": trial '" + t.name + "': " + (set_in == source ? "" : set_in + ": ") + e.what());
     }
+  };
+  // The grid a masker or model is built for, and each trial's (encoder, predictor, loss).
+  auto grid_of = [](const nlohmann::json& resolved) {
+    const sdk::BuildContext c = experiment_context(resolved);
+    return " " + std::to_string(c.image_size) + "/" + std::to_string(c.patch_size) + "/" + std::to_string(c.in_chans);
+  };
+  std::set<std::string> maskers_built, models;
+  std::vector<std::size_t> model_firsts;  // the first trial of each distinct model, in trial order
+  for (const auto& t : trials) {
+    PlannedTrial p;
+    p.trial = t;
+    for_trial(t, [&] {
+      p.resolved = resolve_experiment(apply_sweep_point(base, t), sets, registry, source);
+      // What `ijepa train` would reject before training (ranges, the patch grid, train.init_from's file), rejected
+      // here before any trial runs, --dry-run included.
+      check_before_training(p.resolved, sets, /*init_file=*/true);
+      // The masker as training builds it, whose factory checks its own values against the grid (min_keep, the
+      // scales): cheap, so each distinct one is built here.
+      const nlohmann::json& comps = p.resolved.at("components");
+      const std::string grid = grid_of(p.resolved);
+      if (maskers_built.insert(comps.at("masker").dump() + grid).second) {
+        (void)make_rank_masker(p.resolved, registry, 0);
+      }
+      if (models.insert(comps.at("encoder").dump() + comps.at("predictor").dump() + comps.at("loss").dump() + grid)
+              .second) {
+        model_firsts.push_back(plan.trials.size());
+      }
+    });
     p.config_sha = config_hash(p.resolved);
     plan.trials.push_back(std::move(p));
+  }
+  // A sweep that varies the model (depth, heads, widths, the loss) builds each distinct one here, on the CPU, so a
+  // value only its factory checks (num_heads 3 for a width of 32, a loss's beta -1) fails before the first trial
+  // rather than after hours of the others. One model for every trial is built by the first trial, which fails at
+  // once with the same words, so a plan of a large model costs nothing (docs/hostile-inputs.md).
+  if (model_firsts.size() > 1) {
+    for (const std::size_t i : model_firsts) {
+      for_trial(plan.trials[i].trial, [&] { check_model_config(plan.trials[i].resolved, registry); });
+    }
   }
   check_sweep_report(sweep_json(plan, {}), source);  // the "report" block's groups, before anything runs
   return plan;
@@ -666,6 +684,17 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     }
   }
 
+  // <name>.proc.json is the sweep's note of a trial's process; one that cannot be written (a full disk) is said
+  // and the sweep goes on: stopping would stop the other trials, and the run's status.json and log tell how it ends.
+  auto record_proc = [&](const TrialPaths& tp, const nlohmann::json& j) {
+    try {
+      write_file_atomic(tp.proc, j.dump(2) + "\n");
+    } catch (const std::exception& e) {
+      os << "ijepa sweep: warning: " << e.what() << " (the sweep goes on; a rerun reads the trial's status.json)"
+         << std::endl;
+    }
+  };
+
   auto launch = [&](std::size_t i) {
     const PlannedTrial& p = plan.trials[i];
     const TrialPaths tp(dir, p.trial.name);
@@ -719,9 +748,8 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     ::close(log_fd);
     ::close(null_fd);
     if (pid < 0) throw std::runtime_error("cannot start a trial process: " + spawn_error);
-    write_file_atomic(tp.proc, nlohmann::json({{"state", "running"}, {"pid", static_cast<long long>(pid)},
-                                               {"started", started}, {"resume", resume}})
-                                       .dump(2) + "\n");
+    record_proc(tp, {{"state", "running"}, {"pid", static_cast<long long>(pid)}, {"started", started},
+                     {"resume", resume}});
     running.push_back({i, pid, std::chrono::steady_clock::now(), resume, started});
     os << (resume ? "resume " : "start  ") << p.trial.name << std::endl;
   };
@@ -751,7 +779,7 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     } else if (WIFEXITED(wstatus)) {
       const int code = WEXITSTATUS(wstatus);
       o.proc["exit_code"] = code;
-      if (st == "interrupted") {
+      if (st == "interrupted" && code == 130) {  // 130: how `ijepa train` ends a run a signal stopped
         o.state = "interrupted";
         o.error = "interrupted (stopped by a signal)";
       } else if (code == 0) {
@@ -815,7 +843,7 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
       running.erase(running.begin() + static_cast<std::ptrdiff_t>(k));
       const Outcome o = outcome_of(r, wstatus);
       const TrialPaths tp(dir, plan.trials[r.i].trial.name);
-      write_file_atomic(tp.proc, o.proc.dump(2) + "\n");
+      record_proc(tp, o.proc);
       final_state[r.i] = o.state;
       ++finished;
       os << "[" << finished << "/" << total << "] " << (o.state == "completed" ? "done   " : o.state == "failed" ? "FAILED " : "stopped ")

@@ -136,6 +136,7 @@ struct Run {
   LossWindow losses;
   std::int64_t step = 0;  // the step being taken
   std::optional<double> earlier_final_loss{};  // of the session this one resumes (kept when this one takes no step)
+  bool finishing = false;  // past the step loop: a failure now is at the final checkpoint of step `step`
 };
 
 // The step loop: a step, then at sync points the losses, the log line, the checkpoint and the due evaluations.
@@ -213,7 +214,8 @@ void record_failure(Run& r, const std::exception& e) {
   r.progress.end_line();
   r.data.stop();
   try {
-    const std::int64_t failed_step = r.losses.failed_step() > 0 ? r.losses.failed_step() : r.step + 1;
+    const std::int64_t failed_step =
+        r.losses.failed_step() > 0 ? r.losses.failed_step() : r.finishing ? r.step : r.step + 1;
     const std::string error = error_line(e);  // one line: torch's backtrace stays out of status.json
     // log.txt ends with why (the console gets the error from the command, once).
     logging::write_files(logging::Level::error, "run failed at step " + std::to_string(failed_step) + ": " + error);
@@ -314,10 +316,15 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   Checkpointer checkpoints(dir ? &*dir : nullptr, resolved, plan.ipe, start);
   Run run{model, data, evals, plan, dir ? &*dir : nullptr, progress, checkpoints, LossWindow(plan.log_every)};
   run.earlier_final_loss = earlier_final_loss;
+  if (start > 0 && plan.keep_epoch_copy(start)) checkpoints.restore_epoch_copy(start);
   double eval_seconds = dir ? evals.catch_up(model, plan, *dir, progress) : 0.0;
   std::int64_t step = start;
+  TrainSummary summary;
   try {
     step = step_loop(run, std::move(first), pg != nullptr, eval_seconds);
+    run.finishing = true;
+    // The final (or interrupt) checkpoint and status: a failure there (a full disk) is recorded like one in the loop.
+    summary = finish(run, step, eval_seconds);
   } catch (const c10::OutOfMemoryError& e) {  // one line that says whose memory ran out and what to change
     const std::runtime_error oom(
         util::out_of_memory_message(model.device().str(), run.step + 1, e.what_without_backtrace()));
@@ -327,7 +334,6 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
     record_failure(run, e);
     throw;
   }
-  TrainSummary summary = finish(run, step, eval_seconds);
   summary.run_dir = opts.out;
   return summary;
 }

@@ -13,6 +13,7 @@
 #include "ijepa/host/config/experiment.hpp"
 #include "host/run/test_util.hpp"
 #include "ijepa/host/run/trainer.hpp"
+#include "ijepa/host/run/training_data.hpp"
 #include "views/viewer.hpp"
 
 namespace fs = std::filesystem;
@@ -180,6 +181,43 @@ TEST(ViewerHeadless, TheMaskLabOfARunStartsFromItsMasker) {
     EXPECT_EQ(v.mask_frame().targets.size(), 4u) << "the plugin's defaults";
   }
   fs::remove_all(d);
+}
+
+// The masks the mask lab and the prediction panel draw for a run (or its checkpoint file) are the ones that trained
+// it: the run's seed (3 here), not 0, and the run's batch size; --seed and --batch choose others.
+TEST(ViewerHeadless, TheMasksOfARunAreTheOnesThatTrainedIt) {
+  Headless g;
+  NullTextureCache tex;
+  const nlohmann::json resolved = nlohmann::json::parse(std::ifstream(tiny_run() / "config.resolved.json"));
+  ASSERT_EQ(resolved.at("seed"), 3);
+  auto row0 = [&](std::uint64_t batch, std::uint64_t seed) {
+    nlohmann::json r = resolved;
+    r["seed"] = seed;
+    auto masker = host::make_rank_masker(r, test::builtin_plugins().registry(), 0);
+    const at::Tensor c = masker->sample(8, batch).context.front()[0];
+    return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + c.numel());
+  };
+  ASSERT_NE(row0(2, 3), row0(2, 0)) << "the seeds must give other masks for this test to tell them apart";
+  for (const fs::path& run : {tiny_run(), tiny_run() / "checkpoints" / "latest.safetensors"}) {
+    ViewerOptions o;
+    o.run = run.string();
+    o.batch_number = 2;
+    o.panel = Panel::prediction;
+    Viewer v(test::builtin_plugins(), tex, o);
+    g.settle(v);
+    EXPECT_EQ(v.mask_frame().batch_size, 8) << run;
+    EXPECT_EQ(v.mask_frame().context, row0(2, 3)) << run << ": the mask lab at --batch 2 with the run's seed";
+    ASSERT_EQ(v.prediction_frame().error, "") << run;
+    EXPECT_EQ(v.prediction_frame().context, row0(2, 3)) << run << ": the prediction panel starts at --batch too";
+  }
+  ViewerOptions o;
+  o.run = tiny_run().string();
+  o.batch_number = 2;
+  o.seed = 0;
+  o.seed_given = true;
+  Viewer v(test::builtin_plugins(), tex, o);
+  g.settle(v);
+  EXPECT_EQ(v.mask_frame().context, row0(2, 0)) << "--seed 0 chooses seed 0";
 }
 
 TEST(ViewerHeadless, AttentionFollowsTheChosenQueryAndHead) {

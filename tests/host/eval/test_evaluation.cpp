@@ -237,7 +237,7 @@ TEST(Evaluation, RandomInitBaselineIsTheRunsStepZeroEncoderAndEachPartReportsIts
   ev.on_progress([&](const std::string& what, std::int64_t done, std::int64_t total) {
     seen.push_back(what + " " + std::to_string(done) + "/" + std::to_string(total));
   });
-  const auto r = ev.run({{"target", init.target_encoder().ptr.get()}}, {0});
+  const auto r = ev.run({{"target", &init.target_encoder()}}, {0});
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].trained, r[0].random_init);
   // (the synthetic test split has 16 images: a limit above a split's size reads all of it)
@@ -397,7 +397,7 @@ TEST(EmbedCli, WritesTheFeaturesOfTheCheckpoint) {
   o.image_size = 32;
   o.limit = 12;
   nlohmann::json data = le.resolved["data"];
-  Features ref = extract_features(*le.encoder, *open_dataset(data, "test"), o, at::kCPU);
+  Features ref = extract_features(le.encoder, *open_dataset(data, "test"), o, at::kCPU);
   EXPECT_TRUE(at::allclose(f.at("features"), ref.features, 1e-5, 1e-6));
   EXPECT_TRUE(at::equal(f.at("indices"), ref.indices));
 
@@ -462,7 +462,7 @@ TEST(Features, AnUnreadableImageIsSkippedAndCounted) {
   auto data = open_dataset(resolved.at("data"), "train");
   ExtractOptions o;
   o.image_size = 32;
-  const Features f = extract_features(*m.target_encoder(), *data, o, at::kCPU);
+  const Features f = extract_features(m.target_encoder(), *data, o, at::kCPU);
   EXPECT_EQ(f.skipped, 2);
   EXPECT_EQ(f.features.size(0), 6);
   EXPECT_EQ(f.labels.size(0), 6);
@@ -480,7 +480,7 @@ TEST(Evaluation, AnEmptyClassFolderDoesNotCountAsAClass) {
   EvaluatorSpec s = parse_evaluator(entry, "e");
   try {
     Evaluation ev(resolved, {s}, reg(), experiment_context(resolved), at::kCPU);
-    (void)ev.run({{"target", m.target_encoder().ptr.get()}}, {0});
+    (void)ev.run({{"target", &m.target_encoder()}}, {0});
     FAIL() << "one class with images was scored";
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("images of 1 class"), std::string::npos) << e.what();

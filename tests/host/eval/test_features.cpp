@@ -50,11 +50,11 @@ TEST(Features, PooledLast4AndTokensMatchTheEncoder) {
   ExtractOptions o;
   o.image_size = 32;
   o.batch_size = 4;  // several batches
-  Features last = extract_features(*enc, *data, o, at::kCPU);
+  Features last = extract_features(enc, *data, o, at::kCPU);
   o.kind = FeatureKind::tokens;
-  Features tok = extract_features(*enc, *data, o, at::kCPU);
+  Features tok = extract_features(enc, *data, o, at::kCPU);
   o.kind = FeatureKind::last4;
-  Features l4 = extract_features(*enc, *data, o, at::kCPU);
+  Features l4 = extract_features(enc, *data, o, at::kCPU);
   ASSERT_EQ(last.features.sizes(), (std::vector<std::int64_t>{10, 32}));
   ASSERT_EQ(tok.features.sizes(), (std::vector<std::int64_t>{10, 64, 32}));
   ASSERT_EQ(l4.features.sizes(), (std::vector<std::int64_t>{10, 64}));  // depth 2: the last min(4, depth) blocks
@@ -74,15 +74,77 @@ TEST(Features, TransformNoneNeedsExactSizeAndLabelsWhenRequired) {
   o.image_size = 32;
   o.resize_crop = false;
   try {
-    extract_features(*enc, *open_synthetic(4, 40, 2, 1), o, at::kCPU);
+    extract_features(enc, *open_synthetic(4, 40, 2, 1), o, at::kCPU);
     FAIL() << "a 40 px image passed --transform none at 32 px";
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("40x40"), std::string::npos) << e.what();
     EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
   }
-  EXPECT_EQ(extract_features(*enc, *open_synthetic(4, 32, 2, 1), o, at::kCPU).features.size(0), 4);
+  EXPECT_EQ(extract_features(enc, *open_synthetic(4, 32, 2, 1), o, at::kCPU).features.size(0), 4);
   o.require_labels = true;
-  EXPECT_THROW(extract_features(*enc, *open_synthetic(4, 32, 0, 1), o, at::kCPU), DataError);
+  EXPECT_THROW(extract_features(enc, *open_synthetic(4, 32, 0, 1), o, at::kCPU), DataError);
+}
+
+// Extraction puts the encoder in eval mode and back in the mode it came in: the trainer keeps its target encoder in
+// training mode, and an in-run evaluation that left it in eval mode changed how a plugin encoder with dropout
+// trained from then on.
+TEST(Features, TheEncoderComesBackInTheModeItWasIn) {
+  auto enc = tiny_encoder();
+  ExtractOptions o;
+  o.image_size = 32;
+  for (const bool training : {true, false}) {
+    enc->train(training);
+    (void)extract_features(enc, *open_synthetic(4, 32, 2, 1), o, at::kCPU);
+    EXPECT_EQ(enc->is_training(), training);
+  }
+}
+
+// An encoder that throws while features are extracted is named, as in training: a std::exception said nothing of the
+// plugin, and a non-std exception ended the process.
+TEST(Features, AnEncoderThatThrowsIsNamed) {
+  struct Throwing final : sdk::Encoder {
+    bool non_std = false;
+    at::Tensor encode(const at::Tensor&, const std::vector<at::Tensor>*) override {
+      if (non_std) throw 42;
+      throw std::runtime_error("bad encode\nsecond line");
+    }
+    std::int64_t embed_dim() const override { return 8; }
+    std::int64_t num_heads() const override { return 1; }
+    std::int64_t depth() const override { return 1; }
+    sdk::PatchGrid grid() const override { return {8, 8}; }
+    const void* capability(std::string_view) const noexcept override { return nullptr; }
+  };
+  auto t = std::make_shared<Throwing>();
+  const Component<sdk::Encoder> enc{t, "org.example.bad", "encoder/throwing"};
+  ExtractOptions o;
+  o.image_size = 32;
+  for (const bool non_std : {false, true}) {
+    t->non_std = non_std;
+    try {
+      (void)extract_features(enc, *open_synthetic(4, 32, 2, 1), o, at::kCPU);
+      ADD_FAILURE() << "no error";
+    } catch (const PluginError& e) {
+      EXPECT_EQ(std::string(e.what()), non_std ? "plugin org.example.bad: encoder/throwing: unknown exception"
+                                               : "plugin org.example.bad: encoder/throwing: bad encode / second line");
+    }
+    EXPECT_TRUE(t->is_training()) << "back in its mode after the error too";
+  }
+}
+
+// A misspelt host key of an evaluator entry (every_step) reaches the plugin's key check, which now guesses among the
+// host keys too.
+TEST(EvaluatorEntry, AMisspeltHostKeyGetsADidYouMean) {
+  try {
+    (void)test::builtin_plugins().registry().resolve(Kind::evaluator, {{"type", "knn"}, {"every_step", 2}},
+                                                     "components.evaluators.0");
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'components.evaluators.0.every_step' for evaluator/knn"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("(did you mean 'components.evaluators.0.every_steps'?)"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(EvaluatorEntry, HostKeysAreSplitAndChecked) {

@@ -253,6 +253,51 @@ TEST(CliPlugins, AStopDuringAnInRunEvaluationIsAnsweredAtOnceAndTheEvaluationIsK
   }
 }
 
+// An evaluator that changes its (shared) input features in place, or returns a metric with the name of a host field,
+// is named: the features are shared with the next evaluator of the same setting (its k-NN top-1 fell from 100 to
+// chance without a word), and a metric "step" replaced the record's step.
+TEST(CliPlugins, AnEvaluatorThatBreaksTheContractIsNamed) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["train"]["max_steps"] = 2;
+  cfg["data"]["synthetic_classes"] = 4;
+  cfg["components"]["evaluators"] = json::array(
+      {{{"type", "signal_self"}, {"random_init", false}, {"train_limit", 16}, {"test_limit", 8}},
+       {{"type", "knn"}, {"random_init", false}, {"train_limit", 16}, {"test_limit", 8}}});
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const std::vector<std::pair<std::string, std::string>> faults{
+      {"mutate", "evaluate() changed its input features or labels in place; they are shared with the other "
+                 "evaluators (work on a copy)"},
+      {"host_metric", "evaluate() returned a metric named 'step', a field the host records itself"}};
+  for (const auto& [fault, says] : faults) {
+    const fs::path run = tmp / fault;
+    const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", run.string(), "--quiet", "--set",
+                              "components.evaluators.0.fault=" + fault, "--plugin-dir",
+                              fixture_dir("abort_after").string()});
+    EXPECT_EQ(r.rc, 1) << fault << show(r);
+    EXPECT_TRUE(has(r.err, "plugin org.ijepa.test.abort_after: evaluator/signal_self: " + says)) << fault << show(r);
+    EXPECT_EQ(json::parse(ijepa::test::read_text(run / "status.json")).at("state"), "failed") << fault;
+    EXPECT_EQ(ijepa::test::read_text(run / "eval.jsonl"), "") << fault << ": nothing half-true recorded";
+  }
+}
+
+// An encoder factory that builds another structure each time is named when the target encoder (a second build) is
+// copied from the first: it was a size error of the copy, naming no plugin.
+TEST(CliPlugins, AnEncoderFactoryThatBuildsAnotherModuleEachTimeIsNamed) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["components"]["encoder"] = {{"type", "two_faced"}};
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "r").string(), "--quiet",
+                            "--plugin-dir", fixture_dir("abort_after").string()});
+  EXPECT_EQ(r.rc, 1) << show(r);
+  EXPECT_TRUE(has(r.err, "components.encoder: encoder/two_faced (plugin org.ijepa.test.abort_after) built two "
+                         "different modules from one config (parameter 'w' has another shape); its factory must build "
+                         "the same one every time"))
+      << show(r);
+  EXPECT_FALSE(fs::exists(tmp / "r"));
+}
+
 TEST(CliPlugins, ALossThatBreaksTheContractIsNamedAndTheRunRecordsWhy) {
   ijepa::test::TempDir tmp;
   json cfg = ijepa::test::tiny_experiment();
@@ -260,7 +305,9 @@ TEST(CliPlugins, ALossThatBreaksTheContractIsNamedAndTheRunRecordsWhy) {
   ijepa::test::write_text(tmp / "e.json", cfg.dump());
   const std::vector<std::pair<std::string, std::string>> faults{
       {"vector", "compute() must return a 0-dim floating-point loss, got Float of shape ["},
-      {"detached", "compute() returned a loss that does not require grad"}};
+      {"detached", "compute() returned a loss that does not require grad"},
+      {"host_metric", "compute() returned a metric named 'lr', a field the host records itself (rename the metric)"},
+      {"multiline", "fixture loss fault: line one / line two"}};
   for (const auto& [fault, says] : faults) {
     const fs::path run = tmp / fault;
     const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", run.string(), "--quiet", "--set",

@@ -513,6 +513,15 @@ TEST(Trainer, EpochCopiesCarryTheStepFilesMetadata) {
   for (const auto& e : fs::directory_iterator(ck)) {
     EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
   }
+  // A stop between the step file and its epoch copy (kill -9, a full disk): the resume makes the copy it lacks (it
+  // was lost for good, without a word, as LATEST already named the step).
+  const std::string before = test::read_text(ck / "epoch_0002.safetensors");
+  fs::remove(ck / "epoch_0002.safetensors");
+  ASSERT_EQ(test::run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --resume", &out),
+            0)
+      << out;
+  EXPECT_EQ(test::read_text(ck / "epoch_0002.safetensors"), before);
+  EXPECT_NE(out.find("resume: checkpoints/epoch_0002.safetensors was missing"), std::string::npos) << out;
   fs::remove_all(dir);
 }
 
@@ -538,4 +547,72 @@ TEST(Trainer, AResumeWithARebuiltPluginSaysSo) {
   ASSERT_EQ(test::run_cli(train + " --set train.max_steps=6 --resume", &out), 0) << out;
   EXPECT_EQ(out.find("plugin(s) differ"), std::string::npos) << "against the last session's build: " << out;
   fs::remove_all(dir);
+}
+
+// The encoder's and predictor's outputs are checked against the SDK's shapes where they come back, naming the plugin:
+// a wrong width was blamed on the next component (the predictor's matmul, the loss's shape check), and a [1, K, D]
+// prediction trained to "completed" through broadcasting.
+TEST(JepaForward, OutputsThatBreakTheContractNameThePlugin) {
+  struct FakeEncoder final : sdk::Encoder {
+    std::string fault;
+    at::Tensor encode(const at::Tensor& images, const std::vector<at::Tensor>* keep) override {
+      const std::int64_t b = images.size(0);
+      at::Tensor t = keep == nullptr ? at::zeros({b, 16, 8}) : at::zeros({b * static_cast<std::int64_t>(keep->size()),
+                                                                          keep->front().size(1), 8});
+      if (fault == "wide") t = at::zeros({t.size(0), t.size(1), 9});
+      if (fault == "f64") t = t.to(at::kDouble);
+      if (fault == "extra_token" && keep == nullptr) t = at::zeros({b, 17, 8});
+      return t;
+    }
+    std::int64_t embed_dim() const override { return 8; }
+    std::int64_t num_heads() const override { return 1; }
+    std::int64_t depth() const override { return 1; }
+    sdk::PatchGrid grid() const override { return {4, 4}; }
+    const void* capability(std::string_view) const noexcept override { return nullptr; }
+  };
+  struct FakePredictor final : sdk::Predictor {
+    std::string fault;
+    at::Tensor w = at::ones({1}).set_requires_grad(true);
+    at::Tensor predict(const at::Tensor& z, const std::vector<at::Tensor>& mc,
+                       const std::vector<at::Tensor>& mt) override {
+      const auto nenc = static_cast<std::int64_t>(mc.size());
+      const auto rows = static_cast<std::int64_t>(mt.size()) * nenc * (z.size(0) / nenc);
+      at::Tensor p = at::zeros({rows, mt.front().size(1), 8}) * w;
+      if (fault == "one_row") p = at::zeros({1, mt.front().size(1), 8}) * w;
+      if (fault == "detached") p = p.detach();
+      return p;
+    }
+    std::int64_t output_dim() const override { return 8; }
+    const void* capability(std::string_view) const noexcept override { return nullptr; }
+  };
+  auto enc = std::make_shared<FakeEncoder>();
+  auto pred = std::make_shared<FakePredictor>();
+  const Component<sdk::Encoder> e{enc, "org.example.enc", "encoder/fake"};
+  const Component<sdk::Predictor> p{pred, "org.example.pred", "predictor/fake"};
+  const at::Tensor images = at::zeros({2, 3, 16, 16});
+  const std::vector<at::Tensor> mctx{at::arange(6, at::kLong).repeat({2, 1})};
+  const std::vector<at::Tensor> mtgt{at::arange(10, 14, at::kLong).repeat({2, 1}),
+                                     at::arange(12, 16, at::kLong).repeat({2, 1})};
+  EXPECT_EQ(jepa_forward(e, e, p, images, mctx, mtgt, true).prediction.sizes(), (std::vector<std::int64_t>{4, 4, 8}));
+  auto error = [&](const std::string& enc_fault, const std::string& pred_fault) {
+    enc->fault = enc_fault;
+    pred->fault = pred_fault;
+    try {
+      (void)jepa_forward(e, e, p, images, mctx, mtgt, true);
+    } catch (const PluginError& err) {
+      return std::string(err.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error("wide", ""), "plugin org.example.enc: encoder/fake: encode(images) (the target encoder, all "
+                               "patches) returned shape [2, 16, 9], not [2, 16, 8] [B, N, D]");
+  EXPECT_EQ(error("extra_token", ""), "plugin org.example.enc: encoder/fake: encode(images) (the target encoder, all "
+                                      "patches) returned shape [2, 17, 8], not [2, 16, 8] [B, N, D]");
+  EXPECT_EQ(error("f64", ""), "plugin org.example.enc: encoder/fake: encode(images) (the target encoder, all "
+                              "patches) returned Double tokens, not float32 (or bf16/float16 under autocast)");
+  EXPECT_EQ(error("", "one_row"), "plugin org.example.pred: predictor/fake: predict() returned shape [1, 4, 8], not "
+                                  "[4, 4, 8] [npred*nenc*B, K_pred, D_out]");
+  EXPECT_EQ(error("", "detached"), "plugin org.example.pred: predictor/fake: predict() returned a prediction cut off "
+                                   "from autograd (made under no_grad, or through detach()): nothing would learn");
+  EXPECT_EQ(error("", ""), "no error");
 }

@@ -40,6 +40,11 @@ bool eval_bookkeeping_key(const std::string& key);
 // The accuracies (top1, top5, top1_1pct, ...): the metrics with a gain over random init and a bootstrap interval.
 inline bool is_accuracy(const std::string& metric) { return metric.rfind("top", 0) == 0; }
 
+// An evaluator that failed in Evaluation::run (with `failed` given): its type, config location and one-line error.
+struct EvalFailure {
+  std::string evaluator, where, error;
+};
+
 // Runs evaluators on labelled train/test splits of a dataset.
 class Evaluation {
  public:
@@ -51,7 +56,10 @@ class Evaluation {
   // run(encoders, which) -> results of the evaluators with indices `which` on the given frozen encoders
   // ("target" / "context"; a spec names which one it reads). The random-init baseline is computed once per setting
   // and cached for the life of this object.
-  std::vector<EvalResult> run(const std::map<std::string, sdk::Encoder*>& encoders, const std::vector<std::size_t>& which);
+  // failed: where given, an evaluator whose own code fails (a PluginError of its plugin) is recorded there and the
+  // others still run; without it the first failure is thrown.
+  std::vector<EvalResult> run(const std::map<std::string, const Component<sdk::Encoder>*>& encoders,
+                              const std::vector<std::size_t>& which, std::vector<EvalFailure>* failed = nullptr);
   const std::vector<EvaluatorSpec>& specs() const { return specs_; }
   // The images spec `i` reads: {train, test} (its limits applied to the splits' sizes).
   std::pair<std::int64_t, std::int64_t> images_of(std::size_t i) const;
@@ -63,8 +71,8 @@ class Evaluation {
   struct Split {
     Features train, test;
   };
-  Split extract(sdk::Encoder& enc, const EvaluatorSpec& s, const std::string& encoder_name);
-  sdk::Encoder& random_encoder();
+  Split extract(const Component<sdk::Encoder>& enc, const EvaluatorSpec& s, const std::string& encoder_name);
+  const Component<sdk::Encoder>& random_encoder();
 
   nlohmann::json resolved_;
   std::vector<EvaluatorSpec> specs_;

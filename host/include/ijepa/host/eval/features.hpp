@@ -8,6 +8,7 @@
 
 #include "ijepa/host/config/evaluator_spec.hpp"
 #include "ijepa/host/data/dataset.hpp"
+#include "ijepa/host/hosting/registry.hpp"
 #include "ijepa/sdk/encoder.hpp"
 
 namespace ijepa::host {
@@ -35,11 +36,12 @@ struct Features {
 std::vector<std::int64_t> subset_indices(std::int64_t n, std::int64_t limit, std::uint64_t seed);
 
 // extract_features(encoder, data, opts, device) -> features of the selected images, in index order. Images are
-// decoded and transformed on at::get_num_threads() threads; the encoder runs under NoGradGuard in float32.
+// decoded and transformed on at::get_num_threads() threads; the encoder runs under NoGradGuard in float32, in eval
+// mode, and is put back in the mode it came in; an exception from the plugin is a PluginError naming it.
 // An image that cannot be read or decoded is left out, counted in Features::skipped and named in a warning (the first
 // three), as training replaces such images; DataError when none can be read, for a missing label where labels are
 // required, and for an image --transform none cannot take.
-Features extract_features(sdk::Encoder& encoder, const Dataset& data, const ExtractOptions& opts,
+Features extract_features(const Component<sdk::Encoder>& encoder, const Dataset& data, const ExtractOptions& opts,
                           const at::Device& device);
 
 }  // namespace ijepa::host

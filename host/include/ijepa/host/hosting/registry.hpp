@@ -50,6 +50,21 @@ struct EntryInfo {
   Origin origin;
 };
 
+// joined_lines(text) -> text on one line: its non-empty lines joined with " / " (a plugin's multi-line message must
+// not break the one-line error, status.json's error, or a sweep's summary, which reads a log's last line).
+inline std::string joined_lines(const std::string& text) {
+  std::string out, line;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] != '\n' && text[i] != '\r') {
+      line += text[i];
+      continue;
+    }
+    if (line.find_first_not_of(" \t") != std::string::npos) out += (out.empty() ? "" : " / ") + line;
+    line.clear();
+  }
+  return out;
+}
+
 // A built component: the object, pinned to its library, plus who made it. call() tags exceptions.
 template <class T>
 struct Component {
@@ -72,7 +87,7 @@ struct Component {
       if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
       throw PluginError(plugin_id, type + ": " + msg);
     } catch (const std::exception& e) {
-      throw PluginError(plugin_id, type + ": " + e.what());
+      throw PluginError(plugin_id, type + ": " + joined_lines(e.what()));
     } catch (...) {
       throw PluginError(plugin_id, type + ": unknown exception");
     }
@@ -142,10 +157,11 @@ class Registry final : public sdk::Registrar {
   std::string scope_error_;
 };
 
-// validate_keys(defaults, user, where, plugin, top_level) throws ConfigError for a key absent from defaults or
-// of another type; paths in messages are "where.key"; "type" is allowed at the top level.
+// validate_keys(defaults, user, where, plugin, top_level, also_known) throws ConfigError for a key absent from
+// defaults or of another type; paths in messages are "where.key"; "type" is allowed at the top level. An unknown
+// key's "did you mean" looks among the defaults and `also_known` (an evaluator entry's host keys, top level only).
 void validate_keys(const nlohmann::json& defaults, const nlohmann::json& user, const std::string& where,
-                   const std::string& plugin, bool top_level = true);
+                   const std::string& plugin, bool top_level = true, const std::vector<std::string>& also_known = {});
 
 // Keeps `lib` alive for as long as the returned pointer (or any copy) lives.
 template <class T>

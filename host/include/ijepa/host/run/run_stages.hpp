@@ -147,9 +147,13 @@ class Checkpointer {
   Checkpointer(RunDir* run, const nlohmann::json& resolved, std::int64_t ipe, std::int64_t start_step);
   // save(model, step_done, epoch_copy): step_NNNNNNNN (+ epoch_NNNN.safetensors); ranks > 0 only remember the step.
   void save(const JepaModel& model, std::int64_t step_done, bool epoch_copy);
+  // restore_epoch_copy(step): on resume at a step whose epoch copy is due, makes the copy if a stop (kill -9, a full
+  // disk) came between the step file and its copy; a no-op when the copy exists.
+  void restore_epoch_copy(std::int64_t step);
   std::int64_t last_saved() const { return last_saved_; }
 
  private:
+  void copy_epoch(std::int64_t step_done);
   RunDir* run_;
   std::string config_sha_, config_dump_;
   std::int64_t ipe_, last_saved_;
