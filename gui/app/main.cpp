@@ -77,7 +77,10 @@ Options parse(int argc, char** argv) {
       vo.masker_given = true;
     }
     else if (a == "--set") vo.masker_sets.push_back(v);
-    else if (a == "--seed") vo.seed = static_cast<std::uint64_t>(to_int(a, v, 0));
+    else if (a == "--seed") {
+      vo.seed = static_cast<std::uint64_t>(to_int(a, v, 0));
+      vo.seed_given = true;
+    }
     else if (a == "--batch") vo.batch_number = static_cast<std::uint64_t>(to_int(a, v, 0));
     else if (a == "--index") vo.image_index = to_int(a, v, 0);
     else if (a == "--mask-batch-size") vo.mask_batch_size = to_int(a, v, 1);
@@ -198,7 +201,10 @@ int main(int argc, char** argv) {
           } else {
             // A run or checkpoint that did not load, or a panel showing an error: the picture shows an error message,
             // so the exit code and the capture's record say so too.
-            std::string why = !viewer->model_error().empty() ? viewer->model_error() : viewer->option_error();
+            // The runs and mask panels need no model: a run without a checkpoint yet draws them fine.
+            const bool needs_model = viewer->capture().panel == "attention" || viewer->capture().panel == "prediction";
+            std::string why = needs_model && !viewer->model_error().empty() ? viewer->model_error()
+                                                                             : viewer->option_error();
             if (why.empty()) why = viewer->capture().error;
             nlohmann::json info = viewer->capture().to_json();
             if (!why.empty()) info["error"] = why;

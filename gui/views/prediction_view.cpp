@@ -18,15 +18,17 @@ void Viewer::draw_prediction() {
   if (model_.ok) {
     ImGui::Separator();
     changed |= ImGui::Checkbox("the run's masker (else the mask lab's)", &pred_model_masker_);
-    int b = static_cast<int>(pred_batch_);
+    // The run's masker has the panel's own batch number (from --batch); the mask lab's is the lab's current batch.
+    std::uint64_t& batch = pred_model_masker_ ? pred_batch_ : batch_number_;
+    int b = static_cast<int>(batch);
     ImGui::SetNextItemWidth(120);
     if (ImGui::InputInt("mask batch", &b) && b >= 0) {
-      pred_batch_ = static_cast<std::uint64_t>(b);
+      batch = static_cast<std::uint64_t>(b);
       changed = true;
     }
     ImGui::SameLine();
     if (ImGui::Button("Resample")) {
-      ++pred_batch_;
+      ++batch;
       changed = true;
     }
     colormap_combo(&colormap_);

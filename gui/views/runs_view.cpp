@@ -70,7 +70,13 @@ void Viewer::draw_runs() {
 
   const double now = ImGui::GetTime();
   if (live_ && (last_poll_ < 0 || now - last_poll_ > 0.5)) {
-    for (auto& r : readers_) r->poll();
+    for (auto& r : readers_) {
+      r->poll();
+      // The list's state of a followed run moves with its status.json (running -> completed, stopped -> running).
+      for (RunEntry& e : runs_) {
+        if (e.kind == DirKind::run && e.dir == r->data().dir) e.state = r->data().state;
+      }
+    }
     last_poll_ = now;
   }
 
@@ -108,6 +114,26 @@ void Viewer::draw_runs() {
     plot("EMA momentum", "ema_m", false);
     ImGui::SameLine();
     plot("weight decay", "wd", false);
+    // Any other numeric key of metrics.jsonl: the run health's health.*, k_enc / k_pred, grad_norm, a plugin's own.
+    std::set<std::string> more;
+    for (const auto& r : readers_) {
+      for (const auto& kv : r->data().metrics) {
+        if (kv.first != "loss" && kv.first != "lr" && kv.first != "ema_m" && kv.first != "wd") more.insert(kv.first);
+      }
+    }
+    if (!more.empty()) {
+      if (extra_metric_.empty() || !more.count(extra_metric_)) {
+        extra_metric_ = more.count("health.rank_target") ? "health.rank_target" : *more.begin();
+      }
+      ImGui::SetNextItemWidth(300);
+      if (ImGui::BeginCombo("training metric", extra_metric_.c_str())) {
+        for (const auto& k : more) {
+          if (ImGui::Selectable(k.c_str(), k == extra_metric_)) extra_metric_ = k;
+        }
+        ImGui::EndCombo();
+      }
+      plot(extra_metric_.c_str(), extra_metric_, false);
+    }
     // Evaluation curves: one metric across the selected runs, with the random-init baseline dashed in grey.
     std::set<std::string> keys;
     for (const auto& r : readers_) {
@@ -143,25 +169,48 @@ void Viewer::draw_runs() {
     ImGui::Separator();
     ImGui::TextUnformatted("Sweep summary (summary.jsonl)");
     for (const auto& p : summary_problems_) ImGui::TextColored(ImVec4(1, 0.6f, 0.3f, 1), "%s", p.c_str());
-    std::vector<std::string> cols;
+    // Columns: the trial's name, its swept values and its metrics first (what tells the trials apart), then the other
+    // fields of the record; "values.x" and "metrics.y" are read one level down.
+    std::vector<std::string> cols{"name"}, rest;
+    auto add = [](std::vector<std::string>& v, const std::string& k) {
+      if (std::find(v.begin(), v.end(), k) == v.end()) v.push_back(k);
+    };
+    for (const char* group : {"values", "metrics"}) {
+      for (const auto& row : summary_rows_) {
+        if (!row.is_object() || !row.contains(group) || !row[group].is_object()) continue;
+        for (auto it = row[group].begin(); it != row[group].end(); ++it) add(cols, std::string(group) + "." + it.key());
+      }
+    }
     for (const auto& row : summary_rows_) {
       if (!row.is_object()) continue;
       for (auto it = row.begin(); it != row.end(); ++it) {
-        if ((it->is_primitive()) && std::find(cols.begin(), cols.end(), it.key()) == cols.end()) cols.push_back(it.key());
+        if (it->is_primitive() && it.key() != "name" && it.key() != "index") add(rest, it.key());
       }
     }
-    if (cols.size() > 12) cols.resize(12);
-    if (!cols.empty() && ImGui::BeginTable("summary", static_cast<int>(cols.size()),
-                                           ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollX)) {
+    cols.insert(cols.end(), rest.begin(), rest.end());
+    if (cols.size() > 16) cols.resize(16);
+    auto cell = [](const nlohmann::json& row, const std::string& col) -> const nlohmann::json* {
+      if (!row.is_object()) return nullptr;
+      for (const char* group : {"values.", "metrics."}) {
+        const std::string g(group);
+        if (col.rfind(g, 0) == 0) {
+          const nlohmann::json& sub = row.value(g.substr(0, g.size() - 1), nlohmann::json());
+          const std::string key = col.substr(g.size());
+          return sub.is_object() && sub.contains(key) ? &sub[key] : nullptr;
+        }
+      }
+      return row.contains(col) ? &row[col] : nullptr;
+    };
+    if (ImGui::BeginTable("summary", static_cast<int>(cols.size()),
+                          ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollX)) {
       for (const auto& c : cols) ImGui::TableSetupColumn(c.c_str());
       ImGui::TableHeadersRow();
       for (const auto& row : summary_rows_) {
         ImGui::TableNextRow();
         for (std::size_t c = 0; c < cols.size(); ++c) {
           ImGui::TableSetColumnIndex(static_cast<int>(c));
-          if (row.is_object() && row.contains(cols[c])) {
-            const auto& v = row[cols[c]];
-            const std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+          if (const nlohmann::json* v = cell(row, cols[c])) {
+            const std::string s = v->is_string() ? v->get<std::string>() : v->dump();
             ImGui::TextUnformatted(s.c_str());
           }
         }

@@ -58,34 +58,49 @@ std::pair<std::string, nlohmann::json> parse_set(const std::string& s) {
   return {s.substr(0, eq), v};
 }
 
+// The run config a checkpoint file records (metadata "config"), read from its header alone: the weights may be GBs.
+nlohmann::json checkpoint_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char len[8] = {};
+  if (!in.read(reinterpret_cast<char*>(len), 8)) throw std::runtime_error(path + ": no safetensors header");
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | len[i];
+  if (n > (100ull << 20)) throw std::runtime_error(path + ": safetensors header too large");
+  std::string header(static_cast<std::size_t>(n), '\0');
+  if (!in.read(header.data(), static_cast<std::streamsize>(n))) throw std::runtime_error(path + ": truncated header");
+  return nlohmann::json::parse(nlohmann::json::parse(header).at("__metadata__").at("config").get<std::string>());
+}
+
 }  // namespace
 
 Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions opts)
     : analysis_(plugins), textures_(textures), opts_(std::move(opts)) {
   requested_ = drawn_ = opts_.panel;
   seed_ = opts_.seed;
-  batch_number_ = opts_.batch_number;
+  batch_number_ = pred_batch_ = opts_.batch_number;
   image_index_ = opts_.image_index;
   image_size_ = opts_.image_size;
   patch_size_ = opts_.patch_size;
   block_ = opts_.block;
   head_ = opts_.head;
   query_ = opts_.query;
-  if (opts_.stats_batches > 0) {
-    stats_batches_ = opts_.stats_batches;
-    stats_batch_size_ = opts_.stats_batch_size;
-  }
+  if (opts_.stats_batches > 0) stats_batches_ = opts_.stats_batches;
   masker_types_ = analysis_.masker_types();
-  // A run opened without --masker: the mask lab starts from the run's own masker, on the run's patch grid, so what
-  // it shows is what trained the model (its --set keys apply on top).
+  // A run (or a checkpoint file, which records its run's config) opened without --masker: the mask lab starts from
+  // the run's own masker, seed, batch size and patch grid, so what it shows is what trained the model (its --set keys
+  // apply on top; --seed, --mask-batch-size, --image-size and --patch-size choose otherwise).
   nlohmann::json run_masker;
   {
-    if (!opts_.run.empty() && classify(opts_.run) == DirKind::run) {
+    std::error_code ec;
+    const bool run_dir = !opts_.run.empty() && classify(opts_.run) == DirKind::run;
+    if (run_dir || (!opts_.run.empty() && fs::is_regular_file(opts_.run, ec))) {
       try {
-        std::ifstream in(fs::path(opts_.run) / "config.resolved.json");
-        const nlohmann::json cfg = nlohmann::json::parse(in);
+        const nlohmann::json cfg = run_dir ? nlohmann::json::parse(std::ifstream(fs::path(opts_.run) /
+                                                                                 "config.resolved.json"))
+                                           : checkpoint_config(opts_.run);
         if (!opts_.masker_given) run_masker = cfg.at("components").at("masker");
         mask_batch_size_ = cfg.at("train").at("batch_size").get<std::int64_t>();
+        if (!opts_.seed_given) seed_ = cfg.at("seed").get<std::uint64_t>();
         if (!opts_.grid_given) {
           image_size_ = cfg.at("data").at("image_size").get<std::int64_t>();
           patch_size_ = cfg.at("components").at("encoder").at("patch_size").get<std::int64_t>();
@@ -96,6 +111,12 @@ Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions 
     }
   }
   if (opts_.mask_batch_size > 0) mask_batch_size_ = opts_.mask_batch_size;
+  // Mask statistics over batches of the lab's size (a run's train.batch_size: K_enc depends on it), unless given.
+  if (opts_.stats_batch_size > 0) {
+    stats_batch_size_ = opts_.stats_batch_size;
+  } else if (mask_batch_size_ > 1) {
+    stats_batch_size_ = static_cast<int>(std::min<std::int64_t>(mask_batch_size_, 4096));
+  }
   try {
     if (run_masker.is_object() && run_masker.contains("type")) opts_.masker = run_masker["type"].get<std::string>();
     nlohmann::json cfg = run_masker.is_object() ? run_masker : analysis_.masker_defaults(opts_.masker);
@@ -251,9 +272,11 @@ void Viewer::post_attention() {
 void Viewer::post_prediction() {
   if (!model_.ok) return;
   pred_pending_ = true;
-  MaskRequest r = mask_request();
-  r.batch_number = pred_batch_;
-  if (pred_model_masker_) r.masker = nullptr;
+  MaskRequest r = mask_request();  // the lab's masker, batch and image row
+  if (pred_model_masker_) {
+    r.masker = nullptr;
+    r.batch_number = pred_batch_;
+  }
   worker_.post([this, r] { pred_slot_.publish(analysis_.predict(r)); });
 }
 

@@ -31,6 +31,7 @@ struct ViewerOptions {
   std::int64_t mask_batch_size = 0;   // the batch the masks are drawn for (0: a --run run's train.batch_size, else 1)
   std::vector<std::string> masker_sets;  // key=value on the masker config
   std::uint64_t seed = 0;
+  bool seed_given = false;            // --seed on the command line: else a --run run's own seed
   std::uint64_t batch_number = 0;
   std::int64_t image_index = 0;
   std::int64_t image_size = 224, patch_size = 16;
@@ -39,7 +40,7 @@ struct ViewerOptions {
   std::int64_t query = -1;   // attention query patch (-1: the centre patch)
   Panel panel = Panel::mask;
   int stats_batches = 0;     // > 0: compute mask statistics at start-up over this many batches
-  int stats_batch_size = 64;
+  int stats_batch_size = 0;  // 0: the lab's batch size (a --run run's train.batch_size), else 64
 };
 
 // What the mask/prediction panel drew last frame, in screen pixels (for the screenshot test and `--screenshot`).
@@ -169,6 +170,7 @@ class Viewer {
   bool live_ = true, log_loss_ = true;
   double last_poll_ = -1;
   std::string eval_metric_;
+  std::string extra_metric_;  // the runs panel's fifth plot: any other metrics.jsonl key
 
   CaptureInfo capture_;
   LatestSlot<DataInfo> data_slot_;

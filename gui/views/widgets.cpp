@@ -129,12 +129,16 @@ bool line_plot(const char* id, const std::vector<PlotLine>& lines, ImVec2 size, 
   }
   const PlotTransform t(xr, yr, area, log_y);
   dl->AddRect(ImVec2(area.x0, area.y0), ImVec2(area.x1, area.y1), IM_COL32(90, 90, 90, 255));
-  for (double tx : nice_ticks(xr.lo, xr.hi, 6)) {
-    const Point q = t.to_pixel(tx, log_y ? yr.lo : yr.lo);
+  const auto xticks = nice_ticks(xr.lo, xr.hi, 6);
+  const double xstep = xticks.size() > 1 ? xticks[1] - xticks[0] : 1.0;
+  for (double tx : xticks) {
+    const Point q = t.to_pixel(tx, yr.lo);
     dl->AddLine(ImVec2(q.x, area.y1), ImVec2(q.x, area.y1 + 3), IM_COL32(160, 160, 160, 255));
-    const auto ticks = nice_ticks(xr.lo, xr.hi, 6);
-    const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1.0;
-    dl->AddText(ImVec2(q.x - 10, area.y1 + 3), IM_COL32(170, 170, 170, 255), format_tick(tx, step).c_str());
+    // Centred on its tick, but kept whole inside the plot: a label at the right edge ("100000") was cut to "1000".
+    const std::string label = format_tick(tx, xstep);
+    const float tw = ImGui::CalcTextSize(label.c_str()).x;
+    const float x = std::max(p.x, std::min(q.x - tw / 2, p.x + size.x - tw));
+    dl->AddText(ImVec2(x, area.y1 + 3), IM_COL32(170, 170, 170, 255), label.c_str());
   }
   if (log_y) {
     for (double e = std::ceil(std::log10(yr.lo)); e <= std::floor(std::log10(yr.hi)); e += 1) {
