@@ -34,7 +34,10 @@ void Viewer::draw_prediction() {
     colormap_combo(&colormap_);
     if (!model_.predictor) ImGui::TextColored(ImVec4(1, 0.6f, 0.3f, 1), "this model has no usable predictor");
   }
-  if (changed) post_prediction();
+  if (changed) {
+    post_prediction();
+    if (!pred_model_masker_) post_masks();  // the lab's batch moved with it
+  }
   ImGui::EndChild();
 
   ImGui::SameLine();

@@ -74,7 +74,7 @@ void Viewer::draw_runs() {
       r->poll();
       // The list's state of a followed run moves with its status.json (running -> completed, stopped -> running).
       for (RunEntry& e : runs_) {
-        if (e.kind == DirKind::run && e.dir == r->data().dir) e.state = r->data().state;
+        if (e.kind == DirKind::run && e.dir == r->data().dir && r->data().status.is_object()) e.state = r->data().state;
       }
     }
     last_poll_ = now;
@@ -193,13 +193,15 @@ void Viewer::draw_runs() {
       if (!row.is_object()) return nullptr;
       for (const char* group : {"values.", "metrics."}) {
         const std::string g(group);
-        if (col.rfind(g, 0) == 0) {
-          const nlohmann::json& sub = row.value(g.substr(0, g.size() - 1), nlohmann::json());
-          const std::string key = col.substr(g.size());
-          return sub.is_object() && sub.contains(key) ? &sub[key] : nullptr;
+        if (col.rfind(g, 0) == 0) {  // a pointer into the row itself (value() would return a copy)
+          const auto sub = row.find(g.substr(0, g.size() - 1));
+          if (sub == row.end() || !sub->is_object()) return nullptr;
+          const auto v = sub->find(col.substr(g.size()));
+          return v == sub->end() ? nullptr : &*v;
         }
       }
-      return row.contains(col) ? &row[col] : nullptr;
+      const auto v = row.find(col);
+      return v == row.end() ? nullptr : &*v;
     };
     if (ImGui::BeginTable("summary", static_cast<int>(cols.size()),
                           ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollX)) {

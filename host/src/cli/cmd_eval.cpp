@@ -159,7 +159,7 @@ std::vector<EvaluatorSpec> evaluator_specs(const Args& args, const std::vector<s
     auto [host_keys, plugin_cfg] = split_evaluator_entry(entry, where);
     nlohmann::json resolved_entry;
     try {  // key paths as the --set wrote them ('foo', not '--evaluator knn.foo'), the flag in front
-      resolved_entry = registry.resolve(Kind::evaluator, plugin_cfg, "");
+      resolved_entry = registry.resolve(Kind::evaluator, plugin_cfg, "", evaluator_host_keys());
     } catch (const ConfigError& e) {
       throw ConfigError(where + ": " + e.what());
     }

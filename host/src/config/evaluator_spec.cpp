@@ -24,6 +24,13 @@ nlohmann::json evaluator_host_defaults() {
           {"random_init", true}, {"transform", "eval"}};
 }
 
+std::vector<std::string> evaluator_host_keys() {
+  std::vector<std::string> keys;
+  const nlohmann::json d = evaluator_host_defaults();
+  for (auto it = d.begin(); it != d.end(); ++it) keys.push_back(it.key());
+  return keys;
+}
+
 nlohmann::json evaluator_host_doc() {
   return {{"every_steps", "during training: evaluate every N steps (0 = never by steps)"},
           {"every_epochs", "during training: evaluate after every N-th epoch (0 = never by epochs)"},

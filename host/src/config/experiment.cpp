@@ -328,7 +328,7 @@ nlohmann::json materialise(const nlohmann::json& cfg, const Registry& registry) 
     // Host keys (schedule, features, limits) are the host's; the rest is checked against the plugin's defaults.
     const std::string where = "components.evaluators." + std::to_string(i);
     auto [host_keys, plugin_cfg] = split_evaluator_entry(comps["evaluators"][i], where);
-    nlohmann::json entry = registry.resolve(Kind::evaluator, plugin_cfg, where);
+    nlohmann::json entry = registry.resolve(Kind::evaluator, plugin_cfg, where, evaluator_host_keys());
     for (auto it = host_keys.begin(); it != host_keys.end(); ++it) entry[it.key()] = it.value();
     parse_evaluator(entry, where);  // validates the host keys' values
     comps["evaluators"][i] = entry;

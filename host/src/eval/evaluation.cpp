@@ -141,6 +141,13 @@ void require_two_classes(const at::Tensor& labels, const std::string& what) {
   }
 }
 
+// An evaluator's own failure inside Evaluation::run with `failed` given (evaluate() or the checks of what it
+// returned), told apart from one of the feature extraction: what() is the PluginError's whole line.
+struct EvaluatorFailed : std::runtime_error {
+  EvaluatorFailed(const std::string& what, bool changed) : std::runtime_error(what), changed_inputs(changed) {}
+  bool changed_inputs;  // it changed its (shared) input features in place
+};
+
 // The version counters of an evaluator's inputs, summed: any in-place change to one of them raises it.
 std::int64_t features_version(const sdk::EvalInput& in) {
   return static_cast<std::int64_t>(in.train.features._version() + in.train.labels._version() +
@@ -212,16 +219,22 @@ std::vector<EvalResult> Evaluation::run(const std::map<std::string, const Compon
       auto gen = at::detail::getDefaultCPUGenerator();
       const at::Tensor state = gen.get_state();
       const std::int64_t versions = features_version(in);
-      sdk::Metrics m = evaluators_[i].call([&](sdk::Evaluator& e) { return e.evaluate(in); });
-      gen.set_state(state);
-      // The features are shared with the other evaluators of this setting (and the random-init ones are kept for
-      // the run): one changed in place would change their results without a word.
-      if (features_version(in) != versions) {
-        throw PluginError(evaluators_[i].plugin_id, evaluators_[i].type + ": evaluate() changed its input features "
-                          "or labels in place; they are shared with the other evaluators (work on a copy)");
+      try {
+        sdk::Metrics m = evaluators_[i].call([&](sdk::Evaluator& e) { return e.evaluate(in); });
+        gen.set_state(state);
+        // The features are shared with the other evaluators of this setting (and the random-init ones are kept for
+        // the run): one changed in place would change their results without a word.
+        if (features_version(in) != versions) {
+          throw PluginError(evaluators_[i].plugin_id, evaluators_[i].type + ": evaluate() changed its input "
+                            "features or labels in place; they are shared with the other evaluators (work on a copy)");
+        }
+        check_metric_names(m, evaluators_[i], in);
+        return m;
+      } catch (const PluginError& e) {  // the evaluator's own failure, not the features'
+        gen.set_state(state);
+        if (failed == nullptr) throw;
+        throw EvaluatorFailed(e.what(), features_version(in) != versions);
       }
-      check_metric_names(m, evaluators_[i], in);
-      return m;
     };
     try {
       r.trained = score(sp);
@@ -234,13 +247,14 @@ std::vector<EvalResult> Evaluation::run(const std::map<std::string, const Compon
         }
         r.random_init = random_cache_[rkey];
       }
-    } catch (const PluginError& e) {
-      // The evaluator's own failure: with `failed`, the others still run; an error in the features themselves (the
-      // encoder's) is every evaluator's and ends the run.
-      if (failed == nullptr || e.plugin_id() != evaluators_[i].plugin_id) throw;
+    } catch (const EvaluatorFailed& e) {
+      // The evaluator's own failure, with `failed` given: the others still run. (Without it, the PluginError ends the
+      // run; an error in the features themselves, the encoder's, is every evaluator's and always ends it.)
       failed->push_back({s.type, s.where, e.what()});
-      cache.erase(fkey);  // it may have changed them in place: the next evaluator extracts its own
-      random_feats.erase(fkey.substr(fkey.find('|')));
+      if (e.changed_inputs) {  // the next evaluator of this setting extracts its own
+        cache.erase(fkey);
+        random_feats.erase(fkey.substr(fkey.find('|')));
+      }
       continue;
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

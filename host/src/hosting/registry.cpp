@@ -1,13 +1,13 @@
 #include "ijepa/host/hosting/registry.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <new>
 #include <string>
 #include <vector>
 
-#include "ijepa/host/config/evaluator_spec.hpp"
 #include "ijepa/host/util/nearest.hpp"
 
 namespace ijepa::host {
@@ -120,6 +120,13 @@ void Registry::add(Kind kind, Table<T>& committed, Table<T>& pending, sdk::Compo
   if (!in_scope_) fail("registration outside ijepa_plugin_register");
   const std::string key = std::string(kind_name(kind)) + "/" + entry.type;
   if (entry.type.empty()) fail(std::string("empty type name for a ") + kind_name(kind));
+  // A type is written in configs, file names and tables: letters, digits, '_', '-', '.' (the guide asks snake case).
+  for (const char ch : entry.type) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-' && ch != '.') {
+      fail(std::string(kind_name(kind)) + " type " + nlohmann::json(entry.type).dump() + ": use letters, digits, "
+           "'_', '-' or '.' only");
+    }
+  }
   if (!entry.make) fail(key + ": no factory");
   if (entry.defaults.is_null()) entry.defaults = nlohmann::json::object();
   if (!entry.defaults.is_object()) fail(key + ": defaults must be a JSON object");
@@ -127,6 +134,13 @@ void Registry::add(Kind kind, Table<T>& committed, Table<T>& pending, sdk::Compo
   for (auto it = entry.defaults.begin(); it != entry.defaults.end(); ++it) {
     if (!entry.doc.is_object() || !entry.doc.contains(it.key()) || !entry.doc[it.key()].is_string())
       fail(key + ": key '" + it.key() + "' has no documentation");
+  }
+  if (entry.doc.is_object()) {  // a documented key without a default is refused in every config: say so here
+    for (auto it = entry.doc.begin(); it != entry.doc.end(); ++it) {
+      if (!entry.defaults.contains(it.key())) {
+        fail(key + ": doc names key '" + it.key() + "', which has no default (every config key needs one)");
+      }
+    }
   }
   if (auto c = committed.find(entry.type); c != committed.end()) {
     fail("duplicate " + key + ": already registered by " + c->second.info.origin.plugin_id + " (" +
@@ -186,7 +200,8 @@ std::vector<std::string> Registry::types(Kind kind) const {
   return out;
 }
 
-nlohmann::json Registry::resolve(Kind kind, const nlohmann::json& cfg, const std::string& where) const {
+nlohmann::json Registry::resolve(Kind kind, const nlohmann::json& cfg, const std::string& where,
+                                 const std::vector<std::string>& also_known) const {
   if (!cfg.is_object()) throw ConfigError(where + ": expected an object with a \"type\" key, got " + cfg.dump());
   auto t = cfg.find("type");
   if (t == cfg.end() || !t->is_string()) throw ConfigError(where + ".type: missing (a string naming the " +
@@ -202,12 +217,7 @@ nlohmann::json Registry::resolve(Kind kind, const nlohmann::json& cfg, const std
                       "does not load)");
   }
   const std::string plugin = std::string(kind_name(kind)) + "/" + type + " (plugin " + info->origin.plugin_id + ")";
-  std::vector<std::string> host_keys;  // an evaluator entry's host keys (every_steps, ...), for a misspelt one
-  if (kind == Kind::evaluator) {
-    const nlohmann::json host = evaluator_host_defaults();
-    for (auto it = host.begin(); it != host.end(); ++it) host_keys.push_back(it.key());
-  }
-  validate_keys(info->defaults, cfg, where, plugin, true, host_keys);
+  validate_keys(info->defaults, cfg, where, plugin, true, also_known);
   nlohmann::json merged = info->defaults;
   nlohmann::json patch = cfg;
   patch.erase("type");

@@ -288,10 +288,17 @@ JepaModel::StepResult JepaModel::train_step(const std::vector<Batch>& micro, std
                           " returned no context or target masks");
     }
     last = forward_loss(images, mctx, mtgt, observe && final_micro ? &kept : nullptr);
+    for (const auto& m : last.metrics) {  // before anything changes the weights
+      // A loss metric beside the host's fields in metrics.jsonl (ProgressLog::log_step) may not replace one of them.
+      if (is_host_step_field(m.first)) {
+        throw PluginError(loss_.plugin_id, loss_.type + ": compute() returned a metric named '" + m.first + "', a "
+                          "field the host records itself (rename the metric)");
+      }
+    }
     const at::Tensor detached = last.loss.detach().to(at::kDouble);
     loss_sum = j == 0 ? detached : loss_sum + detached;
     if (!final_micro) {
-      (k == 1 ? last.loss : last.loss / static_cast<double>(k)).backward();  // accumulates into .grad, no collective
+      backward(k == 1 ? last.loss : last.loss / static_cast<double>(k));  // accumulates into .grad, no collective
       continue;
     }
     // No host read of the loss here (item() would wait for the GPU every step): the caller reads a window at once.
@@ -307,7 +314,7 @@ JepaModel::StepResult JepaModel::train_step(const std::vector<Batch>& micro, std
       r.stop = l[1];
       reducer_->prepare();  // its hooks add the micro-batches accumulated so far to this backward's gradients
     }
-    (k == 1 ? last.loss : last.loss / static_cast<double>(k)).backward();
+    backward(k == 1 ? last.loss : last.loss / static_cast<double>(k));
   }
   r.k_enc = mctx.front().size(1);
   r.k_pred = mtgt.front().size(1);
@@ -324,14 +331,7 @@ JepaModel::StepResult JepaModel::train_step(const std::vector<Batch>& micro, std
   opt_->zero_grad();
   r.ema_m = sched_.ema(step);
   ema_update(r.ema_m);
-  for (const auto& [key, v] : last.metrics) {
-    // A loss metric beside the host's fields in metrics.jsonl (ProgressLog::log_step) may not replace one of them.
-    if (is_host_step_field(key)) {
-      throw PluginError(loss_.plugin_id, loss_.type + ": compute() returned a metric named '" + key + "', a field the "
-                        "host records itself (rename the metric)");
-    }
-    r.extra[key] = v;
-  }
+  for (const auto& [key, v] : last.metrics) r.extra[key] = v;
   return r;
 }
 
@@ -381,6 +381,22 @@ sdk::Metrics JepaModel::observe_step(std::int64_t step, const JepaForward& f, co
     for (const auto& [k, val] : m->observe(v)) all[k] = val;
   }
   return all;
+}
+
+void JepaModel::backward(const at::Tensor& loss) const {
+  try {
+    loss.backward();
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    if (const auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+    // Autograd's words name no component: the likely one is a plugin that keeps a tensor of an earlier step's graph.
+    if (msg.find("backward through the graph a second time") != std::string::npos) {
+      throw TrainingError("backward: " + msg + " -- a component keeps a tensor from an earlier step's graph (the " +
+                          "loss " + loss_.type + " of plugin " + loss_.plugin_id + ", the predictor " +
+                          predictor_.type + " or the encoder " + encoder_.type + "?): detach() what it keeps");
+    }
+    throw;
+  }
 }
 
 sdk::LossOutput JepaModel::forward_loss(const at::Tensor& images, const std::vector<at::Tensor>& mctx,

@@ -538,9 +538,17 @@ void ProgressLog::log_step(std::int64_t done, std::int64_t epoch, const JepaMode
 Checkpointer::Checkpointer(RunDir* run, const nlohmann::json& resolved, std::int64_t ipe, std::int64_t start_step)
     : run_(run), config_sha_(config_hash(resolved)), config_dump_(resolved.dump()), ipe_(ipe), last_saved_(start_step) {}
 
+void Checkpointer::check_run_dir() const {
+  if (run_ != nullptr && !fs::exists(run_->root() / "config.resolved.json")) {
+    throw std::runtime_error(run_->root().string() + ": config.resolved.json is gone: the run directory was removed "
+                             "or replaced while the run trained");
+  }
+}
+
 void Checkpointer::save(const JepaModel& model, std::int64_t step_done, bool epoch_copy) {
   last_saved_ = step_done;
   if (run_ == nullptr) return;
+  check_run_dir();  // never write checkpoints into a directory that is no longer the run's
   Checkpoint c;
   char name[32];
   std::snprintf(name, sizeof(name), "step_%08lld", static_cast<long long>(step_done));
@@ -579,7 +587,7 @@ void Checkpointer::restore_epoch_copy(std::int64_t step) {
   std::snprintf(ename, sizeof(ename), "epoch_%04lld.safetensors", static_cast<long long>(step / ipe_));
   if (fs::exists(run_->checkpoints() / ename)) return;
   copy_epoch(step);
-  logging::info(std::string("resume: checkpoints/") + ename + " was missing (the run stopped between its step file "
+  logging::warn(std::string("resume: checkpoints/") + ename + " was missing (the run stopped between its step file "
                 "and the copy); made now from the step file");
 }
 

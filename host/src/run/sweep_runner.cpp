@@ -210,14 +210,18 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
   // f() for trial t, with an error named as the trial's (and the file or --set that gave the bad value).
   auto for_trial = [&](const SweepTrial& t, const std::function<void()>& f) {
     try {
-      try {
-        f();
-      } catch (const ConfigError& e) {
-        throw ConfigError(with_set_origin(e.what(), sets));
-      }
+      f();
     } catch (const std::exception& e) {
       const std::string set_in = error_origin(e.what(), trial_origins, source);
       throw ConfigFileError(source + ": trial '" + t.name + "': " + (set_in == source ? "" : set_in + ": ") + e.what());
+    }
+  };
+  // A factory's ConfigError does not say which --set gave the value it refuses (resolve_experiment's errors do).
+  auto built_by_factory = [&](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const ConfigError& e) {
+      throw ConfigError(with_set_origin(e.what(), sets));
     }
   };
   // The grid a masker or model is built for, and each trial's (encoder, predictor, loss).
@@ -240,7 +244,7 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
       const nlohmann::json& comps = p.resolved.at("components");
       const std::string grid = grid_of(p.resolved);
       if (maskers_built.insert(comps.at("masker").dump() + grid).second) {
-        (void)make_rank_masker(p.resolved, registry, 0);
+        built_by_factory([&] { (void)make_rank_masker(p.resolved, registry, 0); });
       }
       if (models.insert(comps.at("encoder").dump() + comps.at("predictor").dump() + comps.at("loss").dump() + grid)
               .second) {
@@ -256,7 +260,8 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
   // once with the same words, so a plan of a large model costs nothing (docs/hostile-inputs.md).
   if (model_firsts.size() > 1) {
     for (const std::size_t i : model_firsts) {
-      for_trial(plan.trials[i].trial, [&] { check_model_config(plan.trials[i].resolved, registry); });
+      for_trial(plan.trials[i].trial,
+                [&] { built_by_factory([&] { check_model_config(plan.trials[i].resolved, registry); }); });
     }
   }
   check_sweep_report(sweep_json(plan, {}), source);  // the "report" block's groups, before anything runs

@@ -171,6 +171,7 @@ TrainSummary finish(Run& r, std::int64_t step, double eval_seconds) {
   r.data.stop();
   r.progress.end_line();
   if (step != r.checkpoints.last_saved()) r.checkpoints.save(r.model, step, false);
+  r.checkpoints.check_run_dir();
   TrainSummary s;
   s.steps = step;
   s.epochs = step / r.plan.ipe;
@@ -316,18 +317,19 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   Checkpointer checkpoints(dir ? &*dir : nullptr, resolved, plan.ipe, start);
   Run run{model, data, evals, plan, dir ? &*dir : nullptr, progress, checkpoints, LossWindow(plan.log_every)};
   run.earlier_final_loss = earlier_final_loss;
-  if (start > 0 && plan.keep_epoch_copy(start)) checkpoints.restore_epoch_copy(start);
   double eval_seconds = dir ? evals.catch_up(model, plan, *dir, progress) : 0.0;
   std::int64_t step = start;
   TrainSummary summary;
   try {
+    if (start > 0 && plan.keep_epoch_copy(start)) checkpoints.restore_epoch_copy(start);
     step = step_loop(run, std::move(first), pg != nullptr, eval_seconds);
     run.finishing = true;
     // The final (or interrupt) checkpoint and status: a failure there (a full disk) is recorded like one in the loop.
     summary = finish(run, step, eval_seconds);
   } catch (const c10::OutOfMemoryError& e) {  // one line that says whose memory ran out and what to change
     const std::runtime_error oom(
-        util::out_of_memory_message(model.device().str(), run.step + 1, e.what_without_backtrace()));
+        util::out_of_memory_message(model.device().str(), run.finishing ? run.step : run.step + 1,
+                                    e.what_without_backtrace()));
     record_failure(run, oom);
     throw oom;
   } catch (const std::exception& e) {

@@ -135,8 +135,9 @@ TEST(Features, AnEncoderThatThrowsIsNamed) {
 // host keys too.
 TEST(EvaluatorEntry, AMisspeltHostKeyGetsADidYouMean) {
   try {
-    (void)test::builtin_plugins().registry().resolve(Kind::evaluator, {{"type", "knn"}, {"every_step", 2}},
-                                                     "components.evaluators.0");
+    nlohmann::json exp = test::tiny_experiment();
+    exp["components"]["evaluators"] = nlohmann::json::array({{{"type", "knn"}, {"every_step", 2}}});
+    (void)resolve_experiment(test::layered(exp), {}, test::builtin_plugins().registry(), "test");
     ADD_FAILURE() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("unknown key 'components.evaluators.0.every_step' for evaluator/knn"),

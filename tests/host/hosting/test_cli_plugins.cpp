@@ -298,6 +298,76 @@ TEST(CliPlugins, AnEncoderFactoryThatBuildsAnotherModuleEachTimeIsNamed) {
   EXPECT_FALSE(fs::exists(tmp / "r"));
 }
 
+// `ijepa eval` with several evaluators, one of which fails: the others' results are written (they used to be lost
+// with the failure), the failure is listed in the JSON and on stderr, and the exit status is 1.
+TEST(CliPlugins, OneFailingEvaluatorDoesNotCostTheOthersResults) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["train"]["max_steps"] = 2;
+  cfg["data"]["synthetic_classes"] = 4;
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const fs::path run = tmp / "r";
+  ASSERT_EQ(run_ijepa({"train", (tmp / "e.json").string(), "--out", run.string(), "--quiet"}).rc, 0);
+  using ijepa::test::shell_quote;
+  const auto r = ijepa::test::run_command(
+      "env -u IJEPA_PLUGIN_PATH IJEPA_LOG_LEVEL=warn IJEPA_FIXTURE_EVAL_THROW=1 " + shell_quote(IJEPA_CLI_EXE) +
+      " eval " + shell_quote(run.string()) + " --evaluator signal_self --evaluator knn --set train_limit=32 --set "
+      "test_limit=16 --no-random-init --out " + shell_quote((tmp / "ev.json").string()) + " --plugin-dir " +
+      shell_quote(fixture_dir("abort_after").string()));
+  EXPECT_EQ(r.rc, 1) << show(r);
+  EXPECT_TRUE(has(r.err, "ijepa eval: error: --evaluator signal_self: plugin org.ijepa.test.abort_after: "
+                         "evaluator/signal_self: signal_self was asked to fail"))
+      << show(r);
+  const json doc = json::parse(ijepa::test::read_text(tmp / "ev.json"));
+  ASSERT_EQ(doc.at("results").size(), 1u) << doc.dump(2);
+  EXPECT_EQ(doc["results"][0].at("evaluator"), "knn");
+  ASSERT_EQ(doc.at("failed").size(), 1u) << doc.dump(2);
+  EXPECT_EQ(doc["failed"][0].at("evaluator"), "signal_self");
+}
+
+// A loss that keeps the previous step's graph fails in autograd's words, which named no component; the components
+// are named now.
+TEST(CliPlugins, ALossThatKeepsAnEarlierGraphGetsTheComponentsNamed) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["components"]["loss"] = {{"type", "fixture_good"}, {"fault", "keeps_graph"}};
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "r").string(), "--quiet",
+                            "--plugin-dir", fixture_dir("good").string()});
+  EXPECT_EQ(r.rc, 1) << show(r);
+  EXPECT_TRUE(has(r.err, "backward through the graph a second time")) << show(r);
+  EXPECT_TRUE(has(r.err, "a component keeps a tensor from an earlier step's graph (the loss loss/fixture_good of "
+                         "plugin org.ijepa.test.good, the predictor predictor/vit_predictor or the encoder "
+                         "encoder/vit?)"))
+      << show(r);
+  EXPECT_EQ(json::parse(ijepa::test::read_text(tmp / "r" / "status.json")).at("state"), "failed");
+}
+
+// A run whose directory is removed while it trains (rm -rf racing the run's own writes) ends failed, never
+// "completed" in a directory that lost its config; the fixture evaluator removes config.resolved.json at step 2.
+TEST(CliPlugins, ARunWhoseDirectoryWasRemovedDoesNotEndCompleted) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["train"]["max_steps"] = 4;
+  cfg["data"]["synthetic_classes"] = 4;
+  cfg["components"]["evaluators"] = json::array({{{"type", "signal_self"}, {"every_steps", 2}, {"at_end", false},
+                                                  {"random_init", false}, {"train_limit", 16}, {"test_limit", 8}}});
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const fs::path run = tmp / "r";
+  using ijepa::test::shell_quote;
+  const auto r = ijepa::test::run_command(
+      "env -u IJEPA_PLUGIN_PATH IJEPA_LOG_LEVEL=warn IJEPA_FIXTURE_EVAL_REMOVE=" +
+      shell_quote((run / "config.resolved.json").string()) + " " + shell_quote(IJEPA_CLI_EXE) + " train " +
+      shell_quote((tmp / "e.json").string()) + " --out " + shell_quote(run.string()) + " --quiet --plugin-dir " +
+      shell_quote(fixture_dir("abort_after").string()));
+  EXPECT_EQ(r.rc, 1) << show(r);
+  EXPECT_TRUE(has(r.err, "config.resolved.json is gone: the run directory was removed or replaced while the run "
+                         "trained"))
+      << show(r);
+  EXPECT_EQ(json::parse(ijepa::test::read_text(run / "status.json")).at("state"), "failed");
+  EXPECT_FALSE(fs::exists(run / "checkpoints" / "step_00000004.safetensors"));
+}
+
 TEST(CliPlugins, ALossThatBreaksTheContractIsNamedAndTheRunRecordsWhy) {
   ijepa::test::TempDir tmp;
   json cfg = ijepa::test::tiny_experiment();

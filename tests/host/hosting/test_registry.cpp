@@ -117,6 +117,15 @@ TEST(Registry, MalformedEntriesAreRefused) {
   auto undocumented = masker("x");
   undocumented.defaults["extra_key"] = 1;
   EXPECT_EQ(add_error(r, undocumented), "masker/x: key 'extra_key' has no documentation");
+  // A documented key without a default was listed by `ijepa describe` and then refused as unknown in every config;
+  // a type with a newline split the `ijepa plugins` table.
+  auto doc_only = masker("x");
+  doc_only.doc["beta"] = "a key with no default";
+  EXPECT_EQ(add_error(r, doc_only),
+            "masker/x: doc names key 'beta', which has no default (every config key needs one)");
+  const std::string only = ": use letters, digits, '_', '-' or '.' only";
+  EXPECT_EQ(add_error(r, masker("two\nlines")), "masker type \"two\\nlines\"" + only);
+  EXPECT_EQ(add_error(r, masker("with space")), "masker type \"with space\"" + only);
   auto null_defaults = masker("x");
   null_defaults.defaults = nullptr;
   null_defaults.doc = nullptr;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,8 @@ std::string feature_kind_name(FeatureKind k);
 // Host-owned keys of an entry of components.evaluators (everything else belongs to the evaluator plugin).
 nlohmann::json evaluator_host_defaults();
 nlohmann::json evaluator_host_doc();
+// evaluator_host_keys() -> the names of evaluator_host_defaults() (for a misspelt key's "did you mean").
+std::vector<std::string> evaluator_host_keys();
 // split_evaluator_entry(entry) -> {host keys (defaults filled), plugin config (with "type")}; throws ConfigError on a
 // host key of the wrong type.
 std::pair<nlohmann::json, nlohmann::json> split_evaluator_entry(const nlohmann::json& entry, const std::string& where);

@@ -120,7 +120,9 @@ class Registry final : public sdk::Registrar {
 
   // resolve(kind, cfg, where) -> the plugin's defaults with the user's keys on top ("type" kept), or ConfigError.
   // `where` names the config location, e.g. "components.encoder".
-  nlohmann::json resolve(Kind kind, const nlohmann::json& cfg, const std::string& where) const;
+  // also_known: more names an unknown key's "did you mean" may suggest (an evaluator entry's host keys).
+  nlohmann::json resolve(Kind kind, const nlohmann::json& cfg, const std::string& where,
+                         const std::vector<std::string>& also_known = {}) const;
 
   Component<sdk::Masker> make_masker(const nlohmann::json& cfg, const sdk::BuildContext& ctx, const std::string& where) const;
   Component<sdk::Encoder> make_encoder(const nlohmann::json& cfg, const sdk::BuildContext& ctx, const std::string& where) const;

@@ -112,6 +112,8 @@ class JepaModel {
   sdk::LossOutput forward_loss(const at::Tensor& images, const std::vector<at::Tensor>& mctx,
                                const std::vector<at::Tensor>& mtgt, JepaForward* keep = nullptr);
   at::Tensor clip_gradients();  // -> the global norm before clipping (0-dim, on the device)
+  // loss.backward(); autograd's "backward through the graph a second time" gets the components named.
+  void backward(const at::Tensor& loss) const;
   sdk::Metrics observe_step(std::int64_t step, const JepaForward& f, const std::vector<at::Tensor>& mctx,
                        const std::vector<at::Tensor>& mtgt) const;
 

@@ -150,6 +150,9 @@ class Checkpointer {
   // restore_epoch_copy(step): on resume at a step whose epoch copy is due, makes the copy if a stop (kill -9, a full
   // disk) came between the step file and its copy; a no-op when the copy exists.
   void restore_epoch_copy(std::int64_t step);
+  // check_run_dir(): throws when the run directory lost its config.resolved.json (removed or replaced while the run
+  // trained), so a run in a deleted directory never ends "completed"; a no-op on ranks > 0.
+  void check_run_dir() const;
   std::int64_t last_saved() const { return last_saved_; }
 
  private:
