@@ -8,6 +8,7 @@
 
 #include "ijepa/host/data/rng.hpp"
 #include "ijepa/host/data/transforms.hpp"
+#include "ijepa/host/hosting/output_checks.hpp"
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/sdk/capabilities.hpp"
 #include "ijepa/host/hosting/registry.hpp"
@@ -61,8 +62,12 @@ at::Tensor load_one(const Dataset& data, std::int64_t index, const ExtractOption
 // The encoder's output for a batch: mean-pooled, as tokens, or the last four blocks' means. The plugin's calls are
 // tagged with its id (a throw from encode() names the plugin, as in training).
 at::Tensor pooled(const Component<sdk::Encoder>& enc, const at::Tensor& x, FeatureKind kind) {
-  if (kind == FeatureKind::tokens) return enc.call([&](sdk::Encoder& e) { return e.encode(x, nullptr); });
-  if (kind == FeatureKind::last) return enc.call([&](sdk::Encoder& e) { return e.encode(x, nullptr); }).mean(1);
+  if (kind == FeatureKind::tokens || kind == FeatureKind::last) {
+    const at::Tensor t = enc.call([&](sdk::Encoder& e) { return e.encode(x, nullptr); });
+    // As in training: [B, N, D] (a probe was blamed for an encoder's rows, and embed wrote features of the wrong width)
+    check_tokens(enc, t, {x.size(0), enc->grid().count(), enc->embed_dim()}, "encode(images)", "[B, N, D]");
+    return kind == FeatureKind::tokens ? t : t.mean(1);
+  }
   const auto* lo = static_cast<const sdk::LayerOutputs*>(enc->capability(sdk::kLayerOutputsId));
   if (lo == nullptr) {
     throw ConfigError(std::string("features 'last4': the encoder does not offer the ") + sdk::kLayerOutputsId +

@@ -1,7 +1,6 @@
 #include "ijepa/host/run/jepa_model.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <set>
 #include <stdexcept>
@@ -13,6 +12,7 @@
 
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/hosting/build_context.hpp"
+#include "ijepa/host/hosting/output_checks.hpp"
 #include "ijepa/host/util/cuda_info.hpp"
 #include "ijepa/host/util/sdpa.hpp"
 
@@ -96,32 +96,6 @@ sdk::BuildContext build_heads(const nlohmann::json& comps, const Registry& regis
                       " (set components.predictor.output_dim)");
   }
   return out;
-}
-
-// The SDK's output contracts (encoder.hpp, predictor.hpp) checked where the outputs come back, so that a wrong shape
-// or dtype names the plugin that made it, not the next component that trips over it, or nothing where broadcasting
-// hides it (a [1, K, D] prediction against [B, K, D] targets). Floating point, not float64 (the host trains in float32,
-// bf16 under autocast).
-template <class T>
-void check_tokens(const Component<T>& who, const at::Tensor& t, const std::array<std::int64_t, 3>& want,
-                  const std::string& call, const std::string& names) {
-  auto dims = [](const auto& v, std::size_t n) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < n; ++i) out += (i ? ", " : "") + std::to_string(v[i]);
-    return out + "]";
-  };
-  if (!t.defined()) throw PluginError(who.plugin_id, who.type + ": " + call + " returned an undefined tensor");
-  const bool shape_ok = t.dim() == 3 && t.size(0) == want[0] && t.size(1) == want[1] && t.size(2) == want[2];
-  if (!shape_ok) {
-    throw PluginError(who.plugin_id, who.type + ": " + call + " returned shape " +
-                                         dims(t.sizes(), static_cast<std::size_t>(t.dim())) + ", not " +
-                                         dims(want, 3) + " " + names);
-  }
-  const at::ScalarType st = t.scalar_type();
-  if (st != at::kFloat && st != at::kBFloat16 && st != at::kHalf) {
-    throw PluginError(who.plugin_id, who.type + ": " + call + " returned " + c10::toString(st) +
-                                         " tokens, not float32 (or bf16/float16 under autocast)");
-  }
 }
 
 }  // namespace

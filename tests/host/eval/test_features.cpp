@@ -103,8 +103,9 @@ TEST(Features, TheEncoderComesBackInTheModeItWasIn) {
 // plugin, and a non-std exception ended the process.
 TEST(Features, AnEncoderThatThrowsIsNamed) {
   struct Throwing final : sdk::Encoder {
-    bool non_std = false;
-    at::Tensor encode(const at::Tensor&, const std::vector<at::Tensor>*) override {
+    bool non_std = false, half_rows = false;
+    at::Tensor encode(const at::Tensor& x, const std::vector<at::Tensor>*) override {
+      if (half_rows) return at::zeros({x.size(0) / 2, 64, 8});  // a probe was blamed for these
       if (non_std) throw 42;
       throw std::runtime_error("bad encode\nsecond line");
     }
@@ -128,6 +129,14 @@ TEST(Features, AnEncoderThatThrowsIsNamed) {
                                                : "plugin org.example.bad: encoder/throwing: bad encode / second line");
     }
     EXPECT_TRUE(t->is_training()) << "back in its mode after the error too";
+  }
+  t->half_rows = true;
+  try {
+    (void)extract_features(enc, *open_synthetic(4, 32, 2, 1), o, at::kCPU);
+    ADD_FAILURE() << "no error";
+  } catch (const PluginError& e) {
+    EXPECT_EQ(std::string(e.what()), "plugin org.example.bad: encoder/throwing: encode(images) returned shape [2, 64, "
+                                     "8], not [4, 64, 8] [B, N, D]");
   }
 }
 

@@ -33,6 +33,16 @@ const json* component(const json& listing, const std::string& kind, const std::s
   return nullptr;
 }
 
+// Four steps with the fixture evaluator signal_self (tests/fixtures/plugins/abort_after.cpp) at steps 2 and 4.
+json signal_self_experiment() {
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["train"]["max_steps"] = 4;
+  cfg["data"]["synthetic_classes"] = 4;
+  cfg["components"]["evaluators"] = json::array({{{"type", "signal_self"}, {"every_steps", 2}, {"at_end", false},
+                                                  {"random_init", false}, {"train_limit", 16}, {"test_limit", 8}}});
+  return cfg;
+}
+
 TEST(CliPlugins, ListsTheBuiltInTemplate) {
   const auto r = run_ijepa({"plugins"});
   ASSERT_EQ(r.rc, 0) << show(r);
@@ -218,12 +228,7 @@ TEST(CliPlugins, AMaskerThatBreaksTheContractIsNamedBeforeTheRunExists) {
 // process, so there is no timing race.
 TEST(CliPlugins, AStopDuringAnInRunEvaluationIsAnsweredAtOnceAndTheEvaluationIsKept) {
   ijepa::test::TempDir tmp;
-  json cfg = ijepa::test::tiny_experiment();
-  cfg["train"]["max_steps"] = 4;
-  cfg["data"]["synthetic_classes"] = 4;
-  cfg["components"]["evaluators"] = json::array({{{"type", "signal_self"}, {"every_steps", 2}, {"at_end", false},
-                                                  {"random_init", false}, {"train_limit", 16}, {"test_limit", 8}}});
-  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  ijepa::test::write_text(tmp / "e.json", signal_self_experiment().dump());
   for (const std::string sig : {"INT", "TERM"}) {
     const fs::path run = tmp / sig;
     const std::string args = " train " + ijepa::test::shell_quote((tmp / "e.json").string()) + " --out " +
@@ -347,12 +352,7 @@ TEST(CliPlugins, ALossThatKeepsAnEarlierGraphGetsTheComponentsNamed) {
 // "completed" in a directory that lost its config; the fixture evaluator removes config.resolved.json at step 2.
 TEST(CliPlugins, ARunWhoseDirectoryWasRemovedDoesNotEndCompleted) {
   ijepa::test::TempDir tmp;
-  json cfg = ijepa::test::tiny_experiment();
-  cfg["train"]["max_steps"] = 4;
-  cfg["data"]["synthetic_classes"] = 4;
-  cfg["components"]["evaluators"] = json::array({{{"type", "signal_self"}, {"every_steps", 2}, {"at_end", false},
-                                                  {"random_init", false}, {"train_limit", 16}, {"test_limit", 8}}});
-  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  ijepa::test::write_text(tmp / "e.json", signal_self_experiment().dump());
   const fs::path run = tmp / "r";
   using ijepa::test::shell_quote;
   const auto r = ijepa::test::run_command(
