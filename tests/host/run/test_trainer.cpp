@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/json_file.hpp"
@@ -561,6 +562,7 @@ TEST(JepaForward, OutputsThatBreakTheContractNameThePlugin) {
                                                                           keep->front().size(1), 8});
       if (fault == "wide") t = at::zeros({t.size(0), t.size(1), 9});
       if (fault == "f64") t = t.to(at::kDouble);
+      if (fault == "bf16") t = t.to(at::kBFloat16);
       if (fault == "extra_token" && keep == nullptr) t = at::zeros({b, 17, 8});
       return t;
     }
@@ -609,7 +611,14 @@ TEST(JepaForward, OutputsThatBreakTheContractNameThePlugin) {
   EXPECT_EQ(error("extra_token", ""), "plugin org.example.enc: encoder/fake: encode(images) (the target encoder, all "
                                       "patches) returned shape [2, 17, 8], not [2, 16, 8] [B, N, D]");
   EXPECT_EQ(error("f64", ""), "plugin org.example.enc: encoder/fake: encode(images) (the target encoder, all "
-                              "patches) returned Double tokens, not float32 (or bf16/float16 under autocast)");
+                              "patches) returned Double tokens, not float32 (or bf16/float16 under autocast, which "
+                              "is off here)");
+  EXPECT_EQ(error("bf16", ""), "plugin org.example.enc: encoder/fake: encode(images) (the target encoder, all "
+                               "patches) returned BFloat16 tokens, not float32 (or bf16/float16 under autocast, which "
+                               "is off here)");
+  at::autocast::set_autocast_enabled(at::kCPU, true);  // under autocast (cpu_bf16, or bf16 on CUDA) bf16 is fine
+  EXPECT_EQ(error("bf16", ""), "no error");
+  at::autocast::set_autocast_enabled(at::kCPU, false);
   EXPECT_EQ(error("", "one_row"), "plugin org.example.pred: predictor/fake: predict() returned shape [1, 4, 8], not "
                                   "[4, 4, 8] [npred*nenc*B, K_pred, D_out]");
   EXPECT_EQ(error("", "detached"), "plugin org.example.pred: predictor/fake: predict() returned a prediction cut off "

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include <ATen/autocast_mode.h>
 #include <ATen/core/Tensor.h>
 
 #include "ijepa/host/hosting/registry.hpp"
@@ -13,7 +14,8 @@
 namespace ijepa::host {
 
 // check_tokens(who, t, want, call, names): PluginError unless t is a defined [want[0], want[1], want[2]] tensor of
-// float32 (or bf16/float16, autocast's) — float64 is refused: the host trains in float32. `call` and `names` word
+// float32, or of bf16/float16 while autocast is on for its device; float64 is refused: the host trains in float32 (a
+// bf16 encoder output on a float32 run was blamed on the predictor's matmul). `call` and `names` word
 // the message: "encoder/x: encode(images) returned shape [8, 65, 32], not [8, 64, 32] [B, N, D]".
 template <class T>
 void check_tokens(const Component<T>& who, const at::Tensor& t, const std::array<std::int64_t, 3>& want,
@@ -31,9 +33,11 @@ void check_tokens(const Component<T>& who, const at::Tensor& t, const std::array
                                          dims(want, 3) + " " + names);
   }
   const at::ScalarType st = t.scalar_type();
-  if (st != at::kFloat && st != at::kBFloat16 && st != at::kHalf) {
+  const bool autocast = at::autocast::is_autocast_enabled(t.device().type());
+  if (st != at::kFloat && !(autocast && (st == at::kBFloat16 || st == at::kHalf))) {
     throw PluginError(who.plugin_id, who.type + ": " + call + " returned " + c10::toString(st) +
-                                         " tokens, not float32 (or bf16/float16 under autocast)");
+                                         " tokens, not float32 (or bf16/float16 under autocast" +
+                                         (autocast ? ")" : ", which is off here)"));
   }
 }
 
