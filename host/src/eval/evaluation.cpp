@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <set>
 
 #include <ATen/ATen.h>
@@ -164,6 +165,10 @@ void check_metric_names(const sdk::Metrics& m, const Component<sdk::Evaluator>& 
     if (host_fields.count(k)) {
       throw PluginError(ev.plugin_id, ev.type + ": evaluate() returned a metric named '" + k + "', a field the host "
                         "records itself (rename the metric)");
+    }
+    if (!std::isfinite(v)) {  // JSON has no NaN: the record says null, so the log says why
+      logging::warn(ev.type + " (plugin " + ev.plugin_id + ") returned " + k + " = " + std::to_string(v) +
+                    " (recorded as null)");
     }
     const at::Tensor* given = k == "train_n" ? &in.train.labels : k == "test_n" ? &in.test.labels : nullptr;
     if (given != nullptr && v != static_cast<double>(given->size(0))) {

@@ -284,6 +284,13 @@ TEST(CliPlugins, AnEvaluatorThatBreaksTheContractIsNamed) {
     EXPECT_EQ(json::parse(ijepa::test::read_text(run / "status.json")).at("state"), "failed") << fault;
     EXPECT_EQ(ijepa::test::read_text(run / "eval.jsonl"), "") << fault << ": nothing half-true recorded";
   }
+  // A NaN metric is recorded as null (JSON has no NaN), and the log says so.
+  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "nan").string(), "--quiet", "--set",
+                            "components.evaluators.0.fault=nan", "--plugin-dir", fixture_dir("abort_after").string()});
+  EXPECT_EQ(r.rc, 0) << show(r);
+  EXPECT_TRUE(has(r.err, "evaluator/signal_self (plugin org.ijepa.test.abort_after) returned top1 = nan (recorded as "
+                         "null)"))
+      << show(r);
 }
 
 // An encoder factory that builds another structure each time is named when the target encoder (a second build) is
