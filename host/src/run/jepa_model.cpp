@@ -176,10 +176,13 @@ JepaModel::JepaModel(const nlohmann::json& resolved, const Registry& registry) :
     enc_params_.push_back(src[p.key()]);
   }
   // Step monitors: the host's run health (train.health), then any component's own (docs/plugin-guide.md).
-  if (train.at("health").get<bool>()) monitors_.push_back(&health_);
-  for (const void* cap : {encoder_->capability(sdk::kStepMonitorId), predictor_->capability(sdk::kStepMonitorId),
-                          loss_->capability(sdk::kStepMonitorId)}) {
-    if (cap != nullptr) monitors_.push_back(static_cast<const sdk::StepMonitor*>(cap));
+  if (train.at("health").get<bool>()) monitors_.push_back({&health_, "", ""});
+  const std::pair<const void*, const std::pair<std::string, std::string>> caps[] = {
+      {encoder_->capability(sdk::kStepMonitorId), {encoder_.plugin_id, encoder_.type}},
+      {predictor_->capability(sdk::kStepMonitorId), {predictor_.plugin_id, predictor_.type}},
+      {loss_->capability(sdk::kStepMonitorId), {loss_.plugin_id, loss_.type}}};
+  for (const auto& [cap, who] : caps) {
+    if (cap != nullptr) monitors_.push_back({static_cast<const sdk::StepMonitor*>(cap), who.first, who.second});
   }
 }
 
@@ -351,8 +354,21 @@ sdk::Metrics JepaModel::observe_step(std::int64_t step, const JepaForward& f, co
   v.context_params = &enc_params_;
   v.target_params = &tgt_params_;
   sdk::Metrics all;
-  for (const sdk::StepMonitor* m : monitors_) {
-    for (const auto& [k, val] : m->observe(v)) all[k] = val;
+  for (const Monitor& m : monitors_) {
+    if (m.plugin_id.empty()) {  // the host's own
+      for (const auto& [k, val] : m.monitor->observe(v)) all[k] = val;
+      continue;
+    }
+    // A component's monitor: its errors tagged with the plugin, its metric names kept off the host's fields.
+    const Component<const sdk::StepMonitor> c{std::shared_ptr<const sdk::StepMonitor>(m.monitor, [](const auto*) {}),
+                                              m.plugin_id, m.type + " (step monitor)"};
+    for (const auto& [k, val] : c.call([&](const sdk::StepMonitor& s) { return s.observe(v); })) {
+      if (is_host_step_field(k)) {
+        throw PluginError(m.plugin_id, m.type + ": its step monitor returned a metric named '" + k + "', a field the "
+                          "host records itself (rename the metric)");
+      }
+      all[k] = val;
+    }
   }
   return all;
 }

@@ -355,6 +355,21 @@ TEST(CliPlugins, ALossThatKeepsAnEarlierGraphGetsTheComponentsNamed) {
   EXPECT_EQ(json::parse(ijepa::test::read_text(tmp / "r" / "status.json")).at("state"), "failed");
 }
 
+// A component's step monitor is held to the same rules as its loss metrics: a metric named like a host field is
+// refused (it replaced the host's grad_norm in metrics.jsonl), naming the plugin.
+TEST(CliPlugins, AStepMonitorMetricNamedLikeAHostFieldIsRefused) {
+  ijepa::test::TempDir tmp;
+  json cfg = ijepa::test::tiny_experiment();
+  cfg["components"]["loss"] = {{"type", "fixture_good"}, {"fault", "monitor_host_metric"}};
+  ijepa::test::write_text(tmp / "e.json", cfg.dump());
+  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "r").string(), "--quiet",
+                            "--plugin-dir", fixture_dir("good").string()});
+  EXPECT_EQ(r.rc, 1) << show(r);
+  EXPECT_TRUE(has(r.err, "plugin org.ijepa.test.good: loss/fixture_good: its step monitor returned a metric named "
+                         "'grad_norm', a field the host records itself"))
+      << show(r);
+}
+
 // A run whose directory is removed while it trains (rm -rf racing the run's own writes) ends failed, never
 // "completed" in a directory that lost its config; the fixture evaluator removes config.resolved.json at step 2.
 TEST(CliPlugins, ARunWhoseDirectoryWasRemovedDoesNotEndCompleted) {

@@ -125,7 +125,11 @@ class JepaModel {
   Component<sdk::Loss> loss_;
   std::unique_ptr<AdamW> opt_;
   std::vector<at::Tensor> enc_params_, tgt_params_;
-  std::vector<const sdk::StepMonitor*> monitors_;  // the host's run health first, then the components'
+  struct Monitor {
+    const sdk::StepMonitor* monitor;
+    std::string plugin_id, type;  // the component that answered the capability; empty for the host's run health
+  };
+  std::vector<Monitor> monitors_;  // the host's run health first, then the components'
   RunHealth health_;
   std::shared_ptr<ProcessGroup> pg_;
   std::unique_ptr<GradReducer> reducer_;
