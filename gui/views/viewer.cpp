@@ -8,6 +8,7 @@
 
 #include <imgui.h>
 
+#include "ijepa/host/io/safetensors.hpp"
 #include "ijepa/host/log/logging.hpp"
 
 namespace fs = std::filesystem;
@@ -58,17 +59,12 @@ std::pair<std::string, nlohmann::json> parse_set(const std::string& s) {
   return {s.substr(0, eq), v};
 }
 
-// The run config a checkpoint file records (metadata "config"), read from its header alone: the weights may be GBs.
+// The run config a checkpoint file records (metadata "config"). read_safetensors maps the file and checks its header;
+// the tensors point into the mapping, so the weights (GBs, maybe) are not read.
 nlohmann::json checkpoint_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  unsigned char len[8] = {};
-  if (!in.read(reinterpret_cast<char*>(len), 8)) throw std::runtime_error(path + ": no safetensors header");
-  std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | len[i];
-  if (n > (100ull << 20)) throw std::runtime_error(path + ": safetensors header too large");
-  std::string header(static_cast<std::size_t>(n), '\0');
-  if (!in.read(header.data(), static_cast<std::streamsize>(n))) throw std::runtime_error(path + ": truncated header");
-  return nlohmann::json::parse(nlohmann::json::parse(header).at("__metadata__").at("config").get<std::string>());
+  host::StringMap meta;
+  (void)host::read_safetensors(path, &meta);
+  return nlohmann::json::parse(meta.at("config"));
 }
 
 }  // namespace

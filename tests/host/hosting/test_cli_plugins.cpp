@@ -43,6 +43,13 @@ json signal_self_experiment() {
   return cfg;
 }
 
+// `ijepa train` of cfg (written to dir/e.json) into dir/r, quiet, with the fixture plugins of `fixture` loaded.
+CommandResult train_with_fixture(const fs::path& dir, const json& cfg, const std::string& fixture) {
+  ijepa::test::write_text(dir / "e.json", cfg.dump());
+  return run_ijepa({"train", (dir / "e.json").string(), "--out", (dir / "r").string(), "--quiet", "--plugin-dir",
+                    fixture_dir(fixture).string()});
+}
+
 TEST(CliPlugins, ListsTheBuiltInTemplate) {
   const auto r = run_ijepa({"plugins"});
   ASSERT_EQ(r.rc, 0) << show(r);
@@ -299,9 +306,7 @@ TEST(CliPlugins, AnEncoderFactoryThatBuildsAnotherModuleEachTimeIsNamed) {
   ijepa::test::TempDir tmp;
   json cfg = ijepa::test::tiny_experiment();
   cfg["components"]["encoder"] = {{"type", "two_faced"}};
-  ijepa::test::write_text(tmp / "e.json", cfg.dump());
-  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "r").string(), "--quiet",
-                            "--plugin-dir", fixture_dir("abort_after").string()});
+  const auto r = train_with_fixture(tmp.path(), cfg, "abort_after");
   EXPECT_EQ(r.rc, 1) << show(r);
   EXPECT_TRUE(has(r.err, "components.encoder: encoder/two_faced (plugin org.ijepa.test.abort_after) built two "
                          "different modules from one config (parameter 'w' has another shape); its factory must build "
@@ -343,9 +348,7 @@ TEST(CliPlugins, ALossThatKeepsAnEarlierGraphGetsTheComponentsNamed) {
   ijepa::test::TempDir tmp;
   json cfg = ijepa::test::tiny_experiment();
   cfg["components"]["loss"] = {{"type", "fixture_good"}, {"fault", "keeps_graph"}};
-  ijepa::test::write_text(tmp / "e.json", cfg.dump());
-  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "r").string(), "--quiet",
-                            "--plugin-dir", fixture_dir("good").string()});
+  const auto r = train_with_fixture(tmp.path(), cfg, "good");
   EXPECT_EQ(r.rc, 1) << show(r);
   EXPECT_TRUE(has(r.err, "backward through the graph a second time")) << show(r);
   EXPECT_TRUE(has(r.err, "a component keeps a tensor from an earlier step's graph (the loss loss/fixture_good of "
@@ -361,9 +364,7 @@ TEST(CliPlugins, AStepMonitorMetricNamedLikeAHostFieldIsRefused) {
   ijepa::test::TempDir tmp;
   json cfg = ijepa::test::tiny_experiment();
   cfg["components"]["loss"] = {{"type", "fixture_good"}, {"fault", "monitor_host_metric"}};
-  ijepa::test::write_text(tmp / "e.json", cfg.dump());
-  const auto r = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "r").string(), "--quiet",
-                            "--plugin-dir", fixture_dir("good").string()});
+  const auto r = train_with_fixture(tmp.path(), cfg, "good");
   EXPECT_EQ(r.rc, 1) << show(r);
   EXPECT_TRUE(has(r.err, "plugin org.ijepa.test.good: loss/fixture_good: its step monitor returned a metric named "
                          "'grad_norm', a field the host records itself"))
