@@ -1,8 +1,13 @@
 // The layout of the plain-C ABI fingerprint (sdk/include/ijepa/sdk/abi.hpp) is part of the SDK contract:
 // the host reads it from plugins built against any SDK of the same major. Any change here is a MAJOR bump
 // (architecture §3.6); this file fails to compile if the layout moves.
+#include <unistd.h>
+
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <type_traits>
 
 #include <gtest/gtest.h>
@@ -81,3 +86,49 @@ TEST(AbiLayout, SdkVersionStringMatchesTheMacros) {
 }
 
 }  // namespace
+
+// The fixed fields would cut a longer id or version short, and two plugins whose ids differ after the 63rd
+// character would look alike: IJEPA_PLUGIN_ABI refuses both at compile time.
+static_assert(ijepa::sdk::detail::fits_field("a.b.c", sizeof(IjepaAbiInfo::plugin_id)));
+static_assert(ijepa::sdk::detail::fits_field("0123456789012345678901234567890123456789012345678901234567890.b",
+                                             sizeof(IjepaAbiInfo::plugin_id)));  // 63 characters
+static_assert(!ijepa::sdk::detail::fits_field("0123456789012345678901234567890123456789012345678901234567890.bc",
+                                              sizeof(IjepaAbiInfo::plugin_id)));  // 64
+static_assert(!ijepa::sdk::detail::fits_field("0.1.0-rc.1+build7", sizeof(IjepaAbiInfo::plugin_version)));
+
+namespace {
+
+// Compiles `source` (syntax only) with the SDK's include paths; the compiler's exit status and what it printed.
+int compile(const std::string& source, std::string* output) {
+  const std::string dir = ::testing::TempDir();
+  const std::string file = dir + "ijepa_abi_macro_" + std::to_string(::getpid()) + ".cpp";
+  std::ofstream(file) << source;
+  std::string cmd = std::string("'") + IJEPA_CXX_COMPILER + "' -std=c++17 -fsyntax-only -I'" + IJEPA_SDK_INCLUDE + "'";
+  for (const char* inc : {IJEPA_TORCH_INCLUDES}) cmd += std::string(" -I'") + inc + "'";
+  cmd += " '" + file + "' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (std::size_t n; p != nullptr && (n = std::fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  const int rc = p != nullptr ? ::pclose(p) : -1;
+  std::remove(file.c_str());
+  *output = out;
+  return rc;
+}
+
+std::string plugin_with(const std::string& id, const std::string& version) {
+  return "#include \"ijepa/sdk/abi.hpp\"\nIJEPA_PLUGIN_ABI(\"" + id + "\", \"" + version + "\")\n";
+}
+
+}  // namespace
+
+TEST(AbiLayout, APluginIdOrVersionTooLongForItsFieldDoesNotCompile) {
+  const std::string id63 = "org.example." + std::string(51, 'x'), id64 = id63 + "y";
+  ASSERT_EQ(id63.size(), 63u);
+  std::string out;
+  EXPECT_EQ(compile(plugin_with(id63, "0.1.0-rc.123456"), &out), 0) << out;  // 63 and 15 characters fit
+  EXPECT_NE(compile(plugin_with(id64, "0.1.0"), &out), 0) << out;
+  EXPECT_NE(out.find("IJEPA_PLUGIN_ABI: the plugin id is longer than 63 characters"), std::string::npos) << out;
+  EXPECT_NE(compile(plugin_with(id63, "0.1.0-rc.1234567"), &out), 0) << out;
+  EXPECT_NE(out.find("IJEPA_PLUGIN_ABI: the plugin version is longer than 15 characters"), std::string::npos) << out;
+}

@@ -1,5 +1,6 @@
 #pragma once
 // Plain-C ABI fingerprint of a plugin, readable before the host trusts any C++ symbol of it.
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -101,8 +102,25 @@ inline IjepaAbiInfo make_abi_info(const char* plugin_id, const char* plugin_vers
 }
 }  // namespace ijepa::sdk
 
-// Defines the first entry point: `const IjepaAbiInfo* ijepa_plugin_abi() noexcept`.
+namespace ijepa::sdk::detail {
+// Whether a string literal fits a fixed field of `size` bytes with its NUL; other arguments are not checked here.
+template <class T>
+constexpr bool fits_field(const T&, std::size_t) {
+  return true;
+}
+template <std::size_t N>
+constexpr bool fits_field(const char (&)[N], std::size_t size) {
+  return N <= size;
+}
+}  // namespace ijepa::sdk::detail
+
+// Defines the first entry point: `const IjepaAbiInfo* ijepa_plugin_abi() noexcept`. An id over 63 characters or a
+// version over 15 does not compile (the fields would cut it short).
 #define IJEPA_PLUGIN_ABI(ID, VERSION)                                                   \
+  static_assert(::ijepa::sdk::detail::fits_field(ID, sizeof(IjepaAbiInfo::plugin_id)),  \
+                "IJEPA_PLUGIN_ABI: the plugin id is longer than 63 characters");        \
+  static_assert(::ijepa::sdk::detail::fits_field(VERSION, sizeof(IjepaAbiInfo::plugin_version)), \
+                "IJEPA_PLUGIN_ABI: the plugin version is longer than 15 characters");   \
   IJEPA_EXPORT const IjepaAbiInfo* ijepa_plugin_abi() noexcept {                       \
     static const IjepaAbiInfo info = ::ijepa::sdk::make_abi_info(ID, VERSION);          \
     return &info;                                                                      \
