@@ -110,14 +110,26 @@ TrialState inspect_trial(const fs::path& sweep_dir, const std::string& name) {
   }
   const std::string s = t.status.value("state", "");
   const std::string proc_error = t.proc.contains("error") && t.proc["error"].is_string() ? t.proc["error"].get<std::string>() : "";
-  if (t.run_dir && (s == "completed" || s == "interrupted")) {
+  // A resumed session that failed before its trainer wrote anything (a lock it could not take on a read-only file
+  // system, a plugin that no longer loads) leaves the earlier session's "interrupted" in status.json: the sweep's
+  // note of that later failure, written when the process ended, is then the newer word.
+  const auto stamp = [](const nlohmann::json& j) {
+    for (const char* k : {"ended", "updated"}) {
+      if (j.contains(k) && j[k].is_string()) return j[k].get<std::string>();
+    }
+    return std::string();
+  };
+  const bool failed_since = s == "interrupted" && proc_state == "failed" && stamp(t.proc) >= stamp(t.status);
+  if (t.run_dir && (s == "completed" || (s == "interrupted" && !failed_since))) {
     t.state = s;
     if (s == "interrupted") t.error = "interrupted (stopped by a signal)";
   } else if (t.run_dir && s == "failed") {
     t.state = "failed";
     t.error = !proc_error.empty() ? proc_error : t.status.value("error", std::string("failed"));
   } else if (proc_state == "failed") {
-    t.state = "failed";  // a crash (signal) leaves status.json "running"; or it failed before the run existed
+    // a crash (signal) leaves status.json "running"; or it failed before the run existed, or before a resumed
+    // session wrote its status
+    t.state = "failed";
     t.error = proc_error.empty() ? "failed" : proc_error;
   } else if (t.run_dir || proc_state == "interrupted" || proc_state == "running") {
     t.state = "interrupted";
