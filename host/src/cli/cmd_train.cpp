@@ -121,11 +121,12 @@ std::string ablation_hint(const nlohmann::json& resolved) {
   return std::string("components.masker.type=") + (multiblock ? "random" : "multiblock");
 }
 
-std::string loss_line(const TrainSummary& s, const nlohmann::json& resolved) {
+std::string loss_line(const TrainSummary& s) {
   if (!s.first_loss || !s.final_loss) return "none (no step taken in this session)";
   std::ostringstream os;
-  os << *s.first_loss << " (first " << resolved["train"]["log_every"] << " steps) -> " << *s.final_loss << " (last "
-     << resolved["train"]["log_every"] << " steps)";
+  const auto steps = [](std::int64_t n) { return std::to_string(n) + (n == 1 ? " step" : " steps"); };
+  os << *s.first_loss << " (first " << steps(s.first_loss_steps) << ") -> " << *s.final_loss << " (last "
+     << steps(s.final_loss_steps) << ")";
   return os.str();
 }
 
@@ -164,7 +165,7 @@ void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const 
   std::cout << "\n== ijepa train: " << s.state << " ==\n"
             << "  run            " << fs::absolute(s.run_dir).string() << "\n"
             << "  steps          " << s.steps << " (" << s.epochs << " epochs)\n"
-            << "  loss           " << loss_line(s, resolved) << "\n"
+            << "  loss           " << loss_line(s) << "\n"
             << "  time           " << s.seconds << " s, " << s.images_per_s << " images/s\n"
             << "  weights        " << weights_line(s.run_dir) << "\n"
             << "  metrics        " << (s.run_dir / "metrics.jsonl").string() << "  (one JSON object per line)\n"

@@ -41,7 +41,8 @@ nlohmann::json train_doc() {
           {"bf16", "bf16 autocast on CUDA (the official use_bfloat16; the CPU runs fp32 unless cpu_bf16)"},
           {"cpu_bf16", "bf16 autocast on the CPU too (opt-in deviation: the official code autocasts on CUDA only; "
                        "pays on CPUs with native bf16 matmul such as AVX512-BF16 or AMX)"},
-          {"threads", "intra-op CPU threads (0 = all cores); fix it for bit-exact reproducibility"},
+          {"threads", "intra-op CPU threads (0 = all cores; on --resume, the count the run started with); the count "
+                      "changes the sums' rounding: fix it for bit-exact reproducibility across machines"},
           {"log_every", "steps between metrics.jsonl records and progress lines"},
           {"checkpoint_every", "steps between checkpoints (0 = at the end of every epoch)"},
           {"keep_epoch_checkpoints", "also keep checkpoints/epoch_NNNN.safetensors every N epochs (0 = never)"},

@@ -1,5 +1,6 @@
 #include "ijepa/host/run/run_stages.hpp"
 
+#include <link.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <fstream>
 #include <iomanip>
@@ -94,6 +96,40 @@ std::optional<Checkpoint> check_resume(const nlohmann::json& resolved, const Reg
 // A resume may run under another thread count, host or build than the start: env.json keeps the start's record and
 // gains one entry per resume in "resumes" (at_step and this process's env; at::show_config() only where it changed).
 // An env.json that cannot be read as an object is left as it is, with a warning.
+// The GNU build id of the running executable (hex; "" when it has none): the main program is the first object
+// dl_iterate_phdr reports.
+std::string executable_build_id() {
+  std::string id;
+  ::dl_iterate_phdr(
+      [](struct dl_phdr_info* info, std::size_t, void* data) -> int {
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_NOTE) continue;
+          const auto* p = reinterpret_cast<const unsigned char*>(info->dlpi_addr + ph.p_vaddr);
+          const unsigned char* end = p + ph.p_memsz;
+          while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const auto* n = reinterpret_cast<const ElfW(Nhdr)*>(p);
+            const unsigned char* name = p + sizeof(ElfW(Nhdr));
+            const unsigned char* desc = name + ((n->n_namesz + 3) & ~3u);
+            if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0 &&
+                desc + n->n_descsz <= end) {
+              static const char* hex = "0123456789abcdef";
+              auto* out = static_cast<std::string*>(data);
+              for (ElfW(Word) k = 0; k < n->n_descsz; ++k) {
+                *out += hex[desc[k] >> 4];
+                *out += hex[desc[k] & 15];
+              }
+              return 1;
+            }
+            p = desc + ((n->n_descsz + 3) & ~3u);
+          }
+        }
+        return 1;  // only the first object, the executable
+      },
+      &id);
+  return id;
+}
+
 void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at_step) {
   nlohmann::json env = nlohmann::json::object();
   std::error_code ec;
@@ -130,6 +166,15 @@ void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at
   if (n_changed > 0) {
     logging::warn("resume: " + std::to_string(n_changed) + " plugin(s) differ from the build the run last used: " +
                   changed + "; steps from " + std::to_string(at_step) + " on use this build (env.json records both)");
+  }
+  // The host too (the step loop, AdamW, the schedules and the loader are its code).
+  const std::string exe_then = resumed ? env["resumes"].back().value("executable_build_id", std::string())
+                                       : env.value("executable_build_id", std::string());
+  const std::string exe_now = now.value("executable_build_id", std::string());
+  if (!exe_then.empty() && !exe_now.empty() && exe_then != exe_now) {
+    logging::warn("resume: the ijepa executable differs from the build the run last used (build id " +
+                  exe_then.substr(0, 12) + " then, " + exe_now.substr(0, 12) + " now); steps from " +
+                  std::to_string(at_step) + " on use this build (env.json records both)");
   }
   if (env.contains("torch_config") && env["torch_config"] == now["torch_config"]) now.erase("torch_config");
   now["at_step"] = at_step;
@@ -173,6 +218,9 @@ nlohmann::json env_json(const PluginHost& host, const TrainOptions& opts) {
   env["sdpa"] = util::sdpa_description();
   env["torch_config"] = at::show_config();
   env["threads"] = at::get_num_threads();
+  // The host build: the executable's GNU build id (a hash of its contents the linker wrote; reading it costs
+  // nothing, where hashing the 100 MB file would cost a second), so a rebuilt host is told apart on resume.
+  env["executable_build_id"] = executable_build_id();
   env["hostname"] = host_name();
   env["started"] = utc_now();
   env["argv"] = opts.argv;
@@ -419,14 +467,24 @@ void LossWindow::flush(std::int64_t last_checkpoint) {
                                                : std::string("no checkpoint had been written yet")));
     }
     values_.push_back(v[i]);
-    sum_ += v[i];
-    if (static_cast<std::int64_t>(values_.size()) > window_) {
-      sum_ -= values_.front();
-      values_.pop_front();
-    }
+    if (size() > keep_) values_.pop_front();
   }
   last_ = v[pending_.size() - 1];
   pending_.clear();
+}
+
+double LossWindow::mean_of_last(std::int64_t n) const {
+  n = std::min(n, size());
+  if (n <= 0) return 0.0;
+  double sum = 0.0;  // oldest first, as the losses came
+  for (auto it = values_.end() - n; it != values_.end(); ++it) sum += *it;
+  return sum / static_cast<double>(n);
+}
+
+void LossWindow::restore(const std::vector<double>& losses) {
+  values_.assign(losses.begin(), losses.end());
+  while (size() > keep_) values_.pop_front();
+  if (!values_.empty()) last_ = values_.back();
 }
 
 // ---- progress ----------------------------------------------------------------------------------------------------
@@ -462,6 +520,7 @@ ProgressLog::ProgressLog(RunDir* run, const StepPlan& plan, std::int64_t images_
     (void)health_.check(rec["step"].get<std::int64_t>(), m);
     if (!first_window_done_ && rec.contains("loss_avg") && rec["loss_avg"].is_number()) {
       first_loss_ = rec["loss_avg"].get<double>();
+      first_steps_ = std::min(rec["step"].get<std::int64_t>(), plan_.log_every);
       first_window_done_ = true;
     }
   }
@@ -495,6 +554,7 @@ void ProgressLog::log_step(std::int64_t done, std::int64_t epoch, const JepaMode
   const double mean_loss = losses.mean();
   if (!first_window_done_) {
     first_loss_ = mean_loss;
+    first_steps_ = losses.mean_count();
     first_window_done_ = true;
   }
   nlohmann::json rec = {{"step", done}, {"epoch", epoch}, {"split", "train"}, {"loss", losses.last()},
@@ -545,7 +605,8 @@ void Checkpointer::check_run_dir() const {
   }
 }
 
-void Checkpointer::save(const JepaModel& model, std::int64_t step_done, bool epoch_copy) {
+void Checkpointer::save(const JepaModel& model, std::int64_t step_done, bool epoch_copy,
+                        const std::vector<double>& recent_losses) {
   last_saved_ = step_done;
   if (run_ == nullptr) return;
   check_run_dir();  // never write checkpoints into a directory that is no longer the run's
@@ -557,6 +618,7 @@ void Checkpointer::save(const JepaModel& model, std::int64_t step_done, bool epo
   c.epoch = step_done / ipe_;
   c.weights = model.weights();
   c.trainer = model.trainer_state();
+  c.trainer["losses"] = at::tensor(at::ArrayRef<double>(recent_losses), at::kDouble);
   c.metadata = {{"format", "ijepa-cpp"}, {"sdk", IJEPA_SDK_VERSION_STRING}, {"config_sha", config_sha_},
                 {"config", config_dump_}, {"step", std::to_string(step_done)}};
   write_checkpoint(run_->checkpoints(), c);

@@ -158,7 +158,7 @@ std::int64_t step_loop(Run& r, std::optional<std::vector<Batch>> first, bool dis
     // Sync points, the same on every rank: nothing is logged, saved or evaluated from weights a non-finite loss made.
     if (log_due || save_due || !due.empty()) r.losses.flush(r.checkpoints.last_saved());
     if (log_due) r.progress.log_step(done, b.front().epoch, res, r.losses, r.data.loader()->skip_stats().skipped);
-    if (save_due) r.checkpoints.save(r.model, done, r.plan.keep_epoch_copy(done));
+    if (save_due) r.checkpoints.save(r.model, done, r.plan.keep_epoch_copy(done), r.losses.recent());
     if (r.dir != nullptr) eval_seconds += r.evals.run(r.model, due, done, r.plan.ipe, *r.dir, r.progress);
   }
   r.losses.flush(r.checkpoints.last_saved());  // the steps since the last sync point (an interruption), before the
@@ -170,14 +170,16 @@ TrainSummary finish(Run& r, std::int64_t step, double eval_seconds) {
   const std::int64_t skipped = r.data.loader()->skip_stats().skipped;
   r.data.stop();
   r.progress.end_line();
-  if (step != r.checkpoints.last_saved()) r.checkpoints.save(r.model, step, false);
+  if (step != r.checkpoints.last_saved()) r.checkpoints.save(r.model, step, false, r.losses.recent());
   r.checkpoints.check_run_dir();
   TrainSummary s;
   s.steps = step;
   s.epochs = step / r.plan.ipe;
-  if (!r.losses.empty()) {  // a session stopped before its first step has no loss (not 0)
+  if (step > r.plan.start && !r.losses.empty()) {  // a session stopped before its first step has no loss (not 0)
     s.first_loss = r.progress.first_loss();
-    s.final_loss = r.losses.mean();
+    s.first_loss_steps = r.progress.first_loss_steps();
+    s.final_loss = r.losses.final_mean();
+    s.final_loss_steps = r.losses.final_count();
   }
   s.seconds = r.progress.seconds();
   s.eval_seconds = eval_seconds;
@@ -230,6 +232,26 @@ void record_failure(Run& r, const std::exception& e) {
   }
 }
 
+// On --resume with train.threads 0 (all cores): the intra-op thread count the run started with (env.json), not
+// this session's default, since another count changes the sums' rounding and the resumed run would not continue the
+// uninterrupted one bit for bit (a sweep resumed with another --jobs, OMP_NUM_THREADS set otherwise).
+void keep_thread_count(const nlohmann::json& train, const fs::path& run_dir) {
+  if (train.at("threads").get<std::int64_t>() != 0) return;  // a fixed count cannot change on resume
+  nlohmann::json env;
+  try {
+    env = load_json_file(run_dir / "env.json");
+  } catch (const std::exception&) {
+    return;  // not recorded: this session's default, as before
+  }
+  if (!env.is_object() || !env.contains("threads") || !env["threads"].is_number_integer()) return;
+  const int recorded = env["threads"].get<int>(), now = at::get_num_threads();
+  if (recorded < 1 || recorded == now) return;
+  at::set_num_threads(recorded);
+  logging::info("resume: " + std::to_string(recorded) + " intra-op threads, as the run started with (train.threads "
+                "0 would give " + std::to_string(now) + " here, and results that differ from an uninterrupted run in "
+                "the last bits)");
+}
+
 struct FileSinkScope {
   explicit FileSinkScope(const RunDir* run) {
     if (run != nullptr) logging::add_file_sink((run->root() / "log.txt").string());
@@ -257,8 +279,18 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   model.set_schedules(make_schedules(train, data.steps_per_epoch()));
   const std::int64_t start = target.resume ? target.resume->step : 0;
   const StepPlan plan = make_step_plan(train, data.steps_per_epoch(), start);
+  if (start > plan.end) {  // a "completed" run at step 11 whose config says 5 would contradict its own record
+    throw ConfigError("--resume: train.max_steps " + std::to_string(plan.end) + " ends before the step the run has "
+                      "reached (" + std::to_string(start) + "); raise it, or set 0 for the whole run");
+  }
+  if (target.resume && writer) keep_thread_count(train, opts.out);
+  std::vector<double> recent_losses;  // the loss window the checkpoint carries (none in files from before it did)
   if (target.resume) {
     model.load(target.resume->weights, target.resume->trainer, start, (opts.out / "checkpoints" / target.resume->name).string());
+    if (const auto it = target.resume->trainer.find("losses"); it != target.resume->trainer.end()) {
+      const at::Tensor l = it->second.to(at::kDouble).contiguous().reshape({-1});
+      recent_losses.assign(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
+    }
     target.resume.reset();
   }
   // train.init_from: a new run (not a resumed one) starts from other weights; rank 0 loads them and the start's
@@ -317,6 +349,7 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   Checkpointer checkpoints(dir ? &*dir : nullptr, resolved, plan.ipe, start);
   Run run{model, data, evals, plan, dir ? &*dir : nullptr, progress, checkpoints, LossWindow(plan.log_every)};
   run.earlier_final_loss = earlier_final_loss;
+  run.losses.restore(recent_losses);
   double eval_seconds = dir ? evals.catch_up(model, plan, *dir, progress) : 0.0;
   std::int64_t step = start;
   TrainSummary summary;

@@ -125,7 +125,7 @@ TEST(RunHealth, AResumedRunJudgesAgainstTheRunsFirstValuesAndWarnsOnce) {
   ASSERT_EQ(warnings().size(), 1u) << warnings().dump();
   EXPECT_NE(warnings()[0].get<std::string>().find("(first logged 1e+03): a dimensional collapse"), std::string::npos)
       << warnings().dump();
-  EXPECT_NE(out.find("123 (first 1 steps)"), std::string::npos) << out;
+  EXPECT_NE(out.find("123 (first 1 step) -> "), std::string::npos) << out;
   // Resumed again: the warning was the run's, once.
   ASSERT_EQ(test::run_cli(train + " --set train.max_steps=7 --resume", &out), 0) << out;
   EXPECT_EQ(warnings().size(), 1u) << warnings().dump();

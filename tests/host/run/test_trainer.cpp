@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -195,7 +196,11 @@ TEST(Train, KillAndResumeEqualsUninterruptedBitForBit) {
   auto ma = read_jsonl(dir / "ref" / "metrics.jsonl");
   auto mb = read_jsonl(run / "metrics.jsonl");
   ASSERT_EQ(ma.size(), mb.size());
-  for (std::size_t i = 0; i < ma.size(); ++i) EXPECT_EQ(ma[i]["loss"], mb[i]["loss"]) << i;
+  for (std::size_t i = 0; i < ma.size(); ++i) {
+    EXPECT_EQ(ma[i]["loss"], mb[i]["loss"]) << i;
+    EXPECT_EQ(ma[i]["loss_avg"], mb[i]["loss_avg"]) << i;
+  }
+  EXPECT_EQ(load_json_file(dir / "ref" / "status.json")["final_loss"], load_json_file(run / "status.json")["final_loss"]);
   // env.json keeps the start's environment and records the resume's (the same build: no second show_config()).
   const nlohmann::json env_ref = load_json_file(dir / "ref" / "env.json");
   const nlohmann::json env = load_json_file(run / "env.json");
@@ -205,6 +210,10 @@ TEST(Train, KillAndResumeEqualsUninterruptedBitForBit) {
   EXPECT_GE(again["at_step"].get<std::int64_t>(), 10);
   EXPECT_LT(again["at_step"].get<std::int64_t>(), 48);
   EXPECT_EQ(again["threads"], env["threads"]);
+  // The host build: its GNU build id, the same for both sessions (the same binary; a rebuilt one gets a warning).
+  ASSERT_TRUE(env["executable_build_id"].is_string()) << env.dump();
+  EXPECT_GE(env["executable_build_id"].get<std::string>().size(), 16u) << env.dump();
+  EXPECT_EQ(again["executable_build_id"], env["executable_build_id"]);
   EXPECT_NE(again["argv"].dump().find("--resume"), std::string::npos) << again.dump();
   EXPECT_EQ(env["argv"].dump().find("--resume"), std::string::npos) << env.dump();
   EXPECT_FALSE(again.contains("torch_config"));
@@ -226,6 +235,50 @@ TEST(Train, KillAndResumeEqualsUninterruptedBitForBit) {
   for (const char* tag : {"train/lr", "train/wd", "train/ema_m", "train/images_per_s", "health/rank_target"}) {
     EXPECT_TRUE(tb.contains(tag)) << tag;
   }
+  fs::remove_all(dir);
+}
+
+// A run stopped between two log steps and resumed logs the loss averages and ends with the final loss of a run
+// that never stopped: the loss window the average needs travels in the checkpoint's trainer file ("losses"). It used
+// to start empty, so the first loss_avg after a resume averaged fewer steps, and a run resumed near its end had
+// another final_loss (a summary column and a --best-by metric). The final loss is the mean of the last 10 steps
+// whatever train.log_every is.
+TEST(Train, AResumedRunLogsTheLossAveragesAndFinalLossOfAnUninterruptedOne) {
+  auto dir = test::temp_dir("resume_window");
+  nlohmann::json cfg = test::tiny_experiment();
+  cfg["train"]["epochs"] = 4;  // 32 steps, logged every 7, stopped at 11 (between two log steps) and resumed
+  cfg["train"]["log_every"] = 7;
+  test::write_text(dir / "e.json", cfg.dump());
+  const std::string e = (dir / "e.json").string();
+  std::string out;
+  ASSERT_EQ(run_cli("train " + e + " --out " + (dir / "ref").string() + " --quiet", &out), 0) << out;
+  const fs::path run = dir / "resumed";
+  ASSERT_EQ(run_cli("train " + e + " --out " + run.string() + " --quiet --set train.max_steps=11", &out), 0) << out;
+  ASSERT_EQ(run_cli("train " + e + " --out " + run.string() + " --resume --quiet", &out), 0) << out;
+  EXPECT_NE(out.find("(first 7 steps) -> "), std::string::npos) << out;
+  EXPECT_NE(out.find(" (last 10 steps)"), std::string::npos) << out;
+  std::map<std::int64_t, nlohmann::json> resumed;
+  for (const auto& r : read_jsonl(run / "metrics.jsonl")) resumed[r["step"].get<std::int64_t>()] = r;
+  const auto ref = read_jsonl(dir / "ref" / "metrics.jsonl");
+  ASSERT_EQ(ref.size(), 5u);  // 7, 14, 21, 28, 32
+  for (const auto& r : ref) {
+    const std::int64_t step = r["step"].get<std::int64_t>();
+    ASSERT_EQ(resumed.count(step), 1u) << step;
+    EXPECT_EQ(r["loss"], resumed[step]["loss"]) << step;
+    EXPECT_EQ(r["loss_avg"], resumed[step]["loss_avg"]) << step;
+  }
+  const nlohmann::json a = load_json_file(dir / "ref" / "status.json"), b = load_json_file(run / "status.json");
+  EXPECT_EQ(a["final_loss"], b["final_loss"]);
+  // The final loss does not depend on how often the run logged.
+  ASSERT_EQ(run_cli("train " + e + " --out " + (dir / "log1").string() + " --quiet --set train.log_every=1", &out), 0)
+      << out;
+  EXPECT_EQ(a["final_loss"], load_json_file(dir / "log1" / "status.json")["final_loss"]);
+  // ... and is the mean of the last 10 logged losses of a run logged every step.
+  const auto every = read_jsonl(dir / "log1" / "metrics.jsonl");
+  ASSERT_EQ(every.size(), 32u);
+  double sum = 0.0;
+  for (std::size_t i = 22; i < 32; ++i) sum += every[i]["loss"].get<double>();
+  EXPECT_DOUBLE_EQ(a["final_loss"].get<double>(), sum / 10.0);
   fs::remove_all(dir);
 }
 

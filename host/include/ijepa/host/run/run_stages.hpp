@@ -2,6 +2,7 @@
 // The named stages of `ijepa train` (run_training in trainer.cpp reads top-down through them, like the official
 // train.py): the run's target directory (fresh or resumed), the step plan, the loss window read at sync points,
 // the progress log (metrics.jsonl, console, status.json), checkpointing and the evaluation schedule.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -83,16 +84,29 @@ void check_before_training(const nlohmann::json& resolved, const std::vector<std
 // loss is reported with its own step, before anything is written from the weights it produced.
 class LossWindow {
  public:
-  explicit LossWindow(std::int64_t window) : window_(window) {}
+  // The run's final loss is the mean of its last kFinalSteps losses (all of them in a shorter run), whatever
+  // train.log_every is: the same figure for a run logged every step or every 50.
+  static constexpr std::int64_t kFinalSteps = 10;
+  // window: train.log_every, the steps a logged loss_avg averages.
+  explicit LossWindow(std::int64_t window) : window_(window), keep_(std::max(window, kFinalSteps)) {}
   void push(std::int64_t step, double lr, const at::Tensor& loss, const at::Tensor& stop);
   // flush(last_checkpoint) reads every pending loss; TrainingError naming the step (1-based) of the first non-finite
   // one and what is kept: the checkpoint of step last_checkpoint (> 0), or none yet.
   void flush(std::int64_t last_checkpoint = 0);
   bool stop_seen() const { return stop_seen_; }
   double last() const { return last_; }
-  double mean() const { return values_.empty() ? 0.0 : sum_ / static_cast<double>(values_.size()); }
+  // mean(): of the last train.log_every losses (fewer at the start); final_mean(): of the last kFinalSteps.
+  double mean() const { return mean_of_last(window_); }
+  std::int64_t mean_count() const { return std::min<std::int64_t>(window_, size()); }
+  double final_mean() const { return mean_of_last(kFinalSteps); }
+  std::int64_t final_count() const { return std::min<std::int64_t>(kFinalSteps, size()); }
   bool empty() const { return values_.empty(); }
   std::int64_t failed_step() const { return failed_step_; }  // -1 unless flush() threw
+  // The losses the two means need (read at a sync point: nothing pending), kept in a checkpoint's trainer file as
+  // "losses"; restore() puts them back on resume, so the first loss_avg after it and the final loss are those of an
+  // uninterrupted run.
+  std::vector<double> recent() const { return {values_.begin(), values_.end()}; }
+  void restore(const std::vector<double>& losses);
 
  private:
   struct Pending {
@@ -100,10 +114,12 @@ class LossWindow {
     double lr;
     at::Tensor loss, stop;
   };
-  std::int64_t window_;
+  std::int64_t size() const { return static_cast<std::int64_t>(values_.size()); }
+  double mean_of_last(std::int64_t n) const;
+  std::int64_t window_, keep_;
   std::vector<Pending> pending_;
   std::deque<double> values_;
-  double sum_ = 0.0, last_ = 0.0;
+  double last_ = 0.0;
   bool stop_seen_ = false;
   std::int64_t failed_step_ = -1;
 };
@@ -123,6 +139,7 @@ class ProgressLog {
   nlohmann::json& status() { return status_; }
   void write_status() const;                  // rank 0
   double first_loss() const { return first_loss_; }
+  std::int64_t first_loss_steps() const { return first_steps_; }  // how many losses first_loss() averages
   double seconds() const;                     // since the log started
   double excluded_seconds() const { return excluded_; }
 
@@ -135,6 +152,7 @@ class ProgressLog {
   std::chrono::steady_clock::time_point t0_, t_log_;
   std::int64_t imgs_since_log_ = 0;
   double first_loss_ = 0.0, excluded_ = 0.0;
+  std::int64_t first_steps_ = 0;
   HealthWatch health_;
   bool first_window_done_ = false;
 };
@@ -145,8 +163,10 @@ std::string eta_text(double seconds);
 class Checkpointer {
  public:
   Checkpointer(RunDir* run, const nlohmann::json& resolved, std::int64_t ipe, std::int64_t start_step);
-  // save(model, step_done, epoch_copy): step_NNNNNNNN (+ epoch_NNNN.safetensors); ranks > 0 only remember the step.
-  void save(const JepaModel& model, std::int64_t step_done, bool epoch_copy);
+  // save(model, step_done, epoch_copy, recent_losses): step_NNNNNNNN (+ epoch_NNNN.safetensors), the losses in the
+  // trainer file as "losses" (LossWindow::recent); ranks > 0 only remember the step.
+  void save(const JepaModel& model, std::int64_t step_done, bool epoch_copy,
+            const std::vector<double>& recent_losses = {});
   // restore_epoch_copy(step): on resume at a step whose epoch copy is due, makes the copy if a stop (kill -9, a full
   // disk) came between the step file and its copy; a no-op when the copy exists.
   void restore_epoch_copy(std::int64_t step);
