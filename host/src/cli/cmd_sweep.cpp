@@ -1,5 +1,7 @@
 // `ijepa sweep FILE [--out DIR] [--dry-run] [--jobs N] [--reuse DIR]... [--set k=v]...` and `ijepa report DIR`
 #include <iostream>
+#include <map>
+#include <string>
 
 #include "cli/commands.hpp"
 #include "ijepa/host/config/experiment.hpp"
@@ -12,6 +14,17 @@
 namespace fs = std::filesystem;
 
 namespace ijepa::host::cli {
+
+namespace {
+
+// plugin id -> sha256 of the file loaded now (stale_build_notes).
+std::map<std::string, std::string> plugins_now(const PluginHost& host) {
+  std::map<std::string, std::string> out;
+  for (const auto& p : host.loaded()) out[p.plugin_id] = p.sha256;
+  return out;
+}
+
+}  // namespace
 
 int cmd_sweep(const Argv& argv) {
   std::set<std::string> valued = kPluginOptions;
@@ -49,6 +62,7 @@ int cmd_sweep(const Argv& argv) {
     for (const auto& f : foreign_trial_dirs(out, plan)) {
       std::cout << "note: " << f.string() << " is not a trial of this sweep (a run leaves it as it is)\n";
     }
+    for (const std::string& note : stale_build_notes(out, plan, actions, plugins_now(host))) std::cout << note << "\n";
     for (const auto& a : actions) {
       if (a.action == "error") {
         std::cerr << "ijepa sweep: error: " << a.reason << "\n";
@@ -65,6 +79,7 @@ int cmd_sweep(const Argv& argv) {
   opts.allow_insecure_plugins = args.flag("--allow-insecure-plugins");
   opts.restart_failed = args.flag("--restart-failed");
   opts.reuse = reuse_sources;
+  opts.plugins_now = plugins_now(host);
   return run_sweep(plan, opts, std::cout);
 }
 

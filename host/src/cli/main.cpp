@@ -25,7 +25,7 @@ void usage(std::ostream& os) {
         "                                    resumable\n"
         "  report SWEEP_DIR [--reference GROUP] [--best-by METRIC] [--order 'A > B']... [--defaults]   regenerate a "
         "sweep's\n"
-        "                                    summary.{md,csv,jsonl}:\n"
+        "                                    summary.{md,csv,jsonl}, summary_grouped.csv:\n"
         "                                    gains, intervals over seeds and test images, paired differences\n"
         "  eval RUN_DIR|CHECKPOINT --evaluator TYPE [--set k=v]... [--data SOURCE|DIR] [--encoder target|context]\n"
         "                                    frozen-feature probes, with a random-init baseline; table + JSON\n"
@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (cmd == "--version" || cmd == "version") return cmd_version();
-    if (cmd == "help" && rest.size() == 1 && rest[0] == "bench") {
+    // `ijepa help bench`, `ijepa bench --help`: both subcommands' help.
+    if ((cmd == "help" && rest.size() == 1 && rest[0] == "bench") || (cmd == "bench" && wants_help(rest))) {
       for (const char* sub : {"bench train", "bench data"}) print_help(std::cout, *find_help(sub));
       return 0;
     }

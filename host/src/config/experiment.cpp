@@ -253,7 +253,8 @@ std::string key_origin(const std::string& what, const KeyOrigins& origins) {
   // Keys of several files (data.image_size in one, the patch size in another): each file with its key.
   std::string out;
   for (const Named* n : picked) {
-    const bool says_key = n->origin.find(" (overrides.") != std::string::npos;
+    const bool says_key =
+        n->origin.find(" (overrides.") != std::string::npos || n->origin.find(" (sweep axis ") != std::string::npos;
     const std::string part = says_key ? n->origin : n->origin + " (" + n->key + ")";
     if (out.find(part) == std::string::npos) out += (out.empty() ? "" : ", ") + part;
   }

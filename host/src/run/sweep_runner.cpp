@@ -204,7 +204,11 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
   const std::vector<SweepTrial> trials = expand_sweep(plan.spec, experiment, source);
   // A trial's axis values and seed are the sweep's, whatever file set the key before; a --set is the command line's.
   KeyOrigins trial_origins = origins;
-  for (const auto& a : plan.spec.axes) forget_origins(trial_origins, a.key);
+  for (const auto& a : plan.spec.axes) {
+    forget_origins(trial_origins, a.key);
+    // A bad value of an axis names the axis (it used to name the base file that set the key before the sweep).
+    trial_origins[a.key] = source + " (sweep axis " + a.key + ")";
+  }
   forget_origins(trial_origins, "seed");
   for (const auto& s : sets) forget_origins(trial_origins, s.substr(0, s.find('=')));
   // f() for trial t, with an error named as the trial's (and the file or --set that gave the bad value).
@@ -213,7 +217,10 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
       f();
     } catch (const std::exception& e) {
       const std::string set_in = error_origin(e.what(), trial_origins, source);
-      throw ConfigFileError(source + ": trial '" + t.name + "': " + (set_in == source ? "" : set_in + ": ") + e.what());
+      // The sweep file alone (an axis of it: the trial's name says the value) goes without saying.
+      const bool only_this_file = set_in == source || (set_in.rfind(source + " (sweep axis ", 0) == 0 &&
+                                                       set_in.find("), ") == std::string::npos);
+      throw ConfigFileError(source + ": trial '" + t.name + "': " + (only_this_file ? "" : set_in + ": ") + e.what());
     }
   };
   // A factory's ConfigError does not say which --set gave the value it refuses (resolve_experiment's errors do).
@@ -564,6 +571,56 @@ std::vector<fs::path> foreign_trial_dirs(const fs::path& dir, const SweepPlan& p
   return out;
 }
 
+std::vector<std::string> stale_build_notes(const fs::path& dir, const SweepPlan& plan,
+                                           const std::vector<TrialAction>& actions,
+                                           const std::map<std::string, std::string>& plugins_now) {
+  struct Stale {
+    std::string then, now;
+    std::vector<std::string> trials;
+  };
+  std::map<std::string, Stale> by_plugin;  // plugin id -> the trials trained with another file
+  for (std::size_t i = 0; i < plan.trials.size() && i < actions.size(); ++i) {
+    if (actions[i].action != "skip") continue;
+    const std::string& name = plan.trials[i].trial.name;
+    nlohmann::json env;
+    try {
+      env = load_json_file(TrialPaths(dir, name).run_dir / "env.json");
+    } catch (const std::exception&) {
+      continue;  // not recorded: nothing to compare
+    }
+    if (!env.is_object()) continue;
+    const bool resumed = env.contains("resumes") && env["resumes"].is_array() && !env["resumes"].empty() &&
+                         env["resumes"].back().is_object() && env["resumes"].back().contains("plugins");
+    const nlohmann::json used = resumed ? env["resumes"].back()["plugins"] : env.value("plugins", nlohmann::json());
+    if (!used.is_array()) continue;
+    for (const auto& p : used) {
+      if (!p.is_object() || !p.contains("id") || !p["id"].is_string() || !p.contains("sha256") ||
+          !p["sha256"].is_string()) {
+        continue;
+      }
+      const auto now = plugins_now.find(p["id"].get<std::string>());
+      if (now == plugins_now.end() || now->second == p["sha256"].get<std::string>()) continue;
+      Stale& st = by_plugin[now->first];
+      st.then = p["sha256"].get<std::string>();
+      st.now = now->second;
+      st.trials.push_back(name);
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& [id, st] : by_plugin) {
+    std::string names;
+    for (std::size_t k = 0; k < st.trials.size() && k < 3; ++k) names += (k ? ", " : "") + st.trials[k];
+    if (st.trials.size() > 3) names += ", ...";
+    out.push_back("note: " + std::to_string(st.trials.size()) + " completed trial" +
+                  (st.trials.size() == 1 ? "" : "s") + " (" + names + ") " +
+                  (st.trials.size() == 1 ? "was" : "were") + " trained with another build of plugin " +
+                  id + " (sha256 " + st.then.substr(0, 12) + " then, " + st.now.substr(0, 12) + " now); they are " +
+                  "kept as they are: remove their directories under " + (dir / "trials").string() +
+                  " (or sweep into another --out) to train them with this build");
+  }
+  return out;
+}
+
 int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& os) {
   const fs::path dir = opts.out;
   std::error_code ec;
@@ -625,6 +682,7 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
     if (any_cuda) os << ", at most " << fixed(gpu_share(opts.jobs) * 100.0, 1) << " % of the GPU's memory each";
   }
   os << ")" << std::endl;
+  for (const std::string& note : stale_build_notes(dir, plan, actions, opts.plugins_now)) os << note << "\n";
 
   // 4. Run: one child `ijepa train` per trial, at most opts.jobs at once, the cores and a CUDA card split between them.
   std::vector<std::string> parent_env;
@@ -902,7 +960,8 @@ int run_sweep(const SweepPlan& plan, const SweepRunOptions& opts, std::ostream& 
   const SweepSummaryText text = write_sweep_summary(dir);
   std::size_t n_completed = 0;
   for (const auto& s : final_state) n_completed += s == "completed" ? 1 : 0;
-  os << "\n" << text.md << "\nsummary: " << (dir / "summary.md").string() << ", summary.csv, summary.jsonl\n";
+  os << "\n" << text.md << "\nsummary: " << (dir / "summary.md").string()
+     << ", summary.csv, summary_grouped.csv, summary.jsonl\n";
   if (stopping) {
     os << "ijepa sweep: stopped; " << n_completed << "/" << total
        << " trials completed (run the same command again to resume)" << std::endl;

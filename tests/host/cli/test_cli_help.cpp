@@ -41,6 +41,13 @@ TEST(CliHelp, EveryCommandAnswersHelpWithItsOptionsDefaultsAndAnExample) {
   const Out h = run("help train");
   EXPECT_EQ(h.rc, 0);
   EXPECT_NE(h.text.find("usage: ijepa train CONFIG.json"), std::string::npos) << h.text;
+  // `bench` alone has two subcommands: `bench --help` shows both, as `help bench` does (it was a usage error).
+  for (const char* cmd : {"bench --help", "bench -h", "help bench"}) {
+    const Out b = run(cmd);
+    EXPECT_EQ(b.rc, 0) << cmd << ": " << b.text;
+    EXPECT_NE(b.text.find("usage: ijepa bench train"), std::string::npos) << cmd << ": " << b.text;
+    EXPECT_NE(b.text.find("usage: ijepa bench data"), std::string::npos) << cmd << ": " << b.text;
+  }
 }
 
 TEST(CliHelp, EveryExperimentFileAnExampleNamesExists) {

@@ -123,6 +123,27 @@ TEST(SweepCli, BadInputIsOneLineAndCreatesNothing) {
     // A value the masker's factory refuses for the grid (it trained trial 0, then failed trial 1).
     attempt(R"({"axes": {"components.masker.min_keep": [4, 100]}})"_json, extra, 1,
             {"trial 'min_keep100_s3'", "components.masker", "min_keep"});
+    // ... named as the sweep axis's value, not as the base file's that set the key before the sweep (it named the
+    // base file, which holds min_keep 4).
+    {
+      nlohmann::json base = sweep_experiment(nlohmann::json::object());
+      base.erase("sweep");
+      test::write_text(tmp / "base.json", base.dump());
+      test::write_text(tmp / "axis.json", nlohmann::json({{"schema_version", 1}, {"base", {"base.json"}},
+                                                           {"sweep", {{"axes", {{"components.masker.min_keep",
+                                                                                 {4, 100}}}}}}})
+                                               .dump());
+      std::vector<std::string> args{"sweep", (tmp / "axis.json").string(), "--out", out.string()};
+      args.insert(args.end(), extra.begin(), extra.end());
+      const auto r = test::run_ijepa(args);
+      EXPECT_EQ(r.rc, 1) << r.out << r.err;
+      EXPECT_NE(r.err.find("axis.json: trial 'min_keep100_s3': " + (tmp / "axis.json").string() +
+                           " (sweep axis components.masker.min_keep), "),
+                std::string::npos)
+          << r.err;
+      EXPECT_EQ(r.err.find("base.json (components.masker"), std::string::npos) << r.err;
+      EXPECT_FALSE(fs::exists(out));
+    }
     // Values only the encoder's, predictor's or loss's factory checks: the last trial's model is built in the plan
     // too (it failed after the other trials had trained).
     attempt(R"({"axes": {"components.encoder.num_heads": [2, 3]}})"_json, extra, 1,
@@ -281,6 +302,43 @@ TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
   EXPECT_EQ(r6.rc, 0) << r6.err;
   EXPECT_NE(r6.out.find(note), std::string::npos) << r6.out;
   EXPECT_TRUE(fs::is_directory(out / "trials" / "dropped_trial"));
+}
+
+// Completed trials trained with another build of a plugin than the one loaded now (a loss rebuilt after a fix) are
+// skipped as before, with a note naming the plugin, both SHA-256s and the trials, in the run and the dry run alike;
+// without it the sweep's results from the old build stood with no word.
+TEST(SweepCli, CompletedTrialsOfAnotherPluginBuildAreNamed) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "out";
+  test::write_text(tmp / "e.json", sweep_experiment(nlohmann::json::parse(R"({"seeds": [0, 1]})")).dump());
+  const std::vector<std::string> sweep{"sweep", (tmp / "e.json").string(), "--out", out.string()};
+  ASSERT_EQ(test::run_ijepa(sweep).rc, 0);
+  const auto again = test::run_ijepa(sweep);
+  ASSERT_EQ(again.rc, 0) << again.out << again.err;
+  EXPECT_EQ(again.out.find("note: "), std::string::npos) << "the same build: no note\n" << again.out;
+  // Trial s1 as if trained with another file of the loss plugin.
+  const fs::path env_file = out / "trials" / "s1" / "env.json";
+  nlohmann::json env = load_json_file(env_file);
+  std::string id;
+  for (auto& p : env["plugins"]) {
+    if (p["path"].get<std::string>().find("loss_representation") != std::string::npos) {
+      p["sha256"] = std::string(64, 'a');
+      id = p["id"].get<std::string>();
+    }
+  }
+  ASSERT_FALSE(id.empty()) << env.dump();
+  test::write_text(env_file, env.dump(2));
+  for (const bool dry : {true, false}) {
+    std::vector<std::string> args = sweep;
+    if (dry) args.push_back("--dry-run");
+    const auto r = test::run_ijepa(args);
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    const std::string want = "note: 1 completed trial (s1) was trained with another build of plugin " + id +
+                             " (sha256 aaaaaaaaaaaa then, ";
+    EXPECT_NE(r.out.find(want), std::string::npos) << (dry ? "dry run\n" : "run\n") << r.out;
+    EXPECT_NE(r.out.find("now); they are kept as they are: remove their directories under "), std::string::npos)
+        << r.out;
+  }
 }
 
 TEST(SweepCli, ADirectoryOfAnotherSweepFileIsRefusedUntouched) {
