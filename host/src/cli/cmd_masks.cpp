@@ -69,9 +69,14 @@ MaskStats sample_masks(const Component<sdk::Masker>& masker, const std::string& 
   MaskStats st;
   for (long long s = 0; s < steps; ++s) {
     const auto step = static_cast<std::uint64_t>(s);
-    const sdk::MaskSet ms = masker.call([&](sdk::Masker& m) { return m.sample(batch, step); });
+    sdk::MaskSet ms;
+    try {
+      ms = masker.call([&](sdk::Masker& m) { return m.sample(batch, step); });
+    } catch (const std::exception& e) {  // which batch, as the loader's errors say it
+      throw std::runtime_error(std::string(e.what()) + " (sampling the masks of batch " + std::to_string(s) + ")");
+    }
     if (const std::string p = mask_set_problem(ms, batch, num_patches); !p.empty()) {
-      throw std::runtime_error("plugin " + masker.plugin_id + ": masker/" + type + ": the masks of step " +
+      throw std::runtime_error("plugin " + masker.plugin_id + ": masker/" + type + ": the masks of batch " +
                                std::to_string(s) + ": " + p);
     }
     const auto n_targets = static_cast<std::int64_t>(ms.target.size());

@@ -174,7 +174,12 @@ bool PluginHost::load_file(const fs::path& file, bool allow_insecure, bool trust
   const std::string id(abi->plugin_id);
   const std::string version(abi->plugin_version);
   for (const auto& l : loaded_) {
-    if (l.plugin_id == id) return reject("duplicate plugin id " + id + " (already loaded from " + l.path + ")");
+    if (l.plugin_id == id) {
+      // Most often a copy of a plugin (the template) built before its id and types were renamed: without this,
+      // the run trains the original with one warning among the info lines.
+      return reject("duplicate plugin id " + id + " (already loaded from " + l.path + "); a copied plugin needs an "
+                    "id (IJEPA_PLUGIN_ABI) and component types of its own: docs/plugin-guide.md, section 2");
+    }
   }
   auto services = std::make_unique<PluginServices>();
   services->plugin_id = id;
@@ -256,6 +261,24 @@ void PluginHost::scan_dir(const fs::path& dir, bool explicit_dir, bool allow_ins
       hints_.push_back({entry.path().string(), "not loaded: plugin files are named ijepa_<name>.so (ijepa_add_plugin "
                                                "names them so; CMake's default for a library is lib<name>.so)"});
     }
+  }
+  if (files.empty() && explicit_dir) {
+    // `--plugin-dir src/` for `--plugin-dir src/build/`: said, so the "no such plugin" that follows is not a riddle.
+    std::string where;
+    for (const char* sub : {"build", "cmake-build-release", "cmake-build-debug"}) {
+      std::error_code e2;
+      for (const auto& entry : fs::directory_iterator(dir / sub, e2)) {
+        const std::string n = entry.path().filename().string();
+        if (n.rfind("ijepa_", 0) == 0 && entry.path().extension() == ".so") {
+          where = "; " + (dir / sub).string() + " has one";
+          break;
+        }
+      }
+      if (!where.empty()) break;
+    }
+    const std::string why = "no plugin file (ijepa_<name>.so) in this directory" + where;
+    hints_.push_back({dir.string(), why});
+    logging::warn("plugin directory " + dir.string() + ": " + why);
   }
   std::sort(files.begin(), files.end());
   // The built-in directory is as trusted as the executable next to it: its parents are not examined.

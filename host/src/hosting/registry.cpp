@@ -271,8 +271,20 @@ Component<T> Registry::make(Kind kind, const Table<T>& table, const nlohmann::js
     if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
     throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") rejected its config: " + what);
   } catch (const std::exception& e) {  // the plugin's own words, each line kept, on one line
-    throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") rejected its config: " +
-                      joined_lines(e.what()));
+    std::string what = joined_lines(e.what());
+    // sdk::config's "missing key 'K'" for a K the plugin never registered: the fix is in the plugin (which the
+    // message used to leave to a guess, blaming whatever set the type), not in the experiment.
+    const std::string missing = "missing key '";
+    if (const auto at = what.find(missing); at != std::string::npos) {
+      const auto end = what.find('\'', at + missing.size());
+      const std::string key = end == std::string::npos ? "" : what.substr(at + missing.size(), end - at - missing.size());
+      if (!key.empty() && !merged.contains(key)) {
+        throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") reads config key '" + key +
+                          "', which is not among the keys it registered: add it to its ComponentEntry's defaults "
+                          "(and doc)");
+      }
+    }
+    throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") rejected its config: " + what);
   } catch (...) {
     throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") failed with an unknown exception");
   }

@@ -220,13 +220,24 @@ TEST(CliPlugins, AMaskerThatBreaksTheContractIsNamedBeforeTheRunExists) {
                               "fault=" + fault,
                               "--plugin-dir", fixture_dir("abort_after").string()});
     EXPECT_EQ(m.rc, 1) << fault << show(m);
-    EXPECT_TRUE(has(m.err, "masker/abort_after: the masks of step 0: " + says)) << fault << show(m);
+    EXPECT_TRUE(has(m.err, "masker/abort_after: the masks of batch 0: " + says)) << fault << show(m);
   }
   const auto ok = run_ijepa({"masks", "--masker", "abort_after", "--image-size", "32", "--patch-size", "4",
                              "--batch", "8", "--steps", "2", "--seed", "0", "--set", "abort_at=1000", "--plugin-dir",
                              fixture_dir("abort_after").string()});
   ASSERT_EQ(ok.rc, 0) << show(ok);
   EXPECT_TRUE(has(ok.out, "target masks per step: mean 1.00, min 1, max 1")) << show(ok);
+  // A factory that reads a key it never registered: the fix is in the plugin (the message blamed whatever had set
+  // the type, and a --set of the key then said there is no such key).
+  const auto unreg = run_ijepa({"train", (tmp / "e.json").string(), "--out", (tmp / "unreg").string(), "--quiet",
+                                "--set", "components.masker.fault=read_unregistered", "--plugin-dir",
+                                fixture_dir("abort_after").string()});
+  EXPECT_EQ(unreg.rc, 1) << show(unreg);
+  EXPECT_TRUE(has(unreg.err, "components.masker: masker/abort_after (plugin org.ijepa.test.abort_after) reads "
+                             "config key 'margin', which is not among the keys it registered: add it to its "
+                             "ComponentEntry's defaults (and doc)"))
+      << show(unreg);
+  EXPECT_EQ(ijepa::test::count_lines(unreg.err), 1u) << show(unreg);
 }
 
 // A Ctrl-C (or SIGTERM) during an in-run evaluation is answered at once, not with silence until the evaluation ends
