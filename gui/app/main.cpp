@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
@@ -120,6 +121,12 @@ int main(int argc, char** argv) {
     opt = parse(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "ijepa-viewer: error: " << e.what() << "\n" << kUsage << "\n";
+    return 2;
+  }
+  // A --run that does not exist is a bad argument (2) with or without a display (it said "no display", 3, without).
+  if (std::error_code ec; !opt.viewer.run.empty() && !std::filesystem::exists(opt.viewer.run, ec)) {
+    std::cerr << "ijepa-viewer: error: --run " << opt.viewer.run
+              << ": no such run directory, sweep directory or checkpoint\n";
     return 2;
   }
 

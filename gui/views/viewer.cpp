@@ -133,9 +133,21 @@ Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions 
   if (!opts_.run.empty() && !fs::exists(opts_.run, ec)) {
     throw std::invalid_argument("--run " + opts_.run + ": no such run directory, sweep directory or checkpoint");
   }
-  if (kind == DirKind::other && (opts_.panel == Panel::attention || opts_.panel == Panel::prediction)) {
-    throw std::invalid_argument("--run " + opts_.run + ": not a run directory (no config.resolved.json) or a "
-                                "checkpoint file, which the " + panel_name(opts_.panel) + " panel needs");
+  if ((kind == DirKind::other || kind == DirKind::sweep) &&
+      (opts_.panel == Panel::attention || opts_.panel == Panel::prediction)) {
+    // A folder of runs (`ijepa train` writes runs/<name>/<time>) or a sweep: name the run to pass instead.
+    std::string newest;
+    const fs::path under = kind == DirKind::sweep ? fs::path(opts_.run) / "trials" : fs::path(opts_.run);
+    for (const auto& e : fs::directory_iterator(under, ec)) {
+      std::error_code e2;
+      if (fs::exists(e.path() / "config.resolved.json", e2) && e.path().string() > newest) newest = e.path().string();
+    }
+    throw std::invalid_argument(
+        "--run " + opts_.run + ": " + (kind == DirKind::sweep ? "a sweep directory" : "not a run directory") +
+        " (no config.resolved.json) or a checkpoint file, which the " + panel_name(opts_.panel) + " panel needs" +
+        (newest.empty() ? std::string()
+                        : std::string("; ") + (kind == DirKind::sweep ? "one of its trials" : "its newest run") +
+                              " is " + newest));
   }
   if (!opts_.run.empty()) {
     if (kind == DirKind::run || fs::is_regular_file(opts_.run, ec)) model_path_ = opts_.run;

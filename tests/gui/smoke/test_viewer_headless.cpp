@@ -360,6 +360,28 @@ TEST(ViewerHeadless, CommandLineMistakesAreSaidAndASweepOpensAllItsTrials) {
       << error_of(empty);
   empty.panel = Panel::runs;  // browsing a folder with no runs in it yet is fine
   EXPECT_EQ(error_of(empty), "");
+  // `ijepa train` writes runs/<name>/<time>: given runs/<name>, the error names the newest run to pass; given a
+  // sweep, one of its trials (a sweep with the attention panel opened "no model" and exited 0).
+  fs::create_directories(d / "runs_of" / "tiny");
+  fs::create_directory_symlink(tiny_run(), d / "runs_of" / "tiny" / "20261207-120952");
+  ViewerOptions folder;
+  folder.run = (d / "runs_of" / "tiny").string();
+  folder.panel = Panel::prediction;
+  EXPECT_NE(error_of(folder).find("which the prediction panel needs; its newest run is " +
+                                  (d / "runs_of" / "tiny" / "20261207-120952").string()),
+            std::string::npos)
+      << error_of(folder);
+  fs::create_directories(d / "sweep" / "trials");
+  test::write_text(d / "sweep" / "sweep.json", "{}");
+  fs::create_directory_symlink(tiny_run(), d / "sweep" / "trials" / "s0");
+  ViewerOptions of_sweep;
+  of_sweep.run = (d / "sweep").string();
+  of_sweep.panel = Panel::attention;
+  EXPECT_NE(error_of(of_sweep).find(": a sweep directory (no config.resolved.json) or a checkpoint file, which the "
+                                 "attention panel needs; one of its trials is " +
+                                 (d / "sweep" / "trials" / "s0").string()),
+            std::string::npos)
+      << error_of(of_sweep);
 
   ViewerOptions far;
   far.run = tiny_run().string();
