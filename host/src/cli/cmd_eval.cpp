@@ -195,13 +195,29 @@ EvalOutput eval_output(const Args& args, const std::vector<std::string>& types, 
 }
 
 void write_eval_report(const EvalOutput& where, const LoadedEncoder& le, const std::string& which,
-                       const std::vector<EvalResult>& results, const std::vector<EvalFailure>& failed) {
+                       const std::vector<EvaluatorSpec>& specs, const std::vector<EvalResult>& results,
+                       const std::vector<EvalFailure>& failed) {
   nlohmann::json doc = {{"weights", le.origin},
                         {"step", le.step},
                         {"encoder", which},
                         {"data", le.resolved.at("data")},
                         {"encoder_config", le.resolved.at("components").at("encoder")},
                         {"results", nlohmann::json::array()}};
+  // What the figures depend on besides the weights, so that the file alone reproduces them: the seed (the probes'
+  // and the random-init encoder's), each evaluator's whole config and the intra-op threads (a solver's sums).
+  doc["seed"] = le.resolved.value("seed", nlohmann::json());
+  doc["threads"] = at::get_num_threads();
+  doc["evaluators"] = nlohmann::json::array();
+  for (const EvaluatorSpec& s : specs) {
+    doc["evaluators"].push_back({{"where", s.where},
+                                 {"config", s.plugin_cfg},
+                                 {"features", feature_kind_name(s.features)},
+                                 {"train_limit", s.train_limit},
+                                 {"test_limit", s.test_limit},
+                                 {"batch_size", s.batch_size},
+                                 {"random_init", s.random_init},
+                                 {"resize_crop", s.resize_crop}});
+  }
   std::vector<nlohmann::json> recs;
   for (const auto& r : results) {
     recs.push_back(r.to_json());
@@ -353,7 +369,7 @@ int cmd_eval(const Argv& argv) {
   std::vector<EvalFailure> failed;  // one evaluator's failure does not cost the others' results
   const std::vector<EvalResult> results = evaluation.run({{which, &le.encoder}}, all, &failed);
   progress.finish();
-  if (!results.empty()) write_eval_report(output, le, which, results, failed);
+  if (!results.empty()) write_eval_report(output, le, which, specs, results, failed);
   for (const EvalFailure& f : failed) std::cerr << "ijepa eval: error: " << f.where << ": " << f.error << "\n";
   return failed.empty() ? 0 : 1;
 }

@@ -336,6 +336,14 @@ TEST(EvalCli, TableJsonAndErrors) {
     EXPECT_GT(iv[1].get<double>() - iv[0].get<double>(), 0.0) << doc.dump();
   }
   EXPECT_TRUE(doc["results"][0]["random_init"]["top1"].is_number());
+  // What the figures depend on besides the weights: the seed, the threads, each evaluator's whole config.
+  EXPECT_TRUE(doc["seed"].is_number_integer()) << doc.dump();
+  EXPECT_GE(doc["threads"].get<int>(), 1) << doc.dump();
+  ASSERT_EQ(doc["evaluators"].size(), 1u) << doc.dump();
+  EXPECT_EQ(doc["evaluators"][0]["config"]["type"], "knn") << doc.dump();
+  EXPECT_EQ(doc["evaluators"][0]["config"]["k"], 7) << doc.dump();
+  EXPECT_EQ(doc["evaluators"][0]["test_limit"], 20) << doc.dump();
+  EXPECT_EQ(doc["evaluators"][0]["features"], "last") << doc.dump();
 
   c = run_cli("eval " + run.string() + " --evaluator no_such_probe");
   EXPECT_EQ(c.rc, 1);
