@@ -13,8 +13,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <ATen/ATen.h>
 #include <stb/stb_image.h>
@@ -40,9 +42,16 @@ std::atomic<std::int64_t> g_max_pixels{kDefaultMaxImagePixels};
 void check_pixels(std::int64_t w, std::int64_t h, const std::string& origin) {
   const std::int64_t limit = g_max_pixels.load();
   if (w > 0 && h > 0 && w > limit / h) {
+    // Whole megapixels when the limit is one or more (a small limit read "0 megapixels, above the limit of 0").
+    const bool mega = limit >= 1'000'000;
+    const auto amount = [mega](double px) {
+      std::ostringstream os;
+      os << std::setprecision(4) << (mega ? px / 1e6 : px) << (mega ? " megapixels" : " pixels");
+      return os.str();
+    };
     throw DataError(origin + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " (" +
-                    std::to_string(w * h / 1'000'000) + " megapixels), above the limit of " +
-                    std::to_string(limit / 1'000'000) + " megapixels (data.max_pixels)");
+                    amount(static_cast<double>(w) * static_cast<double>(h)) + "), above the limit of " +
+                    amount(static_cast<double>(limit)) + " (data.max_pixels)");
   }
 }
 
@@ -338,6 +347,10 @@ std::shared_ptr<Dataset> open_image_folder(const std::string& root, const ImageF
 
   OpenSkips skips;
   std::vector<ImageFolder::Entry> files;
+  // An empty class folder is left out of the classes too, so the labels and the class count are those of the
+  // folders with images (a train/ with an extra empty folder beside a val/ without it is the same 10 classes).
+  std::vector<std::string> with_images;
+  const std::size_t folders = classes.size();
   for (std::size_t c = 0; c < classes.size(); ++c) {
     std::vector<std::string> names;
     const fs::path class_dir = fs::path(root) / classes[c];
@@ -366,9 +379,12 @@ std::shared_ptr<Dataset> open_image_folder(const std::string& root, const ImageF
     if (names.empty()) {
       ++skips.empty_classes;
       note(skips, "empty class folder", class_dir.string());
+      continue;
     }
     std::sort(names.begin(), names.end());
-    for (auto& n : names) files.push_back({std::move(n), static_cast<std::int64_t>(c)});
+    const auto label = static_cast<std::int64_t>(with_images.size());
+    with_images.push_back(classes[c]);
+    for (auto& n : names) files.push_back({std::move(n), label});
   }
   for (const auto& [entry, matched] : wanted) {
     if (matched) continue;
@@ -382,7 +398,7 @@ std::shared_ptr<Dataset> open_image_folder(const std::string& root, const ImageF
                                                             " listed files missing");
   if (files.empty()) {
     throw DataError("data.root: no usable .jpg/.jpeg/.png images under " + root + "/<class>/ (" +
-                    std::to_string(classes.size()) + " class folders; " + summary + ")");
+                    std::to_string(folders) + " class folders; " + summary + ")");
   }
   if (skips.total() > 0) {
     std::string msg = opts.name + " " + root + ": left out " + summary + "; e.g.";
@@ -390,9 +406,9 @@ std::shared_ptr<Dataset> open_image_folder(const std::string& root, const ImageF
     logging::warn(msg);
   }
   const std::string desc = opts.name + " (" + std::to_string(files.size()) + " images, " +
-                           std::to_string(classes.size()) + " classes) from " + root +
+                           std::to_string(with_images.size()) + " classes) from " + root +
                            (opts.file_list.empty() ? "" : " filtered by " + opts.file_list);
-  return std::make_shared<ImageFolder>(root, std::move(classes), std::move(files), std::move(skips),
+  return std::make_shared<ImageFolder>(root, std::move(with_images), std::move(files), std::move(skips),
                                        opts.min_image_size, desc);
 }
 
