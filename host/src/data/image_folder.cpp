@@ -347,12 +347,14 @@ std::shared_ptr<Dataset> open_image_folder(const std::string& root, const ImageF
 
   OpenSkips skips;
   std::vector<ImageFolder::Entry> files;
-  // An empty class folder is left out of the classes too, so the labels and the class count are those of the
-  // folders with images (a train/ with an extra empty folder beside a val/ without it is the same 10 classes).
+  // An empty class folder (no image file at all) is left out of the classes too, so the labels and the class count
+  // are those of the folders with images (a train/ with an extra empty folder beside a val/ without it is the same
+  // 10 classes). A class whose images a file list leaves out keeps its label: the list selects within the classes.
   std::vector<std::string> with_images;
   const std::size_t folders = classes.size();
   for (std::size_t c = 0; c < classes.size(); ++c) {
     std::vector<std::string> names;
+    bool any_image = false;  // before a file list selects: a class the list leaves empty keeps its label
     const fs::path class_dir = fs::path(root) / classes[c];
     for (fs::directory_iterator it(class_dir, ec), end; !ec && it != end; it.increment(ec)) {
       const std::string name = it->path().filename().string();
@@ -364,6 +366,7 @@ std::shared_ptr<Dataset> open_image_folder(const std::string& root, const ImageF
         note(skips, "not an image file", it->path().string());
         continue;
       }
+      any_image = true;
       if (!wanted.empty()) {
         auto w = wanted.find(classes[c] + "/" + name);
         if (w == wanted.end()) w = wanted.find(name);
@@ -376,7 +379,7 @@ std::shared_ptr<Dataset> open_image_folder(const std::string& root, const ImageF
       logging::warn("data.root: cannot list class directory " + class_dir.string() + ": " + ec.message());
       ec.clear();
     }
-    if (names.empty()) {
+    if (!any_image) {
       ++skips.empty_classes;
       note(skips, "empty class folder", class_dir.string());
       continue;

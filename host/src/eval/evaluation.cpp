@@ -73,6 +73,17 @@ Evaluation::Evaluation(const nlohmann::json& resolved, const std::vector<Evaluat
     throw DataError("evaluation: the train split has " + std::to_string(num_classes_) + " classes but the held-out split " +
                     std::to_string(test_data_->num_classes()));
   }
+  // Labels are indices into each split's own class list: folders named otherwise (train/cat beside val/dog) would
+  // pair a class with another's images without a word.
+  const std::vector<std::string> train_names = train_data_->class_names(), test_names = test_data_->class_names();
+  if (!train_names.empty() && !test_names.empty() && train_names != test_names) {
+    std::size_t i = 0;
+    while (i < train_names.size() && i < test_names.size() && train_names[i] == test_names[i]) ++i;
+    throw DataError("evaluation: the train and held-out splits name their classes differently: class " +
+                    std::to_string(i) + " is '" + (i < train_names.size() ? train_names[i] : "") + "' in " +
+                    train_data_->describe() + " but '" + (i < test_names.size() ? test_names[i] : "") + "' in " +
+                    test_data_->describe() + " (an empty class folder is no class)");
+  }
   for (const auto& s : specs_) {
     evaluators_.push_back(registry_.make_evaluator(s.plugin_cfg, ctx_, s.where));
     const bool tokens = evaluators_.back().call([](sdk::Evaluator& e) { return e.wants_tokens(); });

@@ -131,10 +131,16 @@ TEST(BadInput, FileListWithMissingNames) {
   auto ds = f.open(list.string());
   EXPECT_EQ(ds->size(), 4);  // cat/good0, cat/good1, dog/good1, dog/good3
   EXPECT_EQ(ds->open_skips().missing_listed, 2);
-  EXPECT_EQ(ds->num_classes(), 3);  // labels keep the full class list
+  EXPECT_EQ(ds->num_classes(), 2);  // labels keep every class with images; the empty folder is no class
   std::int64_t dogs = 0;
   for (std::int64_t i = 0; i < ds->size(); ++i) dogs += ds->get(i).label == 1;
   EXPECT_EQ(dogs, 2);
+  // A class the list selects nothing from keeps its label (the list selects within the classes): dog stays 1.
+  test::write_bytes(f.root / "dogs.txt", "dog/good3.jpg\n");
+  auto only_dogs = f.open((f.root / "dogs.txt").string());
+  ASSERT_EQ(only_dogs->size(), 1);
+  EXPECT_EQ(only_dogs->num_classes(), 2);
+  EXPECT_EQ(only_dogs->get(0).label, 1);
   test::write_bytes(f.root / "none.txt", "# nothing\n\n");
   EXPECT_THROW(f.open((f.root / "none.txt").string()), DataError);
   EXPECT_THROW(f.open((f.root / "absent.txt").string()), DataError);

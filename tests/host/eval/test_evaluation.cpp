@@ -491,9 +491,43 @@ TEST(Evaluation, AnEmptyClassFolderDoesNotCountAsAClass) {
     (void)ev.run({{"target", &m.target_encoder()}}, {0});
     FAIL() << "one class with images was scored";
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("images of 1 class"), std::string::npos) << e.what();
+    // The empty folder is no class at all (data.md), so the split has one.
+    EXPECT_NE(std::string(e.what()).find("evaluation needs at least 2 classes: the train split"), std::string::npos)
+        << e.what();
   }
   fs::remove_all(root);
+}
+
+// A train/ with an extra empty class folder and a val/ without it are the same classes (it failed with "3 classes
+// but 2"); folders named otherwise in the two splits, as many of them, are refused: the labels are indices into
+// each split's own class list, so train/cat and val/dog would have been paired without a word.
+TEST(Evaluation, TheSplitsClassesAreMatchedByName) {
+  const fs::path train = image_folder("eval_names_train", {{"a", 4}, {"b", 4}, {"c_empty", 0}});
+  const fs::path val = image_folder("eval_names_val", {{"a", 2}, {"b", 2}});
+  const fs::path other = image_folder("eval_names_other", {{"a", 2}, {"z", 2}});
+  nlohmann::json exp = folder_experiment(train);
+  exp["data"]["val_root"] = val.string();
+  nlohmann::json entry = reg().resolve(Kind::evaluator, {{"type", "knn"}}, "e");
+  const EvaluatorSpec s = parse_evaluator(entry, "e");
+  {
+    const nlohmann::json resolved = resolve_experiment(test::layered(exp), {}, reg(), "test");
+    JepaModel m(resolved, reg());
+    Evaluation ev(resolved, {s}, reg(), experiment_context(resolved), at::kCPU);
+    EXPECT_EQ(ev.run({{"target", &m.target_encoder()}}, {0}).size(), 1u);
+  }
+  exp["data"]["val_root"] = other.string();
+  const nlohmann::json resolved = resolve_experiment(test::layered(exp), {}, reg(), "test");
+  try {
+    Evaluation ev(resolved, {s}, reg(), experiment_context(resolved), at::kCPU);
+    FAIL() << "classes b and z were paired";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("the train and held-out splits name their classes differently: class 1 is "
+                                         "'b' in "),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(" but 'z' in "), std::string::npos) << e.what();
+  }
+  for (const auto& d : {train, val, other}) fs::remove_all(d);
 }
 
 // Hostile-input issue, item 2: a small checkpoint whose recorded config claims a huge model is refused while the
