@@ -235,21 +235,22 @@ void record_failure(Run& r, const std::exception& e) {
 // On --resume with train.threads 0 (all cores): the intra-op thread count the run started with (env.json), not
 // this session's default, since another count changes the sums' rounding and the resumed run would not continue the
 // uninterrupted one bit for bit (a sweep resumed with another --jobs, OMP_NUM_THREADS set otherwise).
-void keep_thread_count(const nlohmann::json& train, const fs::path& run_dir) {
-  if (train.at("threads").get<std::int64_t>() != 0) return;  // a fixed count cannot change on resume
+// Returns what it did, for the run's log ("" when nothing changed).
+std::string keep_thread_count(const nlohmann::json& train, const fs::path& run_dir) {
+  if (train.at("threads").get<std::int64_t>() != 0) return "";  // a fixed count cannot change on resume
   nlohmann::json env;
   try {
     env = load_json_file(run_dir / "env.json");
   } catch (const std::exception&) {
-    return;  // not recorded: this session's default, as before
+    return "";  // not recorded: this session's default, as before
   }
-  if (!env.is_object() || !env.contains("threads") || !env["threads"].is_number_integer()) return;
+  if (!env.is_object() || !env.contains("threads") || !env["threads"].is_number_integer()) return "";
   const int recorded = env["threads"].get<int>(), now = at::get_num_threads();
-  if (recorded < 1 || recorded == now) return;
+  if (recorded < 1 || recorded == now) return "";
   at::set_num_threads(recorded);
-  logging::info("resume: " + std::to_string(recorded) + " intra-op threads, as the run started with (train.threads "
-                "0 would give " + std::to_string(now) + " here, and results that differ from an uninterrupted run in "
-                "the last bits)");
+  return "resume: " + std::to_string(recorded) + " intra-op threads, as the run started with (train.threads 0 "
+         "would give " + std::to_string(now) + " here, and results that differ from an uninterrupted run in the "
+         "last bits)";
 }
 
 struct FileSinkScope {
@@ -283,7 +284,7 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
     throw ConfigError("--resume: train.max_steps " + std::to_string(plan.end) + " ends before the step the run has "
                       "reached (" + std::to_string(start) + "); raise it, or set 0 for the whole run");
   }
-  if (target.resume && writer) keep_thread_count(train, opts.out);
+  const std::string threads_note = target.resume && writer ? keep_thread_count(train, opts.out) : std::string();
   std::vector<double> recent_losses;  // the loss window the checkpoint carries (none in files from before it did)
   if (target.resume) {
     model.load(target.resume->weights, target.resume->trainer, start, (opts.out / "checkpoints" / target.resume->name).string());
@@ -332,6 +333,7 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
                             std::to_string(model.reducer()->bucket_count()) + " gradient buckets)"
                       : std::string()));
     if (!init_note.empty()) logging::info("train.init_from: " + init_note);
+    if (!threads_note.empty()) logging::info(threads_note);
     if (start == 0) {
       for (const std::string& w : train_warnings(train)) logging::warn(w);
     }

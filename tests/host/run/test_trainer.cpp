@@ -282,6 +282,38 @@ TEST(Train, AResumedRunLogsTheLossAveragesAndFinalLossOfAnUninterruptedOne) {
   fs::remove_all(dir);
 }
 
+// With train.threads 0 (all cores), a resume uses the thread count the run started with, not this session's default
+// (a sweep resumed with another --jobs, another OMP_NUM_THREADS): another count changes the sums' rounding, and the
+// run would no longer continue bit for bit. A train.max_steps below the step the run has reached is refused (it
+// gave a "completed" run whose config contradicted its weights).
+TEST(Train, AResumeKeepsTheRunsThreadCountAndRefusesAMaxStepsBehindIt) {
+  auto dir = test::temp_dir("resume_threads");
+  nlohmann::json cfg = test::tiny_experiment();
+  cfg["train"]["threads"] = 0;
+  test::write_text(dir / "e.json", cfg.dump());
+  const std::string train = "train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --quiet";
+  std::string out;
+  ASSERT_EQ(test::run_shell("OMP_NUM_THREADS=1 " + std::string(IJEPA_CLI) + " " + train + " --set train.max_steps=6",
+                            &out),
+            0)
+      << out;
+  EXPECT_EQ(load_json_file(dir / "r" / "env.json")["threads"], 1);
+  EXPECT_NE(run_cli(train + " --resume --set train.max_steps=4", &out), 0);
+  EXPECT_NE(out.find("--resume: train.max_steps 4 ends before the step the run has reached (6); raise it, or set 0 "
+                     "for the whole run"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(load_json_file(dir / "r" / "status.json")["step"], 6) << "the refused resume changed nothing";
+  ASSERT_EQ(test::run_shell("OMP_NUM_THREADS=2 " + std::string(IJEPA_CLI) + " " + train + " --resume", &out), 0)
+      << out;
+  const nlohmann::json env = load_json_file(dir / "r" / "env.json");
+  ASSERT_EQ(env["resumes"].size(), 1u) << env.dump();
+  EXPECT_EQ(env["resumes"][0]["threads"], 1) << env.dump();
+  EXPECT_NE(test::read_text(dir / "r" / "log.txt").find("resume: 1 intra-op threads, as the run started with"),
+            std::string::npos);
+  fs::remove_all(dir);
+}
+
 // train.cpu_bf16 (opt-in): bf16 autocast around the CPU forward. Same weights and batch: the loss moves by bf16
 // rounding only (within 1 %), and it does move, so the autocast is really on; a training step stays finite.
 TEST(JepaModel, CpuBf16AutocastLossMatchesFp32WithinOnePercent) {
