@@ -143,8 +143,9 @@ Viewer::Viewer(host::PluginHost& plugins, TextureCache& textures, ViewerOptions 
       if (fs::exists(e.path() / "config.resolved.json", e2) && e.path().string() > newest) newest = e.path().string();
     }
     throw std::invalid_argument(
-        "--run " + opts_.run + ": " + (kind == DirKind::sweep ? "a sweep directory" : "not a run directory") +
-        " (no config.resolved.json) or a checkpoint file, which the " + panel_name(opts_.panel) + " panel needs" +
+        "--run " + opts_.run + ": " + (kind == DirKind::sweep ? "a sweep directory, " : "") +
+        "not a run directory (no config.resolved.json) or a checkpoint file, which the " + panel_name(opts_.panel) +
+        " panel needs" +
         (newest.empty() ? std::string()
                         : std::string("; ") + (kind == DirKind::sweep ? "one of its trials" : "its newest run") +
                               " is " + newest));

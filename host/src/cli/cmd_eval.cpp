@@ -326,7 +326,7 @@ int cmd_eval(const Argv& argv) {
   const std::string usage =
       "usage: ijepa eval RUN_DIR|CHECKPOINT --evaluator TYPE [--evaluator TYPE]... [--set key=value]... "
       "[--data SOURCE|DIR] [--encoder target|context] [--config EXP.json] [--out FILE.json] [--device cpu|cuda] "
-      "[--no-random-init]";
+      "[--threads N] [--no-random-init]";
   if (args.positionals().size() != 1) throw UsageError(usage);
   if (auto out = args.get("--out")) check_output_file("--out", *out, /*may_replace=*/true);
   const std::vector<std::string> types = args.all("--evaluator");

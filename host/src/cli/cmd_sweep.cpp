@@ -17,10 +17,13 @@ namespace ijepa::host::cli {
 
 namespace {
 
-// plugin id -> sha256 of the file loaded now (stale_build_notes).
-std::map<std::string, std::string> plugins_now(const PluginHost& host) {
-  std::map<std::string, std::string> out;
-  for (const auto& p : host.loaded()) out[p.plugin_id] = p.sha256;
+// The plugins loaded now: each file's SHA-256 and which plugin provides each (kind, type) (stale_build_notes).
+PluginBuilds plugins_now(const PluginHost& host) {
+  PluginBuilds out;
+  for (const auto& p : host.loaded()) out.sha256[p.plugin_id] = p.sha256;
+  for (const auto& e : host.registry().list()) {
+    out.provider[std::string(kind_name(e.kind)) + "/" + e.type] = e.origin.plugin_id;
+  }
   return out;
 }
 

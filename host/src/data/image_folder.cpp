@@ -46,7 +46,8 @@ void check_pixels(std::int64_t w, std::int64_t h, const std::string& origin) {
     const bool mega = limit >= 1'000'000;
     const auto amount = [mega](double px) {
       std::ostringstream os;
-      os << std::setprecision(4) << (mega ? px / 1e6 : px) << (mega ? " megapixels" : " pixels");
+      os << std::fixed << std::setprecision(mega ? 1 : 0) << (mega ? px / 1e6 : px)
+         << (mega ? " megapixels" : " pixels");
       return os.str();
     };
     throw DataError(origin + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " (" +

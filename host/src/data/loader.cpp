@@ -269,9 +269,7 @@ Batch Loader::next() {
   const std::int64_t step = next_step_;
   cv_.wait(lock, [&] { return ready_.count(step) != 0 || errors_.count(step) != 0; });
   if (auto e = errors_.find(step); e != errors_.end()) {
-    // Named as status.json's failed_step and the progress line count steps: from 1 (batch N trains step N + 1).
-    throw DataError("loader, batch " + std::to_string(step) + " (step " + std::to_string(step + 1) + "): " +
-                    e->second);
+    throw DataError("loader, batch " + std::to_string(step) + ": " + e->second);
   }
   Batch b = std::move(ready_.at(step));
   ready_.erase(step);

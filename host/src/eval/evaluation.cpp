@@ -82,7 +82,7 @@ Evaluation::Evaluation(const nlohmann::json& resolved, const std::vector<Evaluat
     throw DataError("evaluation: the train and held-out splits name their classes differently: class " +
                     std::to_string(i) + " is '" + (i < train_names.size() ? train_names[i] : "") + "' in " +
                     train_data_->describe() + " but '" + (i < test_names.size() ? test_names[i] : "") + "' in " +
-                    test_data_->describe() + " (an empty class folder is no class)");
+                    test_data_->describe());
   }
   for (const auto& s : specs_) {
     evaluators_.push_back(registry_.make_evaluator(s.plugin_cfg, ctx_, s.where));

@@ -274,11 +274,12 @@ Component<T> Registry::make(Kind kind, const Table<T>& table, const nlohmann::js
     std::string what = joined_lines(e.what());
     // sdk::config's "missing key 'K'" for a K the plugin never registered: the fix is in the plugin (which the
     // message used to leave to a guess, blaming whatever set the type), not in the experiment.
+    // Only sdk::config's own words, whole: a "missing key" of a nested object the user overrode is the user's.
     const std::string missing = "missing key '";
-    if (const auto at = what.find(missing); at != std::string::npos) {
-      const auto end = what.find('\'', at + missing.size());
-      const std::string key = end == std::string::npos ? "" : what.substr(at + missing.size(), end - at - missing.size());
-      if (!key.empty() && !merged.contains(key)) {
+    if (what.rfind(missing, 0) == 0 && what.size() > missing.size() + 1 && what.back() == '\'' &&
+        what.find('\'', missing.size()) == what.size() - 1) {
+      const std::string key = what.substr(missing.size(), what.size() - missing.size() - 1);
+      if (!merged.contains(key)) {
         throw ConfigError(where + ": " + c.type + " (plugin " + c.plugin_id + ") reads config key '" + key +
                           "', which is not among the keys it registered: add it to its ComponentEntry's defaults "
                           "(and doc)");

@@ -93,9 +93,6 @@ std::optional<Checkpoint> check_resume(const nlohmann::json& resolved, const Reg
   return ckpt;
 }
 
-// A resume may run under another thread count, host or build than the start: env.json keeps the start's record and
-// gains one entry per resume in "resumes" (at_step and this process's env; at::show_config() only where it changed).
-// An env.json that cannot be read as an object is left as it is, with a warning.
 // The GNU build id of the running executable (hex; "" when it has none): the main program is the first object
 // dl_iterate_phdr reports.
 std::string executable_build_id() {
@@ -130,6 +127,9 @@ std::string executable_build_id() {
   return id;
 }
 
+// A resume may run under another thread count, host or build than the start: env.json keeps the start's record and
+// gains one entry per resume in "resumes" (at_step and this process's env; at::show_config() only where it changed).
+// An env.json that cannot be read as an object is left as it is, with a warning.
 void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at_step) {
   nlohmann::json env = nlohmann::json::object();
   std::error_code ec;
@@ -168,9 +168,11 @@ void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at
                   changed + "; steps from " + std::to_string(at_step) + " on use this build (env.json records both)");
   }
   // The host too (the step loop, AdamW, the schedules and the loader are its code).
-  const std::string exe_then = resumed ? env["resumes"].back().value("executable_build_id", std::string())
-                                       : env.value("executable_build_id", std::string());
-  const std::string exe_now = now.value("executable_build_id", std::string());
+  const auto text = [](const nlohmann::json& j, const char* key) {  // "" unless a string (a hand-edited env.json)
+    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  const std::string exe_then = text(resumed ? env["resumes"].back() : env, "executable_build_id");
+  const std::string exe_now = text(now, "executable_build_id");
   if (!exe_then.empty() && !exe_now.empty() && exe_then != exe_now) {
     logging::warn("resume: the ijepa executable differs from the build the run last used (build id " +
                   exe_then.substr(0, 12) + " then, " + exe_now.substr(0, 12) + " now); steps from " +
@@ -520,7 +522,8 @@ ProgressLog::ProgressLog(RunDir* run, const StepPlan& plan, std::int64_t images_
     (void)health_.check(rec["step"].get<std::int64_t>(), m);
     if (!first_window_done_ && rec.contains("loss_avg") && rec["loss_avg"].is_number()) {
       first_loss_ = rec["loss_avg"].get<double>();
-      first_steps_ = std::min(rec["step"].get<std::int64_t>(), plan_.log_every);
+      // The first record comes at its session's log_every, or earlier at the run's end: its window is its step.
+      first_steps_ = rec["step"].get<std::int64_t>();
       first_window_done_ = true;
     }
   }

@@ -573,10 +573,24 @@ std::vector<fs::path> foreign_trial_dirs(const fs::path& dir, const SweepPlan& p
 
 std::vector<std::string> stale_build_notes(const fs::path& dir, const SweepPlan& plan,
                                            const std::vector<TrialAction>& actions,
-                                           const std::map<std::string, std::string>& plugins_now) {
+                                           const PluginBuilds& plugins_now) {
   struct Stale {
-    std::string then, now;
+    std::set<std::string> then;
+    std::string now;
     std::vector<std::string> trials;
+  };
+  // The plugins a trial's config uses: those that registered its components' and evaluators' types.
+  const auto used_by = [&](const nlohmann::json& resolved) {
+    std::set<std::string> ids;
+    const nlohmann::json comps = resolved.value("components", nlohmann::json::object());
+    const auto add = [&](const std::string& kind, const nlohmann::json& c) {
+      if (!c.is_object() || !c.contains("type") || !c["type"].is_string()) return;
+      const auto it = plugins_now.provider.find(kind + "/" + c["type"].get<std::string>());
+      if (it != plugins_now.provider.end()) ids.insert(it->second);
+    };
+    for (const char* kind : {"masker", "encoder", "predictor", "loss"}) add(kind, comps.value(kind, nlohmann::json()));
+    for (const auto& e : comps.value("evaluators", nlohmann::json::array())) add("evaluator", e);
+    return ids;
   };
   std::map<std::string, Stale> by_plugin;  // plugin id -> the trials trained with another file
   for (std::size_t i = 0; i < plan.trials.size() && i < actions.size(); ++i) {
@@ -593,15 +607,17 @@ std::vector<std::string> stale_build_notes(const fs::path& dir, const SweepPlan&
                          env["resumes"].back().is_object() && env["resumes"].back().contains("plugins");
     const nlohmann::json used = resumed ? env["resumes"].back()["plugins"] : env.value("plugins", nlohmann::json());
     if (!used.is_array()) continue;
+    const std::set<std::string> uses = used_by(plan.trials[i].resolved);
     for (const auto& p : used) {
       if (!p.is_object() || !p.contains("id") || !p["id"].is_string() || !p.contains("sha256") ||
           !p["sha256"].is_string()) {
         continue;
       }
-      const auto now = plugins_now.find(p["id"].get<std::string>());
-      if (now == plugins_now.end() || now->second == p["sha256"].get<std::string>()) continue;
+      const auto now = plugins_now.sha256.find(p["id"].get<std::string>());
+      if (now == plugins_now.sha256.end() || now->second == p["sha256"].get<std::string>()) continue;
+      if (!plugins_now.provider.empty() && uses.count(now->first) == 0) continue;
       Stale& st = by_plugin[now->first];
-      st.then = p["sha256"].get<std::string>();
+      st.then.insert(p["sha256"].get<std::string>().substr(0, 12));
       st.now = now->second;
       st.trials.push_back(name);
     }
@@ -611,12 +627,15 @@ std::vector<std::string> stale_build_notes(const fs::path& dir, const SweepPlan&
     std::string names;
     for (std::size_t k = 0; k < st.trials.size() && k < 3; ++k) names += (k ? ", " : "") + st.trials[k];
     if (st.trials.size() > 3) names += ", ...";
-    out.push_back("note: " + std::to_string(st.trials.size()) + " completed trial" +
-                  (st.trials.size() == 1 ? "" : "s") + " (" + names + ") " +
-                  (st.trials.size() == 1 ? "was" : "were") + " trained with another build of plugin " +
-                  id + " (sha256 " + st.then.substr(0, 12) + " then, " + st.now.substr(0, 12) + " now); they are " +
-                  "kept as they are: remove their directories under " + (dir / "trials").string() +
-                  " (or sweep into another --out) to train them with this build");
+    std::string then;
+    for (const auto& h : st.then) then += (then.empty() ? "" : " / ") + h;
+    const bool one = st.trials.size() == 1;
+    out.push_back("note: " + std::to_string(st.trials.size()) + " completed trial" + (one ? "" : "s") + " (" + names +
+                  ") " + (one ? "was" : "were") + " trained with another build of plugin " + id + " (sha256 " + then +
+                  " then, " + st.now.substr(0, 12) + " now); " + (one ? "it is" : "they are") + " kept as " +
+                  (one ? "it is" : "they are") + ": remove " + (one ? "its directory" : "their directories") +
+                  " under " + (dir / "trials").string() + " (or sweep into another --out) to train " +
+                  (one ? "it" : "them") + " with this build");
   }
   return out;
 }

@@ -178,6 +178,10 @@ TrainSummary finish(Run& r, std::int64_t step, double eval_seconds) {
   if (step > r.plan.start && !r.losses.empty()) {  // a session stopped before its first step has no loss (not 0)
     s.first_loss = r.progress.first_loss();
     s.first_loss_steps = r.progress.first_loss_steps();
+    if (s.first_loss_steps == 0) {  // stopped before the run's first log step: the losses it has
+      s.first_loss = r.losses.mean();
+      s.first_loss_steps = r.losses.mean_count();
+    }
     s.final_loss = r.losses.final_mean();
     s.final_loss_steps = r.losses.final_count();
   }
@@ -280,11 +284,8 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   model.set_schedules(make_schedules(train, data.steps_per_epoch()));
   const std::int64_t start = target.resume ? target.resume->step : 0;
   const StepPlan plan = make_step_plan(train, data.steps_per_epoch(), start);
-  if (start > plan.end) {  // a "completed" run at step 11 whose config says 5 would contradict its own record
-    throw ConfigError("--resume: train.max_steps " + std::to_string(plan.end) + " ends before the step the run has "
-                      "reached (" + std::to_string(start) + "); raise it, or set 0 for the whole run");
-  }
-  const std::string threads_note = target.resume && writer ? keep_thread_count(train, opts.out) : std::string();
+  // Every rank that can read the run's env.json (rank 0 always); the note goes to rank 0's log.
+  const std::string threads_note = target.resume ? keep_thread_count(train, opts.out) : std::string();
   std::vector<double> recent_losses;  // the loss window the checkpoint carries (none in files from before it did)
   if (target.resume) {
     model.load(target.resume->weights, target.resume->trainer, start, (opts.out / "checkpoints" / target.resume->name).string());
@@ -316,6 +317,16 @@ TrainSummary run_training(const nlohmann::json& resolved, PluginHost& host, cons
   }
   if (pg) check_same_start(*pg, start, opts.out, !init_error.empty(), differs_from_rank0(*pg, resolved, data));
   if (!init_error.empty()) throw ConfigError(init_error);
+  if (start > plan.end) {  // a "completed" run at step 11 whose config says 5 would contradict its own record
+    const std::int64_t max_steps = train.at("max_steps").get<std::int64_t>();
+    throw ConfigError("--resume: " +
+                      (max_steps > 0 && max_steps == plan.end
+                           ? "train.max_steps " + std::to_string(max_steps) + " ends before the step the run has " +
+                                 "reached (" + std::to_string(start) + "); raise it, or set 0 for the whole run"
+                           : "the run's " + std::to_string(plan.end) + " steps (train.epochs x the data's steps per "
+                             "epoch) end before the step it has reached (" + std::to_string(start) + "): the data "
+                             "has fewer images than when it trained"));
+  }
   if (pg) model.distribute(pg, opts.bucket_bytes);
   // Pre-flight: the first batch must decode and mask before the run directory exists.
   data.start(start);

@@ -4,6 +4,7 @@
 
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/config/loader_config.hpp"
+#include "ijepa/host/data/dataset.hpp"
 
 namespace ijepa::host {
 
@@ -55,7 +56,11 @@ std::vector<Batch> TrainingData::next(std::int64_t step) {
   for (; next_micro_ < first; ++next_micro_) (void)loader_->next();  // an epoch's remainder of micro-batches
   std::vector<Batch> out;
   out.reserve(static_cast<std::size_t>(accum_));
-  for (std::int64_t j = 0; j < accum_; ++j, ++next_micro_) out.push_back(loader_->next());
+  try {
+    for (std::int64_t j = 0; j < accum_; ++j, ++next_micro_) out.push_back(loader_->next());
+  } catch (const DataError& e) {  // the step as status.json's failed_step and the progress line count it (from 1)
+    throw DataError("step " + std::to_string(step + 1) + ": " + e.what());
+  }
   return out;
 }
 

@@ -377,8 +377,8 @@ TEST(ViewerHeadless, CommandLineMistakesAreSaidAndASweepOpensAllItsTrials) {
   ViewerOptions of_sweep;
   of_sweep.run = (d / "sweep").string();
   of_sweep.panel = Panel::attention;
-  EXPECT_NE(error_of(of_sweep).find(": a sweep directory (no config.resolved.json) or a checkpoint file, which the "
-                                 "attention panel needs; one of its trials is " +
+  EXPECT_NE(error_of(of_sweep).find(": a sweep directory, not a run directory (no config.resolved.json) or a "
+                                    "checkpoint file, which the attention panel needs; one of its trials is " +
                                  (d / "sweep" / "trials" / "s0").string()),
             std::string::npos)
       << error_of(of_sweep);

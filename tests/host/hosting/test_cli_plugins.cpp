@@ -121,6 +121,29 @@ TEST(CliPlugins, ExtraPluginDirAddsItsComponents) {
   EXPECT_TRUE(j["rejected"].empty()) << r.out;
 }
 
+// `--plugin-dir src/` for `--plugin-dir src/build/` (an exercise's first stumble: nothing said, then "no evaluator
+// plugin 'centroid' is loaded" sent the author back to a listing that said nothing): a warning and an "ignored:"
+// line pointing at the build folder; a duplicate id says how a copied plugin gets its own.
+TEST(CliPlugins, APluginDirWithoutPluginsSaysWhereTheyAre) {
+  ijepa::test::TempDir tmp;
+  ::umask(022);
+  fs::create_directories(tmp / "src");
+  ijepa::test::write_text(tmp / "src" / "plugin_entry.cpp", "// sources\n");
+  ijepa::test::copy_fixture(fixture_file("good"), tmp / "src" / "build");
+  const auto r = run_ijepa({"plugins", "--plugin-dir", (tmp / "src").string()});
+  EXPECT_EQ(r.rc, 0) << show(r);
+  const std::string why = "no plugin file (ijepa_<name>.so) in this directory; " +
+                          (fs::weakly_canonical(tmp / "src") / "build").string() + " has one";
+  EXPECT_TRUE(has(r.out, "ignored:\n  " + fs::weakly_canonical(tmp / "src").string() + ": " + why)) << show(r);
+  EXPECT_TRUE(has(r.err, "plugin directory " + fs::weakly_canonical(tmp / "src").string() + ": " + why)) << show(r);
+  const auto twice = run_ijepa({"plugins", "--plugin-dir", fixture_dir("good").string(), "--plugin-dir",
+                                (tmp / "src" / "build").string()});
+  EXPECT_TRUE(has(twice.out, "duplicate plugin id org.ijepa.test.good (already loaded from ")) << show(twice);
+  EXPECT_TRUE(has(twice.out, "); a copied plugin needs an id (IJEPA_PLUGIN_ABI) and component types of its own: "
+                             "docs/plugin-guide.md, section 2"))
+      << show(twice);
+}
+
 // One run with three bad --plugin-dir values: each refusal is one line naming the path and the reason, and the
 // command still succeeds because the built-in plugins loaded.
 TEST(CliPlugins, BadPluginDirsAreReportedOnOneLineEachAndBuiltInsStillLoad) {

@@ -38,7 +38,8 @@ Fault read_only(const fs::path& path) { return {path.string(), "open,mkdir,renam
 
 // `ijepa args...` with the fault (and `env`, "NAME=value ...", in its environment).
 CommandResult ijepa_with(const Fault& f, const std::vector<std::string>& args, const std::string& env = "") {
-  std::string cmd = "env -u IJEPA_PLUGIN_PATH IJEPA_LOG_LEVEL=warn " + env + " LD_PRELOAD=" + shell_quote(IJEPA_FAULTFS) +
+  std::string cmd = "env -u IJEPA_PLUGIN_PATH IJEPA_LOG_LEVEL=warn " + env +
+                    " LD_PRELOAD=" + shell_quote(IJEPA_FAULTFS) +
                     " IJEPA_FAULT_PATH=" + shell_quote(f.path) + " IJEPA_FAULT_OPS=" + f.ops +
                     " IJEPA_FAULT_ERRNO=" + f.err + " IJEPA_FAULT_AFTER=" + std::to_string(f.after) + " " +
                     shell_quote(IJEPA_CLI_EXE);
@@ -244,7 +245,8 @@ TEST(DiskFaults, EvalAndEmbedOutputsOnAReadOnlyOrFullDisk) {
   EXPECT_EQ(r.rc, 2) << show(r);
   EXPECT_TRUE(has(r.err, "cannot be written: Read-only file system")) << show(r);
 
-  for (const auto& [args, file] : {std::pair{eval, std::string("ev.json")}, std::pair{embed, std::string("f.safetensors")}}) {
+  for (const auto& [args, file] :
+       {std::pair{eval, std::string("ev.json")}, std::pair{embed, std::string("f.safetensors")}}) {
     SCOPED_TRACE(args[0]);
     const auto f = ijepa_with({file, "write"}, args);
     EXPECT_EQ(f.rc, 1) << show(f);

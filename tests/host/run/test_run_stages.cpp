@@ -101,6 +101,38 @@ TEST(LossWindow, MeansTheLastWindowAndStopsOnANonFiniteLoss) {
   EXPECT_EQ(w.failed_step(), 5);
 }
 
+// The final loss is the mean of the last 10 losses whatever the log window; recent() keeps what both means need
+// (max(log_every, 10) losses) and restore() puts them back, trimmed, as a resume does.
+TEST(LossWindow, FinalMeanOverTenStepsAndRestore) {
+  LossWindow w(3);
+  for (int i = 1; i <= 12; ++i) w.push(i - 1, 0.1, loss(i), {});
+  w.flush();
+  EXPECT_DOUBLE_EQ(w.mean(), (10.0 + 11.0 + 12.0) / 3.0);
+  EXPECT_EQ(w.mean_count(), 3);
+  EXPECT_DOUBLE_EQ(w.final_mean(), 7.5);  // 3..12
+  EXPECT_EQ(w.final_count(), 10);
+  const std::vector<double> kept = w.recent();
+  ASSERT_EQ(kept.size(), 10u);
+  EXPECT_DOUBLE_EQ(kept.front(), 3.0);
+  LossWindow resumed(3);
+  resumed.restore(kept);
+  EXPECT_DOUBLE_EQ(resumed.mean(), w.mean());
+  EXPECT_DOUBLE_EQ(resumed.final_mean(), w.final_mean());
+  EXPECT_DOUBLE_EQ(resumed.last(), 12.0);
+  LossWindow longer(20);  // a longer log window keeps 20
+  longer.restore(std::vector<double>(25, 1.0));
+  EXPECT_EQ(longer.recent().size(), 20u);
+  LossWindow shorter(2);
+  shorter.restore(std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  EXPECT_EQ(shorter.recent().size(), 10u) << "max(log_every, 10)";
+  EXPECT_DOUBLE_EQ(shorter.mean(), 11.5);
+  LossWindow few(10);
+  few.push(0, 0.1, loss(2.0), {});
+  few.flush();
+  EXPECT_EQ(few.final_count(), 1);
+  EXPECT_DOUBLE_EQ(few.final_mean(), 2.0);
+}
+
 TEST(LossWindow, ReadsTheAgreedStopWish) {
   LossWindow w(10);
   w.push(0, 0.1, loss(1.0), at::full({}, 0.0, at::kDouble));

@@ -200,7 +200,8 @@ TEST(Train, KillAndResumeEqualsUninterruptedBitForBit) {
     EXPECT_EQ(ma[i]["loss"], mb[i]["loss"]) << i;
     EXPECT_EQ(ma[i]["loss_avg"], mb[i]["loss_avg"]) << i;
   }
-  EXPECT_EQ(load_json_file(dir / "ref" / "status.json")["final_loss"], load_json_file(run / "status.json")["final_loss"]);
+  EXPECT_EQ(load_json_file(dir / "ref" / "status.json")["final_loss"],
+            load_json_file(run / "status.json")["final_loss"]);
   // env.json keeps the start's environment and records the resume's (the same build: no second show_config()).
   const nlohmann::json env_ref = load_json_file(dir / "ref" / "env.json");
   const nlohmann::json env = load_json_file(run / "env.json");

@@ -82,14 +82,21 @@ std::vector<std::filesystem::path> foreign_trial_dirs(const std::filesystem::pat
 std::vector<TrialAction> decide_trials(const std::filesystem::path& dir, const SweepPlan& plan,
                                        bool restart_failed = false, const std::vector<ReusableRun>& reuse = {});
 
+// The plugins loaded now, for stale_build_notes.
+struct PluginBuilds {
+  std::map<std::string, std::string> sha256;    // plugin id -> SHA-256 of its file
+  std::map<std::string, std::string> provider;  // "kind/type" -> the plugin id that registered it
+};
+
 // stale_build_notes(dir, plan, actions, plugins_now) -> one line per plugin whose file changed since completed trials
 // that are skipped were trained ("note: 2 completed trials (a_s0, a_s1) were trained with another build of plugin
 // org.x (sha256 0329ff52... then, 3a2c2fae... now); they are kept as they are: ..."), read from each trial's
-// env.json (its last session's plugins); plugins_now: plugin id -> sha256 of the file loaded now. A rebuilt loss
-// (a fixed bug) would otherwise leave the sweep's results from the old build with no word.
+// env.json (its last session's plugins), among the plugins that provide the trial's components and evaluators (a
+// rebuilt plugin the trial does not use is no note). A rebuilt loss (a fixed bug) would otherwise leave the sweep's
+// results from the old build with no word.
 std::vector<std::string> stale_build_notes(const std::filesystem::path& dir, const SweepPlan& plan,
                                            const std::vector<TrialAction>& actions,
-                                           const std::map<std::string, std::string>& plugins_now);
+                                           const PluginBuilds& plugins_now);
 
 struct SweepRunOptions {
   std::filesystem::path out;                 // the sweep directory
@@ -99,7 +106,7 @@ struct SweepRunOptions {
   std::filesystem::path exe = "/proc/self/exe";  // the `ijepa` binary of the children
   bool restart_failed = false;               // failed trials start from step 0 instead of their checkpoint
   std::vector<std::filesystem::path> reuse;  // --reuse: completed runs a trial with the same config copies
-  std::map<std::string, std::string> plugins_now;  // plugin id -> sha256 of the loaded file (stale_build_notes)
+  PluginBuilds plugins_now;                  // the plugins loaded now (stale_build_notes)
 };
 
 // trial_environment(parent, jobs, hw_threads, cuda) -> the environment of a trial process when `jobs` trials share
