@@ -154,7 +154,7 @@ void Loader::record_failure(std::int64_t index, const std::string& what) const {
 }
 
 CroppedImage Loader::load(const std::vector<std::int64_t>& idx, std::size_t k, std::int64_t epoch,
-                          std::uint64_t seed, bool* flip) const {
+                          std::uint64_t seed, bool* flip, bool* replaced) const {
   const std::size_t n = idx.size();
   std::string first_error;
   for (std::size_t t = 0; t < n; ++t) {
@@ -181,6 +181,7 @@ CroppedImage Loader::load(const std::vector<std::int64_t>& idx, std::size_t k, s
         ++epoch_skips_[epoch];
       }
       *flip = fl;
+      *replaced = t > 0;
       return c;
     } catch (const DataError& e) {
       if (first_error.empty()) first_error = e.what();
@@ -213,8 +214,9 @@ Batch Loader::make_batch(std::int64_t step) const {
   for (std::int64_t i = 0; i < B; ++i) {
     const auto k = static_cast<std::size_t>(pos * opts_.batch_size + i);
     const std::uint64_t seed = mix_seed(opts_.seed, static_cast<std::uint64_t>(b.epoch), static_cast<std::uint64_t>(idx[k]));
-    bool flip = false;
-    const CroppedImage img = load(idx, k, b.epoch, seed, &flip);
+    bool flip = false, replaced = false;
+    const CroppedImage img = load(idx, k, b.epoch, seed, &flip, &replaced);
+    b.replaced += replaced ? 1 : 0;
     crop_resize_normalize_into(img.pixels, img.box, S, flip, b.images[i]);
     labels[i] = img.label;
   }

@@ -157,7 +157,7 @@ std::int64_t step_loop(Run& r, std::optional<std::vector<Batch>> first, bool dis
     const bool log_due = r.plan.log_due(done), save_due = r.plan.save_due(done);
     // Sync points, the same on every rank: nothing is logged, saved or evaluated from weights a non-finite loss made.
     if (log_due || save_due || !due.empty()) r.losses.flush(r.checkpoints.last_saved());
-    if (log_due) r.progress.log_step(done, b.front().epoch, res, r.losses, r.data.loader()->skip_stats().skipped);
+    if (log_due) r.progress.log_step(done, b.front().epoch, res, r.losses, r.data.images_replaced());
     if (save_due) r.checkpoints.save(r.model, done, r.plan.keep_epoch_copy(done), r.losses.recent());
     if (r.dir != nullptr) eval_seconds += r.evals.run(r.model, due, done, r.plan.ipe, *r.dir, r.progress);
   }
@@ -167,7 +167,7 @@ std::int64_t step_loop(Run& r, std::optional<std::vector<Batch>> first, bool dis
 }
 
 TrainSummary finish(Run& r, std::int64_t step, double eval_seconds) {
-  const std::int64_t skipped = r.data.loader()->skip_stats().skipped;
+  const std::int64_t skipped = r.data.images_replaced();  // of the batches the steps used
   r.data.stop();
   r.progress.end_line();
   if (step != r.checkpoints.last_saved()) r.checkpoints.save(r.model, step, false, r.losses.recent());

@@ -57,7 +57,10 @@ std::vector<Batch> TrainingData::next(std::int64_t step) {
   std::vector<Batch> out;
   out.reserve(static_cast<std::size_t>(accum_));
   try {
-    for (std::int64_t j = 0; j < accum_; ++j, ++next_micro_) out.push_back(loader_->next());
+    for (std::int64_t j = 0; j < accum_; ++j, ++next_micro_) {
+      out.push_back(loader_->next());
+      replaced_ += out.back().replaced;
+    }
   } catch (const DataError& e) {  // the step as status.json's failed_step and the progress line count it (from 1)
     throw DataError("step " + std::to_string(step + 1) + ": " + e.what());
   }

@@ -88,6 +88,9 @@ TEST(BadInput, SkippedCountedAndReplacedDeterministically) {
   Loader loader(ds, nullptr, lo, 0);
   for (int epoch = 0; epoch < 2; ++epoch) {
     const Batch b = loader.next();
+    // Each batch says how many of its slots were replaced: what a run counts in status.json's images_skipped (the
+    // loader's own total also counts batches it made ahead that no step used: a one-epoch run said 5 for 4).
+    EXPECT_EQ(b.replaced, 6) << "epoch " << epoch;
     EXPECT_EQ(b.images.size(0), 19);
     EXPECT_TRUE(at::isfinite(b.images).all().item<bool>());
     EXPECT_TRUE((b.labels >= 0).logical_and(b.labels <= 1).all().item<bool>()) << b.labels;
@@ -103,8 +106,10 @@ TEST(BadInput, SkippedCountedAndReplacedDeterministically) {
   for (std::int64_t w : {1, 3}) {
     lo.workers = w;
     Loader l(ds, nullptr, lo, 0);
+    std::int64_t replaced_in_epoch0 = 0;
     for (int s = 0; s < 9; ++s) {  // two epochs of 4 steps, and one more
       Batch b = l.next();
+      if (s < 4) replaced_in_epoch0 += b.replaced;
       if (w == 1) {
         first.push_back(b);
       } else {
@@ -113,6 +118,7 @@ TEST(BadInput, SkippedCountedAndReplacedDeterministically) {
       }
     }
     EXPECT_GT(l.skip_stats().skipped, 0);
+    EXPECT_EQ(replaced_in_epoch0, l.skipped_in_epoch(0)) << "the batches' counts add up to the epoch's";
   }
 }
 

@@ -24,6 +24,7 @@ struct Batch {
                            // without drop_last)
   at::Tensor labels;       // int64 [B]
   sdk::MaskSet masks;      // from the masker, sampled for this step
+  std::int64_t replaced = 0;  // slots filled by the next usable image in place of an unusable one
 };
 
 struct DataLoaderOptions {
@@ -83,8 +84,9 @@ class Loader {
   void worker(std::int64_t id);
   void stop_workers();  // wakes and joins every started worker
   // Loads shard position k (or the next usable one after it), cropped with the plan seeded by `seed`.
+  // *replaced: whether another image than position k's filled the slot.
   CroppedImage load(const std::vector<std::int64_t>& idx, std::size_t k, std::int64_t epoch, std::uint64_t seed,
-                    bool* flip) const;
+                    bool* flip, bool* replaced) const;
   void record_failure(std::int64_t index, const std::string& what) const;
 
   std::shared_ptr<const Dataset> data_;

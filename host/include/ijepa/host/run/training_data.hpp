@@ -40,13 +40,16 @@ class TrainingData {
   // The loader's index of the first micro-batch of optimiser step `step`.
   std::int64_t micro_index(std::int64_t step) const { return (step / ipe_) * micro_ipe_ + (step % ipe_) * accum_; }
   Loader* loader() { return loader_.get(); }
+  // Slots of the batches next() returned that the loader filled with a replacement for an unusable image (the
+  // loader's own count includes batches it prepared ahead that no step used).
+  std::int64_t images_replaced() const { return replaced_; }
   void stop() { loader_.reset(); }  // joins the workers
 
  private:
   std::shared_ptr<Dataset> dataset_;
   Component<sdk::Masker> masker_;
   DataLoaderOptions options_;
-  std::int64_t ipe_ = 0, micro_ipe_ = 0, accum_ = 1, next_micro_ = 0;
+  std::int64_t ipe_ = 0, micro_ipe_ = 0, accum_ = 1, next_micro_ = 0, replaced_ = 0;
   std::unique_ptr<Loader> loader_;
 };
 
