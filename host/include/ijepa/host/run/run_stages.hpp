@@ -164,9 +164,9 @@ class Checkpointer {
  public:
   Checkpointer(RunDir* run, const nlohmann::json& resolved, std::int64_t ipe, std::int64_t start_step);
   // save(model, step_done, epoch_copy, recent_losses): step_NNNNNNNN (+ epoch_NNNN.safetensors), the losses in the
-  // trainer file as "losses" (LossWindow::recent); ranks > 0 only remember the step.
-  void save(const JepaModel& model, std::int64_t step_done, bool epoch_copy,
-            const std::vector<double>& recent_losses = {});
+  // trainer file as "losses" (LossWindow::recent; no default, so no call site can drop them); ranks > 0 only
+  // remember the step.
+  void save(const JepaModel& model, std::int64_t step_done, bool epoch_copy, const std::vector<double>& recent_losses);
   // restore_epoch_copy(step): on resume at a step whose epoch copy is due, makes the copy if a stop (kill -9, a full
   // disk) came between the step file and its copy; a no-op when the copy exists.
   void restore_epoch_copy(std::int64_t step);
