@@ -613,7 +613,7 @@ TEST(Trainer, EpochCopiesCarryTheStepFilesMetadata) {
 }
 
 // A plugin rebuilt between two sessions of a run (a fixed loss, say) is said at the resume, against the build the
-// session before used; env.json keeps both.
+// session before used; env.json keeps both. The same for the ijepa executable (its GNU build id).
 TEST(Trainer, AResumeWithARebuiltPluginSaysSo) {
   const fs::path dir = test::temp_dir("resume_rebuilt_plugin");
   test::write_text(dir / "e.json", test::tiny_experiment().dump());
@@ -624,6 +624,8 @@ TEST(Trainer, AResumeWithARebuiltPluginSaysSo) {
   ASSERT_FALSE(env["plugins"].empty());
   const std::string id = env["plugins"][0]["id"].get<std::string>();
   env["plugins"][0]["sha256"] = std::string(64, '0');  // as if it had been another build
+  const std::string exe = env["executable_build_id"].get<std::string>();
+  env["executable_build_id"] = std::string(40, 'a');  // and another build of the host
   test::write_text(dir / "r" / "env.json", env.dump(2));
   ASSERT_EQ(test::run_cli(train + " --set train.max_steps=4 --resume", &out), 0) << out;
   EXPECT_NE(out.find("resume: 1 plugin(s) differ from the build the run last used: " + id + " (sha256 000000000000 "
@@ -631,8 +633,13 @@ TEST(Trainer, AResumeWithARebuiltPluginSaysSo) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("steps from 2 on use this build"), std::string::npos) << out;
+  EXPECT_NE(out.find("resume: the ijepa executable differs from the build the run last used (build id aaaaaaaaaaaa "
+                     "then, " + exe.substr(0, 12) + " now); steps from 2 on"),
+            std::string::npos)
+      << out;
   ASSERT_EQ(test::run_cli(train + " --set train.max_steps=6 --resume", &out), 0) << out;
   EXPECT_EQ(out.find("plugin(s) differ"), std::string::npos) << "against the last session's build: " << out;
+  EXPECT_EQ(out.find("executable differs"), std::string::npos) << "against the last session's build: " << out;
   fs::remove_all(dir);
 }
 
