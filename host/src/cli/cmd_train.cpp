@@ -1,6 +1,8 @@
 // `ijepa train CONFIG.json [--set a.b=value]... [--out DIR] [--resume]`
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -160,11 +162,22 @@ std::string continue_command(const std::vector<std::string>& argv, const fs::pat
   return cmd;
 }
 
+// "3 epochs", "1 epoch", "0.25 epochs" (a run stopped within an epoch: "0 epochs" said it trained on nothing).
+std::string epochs_text(double epochs) {
+  const double whole = std::round(epochs);
+  if (std::abs(epochs - whole) < 1e-9) {
+    return std::to_string(static_cast<std::int64_t>(whole)) + (whole == 1 ? " epoch" : " epochs");
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, epochs < 0.01 ? "%.2g epochs" : "%.2f epochs", epochs);
+  return buf;
+}
+
 void print_summary(const TrainSummary& s, const nlohmann::json& resolved, const fs::path& config_path,
                    const std::vector<std::string>& argv) {
   std::cout << "\n== ijepa train: " << s.state << " ==\n"
             << "  run            " << fs::absolute(s.run_dir).string() << "\n"
-            << "  steps          " << s.steps << " (" << s.epochs << " epochs)\n"
+            << "  steps          " << s.steps << " (" << epochs_text(s.epochs) << ")\n"
             << "  loss           " << loss_line(s) << "\n"
             << "  time           " << s.seconds << " s, " << s.images_per_s << " images/s\n"
             << "  weights        " << weights_line(s.run_dir) << "\n"

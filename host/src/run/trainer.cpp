@@ -174,7 +174,7 @@ TrainSummary finish(Run& r, std::int64_t step, double eval_seconds) {
   r.checkpoints.check_run_dir();
   TrainSummary s;
   s.steps = step;
-  s.epochs = step / r.plan.ipe;
+  s.epochs = static_cast<double>(step) / static_cast<double>(r.plan.ipe);
   if (step > r.plan.start && !r.losses.empty()) {  // a session stopped before its first step has no loss (not 0)
     s.first_loss = r.progress.first_loss();
     s.first_loss_steps = r.progress.first_loss_steps();

@@ -134,6 +134,7 @@ TEST(Train, TwoRunsWithOneSeedGiveIdenticalMetrics) {
   std::string out;
   ASSERT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "a").string() + " --quiet", &out), 0) << out;
   ASSERT_EQ(run_cli("train " + (dir / "e.json").string() + " --out " + (dir / "b").string() + " --quiet", &out), 0) << out;
+  EXPECT_NE(out.find("steps          16 (2 epochs)\n"), std::string::npos) << out;
   auto ma = read_jsonl(dir / "a" / "metrics.jsonl");
   auto mb = read_jsonl(dir / "b" / "metrics.jsonl");
   ASSERT_EQ(ma.size(), mb.size());
@@ -620,6 +621,7 @@ TEST(Trainer, AResumeWithARebuiltPluginSaysSo) {
   const std::string train = "train " + (dir / "e.json").string() + " --out " + (dir / "r").string() + " --quiet";
   std::string out;
   ASSERT_EQ(test::run_cli(train + " --set train.max_steps=2", &out), 0) << out;
+  EXPECT_NE(out.find("steps          2 (0.25 epochs)\n"), std::string::npos) << "8 steps an epoch: " << out;
   nlohmann::json env = nlohmann::json::parse(test::read_text(dir / "r" / "env.json"));
   ASSERT_FALSE(env["plugins"].empty());
   const std::string id = env["plugins"][0]["id"].get<std::string>();

@@ -34,7 +34,7 @@ struct TrainOptions {
 struct TrainSummary {
   std::filesystem::path run_dir;
   std::int64_t steps = 0;
-  std::int64_t epochs = 0;
+  double epochs = 0.0;  // steps / steps per epoch (a run stopped within an epoch has a fraction)
   std::optional<double> final_loss;  // mean of the run's last LossWindow::kFinalSteps losses (none: no step taken)
   std::optional<double> first_loss;  // mean of the first log window (none: no step taken)
   std::int64_t final_loss_steps = 0, first_loss_steps = 0;  // how many losses each averages
