@@ -264,17 +264,19 @@ std::string p_text(double p) {
   return buf;
 }
 
-std::string diff_cell(const util::MeanCi& d) {
+// `row_pairs`: the row's pair count; a cell over fewer pairs (a metric some trials lack) says its own.
+std::string diff_cell(const util::MeanCi& d, std::size_t row_pairs) {
   if (d.n == 0) return "—";
   if (d.n == 1) return signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair: undecided)";
   const int verdict = util::paired_verdict(d);
   const std::string side = verdict > 0 ? " above" : verdict < 0 ? " below" : " undecided";
+  const std::string own = d.n != row_pairs ? " (" + std::to_string(d.n) + " pairs)" : std::string();
   if (d.no_spread()) {
     const double p = util::no_spread_sign_p(d);
     return signed_text(util::round_like(d.mean, std::nan(""))) + " (no spread over seeds" +
-           (std::isnan(p) ? "" : ", sign test p " + p_text(p)) + ":" + side + ")";
+           (std::isnan(p) ? "" : ", sign test p " + p_text(p)) + ":" + side + ")" + own;
   }
-  return signed_text(util::round_to_uncertainty(d.mean, d.half)) + side;
+  return signed_text(util::round_to_uncertainty(d.mean, d.half)) + side + own;
 }
 
 std::string trim(std::string s) {
@@ -355,8 +357,9 @@ const ReportGroup& find_group(const ReportGroups& gs, const std::string& spec, c
 std::string orderings_section(const ReportGroups& groups, const std::vector<std::string>& orderings,
                               const std::vector<std::string>& num_cols, const std::string& from) {
   std::vector<std::string> cols;
-  for (const auto& c : num_cols) {
-    const bool top1 = c.size() > 5 && c.compare(c.size() - 5, 5, ".top1") == 0;
+  for (const auto& c : num_cols) {  // top1, and the low-shot probes' top1_1pct, top1_10pct, ...
+    const std::string leaf = c.substr(c.find_last_of('.') + 1);
+    const bool top1 = leaf == "top1" || (leaf.rfind("top1_", 0) == 0 && is_accuracy(leaf));
     if (c.rfind("metrics.", 0) == 0 && top1 && c.find(".random_init.") == std::string::npos) cols.push_back(c);
   }
   struct Claim {
@@ -386,15 +389,24 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
                    "fails) on at least one metric and the other way on none; "
                    "mixed where the metrics disagree. Many claims at 95 % each let some pass by chance, so the last "
                    "column keeps only the differences that survive Holm's correction over every test in this table "
-                   "(paired t tests, and sign tests where the pairs have no spread; family-wise error 5 %).\n\n";
+                   "(paired t tests, and sign tests where the pairs have no spread; a claim made twice or both ways is "
+                   "one test; family-wise error 5 %).\n\n";
   if (cols.empty()) return md + "No trial has a top-1 accuracy (an evaluator's `top1`) yet: nothing to judge.\n";
-  // Every (claim, metric) difference and its p-value, then Holm over all of them.
+  // Every (claim, metric) difference and its p-value, then Holm over all of them. A claim repeated, or made the other
+  // way round, tests the same difference: one test in Holm's family (counted twice, it made the correction stricter).
   std::vector<std::vector<util::MeanCi>> diffs(claims.size());
+  std::vector<std::size_t> test_of(claims.size());  // claim -> its pair's first claim
   std::vector<double> pvals;
   for (std::size_t i = 0; i < claims.size(); ++i) {
+    test_of[i] = i;
+    for (std::size_t k = 0; k < i && test_of[i] == i; ++k) {
+      const bool same = (claims[k].a == claims[i].a && claims[k].b == claims[i].b) ||
+                        (claims[k].a == claims[i].b && claims[k].b == claims[i].a);
+      if (same) test_of[i] = test_of[k];
+    }
     for (const auto& c : cols) {
       diffs[i].push_back(paired(*claims[i].a, *claims[i].b, c));
-      pvals.push_back(util::paired_p(diffs[i].back()));
+      pvals.push_back(test_of[i] == i ? util::paired_p(diffs[i].back()) : std::nan(""));
     }
   }
   const std::vector<bool> holm = util::holm_reject(pvals, 0.05);
@@ -416,8 +428,8 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
     ++count[which][hold && fail ? 2 : hold ? 0 : fail ? 1 : 3];
   };
   for (std::size_t i = 0; i < claims.size(); ++i) {
-    std::size_t pairs = SIZE_MAX;
-    for (const auto& d : diffs[i]) pairs = std::min(pairs, d.n);
+    std::size_t pairs = 0;  // the most any metric has (a metric over fewer says so)
+    for (const auto& d : diffs[i]) pairs = std::max(pairs, d.n);
     std::vector<std::string> row{claims[i].text, std::to_string(pairs)};
     bool any_hold = false, any_fail = false, holm_hold = false, holm_fail = false;
     for (std::size_t j = 0; j < cols.size(); ++j) {
@@ -429,14 +441,16 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
       }
       const double sign_p = util::no_spread_sign_p(d);
       const std::string sign = std::isnan(sign_p) ? "" : ", sign test p " + p_text(sign_p);
+      const std::string own = d.n > 1 && d.n != pairs ? " (" + std::to_string(d.n) + " pairs)" : std::string();
       row.push_back(d.n == 1        ? signed_text(util::round_like(d.mean, std::nan(""))) + " (1 pair)"
-                    : d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) + " (no spread" + sign + ")"
-                                    : signed_text(util::round_to_uncertainty(d.mean, d.half)));
+                    : d.no_spread() ? signed_text(util::round_like(d.mean, std::nan(""))) + " (no spread" + sign + ")" +
+                                          own
+                                    : signed_text(util::round_to_uncertainty(d.mean, d.half)) + own);
       const int verdict = util::paired_verdict(d);
       const bool hold = verdict > 0, fail = verdict < 0;
       any_hold = any_hold || hold;
       any_fail = any_fail || fail;
-      const bool kept = holm[i * cols.size() + j];
+      const bool kept = holm[test_of[i] * cols.size() + j];
       holm_hold = holm_hold || (kept && d.mean > 0);
       holm_fail = holm_fail || (kept && d.mean < 0);
       row.push_back(hold ? "holds" : fail ? "fails" : "undecided");
@@ -564,11 +578,20 @@ std::string random_init_section(const ReportGroups& groups, const std::vector<st
   return md;
 }
 
+// The best group by its mean over its own seeds can be behind the runner-up on the seeds both completed (a failed
+// trial, a seed only one group has): the means then rank what the pairs do not support.
+std::string reversed_text(const util::MeanCi& d) {
+  return ": the runner-up is ahead on the " + std::to_string(d.n) + " seeds both completed, so the ranking by means "
+         "(over different seeds) does not hold; these two cannot be ranked (complete the same seeds in both).\n";
+}
+
 // The best group against the runner-up where their paired differences are all alike: the sign test decides from six
 // seeds on; the same value in every seed is a tie, whatever the number of seeds.
-std::string best_no_spread_text(const util::MeanCi& d) {
+// `reversed`: the runner-up is ahead on the paired seeds (see reversed_text).
+std::string best_no_spread_text(const util::MeanCi& d, bool reversed) {
   if (d.mean == 0.0) return "the same on every seed, so these two cannot be ranked.\n";
   const std::string head = signed_text(util::round_like(d.mean, std::nan(""))) + " on every seed";
+  if (reversed) return head + reversed_text(d);
   if (util::paired_verdict(d) != 0) {
     return head + " (sign test p " + p_text(util::no_spread_sign_p(d)) +
            "): the best is told apart from the runner-up.\n";
@@ -623,14 +646,15 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
     const util::MeanCi d = paired(best, second, col);
     const util::MeanCi a = util::mean_ci(best.completed_values(col)), b = util::mean_ci(second.completed_values(col));
     md += "- Runner-up: `" + second.label + "`: " + group_cell(second.completed_values(col)) + ". ";
+    const bool reversed = low ? d.mean > 0 : d.mean < 0;  // best - runner-up, against the ranking's direction
     if (d.n >= 2) {
+      const std::string diff = signed_text(util::round_to_uncertainty(d.mean, d.half));
       md += "Paired difference over " + std::to_string(d.n) + " seeds: " +
-            (d.no_spread() ? best_no_spread_text(d)
-             : d.separated_from_zero()
-                 ? signed_text(util::round_to_uncertainty(d.mean, d.half)) +
-                       ": the best is told apart from the runner-up.\n"
-                 : signed_text(util::round_to_uncertainty(d.mean, d.half)) +
-                       ": the interval includes 0, so these two cannot be ranked at this scale.\n");
+            (d.no_spread()               ? best_no_spread_text(d, reversed)
+             : reversed                  ? diff + reversed_text(d)
+             : d.separated_from_zero()   ? diff + ": the best is told apart from the runner-up.\n"
+                                         : diff + ": the interval includes 0, so these two cannot be ranked at this "
+                                                  "scale.\n");
     } else if (a.n >= 2 && b.n >= 2) {
       const bool apart = !a.no_spread() && !b.no_spread() &&
                          (a.mean - a.half > b.mean + b.half || a.mean + a.half < b.mean - b.half);
@@ -640,7 +664,10 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
                    "scale.\n"
                  : "Their intervals overlap, so these two cannot be ranked at this scale.\n";
     } else {
-      md += "With one seed per group these two cannot be ranked (run more seeds).\n";
+      md += std::string(a.n < 2 && b.n < 2 ? "Each has"
+                        : a.n < 2              ? "The best has"
+                                               : "The runner-up has") +
+            " one completed seed, so these two cannot be ranked (run more seeds).\n";
     }
   }
   const nlohmann::json* top = nullptr;
@@ -922,7 +949,11 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     crow.push_back(seeds);
     crow.push_back(std::to_string(done));
     crow.push_back(std::to_string(g.members.size()));
-    for (const auto& c : md_cols) row.push_back(group_cell(g.completed_values(c)));
+    for (const auto& c : md_cols) {  // a cell over fewer trials than completed (a metric some lack) says how many
+      const std::vector<double> xs = g.completed_values(c);
+      row.push_back(group_cell(xs) + (xs.size() > 1 && xs.size() < done ? " (n " + std::to_string(xs.size()) + ")"
+                                                                          : std::string()));
+    }
     for (const auto& c : gcsv_cols) {
       const std::vector<double> xs = g.completed_values(c);
       const MeanStd ms = mean_std(xs);
@@ -974,9 +1005,16 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     out.md += join_row(h, false) + md_rule(h.size());
     for (const auto& g : groups.groups) {
       if (&g == &ref) continue;
-      std::vector<std::string> row{g.label, std::to_string(paired(g, ref, "final_loss").n)};
+      std::vector<util::MeanCi> ds;
+      std::size_t pairs = 0;  // the most any column has (a column over fewer says so)
       for (const auto& c : cols) {
-        row.push_back(c == "final_loss" && components_differ(g, ref) ? "not comparable" : diff_cell(paired(g, ref, c)));
+        ds.push_back(paired(g, ref, c));
+        pairs = std::max(pairs, ds.back().n);
+      }
+      std::vector<std::string> row{g.label, std::to_string(pairs)};
+      for (std::size_t j = 0; j < cols.size(); ++j) {
+        row.push_back(cols[j] == "final_loss" && components_differ(g, ref) ? "not comparable"
+                                                                            : diff_cell(ds[j], pairs));
       }
       out.md += join_row(row, false);
     }

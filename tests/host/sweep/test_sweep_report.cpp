@@ -548,6 +548,96 @@ TEST(SweepReport, TheBestGroupWithoutSpreadIsJudgedByTheSignTest) {
       << best_line(6, 0.0);
 }
 
+// Groups are ranked by their means over their own seeds, but told apart on the seeds both completed: where one
+// group has a seed the other lacks (a failed trial), the two can disagree. X leads on the means only through its
+// seed 3 (Y's failed); on seeds 0-2 Y is ahead by about 1 point every time. That was "told apart".
+TEST(SweepReport, TheBestByItsMeanIsNotToldApartWhereThePairsPutTheRunnerUpAhead) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  std::vector<nlohmann::json> trials;
+  int index = 0;
+  const std::map<std::string, std::vector<double>> knn{{"X", {49.0, 50.1, 48.9, 90.0}}, {"Y", {50.0, 51.0, 50.0}}};
+  for (const auto& [masker, top1s] : knn) {
+    for (int seed = 0; seed < 4; ++seed) {
+      const std::string name = masker + "_s" + std::to_string(seed);
+      trials.push_back({{"index", index++}, {"name", name}, {"values", {{"masker", masker}, {"seed", seed}}},
+                        {"seed", seed}});
+      if (static_cast<std::size_t>(seed) >= top1s.size()) {
+        write(d / "trials" / name / "status.json", R"({"state": "failed", "step": 1, "total_steps": 4})");
+        continue;
+      }
+      write(d / "trials" / name / "status.json", R"({"state": "completed", "step": 4, "total_steps": 4})");
+      write(d / "trials" / name / "eval.jsonl",
+            nlohmann::json({{"evaluator", "knn"}, {"top1", top1s[static_cast<std::size_t>(seed)]}, {"test_n", 1000}})
+                    .dump() +
+                "\n");
+    }
+  }
+  nlohmann::json sw = sweep_with(trials);
+  sw["axis_keys"] = {"masker", "seed"};
+  write(d / "sweep.json", sw.dump(2));
+  ReportOptions o;
+  o.best_by = "knn.top1";
+  o.orderings = {"X > Y"};
+  const std::string md = write_sweep_summary(d, o).md;
+  EXPECT_NE(md.find("- Best group: `masker=X`"), std::string::npos) << md;
+  EXPECT_NE(md.find("Paired difference over 3 seeds: -1.00 ± 0.25: the runner-up is ahead on the 3 seeds both "
+                    "completed, so the ranking by means (over different seeds) does not hold"),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(md.find("the best is told apart"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `masker=X` > `masker=Y` | 3 | -1.00 ± 0.25 | fails |"), std::string::npos) << md;
+}
+
+// Claims are judged on every top-1 accuracy, the low-shot probes' top1_1pct too (it is the paper's own metric), and a
+// column over fewer pairs or seeds than the rest of its row says how many: B_s2 has no k-NN record.
+TEST(SweepReport, LowShotAccuraciesAreJudgedAndACellOverFewerTrialsSaysSo) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  std::vector<nlohmann::json> trials;
+  int index = 0;
+  for (const std::string masker : {"A", "B"}) {
+    for (int seed = 0; seed < 3; ++seed) {
+      const std::string name = masker + "_s" + std::to_string(seed);
+      trials.push_back({{"index", index++}, {"name", name}, {"values", {{"masker", masker}, {"seed", seed}}},
+                        {"seed", seed}});
+      write(d / "trials" / name / "status.json", R"({"state": "completed", "step": 4, "total_steps": 4})");
+      const double lead = masker == "A" ? 5.0 + 0.1 * seed : 0.0;
+      const nlohmann::json ls = {{"evaluator", "low_shot"}, {"top1_1pct", 30.0 + seed + lead}, {"n_1pct", 500},
+                                 {"test_n", 1000}};
+      const nlohmann::json kn = {{"evaluator", "knn"}, {"top1", 40.0 + 2 * seed + (masker == "A" ? 1.0 : 0.0)},
+                                 {"test_n", 1000}};
+      write(d / "trials" / name / "eval.jsonl", ls.dump() + "\n" + (name == "B_s2" ? "" : kn.dump() + "\n"));
+    }
+  }
+  nlohmann::json sw = sweep_with(trials);
+  sw["axis_keys"] = {"masker", "seed"};
+  write(d / "sweep.json", sw.dump(2));
+  ReportOptions o;
+  o.reference = "A";
+  o.orderings = {"A > B", "B > A"};
+  const std::string md = write_sweep_summary(d, o).md;
+  EXPECT_NE(md.find("| ordering | pairs | knn.top1: A − B | verdict | low_shot.top1_1pct: A − B | verdict |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| `masker=A` > `masker=B` | 3 | +1 (no spread, sign test p 0.5) (2 pairs) | undecided | "
+                    "+5.10 ± 0.25 | holds |"),
+            std::string::npos)
+      << md;
+  // The reversed claim is the same two tests (Holm's family: two, not four), and their verdicts the other way round.
+  EXPECT_NE(md.find("| `masker=B` > `masker=A` | 3 | -1 (no spread, sign test p 0.5) (2 pairs) | undecided | "
+                    "-5.10 ± 0.25 | fails |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("with Holm's correction over the 2 tests: 1 hold, 1 fail"), std::string::npos) << md;
+  // The paired differences against A: 3 pairs, k-NN over 2; the grouped table: B's k-NN over 2 of 3 completed.
+  EXPECT_NE(md.find("| masker=B | 3 | — | -1 (no spread over seeds, sign test p 0.5: undecided) (2 pairs) | "
+                    "-5.10 ± 0.25 below |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| B | 0 1 2 | 3/3 | — | 41 ± 13 (n 2) | 31.0 ± 2.5 |"), std::string::npos) << md;
+}
+
 // Two differences that each pass at 95 % alone (p = 0.030) do not both survive Holm's correction over the two
 // (the smaller must be below 0.025): the claim holds on each probe, and is undecided once corrected.
 TEST(SweepReport, OrderingsCorrectForManyComparisons) {
@@ -612,9 +702,10 @@ TEST(SweepReport, OrderingsHoldFailOrStayUndecidedPerMetric) {
                     "| 3 | -4.7 ± 1.4 | fails | -1 ± 11 | undecided | **fails** |"),
             std::string::npos)
       << md;
-  // Holm over the six tests keeps the two ±4.7 differences (p 0.005 each) and random's linear -9.7 (p 0.0012), not
-  // its knn +1.7 (p 0.038), so that claim fails rather than mixed (the linear +1 ± 11 was never separated).
-  EXPECT_NE(md.find("Of 3 claims: 1 hold, 1 fail, 1 mixed, 0 undecided; with Holm's correction over the 6 tests: "
+  // Holm over the four distinct tests (the third claim is the first reversed: the same two differences) keeps the
+  // ±4.7 difference (p 0.005) and random's linear -9.7 (p 0.0012), not its knn +1.7 (p 0.038, above 0.05 / 2), so
+  // that claim fails rather than mixed (the linear +1 ± 11 was never separated).
+  EXPECT_NE(md.find("Of 3 claims: 1 hold, 1 fail, 1 mixed, 0 undecided; with Holm's correction over the 4 tests: "
                     "1 hold, 2 fail, 0 mixed, 0 undecided."),
             std::string::npos)
       << md;
