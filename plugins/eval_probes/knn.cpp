@@ -69,7 +69,7 @@ sdk::Metrics Knn::evaluate(const sdk::EvalInput& in) {
         knn_votes(c.train_x, c.train_y, c.test_x.slice(0, s, e), c.num_classes, k, opts_.temperature);
     const at::Tensor y = c.test_y.slice(0, s, e);
     c1 += count_topk_correct(votes, y, 1);
-    if (top5) c5 += count_topk_correct(votes, y, 5);
+    if (top5) c5 += count_voted_topk_correct(votes, y, 5);
   }
   sdk::Metrics m{{"top1", percent(c1, n)}, {"k", static_cast<double>(k)}};
   if (top5) m["top5"] = percent(c5, n);
