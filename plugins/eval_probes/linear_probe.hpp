@@ -21,10 +21,10 @@ inline constexpr double kFallbackL2 = 1e-4;
 inline constexpr double kBatchNormEps = 1e-5;
 
 struct LinearProbeOptions {
-  bool batchnorm = false;                                     // standardise with the training split's statistics
+  bool batchnorm = true;                                      // standardise with the training split's statistics
   std::vector<double> l2_grid{1e-6, 1e-5, 1e-4, 1e-3, 1e-2};  // candidate lambda (>= 0)
   double holdout = 0.1;                                       // held-out fraction for choosing lambda, in [0, 0.5]
-  std::int64_t max_iter = 100;                                // L-BFGS iterations per fit
+  std::int64_t max_iter = 3000;                               // most L-BFGS iterations per fit (a cap, see below)
 
   // from_json(cfg) reads batchnorm, l2_grid, holdout, max_iter; std::invalid_argument("key '...': ...").
   static LinearProbeOptions from_json(const nlohmann::json& cfg);
@@ -39,10 +39,23 @@ struct LogisticModel {
   at::Tensor scores(const at::Tensor& x) const;  // [N, F] -> [N, C]
 };
 
-// fit_logistic(x [N,F] f32, y [N] i64, C, l2, max_iter) -> the minimiser (from zero) of
-// mean cross-entropy + (l2/2) ||W||^2 (bias not penalised) by full-batch L-BFGS (strong Wolfe, history 10).
-LogisticModel fit_logistic(const at::Tensor& x, const at::Tensor& y, std::int64_t num_classes, double l2,
-                           std::int64_t max_iter);
+// A fit's minimiser and how the optimiser ended.
+struct LogisticFit {
+  LogisticModel model;
+  std::int64_t iterations = 0;  // L-BFGS iterations taken
+  double grad_max = 0.0;        // largest |gradient| entry at the end
+  bool converged = false;       // stopped by its tolerances, not by max_iter
+};
+
+// L-BFGS stops when the largest |gradient| entry falls to kGradTolerance or the loss or step stops changing (by
+// 1e-9: in float32, once no step lowers the loss); otherwise after max_iter iterations.
+inline constexpr double kGradTolerance = 1e-5;
+
+// fit_logistic(x [N,F] f32, y [N] i64, C, l2, max_iter, start) -> the minimiser of mean cross-entropy +
+// (l2/2) ||W||^2 (bias not penalised) by full-batch L-BFGS (strong Wolfe, history 10), from `start` (a fit of a
+// nearby problem: the same minimiser, far fewer iterations) or from zero.
+LogisticFit fit_logistic(const at::Tensor& x, const at::Tensor& y, std::int64_t num_classes, double l2,
+                         std::int64_t max_iter, const LogisticModel* start = nullptr);
 
 // Per-dimension standardisation with a split's statistics: (x - mean) / sqrt(var + eps), population variance.
 struct Standardizer {
@@ -74,6 +87,8 @@ struct ProbeResult {
   double l2 = 0.0;            // the chosen lambda
   double holdout_top1 = 0.0;  // valid when has_holdout
   bool has_holdout = false;
+  std::int64_t fit_iters = 0;  // the final fit's L-BFGS iterations
+  bool converged = false;      // the final fit stopped by its tolerances, not by max_iter
   std::int64_t train_n = 0;
   std::int64_t test_n = 0;
 };

@@ -89,6 +89,7 @@ sdk::Metrics LowShot::evaluate(const sdk::EvalInput& in) {
     if (r.has_top5) m["top5_" + s] = r.top5;
     m["n_" + s] = static_cast<double>(r.train_n);
     m["l2_" + s] = r.l2;
+    m["converged_" + s] = r.converged ? 1.0 : 0.0;
   }
   return m;
 }

@@ -117,6 +117,23 @@ void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& recor
   }
   os << "  ±95%: the larger side of the 95 % bootstrap interval over the test images (asymmetric near 0 and 100 %: "
         "its ends are the JSON's interval95; a gain smaller than it is not resolved by this test set)\n";
+  // An evaluator that reports "converged" (linear_probe; low_shot's converged_<p>) and whose fit stopped at its cap:
+  // the accuracy is an unfinished fit's, and a cut-short fit favours the features the optimiser finds easy.
+  for (const auto& r : records) {
+    std::string cut;
+    for (const auto* side : {&r, r.contains("random_init") ? &r["random_init"] : nullptr}) {
+      if (side == nullptr || !side->is_object()) continue;
+      for (auto it = side->begin(); it != side->end(); ++it) {
+        const bool flag = it.key() == "converged" || it.key().rfind("converged_", 0) == 0;
+        if (!flag || !it->is_number() || it->get<double>() != 0.0) continue;
+        cut += std::string(cut.empty() ? "" : ", ") + (side == &r ? "trained " : "random init ") + it.key();
+      }
+    }
+    if (!cut.empty()) {
+      os << "  note: " << r.value("evaluator", "?") << " stopped at its max_iter before converging (" << cut
+         << " = 0): the accuracy is an unfinished fit's, and the gain may come from the cap; raise max_iter\n";
+    }
+  }
 }
 
 namespace {
@@ -403,7 +420,11 @@ int cmd_embed(const Argv& argv) {
   o.image_size = le.resolved.at("data").at("image_size").get<std::int64_t>();
   o.batch_size = int_at_least(args, "--batch", 256, 1);
   o.limit = int_at_least(args, "--limit", 0, 0);
-  o.seed = static_cast<std::uint64_t>(int_at_least(args, "--seed", 0, 0));
+  // The run's seed by default: the subset `ijepa eval` (and the run's own evaluators) took with the same --limit.
+  const nlohmann::json& run_seed = le.resolved.contains("seed") ? le.resolved["seed"] : nlohmann::json();
+  const std::int64_t seed0 = run_seed.is_number_integer() && run_seed.get<std::int64_t>() >= 0
+                                 ? run_seed.get<std::int64_t>() : 0;
+  o.seed = static_cast<std::uint64_t>(int_at_least(args, "--seed", seed0, 0));
   o.resize_crop = e.transform == "eval";
   ProgressLine progress(std::cerr, ::isatty(STDERR_FILENO) != 0);
   const std::string what = which + " encoder, " + e.split + " split";

@@ -366,6 +366,29 @@ TEST(EvalCli, TableJsonAndErrors) {
 
 // Two evaluations of one step with other settings used to write the same RUN_DIR/eval/knn_step<N>.json, the second
 // replacing the first.
+// A linear probe whose fit stopped at its max_iter says so under the table (its accuracy is an unfinished fit's);
+// one that converged says nothing.
+TEST(EvalCli, ALinearProbeCutShortByItsCapIsNamed) {
+  const fs::path run = tiny_run();
+  const fs::path dir = test::temp_dir("eval_cap");
+  Cli c = run_cli("eval " + run.string() + " --evaluator linear_probe --set max_iter=1 --set train_limit=64 "
+                  "--set test_limit=20 --out " + (dir / "cap.json").string());
+  ASSERT_EQ(c.rc, 0) << c.out;
+  EXPECT_NE(c.out.find("note: linear_probe stopped at its max_iter before converging (trained converged, random init "
+                       "converged = 0)"),
+            std::string::npos)
+      << c.out;
+  const nlohmann::json doc = load_json_file(dir / "cap.json");
+  EXPECT_EQ(doc["results"][0]["converged"], 0.0) << doc.dump();
+  EXPECT_EQ(doc["results"][0]["fit_iters"], 1.0) << doc.dump();
+  c = run_cli("eval " + run.string() + " --evaluator linear_probe --set train_limit=64 --set test_limit=20 --out " +
+              (dir / "full.json").string());
+  ASSERT_EQ(c.rc, 0) << c.out;
+  EXPECT_EQ(load_json_file(dir / "full.json")["results"][0]["converged"], 1.0) << c.out;
+  EXPECT_EQ(c.out.find("before converging"), std::string::npos) << c.out;
+  fs::remove_all(dir);
+}
+
 TEST(EvalCli, ADefaultNameThatIsTakenGetsTheNextFreeOne) {
   const fs::path dir = test::temp_dir("eval_names");
   const fs::path run = dir / "run";
@@ -399,15 +422,26 @@ TEST(EmbedCli, WritesTheFeaturesOfTheCheckpoint) {
   EXPECT_EQ(f.at("labels").scalar_type(), at::kLong);
   EXPECT_EQ(meta.at("encoder"), "target");
   EXPECT_EQ(meta.at("features"), "last");
-  // The same as extracting in-process from the loaded encoder.
+  // The same as extracting in-process from the loaded encoder, on the subset of the run's seed (3): the images
+  // `ijepa eval --set test_limit=12` and the run's own evaluators take.
   LoadedEncoder le = load_encoder(run, "target", reg(), {}, "");
+  ASSERT_EQ(le.resolved["seed"], 3);
   ExtractOptions o;
   o.image_size = 32;
   o.limit = 12;
+  o.seed = 3;
   nlohmann::json data = le.resolved["data"];
   Features ref = extract_features(le.encoder, *open_dataset(data, "test"), o, at::kCPU);
   EXPECT_TRUE(at::allclose(f.at("features"), ref.features, 1e-5, 1e-6));
   EXPECT_TRUE(at::equal(f.at("indices"), ref.indices));
+  // --seed picks another subset.
+  c = run_cli("embed --checkpoint " + run.string() + " --data synthetic --split test --limit 12 --seed 0 --out " +
+              (dir / "s0.safetensors").string());
+  ASSERT_EQ(c.rc, 0) << c.out;
+  const std::int64_t n_test = open_dataset(data, "test")->size();
+  const at::Tensor seed0 = at::tensor(subset_indices(n_test, 12, 0), at::kLong);
+  EXPECT_TRUE(at::equal(read_safetensors((dir / "s0.safetensors").string()).at("indices"), seed0));
+  EXPECT_FALSE(at::equal(ref.indices, seed0));
 
   c = run_cli("embed --checkpoint " + run.string() + " --data synthetic --tokens --limit 3 --encoder context --out " +
               (dir / "t.safetensors").string());

@@ -55,10 +55,10 @@ TEST(EvalProbesPlugin, RegistersFourEvaluatorsWithEveryKeyDocumented) {
     }
   }
   const auto* lin = host().registry().find(Kind::evaluator, "linear_probe");
-  EXPECT_EQ(lin->defaults["batchnorm"], false);
+  EXPECT_EQ(lin->defaults["batchnorm"], true);
   EXPECT_EQ(lin->defaults["l2_grid"], nlohmann::json({1e-6, 1e-5, 1e-4, 1e-3, 1e-2}));
   EXPECT_EQ(lin->defaults["holdout"], 0.1);
-  EXPECT_EQ(lin->defaults["max_iter"], 100);
+  EXPECT_EQ(lin->defaults["max_iter"], 3000);
   EXPECT_NE(lin->doc["batchnorm"].get<std::string>().find("training"), std::string::npos);
   EXPECT_EQ(host().registry().find(Kind::evaluator, "knn")->defaults["k"], 20);
   EXPECT_EQ(host().registry().find(Kind::evaluator, "low_shot")->defaults["fractions"], nlohmann::json({0.01, 0.1}));
@@ -71,9 +71,10 @@ TEST(EvalProbesPlugin, EachTypeBuildsAndEvaluatesThroughTheRegistry) {
   tokens.train.features = pooled.train.features.view({60, 2, 4});
   tokens.test.features = pooled.test.features.view({30, 2, 4});
   const std::map<std::string, std::vector<std::string>> keys = {
-      {"linear_probe", {"holdout_top1", "l2", "test_n", "top1", "top5", "train_n"}},
+      {"linear_probe", {"converged", "fit_iters", "holdout_top1", "l2", "test_n", "top1", "top5", "train_n"}},
       {"knn", {"k", "top1", "top5"}},
-      {"low_shot", {"l2_10pct", "l2_1pct", "n_10pct", "n_1pct", "top1_10pct", "top1_1pct", "top5_10pct", "top5_1pct"}},
+      {"low_shot", {"converged_10pct", "converged_1pct", "l2_10pct", "l2_1pct", "n_10pct", "n_1pct", "top1_10pct",
+                    "top1_1pct", "top5_10pct", "top5_1pct"}},
       {"attentive_probe", {"final_train_loss", "top1", "top5"}}};
   for (const auto& type : kTypes) {
     SCOPED_TRACE(type);

@@ -29,7 +29,8 @@ TEST(LinearProbe, SeparableClustersScoreHigh) {
   EXPECT_EQ(m.at("train_n"), 500.0);
   EXPECT_EQ(m.at("test_n"), 300.0);
   EXPECT_TRUE(m.count("l2"));
-  EXPECT_EQ(m.size(), 6u);
+  EXPECT_TRUE(m.count("fit_iters") && m.count("converged"));
+  EXPECT_EQ(m.size(), 8u);
 }
 
 TEST(LinearProbe, ShuffledTestLabelsGiveChance) {
@@ -53,12 +54,47 @@ TEST(LinearProbe, FitMinimisesThePenalisedCrossEntropy) {
   sdk::EvalInput in = separable(3, 4, 30, 1, 4);
   in.train.features = in.train.features * 0.2;  // overlapping clusters: a finite optimum
   const double l2 = 1e-2;
-  const ep::LogisticModel m = ep::fit_logistic(in.train.features, in.train.labels, 3, l2, 200);
+  const ep::LogisticFit f = ep::fit_logistic(in.train.features, in.train.labels, 3, l2, 200);
+  const ep::LogisticModel& m = f.model;
   const at::Tensor p = at::softmax(m.scores(in.train.features), 1) - at::one_hot(in.train.labels, 3).to(at::kFloat);
   const double n = static_cast<double>(in.train.labels.size(0));
   const at::Tensor gw = at::mm(in.train.features.t(), p) / n + l2 * m.weight;
   EXPECT_LT(gw.abs().max().item<double>(), 1e-4);
   EXPECT_LT((p.sum(0) / n).abs().max().item<double>(), 1e-4);
+  EXPECT_TRUE(f.converged);
+  EXPECT_LT(f.iterations, 200);
+  EXPECT_NEAR(f.grad_max, std::max(gw.abs().max().item<double>(), (p.sum(0) / n).abs().max().item<double>()), 1e-6);
+}
+
+// A fit started from a nearby problem's solution (the next lambda of the path) reaches the same minimiser in fewer
+// iterations; a fit cut short by max_iter says it did not converge.
+TEST(LinearProbe, AWarmStartReachesTheSameMinimiserAndACapIsReported) {
+  sdk::EvalInput in = separable(4, 16, 60, 1, 6);
+  in.train.features = in.train.features * 0.3;
+  const ep::LogisticFit near = ep::fit_logistic(in.train.features, in.train.labels, 4, 1e-2, 500);
+  const ep::LogisticFit cold = ep::fit_logistic(in.train.features, in.train.labels, 4, 1e-3, 500);
+  const ep::LogisticFit warm = ep::fit_logistic(in.train.features, in.train.labels, 4, 1e-3, 500, &near.model);
+  ASSERT_TRUE(cold.converged && warm.converged);
+  EXPECT_LT(warm.iterations, cold.iterations);
+  // The same minimum, to float32's reach (the objective is flat there): the same objective value and predictions.
+  const auto objective = [&](const ep::LogisticModel& m) {
+    return at::cross_entropy_loss(m.scores(in.train.features), in.train.labels).item<double>() +
+           0.5e-3 * m.weight.square().sum().item<double>();
+  };
+  EXPECT_NEAR(objective(warm.model), objective(cold.model), 1e-5 * objective(cold.model));
+  EXPECT_TRUE(at::equal(warm.model.scores(in.test.features).argmax(1), cold.model.scores(in.test.features).argmax(1)));
+  const ep::LogisticFit cut = ep::fit_logistic(in.train.features, in.train.labels, 4, 1e-3, 2);
+  EXPECT_EQ(cut.iterations, 2);
+  EXPECT_FALSE(cut.converged);
+  // The probe's metrics say whether every fit converged, and how long the final one took.
+  ep::LinearProbe capped(options({{"max_iter", 2}}));
+  const sdk::Metrics mc = capped.evaluate(in);
+  EXPECT_EQ(mc.at("converged"), 0.0);
+  EXPECT_EQ(mc.at("fit_iters"), 2.0);
+  ep::LinearProbe probe(options());
+  const sdk::Metrics m = probe.evaluate(in);
+  EXPECT_EQ(m.at("converged"), 1.0);
+  EXPECT_GT(m.at("fit_iters"), 0.0);
 }
 
 TEST(LinearProbe, SelectL2TakesTheBestHeldOutCountTiesToTheLargerPenalty) {
