@@ -69,7 +69,9 @@ sdk::Metrics Knn::evaluate(const sdk::EvalInput& in) {
         knn_votes(c.train_x, c.train_y, c.test_x.slice(0, s, e), c.num_classes, k, opts_.temperature);
     const at::Tensor y = c.test_y.slice(0, s, e);
     c1 += count_topk_correct(votes, y, 1);
-    if (top5) c5 += count_voted_topk_correct(votes, y, 5);
+    // DINO's top-5: the first min(5, k) predictions (k neighbours vote for at most k classes; with k = 1 the
+    // other four slots were unvoted classes in index order, and top-5 read far above top-1).
+    if (top5) c5 += count_topk_correct(votes, y, std::min<std::int64_t>(5, k));
   }
   sdk::Metrics m{{"top1", percent(c1, n)}, {"k", static_cast<double>(k)}};
   if (top5) m["top5"] = percent(c5, n);

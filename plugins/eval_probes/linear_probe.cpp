@@ -38,9 +38,11 @@ nlohmann::json LinearProbeOptions::doc() {
           {"max_iter",
            "the most full-batch L-BFGS iterations per fit (strong Wolfe line search, history 10, float32); a fit "
            "stops earlier at convergence (largest |gradient| 1e-5, or no change of the loss); the lambdas are fitted "
-           "from the largest down, each from the last one's solution, the final fit from the chosen lambda's; the "
-           "metric 'converged' is 1 when the final fit stopped before this cap, 'fit_iters' its iterations (a fit cut "
-           "short favours features the optimiser finds easy, not features that hold more); >= 1"}};
+           "from the largest down, each from the last one's solution, the final fit from the chosen lambda's; metrics: "
+           "'converged' 1 when the final fit stopped before this cap (or 2*max_iter loss evaluations), 'fit_iters' "
+           "its iterations, 'fit_grad' its largest |gradient|, 'path_capped' how many of the held-out fits that "
+           "chose lambda stopped at the cap (a fit cut short favours features the optimiser finds easy, not "
+           "features that hold more); >= 1"}};
 }
 
 LinearProbeOptions LinearProbeOptions::from_json(const nlohmann::json& cfg) {
@@ -158,8 +160,8 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
     const at::Tensor fit = split.fit.to(xtr.device()), held = split.held.to(xtr.device());
     const at::Tensor xf = xtr.index_select(0, fit), yf = train_y.index_select(0, fit);
     const at::Tensor xh = xtr.index_select(0, held), yh = train_y.index_select(0, held);
-    // The regularisation path, from the largest lambda down, each fit from the last one's solution: the same
-    // minimisers (the objective is strictly convex for lambda > 0), reached in far fewer iterations.
+    // The regularisation path, from the largest lambda down, each fit from the last one's solution: for lambda > 0
+    // the objective is strictly convex, so the same minimiser (up to float32's reach), in far fewer iterations.
     std::vector<std::size_t> order(o.l2_grid.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(),
@@ -171,6 +173,7 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
       const LogisticFit f = fit_logistic(xf, yf, num_classes, o.l2_grid[i], o.max_iter, last);
       fits[i] = f.model;
       last = &fits[i];
+      r.path_capped += f.converged ? 0 : 1;
       correct[i] = count_topk_correct(f.model.scores(xh), yh, 1);
     }
     const std::size_t best = select_l2(o.l2_grid, correct);
@@ -184,6 +187,7 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
       fit_logistic(xtr, train_y, num_classes, r.l2, o.max_iter, start.weight.defined() ? &start : nullptr);
   r.fit_iters = f.iterations;
   r.converged = f.converged;
+  r.fit_grad = f.grad_max;
   const LogisticModel& m = f.model;
   std::int64_t c1 = 0, c5 = 0;
   r.has_top5 = reports_top5(num_classes);
@@ -210,6 +214,8 @@ sdk::Metrics LinearProbe::evaluate(const sdk::EvalInput& in) {
   if (r.has_holdout) m["holdout_top1"] = r.holdout_top1;
   m["fit_iters"] = static_cast<double>(r.fit_iters);
   m["converged"] = r.converged ? 1.0 : 0.0;
+  m["fit_grad"] = r.fit_grad;
+  if (r.has_holdout) m["path_capped"] = static_cast<double>(r.path_capped);
   return m;
 }
 

@@ -87,8 +87,10 @@ struct ProbeResult {
   double l2 = 0.0;            // the chosen lambda
   double holdout_top1 = 0.0;  // valid when has_holdout
   bool has_holdout = false;
-  std::int64_t fit_iters = 0;  // the final fit's L-BFGS iterations
-  bool converged = false;      // the final fit stopped by its tolerances, not by max_iter
+  std::int64_t fit_iters = 0;    // the final fit's L-BFGS iterations
+  bool converged = false;        // the final fit stopped by its tolerances, not by a cap
+  double fit_grad = 0.0;         // the final fit's largest |gradient| entry (a float32 stall shows here)
+  std::int64_t path_capped = 0;  // fits of the lambda path (held-out choice) that stopped at a cap
   std::int64_t train_n = 0;
   std::int64_t test_n = 0;
 };

@@ -105,11 +105,6 @@ std::int64_t count_topk_correct(const at::Tensor& scores, const at::Tensor& labe
   return top.eq(labels.unsqueeze(1)).any(1).sum().item<std::int64_t>();
 }
 
-std::int64_t count_voted_topk_correct(const at::Tensor& votes, const at::Tensor& labels, std::int64_t k) {
-  auto [val, idx] = votes.topk(k, /*dim=*/1, /*largest=*/true, /*sorted=*/true);
-  return idx.eq(labels.unsqueeze(1)).logical_and_(val.gt(0)).any(1).sum().item<std::int64_t>();
-}
-
 double percent(std::int64_t correct, std::int64_t n) {
   return n > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(n) : 0.0;
 }

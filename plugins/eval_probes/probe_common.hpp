@@ -37,10 +37,6 @@ CheckedInput check_input(const sdk::EvalInput& in, const std::string& who, Featu
 
 // count_topk_correct(scores [N, C], labels [N], k) -> rows whose label is among the k highest scores (k <= C).
 std::int64_t count_topk_correct(const at::Tensor& scores, const at::Tensor& labels, std::int64_t k);
-// count_voted_topk_correct(votes [N, C], labels [N], k): as count_topk_correct, but a class without a vote (0) is no
-// prediction: with fewer than k voted classes (k-NN with a small k) the empty slots count nothing (DINO's top-5 at
-// k = 1 equals its top-1), where topk would fill them with unvoted classes in index order.
-std::int64_t count_voted_topk_correct(const at::Tensor& votes, const at::Tensor& labels, std::int64_t k);
 
 // percent(correct, n) -> 100 * correct / n (0 when n == 0).
 double percent(std::int64_t correct, std::int64_t n);

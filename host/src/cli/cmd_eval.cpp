@@ -118,20 +118,30 @@ void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& recor
   os << "  ±95%: the larger side of the 95 % bootstrap interval over the test images (asymmetric near 0 and 100 %: "
         "its ends are the JSON's interval95; a gain smaller than it is not resolved by this test set)\n";
   // An evaluator that reports "converged" (linear_probe; low_shot's converged_<p>) and whose fit stopped at its cap:
-  // the accuracy is an unfinished fit's, and a cut-short fit favours the features the optimiser finds easy.
+  // the accuracy is an unfinished fit's, and a cut-short fit favours the features the optimiser finds easy. The same
+  // for the held-out fits that chose lambda ("path_capped").
   for (const auto& r : records) {
-    std::string cut;
+    std::string cut, path;
     for (const auto* side : {&r, r.contains("random_init") ? &r["random_init"] : nullptr}) {
       if (side == nullptr || !side->is_object()) continue;
+      const std::string who = side == &r ? "trained" : "random init";
       for (auto it = side->begin(); it != side->end(); ++it) {
+        if (!it->is_number()) continue;
         const bool flag = it.key() == "converged" || it.key().rfind("converged_", 0) == 0;
-        if (!flag || !it->is_number() || it->get<double>() != 0.0) continue;
-        cut += std::string(cut.empty() ? "" : ", ") + (side == &r ? "trained " : "random init ") + it.key();
+        if (flag && it->get<double>() == 0.0) cut += (cut.empty() ? "" : ", ") + who + " " + it.key();
+        if (it.key() == "path_capped" && it->get<double>() > 0.0) {
+          path += (path.empty() ? "" : ", ") + who + " " + std::to_string(std::llround(it->get<double>()));
+        }
       }
     }
+    const std::string ev = r.value("evaluator", "?");
     if (!cut.empty()) {
-      os << "  note: " << r.value("evaluator", "?") << " stopped at its max_iter before converging (" << cut
+      os << "  note: " << ev << " stopped at its iteration cap before converging (" << cut
          << " = 0): the accuracy is an unfinished fit's, and the gain may come from the cap; raise max_iter\n";
+    }
+    if (!path.empty()) {
+      os << "  note: " << ev << "'s lambda was chosen among held-out fits some of which stopped at the iteration cap ("
+         << path << "); raise max_iter for a choice among finished fits\n";
     }
   }
 }

@@ -168,8 +168,9 @@ std::string epochs_text(double epochs) {
   if (std::abs(epochs - whole) < 1e-9) {
     return std::to_string(static_cast<std::int64_t>(whole)) + (whole == 1 ? " epoch" : " epochs");
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, epochs < 0.01 ? "%.2g epochs" : "%.2f epochs", epochs);
+  char buf[32];  // truncated, not rounded: 2.999 epochs must not read as a whole "3.00"
+  std::snprintf(buf, sizeof buf, epochs < 0.01 ? "%.2g epochs" : "%.2f epochs",
+                epochs < 0.01 ? epochs : std::floor(epochs * 100.0 + 1e-9) / 100.0);
   return buf;
 }
 

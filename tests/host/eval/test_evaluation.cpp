@@ -364,9 +364,7 @@ TEST(EvalCli, TableJsonAndErrors) {
   EXPECT_NE(c.out.find("--evaluator"), std::string::npos) << c.out;
 }
 
-// Two evaluations of one step with other settings used to write the same RUN_DIR/eval/knn_step<N>.json, the second
-// replacing the first.
-// A linear probe whose fit stopped at its max_iter says so under the table (its accuracy is an unfinished fit's);
+// A linear probe whose fit stopped at its iteration cap says so under the table (its accuracy is an unfinished fit's);
 // one that converged says nothing.
 TEST(EvalCli, ALinearProbeCutShortByItsCapIsNamed) {
   const fs::path run = tiny_run();
@@ -374,8 +372,8 @@ TEST(EvalCli, ALinearProbeCutShortByItsCapIsNamed) {
   Cli c = run_cli("eval " + run.string() + " --evaluator linear_probe --set max_iter=1 --set train_limit=64 "
                   "--set test_limit=20 --out " + (dir / "cap.json").string());
   ASSERT_EQ(c.rc, 0) << c.out;
-  EXPECT_NE(c.out.find("note: linear_probe stopped at its max_iter before converging (trained converged, random init "
-                       "converged = 0)"),
+  EXPECT_NE(c.out.find("note: linear_probe stopped at its iteration cap before converging (trained converged, random "
+                       "init converged = 0)"),
             std::string::npos)
       << c.out;
   const nlohmann::json doc = load_json_file(dir / "cap.json");
@@ -386,9 +384,15 @@ TEST(EvalCli, ALinearProbeCutShortByItsCapIsNamed) {
   ASSERT_EQ(c.rc, 0) << c.out;
   EXPECT_EQ(load_json_file(dir / "full.json")["results"][0]["converged"], 1.0) << c.out;
   EXPECT_EQ(c.out.find("before converging"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("held-out fits"), std::string::npos) << c.out;
+  // The held-out fits that choose lambda are counted too.
+  EXPECT_GT(doc["results"][0]["path_capped"].get<double>(), 0.0) << doc.dump();
+  EXPECT_EQ(load_json_file(dir / "full.json")["results"][0]["path_capped"], 0.0) << c.out;
   fs::remove_all(dir);
 }
 
+// Two evaluations of one step with other settings used to write the same RUN_DIR/eval/knn_step<N>.json, the second
+// replacing the first.
 TEST(EvalCli, ADefaultNameThatIsTakenGetsTheNextFreeOne) {
   const fs::path dir = test::temp_dir("eval_names");
   const fs::path run = dir / "run";

@@ -29,8 +29,8 @@ TEST(LinearProbe, SeparableClustersScoreHigh) {
   EXPECT_EQ(m.at("train_n"), 500.0);
   EXPECT_EQ(m.at("test_n"), 300.0);
   EXPECT_TRUE(m.count("l2"));
-  EXPECT_TRUE(m.count("fit_iters") && m.count("converged"));
-  EXPECT_EQ(m.size(), 8u);
+  EXPECT_TRUE(m.count("fit_iters") && m.count("converged") && m.count("fit_grad") && m.count("path_capped"));
+  EXPECT_EQ(m.size(), 10u);
 }
 
 TEST(LinearProbe, ShuffledTestLabelsGiveChance) {
