@@ -1,4 +1,6 @@
 // The `ijepa` command line: parses the subcommand and hands over to the host library.
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -39,9 +41,7 @@ void usage(std::ostream& os) {
         "every command: -h, --help (its options, defaults and examples); ijepa help COMMAND\n";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   using namespace ijepa::host::cli;
   // A crash (SIGSEGV, SIGABRT, ...) writes the signal, the address, the stage and a backtrace to stderr first.
   ijepa::host::proc::install_crash_report("ijepa");
@@ -113,4 +113,20 @@ int main(int argc, char** argv) {
     std::cerr << "ijepa " << cmd << ": error: " << e.what() << "\n";
     return 1;
   }
+}
+
+}  // namespace
+
+// Every command's work, files and threads are finished when run() returns (RAII inside it); what is left are the
+// libraries' static destructors, and one of them crashed: oneDNN's primitive cache freeing a JIT kernel at exit
+// (SIGSEGV at address 0 in ~primitive_cache_t, seen once after an interrupted 2-rank run, whose status and
+// checkpoint were already written, turning its exit 130 into a crash). So the process ends with _Exit after flushing
+// what it wrote, never running them.
+int main(int argc, char** argv) {
+  const int rc = run(argc, argv);
+  std::cout.flush();
+  std::cerr.flush();
+  ijepa::host::logging::clear_file_sinks();  // flushes and closes log.txt
+  std::fflush(nullptr);
+  std::_Exit(rc);
 }

@@ -139,26 +139,53 @@ int launch_local(const LaunchOptions& opts, std::ostream& log) {
     int ws = 0;
     const pid_t pid = ::waitpid(-1, &ws, WNOHANG);
     if (pid > 0) {
-      for (int r = 0; r < started; ++r) {
-        if (pids[static_cast<std::size_t>(r)] != pid) continue;
-        done[static_cast<std::size_t>(r)] = true;
-        status[static_cast<std::size_t>(r)] = ws;
-        --remaining;
-        // Stopped, not failed: exit 130 (a worker that took a SIGINT/SIGTERM, from here or sent to it directly: the
-        // ranks stop together at a step boundary), or killed by a stop's signal (a worker still starting, before
-        // its handlers, a second Ctrl-C, or the SIGKILL of a launch stopped before all its workers started).
-        const bool ok = (WIFEXITED(ws) && (WEXITSTATUS(ws) == 0 || WEXITSTATUS(ws) == 130)) ||
-                        (WIFSIGNALED(ws) && stop_signals.count(WTERMSIG(ws)) > 0);
-        if (!ok && first_failed < 0) {
-          first_failed = r;
-          if (WIFSIGNALED(ws)) log << "ijepa train: rank " << r << " was killed by " << sig_name(WTERMSIG(ws)) << "\n";
-          else log << "ijepa train: rank " << r << " exited with code " << WEXITSTATUS(ws) << "\n";
-          log << "ijepa train: stopping the other ranks\n";
-          for (int q = 0; q < started; ++q) {
-            if (!done[static_cast<std::size_t>(q)]) ::kill(pids[static_cast<std::size_t>(q)], SIGTERM);
-          }
-          stop_deadline = std::chrono::steady_clock::now() + opts.grace;
+      // Stopped, not failed: exit 130 (a worker that took a SIGINT/SIGTERM, from here or sent to it directly: the
+      // ranks stop together at a step boundary), or killed by a stop's signal (a worker still starting, before its
+      // handlers, a second Ctrl-C, or the SIGKILL of a launch stopped before all its workers started).
+      const auto ok = [&](int w) {
+        return (WIFEXITED(w) && (WEXITSTATUS(w) == 0 || WEXITSTATUS(w) == 130)) ||
+               (WIFSIGNALED(w) && stop_signals.count(WTERMSIG(w)) > 0);
+      };
+      const auto reap = [&](pid_t p, int w) {  // -> the rank, or -1 for a pid not ours
+        for (int r = 0; r < started; ++r) {
+          if (pids[static_cast<std::size_t>(r)] != p || done[static_cast<std::size_t>(r)]) continue;
+          done[static_cast<std::size_t>(r)] = true;
+          status[static_cast<std::size_t>(r)] = w;
+          --remaining;
+          return r;
         }
+        return -1;
+      };
+      const int r = reap(pid, ws);
+      if (r >= 0 && !ok(ws) && first_failed < 0) {
+        first_failed = r;
+        // A rank killed by a signal takes the others down within milliseconds (its peers' reads fail and they exit
+        // 1), and either exit may be reaped first: the exits of the next 200 ms are collected, and a rank killed by a
+        // signal is named as the cause before one that failed after it.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        while (remaining > 0 && std::chrono::steady_clock::now() < until) {
+          int w = 0;
+          const pid_t p = ::waitpid(-1, &w, WNOHANG);
+          if (p <= 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            continue;
+          }
+          const int q = reap(p, w);
+          if (q >= 0 && !ok(w) && WIFSIGNALED(w) && !WIFSIGNALED(status[static_cast<std::size_t>(first_failed)])) {
+            first_failed = q;
+          }
+        }
+        const int fw = status[static_cast<std::size_t>(first_failed)];
+        if (WIFSIGNALED(fw)) {
+          log << "ijepa train: rank " << first_failed << " was killed by " << sig_name(WTERMSIG(fw)) << "\n";
+        } else {
+          log << "ijepa train: rank " << first_failed << " exited with code " << WEXITSTATUS(fw) << "\n";
+        }
+        log << "ijepa train: stopping the other ranks\n";
+        for (int q = 0; q < started; ++q) {
+          if (!done[static_cast<std::size_t>(q)]) ::kill(pids[static_cast<std::size_t>(q)], SIGTERM);
+        }
+        stop_deadline = std::chrono::steady_clock::now() + opts.grace;
       }
       continue;
     }
