@@ -72,9 +72,10 @@ LogisticFit fit_logistic(const at::Tensor& x, const at::Tensor& y, std::int64_t 
   b.set_requires_grad(true);
   const at::Tensor y1 = y.unsqueeze(1);
   const at::Tensor minus_one = at::full({n, 1}, -1.0, x.options());
+  const std::int64_t max_eval = 2 * max_iter;  // the line search's cap on loss evaluations
   torch::optim::LBFGS opt(std::vector<at::Tensor>{w, b}, torch::optim::LBFGSOptions(1.0)
                                                               .max_iter(max_iter)
-                                                              .max_eval(2 * max_iter)
+                                                              .max_eval(max_eval)
                                                               .tolerance_grad(kGradTolerance)
                                                               .history_size(10)
                                                               .line_search_fn("strong_wolfe"));
@@ -98,7 +99,7 @@ LogisticFit fit_logistic(const at::Tensor& x, const at::Tensor& y, std::int64_t 
   closure();  // the gradient at the solution
   f.grad_max = std::max(w.grad().abs().max().item<double>(), b.grad().abs().max().item<double>());
   // Stopped by a tolerance, not by a cap (iterations, or function evaluations: the line search's cap).
-  f.converged = (f.iterations < max_iter && st.func_evals() < 2 * max_iter) || f.grad_max <= kGradTolerance;
+  f.converged = (f.iterations < max_iter && st.func_evals() < max_eval) || f.grad_max <= kGradTolerance;
   f.model = {w.detach(), b.detach()};
   return f;
 }

@@ -431,7 +431,7 @@ int cmd_embed(const Argv& argv) {
   o.batch_size = int_at_least(args, "--batch", 256, 1);
   o.limit = int_at_least(args, "--limit", 0, 0);
   // The run's seed by default: the subset `ijepa eval` (and the run's own evaluators) took with the same --limit.
-  const nlohmann::json& run_seed = le.resolved.contains("seed") ? le.resolved["seed"] : nlohmann::json();
+  const nlohmann::json run_seed = le.resolved.value("seed", nlohmann::json());
   const std::int64_t seed0 = run_seed.is_number_integer() && run_seed.get<std::int64_t>() >= 0
                                  ? run_seed.get<std::int64_t>() : 0;
   o.seed = static_cast<std::uint64_t>(int_at_least(args, "--seed", seed0, 0));
