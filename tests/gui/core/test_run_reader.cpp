@@ -9,18 +9,14 @@
 #include <unistd.h>
 
 #include "core/run_reader.hpp"
+#include "temp_dirs.hpp"
 
 namespace fs = std::filesystem;
 using namespace ijepa::gui;
 
 namespace {
 
-fs::path fresh(const std::string& tag) {
-  const fs::path d = fs::temp_directory_path() / ("ijepa_gui_" + tag + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path fresh(const std::string& tag) { return ijepa::test::fresh_temp_dir("ijepa_gui_" + tag); }
 
 void append(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::app | std::ios::binary) << s; }
 void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::trunc | std::ios::binary) << s; }

@@ -87,7 +87,7 @@ TEST(CliHelp, BashCompletionOffersCommandsOptionsAndValues) {
                                "COMP_WORDS=(" + words + "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _ijepa; " +
                                "printf '%s\\n' \"${COMPREPLY[@]}\"";
     std::string out;
-    const std::string file = ::testing::TempDir() + "/ijepa_completion_test.sh";
+    const std::string file = (ijepa::test::temp_dir("completion") / "complete.sh").string();
     ijepa::test::write_text(file, script + "\n");
     ijepa::test::run_shell("bash '" + file + "'", &out);
     return out;

@@ -10,6 +10,8 @@
 
 #include <ATen/ATen.h>
 
+#include "temp_dirs.hpp"
+
 namespace ijepa::test {
 
 // A smooth colour pattern, uint8 [h, w, 3] (gradients plus a low-frequency wave: compresses well, decodes close).
@@ -24,11 +26,6 @@ void write_bytes(const std::filesystem::path& p, const std::string& bytes);
 // mean |a - b| over all elements (as float).
 double mean_abs_diff(const at::Tensor& a, const at::Tensor& b);
 
-inline std::filesystem::path data_temp_dir(const std::string& tag) {
-  auto d = std::filesystem::temp_directory_path() / ("ijepa_data_" + tag + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d;
-}
+inline std::filesystem::path data_temp_dir(const std::string& tag) { return fresh_temp_dir("ijepa_data_" + tag); }
 
 }  // namespace ijepa::test

@@ -14,6 +14,7 @@
 
 #include "ijepa/host/config/experiment.hpp"
 #include "ijepa/host/hosting/plugin_loader.hpp"
+#include "temp_dirs.hpp"
 
 namespace ijepa::test {
 
@@ -38,12 +39,8 @@ inline nlohmann::json layered(const nlohmann::json& exp) {
   return out;
 }
 
-inline std::filesystem::path temp_dir(const std::string& tag) {
-  auto d = std::filesystem::temp_directory_path() / ("ijepa_" + tag + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d;
-}
+// temp_dir("x") -> an empty <tmp>/ijepa_x_<pid>, removed when the test program passes (temp_dirs.hpp).
+inline std::filesystem::path temp_dir(const std::string& tag) { return fresh_temp_dir("ijepa_" + tag); }
 
 inline void write_text(const std::filesystem::path& p, const std::string& s) { std::ofstream(p) << s; }
 // read_text(p) -> the whole file ("" when it cannot be read).
