@@ -21,18 +21,25 @@ namespace ijepa::host {
 
 namespace {
 
-std::vector<nlohmann::json> read_jsonl_lenient(const fs::path& p) {
+// The JSON objects of a .jsonl file. A last line without its newline is one being written right now and is skipped;
+// a finished line that is not a JSON object is skipped too, its 1-based number added to *bad_lines.
+std::vector<nlohmann::json> read_jsonl_lenient(const fs::path& p, std::vector<std::size_t>* bad_lines = nullptr) {
   std::vector<nlohmann::json> out;
   std::ifstream in(p);
   std::string line;
+  std::size_t number = 0;
   while (std::getline(in, line)) {
+    ++number;
+    const bool finished = !in.eof();
     if (line.empty()) continue;
+    bool ok = false;
     try {
       nlohmann::json j = nlohmann::json::parse(line);
-      if (j.is_object()) out.push_back(std::move(j));
+      ok = j.is_object();
+      if (ok) out.push_back(std::move(j));
     } catch (const std::exception&) {
-      // a line being written right now
     }
+    if (!ok && finished && bad_lines != nullptr) bad_lines->push_back(number);
   }
   return out;
 }
@@ -44,9 +51,11 @@ nlohmann::json number_or_null(const nlohmann::json& obj, const char* key) {
 
 // eval.jsonl -> {"<evaluator>.<metric>": value, "<evaluator>.random_init.<metric>": value} from the last record of
 // each evaluator entry. Two entries of one evaluator type are told apart as "<type>#<entry index>".
-nlohmann::json eval_metrics(const fs::path& run_dir, nlohmann::json* test_n = nullptr) {
+// *bad_lines: the numbers of eval.jsonl's finished lines that could not be read (their records are missing, so an
+// evaluator's metrics may come from an earlier record).
+nlohmann::json eval_metrics(const fs::path& run_dir, nlohmann::json* test_n, std::vector<std::size_t>* bad_lines) {
   std::map<std::string, nlohmann::json> last;  // where -> record
-  for (auto& r : read_jsonl_lenient(run_dir / "eval.jsonl")) {
+  for (auto& r : read_jsonl_lenient(run_dir / "eval.jsonl", bad_lines)) {
     if (!r.contains("evaluator") || !r["evaluator"].is_string()) continue;
     const std::string where = r.contains("where") && r["where"].is_string() ? r["where"].get<std::string>()
                                                                              : r["evaluator"].get<std::string>();
@@ -725,7 +734,8 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
   if (loss.is_null()) loss = number_or_null(st.status, "loss");  // still running, or stopped before the end
   rec["final_loss"] = loss;
   nlohmann::json test_n = nlohmann::json::object();
-  rec["metrics"] = st.run_dir ? eval_metrics(run, &test_n) : nlohmann::json::object();
+  std::vector<std::size_t> bad_lines;
+  rec["metrics"] = st.run_dir ? eval_metrics(run, &test_n, &bad_lines) : nlohmann::json::object();
   rec["test_n"] = test_n;
   // The 95 % bootstrap interval over the test images of every accuracy (util/stats.hpp), the random-init
   // encoder's ("<evaluator>.random_init.<metric>") included: the same test images.
@@ -749,7 +759,17 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
     }
   }
   rec["images_per_s"] = ips.empty() ? number_or_null(st.status, "images_per_s") : nlohmann::json(median(ips));
-  rec["error"] = st.error.empty() ? nlohmann::json() : nlohmann::json(st.error);
+  std::string error = st.error;
+  if (!bad_lines.empty()) {
+    std::string lines;
+    for (std::size_t i = 0; i < bad_lines.size() && i < 5; ++i) lines += (i ? ", " : "") + std::to_string(bad_lines[i]);
+    if (bad_lines.size() > 5) lines += ", ...";
+    const std::string what = (run / "eval.jsonl").string() + (bad_lines.size() == 1 ? ": line " : ": lines ") + lines +
+                             (bad_lines.size() == 1 ? " is" : " are") +
+                             " not a JSON object (left out: an evaluator's metrics may be from an earlier record)";
+    error = error.empty() ? what : error + "; " + what;
+  }
+  rec["error"] = error.empty() ? nlohmann::json() : nlohmann::json(error);
   return rec;
 }
 

@@ -286,6 +286,37 @@ TEST(SweepReport, SummaryRecordsTablesAndGroups) {
   EXPECT_EQ(test::read_text(d / "summary.csv"), csv);
 }
 
+TEST(SweepReport, AnUnreadableFinishedEvalLineIsNamedAndATornLastLineIsNot) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  const std::vector<nlohmann::json> trials = {
+      {{"index", 0}, {"name", "a"}, {"values", {{"train.lr", 0.1}}}, {"seed", 0}},
+      {{"index", 1}, {"name", "b"}, {"values", {{"train.lr", 0.2}}}, {"seed", 0}}};
+  write(d / "sweep.json", sweep_with(trials).dump(2));
+  const std::string early =
+      R"({"step":2,"evaluator":"knn","where":"components.evaluators.0","top1":10.0,"random_init":{"top1":5.0}})";
+  const std::string final_line =
+      R"({"step":4,"evaluator":"knn","where":"components.evaluators.0","top1":30.0,"random_init":{"top1":6.0}})";
+  for (const char* t : {"a", "b"}) {
+    write(d / "trials" / t / "status.json",
+          R"({"state": "completed", "step": 4, "total_steps": 4, "final_loss": 0.5, "seconds": 2.0})");
+  }
+  // a: the final record's line was damaged (a disk fault, an edit): the earlier record is all that is left.
+  write(d / "trials/a/eval.jsonl", early + "\n" + final_line.substr(0, 40) + "\n");
+  // b: a last line without its newline is one being written: skipped without a word.
+  write(d / "trials/b/eval.jsonl", final_line + "\n" + early.substr(0, 30));
+  const auto recs = read_jsonl(write_sweep_summary(d).jsonl);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0]["metrics"]["knn.top1"], 10.0);
+  ASSERT_TRUE(recs[0]["error"].is_string());
+  const std::string e = recs[0]["error"].get<std::string>();
+  EXPECT_NE(e.find("eval.jsonl: line 2 is not a JSON object"), std::string::npos) << e;
+  EXPECT_NE(e.find("may be from an earlier record"), std::string::npos) << e;
+  EXPECT_EQ(recs[1]["metrics"]["knn.top1"], 30.0);
+  EXPECT_TRUE(recs[1]["error"].is_null()) << recs[1]["error"];
+  EXPECT_NE(test::read_text(d / "summary.md").find("line 2 is not a JSON object"), std::string::npos);
+}
+
 TEST(SweepReport, IncompatibleSweepJsonIsRefused) {
   test::TempDir tmp;
   write(tmp / "sweep.json", R"({"format": "ijepa-sweep", "version": 2, "trials": []})");
