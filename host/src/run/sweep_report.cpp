@@ -946,7 +946,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
   std::vector<std::string> gcsv_cols = num_cols;
   gcsv_cols.insert(gcsv_cols.end(), gain_cols.begin(), gain_cols.end());
   for (const auto& c : gcsv_cols) {
-    for (const char* suffix : {"_mean", "_std", "_ci95"}) gchead.push_back(csv_title(c) + suffix);
+    for (const char* suffix : {"_mean", "_std", "_ci95", "_n"}) gchead.push_back(csv_title(c) + suffix);
   }
   out.md += join_row(ghead, false) + md_rule(ghead.size());
   out.grouped_csv += join_row(gchead, true);
@@ -981,6 +981,7 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
       crow.push_back(xs.empty() ? std::string() : nlohmann::json(ms.mean).dump());
       crow.push_back(xs.size() < 2 ? std::string() : nlohmann::json(ms.std).dump());
       crow.push_back(xs.size() < 2 ? std::string() : nlohmann::json(ci.half).dump());
+      crow.push_back(std::to_string(xs.size()));  // the completed trials that have this column
     }
     out.md += join_row(row, false);
     out.grouped_csv += join_row(crow, true);

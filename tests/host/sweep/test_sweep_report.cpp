@@ -279,7 +279,11 @@ TEST(SweepReport, SummaryRecordsTablesAndGroups) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
   const std::string g = text.grouped_csv;
   EXPECT_NE(g.find("0.1,0 1,2,2,0.6,0.1414213562"), std::string::npos) << g;
-  EXPECT_NE(g.find("0.3,0,0,1,,,"), std::string::npos) << g;
+  EXPECT_NE(g.find("0.3,0,0,1,,,,0,"), std::string::npos) << g;
+  EXPECT_NE(g.find(",knn.top1_mean,knn.top1_std,knn.top1_ci95,knn.top1_n,"), std::string::npos) << g;
+  // lr 0.1's two completed trials: both have the linear probe, one has k-NN (mean 20, no spread, n 1).
+  EXPECT_NE(g.find(",20.0,,,1,"), std::string::npos) << g;
+  EXPECT_NE(g.find(",35.0,7.0710678118654755,"), std::string::npos) << g;
 
   // Regenerating gives the same bytes.
   EXPECT_EQ(write_sweep_summary(d).md, text.md);
