@@ -42,7 +42,7 @@ _ijepa() {
       COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return 0 ;;
   esac
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "$(_ijepa_options "$bin" "${cmd[@]}") --help" -- "$cur"))
+    COMPREPLY=($(compgen -W "$({ _ijepa_options "$bin" "${cmd[@]}"; echo --help; } | sort -u)" -- "$cur"))
     return 0
   fi
   COMPREPLY=($(compgen -f -- "$cur"))

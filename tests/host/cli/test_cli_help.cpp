@@ -104,6 +104,8 @@ TEST(CliHelp, BashCompletionOffersCommandsOptionsAndValues) {
   for (const char* o : {"--pooled\n", "--last4\n", "--tokens\n", "--checkpoint\n", "--help\n"}) {
     EXPECT_NE(embed.find(o), std::string::npos) << o << embed;
   }
+  EXPECT_EQ(embed.find("--help\n"), embed.rfind("--help\n")) << "offered once: " << embed;
+  EXPECT_EQ(complete(cli + " eval --he"), "--help\n");
   EXPECT_EQ(complete(cli + " bench t"), "train\n");
   EXPECT_NE(complete(cli + " bench train --ba").find("--baseline\n"), std::string::npos);
   EXPECT_EQ(complete(cli + " report x --best"), "--best-by\n");
