@@ -519,6 +519,17 @@ std::string first_material_difference(nlohmann::json recorded, const nlohmann::j
   return first_difference(recorded, now);
 }
 
+nlohmann::json incidental_changes(const nlohmann::json& recorded, const nlohmann::json& now) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const std::string k : kIncidentalKeys) {
+    const auto ptr = dotted_to_pointer(k);
+    const nlohmann::json was = recorded.contains(ptr) ? recorded.at(ptr) : nlohmann::json();
+    const nlohmann::json is = now.contains(ptr) ? now.at(ptr) : nlohmann::json();
+    if (was != is) out[k] = {{"was", was}, {"now", is}};
+  }
+  return out;
+}
+
 sdk::BuildContext experiment_context(const nlohmann::json& resolved) {
   const auto& data = resolved.at("data");
   const auto& enc_cfg = resolved.at("components").at("encoder");

@@ -129,8 +129,11 @@ std::string executable_build_id() {
 
 // A resume may run under another thread count, host or build than the start: env.json keeps the start's record and
 // gains one entry per resume in "resumes" (at_step and this process's env; at::show_config() only where it changed).
-// An env.json that cannot be read as an object is left as it is, with a warning.
-void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at_step) {
+// The incidental keys this session changed (config.resolved.json then holds this session's values) are recorded as
+// "config_changes": {"data.workers": {"was": 2, "now": 4}}. An env.json that cannot be read as an object is left as
+// it is, with a warning.
+void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at_step,
+                       const nlohmann::json& config_changes) {
   nlohmann::json env = nlohmann::json::object();
   std::error_code ec;
   if (fs::exists(file, ec)) {
@@ -180,6 +183,7 @@ void record_resume_env(const fs::path& file, nlohmann::json now, std::int64_t at
   }
   if (env.contains("torch_config") && env["torch_config"] == now["torch_config"]) now.erase("torch_config");
   now["at_step"] = at_step;
+  if (!config_changes.empty()) now["config_changes"] = config_changes;
   env["resumes"].push_back(std::move(now));
   write_file_atomic(file, env.dump(2) + "\n");
 }
@@ -246,14 +250,19 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
     run.enable_events(resolved.at("train").at("tensorboard").get<bool>(), start_step + 1);  // keeps step <= start
     // Records changed max_steps etc.; a run resumed from a checkpoint keeps the train.init_from it started from.
     nlohmann::json recorded = resolved;
-    if (start_step > 0) {
-      const nlohmann::json before = load_json_file(out / "config.resolved.json");
-      if (before.contains("train") && before["train"].is_object() && before["train"].contains("init_from")) {
-        recorded["train"]["init_from"] = before["train"]["init_from"];
-      }
+    const nlohmann::json before = load_json_file(out / "config.resolved.json");
+    if (start_step > 0 && before.contains("train") && before["train"].is_object() &&
+        before["train"].contains("init_from")) {
+      recorded["train"]["init_from"] = before["train"]["init_from"];
+    }
+    const nlohmann::json changes = incidental_changes(before, recorded);
+    if (!changes.empty()) {
+      std::string keys;
+      for (auto it = changes.begin(); it != changes.end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();
+      logging::info("resume: " + keys + " changed since the last session (env.json's resumes record the old values)");
     }
     write_file_atomic(out / "config.resolved.json", recorded.dump(2) + "\n");
-    record_resume_env(out / "env.json", env_json(host, opts), start_step);
+    record_resume_env(out / "env.json", env_json(host, opts), start_step, changes);
     logging::info("resuming " + out.string() + " at step " + std::to_string(start_step));
     return run;
   }

@@ -639,8 +639,16 @@ TEST(Trainer, AResumeWithARebuiltPluginSaysSo) {
                      "then, " + exe.substr(0, 12) + " now); steps from 2 on"),
             std::string::npos)
       << out;
-  ASSERT_EQ(test::run_cli(train + " --set train.max_steps=6 --resume", &out), 0) << out;
+  ASSERT_EQ(test::run_cli(train + " --set train.max_steps=6 --set data.workers=1 --resume", &out), 0) << out;
   EXPECT_EQ(out.find("plugin(s) differ"), std::string::npos) << "against the last session's build: " << out;
+  // config.resolved.json holds the latest session's incidental keys; env.json keeps what each session changed.
+  env = nlohmann::json::parse(test::read_text(dir / "r" / "env.json"));
+  ASSERT_EQ(env["resumes"].size(), 2u) << env.dump(2);
+  EXPECT_EQ(env["resumes"][0]["config_changes"],
+            nlohmann::json::parse(R"({"train.max_steps": {"was": 2, "now": 4}})"));
+  EXPECT_EQ(env["resumes"][1]["config_changes"],
+            nlohmann::json::parse(R"({"train.max_steps": {"was": 4, "now": 6}, "data.workers": {"was": 2, "now": 1}})"));
+  EXPECT_EQ(nlohmann::json::parse(test::read_text(dir / "r" / "config.resolved.json"))["data"]["workers"], 1);
   EXPECT_EQ(out.find("executable differs"), std::string::npos) << "against the last session's build: " << out;
   fs::remove_all(dir);
 }

@@ -87,5 +87,8 @@ bool is_incidental_key(const std::string& dotted_key);
 // configs train the same steps). For a finished run (a sweep's completed trial) the stopping point counts:
 // another train.max_steps asks for other results.
 std::string first_material_difference(nlohmann::json recorded, const nlohmann::json& now, bool finished = false);
+// The incidental keys whose values differ: {"data.workers": {"was": 2, "now": 4}, ...} (a key one side lacks is null
+// there); {} when none does.
+nlohmann::json incidental_changes(const nlohmann::json& recorded, const nlohmann::json& now);
 
 }  // namespace ijepa::host
