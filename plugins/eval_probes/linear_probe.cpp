@@ -19,7 +19,8 @@ constexpr std::int64_t kScoreChunk = 8192;                   // test rows scored
 }  // namespace
 
 nlohmann::json LinearProbeOptions::defaults() {
-  return {{"batchnorm", true}, {"l2_grid", {1e-6, 1e-5, 1e-4, 1e-3, 1e-2}}, {"holdout", 0.1}, {"max_iter", 3000}};
+  return {{"batchnorm", true}, {"l2_grid", {1e-6, 1e-5, 1e-4, 1e-3, 1e-2}}, {"holdout", 0.1}, {"max_iter", 3000},
+          {"select", "top1"}};
 }
 
 nlohmann::json LinearProbeOptions::doc() {
@@ -31,10 +32,14 @@ nlohmann::json LinearProbeOptions::doc() {
            "penalised)"},
           {"holdout",
            "fraction of the training rows held out (stratified per class, seeded by the eval seed; a class with n >= 2 "
-           "rows holds out clamp(round(holdout*n), 1, n-1)) to choose lambda by held-out top-1, ties to the larger "
+           "rows holds out clamp(round(holdout*n), 1, n-1)) to choose lambda (see select), ties to the larger "
            "lambda; then "
            "refit on all training rows; in [0, 0.5]; 0 needs a single-value l2_grid; when nothing can be held out, "
            "lambda = 1e-4 (or the only l2_grid value)"},
+          {"select",
+           "how the held-out rows choose lambda: 'top1' (most correct predictions) or 'nll' (lowest mean "
+           "cross-entropy: steadier when few rows are held out, as in low_shot, where held-out top-1 over a handful "
+           "of images is mostly noise; docs/evaluation.md)"},
           {"max_iter",
            "the most full-batch L-BFGS iterations per fit (strong Wolfe line search, history 10, float32); a fit "
            "stops earlier at convergence (largest |gradient| 1e-5, or no change of the loss); the lambdas are fitted "
@@ -58,6 +63,10 @@ LinearProbeOptions LinearProbeOptions::from_json(const nlohmann::json& cfg) {
     throw std::invalid_argument("key 'holdout': 0 leaves no rows to choose among " + std::to_string(o.l2_grid.size()) +
                                 " l2_grid values; give l2_grid a single value or a holdout in (0, 0.5]");
   o.max_iter = sdk::get_int_at_least(cfg, "max_iter", 1);
+  const std::string select = sdk::get<std::string>(cfg, "select");
+  if (select != "top1" && select != "nll")
+    throw std::invalid_argument("key 'select': must be 'top1' or 'nll', got '" + select + "'");
+  o.select_by_nll = select == "nll";
   return o;
 }
 
@@ -140,6 +149,15 @@ std::size_t select_l2(const std::vector<double>& grid, const std::vector<std::in
   return best;
 }
 
+std::size_t select_l2_by_nll(const std::vector<double>& grid, const std::vector<double>& held_nll) {
+  if (grid.empty() || grid.size() != held_nll.size())
+    throw std::invalid_argument("select_l2_by_nll: grid and held-out losses must be non-empty and of equal size");
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < grid.size(); ++i)
+    if (held_nll[i] < held_nll[best] || (held_nll[i] == held_nll[best] && grid[i] > grid[best])) best = i;
+  return best;
+}
+
 ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_y, const at::Tensor& test_x,
                              const at::Tensor& test_y, std::int64_t num_classes, const LinearProbeOptions& o,
                              std::uint64_t seed) {
@@ -168,6 +186,7 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return o.l2_grid[a] > o.l2_grid[b]; });
     std::vector<std::int64_t> correct(o.l2_grid.size());
+    std::vector<double> nll(o.l2_grid.size());
     std::vector<LogisticModel> fits(o.l2_grid.size());
     const LogisticModel* last = nullptr;
     for (std::size_t i : order) {
@@ -175,11 +194,15 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
       fits[i] = f.model;
       last = &fits[i];
       r.path_capped += f.converged ? 0 : 1;
-      correct[i] = count_topk_correct(f.model.scores(xh), yh, 1);
+      const at::Tensor sh = f.model.scores(xh);
+      correct[i] = count_topk_correct(sh, yh, 1);
+      const at::Tensor sd = sh.to(at::kDouble);
+      nll[i] = (sd.logsumexp(1) - sd.gather(1, yh.unsqueeze(1)).squeeze(1)).mean().item<double>();
     }
-    const std::size_t best = select_l2(o.l2_grid, correct);
+    const std::size_t best = o.select_by_nll ? select_l2_by_nll(o.l2_grid, nll) : select_l2(o.l2_grid, correct);
     r.l2 = o.l2_grid[best];
     r.holdout_top1 = percent(correct[best], xh.size(0));
+    r.holdout_nll = nll[best];
     r.has_holdout = true;
     start = fits[best];
   }
@@ -212,7 +235,10 @@ sdk::Metrics LinearProbe::evaluate(const sdk::EvalInput& in) {
                  {"train_n", static_cast<double>(r.train_n)},
                  {"test_n", static_cast<double>(r.test_n)}};
   if (r.has_top5) m["top5"] = r.top5;
-  if (r.has_holdout) m["holdout_top1"] = r.holdout_top1;
+  if (r.has_holdout) {
+    m["holdout_top1"] = r.holdout_top1;
+    m["holdout_nll"] = r.holdout_nll;
+  }
   m["fit_iters"] = static_cast<double>(r.fit_iters);
   m["converged"] = r.converged ? 1.0 : 0.0;
   m["fit_grad"] = r.fit_grad;

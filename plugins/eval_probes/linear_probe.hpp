@@ -25,8 +25,9 @@ struct LinearProbeOptions {
   std::vector<double> l2_grid{1e-6, 1e-5, 1e-4, 1e-3, 1e-2};  // candidate lambda (>= 0)
   double holdout = 0.1;                                       // held-out fraction for choosing lambda, in [0, 0.5]
   std::int64_t max_iter = 3000;                               // most L-BFGS iterations per fit (a cap, see below)
+  bool select_by_nll = false;  // choose lambda by held-out cross-entropy ("select": "nll"), not top-1 ("top1")
 
-  // from_json(cfg) reads batchnorm, l2_grid, holdout, max_iter; std::invalid_argument("key '...': ...").
+  // from_json(cfg) reads batchnorm, l2_grid, holdout, max_iter, select; std::invalid_argument("key '...': ...").
   static LinearProbeOptions from_json(const nlohmann::json& cfg);
   static nlohmann::json defaults();
   static nlohmann::json doc();
@@ -79,6 +80,9 @@ HoldoutSplit stratified_holdout(const at::Tensor& labels, std::int64_t num_class
 // select_l2(grid, held_correct) -> index of the lambda with the most correct held-out predictions; a tie goes to
 // the larger lambda. Sizes must match and be non-empty.
 std::size_t select_l2(const std::vector<double>& grid, const std::vector<std::int64_t>& held_correct);
+// select_l2_by_nll(grid, held_nll) -> index of the lambda with the lowest held-out mean cross-entropy; a tie goes to
+// the larger lambda.
+std::size_t select_l2_by_nll(const std::vector<double>& grid, const std::vector<double>& held_nll);
 
 struct ProbeResult {
   double top1 = 0.0;
@@ -86,6 +90,7 @@ struct ProbeResult {
   bool has_top5 = false;
   double l2 = 0.0;            // the chosen lambda
   double holdout_top1 = 0.0;  // valid when has_holdout
+  double holdout_nll = 0.0;   // the chosen lambda's held-out mean cross-entropy; valid when has_holdout
   bool has_holdout = false;
   std::int64_t fit_iters = 0;    // the final fit's L-BFGS iterations
   bool converged = false;        // the final fit stopped by its tolerances, not by a cap
@@ -104,7 +109,8 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
 class LinearProbe final : public sdk::Evaluator {
  public:
   explicit LinearProbe(LinearProbeOptions o) : opts_(std::move(o)) {}
-  // evaluate -> top1, top5 (num_classes > 5), l2, holdout_top1 (when rows were held out), train_n, test_n
+  // evaluate -> top1, top5 (num_classes > 5), l2, holdout_top1 and holdout_nll (when rows were held out), train_n,
+  // test_n, fit_iters, converged, fit_grad, path_capped
   sdk::Metrics evaluate(const sdk::EvalInput& in) override;
   bool wants_tokens() const override { return false; }
   // Takes its features on the evaluation device (a GPU too): ijepa.device_features/1.

@@ -30,7 +30,9 @@ TEST(LinearProbe, SeparableClustersScoreHigh) {
   EXPECT_EQ(m.at("test_n"), 300.0);
   EXPECT_TRUE(m.count("l2"));
   EXPECT_TRUE(m.count("fit_iters") && m.count("converged") && m.count("fit_grad") && m.count("path_capped"));
-  EXPECT_EQ(m.size(), 10u);
+  EXPECT_GT(m.at("holdout_nll"), 0.0);
+  EXPECT_LT(m.at("holdout_nll"), 0.2) << "confident and right on separable clusters";
+  EXPECT_EQ(m.size(), 11u);
 }
 
 TEST(LinearProbe, ShuffledTestLabelsGiveChance) {
@@ -103,6 +105,26 @@ TEST(LinearProbe, SelectL2TakesTheBestHeldOutCountTiesToTheLargerPenalty) {
   EXPECT_EQ(ep::select_l2({1e-2, 1e-4, 1e-6}, {12, 12, 12}), 0u);
   EXPECT_EQ(ep::select_l2({1e-3}, {0}), 0u);
   EXPECT_THROW(ep::select_l2({1e-3, 1e-2}, {1}), std::invalid_argument);
+}
+
+TEST(LinearProbe, SelectL2ByNllTakesTheLowestHeldOutLossTiesToTheLargerPenalty) {
+  EXPECT_EQ(ep::select_l2_by_nll({1e-6, 1e-4, 1e-2}, {0.9, 0.7, 0.8}), 1u);
+  EXPECT_EQ(ep::select_l2_by_nll({1e-6, 1e-4, 1e-2}, {0.7, 0.7, 0.8}), 1u);
+  EXPECT_EQ(ep::select_l2_by_nll({1e-2, 1e-4}, {0.5, 0.5}), 0u);
+  EXPECT_THROW(ep::select_l2_by_nll({1e-3, 1e-2}, {1.0}), std::invalid_argument);
+}
+
+// Where both penalties classify every held-out row correctly, top-1 cannot tell them apart (the tie goes to the
+// larger); the held-out cross-entropy can: the smaller penalty's sharper probabilities fit separable rows better.
+TEST(LinearProbe, ByNllTheHeldOutLossDecidesWhereTheCountsTie) {
+  const sdk::EvalInput in = separable(4, 8, 40, 10, 5);
+  const sdk::Metrics by_top1 = ep::LinearProbe(options({{"l2_grid", {1e-3, 1e-1}}})).evaluate(in);
+  EXPECT_EQ(by_top1.at("holdout_top1"), 100.0);
+  EXPECT_EQ(by_top1.at("l2"), 1e-1);
+  const sdk::Metrics by_nll = ep::LinearProbe(options({{"l2_grid", {1e-3, 1e-1}}, {"select", "nll"}})).evaluate(in);
+  EXPECT_EQ(by_nll.at("holdout_top1"), 100.0);
+  EXPECT_EQ(by_nll.at("l2"), 1e-3);
+  EXPECT_LT(by_nll.at("holdout_nll"), by_top1.at("holdout_nll"));
 }
 
 TEST(LinearProbe, ChoosesTheLargerPenaltyWhenBothArePerfect) {

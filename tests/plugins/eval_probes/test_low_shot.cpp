@@ -1,6 +1,8 @@
 // low_shot: the per-class sample (counts, seeding, nesting), metric names, accuracy, the fallback λ.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -86,4 +88,47 @@ TEST(LowShot, FallsBackToDefaultPenaltyWhenNothingCanBeHeldOut) {
   EXPECT_EQ(m.at("l2_0.5pct"), ep::kFallbackL2);
   EXPECT_FALSE(m.count("top5_0.5pct"));
   EXPECT_GT(m.at("top1_0.5pct"), 60.0);
+}
+
+TEST(LowShot, DrawsAreSeededNestedAndIndependent) {
+  const at::Tensor y = uneven_labels();
+  const at::Tensor d0 = ep::sample_per_class(y, 5, 0.1, 4);
+  EXPECT_TRUE(at::equal(d0, ep::sample_per_class(y, 5, 0.1, 4, 0))) << "draw 0 is the one sample of samples = 1";
+  const at::Tensor d1 = ep::sample_per_class(y, 5, 0.1, 4, 1);
+  EXPECT_FALSE(at::equal(d0, d1));
+  EXPECT_TRUE(at::equal(d1, ep::sample_per_class(y, 5, 0.1, 4, 1)));
+  EXPECT_EQ(counts(y.index_select(0, d1), 5), counts(y.index_select(0, d0), 5));
+  EXPECT_TRUE(at::isin(ep::sample_per_class(y, 5, 0.01, 4, 1), d1).all().item<bool>());
+}
+
+// samples = 3: the accuracies are the means of three probes on three independent samples, sd_top1 their spread, l2
+// the median chosen lambda; the first sample's probe is the one samples = 1 runs.
+TEST(LowShot, SeveralSamplesAreProbedAndAveraged) {
+  at::Generator g = ep::test::gen(40);
+  const at::Tensor centres = ep::test::random_centres(6, 12, 1.2, g);  // overlapping clusters: samples matter
+  sdk::EvalInput in{ep::test::clusters(centres, 100, 1.0, g), ep::test::clusters(centres, 50, 1.0, g), 6, 9};
+  const sdk::Metrics one = ep::LowShot(low_shot_options({{"fractions", {0.05}}})).evaluate(in);
+  const sdk::Metrics three = ep::LowShot(low_shot_options({{"fractions", {0.05}}, {"samples", 3}})).evaluate(in);
+  EXPECT_FALSE(one.count("sd_top1_5pct"));
+  const ep::LinearProbeOptions probe = low_shot_options().probe;
+  std::vector<double> top1, l2;
+  for (std::int64_t draw = 0; draw < 3; ++draw) {
+    const at::Tensor idx = ep::sample_per_class(in.train.labels, 6, 0.05, in.seed, draw);
+    const ep::ProbeResult r = ep::run_linear_probe(in.train.features.index_select(0, idx),
+                                                   in.train.labels.index_select(0, idx), in.test.features,
+                                                   in.test.labels, 6, probe, in.seed);
+    top1.push_back(r.top1);
+    l2.push_back(r.l2);
+  }
+  EXPECT_EQ(one.at("top1_5pct"), top1[0]);
+  const double mean = (top1[0] + top1[1] + top1[2]) / 3.0;
+  EXPECT_NEAR(three.at("top1_5pct"), mean, 1e-9);
+  double ss = 0.0;
+  for (double x : top1) ss += (x - mean) * (x - mean);
+  EXPECT_NEAR(three.at("sd_top1_5pct"), std::sqrt(ss / 2.0), 1e-9);
+  EXPECT_GT(three.at("sd_top1_5pct"), 0.0) << "three samples of 5 rows a class do not score alike";
+  std::sort(l2.begin(), l2.end());
+  EXPECT_EQ(three.at("l2_5pct"), l2[1]);
+  EXPECT_EQ(three.at("n_5pct"), 30.0);
+  EXPECT_EQ(three.at("converged_5pct"), 1.0);
 }

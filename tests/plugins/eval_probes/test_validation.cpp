@@ -189,6 +189,14 @@ TEST(Validation, BadConfigValuesNameTheKey) {
        },
        "key 'max_iter': must be >= 1, got 0"},
       {[&] {
+         ep::LinearProbeOptions::from_json(with(lin, {{"select", "accuracy"}}));
+       },
+       "key 'select': must be 'top1' or 'nll', got 'accuracy'"},
+      {[&] {
+         ep::LowShotOptions::from_json(with(low, {{"select", "NLL"}}));
+       },
+       "key 'select': must be 'top1' or 'nll', got 'NLL'"},
+      {[&] {
          ep::LowShotOptions::from_json(with(low, {{"fractions", {0.0}}}));
        },
        "key 'fractions': 0 is outside (0, 1]"},
@@ -212,6 +220,10 @@ TEST(Validation, BadConfigValuesNameTheKey) {
          ep::LowShotOptions::from_json(with(low, {{"max_iter", -3}}));
        },
        "key 'max_iter': must be >= 1, got -3"},
+      {[&] {
+         ep::LowShotOptions::from_json(with(low, {{"samples", 0}}));
+       },
+       "key 'samples': must be >= 1, got 0"},
       {[&] {
          ep::AttentiveProbeOptions::from_json(with(att, {{"epochs", 0}}));
        },
