@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -152,9 +153,12 @@ std::size_t select_l2(const std::vector<double>& grid, const std::vector<std::in
 std::size_t select_l2_by_nll(const std::vector<double>& grid, const std::vector<double>& held_nll) {
   if (grid.empty() || grid.size() != held_nll.size())
     throw std::invalid_argument("select_l2_by_nll: grid and held-out losses must be non-empty and of equal size");
+  const auto loss = [&](std::size_t i) {  // a diverged fit's NaN loses to every number
+    return std::isnan(held_nll[i]) ? std::numeric_limits<double>::infinity() : held_nll[i];
+  };
   std::size_t best = 0;
   for (std::size_t i = 1; i < grid.size(); ++i)
-    if (held_nll[i] < held_nll[best] || (held_nll[i] == held_nll[best] && grid[i] > grid[best])) best = i;
+    if (loss(i) < loss(best) || (loss(i) == loss(best) && grid[i] > grid[best])) best = i;
   return best;
 }
 
@@ -194,10 +198,16 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
       fits[i] = f.model;
       last = &fits[i];
       r.path_capped += f.converged ? 0 : 1;
-      const at::Tensor sh = f.model.scores(xh);
-      correct[i] = count_topk_correct(sh, yh, 1);
-      const at::Tensor sd = sh.to(at::kDouble);
-      nll[i] = (sd.logsumexp(1) - sd.gather(1, yh.unsqueeze(1)).squeeze(1)).mean().item<double>();
+      correct[i] = 0;
+      double nll_sum = 0.0;  // in chunks, as the test rows: [held, classes] in float64 can be large
+      for (std::int64_t s = 0; s < xh.size(0); s += kScoreChunk) {
+        const std::int64_t e = std::min(xh.size(0), s + kScoreChunk);
+        const at::Tensor sc = f.model.scores(xh.slice(0, s, e)).to(at::kDouble);
+        const at::Tensor yc = yh.slice(0, s, e);
+        correct[i] += count_topk_correct(sc, yc, 1);
+        nll_sum += (sc.logsumexp(1) - sc.gather(1, yc.unsqueeze(1)).squeeze(1)).sum().item<double>();
+      }
+      nll[i] = nll_sum / static_cast<double>(xh.size(0));
     }
     const std::size_t best = o.select_by_nll ? select_l2_by_nll(o.l2_grid, nll) : select_l2(o.l2_grid, correct);
     r.l2 = o.l2_grid[best];

@@ -255,7 +255,9 @@ RunDir open_run_dir(const nlohmann::json& resolved, const PluginHost& host, cons
         before["train"].contains("init_from")) {
       recorded["train"]["init_from"] = before["train"]["init_from"];
     }
-    const nlohmann::json changes = incidental_changes(before, recorded);
+    nlohmann::json before_filled = before;  // a key added since the run was written counts as its default
+    fill_added_defaults(before_filled, host.registry());
+    const nlohmann::json changes = incidental_changes(before_filled, recorded);
     if (!changes.empty()) {
       std::string keys;
       for (auto it = changes.begin(); it != changes.end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();

@@ -764,8 +764,10 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
     std::string lines;
     for (std::size_t i = 0; i < bad_lines.size() && i < 5; ++i) lines += (i ? ", " : "") + std::to_string(bad_lines[i]);
     if (bad_lines.size() > 5) lines += ", ...";
-    const std::string what = (run / "eval.jsonl").string() + (bad_lines.size() == 1 ? ": line " : ": lines ") + lines +
-                             (bad_lines.size() == 1 ? " is" : " are") +
+    // (relative to the sweep directory: the summaries do not depend on how the directory was named)
+    const bool one = bad_lines.size() == 1;
+    const std::string what = "trials/" + name + "/eval.jsonl" + (one ? ": line " : ": lines ") + lines +
+                             (one ? " is" : " are") +
                              " not a JSON object (left out: an evaluator's metrics may be from an earlier record)";
     error = error.empty() ? what : error + "; " + what;
   }

@@ -166,6 +166,7 @@ SweepPlan plan_sweep(const nlohmann::json& layered, const std::vector<std::strin
     throw ConfigFileError(source + ": no \"sweep\" object (one run is `ijepa train " + source + "`)");
   }
   SweepPlan plan;
+  plan.registry = &registry;
   plan.source = source;
   plan.sets = sets;
   plan.sweep = layered["sweep"];
@@ -366,6 +367,7 @@ std::vector<TrialAction> decide_from_files(const fs::path& dir, const SweepPlan&
       } catch (const std::exception& e) {
         return std::string("\x01") + e.what();
       }
+      if (plan.registry != nullptr) fill_added_defaults(old, *plan.registry);  // keys added since: their defaults
       return first_material_difference(std::move(old), p.resolved, /*finished=*/st.state == "completed");
     };
     if (st.state == "running") {
@@ -466,6 +468,7 @@ std::vector<TrialAction> decide_trials(const fs::path& dir, const SweepPlan& pla
       const auto m = std::mismatch(r.dir.begin(), r.dir.end(), own.begin(), own.end());
       if (m.first == r.dir.end()) continue;  // r.dir is own or one of its parents
       nlohmann::json recorded = r.config;  // the experiment's name labels a run, as its description does
+      if (plan.registry != nullptr) fill_added_defaults(recorded, *plan.registry);
       if (now.contains("name")) {
         recorded["name"] = now["name"];
       } else {

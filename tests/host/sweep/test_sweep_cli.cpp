@@ -271,6 +271,25 @@ TEST(SweepCli, RunsTrialsThenSkipsThemAndReportRegeneratesTheSameFiles) {
   EXPECT_EQ(after2b, before2b);
   test::write_text(tmp / "e.json", e_text);
 
+  // Trials recorded by an older build, before a plugin key or a train key existed, count that key as its default:
+  // still skipped (a key added to an evaluator made every earlier sweep with it refuse to go on).
+  for (const auto& n : names) {
+    const fs::path f = out / "trials" / n / "config.resolved.json";
+    nlohmann::json old = load_json_file(f);
+    ASSERT_EQ(old["components"]["masker"]["allow_overlap"], false) << "the multiblock default";
+    old["components"]["masker"].erase("allow_overlap");
+    old["train"].erase("tensorboard");
+    test::write_text(f, old.dump(2) + "\n");
+  }
+  const auto r2c = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string()});
+  ASSERT_EQ(r2c.rc, 0) << r2c.out << r2c.err;
+  EXPECT_NE(r2c.out.find("0 to run, 3 completed, skipped"), std::string::npos) << r2c.out;
+  // ... but not where the trial sets the key to another value than the default.
+  const auto r2d = test::run_ijepa({"sweep", (tmp / "e.json").string(), "--out", out.string(), "--dry-run", "--set",
+                                    "components.masker.allow_overlap=true"});
+  EXPECT_NE(r2d.out.find("its config changed at 'components.masker.allow_overlap'"), std::string::npos)
+      << r2d.out << r2d.err;
+
   // A changed config is an error naming a trial and the key; nothing is touched.
   const Snapshot before3 = snapshot(out);
   const auto r3 = test::run_ijepa(
@@ -605,6 +624,12 @@ TEST(SweepCli, ReuseCopiesACompletedRunWithTheSameConfigInsteadOfTrainingIt) {
   ASSERT_EQ(ra.rc, 0) << ra.out << ra.err;
   const nlohmann::json sja = load_json_file(a / "sweep.json");
   const std::string a_same = sja["trials"][0]["name"], a_other = sja["trials"][1]["name"];
+  {  // as an older build wrote it, before the masker's allow_overlap existed: the key counts as its default (false)
+    const fs::path f = a / "trials" / a_same / "config.resolved.json";
+    nlohmann::json old = load_json_file(f);
+    old["components"]["masker"].erase("allow_overlap");
+    test::write_text(f, old.dump(2) + "\n");
+  }
   nlohmann::json eb = sweep_experiment(R"({"axes": {"train.lr": [0.001, 0.003]}})"_json);
   eb["name"] = "b_ablation";  // a label, as the description is
   eb["description"] = "another ablation that shares its baseline with sweep a";

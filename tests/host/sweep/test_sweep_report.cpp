@@ -314,7 +314,7 @@ TEST(SweepReport, AnUnreadableFinishedEvalLineIsNamedAndATornLastLineIsNot) {
   EXPECT_EQ(recs[0]["metrics"]["knn.top1"], 10.0);
   ASSERT_TRUE(recs[0]["error"].is_string());
   const std::string e = recs[0]["error"].get<std::string>();
-  EXPECT_NE(e.find("eval.jsonl: line 2 is not a JSON object"), std::string::npos) << e;
+  EXPECT_EQ(e.rfind("trials/a/eval.jsonl: line 2 is not a JSON object", 0), 0u) << e;
   EXPECT_NE(e.find("may be from an earlier record"), std::string::npos) << e;
   EXPECT_EQ(recs[1]["metrics"]["knn.top1"], 30.0);
   EXPECT_TRUE(recs[1]["error"].is_null()) << recs[1]["error"];

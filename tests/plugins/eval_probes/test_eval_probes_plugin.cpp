@@ -72,8 +72,8 @@ TEST(EvalProbesPlugin, EachTypeBuildsAndEvaluatesThroughTheRegistry) {
   tokens.test.features = pooled.test.features.view({30, 2, 4});
   const std::map<std::string, std::vector<std::string>> keys = {
       {"linear_probe",
-       {"converged", "fit_grad", "fit_iters", "holdout_nll", "holdout_top1", "l2", "path_capped", "test_n", "top1", "top5",
-        "train_n"}},
+       {"converged", "fit_grad", "fit_iters", "holdout_nll", "holdout_top1", "l2", "path_capped", "test_n", "top1",
+        "top5", "train_n"}},
       {"knn", {"k", "top1", "top5"}},
       {"low_shot", {"converged_10pct", "converged_1pct", "l2_10pct", "l2_1pct", "n_10pct", "n_1pct", "top1_10pct",
                     "top1_1pct", "top5_10pct", "top5_1pct"}},

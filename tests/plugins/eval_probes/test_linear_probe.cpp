@@ -1,6 +1,7 @@
 // linear_probe: accuracy on separable clusters, chance on shuffled labels, the choice of λ, batchnorm invariance.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -111,6 +112,7 @@ TEST(LinearProbe, SelectL2ByNllTakesTheLowestHeldOutLossTiesToTheLargerPenalty) 
   EXPECT_EQ(ep::select_l2_by_nll({1e-6, 1e-4, 1e-2}, {0.9, 0.7, 0.8}), 1u);
   EXPECT_EQ(ep::select_l2_by_nll({1e-6, 1e-4, 1e-2}, {0.7, 0.7, 0.8}), 1u);
   EXPECT_EQ(ep::select_l2_by_nll({1e-2, 1e-4}, {0.5, 0.5}), 0u);
+  EXPECT_EQ(ep::select_l2_by_nll({1e-6, 1e-4}, {std::nan(""), 2.0}), 1u) << "a diverged fit is never chosen";
   EXPECT_THROW(ep::select_l2_by_nll({1e-3, 1e-2}, {1.0}), std::invalid_argument);
 }
 

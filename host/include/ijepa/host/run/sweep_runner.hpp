@@ -29,6 +29,9 @@ struct SweepPlan {
   std::string name_template;        // the effective template
   std::vector<std::string> sets;    // --set, applied to every trial after its sweep point
   std::vector<PlannedTrial> trials;
+  // The registry the trials were resolved with (it must outlive the plan): a trial's recorded config written before
+  // a plugin or train key existed counts that key as its default when compared (fill_added_defaults).
+  const Registry* registry = nullptr;
 };
 
 // plan_sweep(layered, sets, registry, source, origins): expands layered["sweep"] and resolves every trial (base files
