@@ -6,8 +6,9 @@ sample of a label fraction; standardised with the sample's statistics; 10 % stra
 fitted from the largest down, warm-started; L-BFGS to a largest |gradient| of 1e-5), then for each of many samples
 records the test top-1 of every lambda and what each way of choosing lambda would pick: held-out top-1 (the default,
 ties to the larger lambda), held-out cross-entropy (`select: nll`), and 5-fold cross-validated top-1 and
-cross-entropy, against the test-set oracle. docs/evaluation.md ("Choosing λ for low_shot, and what the sample does") has the
-results.
+cross-entropy, against the test-set oracle. Python's round() takes halves to even where the workbench rounds them
+away from zero (no count here lands on a half), and its samples are its own draws, not the workbench's.
+docs/evaluation.md ("Choosing λ for low_shot, and what the sample does") has the results.
 
   ijepa embed --checkpoint RUN --data fashion_mnist --limit 10000 --out tr.safetensors
   ijepa embed --checkpoint RUN --data fashion_mnist --split test --limit 2000 --out te.safetensors
