@@ -16,7 +16,28 @@ namespace ijepa::plugins::eval_probes {
 
 namespace {
 constexpr std::uint64_t kHoldoutSalt = 0x686f6c646f7574ULL;  // "holdout"
-constexpr std::int64_t kScoreChunk = 8192;                   // test rows scored at a time
+constexpr std::int64_t kScoreChunk = 8192;                   // rows scored at a time
+
+// A head's counts on rows x with labels y, scored kScoreChunk rows at a time ([rows, classes] in float64 can be
+// large): the rows right at top-1 and (with top5) at top-5, and the summed cross-entropy (float64).
+struct RowScores {
+  std::int64_t top1 = 0;
+  std::int64_t top5 = 0;
+  double nll_sum = 0.0;
+};
+
+RowScores score_rows(const LogisticModel& m, const at::Tensor& x, const at::Tensor& y, bool top5) {
+  RowScores r;
+  for (std::int64_t s = 0; s < x.size(0); s += kScoreChunk) {
+    const std::int64_t e = std::min(x.size(0), s + kScoreChunk);
+    const at::Tensor sc = m.scores(x.slice(0, s, e)).to(at::kDouble);  // exact: the same ranking as float32
+    const at::Tensor yc = y.slice(0, s, e);
+    r.top1 += count_topk_correct(sc, yc, 1);
+    if (top5) r.top5 += count_topk_correct(sc, yc, 5);
+    r.nll_sum += (sc.logsumexp(1) - sc.gather(1, yc.unsqueeze(1)).squeeze(1)).sum().item<double>();
+  }
+  return r;
+}
 }  // namespace
 
 nlohmann::json LinearProbeOptions::defaults() {
@@ -198,16 +219,9 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
       fits[i] = f.model;
       last = &fits[i];
       r.path_capped += f.converged ? 0 : 1;
-      correct[i] = 0;
-      double nll_sum = 0.0;  // in chunks, as the test rows: [held, classes] in float64 can be large
-      for (std::int64_t s = 0; s < xh.size(0); s += kScoreChunk) {
-        const std::int64_t e = std::min(xh.size(0), s + kScoreChunk);
-        const at::Tensor sc = f.model.scores(xh.slice(0, s, e)).to(at::kDouble);
-        const at::Tensor yc = yh.slice(0, s, e);
-        correct[i] += count_topk_correct(sc, yc, 1);
-        nll_sum += (sc.logsumexp(1) - sc.gather(1, yc.unsqueeze(1)).squeeze(1)).sum().item<double>();
-      }
-      nll[i] = nll_sum / static_cast<double>(xh.size(0));
+      const RowScores h = score_rows(f.model, xh, yh, /*top5=*/false);
+      correct[i] = h.top1;
+      nll[i] = h.nll_sum / static_cast<double>(xh.size(0));
     }
     const std::size_t best = o.select_by_nll ? select_l2_by_nll(o.l2_grid, nll) : select_l2(o.l2_grid, correct);
     r.l2 = o.l2_grid[best];
@@ -222,18 +236,10 @@ ProbeResult run_linear_probe(const at::Tensor& train_x, const at::Tensor& train_
   r.fit_iters = f.iterations;
   r.converged = f.converged;
   r.fit_grad = f.grad_max;
-  const LogisticModel& m = f.model;
-  std::int64_t c1 = 0, c5 = 0;
   r.has_top5 = reports_top5(num_classes);
-  for (std::int64_t s = 0; s < r.test_n; s += kScoreChunk) {
-    const std::int64_t e = std::min(r.test_n, s + kScoreChunk);
-    const at::Tensor sc = m.scores(xte.slice(0, s, e));
-    const at::Tensor yc = test_y.slice(0, s, e);
-    c1 += count_topk_correct(sc, yc, 1);
-    if (r.has_top5) c5 += count_topk_correct(sc, yc, 5);
-  }
-  r.top1 = percent(c1, r.test_n);
-  r.top5 = percent(c5, r.test_n);
+  const RowScores t = score_rows(f.model, xte, test_y, r.has_top5);
+  r.top1 = percent(t.top1, r.test_n);
+  r.top5 = percent(t.top5, r.test_n);
   return r;
 }
 

@@ -104,20 +104,11 @@ sdk::Metrics LowShot::evaluate(const sdk::EvalInput& in) {
       converged = converged && r.converged;
       train_n = r.train_n;  // the same for every draw: the per-class counts depend on the labels only
     }
-    const auto mean = [](const std::vector<double>& v) {
-      double t = 0.0;
-      for (double x : v) t += x;
-      return t / static_cast<double>(v.size());
-    };
+    const at::Tensor t1 = at::tensor(top1, at::kDouble);
     const std::string s = fraction_suffix(f);
-    m["top1_" + s] = mean(top1);
-    if (!top5.empty()) m["top5_" + s] = mean(top5);
-    if (top1.size() > 1) {
-      const double mu = mean(top1);
-      double ss = 0.0;
-      for (double x : top1) ss += (x - mu) * (x - mu);
-      m["sd_top1_" + s] = std::sqrt(ss / static_cast<double>(top1.size() - 1));
-    }
+    m["top1_" + s] = t1.mean().item<double>();
+    if (!top5.empty()) m["top5_" + s] = at::tensor(top5, at::kDouble).mean().item<double>();
+    if (top1.size() > 1) m["sd_top1_" + s] = t1.std().item<double>();  // n - 1 in the denominator
     m["n_" + s] = static_cast<double>(train_n);
     std::sort(l2.begin(), l2.end());
     m["l2_" + s] = l2[(l2.size() - 1) / 2];  // the median (the lower one of an even count: a grid value)
