@@ -36,8 +36,10 @@ nlohmann::json LowShotOptions::doc() {
   d["samples"] =
       "independent per-class samples drawn for each fraction, each probed on its own (cost: samples times one); "
       "top1_<p>pct and top5_<p>pct are then their means, sd_top1_<p>pct their standard deviation (n-1), l2_<p>pct "
-      "the median chosen lambda and converged_<p>pct 1 only when every final fit converged. Which rows are sampled "
-      "moves a 1 % figure by a few points (docs/evaluation.md); the first sample is the one of samples = 1; >= 1";
+      "the median chosen lambda, converged_<p>pct 1 only when every final fit converged and samples the count; "
+      "the host's 95 % intervals then include the samples' spread (the t interval of their mean) beside the test "
+      "images'. Which rows are sampled moves a 1 % figure by a few points (docs/evaluation.md); the first sample "
+      "is the one of samples = 1; >= 1";
   return d;
 }
 
@@ -90,6 +92,7 @@ std::string fraction_suffix(double fraction) {
 sdk::Metrics LowShot::evaluate(const sdk::EvalInput& in) {
   const CheckedInput c = check_input(in, "low_shot", FeatureKind::pooled, Placement::features_device);
   sdk::Metrics m;
+  if (opts_.samples > 1) m["samples"] = static_cast<double>(opts_.samples);  // beside the sd_ metrics
   for (double f : opts_.fractions) {
     std::vector<double> top1, top5, l2;
     bool converged = true;

@@ -87,6 +87,18 @@ namespace {
 std::int64_t test_count(const nlohmann::json& rec) {
   return rec.contains("test_n") && rec["test_n"].is_number() ? std::llround(rec["test_n"].get<double>()) : 0;
 }
+
+// The 95 % interval of the accuracy rec[key] over n test images (the bootstrap's), widened by the label samples'
+// spread where the figure is a mean over samples (low_shot with samples >= 2: sd_<key> and samples beside it).
+util::Interval accuracy_interval(const nlohmann::json& rec, const std::string& key, std::int64_t n) {
+  const double x = rec[key].get<double>();
+  const auto sd = rec.find("sd_" + key), count = rec.find("samples");
+  double half = 0.0;
+  if (sd != rec.end() && sd->is_number() && count != rec.end() && count->is_number()) {
+    half = util::sample_half(sd->get<double>(), std::llround(count->get<double>()));
+  }
+  return util::widen(util::accuracy_bootstrap(x, n), x, half);
+}
 }  // namespace
 
 void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& records) {
@@ -96,15 +108,15 @@ void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& recor
                 "trained", "±95%", "random init", "gain", "test n");
   os << line;
   for (const auto& r : records) {
-    // How finely the test images resolve an accuracy: the 95 % bootstrap interval's larger side (as the sweep
-    // summaries give it), the same for the random-init figure.
+    // How finely the test images (and, for a mean over label samples, the samples) resolve an accuracy: the 95 %
+    // interval's larger side (as the sweep summaries give it), the same for the random-init figure.
     const std::int64_t n = test_count(r);
     for (auto it = r.begin(); it != r.end(); ++it) {
       if (!is_accuracy(it.key()) || !it->is_number()) continue;
       const bool has_rand = r.contains("random_init") && r["random_init"].contains(it.key());
       std::string half = "-";
       if (n >= 1) {
-        half = pct(util::accuracy_bootstrap(it->get<double>(), n).half_around(it->get<double>()));
+        half = pct(accuracy_interval(r, it.key(), n).half_around(it->get<double>()));
       }
       std::snprintf(line, sizeof(line), "  %-16s %-8s %-12s %9s %7s %12s %8s %8s\n",
                     r.value("evaluator", "?").c_str(), r.value("features", "?").c_str(), it.key().c_str(),
@@ -116,7 +128,8 @@ void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& recor
     }
   }
   os << "  ±95%: the larger side of the 95 % bootstrap interval over the test images (asymmetric near 0 and 100 %: "
-        "its ends are the JSON's interval95; a gain smaller than it is not resolved by this test set)\n";
+        "its ends are the JSON's interval95; a gain smaller than it is not resolved by this test set); a mean over "
+        "label samples (low_shot samples >= 2) adds their spread\n";
   // An evaluator that reports "converged" (linear_probe; low_shot's converged_<p>) and whose fit stopped at its cap:
   // the accuracy is an unfinished fit's, and a cut-short fit favours the features the optimiser finds easy. The same
   // for the held-out fits that chose lambda ("path_capped").
@@ -249,11 +262,12 @@ void write_eval_report(const EvalOutput& where, const LoadedEncoder& le, const s
   for (const auto& r : results) {
     recs.push_back(r.to_json());
     nlohmann::json rec = recs.back();
-    // Each accuracy's 95 % bootstrap interval over the test images, [lo, hi] in percent (the table's ±95%).
+    // Each accuracy's 95 % interval, [lo, hi] in percent (the table's ±95%): the bootstrap's over the test images,
+    // widened by the label samples' spread for a mean over samples.
     const std::int64_t n = test_count(rec);
     for (auto it = recs.back().begin(); n >= 1 && it != recs.back().end(); ++it) {
       if (!is_accuracy(it.key()) || !it->is_number()) continue;
-      const util::Interval iv = util::accuracy_bootstrap(it->get<double>(), n);
+      const util::Interval iv = accuracy_interval(recs.back(), it.key(), n);
       rec["interval95"][it.key()] = {iv.lo, iv.hi};
     }
     doc["results"].push_back(rec);

@@ -487,6 +487,15 @@ double bootstrap_half(const nlohmann::json& rec, const std::string& key) {
   return util::Interval{b[0].get<double>(), b[1].get<double>()}.half_around(rec["metrics"][key].get<double>());
 }
 
+// The half-width of a trial's accuracy `key` with both sources of uncertainty: the test images (the bootstrap's) and,
+// for a mean over label samples, the samples' spread ("sample_half"), combined as independent.
+double accuracy_half(const nlohmann::json& rec, const std::string& key) {
+  const double b = bootstrap_half(rec, key);
+  const auto sh = rec.find("sample_half");
+  if (sh == rec.end() || !sh->is_object() || !sh->contains(key)) return b;
+  return std::hypot(b, (*sh)[key].get<double>());
+}
+
 std::string median_text(std::vector<double> xs) { return xs.empty() ? "" : fmt_num(median(std::move(xs))); }
 
 // How finely the test sets resolve each accuracy: the median half-width of the trials' bootstrap intervals.
@@ -716,6 +725,7 @@ nlohmann::json trial_record(const nlohmann::json& trial, const std::string& stat
           {"metrics", nlohmann::json::object()},
           {"test_n", nlohmann::json::object()},
           {"bootstrap", nlohmann::json::object()},
+          {"sample_half", nlohmann::json::object()},
           {"seconds", nullptr},
           {"images_per_s", nullptr},
           {"error", nullptr}};
@@ -739,7 +749,7 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
   rec["test_n"] = test_n;
   // The 95 % bootstrap interval over the test images of every accuracy (util/stats.hpp), the random-init
   // encoder's ("<evaluator>.random_init.<metric>") included: the same test images.
-  nlohmann::json boot = nlohmann::json::object();
+  nlohmann::json boot = nlohmann::json::object(), half = nlohmann::json::object();
   for (auto it = rec["metrics"].begin(); it != rec["metrics"].end(); ++it) {
     const std::string& k = it.key();
     const auto dot = k.find('.');
@@ -748,8 +758,18 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
     }
     const util::Interval iv = util::accuracy_bootstrap(it->get<double>(), test_n[k.substr(0, dot)].get<std::int64_t>());
     boot[k] = {iv.lo, iv.hi};
+    // A mean over label samples (low_shot with samples >= 2: "<prefix>.sd_<metric>" and "<prefix>.samples" beside
+    // it): the half-width of the samples' t interval, which the test images' bootstrap does not include.
+    const auto last = k.rfind('.');
+    const std::string prefix = k.substr(0, last), sd = prefix + ".sd_" + k.substr(last + 1), count = prefix + ".samples";
+    const auto& m = rec["metrics"];
+    if (m.contains(sd) && m[sd].is_number() && m.contains(count) && m[count].is_number()) {
+      const double h = util::sample_half(m[sd].get<double>(), std::llround(m[count].get<double>()));
+      if (h > 0.0) half[k] = h;
+    }
   }
   rec["bootstrap"] = boot;
+  rec["sample_half"] = half;
   rec["seconds"] = number_or_null(st.status, "seconds_total");  // every session's, a resumed trial's included
   if (rec["seconds"].is_null()) rec["seconds"] = number_or_null(st.status, "seconds");
   std::vector<double> ips;
@@ -847,21 +867,22 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
       if (std::find(gain_cols.begin(), gain_cols.end(), g) != gain_cols.end()) md_cols.push_back(g);
     }
   }
-  // A trial's cell: accuracies carry the half-width of their bootstrap interval over the test images; a gain, both
-  // of its terms' half-widths combined as if independent (the root of the sum of squares): conservative, since the
-  // trained and the random-init encoder are probed on the same test images.
+  // A trial's cell: accuracies carry the half-width of their 95 % interval (the bootstrap's over the test images,
+  // with the label samples' spread for a mean over samples); a gain, both of its terms' half-widths combined as if
+  // independent (the root of the sum of squares): conservative, since the trained and the random-init encoder are
+  // probed on the same test images (and the same label samples).
   auto trial_cell = [](const nlohmann::json& r, const std::string& c) -> std::string {
     const nlohmann::json v = get_number(r, c);
     if (v.is_null()) return "";
     const bool has_boot = r.contains("bootstrap") && r["bootstrap"].is_object();
     if (c.rfind("metrics.", 0) == 0 && has_boot && r["bootstrap"].contains(c.substr(8))) {
-      return util::round_to_uncertainty(v.get<double>(), bootstrap_half(r, c.substr(8)));
+      return util::round_to_uncertainty(v.get<double>(), accuracy_half(r, c.substr(8)));
     }
     if (c.rfind("gain.", 0) == 0 && has_boot) {
       const std::string trained = c.substr(5), ev = trained.substr(0, trained.find('.'));
       const std::string random = ev + ".random_init" + trained.substr(ev.size());
       if (r["bootstrap"].contains(trained) && r["bootstrap"].contains(random)) {
-        const double a = bootstrap_half(r, trained), b = bootstrap_half(r, random);
+        const double a = accuracy_half(r, trained), b = accuracy_half(r, random);
         return util::round_to_uncertainty(v.get<double>(), std::sqrt(a * a + b * b));
       }
     }
@@ -882,7 +903,8 @@ SweepSummaryText render_sweep_summary(const nlohmann::json& sweep, const std::ve
     }
   }
   out.md += ".\n\n## Trials\n\nProbe accuracies (%) with the half-width of their 95 % bootstrap interval over the test "
-            "images; a gain is the trained encoder's figure minus the random-init encoder's.\n\n";
+            "images (for a mean over label samples, combined with the samples' t interval); a gain is the trained "
+            "encoder's figure minus the random-init encoder's.\n\n";
 
   // Trial table (md and csv).
   std::vector<std::string> head{"#", "trial"};

@@ -151,6 +151,18 @@ Interval accuracy_bootstrap(double accuracy_percent, std::int64_t n) {
   return {100.0 * static_cast<double>(lo) / static_cast<double>(n), 100.0 * static_cast<double>(hi) / static_cast<double>(n)};
 }
 
+double sample_half(double sd, std::int64_t samples) {
+  if (samples < 2 || !std::isfinite(sd)) return 0.0;
+  return t975(samples - 1) * sd / std::sqrt(static_cast<double>(samples));
+}
+
+Interval widen(const Interval& boot, double accuracy_percent, double sample_half) {
+  if (!(sample_half > 0.0)) return boot;
+  const double x = accuracy_percent;
+  return {std::max(0.0, x - std::hypot(x - boot.lo, sample_half)),
+          std::min(100.0, x + std::hypot(boot.hi - x, sample_half))};
+}
+
 namespace {
 
 // The decimal place (as a power of ten exponent) of the second significant digit of h.

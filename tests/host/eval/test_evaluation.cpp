@@ -19,6 +19,7 @@
 #include "ijepa/host/eval/features.hpp"
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/run/trainer.hpp"
+#include "ijepa/host/util/stats.hpp"
 
 namespace fs = std::filesystem;
 using namespace ijepa;
@@ -309,6 +310,31 @@ TEST(ProgressLine, ALogMessageErasesTheOpenLineWhichIsDrawnAgainAfterIt) {
     logging::debug("ProgressLine test: a debug message");
   }
   EXPECT_EQ(quiet.str(), "\r\033[Kb: 1/2 images (50 %)\n");
+}
+
+// A low_shot mean over several label samples: its interval95 (and the table's ±95%) is the bootstrap's over the
+// test images widened by the samples' t interval, not the bootstrap's alone.
+TEST(EvalCli, AMeanOverLabelSamplesCarriesTheirSpread) {
+  const fs::path run = tiny_run();
+  const fs::path out = test::temp_dir("eval_cli_samples") / "low_shot.json";
+  // The synthetic classes are separated perfectly by any fit; a heavy penalty and a few iterations leave fits that
+  // differ with the sample (77 % on average, sd 4.7).
+  Cli c = run_cli("eval " + run.string() + " --evaluator low_shot --set samples=4 --set fractions=[0.05] " +
+                  "--set l2_grid=[1000] --set max_iter=5 --out " + out.string());
+  ASSERT_EQ(c.rc, 0) << c.out;
+  const nlohmann::json r = load_json_file(out)["results"][0];
+  const double top1 = r["top1_5pct"].get<double>(), sd = r["sd_top1_5pct"].get<double>();
+  EXPECT_EQ(r["samples"], 4.0) << r.dump();
+  ASSERT_GT(sd, 0.0) << "four samples score alike: the test cannot tell\n" << r.dump();
+  const std::int64_t n = r["test_n"].get<std::int64_t>();
+  const util::Interval boot = util::accuracy_bootstrap(top1, n);
+  const util::Interval want = util::widen(boot, top1, util::sample_half(sd, 4));
+  EXPECT_NEAR(r["interval95"]["top1_5pct"][0].get<double>(), want.lo, 1e-9) << r.dump();
+  EXPECT_NEAR(r["interval95"]["top1_5pct"][1].get<double>(), want.hi, 1e-9) << r.dump();
+  EXPECT_LT(want.lo, boot.lo);
+  char half[32];
+  std::snprintf(half, sizeof(half), "%.2f", want.half_around(top1));
+  EXPECT_NE(c.out.find(std::string(" ") + half + " "), std::string::npos) << half << "\n" << c.out;
 }
 
 TEST(EvalCli, TableJsonAndErrors) {

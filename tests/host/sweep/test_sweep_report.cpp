@@ -401,6 +401,17 @@ TEST(ReportStats, IntervalsAndRounding) {
   EXPECT_DOUBLE_EQ(b.lo, 47.8);
   EXPECT_DOUBLE_EQ(b.hi, 52.2);
   EXPECT_DOUBLE_EQ(util::accuracy_bootstrap(100.0, 50).lo, 100.0);
+  // A mean over 5 label samples with sd 2: t(4) 2.776 x 2 / sqrt(5) = 2.48, each side of the bootstrap's widened to
+  // the root of the sum of squares; nothing to add for one sample or no sd; clamped to [0, 100].
+  const double h = util::sample_half(2.0, 5);
+  EXPECT_NEAR(h, 2.7764451051977987 * 2.0 / std::sqrt(5.0), 1e-9);
+  EXPECT_EQ(util::sample_half(2.0, 1), 0.0);
+  EXPECT_EQ(util::sample_half(std::nan(""), 5), 0.0);
+  const util::Interval w = util::widen(b, 50.0, h);
+  EXPECT_NEAR(w.lo, 50.0 - std::hypot(2.2, h), 1e-9);
+  EXPECT_NEAR(w.hi, 50.0 + std::hypot(2.2, h), 1e-9);
+  EXPECT_EQ(util::widen(b, 50.0, 0.0).lo, b.lo);
+  EXPECT_EQ(util::widen(util::accuracy_bootstrap(99.0, 2000), 99.0, 5.0).hi, 100.0);
   EXPECT_EQ(util::round_to_uncertainty(0.3124, 0.004912), "0.3124 ± 0.0049");
   EXPECT_EQ(util::round_to_uncertainty(59.7, 2.04), "59.7 ± 2.0");
   EXPECT_EQ(util::round_to_uncertainty(125.0, 952.95), "130 ± 950");
@@ -445,6 +456,30 @@ TEST(SweepReport, PairedDifferencesLeaveOutSettingsAndIncomparableLosses) {
   const std::string other = write_sweep_summary(d, oc).md;
   const std::string paired2 = other.substr(other.find("## Paired differences"));
   EXPECT_NE(paired2.find("| 3 | not comparable | +4.7 ± 1.4 above |"), std::string::npos) << paired2;
+}
+
+// A probe's figure that is a mean over label samples (low_shot with samples >= 2: sd_<metric> and samples beside it)
+// carries the samples' spread in its interval as well as the test images'; the test-set resolution stays the
+// bootstrap's (it is about the test images).
+TEST(SweepReport, AMeanOverLabelSamplesCarriesTheirSpread) {
+  test::TempDir tmp;
+  const fs::path d = tmp.path();
+  write_masker_trials(d, {"multiblock"}, {{40, 42, 41}}, {{50, 45, 52}}, {{"sd_top1", 2.0}, {"samples", 5}});
+  const SweepSummaryText s = write_sweep_summary(d);
+  const auto recs = read_jsonl(test::read_text(d / "summary.jsonl"));
+  ASSERT_EQ(recs.size(), 3u);
+  const double h = util::sample_half(2.0, 5);
+  EXPECT_NEAR(recs[0]["sample_half"]["knn.top1"].get<double>(), h, 1e-12) << recs[0].dump();
+  EXPECT_FALSE(recs[0]["sample_half"].contains("knn.random_init.top1")) << "no sd beside it";
+  EXPECT_FALSE(recs[0]["sample_half"].contains("linear_probe.top1"));
+  const util::Interval t = util::accuracy_bootstrap(40, 2000), r = util::accuracy_bootstrap(30, 2000);
+  const double acc = std::hypot(std::max(40 - t.lo, t.hi - 40), h);
+  EXPECT_NE(s.md.find("| " + util::round_to_uncertainty(40, acc) + " |"), std::string::npos) << s.md;
+  const double gain = std::hypot(acc, std::max(30 - r.lo, r.hi - 30));
+  EXPECT_NE(s.md.find("| " + util::round_to_uncertainty(10, gain) + " |"), std::string::npos) << s.md;
+  EXPECT_EQ(util::round_to_uncertainty(10, gain), "10.0 ± 3.8");
+  const std::string res = s.md.substr(s.md.find("## Test-set resolution"));
+  EXPECT_NE(res.find("| knn.top1 | 2000 | 2.1 |"), std::string::npos) << res;
 }
 
 TEST(SweepReport, TheRandomInitEncoderSitsBesideTheTrainedOnes) {

@@ -131,4 +131,6 @@ TEST(LowShot, SeveralSamplesAreProbedAndAveraged) {
   EXPECT_EQ(three.at("l2_5pct"), l2[1]);
   EXPECT_EQ(three.at("n_5pct"), 30.0);
   EXPECT_EQ(three.at("converged_5pct"), 1.0);
+  EXPECT_EQ(three.at("samples"), 3.0) << "the count the host's interval of the mean needs";
+  EXPECT_FALSE(one.count("samples")) << "one sample: no spread, nothing to record";
 }

@@ -52,6 +52,16 @@ struct Interval {
 };
 Interval accuracy_bootstrap(double accuracy_percent, std::int64_t n);
 
+// The half-width of the 95 % t interval of a mean over `samples` independent label samples whose accuracies have
+// standard deviation `sd` (low_shot with samples >= 2 reports the mean as top1_<p>pct, sd_top1_<p>pct and samples):
+// t975(samples - 1) * sd / sqrt(samples). 0 for samples < 2 or a non-finite sd (nothing to add).
+double sample_half(double sd, std::int64_t samples);
+
+// An accuracy's 95 % interval with both sources of its uncertainty: the test images (`boot`, accuracy_bootstrap's)
+// and, for a mean over label samples, which rows were sampled (`sample_half`). Each side of `boot` is widened to the
+// root of the sum of squares of the two (the sources taken as independent), clamped to [0, 100].
+Interval widen(const Interval& boot, double accuracy_percent, double sample_half);
+
 // "mean ± half" with the half-width to two significant digits and the mean to the same decimal place
 // (0.3124 ± 0.004912 -> "0.3124 ± 0.0049"; 59.7 ± 2.04 -> "59.7 ± 2.0"); "mean" alone to four significant digits
 // when half is NaN.
