@@ -55,7 +55,8 @@ const std::vector<CommandHelp>& all_help() {
         {"--best-by METRIC", "add the best group and trial by METRIC (e.g. knn.gain.top1, linear_probe.top1, "
                              "final_loss) and whether the runner-up is told apart", ""},
         {"--order 'A > B'", "judge the claim that group A beats group B on the paired differences of every top-1 "
-                            "accuracy: holds, fails or undecided, each and after Holm's correction over all (repeatable; groups as "
+                            "accuracy: holds, fails or undecided (with the seeds that would decide it), each and after Holm's "
+                            "correction over all (repeatable; groups as "
                             "for --reference; a label with a '>' of its own takes ' > ' between the two)", ""},
         {"--defaults", "drop the options kept in report.json: the sweep file's report block alone", ""}},
        {"ijepa report runs/masking/sweep", "ijepa report runs/masking/sweep --reference masker=multiblock --best-by knn.gain.top1",

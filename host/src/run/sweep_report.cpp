@@ -399,7 +399,10 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
                    "mixed where the metrics disagree. Many claims at 95 % each let some pass by chance, so the last "
                    "column keeps only the differences that survive Holm's correction over every test in this table "
                    "(paired t tests, and sign tests where the pairs have no spread; a claim made twice or both ways is "
-                   "one test; family-wise error 5 %).\n\n";
+                   "one test; family-wise error 5 %). Beside an undecided verdict, \"~N seeds\": about how many "
+                   "seeds (pairs) the difference would need for its interval to exclude 0 four times in five, were "
+                   "its true size and spread the ones measured (a planning guess: a mean from few pairs is itself "
+                   "uncertain, and a difference near 0 needs more seeds than any sweep will run).\n\n";
   if (cols.empty()) return md + "No trial has a top-1 accuracy (an evaluator's `top1`) yet: nothing to judge.\n";
   // Every (claim, metric) difference and its p-value, then Holm over all of them. A claim repeated, or made the other
   // way round, tests the same difference: one test in Holm's family (counted twice, it made the correction stricter).
@@ -462,7 +465,11 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
       const bool kept = holm[test_of[i] * cols.size() + j];
       holm_hold = holm_hold || (kept && d.mean > 0);
       holm_fail = holm_fail || (kept && d.mean < 0);
-      row.push_back(hold ? "holds" : fail ? "fails" : "undecided");
+      std::string undecided = "undecided";
+      if (const std::int64_t need = util::pairs_for_power(d); need > 0) {  // what it would take to decide
+        undecided += need > 1000 ? " (> 1000 seeds)" : " (~" + std::to_string(need) + " seeds)";
+      }
+      row.push_back(hold ? "holds" : fail ? "fails" : undecided);
     }
     tally(0, any_hold, any_fail);
     tally(1, holm_hold, holm_fail);

@@ -115,6 +115,33 @@ int paired_verdict(const MeanCi& d) {
   return !apart ? 0 : d.mean > 0 ? 1 : -1;
 }
 
+double t_quantile(double q, std::int64_t df) {
+  if (!(q > 0.5 && q < 1.0) || df < 1) return std::nan("");
+  const double d = static_cast<double>(df), p = 2.0 * (1.0 - q);  // the two-sided p of that t
+  double lo = 0.0, hi = 1.0;
+  while (t_two_sided_p(hi, d) > p && hi < 1e12) hi *= 2.0;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (t_two_sided_p(mid, d) > p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+std::int64_t pairs_for_power(const MeanCi& d, double power, std::int64_t cap) {
+  if (d.n < 2 || d.no_spread() || !(std::fabs(d.mean) > 0.0) || !std::isfinite(d.sd)) return 0;
+  const double effect = std::fabs(d.mean) / d.sd;
+  auto enough = [&](std::int64_t n) {
+    return t975(n - 1) + t_quantile(power, n - 1) <= effect * std::sqrt(static_cast<double>(n));
+  };
+  if (!enough(cap)) return cap + 1;
+  std::int64_t lo = 1, hi = cap;  // enough(hi); the left side shrinks and the right grows with n: bisect
+  while (hi - lo > 1) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    (enough(mid) ? hi : lo) = mid;
+  }
+  return std::max<std::int64_t>(hi, 2);
+}
+
 std::vector<bool> holm_reject(const std::vector<double>& p, double alpha) {
   std::vector<std::size_t> order;
   for (std::size_t i = 0; i < p.size(); ++i) {

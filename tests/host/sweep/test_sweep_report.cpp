@@ -412,6 +412,24 @@ TEST(ReportStats, IntervalsAndRounding) {
   EXPECT_NEAR(w.hi, 50.0 + std::hypot(2.2, h), 1e-9);
   EXPECT_EQ(util::widen(b, 50.0, 0.0).lo, b.lo);
   EXPECT_EQ(util::widen(util::accuracy_bootstrap(99.0, 2000), 99.0, 5.0).hi, 100.0);
+  // t quantiles (tables: t_0.8 is 1.0607 at 2 df, 0.8791 at 10; t_0.975 2.7764 at 4).
+  EXPECT_NEAR(util::t_quantile(0.8, 2), 1.0606601717798212, 1e-9);
+  EXPECT_NEAR(util::t_quantile(0.8, 10), 0.8790578285113779, 1e-6);
+  EXPECT_NEAR(util::t_quantile(0.975, 4), util::t975(4), 1e-9);
+  EXPECT_NEAR(util::t_quantile(0.999, 1), 318.30883898555, 1e-4) << "far in the tail of one df";
+  EXPECT_TRUE(std::isnan(util::t_quantile(0.5, 3)));
+  EXPECT_TRUE(std::isnan(util::t_quantile(0.9, 0)));
+  // Pairs for 80 % power at a standardised difference of 0.5 and 1: 34 and 10, the figures of power tables for a
+  // two-sided one-sample t test at 5 % (e.g. G*Power); a difference near 0 needs more than the cap; nothing is said
+  // of one pair or of pairs without spread.
+  EXPECT_EQ(util::pairs_for_power(util::mean_ci({-1.0, 1.0, 3.0})), 34);  // mean 1, sd 2
+  EXPECT_EQ(util::pairs_for_power(util::mean_ci({0.0, 2.0, 4.0})), 10);   // mean 2, sd 2
+  EXPECT_EQ(util::pairs_for_power(util::mean_ci({0.0, 2.0, 4.0}), 0.8, 5), 6) << "above the cap: cap + 1";
+  EXPECT_EQ(util::pairs_for_power(util::mean_ci({-1.0, 1.0, 0.01})), 1001);
+  EXPECT_EQ(util::pairs_for_power(util::mean_ci({2.0, 2.0, 2.0})), 0);
+  EXPECT_EQ(util::pairs_for_power(util::mean_ci({2.0})), 0);
+  EXPECT_EQ(util::pairs_for_power(util::mean_ci({-1.0, 1.0})), 0) << "mean 0";
+  EXPECT_EQ(util::pairs_for_power(util::mean_ci({10.0, 11.0, 12.0})), 2) << "already separated: the fewest pairs";
   EXPECT_EQ(util::round_to_uncertainty(0.3124, 0.004912), "0.3124 ± 0.0049");
   EXPECT_EQ(util::round_to_uncertainty(59.7, 2.04), "59.7 ± 2.0");
   EXPECT_EQ(util::round_to_uncertainty(125.0, 952.95), "130 ± 950");
@@ -760,8 +778,9 @@ TEST(SweepReport, OrderingsHoldFailOrStayUndecidedPerMetric) {
   EXPECT_NE(md.find("| ordering | pairs | knn.top1: A − B | verdict | linear_probe.top1: A − B | verdict | overall |"),
             std::string::npos)
       << "top-1 accuracies only (no top5, no random-init column)\n" << md;
+  // The linear probe's +2, -4, +5 (mean 1, sd 4.6: a standardised 0.22) would need ~167 seeds to separate.
   EXPECT_NE(md.find("| `masker=multiblock` > `masker=block` "
-                    "| 3 | +4.7 ± 1.4 | holds | +1 ± 11 | undecided | **holds** |"),
+                    "| 3 | +4.7 ± 1.4 | holds | +1 ± 11 | undecided (~167 seeds) | **holds** |"),
             std::string::npos)
       << md;
   EXPECT_NE(md.find("| `masker=random` > `masker=block` "
@@ -769,7 +788,7 @@ TEST(SweepReport, OrderingsHoldFailOrStayUndecidedPerMetric) {
             std::string::npos)
       << md;
   EXPECT_NE(md.find("| `masker=block` > `masker=multiblock` "
-                    "| 3 | -4.7 ± 1.4 | fails | -1 ± 11 | undecided | **fails** |"),
+                    "| 3 | -4.7 ± 1.4 | fails | -1 ± 11 | undecided (~167 seeds) | **fails** |"),
             std::string::npos)
       << md;
   // Holm over the four distinct tests (the third claim is the first reversed: the same two differences) keeps the

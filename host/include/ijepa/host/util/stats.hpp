@@ -39,6 +39,18 @@ double paired_p(const MeanCi& d);
 // no spread the sign test's p < 0.05), else 0.
 int paired_verdict(const MeanCi& d);
 
+// The upper quantile of Student's t with df degrees of freedom: the t with P(T <= t) = q, for q in (0.5, 1) (by
+// bisection on t_two_sided_p); NaN outside that range or for df < 1.
+double t_quantile(double q, std::int64_t df);
+
+// How many pairs a paired comparison would need for its 95 % interval to exclude 0 with probability `power`, were
+// the true difference d.mean and its spread d.sd: the smallest n >= 2 with
+// (t_{0.975, n-1} + t_{power, n-1}) * sd / sqrt(n) <= |mean| (the usual approximation to the noncentral t's power).
+// A planning figure: the observed mean and sd are themselves uncertain, the more so the fewer pairs they come from.
+// 0 where nothing can be said (fewer than two pairs, no spread, mean 0 or NaN); cap + 1 where more than `cap` would
+// be needed.
+std::int64_t pairs_for_power(const MeanCi& d, double power = 0.8, std::int64_t cap = 1000);
+
 // Holm's step-down correction: which of the p-values are rejected at family-wise level alpha (NaN: never).
 std::vector<bool> holm_reject(const std::vector<double>& p, double alpha = 0.05);
 
