@@ -109,7 +109,7 @@ void print_eval_table(std::ostream& os, const std::vector<nlohmann::json>& recor
   os << line;
   for (const auto& r : records) {
     // How finely the test images (and, for a mean over label samples, the samples) resolve an accuracy: the 95 %
-    // interval's larger side (as the sweep summaries give it), the same for the random-init figure.
+    // interval's larger side (as the sweep summaries give it).
     const std::int64_t n = test_count(r);
     for (auto it = r.begin(); it != r.end(); ++it) {
       if (!is_accuracy(it.key()) || !it->is_number()) continue;

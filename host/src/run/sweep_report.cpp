@@ -400,9 +400,9 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
                    "column keeps only the differences that survive Holm's correction over every test in this table "
                    "(paired t tests, and sign tests where the pairs have no spread; a claim made twice or both ways is "
                    "one test; family-wise error 5 %). Beside an undecided verdict, \"~N seeds\": about how many "
-                   "seeds (pairs) the difference would need for its interval to exclude 0 four times in five, were "
-                   "its true size and spread the ones measured (a planning guess: a mean from few pairs is itself "
-                   "uncertain, and a difference near 0 needs more seeds than any sweep will run).\n\n";
+                   "seeds (pairs) the difference would need for its 95 % interval to exclude 0 four times in five, "
+                   "were its true size and spread the ones measured (a planning guess: a mean from few pairs is "
+                   "itself uncertain; and Holm's column, which corrects for the other tests, needs more).\n\n";
   if (cols.empty()) return md + "No trial has a top-1 accuracy (an evaluator's `top1`) yet: nothing to judge.\n";
   // Every (claim, metric) difference and its p-value, then Holm over all of them. A claim repeated, or made the other
   // way round, tests the same difference: one test in Holm's family (counted twice, it made the correction stricter).

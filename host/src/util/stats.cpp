@@ -129,6 +129,7 @@ double t_quantile(double q, std::int64_t df) {
 
 std::int64_t pairs_for_power(const MeanCi& d, double power, std::int64_t cap) {
   if (d.n < 2 || d.no_spread() || !(std::fabs(d.mean) > 0.0) || !std::isfinite(d.sd)) return 0;
+  if (!(power > 0.5 && power < 1.0) || cap < 2) return 0;
   const double effect = std::fabs(d.mean) / d.sd;
   auto enough = [&](std::int64_t n) {
     return t975(n - 1) + t_quantile(power, n - 1) <= effect * std::sqrt(static_cast<double>(n));

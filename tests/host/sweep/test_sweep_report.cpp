@@ -428,6 +428,7 @@ TEST(ReportStats, IntervalsAndRounding) {
   EXPECT_EQ(util::pairs_for_power(util::mean_ci({-1.0, 1.0, 0.01})), 1001);
   EXPECT_EQ(util::pairs_for_power(util::mean_ci({2.0, 2.0, 2.0})), 0);
   EXPECT_EQ(util::pairs_for_power(util::mean_ci({2.0})), 0);
+  EXPECT_EQ(util::pairs_for_power(util::mean_ci({0.0, 2.0, 4.0}), 0.5), 0) << "power outside (0.5, 1)";
   EXPECT_EQ(util::pairs_for_power(util::mean_ci({-1.0, 1.0})), 0) << "mean 0";
   EXPECT_EQ(util::pairs_for_power(util::mean_ci({10.0, 11.0, 12.0})), 2) << "already separated: the fewest pairs";
   EXPECT_EQ(util::round_to_uncertainty(0.3124, 0.004912), "0.3124 ± 0.0049");

@@ -132,5 +132,7 @@ TEST(LowShot, SeveralSamplesAreProbedAndAveraged) {
   EXPECT_EQ(three.at("n_5pct"), 30.0);
   EXPECT_EQ(three.at("converged_5pct"), 1.0);
   EXPECT_EQ(three.at("samples"), 3.0) << "the count the host's interval of the mean needs";
+  EXPECT_TRUE(three.count("sd_top5_5pct") && three.at("sd_top5_5pct") >= 0.0);
+  EXPECT_FALSE(one.count("sd_top5_5pct"));
   EXPECT_FALSE(one.count("samples")) << "one sample: no spread, nothing to record";
 }

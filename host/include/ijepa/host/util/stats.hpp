@@ -47,8 +47,8 @@ double t_quantile(double q, std::int64_t df);
 // the true difference d.mean and its spread d.sd: the smallest n >= 2 with
 // (t_{0.975, n-1} + t_{power, n-1}) * sd / sqrt(n) <= |mean| (the usual approximation to the noncentral t's power).
 // A planning figure: the observed mean and sd are themselves uncertain, the more so the fewer pairs they come from.
-// 0 where nothing can be said (fewer than two pairs, no spread, mean 0 or NaN); cap + 1 where more than `cap` would
-// be needed.
+// 0 where nothing can be said (fewer than two pairs, no spread, mean 0 or NaN, power outside (0.5, 1), cap < 2);
+// cap + 1 where more than `cap` would be needed.
 std::int64_t pairs_for_power(const MeanCi& d, double power = 0.8, std::int64_t cap = 1000);
 
 // Holm's step-down correction: which of the p-values are rejected at family-wise level alpha (NaN: never).
