@@ -266,6 +266,15 @@ util::MeanCi paired(const ReportGroup& g, const ReportGroup& ref, const std::str
   return util::mean_ci(d);
 }
 
+// What telling a paired difference apart would take (util::pairs_for_power): " (~N seeds would ...)", or "".
+std::string seeds_to_decide(const util::MeanCi& d) {
+  const std::int64_t need = util::pairs_for_power(d);
+  if (need <= 0) return "";
+  return need > 1000 ? " (more than 1000 seeds would be needed, were the difference as measured)"
+                     : " (~" + std::to_string(need) + " seeds would tell them apart four times in five, were the "
+                       "difference as measured)";
+}
+
 // A p-value to two significant digits ("0.031", "0.13").
 std::string p_text(double p) {
   char buf[32];
@@ -679,7 +688,7 @@ std::string best_section(const std::vector<nlohmann::json>& records, const Repor
              : reversed                  ? diff + reversed_text(d)
              : d.separated_from_zero()   ? diff + ": the best is told apart from the runner-up.\n"
                                          : diff + ": the interval includes 0, so these two cannot be ranked at this "
-                                                  "scale.\n");
+                                                  "scale" + seeds_to_decide(d) + ".\n");
     } else if (a.n >= 2 && b.n >= 2) {
       const bool apart = !a.no_spread() && !b.no_spread() &&
                          (a.mean - a.half > b.mean + b.half || a.mean + a.half < b.mean - b.half);
