@@ -36,8 +36,8 @@ nlohmann::json LowShotOptions::doc() {
   d["samples"] =
       "independent per-class samples drawn for each fraction, each probed on its own (cost: samples times one); "
       "top1_<p>pct and top5_<p>pct are then their means, sd_top1_<p>pct and sd_top5_<p>pct their standard "
-      "deviations (n-1), l2_<p>pct "
-      "the median chosen lambda, converged_<p>pct 1 only when every final fit converged and samples the count; "
+      "deviations (n-1), l2_<p>pct the median chosen lambda, converged_<p>pct 1 only when every final fit "
+      "converged and samples the count; "
       "the host's 95 % intervals then include the samples' spread (the t interval of their mean) beside the test "
       "images'. Which rows are sampled moves a 1 % figure by a few points (docs/evaluation.md); the first sample "
       "is the one of samples = 1; >= 1";
@@ -111,9 +111,10 @@ sdk::Metrics LowShot::evaluate(const sdk::EvalInput& in) {
     const at::Tensor t1 = at::tensor(top1, at::kDouble);
     const std::string s = fraction_suffix(f);
     m["top1_" + s] = t1.mean().item<double>();
-    if (!top5.empty()) m["top5_" + s] = at::tensor(top5, at::kDouble).mean().item<double>();
+    const at::Tensor t5 = at::tensor(top5, at::kDouble);
+    if (!top5.empty()) m["top5_" + s] = t5.mean().item<double>();
     if (top1.size() > 1) m["sd_top1_" + s] = t1.std().item<double>();  // n - 1 in the denominator
-    if (top5.size() > 1) m["sd_top5_" + s] = at::tensor(top5, at::kDouble).std().item<double>();
+    if (top5.size() > 1) m["sd_top5_" + s] = t5.std().item<double>();
     m["n_" + s] = static_cast<double>(train_n);
     std::sort(l2.begin(), l2.end());
     m["l2_" + s] = l2[(l2.size() - 1) / 2];  // the median (the lower one of an even count: a grid value)

@@ -92,12 +92,7 @@ std::int64_t test_count(const nlohmann::json& rec) {
 // spread where the figure is a mean over samples (low_shot with samples >= 2: sd_<key> and samples beside it).
 util::Interval accuracy_interval(const nlohmann::json& rec, const std::string& key, std::int64_t n) {
   const double x = rec[key].get<double>();
-  const auto sd = rec.find("sd_" + key), count = rec.find("samples");
-  double half = 0.0;
-  if (sd != rec.end() && sd->is_number() && count != rec.end() && count->is_number()) {
-    half = util::sample_half(sd->get<double>(), std::llround(count->get<double>()));
-  }
-  return util::widen(util::accuracy_bootstrap(x, n), x, half);
+  return util::widen(util::accuracy_bootstrap(x, n), x, label_sample_half(rec, "", key));
 }
 }  // namespace
 

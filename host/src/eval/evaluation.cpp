@@ -12,6 +12,7 @@
 #include "ijepa/host/io/checkpoint.hpp"
 #include "ijepa/host/log/logging.hpp"
 #include "ijepa/host/util/alloc_budget.hpp"
+#include "ijepa/host/util/stats.hpp"
 #include "ijepa/sdk/capabilities.hpp"
 
 namespace fs = std::filesystem;
@@ -20,6 +21,12 @@ namespace ijepa::host {
 
 bool eval_bookkeeping_key(const std::string& key) {
   return key == "step" || key == "epoch" || key == "train_n" || key == "test_n" || key == "seconds";
+}
+
+double label_sample_half(const nlohmann::json& metrics, const std::string& prefix, const std::string& metric) {
+  const auto sd = metrics.find(prefix + "sd_" + metric), count = metrics.find(prefix + "samples");
+  if (sd == metrics.end() || !sd->is_number() || count == metrics.end() || !count->is_number()) return 0.0;
+  return util::sample_half(sd->get<double>(), std::llround(count->get<double>()));
 }
 
 nlohmann::json EvalResult::to_json() const {

@@ -266,11 +266,13 @@ util::MeanCi paired(const ReportGroup& g, const ReportGroup& ref, const std::str
   return util::mean_ci(d);
 }
 
-// What telling a paired difference apart would take (util::pairs_for_power): " (~N seeds would ...)", or "".
+// What telling a paired difference apart would take (util::pairs_for_power, at most kSeedCap): " (~N seeds would
+// ...)", or "".
+constexpr std::int64_t kSeedCap = 1000;
 std::string seeds_to_decide(const util::MeanCi& d) {
-  const std::int64_t need = util::pairs_for_power(d);
+  const std::int64_t need = util::pairs_for_power(d, 0.8, kSeedCap);
   if (need <= 0) return "";
-  return need > 1000 ? " (more than 1000 seeds would be needed, were the difference as measured)"
+  return need > kSeedCap ? " (more than 1000 seeds would be needed, were the difference as measured)"
                      : " (~" + std::to_string(need) + " seeds would tell them apart four times in five, were the "
                        "difference as measured)";
 }
@@ -475,8 +477,8 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
       holm_hold = holm_hold || (kept && d.mean > 0);
       holm_fail = holm_fail || (kept && d.mean < 0);
       std::string undecided = "undecided";
-      if (const std::int64_t need = util::pairs_for_power(d); need > 0) {  // what it would take to decide
-        undecided += need > 1000 ? " (> 1000 seeds)" : " (~" + std::to_string(need) + " seeds)";
+      if (const std::int64_t need = util::pairs_for_power(d, 0.8, kSeedCap); need > 0) {  // what deciding takes
+        undecided += need > kSeedCap ? " (> 1000 seeds)" : " (~" + std::to_string(need) + " seeds)";
       }
       row.push_back(hold ? "holds" : fail ? "fails" : undecided);
     }
@@ -776,13 +778,8 @@ nlohmann::json trial_summary(const fs::path& sweep_dir, const nlohmann::json& tr
     boot[k] = {iv.lo, iv.hi};
     // A mean over label samples (low_shot with samples >= 2: "<prefix>.sd_<metric>" and "<prefix>.samples" beside
     // it): the half-width of the samples' t interval, which the test images' bootstrap does not include.
-    const auto last = k.rfind('.');
-    const std::string prefix = k.substr(0, last), sd = prefix + ".sd_" + k.substr(last + 1), count = prefix + ".samples";
-    const auto& m = rec["metrics"];
-    if (m.contains(sd) && m[sd].is_number() && m.contains(count) && m[count].is_number()) {
-      const double h = util::sample_half(m[sd].get<double>(), std::llround(m[count].get<double>()));
-      if (h > 0.0) half[k] = h;
-    }
+    const auto last = k.rfind('.') + 1;
+    if (const double h = label_sample_half(rec["metrics"], k.substr(0, last), k.substr(last)); h > 0.0) half[k] = h;
   }
   rec["bootstrap"] = boot;
   rec["sample_half"] = half;

@@ -39,6 +39,10 @@ struct EvalResult {
 bool eval_bookkeeping_key(const std::string& key);
 // The accuracies (top1, top5, top1_1pct, ...): the metrics with a gain over random init and a bootstrap interval.
 inline bool is_accuracy(const std::string& metric) { return metric.rfind("top", 0) == 0; }
+// The half-width of the label samples' 95 % t interval (util::sample_half) of an accuracy that is a mean over
+// samples: low_shot with samples >= 2 writes "sd_<metric>" and "samples" beside it under the same `prefix` ("" in an
+// eval record, "<evaluator>." or "<evaluator>.random_init." in a sweep's flattened metrics). 0 for any other.
+double label_sample_half(const nlohmann::json& metrics, const std::string& prefix, const std::string& metric);
 
 // An evaluator that failed in Evaluation::run (with `failed` given): its type, config location and one-line error.
 struct EvalFailure {
