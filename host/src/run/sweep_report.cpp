@@ -272,7 +272,8 @@ constexpr std::int64_t kSeedCap = 1000;
 std::string seeds_to_decide(const util::MeanCi& d) {
   const std::int64_t need = util::pairs_for_power(d, 0.8, kSeedCap);
   if (need <= 0) return "";
-  return need > kSeedCap ? " (more than 1000 seeds would be needed, were the difference as measured)"
+  return need > kSeedCap ? " (more than " + std::to_string(kSeedCap) +
+                               " seeds would be needed, were the difference as measured)"
                      : " (~" + std::to_string(need) + " seeds would tell them apart four times in five, were the "
                        "difference as measured)";
 }
@@ -478,7 +479,8 @@ std::string orderings_section(const ReportGroups& groups, const std::vector<std:
       holm_fail = holm_fail || (kept && d.mean < 0);
       std::string undecided = "undecided";
       if (const std::int64_t need = util::pairs_for_power(d, 0.8, kSeedCap); need > 0) {  // what deciding takes
-        undecided += need > kSeedCap ? " (> 1000 seeds)" : " (~" + std::to_string(need) + " seeds)";
+        undecided +=
+            " (" + (need > kSeedCap ? "> " + std::to_string(kSeedCap) : "~" + std::to_string(need)) + " seeds)";
       }
       row.push_back(hold ? "holds" : fail ? "fails" : undecided);
     }
